@@ -1,0 +1,104 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Layers import one way: src/lib <- src/core/<subsystem> <- src/api <- src/cli, src/main.ts.
+ * src/sdk is published for app authors and imports nothing of the manager.
+ * A subsystem is reached only through its index.ts.
+ */
+const onlySubsystemIndex = [
+  {
+    regex: '^(\\.\\./)+core/[^/]+/(?!index\\.js$)',
+    message: 'Import a subsystem only through its index.ts.',
+  },
+];
+/** Inside src/core, a sibling subsystem is reached through its index.ts too. */
+const onlySiblingIndex = [
+  {
+    regex: '^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.js$)',
+    message: 'Import another subsystem only through its index.ts.',
+  },
+];
+const layer = (files, forbidden, extra = []) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          ...forbidden.map((dir) => ({
+            regex: `^(\\.\\./)+${dir}(/|$)`,
+            message: `This layer must not import from src/${dir} (see DESIGN.md, "Layers").`,
+          })),
+          ...extra,
+        ],
+      },
+    ],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'src/ui/**', 'examples/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      // With noUncheckedIndexedAccess, an assertion after a check is clearer than a re-check.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true, requireDefaultForNonUnion: false },
+      ],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Only entry points read process.env; take config instead.',
+        },
+        {
+          object: 'process',
+          property: 'exit',
+          message: 'Only entry points call process.exit.',
+        },
+      ],
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['bin/**', 'eslint.config.js'],
+    languageOptions: { globals: { process: 'readonly' } },
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  layer(['src/lib/**'], ['core', 'api', 'cli', 'sdk', 'ui']),
+  layer(['src/core/**'], ['api', 'cli', 'sdk', 'ui'], onlySiblingIndex),
+  layer(['src/api/**'], ['cli', 'sdk', 'ui'], onlySubsystemIndex),
+  layer(['src/cli/**'], ['sdk', 'ui'], onlySubsystemIndex),
+  layer(['src/sdk/**'], ['core', 'api', 'cli', 'lib', 'ui']),
+  {
+    // Entry points, tests and benchmarks may touch the process.
+    files: ['src/main.ts', 'src/cli/index.ts', 'test/**', 'bench/**', '**/*.test.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['test/**', '**/*.test.ts', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['test', 'describe', 'it'], package: 'node:test' },
+          ],
+        },
+      ],
+    },
+  },
+);

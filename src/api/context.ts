@@ -1,0 +1,13 @@
+import type { AdminAuth } from '../core/auth/index.js';
+import type { EventLog } from '../core/events/index.js';
+import type { Logger } from '../lib/logger.js';
+import type { HealthReport, StatusReport } from './types.js';
+
+/** What the API needs of the manager; the composition root provides it. */
+export interface ApiContext {
+  logger: Logger;
+  auth: AdminAuth;
+  events: EventLog;
+  health(): HealthReport;
+  status(): StatusReport;
+}

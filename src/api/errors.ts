@@ -1,0 +1,71 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppvisorError, errorCatalog } from '../core/errors/index.js';
+import type { ErrorBody } from './types.js';
+
+/** Error codes of node-postgres and of the server that mean "the database is not there now". */
+const unavailable = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+]);
+
+function isDatabaseDown(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return (
+    (code !== undefined && unavailable.has(code)) ||
+    /Connection terminated|timeout exceeded when trying to connect/.test(message ?? '')
+  );
+}
+
+/**
+ * The one mapper from a thrown error to `{code, message}` and its HTTP status. Catalog errors
+ * keep their code and message; framework validation errors become BAD_REQUEST; a lost database
+ * becomes DATABASE_UNAVAILABLE; anything else is INTERNAL and its details stay in the log.
+ */
+export function toErrorBody(error: unknown): {
+  status: number;
+  body: ErrorBody;
+  retryAfter?: number;
+} {
+  if (error instanceof AppvisorError) {
+    const retryAfter = (error as { retryAfter?: number }).retryAfter;
+    return {
+      status: error.status,
+      body: { code: error.code, message: error.message },
+      ...(retryAfter ? { retryAfter } : {}),
+    };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  if (
+    fastifyError.validation ||
+    (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500)
+  ) {
+    const status = fastifyError.statusCode === 413 ? 413 : 400;
+    return {
+      status,
+      body: { code: 'BAD_REQUEST', message: fastifyError.message ?? 'bad request' },
+    };
+  }
+  if (isDatabaseDown(error)) {
+    return {
+      status: errorCatalog.DATABASE_UNAVAILABLE.status,
+      body: { code: 'DATABASE_UNAVAILABLE', message: errorCatalog.DATABASE_UNAVAILABLE.text },
+      retryAfter: 5,
+    };
+  }
+  return { status: 500, body: { code: 'INTERNAL', message: errorCatalog.INTERNAL.text } };
+}
+
+/** Fastify error handler that answers with {@link toErrorBody}. */
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped = toErrorBody(error);
+  if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+  if (mapped.retryAfter) void reply.header('retry-after', String(mapped.retryAfter));
+  void reply.code(mapped.status).send(mapped.body);
+}

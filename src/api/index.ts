@@ -1,0 +1,5 @@
+export { buildApi, apiPrefix, type Api } from './server.js';
+export { LocalSocketServer } from './local-socket.js';
+export { toErrorBody } from './errors.js';
+export type { ApiContext } from './context.js';
+export type { ErrorBody, EventsReport, HealthReport, StatusReport } from './types.js';

@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { minPasswordLength } from '../../core/auth/index.js';
+import { clientKey, sessionCookie } from '../auth.js';
+import type { ApiContext } from '../context.js';
+
+function setSessionCookie(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  token: string,
+  expiresAt: string,
+): void {
+  void reply.setCookie(sessionCookie, token, {
+    path: '/manager',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: request.protocol === 'https',
+    expires: new Date(expiresAt),
+  });
+}
+
+/** Login, logout, the current login, and the admin password. */
+export function authRoutes(app: FastifyInstance, context: ApiContext): void {
+  app.post<{ Body: { password: string } }>(
+    '/auth/login',
+    {
+      config: { public: true },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['password'],
+          properties: { password: { type: 'string', minLength: 1, maxLength: 1024 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await context.auth.login(request.body.password, clientKey(request));
+      setSessionCookie(request, reply, session.token, session.expiresAt);
+      return session;
+    },
+  );
+
+  app.post('/auth/logout', async (request, reply) => {
+    const principal = request.principal;
+    if (principal && principal.via !== 'socket') await context.auth.logout(principal.token);
+    void reply.clearCookie(sessionCookie, { path: '/manager' });
+    return { ok: true };
+  });
+
+  app.get('/auth/session', (request) => {
+    const principal = request.principal!;
+    return principal.via === 'socket'
+      ? { via: principal.via }
+      : { via: principal.via, expiresAt: principal.expiresAt };
+  });
+
+  app.put<{ Body: { password?: string } }>(
+    '/admin/password',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            password: { type: 'string', minLength: minPasswordLength, maxLength: 1024 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const generated = await context.auth.setPassword(request.body.password);
+      void reply.clearCookie(sessionCookie, { path: '/manager' });
+      // Every login ended with the change; a generated password is shown this once.
+      return generated ? { password: generated } : {};
+    },
+  );
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import type { EventsReport, StatusReport } from '../types.js';
+
+/** Health (public), status and events. */
+export function statusRoutes(app: FastifyInstance, context: ApiContext): void {
+  app.get('/health', { config: { public: true } }, (_request, reply) => {
+    const health = context.health();
+    void reply.code(health.status === 'ok' || health.status === 'degraded' ? 200 : 503);
+    return health;
+  });
+
+  app.get('/status', (): StatusReport => context.status());
+
+  app.get<{ Querystring: { limit?: number } }>(
+    '/events',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request): Promise<EventsReport> => ({
+      events: await context.events.list(request.query.limit ?? 100),
+    }),
+  );
+}

@@ -1,0 +1,90 @@
+import { createInterface } from 'node:readline';
+import type { StatusReport } from '../api/index.js';
+import type { ApiClient } from './client.js';
+import { duration, table, type Io } from './output.js';
+
+/** Everything a command needs: the client, output, and whether to print JSON. */
+export interface CommandContext {
+  client: ApiClient;
+  io: Io;
+  json: boolean;
+}
+
+function printJson(io: Io, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** `appvisor status` */
+export async function status(context: CommandContext): Promise<void> {
+  const report = await context.client.call<StatusReport>('GET', '/status');
+  if (context.json) {
+    printJson(context.io, report);
+    return;
+  }
+  const { manager, database, alarms } = report;
+  const listen = manager.listen.map((a) => `${a.scheme} :${a.port}`).join(', ');
+  const rows = [
+    [
+      'manager',
+      `${manager.state}, pid ${manager.pid}, up ${duration(manager.uptimeSeconds)}, version ${manager.version}`,
+    ],
+    [
+      'database',
+      [
+        database.state,
+        `${database.mode} PostgreSQL ${database.version ?? '?'} on ${database.host}:${database.port}`,
+        ...(database.restarts ? [`${database.restarts} restarts`] : []),
+      ].join(', '),
+    ],
+    ['front', listen],
+    ['data', manager.dataDir],
+    ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],
+  ];
+  const lines = [table(rows)];
+  for (const alarm of alarms)
+    lines.push(`  ${alarm.severity} ${alarm.code} ${alarm.subject}: ${alarm.text}`);
+  context.io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Reads a password: without echo from a terminal (asked twice), else the first line of stdin. */
+async function readPassword(io: Io): Promise<string> {
+  const ask = (prompt: string) =>
+    new Promise<string>((resolve) => {
+      const rl = createInterface({ input: io.stdin, terminal: false });
+      if (io.stdin.isTTY) io.stderr.write(prompt);
+      io.stdin.setRawMode?.(false);
+      rl.once('line', (line) => {
+        rl.close();
+        resolve(line);
+      });
+      rl.once('close', () => {
+        resolve('');
+      });
+    });
+  const first = await ask('new admin password: ');
+  if (io.stdin.isTTY) {
+    const second = await ask('again: ');
+    if (first !== second) throw new Error('the two passwords differ');
+  }
+  return first;
+}
+
+/** `appvisor admin password [--set]` */
+export async function adminPassword(
+  context: CommandContext,
+  options: { set?: boolean },
+): Promise<void> {
+  const body = options.set ? { password: await readPassword(context.io) } : {};
+  const answer = await context.client.call<{ password?: string }>('PUT', '/admin/password', body);
+  if (context.json) {
+    printJson(context.io, answer);
+    return;
+  }
+  if (answer.password) {
+    context.io.stdout.write(
+      `new admin password: ${answer.password}\n(shown only now; every login was ended)\n`,
+    );
+  } else {
+    context.io.stdout.write('admin password changed; every login was ended\n');
+  }
+}

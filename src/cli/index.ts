@@ -1,0 +1,139 @@
+/**
+ * The `appvisor` command. Administration commands are thin clients of the REST API over
+ * `<data>/manager.sock` (or `--url`/`--token`); `daemon` runs the manager itself.
+ * This file is an entry point: it alone reads the environment for the CLI.
+ */
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { runDaemon } from '../main.js';
+import { version } from '../lib/version.js';
+import { ApiClient, CliError, type Target } from './client.js';
+import { adminPassword, status, type CommandContext } from './commands.js';
+import type { Io } from './output.js';
+
+interface GlobalOptions {
+  data?: string;
+  json?: boolean;
+  url?: string;
+  token?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
+export async function run(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('appvisor')
+    .description('appvisor: a self-hosted app platform')
+    .version(version)
+    .option('--data <dir>', 'data folder (default ./data, or APPVISOR_DATA)')
+    .option('--json', 'machine-readable output: one JSON document on stdout')
+    .option('--url <url>', 'URL of a remote manager (or APPVISOR_URL)')
+    .option('--token <token>', 'bearer token for --url (or APPVISOR_TOKEN)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)');
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const target = (): Target => {
+    const options = globals();
+    const url = options.url ?? env.APPVISOR_URL;
+    if (url) {
+      const token = options.token ?? env.APPVISOR_TOKEN;
+      return token ? { url, token } : { url };
+    }
+    const data = resolve(options.data ?? env.APPVISOR_DATA ?? './data');
+    return { socket: resolve(data, 'manager.sock') };
+  };
+  const context = (): CommandContext => ({
+    client: new ApiClient(target()),
+    io,
+    json: Boolean(globals().json),
+  });
+
+  program
+    .command('daemon')
+    .description('run the manager in the foreground')
+    .option('--http-port <n>', 'plain HTTP port (0: any free port)')
+    .option('--https-port <n>', 'HTTPS port (0: any free port)')
+    .option('--config <file>', 'JSON configuration file (or APPVISOR_CONFIG)')
+    .addOption(
+      new Option('--set <key=value>', 'set any configuration key; repeatable')
+        .argParser(collect)
+        .default([]),
+    )
+    .action(
+      async (options: {
+        httpPort?: string;
+        httpsPort?: string;
+        config?: string;
+        set: string[];
+      }) => {
+        const flags: Record<string, string | undefined> = {};
+        for (const pair of options.set) {
+          const at = pair.indexOf('=');
+          if (at <= 0)
+            throw new CommanderError(2, 'appvisor.usage', `--set expects key=value, got "${pair}"`);
+          flags[pair.slice(0, at)] = pair.slice(at + 1);
+        }
+        if (globals().data) flags.data = globals().data;
+        if (options.httpPort !== undefined) flags['http.port'] = options.httpPort;
+        if (options.httpsPort !== undefined) flags['https.port'] = options.httpsPort;
+        exitCode = await runDaemon({
+          flags,
+          ...(options.config ? { configFile: options.config } : {}),
+          env,
+          cwd: process.cwd(),
+          stdout: io.stdout,
+          stderr: io.stderr,
+        });
+      },
+    );
+
+  program
+    .command('status')
+    .description('manager, database, apps and alarms at a glance')
+    .action(async () => {
+      await status(context());
+    });
+
+  const admin = program.command('admin').description('the admin account');
+  admin
+    .command('password')
+    .description('print a new one-time admin password, or read one with --set')
+    .option('--set', 'read the new password from the terminal or stdin')
+    .action(async (options: { set?: boolean }) => {
+      await adminPassword(context(), options);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.exitCode === 0 ||
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version'
+      )
+        return 0;
+      if (error.code === 'appvisor.usage') io.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof CliError) {
+      io.stderr.write(`error ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`error INTERNAL: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

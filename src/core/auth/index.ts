@@ -1,0 +1,3 @@
+export { AdminAuth, type AdminAuthOptions, type AdminSession } from './admin-auth.js';
+export { LoginLimiter, type LoginLimiterOptions } from './login-limiter.js';
+export { generatePassword, hashPassword, minPasswordLength, verifyPassword } from './password.js';

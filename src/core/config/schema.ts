@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+const port = (what: string, rootPort: number, userPort: number) =>
+  z
+    .int()
+    .min(0)
+    .max(65535)
+    .nullable()
+    .default(null)
+    .describe(
+      `${what} port. Empty (null): ${rootPort} when the manager runs as root, ${userPort} otherwise. 0 picks a free port.`,
+    );
+
+/**
+ * The one configuration schema: it gives the types, the defaults and the documentation
+ * (docs/configuration.md is rendered from it). Sources, strongest first: command-line flags,
+ * `APPVISOR_*` environment variables, the JSON file given with `--config`, these defaults.
+ */
+export const configSchema = z.strictObject({
+  data: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe('Data folder: apps, their data, logs, the embedded database, secrets.'),
+  http: z
+    .strictObject({
+      host: z
+        .string()
+        .default('')
+        .describe('Address the plain HTTP front listens on. Empty: every address.'),
+      port: port('Plain HTTP', 80, 8080),
+    })
+    .prefault({}),
+  https: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Serve HTTPS (TLS) as well.'),
+      host: z
+        .string()
+        .default('')
+        .describe('Address the HTTPS front listens on. Empty: every address.'),
+      port: port('HTTPS', 443, 8443),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      url: z
+        .url({ protocol: /^postgres(ql)?$/ })
+        .nullable()
+        .default(null)
+        .describe(
+          'URL of an external PostgreSQL server with an admin role (CREATEDB, CREATEROLE). Empty: the embedded server is started.',
+        ),
+      port: z
+        .int()
+        .min(0)
+        .max(65535)
+        .default(0)
+        .describe(
+          'TCP port of the embedded server on 127.0.0.1. 0 picks a free port at each start.',
+        ),
+      maxConnections: z
+        .int()
+        .min(500)
+        .max(100000)
+        .default(500)
+        .describe('max_connections of the embedded server.'),
+      startTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('How long the embedded server may take to accept connections.'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe("Level of the manager's own log, logs/manager.log."),
+      maxBytes: z
+        .int()
+        .min(64 * 1024)
+        .default(10 * 1024 * 1024)
+        .describe('Size of one manager log file before it is rotated.'),
+      files: z
+        .int()
+        .min(1)
+        .max(100)
+        .default(5)
+        .describe('Manager log files kept, the live one included.'),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      initialPassword: z
+        .string()
+        .min(12)
+        .nullable()
+        .default(null)
+        .describe(
+          'Admin password set at the first start instead of a generated one (at least 12 characters). Ignored once a password is stored.',
+        ),
+      sessionHours: z
+        .number()
+        .positive()
+        .max(24 * 365)
+        .default(24)
+        .describe('How long a login (cookie or bearer token) stays valid.'),
+      loginAttempts: z
+        .int()
+        .min(1)
+        .default(5)
+        .describe(
+          'Failed logins allowed per client within loginWindowSeconds before it is refused.',
+        ),
+      loginWindowSeconds: z.int().min(1).default(900).describe('Window of the failed-login limit.'),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      graceSeconds: z
+        .number()
+        .positive()
+        .default(20)
+        .describe('How long a graceful shutdown may take before the remaining parts are killed.'),
+    })
+    .prefault({}),
+});
+
+/** The configuration as parsed, before defaults that depend on the machine are applied. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+type Resolved<T, K extends keyof T> = Omit<T, K> & { [P in K]: number };
+
+/** The configuration the manager runs with: every value set, paths absolute. */
+export type Config = Omit<ParsedConfig, 'http' | 'https'> & {
+  http: Resolved<ParsedConfig['http'], 'port'>;
+  https: Resolved<ParsedConfig['https'], 'port'>;
+};

@@ -1,0 +1,43 @@
+/**
+ * The one catalog of error codes. Clients match on `code`, never on text; every code is
+ * documented in docs/errors.md (a test keeps the two in step). Handlers throw
+ * {@link AppvisorError}; one mapper in the API turns it into `{code, message}` with the status.
+ */
+export const errorCatalog = {
+  BAD_REQUEST: { status: 400, text: 'The request is malformed or its fields are invalid.' },
+  UNAUTHORIZED: { status: 401, text: 'Authentication is required: log in first.' },
+  LOGIN_FAILED: { status: 401, text: 'The password is wrong.' },
+  RATE_LIMITED: { status: 429, text: 'Too many failed logins from this client; wait and retry.' },
+  NOT_FOUND: { status: 404, text: 'No such route.' },
+  PASSWORD_WEAK: { status: 400, text: 'The password is too short or too simple.' },
+  STARTING: { status: 503, text: 'The manager is still starting.' },
+  DATABASE_UNAVAILABLE: { status: 503, text: 'The database server is not reachable right now.' },
+  CONFIG_INVALID: { status: 400, text: 'The configuration is invalid.' },
+  DATA_DIR_UNUSABLE: { status: 500, text: 'The data folder cannot be used.' },
+  ALREADY_RUNNING: { status: 409, text: 'Another manager is running on this data folder.' },
+  PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
+  STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
+  MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
+  INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
+} as const satisfies Record<string, { status: number; text: string }>;
+
+/** A stable error code of the catalog. */
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** An error with a stable code; its message is safe to show to the caller (no secrets). */
+export class AppvisorError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errorCatalog[code].text, options);
+    this.name = 'AppvisorError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+  }
+}
+
+/** True for a code of the catalog. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorCatalog, code);
+}

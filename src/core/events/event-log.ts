@@ -1,0 +1,179 @@
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Store } from '../store/index.js';
+
+export type Severity = 'info' | 'warning' | 'error' | 'critical';
+
+/** Something that happened on this node that an admin may want to see later. */
+export interface ManagerEvent {
+  at: string;
+  kind: string;
+  severity: Severity;
+  /** What it is about: an app id, an instance id, `database`, ... */
+  subject: string;
+  text: string;
+}
+
+/** An alarm that is raised and not yet cleared. */
+export interface ActiveAlarm {
+  code: string;
+  severity: Severity;
+  subject: string;
+  text: string;
+  since: string;
+}
+
+/** Options of {@link EventLog}. */
+export interface EventLogOptions {
+  logger: Logger;
+  nodeId: string;
+  now?: () => Date;
+  /** Events kept in memory for listing while the store is unreachable. */
+  memory?: number;
+}
+
+const maxPending = 1000;
+
+/**
+ * The node's event history: every event is logged at once, kept in memory, and written to
+ * the store — later, in order, when the store is not reachable at that moment. Alarms are
+ * events that are raised and cleared; the active ones are listed until cleared.
+ */
+export class EventLog implements Component {
+  readonly name = 'events';
+  readonly #options: EventLogOptions;
+  readonly #recent: ManagerEvent[] = [];
+  readonly #pending: ManagerEvent[] = [];
+  readonly #alarms = new Map<string, ActiveAlarm>();
+  #store: Store | undefined;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: EventLogOptions) {
+    this.#options = options;
+  }
+
+  /** Starts writing to the store: what was recorded before is written first. */
+  attach(store: Store): void {
+    this.#store = store;
+    this.#flush();
+  }
+
+  /** Stops writing to the store after writing what is pending (before the store closes). */
+  async detach(): Promise<void> {
+    await this.#flushing;
+    this.#flush();
+    await this.#flushing;
+    this.#store = undefined;
+  }
+
+  async start(): Promise<void> {
+    this.#timer = setInterval(() => {
+      this.#flush();
+    }, 10_000);
+    this.#timer.unref();
+    await Promise.resolve();
+  }
+
+  /** Records an event. Never throws and never waits for the store. */
+  record(event: Omit<ManagerEvent, 'at'> & { at?: string }): ManagerEvent {
+    const full: ManagerEvent = {
+      ...event,
+      at: event.at ?? (this.#options.now?.() ?? new Date()).toISOString(),
+    };
+    const level =
+      full.severity === 'info' ? 'info' : full.severity === 'warning' ? 'warn' : 'error';
+    this.#options.logger[level]({ event: full.kind, subject: full.subject }, full.text);
+    this.#recent.push(full);
+    const memory = this.#options.memory ?? 1000;
+    if (this.#recent.length > memory) this.#recent.splice(0, this.#recent.length - memory);
+    if (this.#pending.length >= maxPending) {
+      // The store has been away for long: the oldest unsaved event goes (it was logged).
+      this.#pending.shift();
+    }
+    this.#pending.push(full);
+    this.#flush();
+    return full;
+  }
+
+  /** Raises an alarm (again: the text is updated, the start time kept). */
+  raiseAlarm(code: string, severity: Severity, text: string, subject = ''): void {
+    const key = `${code}\0${subject}`;
+    const existing = this.#alarms.get(key);
+    const since = existing?.since ?? (this.#options.now?.() ?? new Date()).toISOString();
+    this.#alarms.set(key, { code, severity, subject, text, since });
+    if (!existing) this.record({ kind: `alarm.raised.${code}`, severity, subject, text });
+  }
+
+  /** Clears an alarm; nothing happens when it is not raised. */
+  clearAlarm(code: string, text: string, subject = ''): void {
+    const key = `${code}\0${subject}`;
+    if (!this.#alarms.delete(key)) return;
+    this.record({ kind: `alarm.cleared.${code}`, severity: 'info', subject, text });
+  }
+
+  /** Alarms raised and not cleared, oldest first. */
+  activeAlarms(): ActiveAlarm[] {
+    return [...this.#alarms.values()].sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /** The newest events, newest first: from the store when it answers, else from memory. */
+  async list(limit: number): Promise<ManagerEvent[]> {
+    if (this.#store) {
+      try {
+        await this.#flushing;
+        const result = await this.#store.query<ManagerEvent>(
+          `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+                  kind, severity, subject, text
+             FROM events WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+          [this.#options.nodeId, limit],
+        );
+        const stored = result.rows;
+        // Events still waiting for the store are newer than any stored one.
+        return [...[...this.#pending].reverse(), ...stored].slice(0, limit);
+      } catch {
+        // the store is down: memory is all there is
+      }
+    }
+    return [...this.#recent].reverse().slice(0, limit);
+  }
+
+  #flush(): void {
+    if (!this.#store || this.#flushing || this.#pending.length === 0) return;
+    const store = this.#store;
+    this.#flushing = (async () => {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.slice(0, 100);
+        await store.query(
+          `INSERT INTO events (node_id, at, kind, severity, subject, text)
+           SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+          [
+            this.#options.nodeId,
+            batch.map((e) => e.at),
+            batch.map((e) => e.kind),
+            batch.map((e) => e.severity),
+            batch.map((e) => e.subject),
+            batch.map((e) => e.text),
+          ],
+        );
+        this.#pending.splice(0, batch.length);
+      }
+    })()
+      .catch(() => {
+        // kept pending; the timer or the next event tries again
+      })
+      .finally(() => {
+        this.#flushing = undefined;
+      });
+  }
+
+  readonly close = once(async () => {
+    clearInterval(this.#timer);
+    await this.detach();
+  });
+
+  destroy(): void {
+    clearInterval(this.#timer);
+    this.#store = undefined;
+  }
+}

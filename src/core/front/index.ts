@@ -1,0 +1,1 @@
+export { Front, type FrontAddress, type FrontOptions, type RequestHandler } from './front.js';

@@ -1,0 +1,2 @@
+export { Store, storeDatabase, type StoreOptions, type Query } from './store.js';
+export { migrations, type Migration } from './migrations.js';

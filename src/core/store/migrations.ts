@@ -1,0 +1,43 @@
+/** One step of the store's schema. Applied once, in order, each in its own transaction. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The store's schema history. Append only: a released migration is never edited, a change is
+ * a new one. Every row that belongs to one node carries `node_id`, so several managers can
+ * share one external store later (DESIGN.md, "Beyond one machine").
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'settings, admin sessions, events',
+    sql: `
+      CREATE TABLE settings (
+        key text PRIMARY KEY,
+        value jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE admin_sessions (
+        token_hash bytea PRIMARY KEY,
+        node_id text NOT NULL,
+        client text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX admin_sessions_expires_at ON admin_sessions (expires_at);
+      CREATE TABLE events (
+        id bigserial PRIMARY KEY,
+        node_id text NOT NULL,
+        at timestamptz NOT NULL,
+        kind text NOT NULL,
+        severity text NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+        subject text NOT NULL DEFAULT '',
+        text text NOT NULL
+      );
+      CREATE INDEX events_at ON events (at DESC);
+    `,
+  },
+];

@@ -1,0 +1,7 @@
+export {
+  describeCertificate,
+  generateSelfSigned,
+  loadOrCreateCertificate,
+  type CertificateInfo,
+  type CertificatePair,
+} from './certificates.js';

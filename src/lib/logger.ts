@@ -1,0 +1,53 @@
+import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Where a logger writes: anything with a `write(string)` method. */
+export interface LogSink {
+  write(line: string): unknown;
+}
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  level: LevelWithSilent;
+  /** The structured log, one JSON object per line. */
+  file: LogSink;
+  /** Optional second sink that receives only warnings and errors (a terminal, say). */
+  console?: LogSink;
+  /** Extra fields on every line. */
+  base?: Record<string, unknown>;
+}
+
+/**
+ * Paths that are never written to any log, whatever a caller passes in: passwords, tokens,
+ * cookies and credentials carried in URLs.
+ */
+export const redactedPaths = [
+  'password',
+  'token',
+  'secret',
+  '*.password',
+  '*.token',
+  '*.secret',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+];
+
+/** Creates the structured (JSON lines) logger of the manager. */
+export function createLogger(options: LoggerOptions): Logger {
+  const streams: StreamEntry[] = [
+    { level: options.level === 'silent' ? 'fatal' : options.level, stream: options.file },
+  ];
+  if (options.console) streams.push({ level: 'warn', stream: options.console });
+  return pino(
+    {
+      level: options.level,
+      base: options.base ?? null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.multistream(streams),
+  );
+}

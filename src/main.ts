@@ -1,0 +1,307 @@
+/**
+ * The manager's composition root and the entry point of `npm start` / `appvisor daemon`.
+ * Only this file and src/cli/index.ts touch the process (environment, signals, exit).
+ */
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
+import { AdminAuth } from './core/auth/index.js';
+import { loadConfig, type Config } from './core/config/index.js';
+import { EmbeddedPostgres, ExternalPostgres, type DatabaseServer } from './core/database/index.js';
+import { DataDir } from './core/datadir/index.js';
+import { AppvisorError } from './core/errors/index.js';
+import { EventLog } from './core/events/index.js';
+import { Front, type FrontAddress } from './core/front/index.js';
+import { Store } from './core/store/index.js';
+import { loadOrCreateCertificate } from './core/tls/index.js';
+import { ComponentGroup, type Component } from './lib/lifecycle.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { RotatingFile } from './lib/rotating-file.js';
+import { version } from './lib/version.js';
+
+/** Error codes that mean "this start cannot work as configured": exit code 2. */
+const startupCodes = new Set([
+  'CONFIG_INVALID',
+  'DATA_DIR_UNUSABLE',
+  'PORT_IN_USE',
+  'ALREADY_RUNNING',
+  'STORE_TOO_NEW',
+]);
+
+/** What the daemon needs from the process; gathered by the entry point. */
+export interface DaemonInput {
+  /** Configuration values from flags, by dotted key. */
+  flags: Record<string, string | undefined>;
+  configFile?: string;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** A running manager. */
+export interface Manager {
+  config: Config;
+  logger: Logger;
+  addresses(): FrontAddress[];
+  /** Shuts down gracefully, in reverse start order. Idempotent. */
+  close(): Promise<void>;
+  /** Kills what is left at once. */
+  destroy(): void;
+  /** Shown once on the first start when no admin password was configured. */
+  oneTimePassword: string | null;
+}
+
+function lifecycleOf(
+  name: string,
+  start: () => Promise<void> | void,
+  close: () => Promise<void>,
+): Component {
+  let closing: Promise<void> | undefined;
+  return {
+    name,
+    start: async () => {
+      await start();
+    },
+    close: () => (closing ??= close()),
+    destroy: () => undefined,
+  };
+}
+
+/** Starts every part of the manager in order; on failure, closes what was started. */
+export async function startManager(
+  config: Config,
+  io: Pick<DaemonInput, 'stderr'>,
+): Promise<Manager> {
+  const isRoot = process.getuid?.() === 0;
+  const startedAt = new Date();
+  let state: StatusReport['manager']['state'] = 'starting';
+  const group = new ComponentGroup();
+  // The log goes to stderr until the data folder (and so the log file) exists.
+  const stderrLogger = createLogger({ level: 'warn', file: io.stderr });
+  const front = new Front({ http: config.http, https: config.https, logger: stderrLogger });
+  await front.bind();
+
+  let logFile: RotatingFile | undefined;
+  try {
+    const dataDir = await group.startOne(new DataDir(config.data));
+    const { layout } = dataDir;
+    logFile = new RotatingFile({
+      path: join(layout.logs, 'manager.log'),
+      maxBytes: config.log.maxBytes,
+      files: config.log.files,
+    });
+    const logger = createLogger({ level: config.log.level, file: logFile, console: io.stderr });
+    logger.info({ version, pid: process.pid, data: layout.root }, 'manager starting');
+
+    const events = await group.startOne(new EventLog({ logger, nodeId: dataDir.nodeId }));
+    front.setCertificate(await loadOrCreateCertificate(layout.tls));
+
+    const database: DatabaseServer = config.database.url
+      ? new ExternalPostgres({ url: config.database.url, logger })
+      : new EmbeddedPostgres({
+          dataDir: layout.pg,
+          socketDir: join(layout.run, 'postgres'),
+          logFile: join(layout.logs, 'postgres.log'),
+          port: config.database.port,
+          maxConnections: config.database.maxConnections,
+          startTimeoutMs: config.database.startTimeoutSeconds * 1000,
+          managerUser: isRoot ? 'root' : userInfo().username,
+          isRoot,
+          logger,
+        });
+    database.onStateChange((change) => {
+      if (change.state === 'restarting') {
+        events.raiseAlarm(
+          'database-down',
+          'critical',
+          change.reason ?? 'the database server is down',
+          'database',
+        );
+      } else if (change.state === 'running' && change.previous === 'restarting') {
+        events.clearAlarm('database-down', 'the database server is running again', 'database');
+      }
+    });
+    await group.startOne(database);
+    const store = await group.startOne(new Store({ database, logger }));
+    await group.startOne(
+      lifecycleOf(
+        'events-store',
+        () => {
+          events.attach(store);
+        },
+        () => events.detach(),
+      ),
+    );
+    const auth = await group.startOne(
+      new AdminAuth({
+        store,
+        nodeId: dataDir.nodeId,
+        sessionMs: config.admin.sessionHours * 3600_000,
+        loginAttempts: config.admin.loginAttempts,
+        loginWindowMs: config.admin.loginWindowSeconds * 1000,
+      }),
+    );
+    const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
+
+    const health = (): HealthReport => ({
+      status: state === 'running' ? (database.state === 'running' ? 'ok' : 'degraded') : state,
+      version,
+      database: database.state,
+    });
+    const status = (): StatusReport => ({
+      manager: {
+        state,
+        version,
+        pid: process.pid,
+        nodeId: dataDir.nodeId,
+        startedAt: startedAt.toISOString(),
+        uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+        dataDir: layout.root,
+        node: process.version,
+        listen: front.addresses(),
+        schemaVersion: store.schemaVersion,
+      },
+      database: database.info(),
+      alarms: events.activeAlarms(),
+    });
+    const api = await buildApi({ logger, auth, events, health, status });
+    await group.startOne(
+      lifecycleOf(
+        'api',
+        () => undefined,
+        () => api.close(),
+      ),
+    );
+    front.setManagerHandler(api.handler);
+    await group.startOne(front);
+    await group.startOne(new LocalSocketServer(layout.socket, api));
+    state = 'running';
+    logger.info({ listen: front.addresses() }, 'manager ready');
+
+    const file = logFile;
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      oneTimePassword,
+      addresses: () => front.addresses(),
+      close: () =>
+        (closing ??= (async () => {
+          state = 'stopping';
+          logger.info('manager stopping');
+          try {
+            await group.close();
+          } finally {
+            await front.close();
+            logger.info('manager stopped');
+            await file.close();
+          }
+        })()),
+      destroy: () => {
+        group.destroy();
+        front.destroy();
+      },
+    };
+  } catch (error) {
+    await group.close().catch(() => undefined);
+    await front.close();
+    await logFile?.close();
+    throw error;
+  }
+}
+
+function adminUrls(addresses: FrontAddress[]): string[] {
+  return addresses.map(({ scheme, host, port }) => {
+    const shown =
+      host === '' || host === '0.0.0.0' || host === '::'
+        ? 'localhost'
+        : host.includes(':')
+          ? `[${host}]`
+          : host;
+    return `${scheme}://${shown}:${port}/manager/`;
+  });
+}
+
+/**
+ * Runs the daemon until SIGTERM or SIGINT. Resolves with the process exit code: 0 after a
+ * clean shutdown, 2 when the start is impossible as configured (bad config, port in use,
+ * unusable data folder), 1 for anything else. A second signal forces the shutdown.
+ */
+export async function runDaemon(input: DaemonInput): Promise<number> {
+  const print = (text: string) => input.stdout.write(`${text}\n`);
+  const fail = (error: unknown): number => {
+    if (error instanceof AppvisorError) {
+      input.stderr.write(`appvisor: error ${error.code}: ${error.message}\n`);
+      return startupCodes.has(error.code) ? 2 : 1;
+    }
+    input.stderr.write(`appvisor: error INTERNAL: ${(error as Error).message}\n`);
+    return 1;
+  };
+
+  let manager: Manager;
+  try {
+    const config = await loadConfig({
+      flags: input.flags,
+      env: input.env,
+      cwd: input.cwd,
+      isRoot: process.getuid?.() === 0,
+      ...(input.configFile ? { file: input.configFile } : {}),
+    });
+    manager = await startManager(config, input);
+  } catch (error) {
+    return fail(error);
+  }
+
+  print(`appvisor ${version} is ready (pid ${process.pid})`);
+  for (const url of adminUrls(manager.addresses())) print(`  admin URL: ${url}`);
+  print(`  data folder: ${manager.config.data}`);
+  if (manager.oneTimePassword) {
+    print(`  one-time admin password: ${manager.oneTimePassword}`);
+    print('  (shown only now; set your own with `appvisor admin password --set`)');
+  }
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (name: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        manager.logger.warn({ signal: name }, 'second signal: stopping at once');
+        manager.destroy();
+        resolve(1);
+        return;
+      }
+      manager.logger.info({ signal: name }, 'signal received');
+      const timer = setTimeout(() => {
+        manager.logger.error('shutdown took too long: stopping at once');
+        manager.destroy();
+        resolve(1);
+      }, manager.config.shutdown.graceSeconds * 1000);
+      manager.close().then(
+        () => {
+          clearTimeout(timer);
+          resolve(0);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          manager.logger.error({ err: error }, 'shutdown failed');
+          manager.destroy();
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+/** `node dist/src/main.js [daemon options]` (what `npm start` runs): the same as `appvisor daemon`. */
+async function main(): Promise<void> {
+  const { run } = await import('./cli/index.js');
+  process.exit(await run(['daemon', ...process.argv.slice(2)]));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  void main();
+}
