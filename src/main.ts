@@ -8,7 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
 import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
-import { EmbeddedPostgres, ExternalPostgres, type DatabaseServer } from './core/database/index.js';
+import {
+  checkServerCanReach,
+  EmbeddedPostgres,
+  ExternalPostgres,
+  serverUser,
+  type DatabaseServer,
+} from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
@@ -17,6 +23,7 @@ import { Store } from './core/store/index.js';
 import { loadOrCreateCertificate } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { ensureSystemUser } from './lib/os-users.js';
 import { RotatingFile } from './lib/rotating-file.js';
 import { version } from './lib/version.js';
 
@@ -85,6 +92,10 @@ export async function startManager(
 
   let logFile: RotatingFile | undefined;
   try {
+    if (isRoot && !config.database.url) {
+      // The data folder's path must let the database's user pass; check before creating it.
+      await checkServerCanReach(join(config.data, 'pg'), await ensureSystemUser(serverUser));
+    }
     const dataDir = await group.startOne(new DataDir(config.data));
     const { layout } = dataDir;
     logFile = new RotatingFile({

@@ -54,8 +54,9 @@ async function readPassword(io: Io): Promise<string> {
       if (io.stdin.isTTY) io.stderr.write(prompt);
       io.stdin.setRawMode?.(false);
       rl.once('line', (line) => {
-        rl.close();
+        // resolve before close(): close() emits 'close' at once, which would resolve ''.
         resolve(line);
+        rl.close();
       });
       rl.once('close', () => {
         resolve('');

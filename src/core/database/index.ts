@@ -1,4 +1,9 @@
 export type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
-export { EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded.js';
+export {
+  EmbeddedPostgres,
+  checkServerCanReach,
+  serverUser,
+  type EmbeddedPostgresOptions,
+} from './embedded.js';
 export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
 export { findPostgresBinaries } from './binaries.js';

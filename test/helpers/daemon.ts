@@ -1,0 +1,255 @@
+/**
+ * Starts the real daemon as a child process on ephemeral loopback ports in a temp data folder,
+ * and talks to it the way users do: HTTP, the CLI, signals.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const binPath = join(repoRoot, 'bin', 'appvisor.js');
+
+/** A fresh temp folder; remove it with {@link removeTemp}. */
+export async function makeTemp(prefix = 'appvisor-test-'): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  // As root the database runs as its own user, which must be able to pass through.
+  await chmod(path, 0o711);
+  return path;
+}
+
+export async function removeTemp(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}
+
+/** A clean environment: nothing of the caller's APPVISOR_* leaks into a test. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
+}
+
+export interface DaemonOptions {
+  data: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Time to wait for the ready line. */
+  timeoutMs?: number;
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  data: string;
+  httpUrl: string;
+  httpsUrl: string;
+  socket: string;
+  /** The one-time admin password, when the daemon printed one. */
+  password: string | undefined;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The arguments that put a test daemon on loopback ephemeral ports. */
+export function daemonArgs(data: string, extra: string[] = []): string[] {
+  return [
+    binPath,
+    'daemon',
+    '--data',
+    data,
+    '--http-port',
+    '0',
+    '--https-port',
+    '0',
+    '--set',
+    'http.host=127.0.0.1',
+    '--set',
+    'https.host=127.0.0.1',
+    ...extra,
+  ];
+}
+
+/** Starts the daemon and resolves once it printed that it is ready. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const child = spawn(process.execPath, daemonArgs(options.data, options.args), {
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  let done = false;
+  void exited.then(() => (done = true));
+  while (!/admin URL: https:\/\/\S+/.test(out)) {
+    if (done) throw new Error(`daemon exited before it was ready:\n${out}\n${err}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`daemon not ready in time:\n${out}\n${err}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const httpUrl = /admin URL: (http:\/\/[^/\s]+)/.exec(out)![1]!;
+  const httpsUrl = /admin URL: (https:\/\/[^/\s]+)/.exec(out)![1]!;
+  const password = /one-time admin password: (\S+)/.exec(out)?.[1];
+  return {
+    child,
+    data: options.data,
+    httpUrl,
+    httpsUrl,
+    socket: join(options.data, 'manager.sock'),
+    password,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs the daemon expecting it to fail at start; resolves with its exit code and output. */
+export async function failingDaemon(
+  data: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runNode(daemonArgs(data, extra), env, 60_000);
+}
+
+/** Runs the CLI to its end. */
+export function cli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runNode([binPath, ...args], options.env ?? {}, 60_000, options.input);
+}
+
+function runNode(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: cleanEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out: ${args.join(' ')}\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+  text: string;
+}
+
+/** One HTTP(S) request to a URL or to a Unix socket (`socket`), JSON in and out. */
+export function http(
+  method: string,
+  target: { url: string } | { socket: string },
+  path: string,
+  options: { token?: string; cookie?: string; body?: unknown } = {},
+): Promise<HttpAnswer> {
+  const payload =
+    options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  const headers: Record<string, string> = {};
+  if (payload) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(payload.length);
+  }
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  return new Promise((resolve, reject) => {
+    const onResponse = (response: import('node:http').IncomingMessage) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => {
+        let body: unknown = undefined;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, text });
+      });
+    };
+    let req;
+    if ('socket' in target) {
+      req = httpRequest({ socketPath: target.socket, path, method, headers }, onResponse);
+    } else {
+      const url = new URL(path, target.url);
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      req = send(url, { method, headers, rejectUnauthorized: false }, onResponse);
+    }
+    req.once('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Logs in with the admin password and returns the bearer token. */
+export async function login(daemon: Daemon, password: string): Promise<string> {
+  const answer = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/login', {
+    body: { password },
+  });
+  if (answer.status !== 200) throw new Error(`login failed: ${answer.status} ${answer.text}`);
+  return (answer.body as { token: string }).token;
+}
+
+/** Processes (other than this one) whose command line mentions the data folder. */
+export function processesOf(data: string): Promise<number[]> {
+  return findProcesses(data);
+}
+
+/** Kills every process that mentions the data folder (cleanup after a failed test). */
+export async function killAll(data: string): Promise<void> {
+  for (const pid of await processesOf(data)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    await waitForExit(pid, 5_000);
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export { isAlive };

@@ -1,0 +1,97 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { toErrorBody } from '../../src/api/errors.js';
+import { AppvisorError, errorCatalog } from '../../src/core/errors/index.js';
+
+describe('toErrorBody', () => {
+  test('an AppvisorError keeps its code, status and message', () => {
+    const mapped = toErrorBody(new AppvisorError('LOGIN_FAILED', 'wrong password'));
+    assert.deepEqual(mapped, {
+      status: 401,
+      body: { code: 'LOGIN_FAILED', message: 'wrong password' },
+    });
+  });
+
+  test('an AppvisorError with retryAfter passes it on', () => {
+    const error = Object.assign(new AppvisorError('RATE_LIMITED', 'try again in 30 s'), {
+      retryAfter: 30,
+    });
+    assert.deepEqual(toErrorBody(error), {
+      status: 429,
+      body: { code: 'RATE_LIMITED', message: 'try again in 30 s' },
+      retryAfter: 30,
+    });
+  });
+
+  test('a framework validation error becomes 400 BAD_REQUEST with its message', () => {
+    const error = Object.assign(new Error('body must have required property "password"'), {
+      validation: [{ keyword: 'required', params: { missingProperty: 'password' } }],
+      statusCode: 400,
+      code: 'FST_ERR_VALIDATION',
+    });
+    assert.deepEqual(toErrorBody(error), {
+      status: 400,
+      body: { code: 'BAD_REQUEST', message: 'body must have required property "password"' },
+    });
+  });
+
+  test('a body too large keeps status 413', () => {
+    const error = Object.assign(new Error('Request body is too large'), {
+      statusCode: 413,
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+    });
+    const mapped = toErrorBody(error);
+    assert.equal(mapped.status, 413);
+    assert.equal(mapped.body.code, 'BAD_REQUEST');
+  });
+
+  test('a refused database connection becomes 503 DATABASE_UNAVAILABLE with a retry delay', () => {
+    const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    const mapped = toErrorBody(error);
+    assert.equal(mapped.status, 503);
+    assert.equal(mapped.body.code, 'DATABASE_UNAVAILABLE');
+    assert.equal(mapped.body.message, errorCatalog.DATABASE_UNAVAILABLE.text);
+    assert.ok(!mapped.body.message.includes('5432'));
+    assert.equal(typeof mapped.retryAfter, 'number');
+    assert.ok(mapped.retryAfter! >= 1);
+  });
+
+  test('a PostgreSQL shutdown and a dropped connection are DATABASE_UNAVAILABLE too', () => {
+    const shutdown = Object.assign(
+      new Error('terminating connection due to administrator command'),
+      {
+        code: '57P01',
+      },
+    );
+    assert.equal(toErrorBody(shutdown).body.code, 'DATABASE_UNAVAILABLE');
+    const dropped = new Error('Connection terminated unexpectedly');
+    assert.equal(toErrorBody(dropped).body.code, 'DATABASE_UNAVAILABLE');
+  });
+
+  test('any other error is 500 INTERNAL and its details are not shown', () => {
+    const mapped = toErrorBody(new Error('secret detail'));
+    assert.equal(mapped.status, 500);
+    assert.equal(mapped.body.code, 'INTERNAL');
+    assert.ok(!mapped.body.message.includes('secret detail'), mapped.body.message);
+    assert.equal(mapped.retryAfter, undefined);
+  });
+
+  test('a non-catalog error carrying a 500 statusCode is still INTERNAL with no details', () => {
+    const error = Object.assign(new Error('secret detail'), { statusCode: 500, code: 'EWHATEVER' });
+    const mapped = toErrorBody(error);
+    assert.equal(mapped.status, 500);
+    assert.equal(mapped.body.code, 'INTERNAL');
+    assert.ok(!mapped.body.message.includes('secret detail'));
+  });
+
+  test('a thrown non-Error value is INTERNAL', () => {
+    for (const value of ['secret detail', 42, { message: 'secret detail' }]) {
+      const mapped = toErrorBody(value);
+      assert.equal(mapped.status, 500);
+      assert.equal(mapped.body.code, 'INTERNAL');
+      assert.ok(!mapped.body.message.includes('secret detail'));
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { LoginLimiter } from '../../src/core/auth/login-limiter.js';
+import { AppvisorError } from '../../src/core/errors/index.js';
+
+const windowMs = 60_000;
+
+function limiter(maxClients?: number) {
+  const clock = { now: 1_000_000 };
+  const limits = new LoginLimiter({
+    attempts: 5,
+    windowMs,
+    now: () => clock.now,
+    ...(maxClients === undefined ? {} : { maxClients }),
+  });
+  return { clock, limits };
+}
+
+/** Asserts that check() refuses the client and returns the seconds it was told to wait. */
+function refused(limits: LoginLimiter, client: string): number {
+  let retryAfter = Number.NaN;
+  assert.throws(
+    () => {
+      limits.check(client);
+    },
+    (error) => {
+      assert.ok(error instanceof AppvisorError);
+      assert.equal(error.code, 'RATE_LIMITED');
+      assert.equal(error.status, 429);
+      const value = (error as AppvisorError & { retryAfter?: unknown }).retryAfter;
+      assert.equal(typeof value, 'number');
+      retryAfter = value as number;
+      return true;
+    },
+  );
+  return retryAfter;
+}
+
+describe('LoginLimiter', () => {
+  test('allows 5 failures, then refuses with RATE_LIMITED and the seconds to wait', () => {
+    const { clock, limits } = limiter();
+    for (let i = 0; i < 5; i++) {
+      limits.check('10.0.0.1');
+      limits.fail('10.0.0.1');
+      clock.now += 1500;
+    }
+    // the first failure was 7.5 s ago, so it leaves the 60 s window in 52.5 s: wait 53 s
+    assert.equal(refused(limits, '10.0.0.1'), 53);
+  });
+
+  test('retryAfter is at least 1 second', () => {
+    const { clock, limits } = limiter();
+    for (let i = 0; i < 5; i++) limits.fail('c');
+    clock.now += windowMs - 1;
+    // 1 ms to go: rounded up to a whole second, never 0 (a client told 0 would retry at once)
+    assert.equal(refused(limits, 'c'), 1);
+  });
+
+  test('logins are allowed again once the oldest failure has left the window', () => {
+    const { clock, limits } = limiter();
+    const start = clock.now;
+    for (let i = 0; i < 5; i++) {
+      limits.fail('c');
+      clock.now += 1000;
+    }
+    clock.now = start + windowMs - 1;
+    refused(limits, 'c');
+    clock.now = start + windowMs;
+    limits.check('c');
+    // only one failure left the window: one more failure blocks again
+    limits.fail('c');
+    refused(limits, 'c');
+    clock.now = start + 2 * windowMs;
+    limits.check('c');
+  });
+
+  test('a success forgets the failures', () => {
+    const { limits } = limiter();
+    for (let i = 0; i < 4; i++) limits.fail('c');
+    limits.succeed('c');
+    for (let i = 0; i < 4; i++) limits.fail('c');
+    limits.check('c');
+    limits.fail('c');
+    refused(limits, 'c');
+  });
+
+  test('clients are limited independently', () => {
+    const { limits } = limiter();
+    for (let i = 0; i < 5; i++) limits.fail('attacker');
+    refused(limits, 'attacker');
+    limits.check('admin');
+    for (let i = 0; i < 4; i++) limits.fail('admin');
+    limits.check('admin');
+    limits.succeed('admin');
+    refused(limits, 'attacker');
+  });
+
+  test('maxClients bounds the clients tracked: the least recently failed is forgotten', () => {
+    const { clock, limits } = limiter(2);
+    for (let i = 0; i < 5; i++) limits.fail('a');
+    clock.now += 1;
+    for (let i = 0; i < 5; i++) limits.fail('b');
+    clock.now += 1;
+    refused(limits, 'a');
+    refused(limits, 'b');
+    // 'a' failed again after 'b', so 'b' is now the oldest and is forgotten for 'c'
+    limits.fail('a');
+    clock.now += 1;
+    limits.fail('c');
+    limits.check('b');
+    refused(limits, 'a');
+  });
+
+  test('with many clients, older ones are forgotten and newer ones kept', () => {
+    const { limits } = limiter(100);
+    for (let client = 0; client < 1000; client++) {
+      for (let i = 0; i < 5; i++) limits.fail(`client-${client}`);
+    }
+    limits.check('client-0');
+    limits.check('client-899');
+    refused(limits, 'client-900');
+    refused(limits, 'client-999');
+  });
+});
