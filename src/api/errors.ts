@@ -2,23 +2,20 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppvisorError, errorCatalog } from '../core/errors/index.js';
 import type { ErrorBody } from './types.js';
 
-/** Error codes of node-postgres and of the server that mean "the database is not there now". */
-const unavailable = new Set([
-  'ECONNREFUSED',
-  'ENOENT',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08006',
-  '08001',
-]);
+/** Server error codes that mean "the database is not there now" (shutdown, no connection). */
+const serverCodes = new Set(['57P01', '57P02', '57P03', '08006', '08001']);
+/** Socket errors count only while connecting (ENOENT: the server's Unix socket is gone). */
+const connectCodes = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT']);
 
 function isDatabaseDown(error: unknown): boolean {
-  const { code, message } = error as { code?: string; message?: string };
+  const { code, message, syscall } = (error ?? {}) as {
+    code?: string;
+    message?: string;
+    syscall?: string;
+  };
   return (
-    (code !== undefined && unavailable.has(code)) ||
+    (code !== undefined && serverCodes.has(code)) ||
+    (code !== undefined && syscall === 'connect' && connectCodes.has(code)) ||
     /Connection terminated|timeout exceeded when trying to connect/.test(message ?? '')
   );
 }
@@ -41,12 +38,14 @@ export function toErrorBody(error: unknown): {
       ...(retryAfter ? { retryAfter } : {}),
     };
   }
-  const fastifyError = error as Partial<FastifyError>;
-  if (
-    fastifyError.validation ||
-    (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500)
-  ) {
-    const status = fastifyError.statusCode === 413 ? 413 : 400;
+  const fastifyError = (error ?? {}) as Partial<FastifyError>;
+  const clientStatus =
+    fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500
+      ? fastifyError.statusCode
+      : undefined;
+  if (fastifyError.validation || clientStatus) {
+    // The framework's own 4xx (415, 413, ...) keeps its status; the code says "your request".
+    const status = clientStatus ?? 400;
     return {
       status,
       body: { code: 'BAD_REQUEST', message: fastifyError.message ?? 'bad request' },

@@ -29,6 +29,8 @@ export class RotatingFile {
     Pick<RotatingFileOptions, 'onError'>;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
+  /** Bytes taken from the queue and being written now; they still count against the cap. */
+  #inFlightBytes = 0;
   #handle: FileHandle | undefined;
   #size = 0;
   #draining: Promise<void> | undefined;
@@ -53,7 +55,8 @@ export class RotatingFile {
   /** Queues a chunk. Returns false when it was dropped (queue full or file closed). */
   write(chunk: string | Uint8Array): boolean {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
-    if (this.#closed || this.#queuedBytes + buffer.length > this.#options.maxQueuedBytes) {
+    const waiting = this.#queuedBytes + this.#inFlightBytes + buffer.length;
+    if (this.#closed || waiting > this.#options.maxQueuedBytes) {
       this.#dropped += buffer.length;
       return false;
     }
@@ -83,6 +86,7 @@ export class RotatingFile {
     while (this.#queue.length > 0) {
       const chunks = this.#queue;
       this.#queue = [];
+      this.#inFlightBytes = this.#queuedBytes;
       this.#queuedBytes = 0;
       try {
         await this.#writeChunks(chunks);
@@ -92,6 +96,8 @@ export class RotatingFile {
         // reopen on the next write: the handle may be unusable
         await this.#handle?.close().catch(() => undefined);
         this.#handle = undefined;
+      } finally {
+        this.#inFlightBytes = 0;
       }
     }
   }

@@ -46,7 +46,7 @@ describe('the admin password', () => {
   test('`--set` reads the password from stdin and refuses a short one', async () => {
     const weak = await cli(['admin', 'password', '--set', '--data', data], { input: 'short\n' });
     assert.equal(weak.code, 1);
-    assert.match(weak.stderr, /^error BAD_REQUEST: .*password/);
+    assert.match(weak.stderr, /^error PASSWORD_WEAK: .*at least 12 characters/);
     const chosen = 'a-long-enough-admin-password';
     const set = await cli(['admin', 'password', '--set', '--data', data], { input: `${chosen}\n` });
     assert.equal(set.code, 0, set.stderr);

@@ -84,13 +84,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
   });
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
-  let done = false;
-  void exited.then(() => (done = true));
+  const state = { done: false };
+  void exited.then(() => {
+    state.done = true;
+  });
   while (!/admin URL: https:\/\/\S+/.test(out)) {
-    if (done) throw new Error(`daemon exited before it was ready:\n${out}\n${err}`);
+    if (state.done) throw new Error(`daemon exited before it was ready:\n${out}\n${err}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`daemon not ready in time:\n${out}\n${err}`);

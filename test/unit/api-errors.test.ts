@@ -48,6 +48,7 @@ describe('toErrorBody', () => {
   test('a refused database connection becomes 503 DATABASE_UNAVAILABLE with a retry delay', () => {
     const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
       code: 'ECONNREFUSED',
+      syscall: 'connect',
     });
     const mapped = toErrorBody(error);
     assert.equal(mapped.status, 503);
@@ -68,6 +69,27 @@ describe('toErrorBody', () => {
     assert.equal(toErrorBody(shutdown).body.code, 'DATABASE_UNAVAILABLE');
     const dropped = new Error('Connection terminated unexpectedly');
     assert.equal(toErrorBody(dropped).body.code, 'DATABASE_UNAVAILABLE');
+  });
+
+  test('a missing file outside a connection attempt is INTERNAL, not a database outage', () => {
+    const error = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), {
+      code: 'ENOENT',
+      syscall: 'open',
+    });
+    assert.equal(toErrorBody(error).body.code, 'INTERNAL');
+  });
+
+  test('null and undefined thrown are INTERNAL', () => {
+    assert.equal(toErrorBody(null).body.code, 'INTERNAL');
+    assert.equal(toErrorBody(undefined).status, 500);
+  });
+
+  test("the framework's other client errors keep their status", () => {
+    const mapped = toErrorBody(
+      Object.assign(new Error('Unsupported Media Type'), { statusCode: 415 }),
+    );
+    assert.equal(mapped.status, 415);
+    assert.equal(mapped.body.code, 'BAD_REQUEST');
   });
 
   test('any other error is 500 INTERNAL and its details are not shown', () => {

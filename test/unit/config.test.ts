@@ -182,8 +182,17 @@ describe('loadConfig errors', () => {
   });
 
   test('an out-of-range value is refused and the key named', async () => {
-    await rejectsInvalid(load({ env: { APPVISOR_HTTP_PORT: '70000' } }), 'http.port');
-    await rejectsInvalid(load({ flags: { 'log.files': '0' } }), 'log.files');
+    await rejectsInvalid(
+      load({ env: { APPVISOR_HTTP_PORT: '70000' } }),
+      'environment APPVISOR_HTTP_PORT',
+      'http.port',
+    );
+    await rejectsInvalid(load({ flags: { 'log.files': '0' } }), 'flag log.files', 'log.files');
+  });
+
+  test('numbers are plain decimals: hex and exponents are refused', async () => {
+    await rejectsInvalid(load({ env: { APPVISOR_HTTP_PORT: '0x1F90' } }), 'APPVISOR_HTTP_PORT');
+    await rejectsInvalid(load({ flags: { 'https.port': '1e3' } }), 'https.port');
   });
 
   test('an unknown key in the file names the file and the key', async () => {

@@ -48,6 +48,11 @@ describe('hashPassword / verifyPassword', () => {
       `scrypt$${n}$${r}$${p}$${salt}$`,
       `scrypt$${n}$${r}$${p}$$${key}`,
       `scrypt$${n}$${r}$${p}$${salt}$${key!.slice(0, 10)}`,
+      // damaged cost parameters: not a number, not a power of two, zero, absurdly large
+      `scrypt$abc$${r}$${p}$${salt}$${key}`,
+      `scrypt$3$${r}$${p}$${salt}$${key}`,
+      `scrypt$${n}$0$${p}$${salt}$${key}`,
+      `scrypt$1073741824$${r}$${p}$${salt}$${key}`,
     ];
     for (const encoded of malformed) {
       assert.equal(await verifyPassword('password1234', encoded), false, JSON.stringify(encoded));

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { minPasswordLength } from '../../core/auth/index.js';
 import { clientKey, sessionCookie } from '../auth.js';
 import type { ApiContext } from '../context.js';
 
@@ -61,7 +60,8 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
         body: {
           type: 'object',
           properties: {
-            password: { type: 'string', minLength: minPasswordLength, maxLength: 1024 },
+            // The length rule is the core's (PASSWORD_WEAK); the schema only bounds the size.
+            password: { type: 'string', maxLength: 1024 },
           },
           additionalProperties: false,
         },

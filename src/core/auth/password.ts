@@ -36,12 +36,19 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = encoded.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const cost = { N: Number(n), r: Number(r), p: Number(p) };
+  // A damaged hash must fail the login, not throw or allocate without bound.
+  const powerOfTwo =
+    Number.isInteger(cost.N) && cost.N >= 2 && cost.N <= 1 << 20 && (cost.N & (cost.N - 1)) === 0;
+  const small = (x: number) => Number.isInteger(x) && x >= 1 && x <= 16;
+  if (!powerOfTwo || !small(cost.r) || !small(cost.p)) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const key = await derive(password, Buffer.from(salt, 'base64url'), {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-  });
+  let key: Buffer;
+  try {
+    key = await derive(password, Buffer.from(salt, 'base64url'), cost);
+  } catch {
+    return false;
+  }
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 

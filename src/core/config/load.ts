@@ -39,8 +39,9 @@ function fromText(key: ConfigKey, text: string, source: string): unknown {
       return text;
     case 'integer':
     case 'number': {
+      // Plain decimal only: `0x1F90` or `1e3` for a port is a typo, not a wish.
       const value = Number(trimmed);
-      if (trimmed === '' || !Number.isFinite(value)) {
+      if (!/^[+-]?(\d+(\.\d+)?|\.\d+)$/.test(trimmed) || !Number.isFinite(value)) {
         throw invalid(`${source}: ${key.key} must be a number, got "${text}"`);
       }
       return value;
@@ -82,6 +83,8 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
   const byKey = new Map(configKeys.map((k) => [k.key, k]));
   const byEnv = new Map(configKeys.map((k) => [k.env, k]));
   const env = sources.env ?? {};
+  /** Which source set each key, so that an error names the flag or variable at fault. */
+  const origins = new Map<string, string>();
 
   const filePath = sources.file ?? env.APPVISOR_CONFIG;
   let merged: Record<string, unknown> = {};
@@ -118,6 +121,7 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
       throw invalid(`environment: unknown variable ${name} (see docs/configuration.md)`);
     }
     setPath(merged, key.key, fromText(key, text, `environment ${name}`));
+    origins.set(key.key, `environment ${name}`);
   }
 
   for (const [name, text] of Object.entries(sources.flags ?? {})) {
@@ -125,12 +129,13 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     const key = byKey.get(name);
     if (!key) throw invalid(`flags: unknown configuration key ${name}`);
     setPath(merged, key.key, fromText(key, text, `flag ${name}`));
+    origins.set(key.key, `flag ${name}`);
   }
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw invalid(describeIssue(issue, 'configuration'));
+    throw invalid(describeIssue(issue, origins.get(issue.path.join('.')) ?? origin));
   }
   const parsed = result.data;
   return {
