@@ -114,6 +114,7 @@ export async function startManager(
       : new EmbeddedPostgres({
           dataDir: layout.pg,
           socketDir: join(layout.run, 'postgres'),
+          binariesDir: layout.run,
           logFile: join(layout.logs, 'postgres.log'),
           port: config.database.port,
           maxConnections: config.database.maxConnections,

@@ -8,6 +8,7 @@ import {
   makeTemp,
   removeTemp,
   startDaemon,
+  stopQuietly,
   type Daemon,
 } from '../helpers/daemon.js';
 
@@ -21,7 +22,7 @@ describe('the admin password', () => {
   });
 
   after(async () => {
-    await daemon.stop().catch(() => undefined);
+    await stopQuietly(daemon);
     await killAll(data);
     await removeTemp(data);
   });

@@ -27,6 +27,7 @@ describe('an external PostgreSQL server', () => {
     server = new EmbeddedPostgres({
       dataDir: join(root, 'server', 'pg'),
       socketDir: join(root, 'server', 'run'),
+      binariesDir: join(root, 'server'),
       logFile: join(root, 'server', 'postgres.log'),
       port: 0,
       maxConnections: 500,

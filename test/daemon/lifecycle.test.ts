@@ -14,6 +14,7 @@ import {
   makeTemp,
   processesOf,
   removeTemp,
+  stopQuietly,
   startDaemon,
   type Daemon,
 } from '../helpers/daemon.js';
@@ -28,7 +29,7 @@ describe('the daemon from start to stop', () => {
   });
 
   after(async () => {
-    await daemon.stop().catch(() => undefined);
+    await stopQuietly(daemon);
     await killAll(data);
     await removeTemp(data);
   });
@@ -222,7 +223,7 @@ describe('the embedded database dies', () => {
   });
 
   after(async () => {
-    await daemon.stop().catch(() => undefined);
+    await stopQuietly(daemon);
     await killAll(data);
     await removeTemp(data);
   });

@@ -257,3 +257,8 @@ export async function eventually<T>(
 }
 
 export { isAlive };
+
+/** Stops a daemon in an `after` hook: also when its `before` failed and it never started. */
+export async function stopQuietly(daemon: Daemon | undefined): Promise<void> {
+  await daemon?.stop().catch(() => undefined);
+}

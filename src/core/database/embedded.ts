@@ -9,7 +9,7 @@ import { ensureSystemUser, type SystemUser } from '../../lib/os-users.js';
 import { commandLine, freePort, isAlive, signal, waitForExit } from '../../lib/processes.js';
 import { RotatingFile } from '../../lib/rotating-file.js';
 import { AppvisorError } from '../errors/index.js';
-import { findPostgresBinaries, type PostgresBinaries } from './binaries.js';
+import { findPostgresBinaries, stageBinaries, type PostgresBinaries } from './binaries.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 
 /** The major version the cluster format must have. */
@@ -23,6 +23,11 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** Folder for the server's Unix socket. */
   socketDir: string;
+  /**
+   * Where a copy of the binaries is kept when the server's user cannot reach node_modules
+   * (as root only); must be reachable by that user.
+   */
+  binariesDir: string;
   /** The server's own log, `<data>/logs/postgres.log`. */
   logFile: string;
   /** 0 picks a free port at each start. */
@@ -44,28 +49,38 @@ const superuser = 'postgres';
 /** The system user the embedded server runs as when the manager is root. */
 export const serverUser = 'postgres';
 
+/** The first existing folder on the way to `path` that `user` may not pass, if any. */
+async function blockingFolder(
+  path: string,
+  user: SystemUser,
+): Promise<{ dir: string; mode: number } | undefined> {
+  const parts = path.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    const info = await stat(dir).catch(() => undefined);
+    // A missing folder is made later; a file in the way is reported by the data folder check.
+    if (!info?.isDirectory()) return undefined;
+    const passable =
+      (info.mode & 0o001) !== 0 ||
+      (info.uid === user.uid && (info.mode & 0o100) !== 0) ||
+      (info.gid === user.gid && (info.mode & 0o010) !== 0);
+    if (!passable) return { dir, mode: info.mode & 0o777 };
+  }
+  return undefined;
+}
+
 /**
  * As root the server runs as {@link serverUser}: every existing folder on the way to `path`
  * must let that user pass. Checked before anything is created, so a data folder the server
  * could never use fails the start at once with the fix in the message.
  */
 export async function checkServerCanReach(path: string, user: SystemUser): Promise<void> {
-  const parts = path.split('/').filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const dir = `/${parts.slice(0, i).join('/')}`;
-    const info = await stat(dir).catch(() => undefined);
-    // A missing folder is made later; a file in the way is reported by the data folder check.
-    if (!info?.isDirectory()) return;
-    const passable =
-      (info.mode & 0o001) !== 0 ||
-      (info.uid === user.uid && (info.mode & 0o100) !== 0) ||
-      (info.gid === user.gid && (info.mode & 0o010) !== 0);
-    if (!passable) {
-      throw new AppvisorError(
-        'DATA_DIR_UNUSABLE',
-        `the database runs as the user ${user.name}, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); allow others to pass (chmod o+x ${dir}) or choose a --data outside it`,
-      );
-    }
+  const blocked = await blockingFolder(path, user);
+  if (blocked) {
+    throw new AppvisorError(
+      'DATA_DIR_UNUSABLE',
+      `the database runs as the user ${user.name}, which cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}); allow others to pass (chmod o+x ${blocked.dir}) or choose a --data outside it`,
+    );
   }
 }
 
@@ -145,7 +160,17 @@ export class EmbeddedPostgres implements DatabaseServer {
       );
     }
     this.#binaries = await findPostgresBinaries();
-    if (options.isRoot) this.#user = await ensureSystemUser(serverUser);
+    if (options.isRoot) {
+      this.#user = await ensureSystemUser(serverUser);
+      if (await blockingFolder(this.#binaries.root, this.#user)) {
+        // node_modules sits where the server's user cannot go: run a copy from the data folder.
+        options.logger.info(
+          { folder: options.binariesDir },
+          'copying the PostgreSQL binaries for the postgres user',
+        );
+        this.#binaries = await stageBinaries(this.#binaries, options.binariesDir);
+      }
+    }
     await this.#prepareFolders();
     await this.#stopLeftover();
     if (!(await this.#clusterExists())) await this.#initdb();
