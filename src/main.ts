@@ -9,8 +9,8 @@ import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } fro
 import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
 import {
-  checkServerCanReach,
   EmbeddedPostgres,
+  placeCluster,
   ExternalPostgres,
   serverUser,
   type DatabaseServer,
@@ -92,10 +92,6 @@ export async function startManager(
 
   let logFile: RotatingFile | undefined;
   try {
-    if (isRoot && !config.database.url) {
-      // The data folder's path must let the database's user pass; check before creating it.
-      await checkServerCanReach(join(config.data, 'pg'), await ensureSystemUser(serverUser));
-    }
     const dataDir = await group.startOne(new DataDir(config.data));
     const { layout } = dataDir;
     logFile = new RotatingFile({
@@ -109,20 +105,36 @@ export async function startManager(
     const events = await group.startOne(new EventLog({ logger, nodeId: dataDir.nodeId }));
     front.setCertificate(await loadOrCreateCertificate(layout.tls));
 
-    const database: DatabaseServer = config.database.url
-      ? new ExternalPostgres({ url: config.database.url, logger })
-      : new EmbeddedPostgres({
-          dataDir: layout.pg,
-          socketDir: join(layout.run, 'postgres'),
-          binariesDir: layout.run,
-          logFile: join(layout.logs, 'postgres.log'),
-          port: config.database.port,
-          maxConnections: config.database.maxConnections,
-          startTimeoutMs: config.database.startTimeoutSeconds * 1000,
-          managerUser: isRoot ? 'root' : userInfo().username,
-          isRoot,
-          logger,
-        });
+    let database: DatabaseServer;
+    if (config.database.url) {
+      database = new ExternalPostgres({ url: config.database.url, logger });
+    } else {
+      const placement = await placeCluster({
+        localDir: layout.pg,
+        runDir: layout.run,
+        fallbackDir: config.database.fallbackDir,
+        nodeId: dataDir.nodeId,
+        user: isRoot ? await ensureSystemUser(serverUser) : undefined,
+      });
+      if (placement.outside) {
+        logger.warn(
+          { cluster: placement.dataDir },
+          'the postgres user cannot reach the data folder: the database lives outside it',
+        );
+      }
+      database = new EmbeddedPostgres({
+        dataDir: placement.dataDir,
+        socketDir: placement.socketDir,
+        binariesDir: placement.binariesDir,
+        logFile: join(layout.logs, 'postgres.log'),
+        port: config.database.port,
+        maxConnections: config.database.maxConnections,
+        startTimeoutMs: config.database.startTimeoutSeconds * 1000,
+        managerUser: isRoot ? 'root' : userInfo().username,
+        isRoot,
+        logger,
+      });
+    }
     database.onStateChange((change) => {
       if (change.state === 'restarting') {
         events.raiseAlarm(

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { AppvisorError } from '../errors/index.js';
 import { configKeys, type ConfigKey } from './keys.js';
@@ -140,7 +140,8 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
   const parsed = result.data;
   return {
     ...parsed,
-    data: isAbsolute(parsed.data) ? parsed.data : resolve(sources.cwd, parsed.data),
+    data: resolve(sources.cwd, parsed.data),
+    database: { ...parsed.database, fallbackDir: resolve(sources.cwd, parsed.database.fallbackDir) },
     http: { ...parsed.http, port: parsed.http.port ?? (sources.isRoot ? 80 : 8080) },
     https: { ...parsed.https, port: parsed.https.port ?? (sources.isRoot ? 443 : 8443) },
   };

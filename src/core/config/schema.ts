@@ -58,6 +58,13 @@ export const configSchema = z.strictObject({
         .describe(
           'TCP port of the embedded server on 127.0.0.1. 0 picks a free port at each start.',
         ),
+      fallbackDir: z
+        .string()
+        .min(1)
+        .default('/var/lib/appvisor')
+        .describe(
+          'As root, where the embedded cluster goes (in a folder named after the node id) when the postgres user cannot reach the data folder.',
+        ),
       maxConnections: z
         .int()
         .min(500)

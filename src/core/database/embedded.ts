@@ -10,6 +10,7 @@ import { commandLine, freePort, isAlive, signal, waitForExit } from '../../lib/p
 import { RotatingFile } from '../../lib/rotating-file.js';
 import { AppvisorError } from '../errors/index.js';
 import { findPostgresBinaries, stageBinaries, type PostgresBinaries } from './binaries.js';
+import { blockingFolder, checkServerCanReach, serverUser } from './placement.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 
 /** The major version the cluster format must have. */
@@ -45,44 +46,6 @@ export interface EmbeddedPostgresOptions {
 }
 
 const superuser = 'postgres';
-
-/** The system user the embedded server runs as when the manager is root. */
-export const serverUser = 'postgres';
-
-/** The first existing folder on the way to `path` that `user` may not pass, if any. */
-async function blockingFolder(
-  path: string,
-  user: SystemUser,
-): Promise<{ dir: string; mode: number } | undefined> {
-  const parts = path.split('/').filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const dir = `/${parts.slice(0, i).join('/')}`;
-    const info = await stat(dir).catch(() => undefined);
-    // A missing folder is made later; a file in the way is reported by the data folder check.
-    if (!info?.isDirectory()) return undefined;
-    const passable =
-      (info.mode & 0o001) !== 0 ||
-      (info.uid === user.uid && (info.mode & 0o100) !== 0) ||
-      (info.gid === user.gid && (info.mode & 0o010) !== 0);
-    if (!passable) return { dir, mode: info.mode & 0o777 };
-  }
-  return undefined;
-}
-
-/**
- * As root the server runs as {@link serverUser}: every existing folder on the way to `path`
- * must let that user pass. Checked before anything is created, so a data folder the server
- * could never use fails the start at once with the fix in the message.
- */
-export async function checkServerCanReach(path: string, user: SystemUser): Promise<void> {
-  const blocked = await blockingFolder(path, user);
-  if (blocked) {
-    throw new AppvisorError(
-      'DATA_DIR_UNUSABLE',
-      `the database runs as the user ${user.name}, which cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}); allow others to pass (chmod o+x ${blocked.dir}) or choose a --data outside it`,
-    );
-  }
-}
 
 /**
  * The embedded PostgreSQL server: a cluster in `<data>/pg`, made with initdb on the first
@@ -144,6 +107,7 @@ export class EmbeddedPostgres implements DatabaseServer {
       version: this.#version,
       host: '127.0.0.1',
       port: this.#port,
+      cluster: this.#options.dataDir,
       pid: this.#child?.pid ?? null,
       restarts: this.#restarts,
       since: this.#since.toISOString(),

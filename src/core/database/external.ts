@@ -54,6 +54,7 @@ export class ExternalPostgres implements DatabaseServer {
       version: this.#version,
       host: this.#url.hostname,
       port: Number(this.#url.port || 5432),
+      cluster: null,
       pid: null,
       restarts: 0,
       since: this.#since.toISOString(),

@@ -1,9 +1,11 @@
 export type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
+export { EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded.js';
 export {
-  EmbeddedPostgres,
   checkServerCanReach,
+  placeCluster,
   serverUser,
-  type EmbeddedPostgresOptions,
-} from './embedded.js';
+  type ClusterPlacement,
+  type PlacementOptions,
+} from './placement.js';
 export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
 export { findPostgresBinaries } from './binaries.js';

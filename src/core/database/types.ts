@@ -13,6 +13,8 @@ export interface DatabaseInfo {
   /** TCP endpoint instance roles connect to. */
   host: string;
   port: number;
+  /** Folder of the embedded cluster, null for an external server. */
+  cluster: string | null;
   /** pid of the embedded server, null for an external one. */
   pid: number | null;
   /** Times the embedded server was restarted after it died. */
