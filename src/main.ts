@@ -244,7 +244,8 @@ function adminUrls(addresses: FrontAddress[]): string[] {
         : host.includes(':')
           ? `[${host}]`
           : host;
-    return `${scheme}://${shown}:${port}/manager/`;
+    const standard = (scheme === 'http' && port === 80) || (scheme === 'https' && port === 443);
+    return `${scheme}://${shown}${standard ? '' : `:${port}`}/manager/`;
   });
 }
 

@@ -34,12 +34,39 @@ export const redactedPaths = [
   'res.headers["set-cookie"]',
 ];
 
+/**
+ * Turns the JSON lines of the log into one readable line each, for a terminal:
+ * `appvisor warn: message (key=value ...)`.
+ */
+export function humanSink(sink: LogSink): LogSink {
+  return {
+    write(line: string) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        const { level, msg, err } = entry;
+        const fields = Object.entries(entry)
+          .filter(([key]) => !['level', 'msg', 'time', 'err'].includes(key))
+          .map(
+            ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+          );
+        const error =
+          err && typeof err === 'object' && 'message' in err ? `: ${String(err.message)}` : '';
+        const tail = fields.length ? ` (${fields.join(' ')})` : '';
+        const text = typeof msg === 'string' ? msg : '';
+        sink.write(`appvisor ${String(level)}: ${text}${error}${tail}\n`);
+      } catch {
+        sink.write(line);
+      }
+    },
+  };
+}
+
 /** Creates the structured (JSON lines) logger of the manager. */
 export function createLogger(options: LoggerOptions): Logger {
   const streams: StreamEntry[] = [
     { level: options.level === 'silent' ? 'fatal' : options.level, stream: options.file },
   ];
-  if (options.console) streams.push({ level: 'warn', stream: options.console });
+  if (options.console) streams.push({ level: 'warn', stream: humanSink(options.console) });
   return pino(
     {
       level: options.level,

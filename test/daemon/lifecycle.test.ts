@@ -14,37 +14,24 @@ import {
   makeTemp,
   processesOf,
   removeTemp,
-  stopQuietly,
   startDaemon,
-  type Daemon,
+  withDaemon,
 } from '../helpers/daemon.js';
 
 describe('the daemon from start to stop', () => {
-  let data: string;
-  let daemon: Daemon;
-
-  before(async () => {
-    data = await makeTemp();
-    daemon = await startDaemon({ data });
-  });
-
-  after(async () => {
-    await stopQuietly(daemon);
-    await killAll(data);
-    await removeTemp(data);
-  });
+  const running = withDaemon();
 
   test('prints the admin URLs and a one-time admin password', () => {
-    assert.match(daemon.httpUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(daemon.httpsUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(daemon.password ?? '', /^[A-Za-z0-9_-]{24}$/);
+    assert.match(running.daemon.httpUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(running.daemon.httpsUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(running.daemon.password ?? '', /^[A-Za-z0-9_-]{24}$/);
   });
 
   test('answers health without authentication over HTTP, HTTPS and the socket', async () => {
     for (const target of [
-      { url: daemon.httpUrl },
-      { url: daemon.httpsUrl },
-      { socket: daemon.socket },
+      { url: running.daemon.httpUrl },
+      { url: running.daemon.httpsUrl },
+      { socket: running.daemon.socket },
     ]) {
       const answer = await http('GET', target, '/manager/api/v1/health');
       assert.equal(answer.status, 200, JSON.stringify(target));
@@ -62,26 +49,36 @@ describe('the daemon from start to stop', () => {
       '/manager/api/v1/events',
       '/manager/api/v1/auth/session',
     ]) {
-      const answer = await http('GET', { url: daemon.httpUrl }, path);
+      const answer = await http('GET', { url: running.daemon.httpUrl }, path);
       assert.equal(answer.status, 401, path);
       assert.equal((answer.body as { code: string }).code, 'UNAUTHORIZED');
     }
-    const bogus = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/status', {
+    const bogus = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/status', {
       token: 'not-a-token',
     });
     assert.equal(bogus.status, 401);
   });
 
   test('logs in with the password: bearer token and HttpOnly SameSite=Strict cookie', async () => {
-    const wrong = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/login', {
-      body: { password: 'wrong-password-123' },
-    });
+    const wrong = await http(
+      'POST',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/auth/login',
+      {
+        body: { password: 'wrong-password-123' },
+      },
+    );
     assert.equal(wrong.status, 401);
     assert.equal((wrong.body as { code: string }).code, 'LOGIN_FAILED');
 
-    const answer = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/login', {
-      body: { password: daemon.password },
-    });
+    const answer = await http(
+      'POST',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/auth/login',
+      {
+        body: { password: running.daemon.password },
+      },
+    );
     assert.equal(answer.status, 200);
     const { token } = answer.body as { token: string };
     const cookie = String(answer.headers['set-cookie']);
@@ -89,7 +86,7 @@ describe('the daemon from start to stop', () => {
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
 
-    const withToken = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/status', {
+    const withToken = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/status', {
       token,
     });
     assert.equal(withToken.status, 200);
@@ -97,76 +94,91 @@ describe('the daemon from start to stop', () => {
     assert.equal(status.manager.state, 'running');
     assert.equal(status.database.state, 'running');
 
-    const withCookie = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/auth/session', {
-      cookie: `appvisor_session=${token}`,
-    });
+    const withCookie = await http(
+      'GET',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/auth/session',
+      {
+        cookie: `appvisor_session=${token}`,
+      },
+    );
     assert.equal(withCookie.status, 200);
     assert.equal((withCookie.body as { via: string }).via, 'cookie');
 
-    const logout = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/logout', {
-      token,
-    });
+    const logout = await http(
+      'POST',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/auth/logout',
+      {
+        token,
+      },
+    );
     assert.equal(logout.status, 200);
-    const afterLogout = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/status', {
-      token,
-    });
+    const afterLogout = await http(
+      'GET',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/status',
+      {
+        token,
+      },
+    );
     assert.equal(afterLogout.status, 401);
   });
 
   test('the socket is owner-only and its peer needs no login', async () => {
-    const info = await stat(daemon.socket);
+    const info = await stat(running.daemon.socket);
     assert.equal(info.mode & 0o777, 0o600);
-    const answer = await http('GET', { socket: daemon.socket }, '/manager/api/v1/status');
+    const answer = await http('GET', { socket: running.daemon.socket }, '/manager/api/v1/status');
     assert.equal(answer.status, 200);
   });
 
   test('`appvisor status --json` shows the manager and the database up', async () => {
-    const result = await cli(['status', '--json', '--data', data]);
+    const result = await cli(['status', '--json', '--data', running.data]);
     assert.equal(result.code, 0, result.stderr);
     const status = JSON.parse(result.stdout) as StatusReport;
     assert.equal(status.manager.state, 'running');
-    assert.equal(status.manager.pid, daemon.child.pid);
+    assert.equal(status.manager.pid, running.daemon.child.pid);
     assert.equal(status.database.state, 'running');
     assert.equal(status.database.mode, 'embedded');
     assert.match(status.database.version ?? '', /^18\./);
-    const human = await cli(['status', '--data', data]);
+    const human = await cli(['status', '--data', running.data]);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /^manager\s+running/m);
     assert.match(human.stdout, /^database\s+running, embedded PostgreSQL 18/m);
   });
 
   test('unknown paths get 404 and / redirects to the admin UI', async () => {
-    const missing = await http('GET', { url: daemon.httpUrl }, '/no/such/app');
+    const missing = await http('GET', { url: running.daemon.httpUrl }, '/no/such/app');
     assert.equal(missing.status, 404);
     assert.equal((missing.body as { code: string }).code, 'NOT_FOUND');
-    const root = await http('GET', { url: daemon.httpUrl }, '/');
+    const root = await http('GET', { url: running.daemon.httpUrl }, '/');
     assert.equal(root.status, 302);
     assert.equal(root.headers.location, '/manager/');
   });
 
-  test('a second manager on the same data folder is refused with exit 2', async () => {
-    const second = await failingDaemon(data);
+  test('a second manager on the same running.data folder is refused with exit 2', async () => {
+    const second = await failingDaemon(running.data);
     assert.equal(second.code, 2);
     assert.match(second.stderr, /error ALREADY_RUNNING: .*pid/);
     // and the first one is unharmed
-    const health = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/health');
+    const health = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/health');
     assert.equal(health.status, 200);
   });
 
   test('SIGTERM stops everything: exit 0, no postgres or other process left, lock and socket gone', async () => {
-    const status = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/status'))
+    const status = (await http('GET', { socket: running.daemon.socket }, '/manager/api/v1/status'))
       .body as StatusReport;
     const postmaster = status.database.pid!;
     assert.ok(isAlive(postmaster));
-    const exit = await daemon.stop();
+    const exit = await running.daemon.stop();
     assert.equal(exit.code, 0);
     assert.equal(isAlive(postmaster), false);
-    assert.deepEqual(await processesOf(data), []);
-    await assert.rejects(stat(join(data, 'manager.sock')));
-    await assert.rejects(stat(join(data, 'manager.pid')));
-    const log = await readFile(join(data, 'logs', 'manager.log'), 'utf8');
+    assert.deepEqual(await processesOf(running.data), []);
+    await assert.rejects(stat(join(running.data, 'manager.sock')));
+    await assert.rejects(stat(join(running.data, 'manager.pid')));
+    const log = await readFile(join(running.data, 'logs', 'manager.log'), 'utf8');
     assert.match(log, /"msg":"manager stopped"/);
-    assert.ok(!log.includes(daemon.password!), 'the admin password is never logged');
+    assert.ok(!log.includes(running.daemon.password!), 'the admin password is never logged');
   });
 });
 
@@ -214,22 +226,10 @@ describe('the daemon across restarts', () => {
 });
 
 describe('the embedded database dies', () => {
-  let data: string;
-  let daemon: Daemon;
-
-  before(async () => {
-    data = await makeTemp();
-    daemon = await startDaemon({ data });
-  });
-
-  after(async () => {
-    await stopQuietly(daemon);
-    await killAll(data);
-    await removeTemp(data);
-  });
+  const running = withDaemon();
 
   test('is restarted, with a database-down alarm raised and cleared', async () => {
-    const socket = { socket: daemon.socket };
+    const socket = { socket: running.daemon.socket };
     const first = (await http('GET', socket, '/manager/api/v1/status')).body as StatusReport;
     process.kill(first.database.pid!, 'SIGKILL');
     const back = await eventually(
@@ -251,11 +251,16 @@ describe('the embedded database dies', () => {
     assert.ok(kinds.includes('alarm.raised.database-down'), kinds.join());
     assert.ok(kinds.includes('alarm.cleared.database-down'), kinds.join());
     // The store works again through the same pool.
-    const health = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/health');
+    const health = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/health');
     assert.equal((health.body as { status: string }).status, 'ok');
-    const login = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/login', {
-      body: { password: daemon.password },
-    });
+    const login = await http(
+      'POST',
+      { url: running.daemon.httpUrl },
+      '/manager/api/v1/auth/login',
+      {
+        body: { password: running.daemon.password },
+      },
+    );
     assert.equal(login.status, 200, login.text);
   });
 });

@@ -9,6 +9,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -261,4 +262,36 @@ export { isAlive };
 /** Stops a daemon in an `after` hook: also when its `before` failed and it never started. */
 export async function stopQuietly(daemon: Daemon | undefined): Promise<void> {
   await daemon?.stop().catch(() => undefined);
+}
+
+/**
+ * Inside a `describe`: starts a daemon in a fresh data folder before its tests and stops it,
+ * kills anything left and removes the folder after them.
+ */
+export function withDaemon(options: Omit<DaemonOptions, 'data'> = {}): {
+  readonly daemon: Daemon;
+  readonly data: string;
+} {
+  const state: { daemon?: Daemon; data?: string } = {};
+  before(async () => {
+    state.data = await makeTemp();
+    state.daemon = await startDaemon({ ...options, data: state.data });
+  });
+  after(async () => {
+    await stopQuietly(state.daemon);
+    if (state.data) {
+      await killAll(state.data);
+      await removeTemp(state.data);
+    }
+  });
+  return {
+    get daemon() {
+      if (!state.daemon) throw new Error('the daemon is not started');
+      return state.daemon;
+    },
+    get data() {
+      if (!state.data) throw new Error('the data folder is not made');
+      return state.data;
+    },
+  };
 }

@@ -141,7 +141,10 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
   return {
     ...parsed,
     data: resolve(sources.cwd, parsed.data),
-    database: { ...parsed.database, fallbackDir: resolve(sources.cwd, parsed.database.fallbackDir) },
+    database: {
+      ...parsed.database,
+      fallbackDir: resolve(sources.cwd, parsed.database.fallbackDir),
+    },
     http: { ...parsed.http, port: parsed.http.port ?? (sources.isRoot ? 80 : 8080) },
     https: { ...parsed.https, port: parsed.https.port ?? (sources.isRoot ? 443 : 8443) },
   };

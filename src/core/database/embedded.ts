@@ -11,6 +11,7 @@ import { RotatingFile } from '../../lib/rotating-file.js';
 import { AppvisorError } from '../errors/index.js';
 import { findPostgresBinaries, stageBinaries, type PostgresBinaries } from './binaries.js';
 import { blockingFolder, checkServerCanReach, serverUser } from './placement.js';
+import { ServerState, serverVersion } from './server-state.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 
 /** The major version the cluster format must have. */
@@ -58,9 +59,7 @@ export class EmbeddedPostgres implements DatabaseServer {
   readonly name = 'database';
   readonly mode = 'embedded' as const;
   readonly #options: EmbeddedPostgresOptions;
-  readonly #listeners = new Set<(change: DatabaseStateChange) => void>();
-  #state: DatabaseState = 'stopped';
-  #since = new Date();
+  readonly #state = new ServerState();
   #binaries: PostgresBinaries | undefined;
   #user: SystemUser | undefined;
   #child: ChildProcess | undefined;
@@ -82,12 +81,11 @@ export class EmbeddedPostgres implements DatabaseServer {
   }
 
   get state(): DatabaseState {
-    return this.#state;
+    return this.#state.state;
   }
 
   onStateChange(listener: (change: DatabaseStateChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#state.onChange(listener);
   }
 
   adminConfig(database: string): pg.ClientConfig {
@@ -103,14 +101,14 @@ export class EmbeddedPostgres implements DatabaseServer {
   info(): DatabaseInfo {
     return {
       mode: this.mode,
-      state: this.#state,
+      state: this.#state.state,
       version: this.#version,
       host: '127.0.0.1',
       port: this.#port,
       cluster: this.#options.dataDir,
       pid: this.#child?.pid ?? null,
       restarts: this.#restarts,
-      since: this.#since.toISOString(),
+      since: this.#state.since,
     };
   }
 
@@ -147,7 +145,7 @@ export class EmbeddedPostgres implements DatabaseServer {
         options.logger.warn({ err: error }, 'cannot write postgres.log');
       },
     });
-    this.#setState('starting');
+    this.#state.set('starting');
     await this.#launch();
   }
 
@@ -350,7 +348,7 @@ export class EmbeddedPostgres implements DatabaseServer {
     });
     await this.#waitReady(exited);
     this.#childReady = true;
-    this.#setState('running');
+    this.#state.set('running');
     this.#options.logger.info(
       { pid: child.pid, port: this.#port, version: this.#version },
       'database ready',
@@ -370,22 +368,11 @@ export class EmbeddedPostgres implements DatabaseServer {
     });
     let lastError = '';
     while (!child.gone) {
-      const client = new pg.Client({
-        ...this.adminConfig('postgres'),
-        connectionTimeoutMillis: 2000,
-      });
-      client.on('error', () => undefined);
       try {
-        await client.connect();
-        const result = await client.query<{ v: string }>(
-          "select current_setting('server_version') as v",
-        );
-        this.#version = result.rows[0]?.v ?? null;
-        await client.end();
+        this.#version = await serverVersion(this.adminConfig('postgres'), 2000);
         return;
       } catch (error) {
         lastError = (error as Error).message;
-        await client.end().catch(() => undefined);
       }
       if (Date.now() > deadline) {
         const pid = this.#child?.pid;
@@ -408,7 +395,7 @@ export class EmbeddedPostgres implements DatabaseServer {
     if (this.#closing || !this.#childReady) return;
     const reason = `postgres exited (${sig ? `signal ${sig}` : `code ${code}`}): ${this.#recentOutput.slice(-2).join(' | ')}`;
     this.#options.logger.error({ code, signal: sig }, 'the database server died; restarting it');
-    this.#setState('restarting', reason);
+    this.#state.set('restarting', reason);
     this.#scheduleRestart();
   }
 
@@ -429,27 +416,17 @@ export class EmbeddedPostgres implements DatabaseServer {
     }, delay);
   }
 
-  #setState(state: DatabaseState, reason?: string): void {
-    const previous = this.#state;
-    if (previous === state) return;
-    this.#state = state;
-    this.#since = new Date();
-    for (const listener of this.#listeners) {
-      listener({ state, previous, ...(reason ? { reason } : {}) });
-    }
-  }
-
   readonly close = once(async () => {
     this.#closing = true;
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#stableTimer);
     const child = this.#child;
     if (child?.pid) {
-      this.#setState('stopping');
+      this.#state.set('stopping');
       await this.#terminate(child.pid);
     }
     this.#child = undefined;
-    this.#setState('stopped');
+    this.#state.set('stopped');
     await this.#log?.close();
   });
 

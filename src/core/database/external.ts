@@ -1,6 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { once } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
+import { ServerState, serverVersion } from './server-state.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 
 /** Options of {@link ExternalPostgres}. */
@@ -21,9 +22,7 @@ export class ExternalPostgres implements DatabaseServer {
   readonly mode = 'external' as const;
   readonly #options: ExternalPostgresOptions;
   readonly #url: URL;
-  readonly #listeners = new Set<(change: DatabaseStateChange) => void>();
-  #state: DatabaseState = 'stopped';
-  #since = new Date();
+  readonly #state = new ServerState();
   #version: string | null = null;
   #timer: NodeJS.Timeout | undefined;
 
@@ -33,12 +32,11 @@ export class ExternalPostgres implements DatabaseServer {
   }
 
   get state(): DatabaseState {
-    return this.#state;
+    return this.#state.state;
   }
 
   onStateChange(listener: (change: DatabaseStateChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#state.onChange(listener);
   }
 
   adminConfig(database: string): pg.ClientConfig {
@@ -50,28 +48,32 @@ export class ExternalPostgres implements DatabaseServer {
   info(): DatabaseInfo {
     return {
       mode: this.mode,
-      state: this.#state,
+      state: this.#state.state,
       version: this.#version,
       host: this.#url.hostname,
       port: Number(this.#url.port || 5432),
       cluster: null,
       pid: null,
       restarts: 0,
-      since: this.#since.toISOString(),
+      since: this.#state.since,
     };
   }
 
   async start(): Promise<void> {
-    this.#setState('starting');
+    this.#state.set('starting');
     await this.#probe();
-    this.#setState('running');
+    this.#state.set('running');
     this.#timer = setInterval(() => {
       this.#probe().then(
         () => {
-          this.#setState('running');
+          this.#state.set('running');
         },
         (error: unknown) => {
-          this.#setState('restarting', (error as Error).message);
+          const reason = (error as Error).message;
+          if (this.#state.state === 'running') {
+            this.#options.logger.error({ reason }, 'the external database is unreachable');
+          }
+          this.#state.set('restarting', reason);
         },
       );
     }, this.#options.probeIntervalMs ?? 10_000);
@@ -79,35 +81,12 @@ export class ExternalPostgres implements DatabaseServer {
   }
 
   async #probe(): Promise<void> {
-    const client = new pg.Client({
-      ...this.adminConfig('postgres'),
-      connectionTimeoutMillis: 5000,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const result = await client.query<{ v: string }>(
-        "select current_setting('server_version') as v",
-      );
-      this.#version = result.rows[0]?.v ?? null;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-
-  #setState(state: DatabaseState, reason?: string): void {
-    const previous = this.#state;
-    if (previous === state) return;
-    this.#state = state;
-    this.#since = new Date();
-    if (reason) this.#options.logger.error({ reason }, 'the external database is unreachable');
-    for (const listener of this.#listeners)
-      listener({ state, previous, ...(reason ? { reason } : {}) });
+    this.#version = await serverVersion(this.adminConfig('postgres'), 5000);
   }
 
   readonly close = once(async () => {
     clearInterval(this.#timer);
-    this.#setState('stopped');
+    this.#state.set('stopped');
     await Promise.resolve();
   });
 
