@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
+import { AppService } from './core/apps/index.js';
 import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
 import {
@@ -168,13 +169,32 @@ export async function startManager(
       }),
     );
     const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
+    const apps = await group.startOne(
+      new AppService({
+        store,
+        events,
+        logger,
+        nodeId: dataDir.nodeId,
+        appsDir: layout.apps,
+        appdataDir: layout.appdata,
+        logsDir: layout.logs,
+        isRoot,
+        graceMs: config.apps.stopGraceSeconds * 1000,
+        maxPackageBytes: config.apps.maxPackageBytes,
+        limits: {
+          maxBytes: config.apps.maxUnpackedBytes,
+          maxEntries: config.apps.maxEntries,
+          maxRatio: config.apps.maxRatio,
+        },
+      }),
+    );
 
     const health = (): HealthReport => ({
       status: state === 'running' ? (database.state === 'running' ? 'ok' : 'degraded') : state,
       version,
       database: database.state,
     });
-    const status = (): StatusReport => ({
+    const status = async (): Promise<StatusReport> => ({
       manager: {
         state,
         version,
@@ -188,9 +208,10 @@ export async function startManager(
         schemaVersion: store.schemaVersion,
       },
       database: database.info(),
+      apps: await apps.list(),
       alarms: events.activeAlarms(),
     });
-    const api = await buildApi({ logger, auth, events, health, status });
+    const api = await buildApi({ logger, auth, apps, events, health, status });
     await group.startOne(
       lifecycleOf(
         'api',

@@ -1,3 +1,4 @@
+import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { Logger } from '../lib/logger.js';
@@ -7,7 +8,8 @@ import type { HealthReport, StatusReport } from './types.js';
 export interface ApiContext {
   logger: Logger;
   auth: AdminAuth;
+  apps: AppService;
   events: EventLog;
   health(): HealthReport;
-  status(): StatusReport;
+  status(): Promise<StatusReport>;
 }

@@ -2,4 +2,11 @@ export { buildApi, apiPrefix, type Api } from './server.js';
 export { LocalSocketServer } from './local-socket.js';
 export { toErrorBody } from './errors.js';
 export type { ApiContext } from './context.js';
-export type { ErrorBody, EventsReport, HealthReport, StatusReport } from './types.js';
+export type {
+  AppStatus,
+  AppSummary,
+  ErrorBody,
+  EventsReport,
+  HealthReport,
+  StatusReport,
+} from './types.js';

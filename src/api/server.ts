@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authenticate } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
+import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { statusRoutes } from './routes/health.js';
 
@@ -67,6 +68,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       api.addHook('onRequest', authenticate(context));
       statusRoutes(api, context);
       authRoutes(api, context);
+      appRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

@@ -1,3 +1,6 @@
+import type { AppStatus, AppSummary } from '../core/apps/index.js';
+
+export type { AppStatus, AppSummary };
 import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { FrontAddress } from '../core/front/index.js';
@@ -24,6 +27,7 @@ export interface StatusReport {
     schemaVersion: number;
   };
   database: DatabaseInfo;
+  apps: AppSummary[];
   alarms: ActiveAlarm[];
 }
 

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 
 /** An error answered by the manager, or the failure to reach it. */
 export class CliError extends Error {
@@ -15,6 +16,15 @@ export type Target = { socket: string } | { url: string; token?: string };
 
 const apiPrefix = '/manager/api/v1';
 
+/** A request body: JSON, or a stream of bytes with its content type. */
+type Body = { json: unknown } | { stream: Readable; type: string };
+
+async function readText(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * A thin client of the admin REST API. Over `manager.sock` no login is needed (the socket is
  * owner-only); over a URL the bearer token is sent.
@@ -26,13 +36,16 @@ export class ApiClient {
     this.#target = target;
   }
 
-  /** Sends one request and returns the parsed JSON answer; throws CliError for an error answer. */
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  /** Sends a request and returns the response once its head arrived; errors become CliError. */
+  async request(method: string, path: string, body?: Body): Promise<IncomingMessage> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload) {
+    let payload: Buffer | undefined;
+    if (body && 'json' in body) {
+      payload = Buffer.from(JSON.stringify(body.json));
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
+    } else if (body) {
+      headers['content-type'] = body.type;
     }
     let options: RequestOptions;
     let send = httpRequest;
@@ -43,38 +56,73 @@ export class ApiClient {
     } else {
       const url = new URL(`${apiPrefix}${path}`, this.#target.url);
       if (this.#target.token) headers.authorization = `Bearer ${this.#target.token}`;
-      options = { method, headers };
-      options.hostname = url.hostname.replace(/^\[|\]$/g, '');
-      options.port = url.port;
-      options.path = `${url.pathname}${url.search}`;
+      options = {
+        method,
+        headers,
+        hostname: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+      };
       if (url.protocol === 'https:') send = httpsRequest;
       where = url.origin;
     }
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(options, resolve);
-      req.setTimeout(60_000, () => req.destroy(new Error('timed out')));
       req.once('error', reject);
-      req.end(payload);
+      if (body && 'stream' in body) {
+        body.stream.once('error', (error) => req.destroy(error));
+        body.stream.pipe(req);
+      } else {
+        req.end(payload);
+      }
     }).catch((error: unknown) => {
-      throw new CliError(
-        'MANAGER_UNREACHABLE',
-        `no manager answers at ${where} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      );
+      if (error instanceof CliError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (
+        code === 'ECONNREFUSED' ||
+        code === 'ENOENT' ||
+        code === 'EHOSTUNREACH' ||
+        code === 'ECONNRESET'
+      ) {
+        throw new CliError('MANAGER_UNREACHABLE', `no manager answers at ${where} (${code})`);
+      }
+      throw error;
     });
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : {};
-    } catch {
-      throw new CliError('INTERNAL', `the manager answered ${response.statusCode} with no JSON`);
-    }
     const status = response.statusCode ?? 500;
     if (status >= 400) {
-      const { code, message } = parsed as { code?: string; message?: string };
-      throw new CliError(code ?? 'INTERNAL', message ?? `HTTP ${status}`);
+      const text = await readText(response);
+      let parsed: { code?: string; message?: string } = {};
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        // not JSON: the status says it
+      }
+      throw new CliError(parsed.code ?? 'INTERNAL', parsed.message ?? `HTTP ${status}`);
     }
-    return parsed as T;
+    return response;
+  }
+
+  /** Sends one request with an optional JSON body and returns the parsed JSON answer. */
+  async call<T>(method: string, path: string, json?: unknown): Promise<T> {
+    return this.#parse<T>(
+      await this.request(method, path, json === undefined ? undefined : { json }),
+    );
+  }
+
+  /** Streams bytes as the body (a package upload) and returns the parsed JSON answer. */
+  async upload<T>(path: string, stream: Readable, type: string): Promise<T> {
+    return this.#parse<T>(await this.request('POST', path, { stream, type }));
+  }
+
+  async #parse<T>(response: IncomingMessage): Promise<T> {
+    const text = await readText(response);
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      throw new CliError(
+        'INTERNAL',
+        `the manager answered ${response.statusCode ?? '?'} with no JSON`,
+      );
+    }
   }
 }

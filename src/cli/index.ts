@@ -8,6 +8,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { runDaemon } from '../main.js';
 import { version } from '../lib/version.js';
 import { ApiClient, CliError, type Target } from './client.js';
+import {
+  appAction,
+  appConfigure,
+  appInstall,
+  appList,
+  appStatus,
+  appUninstall,
+  logs,
+} from './app-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
 import type { Io } from './output.js';
 
@@ -104,6 +113,72 @@ export async function run(
     .description('manager, database, apps and alarms at a glance')
     .action(async () => {
       await status(context());
+    });
+
+  const app = program.command('app').description('install, run and supervise apps');
+  app
+    .command('install')
+    .description('install or re-install an app from a .zip, .tar.gz or folder')
+    .argument('<package>', 'package file or folder')
+    .option('--id <id>', 'the app id (default: the top folder of the package)')
+    .option('--autostart', 'start it now and at every manager start')
+    .option('--purge', "empty the app's data folder first")
+    .action(
+      async (path: string, options: { id?: string; autostart?: boolean; purge?: boolean }) => {
+        await appInstall(context(), path, options);
+      },
+    );
+  app
+    .command('uninstall')
+    .description('stop the app and remove it with its data')
+    .argument('<id>')
+    .option('--force', 'also when it has instances')
+    .action(async (id: string, options: { force?: boolean }) => {
+      await appUninstall(context(), id, options);
+    });
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app
+      .command(action)
+      .description(`${action} an app`)
+      .argument('<id>')
+      .action(async (id: string) => {
+        await appAction(context(), action, id);
+      });
+  }
+  app
+    .command('status')
+    .description("an app's state, pid, restarts and last exit")
+    .argument('<id>')
+    .action(async (id: string) => {
+      await appStatus(context(), id);
+    });
+  app
+    .command('configure')
+    .description('change autostart and log size; never starts or stops the app')
+    .argument('<id>')
+    .option('--autostart <on|off>', 'start at every manager start')
+    .option('--log-size <bytes>', 'size of one log file')
+    .option('--log-files <n>', 'log files kept')
+    .action(
+      async (id: string, options: { autostart?: string; logSize?: string; logFiles?: string }) => {
+        await appConfigure(context(), id, options);
+      },
+    );
+  app
+    .command('list')
+    .description('every installed app')
+    .action(async () => {
+      await appList(context());
+    });
+
+  program
+    .command('logs')
+    .description("an app's log")
+    .argument('<app>')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'lines to print first', '100')
+    .action(async (id: string, options: { follow?: boolean; lines?: string }) => {
+      await logs(context(), id, options);
     });
 
   const admin = program.command('admin').description('the admin account');

@@ -52,3 +52,16 @@ export async function ensureSystemUser(name: string): Promise<SystemUser> {
   if (!created) throw new Error(`system user ${name} was not created`);
   return created;
 }
+
+/** Removes a system user made by {@link ensureSystemUser}; a missing one is fine. */
+export async function removeSystemUser(name: string): Promise<void> {
+  if (!(await lookupUser(name))) return;
+  try {
+    await run('userdel', [name]);
+  } catch (error) {
+    // exit code 6: no such user (removed meanwhile)
+    if ((error as { code?: number }).code !== 6) {
+      throw new Error(`cannot remove system user ${name}: ${(error as Error).message}`);
+    }
+  }
+}

@@ -10,7 +10,7 @@ export function statusRoutes(app: FastifyInstance, context: ApiContext): void {
     return health;
   });
 
-  app.get('/status', (): StatusReport => context.status());
+  app.get('/status', (): Promise<StatusReport> => context.status());
 
   app.get<{ Querystring: { limit?: number } }>(
     '/events',

@@ -123,6 +123,37 @@ export const configSchema = z.strictObject({
       loginWindowSeconds: z.int().min(1).default(900).describe('Window of the failed-login limit.'),
     })
     .prefault({}),
+  apps: z
+    .strictObject({
+      maxPackageBytes: z
+        .int()
+        .min(1024)
+        .default(1024 * 1024 * 1024)
+        .describe('Largest package file (archive) accepted for an install.'),
+      maxUnpackedBytes: z
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024 * 1024)
+        .describe('Largest total size of the files a package unpacks to.'),
+      maxEntries: z
+        .int()
+        .min(1)
+        .default(100_000)
+        .describe('Most files and folders one package may hold.'),
+      maxRatio: z
+        .number()
+        .min(1)
+        .default(200)
+        .describe('Largest ratio of unpacked size to archive size (stops archive bombs).'),
+      stopGraceSeconds: z
+        .number()
+        .positive()
+        .default(5)
+        .describe(
+          'Time between SIGTERM and SIGKILL when an app is stopped (app.json stop.graceSeconds overrides it).',
+        ),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceSeconds: z

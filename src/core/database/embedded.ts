@@ -10,7 +10,8 @@ import { commandLine, freePort, isAlive, signal, waitForExit } from '../../lib/p
 import { RotatingFile } from '../../lib/rotating-file.js';
 import { AppvisorError } from '../errors/index.js';
 import { findPostgresBinaries, stageBinaries, type PostgresBinaries } from './binaries.js';
-import { blockingFolder, checkServerCanReach, serverUser } from './placement.js';
+import { blockingFolder } from '../../lib/folder-access.js';
+import { checkServerCanReach, serverUser } from './placement.js';
 import { ServerState, serverVersion } from './server-state.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 

@@ -18,6 +18,16 @@ export const errorCatalog = {
   PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
   STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
+  APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },
+  INVALID_APP_ID: {
+    status: 400,
+    text: 'An app id is 1 to 64 characters of A-Z a-z 0-9 _ -.',
+  },
+  PACKAGE_INVALID: { status: 400, text: 'The package is not a valid app package.' },
+  NOT_RUNNABLE: {
+    status: 409,
+    text: 'The app has no run file, so it cannot be started or stopped.',
+  },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

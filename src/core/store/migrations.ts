@@ -40,4 +40,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_at ON events (at DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'apps',
+    sql: `
+      CREATE TABLE apps (
+        node_id text NOT NULL,
+        id text NOT NULL,
+        autostart boolean NOT NULL DEFAULT false,
+        log_max_bytes bigint,
+        log_files integer,
+        unix_user text,
+        pid integer,
+        installed_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (node_id, id)
+      );
+    `,
+  },
 ];

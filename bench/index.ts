@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: measures, prints a table. Benchmarks are not tests: they check
+ * nothing, and their figures go to docs/PERFORMANCE.md.
+ */
+import { supervise } from './supervise.js';
+
+const benchmarks: Record<string, () => Promise<void>> = { supervise };
+
+const name = process.argv[2];
+const run = name ? benchmarks[name] : undefined;
+if (!run) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benchmarks).join('|')}>\n`);
+  process.exit(2);
+}
+await run();
+process.exit(0);

@@ -1,0 +1,206 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { create as createTar } from 'tar';
+import type { AppStatus, AppSummary } from '../api/index.js';
+import { CliError } from './client.js';
+import type { CommandContext } from './commands.js';
+import { duration, table } from './output.js';
+
+function printJson(context: CommandContext, value: unknown): void {
+  context.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function query(params: Record<string, string | boolean | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined) search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+function stateText(status: Pick<AppStatus, 'state' | 'nextRestartAt' | 'runnable'>): string {
+  if (!status.runnable) return 'not runnable';
+  if (status.state === 'backoff' && status.nextRestartAt) {
+    const seconds = Math.max(0, (Date.parse(status.nextRestartAt) - Date.now()) / 1000);
+    return `backoff (restart in ${duration(seconds)})`;
+  }
+  return status.state;
+}
+
+function printStatus(context: CommandContext, status: AppStatus): void {
+  if (context.json) {
+    printJson(context, status);
+    return;
+  }
+  const exit = status.lastExit;
+  const rows = [
+    [
+      'app',
+      `${status.id}${status.version ? ` ${status.version}` : ''}${status.title ? ` (${status.title})` : ''}`,
+    ],
+    ['state', `${stateText(status)}${status.pid !== null ? `, pid ${status.pid}` : ''}`],
+    ['autostart', status.autostart ? 'on' : 'off'],
+    ['starts', `${status.startCount} (${status.restarts} automatic restarts)`],
+    [
+      'last exit',
+      exit
+        ? `${exit.kind}${exit.code !== null ? ` ${exit.code}` : ''}${exit.signal ? ` ${exit.signal}` : ''} at ${exit.at}`
+        : 'none',
+    ],
+    ['log', `${status.log.files} × ${status.log.maxBytes} bytes`],
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/**
+ * The package to upload: an archive file as it is, or a folder packed on the fly as a tar.gz
+ * whose top folder is the app id (the folder's name unless --id is given).
+ */
+async function packageStream(path: string, id: string | undefined) {
+  const full = resolve(path);
+  const info = await stat(full).catch(() => undefined);
+  if (!info) throw new CliError('PACKAGE_INVALID', `${path} does not exist`);
+  if (info.isDirectory()) {
+    const entries = await readdir(full);
+    const pack = createTar(
+      { gzip: true, cwd: full, prefix: id ?? basename(full), portable: true },
+      entries,
+    );
+    return pack.pipe(new PassThrough());
+  }
+  return createReadStream(full);
+}
+
+/** `appvisor app install <package> [--id ID] [--autostart] [--purge]` */
+export async function appInstall(
+  context: CommandContext,
+  path: string,
+  options: { id?: string; autostart?: boolean; purge?: boolean },
+): Promise<void> {
+  const stream = await packageStream(path, options.id);
+  const status = await context.client.upload<AppStatus>(
+    `/apps${query({ id: options.id, autostart: options.autostart ?? false, purge: options.purge ?? false })}`,
+    stream,
+    'application/octet-stream',
+  );
+  if (context.json) printJson(context, status);
+  else
+    context.io.stdout.write(
+      `installed ${status.id}${status.version ? ` ${status.version}` : ''}: ${stateText(status)}\n`,
+    );
+}
+
+/** `appvisor app uninstall <id> [--force]` */
+export async function appUninstall(
+  context: CommandContext,
+  id: string,
+  options: { force?: boolean },
+): Promise<void> {
+  await context.client.call(
+    'DELETE',
+    `/apps/${encodeURIComponent(id)}${query({ force: options.force })}`,
+  );
+  if (context.json) printJson(context, { ok: true });
+  else context.io.stdout.write(`uninstalled ${id}\n`);
+}
+
+/** `appvisor app start|stop|restart <id>` */
+export async function appAction(
+  context: CommandContext,
+  action: 'start' | 'stop' | 'restart',
+  id: string,
+): Promise<void> {
+  const result = await context.client.call<{ changed: boolean; status: AppStatus }>(
+    'POST',
+    `/apps/${encodeURIComponent(id)}/${action}`,
+  );
+  if (context.json) {
+    printJson(context, result);
+    return;
+  }
+  const done = { start: 'started', stop: 'stopped', restart: 'restarted' }[action];
+  const already = { start: 'already running', stop: 'already stopped', restart: 'restarted' }[
+    action
+  ];
+  context.io.stdout.write(
+    `${id} ${result.changed ? done : already}: ${stateText(result.status)}\n`,
+  );
+}
+
+/** `appvisor app status <id>` */
+export async function appStatus(context: CommandContext, id: string): Promise<void> {
+  printStatus(
+    context,
+    await context.client.call<AppStatus>('GET', `/apps/${encodeURIComponent(id)}`),
+  );
+}
+
+function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new CliError('BAD_REQUEST', `${flag} takes on or off, not "${value}"`);
+}
+
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value))
+    throw new CliError('BAD_REQUEST', `${flag} takes a whole number, not "${value}"`);
+  return Number(value);
+}
+
+/** `appvisor app configure <id> [--autostart on|off] [--log-size BYTES] [--log-files N]` */
+export async function appConfigure(
+  context: CommandContext,
+  id: string,
+  options: { autostart?: string; logSize?: string; logFiles?: string },
+): Promise<void> {
+  const body = {
+    autostart: onOff(options.autostart, '--autostart'),
+    logMaxBytes: count(options.logSize, '--log-size'),
+    logFiles: count(options.logFiles, '--log-files'),
+  };
+  printStatus(
+    context,
+    await context.client.call<AppStatus>('PATCH', `/apps/${encodeURIComponent(id)}`, body),
+  );
+}
+
+/** `appvisor app list` */
+export async function appList(context: CommandContext): Promise<void> {
+  const { apps } = await context.client.call<{ apps: AppSummary[] }>('GET', '/apps');
+  if (context.json) {
+    printJson(context, apps);
+    return;
+  }
+  if (apps.length === 0) {
+    context.io.stdout.write('no apps installed\n');
+    return;
+  }
+  const rows = [
+    ['ID', 'VERSION', 'STATE', 'AUTOSTART'],
+    ...apps.map((app) => [
+      app.id,
+      app.version ?? '-',
+      app.runnable ? app.state : 'not runnable',
+      app.autostart ? 'on' : 'off',
+    ]),
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** `appvisor logs <app> [-f] [-n LINES]` */
+export async function logs(
+  context: CommandContext,
+  id: string,
+  options: { follow?: boolean; lines?: string },
+): Promise<void> {
+  const lines = count(options.lines, '-n') ?? 100;
+  const response = await context.client.request(
+    'GET',
+    `/apps/${encodeURIComponent(id)}/logs${query({ lines, follow: options.follow ?? false })}`,
+  );
+  for await (const chunk of response) context.io.stdout.write(chunk as Buffer);
+}

@@ -1,0 +1,610 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import { blockingFolder } from '../../lib/folder-access.js';
+import { ensureSystemUser, lookupUser, removeSystemUser } from '../../lib/os-users.js';
+import { commandLine, isAlive, waitForExit } from '../../lib/processes.js';
+import {
+  Catalog,
+  checkAppId,
+  unixUserFor,
+  type AppRecord,
+  type Manifest,
+  type PackageLimits,
+} from '../catalog/index.js';
+import { AppvisorError } from '../errors/index.js';
+import type { EventLog } from '../events/index.js';
+import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
+import type { Store } from '../store/index.js';
+import {
+  AppSupervisor,
+  defaultRestartPolicy,
+  processLauncher,
+  signalGroup,
+  systemClock,
+  type AppState,
+  type Clock,
+  type Launcher,
+  type LastExit,
+  type RestartPolicy,
+  type SupervisorNotice,
+} from '../supervisor/index.js';
+
+/** `status(id)` of specs/app-container.md. */
+export interface AppStatus {
+  id: string;
+  version: string | null;
+  title: string | null;
+  runnable: boolean;
+  autostart: boolean;
+  state: AppState;
+  pid: number | null;
+  startCount: number;
+  since: string;
+  lastExit: LastExit | null;
+  restarts: number;
+  nextRestartAt: string | null;
+  log: LogLimits;
+}
+
+/** `list()` of specs/app-container.md. */
+export interface AppSummary {
+  id: string;
+  version: string | null;
+  autostart: boolean;
+  runnable: boolean;
+  state: AppState;
+}
+
+/** Options of {@link AppService}. */
+export interface AppServiceOptions {
+  store: Store;
+  events: EventLog;
+  logger: Logger;
+  nodeId: string;
+  appsDir: string;
+  appdataDir: string;
+  logsDir: string;
+  /** Run each app as its own system user (the manager is root). */
+  isRoot: boolean;
+  limits?: Partial<PackageLimits>;
+  clock?: Clock;
+  launcher?: Launcher;
+  /** Environment every app gets besides its APPVISOR_* variables. */
+  baseEnv?: Record<string, string>;
+  /** Default stop grace time. */
+  graceMs?: number;
+  /** Largest package upload accepted. */
+  maxPackageBytes?: number;
+}
+
+interface LoadedApp {
+  record: AppRecord;
+  manifest: Manifest;
+  supervisor: AppSupervisor;
+  log: AppLog;
+}
+
+const defaultEnv = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C.UTF-8',
+  TZ: Intl.DateTimeFormat().resolvedOptions().timeZone,
+};
+
+/**
+ * Installs, runs and supervises apps (specs/app-container.md): the one implementation that
+ * the API, the CLI and the UI drive. Operations on one app are serialized; different apps
+ * proceed in parallel.
+ */
+export class AppService implements Component {
+  readonly name = 'apps';
+  readonly #options: AppServiceOptions;
+  readonly #catalog: Catalog;
+  readonly #apps = new Map<string, LoadedApp>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: AppServiceOptions) {
+    this.#options = options;
+    this.#catalog = new Catalog({
+      store: options.store,
+      nodeId: options.nodeId,
+      appsDir: options.appsDir,
+      appdataDir: options.appdataDir,
+      ...(options.limits ? { limits: options.limits } : {}),
+    });
+  }
+
+  /** Runs `fn` after every earlier operation on the same app has finished. */
+  async #serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.#locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#locks.get(id) === next) this.#locks.delete(id);
+    }
+  }
+
+  /**
+   * Boot: repair interrupted installs, stop processes a previous manager left running, drop
+   * apps whose folder is gone (with an event), start the runnable autostart ones.
+   */
+  async start(): Promise<void> {
+    for (const id of await this.#catalog.recover()) {
+      this.#options.events.record({
+        kind: 'app.recovered',
+        severity: 'warning',
+        subject: id,
+        text: `an interrupted install of ${id} was rolled back`,
+      });
+    }
+    for (const record of await this.#catalog.list()) {
+      if (record.pid !== null) await this.#stopLeftover(record);
+      if (!(await this.#catalog.hasFolder(record.id))) {
+        await this.#catalog.remove(record.id);
+        this.#options.events.record({
+          kind: 'app.missing',
+          severity: 'warning',
+          subject: record.id,
+          text: `the folder of ${record.id} is gone: removed from the list`,
+        });
+        continue;
+      }
+      const app = await this.#load(record);
+      if (record.autostart && (await this.#catalog.isRunnable(record.id))) {
+        try {
+          await this.#requireReachable(app);
+        } catch (error) {
+          this.#options.events.record({
+            kind: 'app.start-failed',
+            severity: 'error',
+            subject: record.id,
+            text: (error as Error).message,
+          });
+          continue;
+        }
+        app.log.note('starting (autostart)');
+        app.supervisor.start();
+      }
+    }
+  }
+
+  /** A process of this app that a killed manager left behind: its whole group is stopped. */
+  async #stopLeftover(record: AppRecord): Promise<void> {
+    const pid = record.pid!;
+    const argv = await commandLine(pid);
+    const folder = this.#catalog.folder(record.id);
+    if (isAlive(pid) && argv?.some((part) => part.startsWith(folder))) {
+      this.#options.logger.warn(
+        { app: record.id, pid },
+        'stopping a process left by a previous manager',
+      );
+      signalGroup(pid, 'SIGTERM');
+      if (!(await waitForExit(pid, this.#graceMs(undefined)))) signalGroup(pid, 'SIGKILL');
+      await waitForExit(pid, 5_000);
+    }
+    // Strays of that group, if any, go too.
+    try {
+      signalGroup(pid, 'SIGKILL');
+    } catch {
+      // not ours to signal
+    }
+    await this.#catalog.setPid(record.id, null);
+  }
+
+  #graceMs(manifest: Manifest | undefined): number {
+    return (manifest?.stop?.graceSeconds ?? 0) * 1000 || (this.#options.graceMs ?? 5_000);
+  }
+
+  #policy(manifest: Manifest): RestartPolicy {
+    return { ...defaultRestartPolicy, ...manifest.restart };
+  }
+
+  #logLimits(record: AppRecord, manifest: Manifest): LogLimits {
+    return {
+      maxBytes: record.logMaxBytes ?? manifest.log?.maxBytes ?? defaultLogLimits.maxBytes,
+      files: record.logFiles ?? manifest.log?.files ?? defaultLogLimits.files,
+    };
+  }
+
+  async #load(record: AppRecord): Promise<LoadedApp> {
+    const existing = this.#apps.get(record.id);
+    if (existing) {
+      existing.record = record;
+      existing.manifest = await this.#catalog.manifest(record.id).catch(() => ({}));
+      await existing.log.reconfigure(this.#logLimits(record, existing.manifest));
+      return existing;
+    }
+    if (record.unixUser && !this.#owners.has(record.unixUser)) {
+      const user = await ensureSystemUser(record.unixUser);
+      this.#owners.set(record.unixUser, { uid: user.uid, gid: user.gid });
+    }
+    const manifest: Manifest = await this.#catalog.manifest(record.id).catch(() => ({}));
+    const log = new AppLog(
+      join(this.#options.logsDir, `${record.id}.log`),
+      this.#logLimits(record, manifest),
+    );
+    const id = record.id;
+    const app: LoadedApp = {
+      record,
+      manifest,
+      log,
+      supervisor: new AppSupervisor({
+        id,
+        spec: () => this.#spec(app),
+        policy: () => this.#policy(app.manifest),
+        graceMs: () => this.#graceMs(app.manifest),
+        clock: this.#options.clock ?? systemClock,
+        launcher: this.#options.launcher ?? processLauncher,
+        attach: (process) => {
+          log.attach(process.stdout, 'out');
+          log.attach(process.stderr, 'err');
+        },
+        notify: (notice) => {
+          this.#onNotice(app, notice);
+        },
+      }),
+    };
+    this.#apps.set(id, app);
+    return app;
+  }
+
+  #spec(app: LoadedApp) {
+    const { id } = app.record;
+    const home = this.#catalog.dataFolder(id);
+    const owner = app.record.unixUser ? this.#owners.get(app.record.unixUser) : undefined;
+    return {
+      command: join(this.#catalog.folder(id), 'run'),
+      args: [],
+      cwd: home,
+      env: {
+        ...defaultEnv,
+        ...this.#options.baseEnv,
+        HOME: home,
+        APPVISOR_APP_ID: id,
+        APPVISOR_APP_DIR: this.#catalog.folder(id),
+        APPVISOR_DATA_DIR: home,
+      },
+      ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+    };
+  }
+
+  /** uid/gid of the apps' system users, looked up when the app is installed or loaded. */
+  readonly #owners = new Map<string, { uid: number; gid: number }>();
+
+  #onNotice(app: LoadedApp, notice: SupervisorNotice): void {
+    const { id } = app.record;
+    const { events } = this.#options;
+    switch (notice.type) {
+      case 'spawned':
+        app.log.note(`started, pid ${notice.pid}`);
+        this.#catalog.setPid(id, notice.pid).catch(() => undefined);
+        break;
+      case 'exited': {
+        const { kind, code, signal } = notice.exit;
+        app.log.note(
+          `ended (${kind}${code !== null ? `, code ${code}` : ''}${signal ? `, ${signal}` : ''})${notice.error ? `: ${notice.error}` : ''}`,
+        );
+        this.#catalog.setPid(id, null).catch(() => undefined);
+        if (kind === 'error' || kind === 'signal') {
+          events.record({
+            kind: 'app.crashed',
+            severity: 'warning',
+            subject: id,
+            text: `${id} ended unexpectedly (${kind}${code !== null ? ` ${code}` : ''}${signal ? ` ${signal}` : ''})`,
+          });
+        }
+        break;
+      }
+      case 'crash-loop':
+        if (notice.raised)
+          events.raiseAlarm(
+            'crash-loop',
+            'error',
+            `${id} failed ${notice.failures} times within 10 minutes`,
+            id,
+          );
+        else events.clearAlarm('crash-loop', `${id} runs stably again`, id);
+        break;
+      case 'fatal':
+        if (notice.raised)
+          events.raiseAlarm(
+            'app-fatal',
+            'critical',
+            `${id} gave up after ${notice.failures} failures`,
+            id,
+          );
+        else events.clearAlarm('app-fatal', `${id} was started again`, id);
+        break;
+      case 'state':
+        if (notice.state === 'backoff') {
+          const next = app.supervisor.status().nextRestartAt;
+          app.log.note(`restarting at ${next ?? 'once'}`);
+        }
+        break;
+    }
+  }
+
+  #get(id: string): LoadedApp {
+    const app = this.#apps.get(id);
+    if (!app) throw new AppvisorError('APP_NOT_FOUND', `no app "${id}" is installed`);
+    return app;
+  }
+
+  async #statusOf(app: LoadedApp): Promise<AppStatus> {
+    const supervised = app.supervisor.status();
+    return {
+      id: app.record.id,
+      version: app.manifest.version ?? null,
+      title: app.manifest.title ?? null,
+      runnable: await this.#catalog.isRunnable(app.record.id),
+      autostart: app.record.autostart,
+      ...supervised,
+      log: this.#logLimits(app.record, app.manifest),
+    };
+  }
+
+  async status(id: string): Promise<AppStatus> {
+    checkAppId(id);
+    return this.#statusOf(this.#get(id));
+  }
+
+  async list(): Promise<AppSummary[]> {
+    const apps = [...this.#apps.values()].sort((a, b) => a.record.id.localeCompare(b.record.id));
+    return Promise.all(
+      apps.map(async (app) => ({
+        id: app.record.id,
+        version: app.manifest.version ?? null,
+        autostart: app.record.autostart,
+        runnable: await this.#catalog.isRunnable(app.record.id),
+        state: app.supervisor.state,
+      })),
+    );
+  }
+
+  async #requireRunnable(id: string): Promise<void> {
+    if (!(await this.#catalog.isRunnable(id))) {
+      throw new AppvisorError('NOT_RUNNABLE', `${id} has no run file`);
+    }
+  }
+
+  /**
+   * As root, apps run as their own users, who must be able to enter the data folder. Checked
+   * before a start so that the admin reads the cause, not a spawn EACCES in the log.
+   */
+  async #requireReachable(app: LoadedApp): Promise<void> {
+    const owner = app.record.unixUser ? this.#owners.get(app.record.unixUser) : undefined;
+    if (!owner || !app.record.unixUser) return;
+    const blocked = await blockingFolder(join(this.#catalog.folder(app.record.id), 'run'), {
+      name: app.record.unixUser,
+      uid: owner.uid,
+      gid: owner.gid,
+      home: '/',
+    });
+    if (blocked) {
+      throw new AppvisorError(
+        'DATA_DIR_UNUSABLE',
+        `apps run as their own users, who cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}); allow others to pass (chmod o+x ${blocked.dir}) or move the data folder`,
+      );
+    }
+  }
+
+  /** Starts an app; `changed` is false when it was already running or starting. */
+  async startApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
+    checkAppId(id);
+    return this.#serialized(id, async () => {
+      const app = this.#get(id);
+      await this.#requireRunnable(id);
+      await this.#requireReachable(app);
+      const changed = app.supervisor.start();
+      if (changed) app.log.note('start requested');
+      return { changed, status: await this.#statusOf(app) };
+    });
+  }
+
+  /** Stops an app (TERM, then KILL after the grace time); resolves when it has ended. */
+  async stopApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
+    checkAppId(id);
+    return this.#serialized(id, async () => {
+      const app = this.#get(id);
+      await this.#requireRunnable(id);
+      if (app.supervisor.state !== 'stopped') app.log.note('stop requested');
+      const { changed } = await app.supervisor.stop();
+      return { changed, status: await this.#statusOf(app) };
+    });
+  }
+
+  async restartApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
+    checkAppId(id);
+    return this.#serialized(id, async () => {
+      const app = this.#get(id);
+      await this.#requireRunnable(id);
+      await this.#requireReachable(app);
+      app.log.note('restart requested');
+      await app.supervisor.stop();
+      app.supervisor.start();
+      return { changed: true, status: await this.#statusOf(app) };
+    });
+  }
+
+  /** Stores settings at once; never starts or stops the app. */
+  async configure(
+    id: string,
+    change: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null },
+  ): Promise<AppStatus> {
+    checkAppId(id);
+    return this.#serialized(id, async () => {
+      const app = this.#get(id);
+      await this.#requireRunnable(id);
+      if (change.logMaxBytes != null && change.logMaxBytes < 64 * 1024) {
+        throw new AppvisorError('BAD_REQUEST', 'the log size must be at least 65536 bytes');
+      }
+      if (change.logFiles != null && (change.logFiles < 1 || change.logFiles > 100)) {
+        throw new AppvisorError('BAD_REQUEST', 'the number of log files must be 1 to 100');
+      }
+      await this.#catalog.update(id, change);
+      const record = await this.#catalog.get(id);
+      if (record) await this.#load(record);
+      return this.#statusOf(app);
+    });
+  }
+
+  /**
+   * Installs (or re-installs) an app from an archive: validated and unpacked beside the
+   * installed copy, then swapped in while the app is stopped; autostart is set anew. On any
+   * failure the previous version is installed and, if it ran, running again.
+   */
+  async install(
+    archivePath: string,
+    options: { id?: string; autostart?: boolean; purge?: boolean } = {},
+  ): Promise<AppStatus> {
+    if (options.id !== undefined) checkAppId(options.id);
+    const staged = await this.#catalog.stage(archivePath, options.id);
+    return this.#serialized(staged.id, async () => {
+      const { id } = staged;
+      const before = await this.#catalog.get(id);
+      const loaded = this.#apps.get(id);
+      const wasRunning =
+        loaded !== undefined &&
+        loaded.supervisor.state !== 'stopped' &&
+        loaded.supervisor.state !== 'fatal';
+      const unixUser = this.#options.isRoot ? unixUserFor(id) : null;
+      let previous: string | null = null;
+      let swapped = false;
+      try {
+        const owner = unixUser ? await ensureSystemUser(unixUser) : null;
+        if (owner && unixUser) this.#owners.set(unixUser, { uid: owner.uid, gid: owner.gid });
+        if (loaded && wasRunning) {
+          loaded.log.note('stopping for a new version');
+          await loaded.supervisor.stop();
+        }
+        // The row first: a crash before the swap leaves a row whose folder is the old one
+        // (or none, which boot removes), never a folder without a row.
+        await this.#catalog.save({
+          id,
+          autostart: options.autostart ?? false,
+          logMaxBytes: before?.logMaxBytes ?? null,
+          logFiles: before?.logFiles ?? null,
+          unixUser,
+        });
+        previous = await this.#catalog.swapIn(staged);
+        swapped = true;
+        await this.#catalog.prepareDataFolder(
+          id,
+          owner ? { uid: owner.uid, gid: owner.gid } : null,
+          options.purge ?? false,
+        );
+      } catch (error) {
+        if (swapped) await this.#catalog.restorePrevious(id, previous).catch(() => undefined);
+        else await this.#catalog.discard(staged);
+        if (before) await this.#catalog.save(before).catch(() => undefined);
+        else await this.#catalog.remove(id).catch(() => undefined);
+        if (loaded && wasRunning) loaded.supervisor.start();
+        throw error;
+      }
+      await this.#catalog.dropPrevious(previous);
+      const record = await this.#catalog.get(id);
+      const app = await this.#load(record!);
+      app.log.note(
+        `installed version ${app.manifest.version ?? '(none)'}${options.purge ? ', data purged' : ''}`,
+      );
+      this.#options.events.record({
+        kind: 'app.installed',
+        severity: 'info',
+        subject: id,
+        text: `${id} ${app.manifest.version ?? ''} installed`.replace('  ', ' '),
+      });
+      if (await this.#catalog.isRunnable(id)) {
+        if (wasRunning || app.record.autostart) app.supervisor.start();
+      }
+      return this.#statusOf(app);
+    });
+  }
+
+  /**
+   * Installs from a stream (an upload): written to a temporary file beside the apps, at most
+   * `maxBytes`, then installed as {@link install} does; the temporary file is always removed.
+   */
+  async installStream(
+    source: Readable,
+    options: { id?: string; autostart?: boolean; purge?: boolean },
+  ): Promise<AppStatus> {
+    if (options.id !== undefined) checkAppId(options.id);
+    const temp = join(this.#options.appsDir, `.incoming-${randomBytes(6).toString('hex')}`);
+    const maxBytes = this.#options.maxPackageBytes ?? 1024 * 1024 * 1024;
+    let received = 0;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        if (received > maxBytes) {
+          callback(
+            new AppvisorError('PACKAGE_INVALID', `the package is larger than ${maxBytes} bytes`),
+          );
+          return;
+        }
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, limiter, createWriteStream(temp, { mode: 0o600 }));
+      if (received === 0) throw new AppvisorError('PACKAGE_INVALID', 'the package is empty');
+      return await this.install(temp, options);
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  /** Stops the app, removes its folders, its log files and its row. */
+  async uninstall(id: string): Promise<void> {
+    checkAppId(id);
+    await this.#serialized(id, async () => {
+      const app = this.#get(id);
+      await app.supervisor.stop();
+      this.#apps.delete(id);
+      await this.#catalog.remove(id);
+      await this.#catalog.removeFolders(id);
+      await app.log.remove();
+      if (app.record.unixUser && (await lookupUser(app.record.unixUser))) {
+        await removeSystemUser(app.record.unixUser).catch((error: unknown) => {
+          this.#options.logger.warn({ err: error, app: id }, 'cannot remove the app user');
+        });
+      }
+      this.#options.events.record({
+        kind: 'app.uninstalled',
+        severity: 'info',
+        subject: id,
+        text: `${id} uninstalled`,
+      });
+    });
+  }
+
+  /** The app's log: the last `lines`, and, when `follow` is given, every new line. */
+  async logs(
+    id: string,
+    lines: number,
+  ): Promise<{ lines: string[]; follow: (listener: (line: string) => void) => () => void }> {
+    checkAppId(id);
+    const app = this.#get(id);
+    return { lines: await app.log.tail(lines), follow: (listener) => app.log.follow(listener) };
+  }
+
+  /** Stops every app in parallel (TERM, then KILL after each one's grace time). */
+  readonly close = once(async () => {
+    await Promise.all(
+      [...this.#apps.values()].map(async (app) => {
+        await app.supervisor.stop();
+        await app.log.close();
+      }),
+    );
+  });
+
+  destroy(): void {
+    for (const app of this.#apps.values()) app.supervisor.destroy();
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  AppService,
+  type AppServiceOptions,
+  type AppStatus,
+  type AppSummary,
+} from './app-service.js';

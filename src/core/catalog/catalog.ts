@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, chown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { syncFolder } from '../../lib/atomic-write.js';
+import type { Store } from '../store/index.js';
+import { checkAppId, readManifest, type Manifest } from './manifest.js';
+import { extractPackage, type PackageLimits } from './package-reader.js';
+
+/** An installed app as the store keeps it; version and title come from its folder. */
+export interface AppRecord {
+  id: string;
+  autostart: boolean;
+  logMaxBytes: number | null;
+  logFiles: number | null;
+  /** The system user it runs as (root only), else null. */
+  unixUser: string | null;
+  /** Pid (= process group) of its process while it runs, to find it after a manager crash. */
+  pid: number | null;
+  installedAt: string;
+}
+
+/** Options of {@link Catalog}. */
+export interface CatalogOptions {
+  store: Store;
+  nodeId: string;
+  /** `<data>/apps` */
+  appsDir: string;
+  /** `<data>/appdata` */
+  appdataDir: string;
+  limits?: Partial<PackageLimits>;
+}
+
+interface Row {
+  id: string;
+  autostart: boolean;
+  log_max_bytes: string | null;
+  log_files: number | null;
+  unix_user: string | null;
+  pid: number | null;
+  installed_at: Date;
+}
+
+function toRecord(row: Row): AppRecord {
+  return {
+    id: row.id,
+    autostart: row.autostart,
+    logMaxBytes: row.log_max_bytes === null ? null : Number(row.log_max_bytes),
+    logFiles: row.log_files,
+    unixUser: row.unix_user,
+    pid: row.pid,
+    installedAt: row.installed_at.toISOString(),
+  };
+}
+
+/** A package unpacked and checked, waiting to be swapped in. */
+export interface StagedPackage {
+  id: string;
+  folder: string;
+  manifest: Manifest;
+}
+
+/**
+ * The system user an app runs as when the manager is root: `av-<id>` when that is a valid,
+ * unambiguous user name, else a shortened name with a hash of the id.
+ */
+export function unixUserFor(id: string): string {
+  const plain = `av-${id}`;
+  if (id === id.toLowerCase() && plain.length <= 32) return plain;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  return `av-${id.toLowerCase().slice(0, 20)}-${hash}`;
+}
+
+/**
+ * The installed apps: their folders under `<data>/apps` and their rows in the store. Every
+ * change to a folder is staged beside it and swapped in with renames, so a crash leaves the
+ * old version or the new one, never a mix.
+ */
+export class Catalog {
+  readonly #options: CatalogOptions;
+
+  constructor(options: CatalogOptions) {
+    this.#options = options;
+  }
+
+  /** The installed folder of an app. */
+  folder(id: string): string {
+    return join(this.#options.appsDir, id);
+  }
+
+  /** The app's writable folder. */
+  dataFolder(id: string): string {
+    return join(this.#options.appdataDir, id);
+  }
+
+  /** Whether the app's folder holds a regular file `run`; asked anew every time. */
+  async isRunnable(id: string): Promise<boolean> {
+    const info = await lstat(join(this.folder(id), 'run')).catch(() => undefined);
+    return info?.isFile() ?? false;
+  }
+
+  /** Whether the app's folder is there. */
+  async hasFolder(id: string): Promise<boolean> {
+    const info = await stat(this.folder(id)).catch(() => undefined);
+    return info?.isDirectory() ?? false;
+  }
+
+  async manifest(id: string): Promise<Manifest> {
+    return readManifest(this.folder(id), id);
+  }
+
+  async list(): Promise<AppRecord[]> {
+    const result = await this.#options.store.query<Row>(
+      'SELECT id, autostart, log_max_bytes, log_files, unix_user, pid, installed_at FROM apps WHERE node_id = $1 ORDER BY id',
+      [this.#options.nodeId],
+    );
+    return result.rows.map(toRecord);
+  }
+
+  async get(id: string): Promise<AppRecord | undefined> {
+    const result = await this.#options.store.query<Row>(
+      'SELECT id, autostart, log_max_bytes, log_files, unix_user, pid, installed_at FROM apps WHERE node_id = $1 AND id = $2',
+      [this.#options.nodeId, id],
+    );
+    const row = result.rows[0];
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Inserts or updates the row; `installedAt` is set on insert and on every install. */
+  async save(record: Omit<AppRecord, 'installedAt' | 'pid'>): Promise<void> {
+    await this.#options.store.query(
+      `INSERT INTO apps (node_id, id, autostart, log_max_bytes, log_files, unix_user, installed_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now(), now())
+       ON CONFLICT (node_id, id) DO UPDATE SET autostart = excluded.autostart,
+         log_max_bytes = excluded.log_max_bytes, log_files = excluded.log_files,
+         unix_user = excluded.unix_user, installed_at = now(), updated_at = now()`,
+      [
+        this.#options.nodeId,
+        record.id,
+        record.autostart,
+        record.logMaxBytes,
+        record.logFiles,
+        record.unixUser,
+      ],
+    );
+  }
+
+  /** Changes settings of an installed app without touching its install time. */
+  async update(
+    id: string,
+    change: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null },
+  ): Promise<void> {
+    const current = await this.get(id);
+    if (!current) return;
+    await this.#options.store.query(
+      `UPDATE apps SET autostart = $3, log_max_bytes = $4, log_files = $5, updated_at = now()
+       WHERE node_id = $1 AND id = $2`,
+      [
+        this.#options.nodeId,
+        id,
+        change.autostart ?? current.autostart,
+        change.logMaxBytes === undefined ? current.logMaxBytes : change.logMaxBytes,
+        change.logFiles === undefined ? current.logFiles : change.logFiles,
+      ],
+    );
+  }
+
+  /** Remembers the pid of the app's process (null when it ended). */
+  async setPid(id: string, pid: number | null): Promise<void> {
+    await this.#options.store.query('UPDATE apps SET pid = $3 WHERE node_id = $1 AND id = $2', [
+      this.#options.nodeId,
+      id,
+      pid,
+    ]);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#options.store.query('DELETE FROM apps WHERE node_id = $1 AND id = $2', [
+      this.#options.nodeId,
+      id,
+    ]);
+  }
+
+  /**
+   * Unpacks an archive beside the installed apps (same filesystem, so the swap is a rename),
+   * checks it and its app.json, and makes `run` executable. Nothing installed is touched.
+   */
+  async stage(archivePath: string, expectedId?: string): Promise<StagedPackage> {
+    if (expectedId !== undefined) checkAppId(expectedId);
+    const folder = join(this.#options.appsDir, `.staging-${randomBytes(6).toString('hex')}`);
+    const extracted = await extractPackage(archivePath, folder, {
+      ...(expectedId !== undefined ? { expectedId } : {}),
+      ...(this.#options.limits ? { limits: this.#options.limits } : {}),
+    });
+    try {
+      const manifest = await readManifest(folder, extracted.id);
+      const run = await lstat(join(folder, 'run')).catch(() => undefined);
+      if (run?.isFile()) await chmod(join(folder, 'run'), (run.mode & 0o777) | 0o755);
+      return { id: extracted.id, folder, manifest };
+    } catch (error) {
+      await rm(folder, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Throws a staged package away. */
+  async discard(staged: StagedPackage): Promise<void> {
+    await rm(staged.folder, { recursive: true, force: true });
+  }
+
+  /**
+   * Puts a staged package in place of the installed folder. Returns the previous folder's
+   * temporary name (or null), to be removed with {@link dropPrevious} or put back with
+   * {@link restorePrevious}. A crash in between is repaired by {@link recover}.
+   */
+  async swapIn(staged: StagedPackage): Promise<string | null> {
+    const target = this.folder(staged.id);
+    let previous: string | null = join(
+      this.#options.appsDir,
+      `.old-${staged.id}-${randomBytes(6).toString('hex')}`,
+    );
+    try {
+      await rename(target, previous);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      previous = null;
+    }
+    try {
+      await rename(staged.folder, target);
+    } catch (error) {
+      if (previous) await rename(previous, target);
+      throw error;
+    }
+    await syncFolder(this.#options.appsDir);
+    return previous;
+  }
+
+  async dropPrevious(previous: string | null): Promise<void> {
+    if (previous) await rm(previous, { recursive: true, force: true });
+  }
+
+  /** Puts the previous folder back (the new one is removed). */
+  async restorePrevious(id: string, previous: string | null): Promise<void> {
+    const target = this.folder(id);
+    await rm(target, { recursive: true, force: true });
+    if (previous) await rename(previous, target);
+    await syncFolder(this.#options.appsDir);
+  }
+
+  /** Removes an app's installed and writable folders. */
+  async removeFolders(id: string): Promise<void> {
+    await rm(this.folder(id), { recursive: true, force: true });
+    await rm(this.dataFolder(id), { recursive: true, force: true });
+  }
+
+  /**
+   * Makes the app's writable folder (0700, owned by its user when given) and, with `purge`,
+   * empties it except for the entries in `keep` (instance folders).
+   */
+  async prepareDataFolder(
+    id: string,
+    owner: { uid: number; gid: number } | null,
+    purge: boolean,
+    keep: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    const folder = this.dataFolder(id);
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    if (purge) {
+      for (const entry of await readdir(folder)) {
+        if (!keep.has(entry)) await rm(join(folder, entry), { recursive: true, force: true });
+      }
+    }
+    await chmod(folder, 0o700);
+    if (owner) await chown(folder, owner.uid, owner.gid);
+  }
+
+  /**
+   * Repairs what a crash during an install left: a previous folder whose new one never
+   * arrived is put back; leftovers of staging and of swaps are removed.
+   */
+  async recover(): Promise<string[]> {
+    const repaired: string[] = [];
+    const entries = await readdir(this.#options.appsDir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      const old = /^\.old-(.+)-[0-9a-f]{12}$/.exec(entry);
+      if (old) {
+        const id = old[1]!;
+        if (await this.hasFolder(id)) {
+          await rm(join(this.#options.appsDir, entry), { recursive: true, force: true });
+        } else {
+          await rename(join(this.#options.appsDir, entry), this.folder(id));
+          repaired.push(id);
+        }
+      } else if (entry.startsWith('.staging-') || entry.startsWith('.incoming-')) {
+        await rm(join(this.#options.appsDir, entry), { recursive: true, force: true });
+      }
+    }
+    return repaired;
+  }
+}

@@ -1,0 +1,15 @@
+export {
+  Catalog,
+  unixUserFor,
+  type AppRecord,
+  type CatalogOptions,
+  type StagedPackage,
+} from './catalog.js';
+export {
+  appIdPattern,
+  checkAppId,
+  manifestSchema,
+  readManifest,
+  type Manifest,
+} from './manifest.js';
+export { defaultPackageLimits, extractPackage, type PackageLimits } from './package-reader.js';

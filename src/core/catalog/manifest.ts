@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AppvisorError } from '../errors/index.js';
+
+/** App ids: 1–64 characters of A-Z a-z 0-9 _ - (specs/app-container.md). */
+export const appIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Throws INVALID_APP_ID unless `id` is a valid app id. */
+export function checkAppId(id: string): void {
+  if (!appIdPattern.test(id)) {
+    throw new AppvisorError(
+      'INVALID_APP_ID',
+      `"${id}" is not a valid app id: use 1 to 64 characters of A-Z a-z 0-9 _ -`,
+    );
+  }
+}
+
+/** `app.json`: optional; unknown keys and wrong types make the package invalid. */
+export const manifestSchema = z.strictObject({
+  id: z.string().optional(),
+  version: z.string().min(1).max(64).optional(),
+  title: z.string().max(200).optional(),
+  instances: z.boolean().optional(),
+  web: z.strictObject({ static: z.string().min(1) }).optional(),
+  restart: z
+    .strictObject({
+      policy: z.enum(['on-failure', 'always', 'never']),
+      delaySeconds: z.number().min(0).max(3600),
+      maxDelaySeconds: z.number().min(0).max(86_400),
+      stableSeconds: z.number().min(0).max(86_400),
+      successCodes: z.array(z.int().min(0).max(255)).max(256),
+      maxRetries: z.int().min(0).nullable(),
+    })
+    .partial()
+    .optional(),
+  stop: z.strictObject({ graceSeconds: z.number().positive().max(3600) }).optional(),
+  log: z
+    .strictObject({
+      maxBytes: z
+        .int()
+        .min(64 * 1024)
+        .max(1024 * 1024 * 1024),
+      files: z.int().min(1).max(100),
+    })
+    .partial()
+    .optional(),
+  traceFlags: z
+    .array(z.string().regex(/^[a-z0-9-]{1,40}$/))
+    .max(64)
+    .optional(),
+  handoff: z.boolean().optional(),
+});
+
+export type Manifest = z.output<typeof manifestSchema>;
+
+/**
+ * Reads `<folder>/app.json`. A missing file is an empty manifest; anything else that is not a
+ * valid manifest is PACKAGE_INVALID naming the key.
+ */
+export async function readManifest(folder: string, id: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, 'app.json'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new AppvisorError(
+      'PACKAGE_INVALID',
+      `app.json cannot be read: ${(error as Error).message}`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new AppvisorError(
+      'PACKAGE_INVALID',
+      `app.json is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const result = manifestSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.join('.') || '(top level)';
+    const detail =
+      issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issue.message;
+    throw new AppvisorError('PACKAGE_INVALID', `app.json: ${where}: ${detail}`);
+  }
+  if (result.data.id !== undefined && result.data.id !== id) {
+    throw new AppvisorError(
+      'PACKAGE_INVALID',
+      `app.json: id "${result.data.id}" is not the package's id "${id}"`,
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,1 @@
+export { AppLog, defaultLogLimits, type LogLimits } from './app-log.js';

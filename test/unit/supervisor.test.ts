@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  AppSupervisor,
+  defaultRestartPolicy,
+  restartDelayMs,
+  type Clock,
+  type Launcher,
+  type ProcessExit,
+  type ProcessHandle,
+  type RestartPolicy,
+  type SupervisorNotice,
+} from '../../src/core/supervisor/index.js';
+
+/** A clock whose time moves only when the test says so. */
+class FakeClock implements Clock {
+  time = 1_000_000;
+  #timers: { at: number; fn: () => void; id: number }[] = [];
+  #next = 1;
+  now = (): number => this.time;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = this.#next++;
+    this.#timers.push({ at: this.time + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (handle: unknown): void => {
+    this.#timers = this.#timers.filter((t) => t.id !== handle);
+  };
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      const due = this.#timers
+        .filter((t) => t.at <= end)
+        .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.time = due.at;
+      due.fn();
+    }
+    this.time = end;
+  }
+  get pending(): number {
+    return this.#timers.length;
+  }
+}
+
+/** A process that does what the test says. */
+class FakeProcess implements ProcessHandle {
+  readonly stdout = null;
+  readonly stderr = null;
+  readonly signals: NodeJS.Signals[] = [];
+  ignoreTerm = false;
+  #spawn: (() => void)[] = [];
+  #exit: ((exit: ProcessExit) => void)[] = [];
+  #gone = false;
+  constructor(readonly pid: number) {}
+  onSpawn(listener: () => void): void {
+    this.#spawn.push(listener);
+  }
+  onExit(listener: (exit: ProcessExit) => void): void {
+    this.#exit.push(listener);
+  }
+  signalGroup(signal: NodeJS.Signals): boolean {
+    this.signals.push(signal);
+    if (this.#gone) return false;
+    if (signal === 'SIGKILL' || (signal === 'SIGTERM' && !this.ignoreTerm)) this.exit(null, signal);
+    return true;
+  }
+  spawned(): void {
+    for (const listener of this.#spawn) listener();
+  }
+  exit(code: number | null, signal: NodeJS.Signals | null = null): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    for (const listener of this.#exit) listener({ code, signal });
+  }
+}
+
+class FakeLauncher implements Launcher {
+  readonly processes: FakeProcess[] = [];
+  ignoreTerm = false;
+  fail = false;
+  launch(): ProcessHandle {
+    if (this.fail) throw new Error('spawn run EACCES');
+    const process = new FakeProcess(1000 + this.processes.length);
+    process.ignoreTerm = this.ignoreTerm;
+    this.processes.push(process);
+    return process;
+  }
+  get last(): FakeProcess {
+    return this.processes.at(-1)!;
+  }
+}
+
+function setup(policy: Partial<RestartPolicy> = {}, graceMs = 5000) {
+  const clock = new FakeClock();
+  const launcher = new FakeLauncher();
+  const notices: SupervisorNotice[] = [];
+  const full = { ...defaultRestartPolicy, ...policy };
+  const supervisor = new AppSupervisor({
+    id: 'app',
+    spec: () => ({ command: '/apps/app/run', args: [], cwd: '/appdata/app', env: {} }),
+    policy: () => full,
+    graceMs: () => graceMs,
+    clock,
+    launcher,
+    random: () => 0.5, // no jitter
+    notify: (notice) => notices.push(notice),
+  });
+  /** Starts and lets the process come up. */
+  const run = () => {
+    supervisor.start();
+    launcher.last.spawned();
+  };
+  return { clock, launcher, notices, supervisor, run };
+}
+
+describe('supervisor state machine (fake clock and processes)', () => {
+  test('start: starting until the process runs, then running', () => {
+    const { supervisor, launcher } = setup();
+    assert.equal(supervisor.start(), true);
+    assert.equal(supervisor.state, 'starting');
+    launcher.last.spawned();
+    const status = supervisor.status();
+    assert.equal(status.state, 'running');
+    assert.equal(status.pid, 1000);
+    assert.equal(status.startCount, 1);
+    assert.equal(supervisor.start(), false, 'a start on a running app changes nothing');
+    assert.equal(launcher.processes.length, 1);
+  });
+
+  test('exit 1 → backoff → restarted after the delay', () => {
+    const { supervisor, launcher, clock, run } = setup();
+    run();
+    launcher.last.exit(1);
+    let status = supervisor.status();
+    assert.equal(status.state, 'backoff');
+    assert.equal(status.lastExit?.kind, 'error');
+    assert.equal(status.lastExit.code, 1);
+    assert.equal(status.nextRestartAt, new Date(clock.time + 1000).toISOString());
+    clock.advance(999);
+    assert.equal(launcher.processes.length, 1, 'not before the delay');
+    clock.advance(1);
+    assert.equal(launcher.processes.length, 2);
+    launcher.last.spawned();
+    status = supervisor.status();
+    assert.equal(status.state, 'running');
+    assert.equal(status.restarts, 1);
+    assert.equal(status.nextRestartAt, null);
+  });
+
+  test('delays double on quick failures up to the cap, and reset after a stable run', () => {
+    const { launcher, clock, run, supervisor } = setup({
+      delaySeconds: 1,
+      maxDelaySeconds: 8,
+      stableSeconds: 30,
+    });
+    run();
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      launcher.last.exit(1);
+      delays.push(Date.parse(supervisor.status().nextRestartAt!) - clock.time);
+      clock.advance(delays.at(-1)!);
+      launcher.last.spawned();
+    }
+    assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000, 8000]);
+    clock.advance(30_000); // a stable run
+    launcher.last.exit(1);
+    assert.equal(Date.parse(supervisor.status().nextRestartAt!) - clock.time, 1000);
+  });
+
+  test('the delay has ±10 % jitter', () => {
+    const policy = { ...defaultRestartPolicy, delaySeconds: 10 };
+    assert.equal(
+      restartDelayMs(policy, 1, () => 0),
+      9000,
+    );
+    assert.equal(
+      restartDelayMs(policy, 1, () => 0.999999),
+      11000,
+    );
+    assert.equal(
+      restartDelayMs({ ...policy, delaySeconds: 0 }, 5, () => 0.7),
+      0,
+    );
+  });
+
+  test('exit 0 ends the run: stopped, not restarted (policy on-failure)', () => {
+    const { supervisor, launcher, clock, run } = setup();
+    run();
+    launcher.last.exit(0);
+    assert.equal(supervisor.state, 'stopped');
+    assert.equal(supervisor.status().lastExit?.kind, 'regular');
+    clock.advance(3_600_000);
+    assert.equal(launcher.processes.length, 1);
+    assert.equal(clock.pending, 0, 'no timer left behind');
+  });
+
+  test('policy always restarts a regular exit; never restarts nothing; successCodes count as success', () => {
+    const always = setup({ policy: 'always' });
+    always.run();
+    always.launcher.last.exit(0);
+    assert.equal(always.supervisor.state, 'backoff');
+
+    const never = setup({ policy: 'never' });
+    never.run();
+    never.launcher.last.exit(3);
+    assert.equal(never.supervisor.state, 'stopped');
+    assert.equal(never.supervisor.status().lastExit?.kind, 'error');
+
+    const codes = setup({ successCodes: [0, 3] });
+    codes.run();
+    codes.launcher.last.exit(3);
+    assert.equal(codes.supervisor.state, 'stopped');
+  });
+
+  test('killed by a signal nobody asked for: backoff, kind signal', () => {
+    const { supervisor, launcher, run } = setup();
+    run();
+    launcher.last.exit(null, 'SIGSEGV');
+    assert.equal(supervisor.state, 'backoff');
+    assert.equal(supervisor.status().lastExit?.kind, 'signal');
+    assert.equal(supervisor.status().lastExit?.signal, 'SIGSEGV');
+  });
+
+  test('stop: SIGTERM to the group; the exit is a stopped one', async () => {
+    const { supervisor, launcher, run } = setup();
+    run();
+    const result = await supervisor.stop();
+    assert.deepEqual(result, { changed: true });
+    assert.deepEqual(launcher.last.signals.slice(0, 1), ['SIGTERM']);
+    assert.equal(supervisor.state, 'stopped');
+    assert.equal(supervisor.status().lastExit?.kind, 'stopped');
+    assert.deepEqual(
+      await supervisor.stop(),
+      { changed: false },
+      'a stop on a stopped app says so',
+    );
+  });
+
+  test('stop of a process that ignores SIGTERM: SIGKILL after the grace time, kind killed', async () => {
+    const { supervisor, launcher, clock, run } = setup({}, 5000);
+    launcher.ignoreTerm = true;
+    run();
+    const stopped = supervisor.stop();
+    assert.equal(supervisor.state, 'stopping');
+    clock.advance(4999);
+    assert.deepEqual(launcher.last.signals, ['SIGTERM']);
+    clock.advance(1);
+    await stopped;
+    assert.equal(launcher.last.signals[1], 'SIGKILL');
+    assert.equal(supervisor.state, 'stopped');
+    assert.equal(supervisor.status().lastExit?.kind, 'killed');
+  });
+
+  test('stop during backoff cancels the restart', async () => {
+    const { supervisor, launcher, clock, run } = setup();
+    run();
+    launcher.last.exit(1);
+    assert.equal(supervisor.state, 'backoff');
+    await supervisor.stop();
+    assert.equal(supervisor.state, 'stopped');
+    clock.advance(3_600_000);
+    assert.equal(launcher.processes.length, 1);
+  });
+
+  test('a start during backoff starts at once', () => {
+    const { supervisor, launcher, run } = setup({ delaySeconds: 60 });
+    run();
+    launcher.last.exit(1);
+    assert.equal(supervisor.start(), true);
+    assert.equal(launcher.processes.length, 2);
+    assert.equal(supervisor.state, 'starting');
+  });
+
+  test('maxRetries reached: fatal with a notice; start clears it', () => {
+    const { supervisor, launcher, clock, notices, run } = setup({ maxRetries: 2, delaySeconds: 1 });
+    run();
+    for (let i = 0; i < 2; i++) {
+      launcher.last.exit(1);
+      assert.equal(supervisor.state, 'backoff');
+      clock.advance(10_000);
+      launcher.last.spawned();
+    }
+    launcher.last.exit(1);
+    assert.equal(supervisor.state, 'fatal');
+    assert.ok(notices.some((n) => n.type === 'fatal' && n.raised));
+    clock.advance(3_600_000);
+    assert.equal(launcher.processes.length, 3, 'no restart after fatal');
+    assert.equal(supervisor.start(), true);
+    assert.ok(notices.some((n) => n.type === 'fatal' && !n.raised));
+    launcher.last.spawned();
+    assert.equal(supervisor.state, 'running');
+  });
+
+  test('five failures within ten minutes raise crash-loop once; a stable run clears it', () => {
+    const { launcher, clock, notices, run } = setup({
+      delaySeconds: 1,
+      maxDelaySeconds: 1,
+      stableSeconds: 30,
+    });
+    run();
+    for (let i = 0; i < 7; i++) {
+      launcher.last.exit(1);
+      clock.advance(1000);
+      launcher.last.spawned();
+    }
+    const raised = notices.filter((n) => n.type === 'crash-loop' && n.raised);
+    assert.equal(raised.length, 1);
+    clock.advance(30_000);
+    assert.ok(notices.some((n) => n.type === 'crash-loop' && !n.raised));
+  });
+
+  test('failures spread over more than ten minutes raise no crash-loop', () => {
+    const { launcher, clock, notices, run } = setup({
+      delaySeconds: 1,
+      maxDelaySeconds: 1,
+      stableSeconds: 3600,
+    });
+    run();
+    for (let i = 0; i < 6; i++) {
+      clock.advance(200_000);
+      launcher.last.exit(1);
+      clock.advance(1000);
+      launcher.last.spawned();
+    }
+    assert.equal(notices.filter((n) => n.type === 'crash-loop').length, 0);
+  });
+
+  test('a process that cannot be started counts as a failure and is retried', () => {
+    const { supervisor, launcher, clock } = setup();
+    launcher.fail = true;
+    supervisor.start();
+    return Promise.resolve().then(() => {
+      assert.equal(supervisor.state, 'backoff');
+      assert.equal(supervisor.status().lastExit?.kind, 'error');
+      launcher.fail = false;
+      clock.advance(1000);
+      launcher.last.spawned();
+      assert.equal(supervisor.state, 'running');
+    });
+  });
+
+  test('readiness by message: starting until ready() is called', () => {
+    const clock = new FakeClock();
+    const launcher = new FakeLauncher();
+    const supervisor = new AppSupervisor({
+      id: 'svc',
+      spec: () => ({ command: 'run', args: [], cwd: '/', env: {} }),
+      policy: () => defaultRestartPolicy,
+      graceMs: () => 1000,
+      readiness: 'message',
+      clock,
+      launcher,
+    });
+    supervisor.start();
+    launcher.last.spawned();
+    assert.equal(supervisor.state, 'starting');
+    supervisor.ready();
+    assert.equal(supervisor.state, 'running');
+  });
+});
