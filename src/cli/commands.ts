@@ -21,7 +21,16 @@ export async function status(context: CommandContext): Promise<void> {
     printJson(context.io, report);
     return;
   }
-  const { manager, database, alarms } = report;
+  const { manager, database, apps, alarms } = report;
+  const counts = new Map<string, number>();
+  for (const app of apps) {
+    const state = app.runnable ? app.state : 'not runnable';
+    counts.set(state, (counts.get(state) ?? 0) + 1);
+  }
+  const appsText =
+    apps.length === 0
+      ? 'none installed'
+      : `${apps.length} installed: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}`;
   const listen = manager.listen.map((a) => `${a.scheme} :${a.port}`).join(', ');
   const rows = [
     [
@@ -36,6 +45,7 @@ export async function status(context: CommandContext): Promise<void> {
         ...(database.restarts ? [`${database.restarts} restarts`] : []),
       ].join(', '),
     ],
+    ['apps', appsText],
     ['front', listen],
     ['data', manager.dataDir],
     ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],

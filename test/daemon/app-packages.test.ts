@@ -181,3 +181,45 @@ describe('bad packages are refused and change nothing', () => {
     assert.equal((answer.body as { code: string }).code, 'BAD_REQUEST');
   });
 });
+
+describe('concurrent installs of one app', () => {
+  const running = withDaemon();
+
+  test('are carried out one after the other, leaving one consistent version', async () => {
+    const { daemon } = running;
+    const work = await makeTemp();
+    const versions = ['1', '2', '3', '4', '5'];
+    const paths = await Promise.all(
+      versions.map(async (version) => {
+        const path = join(work, `v${version}.zip`);
+        await makeZip(path, [
+          { name: 'racer/run', content: runScript, mode: 0o755 },
+          { name: 'racer/app.json', content: JSON.stringify({ version }) },
+          { name: 'racer/version.txt', content: version },
+        ]);
+        return path;
+      }),
+    );
+    const results = await Promise.all(
+      paths.map((path) => cli(['app', 'install', path, '--autostart', '--data', daemon.data])),
+    );
+    for (const result of results) assert.equal(result.code, 0, result.stderr);
+    const status = await eventually(async () => {
+      const s = await statusOf(daemon, 'racer');
+      return s.state === 'running' ? s : undefined;
+    });
+    const onDisk = await readFile(join(daemon.data, 'apps', 'racer', 'version.txt'), 'utf8');
+    assert.equal(status.version, onDisk, 'status and folder agree');
+    assert.deepEqual(
+      (await readdir(join(daemon.data, 'apps'))).sort(),
+      ['racer'],
+      'no staging or old folders left',
+    );
+    const { findProcesses } = await import('../../src/lib/processes.js');
+    assert.deepEqual(
+      await findProcesses(join(daemon.data, 'apps', 'racer', 'run')),
+      [status.pid],
+      'exactly one process',
+    );
+  });
+});

@@ -360,6 +360,18 @@ describe('extractPackage: hostile names and links', () => {
       );
     });
 
+    test(`${format}: a symlink loop is refused`, async () => {
+      await refused(
+        make,
+        [
+          { name: 'app/a', type: 'symlink', target: 'b' },
+          { name: 'app/b', type: 'symlink', target: 'a' },
+        ],
+        'PACKAGE_INVALID',
+        ['loop', 'app/a'],
+      );
+    });
+
     test(`${format}: an entry written through a symlink is refused`, async () => {
       const { dir } = await refused(
         make,
@@ -433,12 +445,9 @@ describe('extractPackage: hostile names and links', () => {
   });
 
   test('zip: a name the file system cannot take is PACKAGE_INVALID', async () => {
-    await refused(
-      makeZip,
-      [{ name: `app/${'n'.repeat(300)}`, content: 'x' }],
-      'PACKAGE_INVALID',
-      ['too long'],
-    );
+    await refused(makeZip, [{ name: `app/${'n'.repeat(300)}`, content: 'x' }], 'PACKAGE_INVALID', [
+      'too long',
+    ]);
   });
 
   test('tar: a hard link to outside, or to a missing entry, is refused', async () => {
@@ -501,7 +510,7 @@ describe('extractPackage: limits and bombs', () => {
       archive,
       gzipSync(tarBytes([{ name: 'app/zeros', content: Buffer.alloc(64 * 1024 * 1024) }])),
     );
-    await refusedAt(archive, target, 'PACKAGE_INVALID', ['200 times']);
+    await refusedAt(archive, target, 'PACKAGE_INVALID', ['200 times', 'app/zeros']);
   });
 
   test('zeros hidden after the end of a tar still count', async () => {
@@ -520,6 +529,16 @@ describe('extractPackage: limits and bombs', () => {
       });
     });
   }
+
+  test('a small package that compresses very well is not taken for a bomb', async () => {
+    // 4 MiB of zeros deflate to a few KB: a ratio far over 200, but harmless at this size.
+    for (const [, make] of formats) {
+      const { result } = await extract(make, [
+        { name: 'app/padding', content: Buffer.alloc(4 * 1024 * 1024) },
+      ]);
+      assert.equal(result.bytes, 4 * 1024 * 1024);
+    }
+  });
 
   test('limits at exactly the size are allowed', async () => {
     const { result } = await extract(makeZip, [{ name: 'app/a', content: '1234' }], {

@@ -17,6 +17,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { openPromise as openZip, type Entry as ZipEntry, type ZipFile } from 'yauzl';
 import { AppvisorError } from '../errors/index.js';
+import { appIdPattern } from './manifest.js';
 
 /** Limits that stop archive bombs; see {@link extractPackage}. */
 export interface PackageLimits {
@@ -53,8 +54,8 @@ export interface ExtractOptions {
   limits?: Partial<PackageLimits>;
 }
 
-/** The app id rule of the spec ("Package and runnable rule"). */
-const appIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+/** Unpacked sizes below this are never refused for their compression ratio. */
+const ratioFloor = 16 * 1024 * 1024;
 const idRule = 'an app id is 1 to 64 characters of A-Z a-z 0-9 _ -';
 
 /** Longest symlink target accepted (PATH_MAX on Linux); a zip stores it as the entry's content. */
@@ -246,9 +247,7 @@ class Unpacker {
       throw invalid(`absolute symlink target: ${quote(name)} -> ${quote(linkTarget)}`);
     }
     const key = await this.#prepare(name, rest, 'symlink');
-    if (this.#leaves(rest.slice(0, -1), linkTarget)) {
-      throw invalid(`symlink leads out of the package: ${quote(name)} -> ${quote(linkTarget)}`);
-    }
+    this.#checkLink(name, rest.slice(0, -1), linkTarget);
     await symlink(linkTarget, join(this.#root, key));
     this.#kinds.set(key, 'symlink');
     this.#links.set(key, linkTarget);
@@ -295,10 +294,7 @@ class Unpacker {
     // A link checked on arrival may lead out through a symlink the archive created later
     // (`y -> x/up/..` before `x/up -> ..`): check them all again with the whole archive known.
     for (const [key, linkTarget] of this.#links) {
-      if (this.#leaves(key.split('/').slice(0, -1), linkTarget)) {
-        const name = `${this.#id}/${key}`;
-        throw invalid(`symlink leads out of the package: ${quote(name)} -> ${quote(linkTarget)}`);
-      }
+      this.#checkLink(`${this.#id}/${key}`, key.split('/').slice(0, -1), linkTarget);
     }
     return { id: this.#id, entries: this.#entries, bytes: this.#bytes };
   }
@@ -309,6 +305,14 @@ class Unpacker {
       return invalid(`entry name too long: ${quote(this.#lastName)}`);
     }
     return error;
+  }
+
+  /**
+   * Refuses an entry whose declared size alone passes a limit, before anything is written. The
+   * declaration is trusted only to refuse: the bytes written are counted as well.
+   */
+  checkDeclared(size: number, name: string): void {
+    this.#checkLimits(this.#bytes + size, name);
   }
 
   #countBytes(n: number, name: string): void {
@@ -322,7 +326,9 @@ class Unpacker {
     if (total > maxBytes) {
       throw invalid(`the package unpacks to more than ${maxBytes} bytes${at}`);
     }
-    if (total > maxRatio * this.#archiveSize) {
+    // Small packages may compress very well (text, padding): the ratio matters only for sizes
+    // that could hurt.
+    if (total > ratioFloor && total > maxRatio * this.#archiveSize) {
       throw invalid(`the package unpacks to more than ${maxRatio} times its size${at}`);
     }
   }
@@ -404,10 +410,11 @@ class Unpacker {
   }
 
   /**
-   * True when following `linkTarget` from the folder `from` (inside the package) can leave the
-   * package: resolved the way the kernel would, through the symlinks this archive created.
+   * Refuses a symlink in the folder `from` (inside the package) when following `linkTarget`
+   * leaves the package or loops: resolved the way the kernel would, through the symlinks this
+   * archive has created so far.
    */
-  #leaves(from: string[], linkTarget: string): boolean {
+  #checkLink(name: string, from: string[], linkTarget: string): void {
     const current = [...from];
     const pending = linkTarget.split('/').reverse();
     let hops = 0;
@@ -415,7 +422,9 @@ class Unpacker {
       const segment = pending.pop()!;
       if (segment === '' || segment === '.') continue;
       if (segment === '..') {
-        if (current.length === 0) return true;
+        if (current.length === 0) {
+          throw invalid(`symlink leads out of the package: ${quote(name)} -> ${quote(linkTarget)}`);
+        }
         current.pop();
         continue;
       }
@@ -423,11 +432,13 @@ class Unpacker {
       const next = this.#links.get(current.join('/'));
       if (next === undefined) continue;
       hops += 1;
-      if (hops > maxLinkHops || next.startsWith('/')) return true;
+      if (hops > maxLinkHops) {
+        throw invalid(`symlink loop: ${quote(name)} -> ${quote(linkTarget)}`);
+      }
+      // Only links checked on arrival are in the map, so none is absolute.
       current.pop();
       pending.push(...next.split('/').reverse());
     }
-    return false;
   }
 }
 
@@ -521,6 +532,7 @@ async function unpackZipEntry(
     if (type !== 0 && type !== S_IFDIR) throw invalid(`unsupported entry type: ${quote(name)}`);
     await unpacker.addDir(name);
   } else if (type === 0 || type === S_IFREG) {
+    unpacker.checkDeclared(entry.uncompressedSize, name);
     await unpacker.addFile(name, unixMode, zipChunks(zipfile, entry));
   } else if (type === S_IFLNK) {
     if (entry.uncompressedSize > maxLinkTarget) {
