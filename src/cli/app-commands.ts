@@ -6,11 +6,7 @@ import { create as createTar } from 'tar';
 import type { AppStatus, AppSummary } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
-import { duration, table } from './output.js';
-
-function printJson(context: CommandContext, value: unknown): void {
-  context.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
+import { duration, printJson, table } from './output.js';
 
 function query(params: Record<string, string | boolean | number | undefined>): string {
   const search = new URLSearchParams();
@@ -31,7 +27,7 @@ function stateText(status: Pick<AppStatus, 'state' | 'nextRestartAt' | 'runnable
 
 function printStatus(context: CommandContext, status: AppStatus): void {
   if (context.json) {
-    printJson(context, status);
+    printJson(context.io, status);
     return;
   }
   const exit = status.lastExit;
@@ -85,7 +81,7 @@ export async function appInstall(
     stream,
     'application/octet-stream',
   );
-  if (context.json) printJson(context, status);
+  if (context.json) printJson(context.io, status);
   else
     context.io.stdout.write(
       `installed ${status.id}${status.version ? ` ${status.version}` : ''}: ${stateText(status)}\n`,
@@ -102,7 +98,7 @@ export async function appUninstall(
     'DELETE',
     `/apps/${encodeURIComponent(id)}${query({ force: options.force })}`,
   );
-  if (context.json) printJson(context, { ok: true });
+  if (context.json) printJson(context.io, { ok: true });
   else context.io.stdout.write(`uninstalled ${id}\n`);
 }
 
@@ -117,7 +113,7 @@ export async function appAction(
     `/apps/${encodeURIComponent(id)}/${action}`,
   );
   if (context.json) {
-    printJson(context, result);
+    printJson(context.io, result);
     return;
   }
   const done = { start: 'started', stop: 'stopped', restart: 'restarted' }[action];
@@ -172,7 +168,7 @@ export async function appConfigure(
 export async function appList(context: CommandContext): Promise<void> {
   const { apps } = await context.client.call<{ apps: AppSummary[] }>('GET', '/apps');
   if (context.json) {
-    printJson(context, apps);
+    printJson(context.io, apps);
     return;
   }
   if (apps.length === 0) {

@@ -1,17 +1,13 @@
 import { createInterface } from 'node:readline';
 import type { StatusReport } from '../api/index.js';
 import type { ApiClient } from './client.js';
-import { duration, table, type Io } from './output.js';
+import { duration, printJson, table, type Io } from './output.js';
 
 /** Everything a command needs: the client, output, and whether to print JSON. */
 export interface CommandContext {
   client: ApiClient;
   io: Io;
   json: boolean;
-}
-
-function printJson(io: Io, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** `appvisor status` */

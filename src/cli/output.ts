@@ -5,6 +5,11 @@ export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
 }
 
+/** Prints a value as the one JSON document of `--json`. */
+export function printJson(io: Pick<Io, 'stdout'>, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
 /** Prints rows as aligned columns (the first row is not special). */
 export function table(rows: string[][]): string {
   const widths: number[] = [];

@@ -30,25 +30,18 @@ import {
   type AppState,
   type Clock,
   type Launcher,
-  type LastExit,
   type RestartPolicy,
   type SupervisorNotice,
+  type SupervisorStatus,
 } from '../supervisor/index.js';
 
-/** `status(id)` of specs/app-container.md. */
-export interface AppStatus {
+/** `status(id)` of specs/app-container.md: the supervisor's view plus the app's settings. */
+export interface AppStatus extends SupervisorStatus {
   id: string;
   version: string | null;
   title: string | null;
   runnable: boolean;
   autostart: boolean;
-  state: AppState;
-  pid: number | null;
-  startCount: number;
-  since: string;
-  lastExit: LastExit | null;
-  restarts: number;
-  nextRestartAt: string | null;
   log: LogLimits;
 }
 
