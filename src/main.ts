@@ -11,6 +11,7 @@ import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
 import {
   EmbeddedPostgres,
+  lockDownServer,
   placeCluster,
   ExternalPostgres,
   serverUser,
@@ -20,12 +21,14 @@ import { DataDir } from './core/datadir/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
+import { InstanceService } from './core/instances/index.js';
 import { Store } from './core/store/index.js';
 import { loadOrCreateCertificate } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { ensureSystemUser } from './lib/os-users.js';
 import { RotatingFile } from './lib/rotating-file.js';
+import { SecretBox } from './lib/secret-box.js';
 import { version } from './lib/version.js';
 
 /** Error codes that mean "this start cannot work as configured": exit code 2. */
@@ -169,25 +172,42 @@ export async function startManager(
       }),
     );
     const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
-    const apps = await group.startOne(
-      new AppService({
+    // The instances subsystem starts first: it must host services that autostart apps bring up.
+    const apps = new AppService({
+      store,
+      events,
+      logger,
+      nodeId: dataDir.nodeId,
+      appsDir: layout.apps,
+      appdataDir: layout.appdata,
+      logsDir: layout.logs,
+      isRoot,
+      graceMs: config.apps.stopGraceSeconds * 1000,
+      maxPackageBytes: config.apps.maxPackageBytes,
+      runDir: layout.run,
+      sdkUrl: new URL('./sdk/index.js', import.meta.url).href,
+      nodePath: process.execPath,
+      limits: {
+        maxBytes: config.apps.maxUnpackedBytes,
+        maxEntries: config.apps.maxEntries,
+        maxRatio: config.apps.maxRatio,
+      },
+    });
+    if (database.mode === 'embedded') await lockDownServer(database);
+    const instances = await group.startOne(
+      new InstanceService({
         store,
+        database,
+        apps,
         events,
         logger,
         nodeId: dataDir.nodeId,
-        appsDir: layout.apps,
-        appdataDir: layout.appdata,
-        logsDir: layout.logs,
-        isRoot,
-        graceMs: config.apps.stopGraceSeconds * 1000,
-        maxPackageBytes: config.apps.maxPackageBytes,
-        limits: {
-          maxBytes: config.apps.maxUnpackedBytes,
-          maxEntries: config.apps.maxEntries,
-          maxRatio: config.apps.maxRatio,
-        },
+        secrets: new SecretBox(dataDir.secretKey),
+        connectionLimit: config.instances.connectionLimit,
+        startTimeoutMs: config.instances.startTimeoutSeconds * 1000,
       }),
     );
+    await group.startOne(apps);
 
     const health = (): HealthReport => ({
       status: state === 'running' ? (database.state === 'running' ? 'ok' : 'degraded') : state,
@@ -211,7 +231,7 @@ export async function startManager(
       apps: await apps.list(),
       alarms: events.activeAlarms(),
     });
-    const api = await buildApi({ logger, auth, apps, events, health, status });
+    const api = await buildApi({ logger, auth, apps, instances, events, health, status });
     await group.startOne(
       lifecycleOf(
         'api',

@@ -1,5 +1,6 @@
 import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
+import type { InstanceService } from '../core/instances/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { HealthReport, StatusReport } from './types.js';
@@ -9,6 +10,7 @@ export interface ApiContext {
   logger: Logger;
   auth: AdminAuth;
   apps: AppService;
+  instances: InstanceService;
   events: EventLog;
   health(): HealthReport;
   status(): Promise<StatusReport>;

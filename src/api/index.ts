@@ -6,6 +6,7 @@ export type {
   AppStatus,
   AppSummary,
   ErrorBody,
+  InstanceView,
   EventsReport,
   HealthReport,
   StatusReport,

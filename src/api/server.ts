@@ -7,6 +7,7 @@ import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
+import { instanceRoutes } from './routes/instances.js';
 import { statusRoutes } from './routes/health.js';
 
 /** Prefix of every API route. */
@@ -69,6 +70,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       statusRoutes(api, context);
       authRoutes(api, context);
       appRoutes(api, context);
+      instanceRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

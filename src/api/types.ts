@@ -2,6 +2,9 @@ import type { AppStatus, AppSummary } from '../core/apps/index.js';
 
 export type { AppStatus, AppSummary };
 import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
+import type { InstanceView } from '../core/instances/index.js';
+
+export type { InstanceView };
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 

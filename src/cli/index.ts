@@ -18,6 +18,14 @@ import {
   logs,
 } from './app-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
+import {
+  instanceCreate,
+  instanceDelete,
+  instanceList,
+  instanceSet,
+  instanceShow,
+  instanceTrace,
+} from './instance-commands.js';
 import type { Io } from './output.js';
 
 interface GlobalOptions {
@@ -169,6 +177,84 @@ export async function run(
     .description('every installed app')
     .action(async () => {
       await appList(context());
+    });
+
+  const instance = program
+    .command('instance')
+    .description('instances of apps: a database, web path and password each');
+  instance
+    .command('create')
+    .description('create an instance of an app that hosts instances')
+    .argument('<app>')
+    .argument('<id>')
+    .option('--domain <domain>', 'its domain (default: this machine name)')
+    .option('--path <path>', 'its web path (default /<domain>/<id>)')
+    .option('--password <password>', 'its password (default: generated)')
+    .action(
+      async (
+        appId: string,
+        id: string,
+        options: { domain?: string; path?: string; password?: string },
+      ) => {
+        await instanceCreate(context(), appId, id, options);
+      },
+    );
+  instance
+    .command('list')
+    .description('every instance')
+    .option('--app <app>', 'only those of one app')
+    .action(async (options: { app?: string }) => {
+      await instanceList(context(), options);
+    });
+  instance
+    .command('show')
+    .description('one instance, without its password unless asked')
+    .argument('<id>')
+    .option('--reveal-password', 'also print the instance password')
+    .action(async (id: string, options: { revealPassword?: boolean }) => {
+      await instanceShow(context(), id, options);
+    });
+  instance
+    .command('set')
+    .description("change an instance's settings")
+    .argument('<id>')
+    .option('--domain <domain>')
+    .option('--path <path>')
+    .option('--password <password>')
+    .option('--enabled <on|off>')
+    .option('--exclude-from-backup <on|off>')
+    .action(
+      async (
+        id: string,
+        options: {
+          domain?: string;
+          path?: string;
+          password?: string;
+          enabled?: string;
+          excludeFromBackup?: string;
+        },
+      ) => {
+        await instanceSet(context(), id, options);
+      },
+    );
+  instance
+    .command('trace')
+    .description('turn trace flags on (+flag) or off (-flag); without flags, show them')
+    .argument('<id>')
+    .argument('[changes...]')
+    // -flag must reach the command as an argument: -http-client is not -h.
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (id: string, changes: string[]) => {
+      await instanceTrace(context(), id, changes);
+    });
+  instance
+    .command('delete')
+    .description('delete an instance with its database and files')
+    .argument('<id>')
+    .option('--yes', 'really')
+    .action(async (id: string, options: { yes?: boolean }) => {
+      await instanceDelete(context(), id, options);
     });
 
   program

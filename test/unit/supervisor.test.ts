@@ -350,7 +350,7 @@ describe('supervisor state machine (fake clock and processes)', () => {
       spec: () => ({ command: 'run', args: [], cwd: '/', env: {} }),
       policy: () => defaultRestartPolicy,
       graceMs: () => 1000,
-      readiness: 'message',
+      readiness: () => 'message',
       clock,
       launcher,
     });

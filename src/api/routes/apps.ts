@@ -79,7 +79,7 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
       },
     },
     async (request) => {
-      await apps.uninstall(request.params.id);
+      await apps.uninstall(request.params.id, { force: request.query.force ?? false });
       return { ok: true };
     },
   );

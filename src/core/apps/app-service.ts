@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -42,6 +42,10 @@ export interface AppStatus extends SupervisorStatus {
   title: string | null;
   runnable: boolean;
   autostart: boolean;
+  /** Whether it is a service hosting instances. */
+  instances: boolean;
+  /** Where the service serves HTTP while it runs (services only). */
+  httpSocket: string | null;
   log: LogLimits;
 }
 
@@ -52,6 +56,25 @@ export interface AppSummary {
   autostart: boolean;
   runnable: boolean;
   state: AppState;
+}
+
+/** Sends messages to a running service process (the protocol of docs/service-protocol.md). */
+export interface ServiceChannel {
+  send(message: object): boolean;
+}
+
+/**
+ * What hosts instances inside service processes (the instances subsystem). The app service
+ * tells it when a service is ready, what it says, and when it is gone.
+ */
+export interface InstanceHost {
+  serviceReady(app: string, channel: ServiceChannel): void;
+  serviceMessage(app: string, message: Record<string, unknown>): void;
+  serviceGone(app: string): void;
+  /** Ids of the app's instances (their folders survive a purge; they block an uninstall). */
+  instanceIds(app: string): Promise<string[]>;
+  /** Deletes every instance of the app (uninstall --force). */
+  removeAll(app: string): Promise<void>;
 }
 
 /** Options of {@link AppService}. */
@@ -74,6 +97,14 @@ export interface AppServiceOptions {
   graceMs?: number;
   /** Largest package upload accepted. */
   maxPackageBytes?: number;
+  /** `<data>/run`: services' HTTP sockets go below it. */
+  runDir: string;
+  /** File URL of the SDK module services may import (APPVISOR_SDK). */
+  sdkUrl?: string;
+  /** Node.js binary for `run` scripts (APPVISOR_NODE). */
+  nodePath?: string;
+  /** How long a service may take to send `ready`. */
+  readyTimeoutMs?: number;
 }
 
 interface LoadedApp {
@@ -81,6 +112,11 @@ interface LoadedApp {
   manifest: Manifest;
   supervisor: AppSupervisor;
   log: AppLog;
+  /** The running process while it has an IPC channel (services only). */
+  channel?: ServiceChannel | undefined;
+  /** Where the service said it serves HTTP, while it runs. */
+  httpSocket: string | null;
+  readyTimer?: NodeJS.Timeout | undefined;
 }
 
 const defaultEnv = {
@@ -100,6 +136,48 @@ export class AppService implements Component {
   readonly #catalog: Catalog;
   readonly #apps = new Map<string, LoadedApp>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  #host: InstanceHost | undefined;
+
+  /** Connects the instances subsystem; services are reported to it from now on. */
+  setInstanceHost(host: InstanceHost): void {
+    this.#host = host;
+  }
+
+  /** Trace flags the app declares in app.json besides the platform's. */
+  traceFlagsOf(id: string): string[] {
+    return this.#apps.get(id)?.manifest.traceFlags ?? [];
+  }
+
+  /** Whether the app is installed and hosts instances (app.json `instances: true`). */
+  hostsInstances(id: string): boolean | undefined {
+    const app = this.#apps.get(id);
+    return app ? app.manifest.instances === true : undefined;
+  }
+
+  /** The app's system user (root only), for folders it must own. */
+  ownerOf(id: string): { uid: number; gid: number } | null {
+    const user = this.#apps.get(id)?.record.unixUser;
+    return (user ? this.#owners.get(user) : undefined) ?? null;
+  }
+
+  /** Writes a line to the app's log under `tag` (a service's trace lines, by instance). */
+  writeLog(id: string, tag: string, text: string): void {
+    this.#apps.get(id)?.log.write(tag, text);
+  }
+
+  /** The app's writable folder. */
+  dataFolder(id: string): string {
+    return this.#catalog.dataFolder(id);
+  }
+
+  /** Where a service listens for HTTP (in <data>/run, short enough for a socket path). */
+  #socketDir(id: string): string {
+    return join(
+      this.#options.runDir,
+      'apps',
+      createHash('sha256').update(id).digest('hex').slice(0, 16),
+    );
+  }
 
   constructor(options: AppServiceOptions) {
     this.#options = options;
@@ -168,6 +246,14 @@ export class AppService implements Component {
     }
   }
 
+  /** The folder of a service's HTTP socket: the app's user owns it, nobody else may enter. */
+  async #prepareSocketDir(id: string, owner: { uid: number; gid: number } | null): Promise<void> {
+    const dir = this.#socketDir(id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    if (owner) await chown(dir, owner.uid, owner.gid);
+  }
+
   /** A process of this app that a killed manager left behind: its whole group is stopped. */
   async #stopLeftover(record: AppRecord): Promise<void> {
     const pid = record.pid!;
@@ -219,6 +305,10 @@ export class AppService implements Component {
       this.#owners.set(record.unixUser, { uid: user.uid, gid: user.gid });
     }
     const manifest: Manifest = await this.#catalog.manifest(record.id).catch(() => ({}));
+    if (manifest.instances) {
+      const owner = record.unixUser ? (this.#owners.get(record.unixUser) ?? null) : null;
+      await this.#prepareSocketDir(record.id, owner);
+    }
     const log = new AppLog(
       join(this.#options.logsDir, `${record.id}.log`),
       this.#logLimits(record, manifest),
@@ -228,6 +318,7 @@ export class AppService implements Component {
       record,
       manifest,
       log,
+      httpSocket: null,
       supervisor: new AppSupervisor({
         id,
         spec: () => this.#spec(app),
@@ -235,9 +326,18 @@ export class AppService implements Component {
         graceMs: () => this.#graceMs(app.manifest),
         clock: this.#options.clock ?? systemClock,
         launcher: this.#options.launcher ?? processLauncher,
+        readiness: () => (app.manifest.instances ? 'message' : 'spawn'),
         attach: (process) => {
           log.attach(process.stdout, 'out');
           log.attach(process.stderr, 'err');
+          if (process.send && process.onMessage) {
+            const send = process.send.bind(process);
+            const channel: ServiceChannel = { send: (message) => send(message) };
+            app.channel = channel;
+            process.onMessage((message) => {
+              this.#onServiceMessage(app, channel, message);
+            });
+          }
         },
         notify: (notice) => {
           this.#onNotice(app, notice);
@@ -263,7 +363,15 @@ export class AppService implements Component {
         APPVISOR_APP_ID: id,
         APPVISOR_APP_DIR: this.#catalog.folder(id),
         APPVISOR_DATA_DIR: home,
+        ...(app.manifest.instances
+          ? {
+              APPVISOR_HTTP_SOCKET: join(this.#socketDir(id), 'http.sock'),
+              ...(this.#options.sdkUrl ? { APPVISOR_SDK: this.#options.sdkUrl } : {}),
+            }
+          : {}),
+        ...(this.#options.nodePath ? { APPVISOR_NODE: this.#options.nodePath } : {}),
       },
+      ipc: app.manifest.instances === true,
       ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     };
   }
@@ -271,12 +379,46 @@ export class AppService implements Component {
   /** uid/gid of the apps' system users, looked up when the app is installed or loaded. */
   readonly #owners = new Map<string, { uid: number; gid: number }>();
 
+  #onServiceMessage(app: LoadedApp, channel: ServiceChannel, message: unknown): void {
+    if (typeof message !== 'object' || message === null || app.channel !== channel) return;
+    const body = message as Record<string, unknown>;
+    if (body.type === 'ready') {
+      clearTimeout(app.readyTimer);
+      app.httpSocket = typeof body.httpSocket === 'string' ? body.httpSocket : null;
+      app.log.note(`service ready${app.httpSocket ? `, HTTP on ${app.httpSocket}` : ''}`);
+      app.supervisor.ready();
+      this.#host?.serviceReady(app.record.id, channel);
+      return;
+    }
+    this.#host?.serviceMessage(app.record.id, body);
+  }
+
+  /** A service that never says `ready` is killed, which counts as a failed start. */
+  #armReadyTimeout(app: LoadedApp): void {
+    if (!app.manifest.instances) return;
+    clearTimeout(app.readyTimer);
+    const pid = app.supervisor.pid;
+    app.readyTimer = setTimeout(() => {
+      if (app.supervisor.state !== 'starting' || app.supervisor.pid !== pid || pid === null) return;
+      app.log.note('the service did not say ready in time: killing it');
+      this.#options.events.record({
+        kind: 'app.ready-timeout',
+        severity: 'error',
+        subject: app.record.id,
+        text: `${app.record.id} did not become ready in time`,
+      });
+      signalGroup(pid, 'SIGKILL');
+    }, this.#options.readyTimeoutMs ?? 30_000);
+    app.readyTimer.unref();
+  }
+
   #onNotice(app: LoadedApp, notice: SupervisorNotice): void {
     const { id } = app.record;
     const { events } = this.#options;
     switch (notice.type) {
       case 'spawned':
         app.log.note(`started, pid ${notice.pid}`);
+        this.#armReadyTimeout(app);
         this.#catalog.setPid(id, notice.pid).catch(() => undefined);
         break;
       case 'exited': {
@@ -285,6 +427,12 @@ export class AppService implements Component {
           `ended (${kind}${code !== null ? `, code ${code}` : ''}${signal ? `, ${signal}` : ''})${notice.error ? `: ${notice.error}` : ''}`,
         );
         this.#catalog.setPid(id, null).catch(() => undefined);
+        clearTimeout(app.readyTimer);
+        if (app.channel) {
+          app.channel = undefined;
+          app.httpSocket = null;
+          this.#host?.serviceGone(id);
+        }
         if (kind === 'error' || kind === 'signal') {
           events.record({
             kind: 'app.crashed',
@@ -338,6 +486,8 @@ export class AppService implements Component {
       title: app.manifest.title ?? null,
       runnable: await this.#catalog.isRunnable(app.record.id),
       autostart: app.record.autostart,
+      instances: app.manifest.instances === true,
+      httpSocket: app.httpSocket,
       ...supervised,
       log: this.#logLimits(app.record, app.manifest),
     };
@@ -401,6 +551,16 @@ export class AppService implements Component {
     });
   }
 
+  /** Asks a service to end cleanly before the SIGTERM that follows. */
+  #stopProcess(app: LoadedApp): Promise<{ changed: boolean }> {
+    try {
+      app.channel?.send({ type: 'shutdown' });
+    } catch {
+      // the channel is closing already
+    }
+    return app.supervisor.stop();
+  }
+
   /** Stops an app (TERM, then KILL after the grace time); resolves when it has ended. */
   async stopApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
     checkAppId(id);
@@ -408,7 +568,7 @@ export class AppService implements Component {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       if (app.supervisor.state !== 'stopped') app.log.note('stop requested');
-      const { changed } = await app.supervisor.stop();
+      const { changed } = await this.#stopProcess(app);
       return { changed, status: await this.#statusOf(app) };
     });
   }
@@ -420,7 +580,7 @@ export class AppService implements Component {
       await this.#requireRunnable(id);
       await this.#requireReachable(app);
       app.log.note('restart requested');
-      await app.supervisor.stop();
+      await this.#stopProcess(app);
       app.supervisor.start();
       return { changed: true, status: await this.#statusOf(app) };
     });
@@ -475,7 +635,7 @@ export class AppService implements Component {
         if (owner && unixUser) this.#owners.set(unixUser, { uid: owner.uid, gid: owner.gid });
         if (loaded && wasRunning) {
           loaded.log.note('stopping for a new version');
-          await loaded.supervisor.stop();
+          await this.#stopProcess(loaded);
         }
         // The row first: a crash before the swap leaves a row whose folder is the old one
         // (or none, which boot removes), never a folder without a row.
@@ -488,11 +648,14 @@ export class AppService implements Component {
         });
         previous = await this.#catalog.swapIn(staged);
         swapped = true;
+        const keep = new Set((await this.#host?.instanceIds(id)) ?? []);
         await this.#catalog.prepareDataFolder(
           id,
           owner ? { uid: owner.uid, gid: owner.gid } : null,
           options.purge ?? false,
+          keep,
         );
+        await this.#prepareSocketDir(id, owner);
       } catch (error) {
         if (swapped) await this.#catalog.restorePrevious(id, previous).catch(() => undefined);
         else await this.#catalog.discard(staged);
@@ -553,15 +716,30 @@ export class AppService implements Component {
     }
   }
 
-  /** Stops the app, removes its folders, its log files and its row. */
-  async uninstall(id: string): Promise<void> {
+  /**
+   * Stops the app, removes its folders, its log files, its user and its row. An app with
+   * instances is refused (APP_HAS_INSTANCES) unless `force`, which deletes them first.
+   */
+  async uninstall(id: string, options: { force?: boolean } = {}): Promise<void> {
     checkAppId(id);
+    this.#get(id);
+    const instances = (await this.#host?.instanceIds(id)) ?? [];
+    if (instances.length > 0) {
+      if (!options.force) {
+        throw new AppvisorError(
+          'APP_HAS_INSTANCES',
+          `${id} has ${instances.length} instance(s): ${instances.slice(0, 5).join(', ')}; delete them or use --force`,
+        );
+      }
+      await this.#host?.removeAll(id);
+    }
     await this.#serialized(id, async () => {
       const app = this.#get(id);
-      await app.supervisor.stop();
+      await this.#stopProcess(app);
       this.#apps.delete(id);
       await this.#catalog.remove(id);
       await this.#catalog.removeFolders(id);
+      await rm(this.#socketDir(id), { recursive: true, force: true });
       await app.log.remove();
       if (app.record.unixUser && (await lookupUser(app.record.unixUser))) {
         await removeSystemUser(app.record.unixUser).catch((error: unknown) => {
@@ -591,7 +769,7 @@ export class AppService implements Component {
   readonly close = once(async () => {
     await Promise.all(
       [...this.#apps.values()].map(async (app) => {
-        await app.supervisor.stop();
+        await this.#stopProcess(app);
         await app.log.close();
       }),
     );

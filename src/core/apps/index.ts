@@ -3,4 +3,6 @@ export {
   type AppServiceOptions,
   type AppStatus,
   type AppSummary,
+  type InstanceHost,
+  type ServiceChannel,
 } from './app-service.js';

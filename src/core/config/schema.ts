@@ -154,6 +154,23 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  instances: z
+    .strictObject({
+      connectionLimit: z
+        .int()
+        .min(1)
+        .max(1000)
+        .default(5)
+        .describe("Connections each instance's database role may hold at once."),
+      startTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(30)
+        .describe(
+          'How long a service may take to answer instance.start before the instance is marked failed.',
+        ),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceSeconds: z

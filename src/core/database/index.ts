@@ -9,3 +9,10 @@ export {
 } from './placement.js';
 export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
 export { findPostgresBinaries } from './binaries.js';
+export {
+  dropInstanceDatabase,
+  ensureInstanceDatabase,
+  instanceDatabaseName,
+  lockDownServer,
+  type InstanceDatabase,
+} from './provision.js';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
@@ -47,6 +47,7 @@ export class DataDir implements Component {
   readonly name = 'data-dir';
   readonly layout: DataLayout;
   #nodeId = '';
+  #secretKey: Buffer = Buffer.alloc(0);
   #locked = false;
 
   constructor(root: string) {
@@ -73,6 +74,31 @@ export class DataDir implements Component {
     }
     await this.#lock();
     this.#nodeId = await this.#readNodeId();
+    this.#secretKey = await this.#readSecretKey();
+  }
+
+  /** The key that encrypts secrets at rest (`secret.key`, 0600, made at the first start). */
+  get secretKey(): Buffer {
+    return this.#secretKey;
+  }
+
+  async #readSecretKey(): Promise<Buffer> {
+    const { secretKeyFile } = this.layout;
+    const existing = (await readFile(secretKeyFile, 'utf8').catch(() => '')).trim();
+    if (existing) {
+      const key = Buffer.from(existing, 'base64');
+      if (key.length !== 32) {
+        throw new AppvisorError(
+          'DATA_DIR_UNUSABLE',
+          `${secretKeyFile} is damaged: it must hold 32 bytes in base64`,
+        );
+      }
+      await chmod(secretKeyFile, 0o600);
+      return key;
+    }
+    const key = randomBytes(32);
+    await writeFileAtomic(secretKeyFile, `${key.toString('base64')}\n`, 0o600);
+    return key;
   }
 
   async #lock(): Promise<void> {

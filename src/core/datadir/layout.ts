@@ -14,6 +14,7 @@ export interface DataLayout {
   socket: string;
   pidFile: string;
   nodeIdFile: string;
+  secretKeyFile: string;
 }
 
 /** The layout of a data folder at `root` (an absolute path). */
@@ -30,5 +31,6 @@ export function dataLayout(root: string): DataLayout {
     socket: join(root, 'manager.sock'),
     pidFile: join(root, 'manager.pid'),
     nodeIdFile: join(root, 'node-id'),
+    secretKeyFile: join(root, 'secret.key'),
   };
 }

@@ -28,6 +28,12 @@ export const errorCatalog = {
     status: 409,
     text: 'The app has no run file, so it cannot be started or stopped.',
   },
+  APP_HAS_INSTANCES: { status: 409, text: 'The app still has instances; delete them or force.' },
+  INSTANCES_UNSUPPORTED: { status: 409, text: 'This app does not host instances.' },
+  INSTANCE_NOT_FOUND: { status: 404, text: 'No instance with this id exists.' },
+  INSTANCE_EXISTS: { status: 409, text: 'An instance with this id exists already.' },
+  PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
+  INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

@@ -66,6 +66,11 @@ export class AppLog {
     });
   }
 
+  /** A line under a tag of the caller's (an instance id, for a service's trace lines). */
+  write(tag: string, text: string): void {
+    this.#line(tag, text);
+  }
+
   /** A line of the manager's own about this app (started, exited, ...). */
   note(text: string): void {
     this.#line('appvisor', text);

@@ -58,4 +58,27 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'instances',
+    sql: `
+      CREATE TABLE instances (
+        id text PRIMARY KEY,
+        node_id text NOT NULL,
+        app text NOT NULL,
+        domain text NOT NULL,
+        path text NOT NULL UNIQUE,
+        password_sealed text NOT NULL,
+        db_name text NOT NULL UNIQUE,
+        db_password_sealed text NOT NULL,
+        trace_flags text[] NOT NULL DEFAULT '{}',
+        enabled boolean NOT NULL DEFAULT true,
+        exclude_from_backup boolean NOT NULL DEFAULT false,
+        state text NOT NULL CHECK (state IN ('creating', 'ready', 'deleting')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX instances_app ON instances (node_id, app);
+    `,
+  },
 ];

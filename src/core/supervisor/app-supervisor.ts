@@ -46,8 +46,11 @@ export interface AppSupervisorOptions {
   policy: () => RestartPolicy;
   /** Time between SIGTERM and SIGKILL on stop. */
   graceMs: () => number;
-  /** `spawn`: running once the process runs; `message`: once {@link ready} is called. */
-  readiness?: 'spawn' | 'message';
+  /**
+   * `spawn`: running once the process runs; `message`: once {@link ready} is called. Asked at
+   * every spawn, so a re-installed app may change it.
+   */
+  readiness?: () => 'spawn' | 'message';
   clock: Clock;
   launcher: Launcher;
   random?: () => number;
@@ -271,7 +274,7 @@ export class AppSupervisor {
       this.#pid = handle.pid ?? null;
       if (this.#pid !== null) this.#options.notify?.({ type: 'spawned', pid: this.#pid });
       this.#dispatch('spawned');
-      if ((this.#options.readiness ?? 'spawn') === 'spawn') this.#dispatch('ready');
+      if ((this.#options.readiness?.() ?? 'spawn') === 'spawn') this.#dispatch('ready');
     });
     handle.onExit((exit) => {
       this.#onExit(handle, exit);

@@ -1,0 +1,140 @@
+import type { InstanceView } from '../api/index.js';
+import { CliError } from './client.js';
+import type { CommandContext } from './commands.js';
+import { printJson, table } from './output.js';
+
+function path(id: string): string {
+  return `/instances/${encodeURIComponent(id)}`;
+}
+
+function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new CliError('BAD_REQUEST', `${flag} takes on or off, not "${value}"`);
+}
+
+function printView(context: CommandContext, view: InstanceView): void {
+  if (context.json) {
+    printJson(context.io, view);
+    return;
+  }
+  const rows = [
+    ['instance', `${view.id} (app ${view.app})`],
+    ['state', `${view.state}${view.error ? `: ${view.error}` : ''}`],
+    ['domain', view.domain],
+    ['path', view.path],
+    ['enabled', view.enabled ? 'on' : 'off'],
+    ['backup', view.excludeFromBackup ? 'excluded' : 'included'],
+    ['trace', view.traceFlags.length ? view.traceFlags.join(' ') : 'none'],
+    ['database', view.database],
+    ['data', view.dataDir],
+    ...(view.password !== undefined ? [['password', view.password]] : []),
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** `appvisor instance create <app> <id> [--domain D] [--path P] [--password PW]` */
+export async function instanceCreate(
+  context: CommandContext,
+  app: string,
+  id: string,
+  options: { domain?: string; path?: string; password?: string },
+): Promise<void> {
+  printView(
+    context,
+    await context.client.call<InstanceView>('POST', '/instances', { app, id, ...options }),
+  );
+}
+
+/** `appvisor instance list [--app A]` */
+export async function instanceList(
+  context: CommandContext,
+  options: { app?: string },
+): Promise<void> {
+  const query = options.app ? `?app=${encodeURIComponent(options.app)}` : '';
+  const { instances } = await context.client.call<{ instances: InstanceView[] }>(
+    'GET',
+    `/instances${query}`,
+  );
+  if (context.json) {
+    printJson(context.io, instances);
+    return;
+  }
+  if (instances.length === 0) {
+    context.io.stdout.write('no instances\n');
+    return;
+  }
+  const rows = [
+    ['ID', 'APP', 'STATE', 'PATH', 'ENABLED'],
+    ...instances.map((i) => [i.id, i.app, i.state, i.path, i.enabled ? 'on' : 'off']),
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** `appvisor instance show <id> [--reveal-password]` */
+export async function instanceShow(
+  context: CommandContext,
+  id: string,
+  options: { revealPassword?: boolean },
+): Promise<void> {
+  printView(
+    context,
+    await context.client.call<InstanceView>(
+      'GET',
+      `${path(id)}${options.revealPassword ? '?reveal=true' : ''}`,
+    ),
+  );
+}
+
+/** `appvisor instance set <id> [--domain D] [--path P] [--password PW] [--enabled on|off] [--exclude-from-backup on|off]` */
+export async function instanceSet(
+  context: CommandContext,
+  id: string,
+  options: {
+    domain?: string;
+    path?: string;
+    password?: string;
+    enabled?: string;
+    excludeFromBackup?: string;
+  },
+): Promise<void> {
+  const body = {
+    domain: options.domain,
+    path: options.path,
+    password: options.password,
+    enabled: onOff(options.enabled, '--enabled'),
+    excludeFromBackup: onOff(options.excludeFromBackup, '--exclude-from-backup'),
+  };
+  printView(context, await context.client.call<InstanceView>('PATCH', path(id), body));
+}
+
+/** `appvisor instance trace <id> [+flag|-flag ...]`: without flags, shows them. */
+export async function instanceTrace(
+  context: CommandContext,
+  id: string,
+  changes: string[],
+): Promise<void> {
+  const view =
+    changes.length === 0
+      ? await context.client.call<InstanceView>('GET', path(id))
+      : await context.client.call<InstanceView>('POST', `${path(id)}/trace`, { changes });
+  if (context.json) printJson(context.io, { id: view.id, traceFlags: view.traceFlags });
+  else
+    context.io.stdout.write(
+      `${view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on'}\n`,
+    );
+}
+
+/** `appvisor instance delete <id> --yes` */
+export async function instanceDelete(
+  context: CommandContext,
+  id: string,
+  options: { yes?: boolean },
+): Promise<void> {
+  if (!options.yes)
+    throw new CliError('BAD_REQUEST', `deleting ${id} drops its database and files: add --yes`);
+  await context.client.call('DELETE', path(id));
+  if (context.json) printJson(context.io, { ok: true });
+  else context.io.stdout.write(`deleted ${id}\n`);
+}

@@ -1,0 +1,7 @@
+export {
+  InstanceService,
+  type InstanceServiceOptions,
+  type InstanceState,
+  type InstanceView,
+} from './instance-service.js';
+export { applyTraceChanges, normalizeDomain, normalizePath, traceFlagNames } from './validation.js';

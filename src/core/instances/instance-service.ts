@@ -1,0 +1,636 @@
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { SecretBox } from '../../lib/secret-box.js';
+import type { AppService, InstanceHost, ServiceChannel } from '../apps/index.js';
+import { generatePassword } from '../auth/index.js';
+import {
+  dropInstanceDatabase,
+  ensureInstanceDatabase,
+  instanceDatabaseName,
+  type DatabaseServer,
+} from '../database/index.js';
+import { AppvisorError } from '../errors/index.js';
+import type { EventLog, Severity } from '../events/index.js';
+import type { Store } from '../store/index.js';
+import {
+  applyTraceChanges,
+  checkInstanceId,
+  checkPassword,
+  normalizeDomain,
+  normalizePath,
+} from './validation.js';
+
+/** Where an instance is, as seen from the manager. */
+export type InstanceState = 'stopped' | 'starting' | 'ready' | 'failed' | 'disabled';
+
+/** An instance as list and show return it: no secret unless asked for. */
+export interface InstanceView {
+  id: string;
+  app: string;
+  domain: string;
+  path: string;
+  enabled: boolean;
+  excludeFromBackup: boolean;
+  traceFlags: string[];
+  state: InstanceState;
+  /** Why it failed, when it did. */
+  error: string | null;
+  since: string;
+  createdAt: string;
+  database: string;
+  dataDir: string;
+  /** Only with `reveal`. */
+  password?: string;
+}
+
+/** Options of {@link InstanceService}. */
+export interface InstanceServiceOptions {
+  store: Store;
+  database: DatabaseServer;
+  apps: AppService;
+  events: EventLog;
+  logger: Logger;
+  nodeId: string;
+  secrets: SecretBox;
+  /** Connections each instance role may hold. */
+  connectionLimit: number;
+  /** Time a service has to answer instance.start. */
+  startTimeoutMs: number;
+}
+
+interface Row {
+  id: string;
+  app: string;
+  domain: string;
+  path: string;
+  password_sealed: string;
+  db_name: string;
+  db_password_sealed: string;
+  trace_flags: string[];
+  enabled: boolean;
+  exclude_from_backup: boolean;
+  state: 'creating' | 'ready' | 'deleting';
+  created_at: Date;
+}
+
+interface Live {
+  row: Row;
+  state: InstanceState;
+  error: string | null;
+  since: Date;
+  timer?: NodeJS.Timeout | undefined;
+  /** Resolves when the service confirms an instance.stop. */
+  stopped?: (() => void) | undefined;
+}
+
+const columns =
+  'id, app, domain, path, password_sealed, db_name, db_password_sealed, trace_flags, enabled, exclude_from_backup, state, created_at';
+
+const severities = new Set(['info', 'warning', 'error', 'critical']);
+
+/**
+ * Instances: tenants of an app, each with its own database, web path, password, data folder
+ * and trace flags, hosted inside the app's one service process (docs/service-protocol.md).
+ * Creation and deletion are recorded before they start and finished at the next start after a
+ * crash, so an instance is always either complete or gone.
+ */
+export class InstanceService implements Component, InstanceHost {
+  readonly name = 'instances';
+  readonly #options: InstanceServiceOptions;
+  readonly #live = new Map<string, Live>();
+  readonly #channels = new Map<string, ServiceChannel>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: InstanceServiceOptions) {
+    this.#options = options;
+  }
+
+  async #serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.#locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#locks.get(id) === next) this.#locks.delete(id);
+    }
+  }
+
+  /** Finishes what a crash interrupted, loads the instances and starts hosting them. */
+  async start(): Promise<void> {
+    const { store, nodeId } = this.#options;
+    const rows = (
+      await store.query<Row>(`SELECT ${columns} FROM instances WHERE node_id = $1`, [nodeId])
+    ).rows;
+    for (const row of rows) {
+      if (row.state === 'creating') {
+        this.#options.logger.warn(
+          { instance: row.id },
+          'finishing an instance whose creation was interrupted',
+        );
+        await this.#provision(row);
+        await store.query(
+          "UPDATE instances SET state = 'ready', updated_at = now() WHERE id = $1",
+          [row.id],
+        );
+        row.state = 'ready';
+      } else if (row.state === 'deleting') {
+        this.#options.logger.warn(
+          { instance: row.id },
+          'finishing an interrupted instance deletion',
+        );
+        await this.#deprovision(row);
+        continue;
+      }
+      this.#live.set(row.id, {
+        row,
+        state: row.enabled ? 'stopped' : 'disabled',
+        error: null,
+        since: new Date(),
+      });
+    }
+    this.#options.apps.setInstanceHost(this);
+  }
+
+  /** Database, role and data folder; each step may run again. */
+  async #provision(row: Row): Promise<void> {
+    await ensureInstanceDatabase(this.#options.database, {
+      name: row.db_name,
+      password: this.#options.secrets.open(row.db_password_sealed),
+      connectionLimit: this.#options.connectionLimit,
+    });
+    await this.#prepareFolder(row);
+  }
+
+  /** The instance's data folder: 0700, owned by the app's user. */
+  async #prepareFolder(row: Row): Promise<void> {
+    const folder = this.#dataDir(row);
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    await chmod(folder, 0o700);
+    const owner = this.#options.apps.ownerOf(row.app);
+    if (owner) await chown(folder, owner.uid, owner.gid);
+  }
+
+  /** Drops the database and role, removes the folder and the row; each step may run again. */
+  async #deprovision(row: Row): Promise<void> {
+    await dropInstanceDatabase(this.#options.database, row.db_name);
+    await rm(this.#dataDir(row), { recursive: true, force: true });
+    await this.#options.store.query('DELETE FROM instances WHERE id = $1', [row.id]);
+  }
+
+  #dataDir(row: Pick<Row, 'app' | 'id'>): string {
+    return join(this.#options.apps.dataFolder(row.app), row.id);
+  }
+
+  #get(id: string): Live {
+    checkInstanceId(id);
+    const live = this.#live.get(id);
+    if (!live) throw new AppvisorError('INSTANCE_NOT_FOUND', `no instance "${id}"`);
+    return live;
+  }
+
+  #view(live: Live, reveal = false): InstanceView {
+    const { row } = live;
+    return {
+      id: row.id,
+      app: row.app,
+      domain: row.domain,
+      path: row.path,
+      enabled: row.enabled,
+      excludeFromBackup: row.exclude_from_backup,
+      traceFlags: [...row.trace_flags],
+      state: live.state,
+      error: live.error,
+      since: live.since.toISOString(),
+      createdAt: row.created_at.toISOString(),
+      database: row.db_name,
+      dataDir: this.#dataDir(row),
+      ...(reveal ? { password: this.#options.secrets.open(row.password_sealed) } : {}),
+    };
+  }
+
+  /** The instance object of the protocol, with its credentials. */
+  #describe(row: Row): Record<string, unknown> {
+    const info = this.#options.database.info();
+    const user = row.db_name;
+    const password = this.#options.secrets.open(row.db_password_sealed);
+    return {
+      id: row.id,
+      app: row.app,
+      domain: row.domain,
+      path: row.path,
+      password: this.#options.secrets.open(row.password_sealed),
+      enabled: row.enabled,
+      traceFlags: [...row.trace_flags],
+      dataDir: this.#dataDir(row),
+      database: {
+        host: info.host,
+        port: info.port,
+        database: row.db_name,
+        user,
+        password,
+        url: `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${info.host}:${info.port}/${encodeURIComponent(row.db_name)}`,
+      },
+    };
+  }
+
+  #setState(live: Live, state: InstanceState, error: string | null = null): void {
+    live.state = state;
+    live.error = error;
+    live.since = new Date();
+    if (state !== 'starting') {
+      clearTimeout(live.timer);
+      live.timer = undefined;
+    }
+  }
+
+  /** Sends instance.start and waits (without blocking) for the answer, with a deadline. */
+  #startIn(live: Live, channel: ServiceChannel): void {
+    this.#setState(live, 'starting');
+    channel.send({ type: 'instance.start', instance: this.#describe(live.row) });
+    clearTimeout(live.timer);
+    live.timer = setTimeout(() => {
+      if (live.state !== 'starting') return;
+      const text = `instance ${live.row.id} did not answer within ${this.#options.startTimeoutMs / 1000} s`;
+      this.#setState(live, 'failed', text);
+      this.#options.events.record({
+        kind: 'instance.failed',
+        severity: 'error',
+        subject: live.row.id,
+        text,
+      });
+    }, this.#options.startTimeoutMs);
+    live.timer.unref();
+  }
+
+  /** Asks the service to stop hosting an instance; resolves on its answer or after 10 s. */
+  async #stopIn(live: Live): Promise<void> {
+    const channel = this.#channels.get(live.row.app);
+    if (!channel || live.state === 'stopped' || live.state === 'disabled') return;
+    const answered = new Promise<void>((resolve) => {
+      live.stopped = resolve;
+      setTimeout(resolve, 10_000).unref();
+    });
+    channel.send({ type: 'instance.stop', id: live.row.id });
+    await answered;
+    live.stopped = undefined;
+  }
+
+  #ofApp(app: string): Live[] {
+    return [...this.#live.values()].filter((live) => live.row.app === app);
+  }
+
+  // --- InstanceHost ---------------------------------------------------------------------
+
+  serviceReady(app: string, channel: ServiceChannel): void {
+    this.#channels.set(app, channel);
+    void this.#hostAll(app, channel);
+  }
+
+  /**
+   * Starts every enabled instance in a service that just became ready. Folders are checked
+   * first: an instance finished after a crash, before its app was loaded, may lack its owner.
+   */
+  async #hostAll(app: string, channel: ServiceChannel): Promise<void> {
+    for (const live of this.#ofApp(app)) {
+      if (live.row.state !== 'ready' || !live.row.enabled) continue;
+      try {
+        await this.#prepareFolder(live.row);
+      } catch (error) {
+        this.#setState(
+          live,
+          'failed',
+          `its data folder cannot be prepared: ${(error as Error).message}`,
+        );
+        continue;
+      }
+      if (this.#channels.get(app) === channel) this.#startIn(live, channel);
+    }
+  }
+
+  serviceGone(app: string): void {
+    this.#channels.delete(app);
+    for (const live of this.#ofApp(app)) {
+      live.stopped?.();
+      this.#setState(live, live.row.enabled ? 'stopped' : 'disabled');
+    }
+  }
+
+  serviceMessage(app: string, message: Record<string, unknown>): void {
+    const id =
+      typeof message.id === 'string'
+        ? message.id
+        : typeof message.instance === 'string'
+          ? message.instance
+          : undefined;
+    const live = id === undefined ? undefined : this.#live.get(id);
+    const mine = live?.row.app === app ? live : undefined;
+    const text = typeof message.text === 'string' ? message.text : '';
+    switch (message.type) {
+      case 'instance.ready':
+        if (mine?.state === 'starting') this.#setState(mine, 'ready');
+        break;
+      case 'instance.failed': {
+        if (!mine) break;
+        const error =
+          typeof message.error === 'string' ? message.error : 'the service reported a failure';
+        this.#setState(mine, 'failed', error);
+        this.#options.events.record({
+          kind: 'instance.failed',
+          severity: 'error',
+          subject: mine.row.id,
+          text: `instance ${mine.row.id} failed: ${error}`,
+        });
+        break;
+      }
+      case 'instance.stopped':
+        if (!mine) break;
+        this.#setState(mine, mine.row.enabled ? 'stopped' : 'disabled');
+        mine.stopped?.();
+        break;
+      case 'log':
+        this.#options.apps.writeLog(
+          app,
+          mine ? mine.row.id : app,
+          typeof message.flag === 'string' && message.flag !== 'app'
+            ? `${message.flag}: ${text}`
+            : text,
+        );
+        break;
+      case 'event': {
+        const severity = (
+          severities.has(message.severity as string) ? message.severity : 'info'
+        ) as Severity;
+        const kind = typeof message.kind === 'string' ? message.kind : 'app.event';
+        this.#options.events.record({
+          kind: `app.${kind}`.replace(/^app\.app\./, 'app.'),
+          severity,
+          subject: mine ? mine.row.id : app,
+          text,
+        });
+        break;
+      }
+      case 'alarm': {
+        const code = typeof message.code === 'string' ? message.code : undefined;
+        if (!code) break;
+        const subject = mine ? mine.row.id : app;
+        const severity = (
+          severities.has(message.severity as string) ? message.severity : 'warning'
+        ) as Severity;
+        if (message.active === false)
+          this.#options.events.clearAlarm(code, text || `${code} cleared`, subject);
+        else this.#options.events.raiseAlarm(code, severity, text, subject);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  instanceIds(app: string): Promise<string[]> {
+    return Promise.resolve(this.#ofApp(app).map((live) => live.row.id));
+  }
+
+  async removeAll(app: string): Promise<void> {
+    for (const live of this.#ofApp(app)) await this.delete(live.row.id);
+  }
+
+  // --- operations -------------------------------------------------------------------------
+
+  /**
+   * Creates an instance of `app`: validated, recorded as `creating`, its role, database and
+   * folder made, then `ready` and started in the service when it runs. A failure undoes every
+   * step; a crash is finished at the next start.
+   */
+  async create(
+    app: string,
+    id: string,
+    options: { domain?: string; path?: string; password?: string } = {},
+  ): Promise<InstanceView> {
+    checkInstanceId(id);
+    const hosts = this.#options.apps.hostsInstances(app);
+    if (hosts === undefined)
+      throw new AppvisorError('APP_NOT_FOUND', `no app "${app}" is installed`);
+    if (!hosts)
+      throw new AppvisorError(
+        'INSTANCES_UNSUPPORTED',
+        `${app} does not host instances (its app.json lacks "instances": true)`,
+      );
+    const domain = normalizeDomain(options.domain ?? defaultDomain());
+    const path = normalizePath(options.path ?? `/${domain}/${id}`);
+    if (options.password !== undefined) checkPassword(options.password);
+    return this.#serialized(id, async () => {
+      if (this.#live.has(id))
+        throw new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`);
+      const row: Row = {
+        id,
+        app,
+        domain,
+        path,
+        password_sealed: this.#options.secrets.seal(options.password ?? generatePassword()),
+        db_name: instanceDatabaseName(id),
+        db_password_sealed: this.#options.secrets.seal(generatePassword()),
+        trace_flags: [],
+        enabled: true,
+        exclude_from_backup: false,
+        state: 'creating',
+        created_at: new Date(),
+      };
+      try {
+        await this.#options.store.query(
+          `INSERT INTO instances (id, node_id, app, domain, path, password_sealed, db_name, db_password_sealed, state)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'creating')`,
+          [
+            id,
+            this.#options.nodeId,
+            app,
+            domain,
+            path,
+            row.password_sealed,
+            row.db_name,
+            row.db_password_sealed,
+          ],
+        );
+      } catch (error) {
+        throw this.#uniqueViolation(error, id, path);
+      }
+      try {
+        await this.#provision(row);
+        await this.#options.store.query(
+          "UPDATE instances SET state = 'ready', updated_at = now() WHERE id = $1",
+          [id],
+        );
+        row.state = 'ready';
+      } catch (error) {
+        await this.#deprovision(row).catch((cleanup: unknown) => {
+          this.#options.logger.error(
+            { err: cleanup, instance: id },
+            'cleaning up a failed instance creation failed',
+          );
+        });
+        throw error;
+      }
+      const live: Live = { row, state: 'stopped', error: null, since: new Date() };
+      this.#live.set(id, live);
+      this.#options.events.record({
+        kind: 'instance.created',
+        severity: 'info',
+        subject: id,
+        text: `instance ${id} of ${app} created at ${path}`,
+      });
+      const channel = this.#channels.get(app);
+      if (channel) this.#startIn(live, channel);
+      return this.#view(live);
+    });
+  }
+
+  #uniqueViolation(error: unknown, id: string, path: string): unknown {
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    if (code !== '23505') return error;
+    if (constraint === 'instances_pkey')
+      return new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`);
+    if (constraint === 'instances_path_key')
+      return new AppvisorError('PATH_TAKEN', `the path ${path} is taken by another instance`);
+    return new AppvisorError(
+      'INSTANCE_EXISTS',
+      `an instance "${id}" or its database exists already`,
+    );
+  }
+
+  list(filter: { app?: string } = {}): InstanceView[] {
+    return [...this.#live.values()]
+      .filter((live) => filter.app === undefined || live.row.app === filter.app)
+      .sort((a, b) => a.row.id.localeCompare(b.row.id))
+      .map((live) => this.#view(live));
+  }
+
+  show(id: string, options: { reveal?: boolean } = {}): InstanceView {
+    return this.#view(this.#get(id), options.reveal ?? false);
+  }
+
+  /** Changes settings: stored, then pushed to the running service (or started/stopped). */
+  async set(
+    id: string,
+    change: {
+      domain?: string;
+      path?: string;
+      password?: string;
+      enabled?: boolean;
+      excludeFromBackup?: boolean;
+    },
+  ): Promise<InstanceView> {
+    const domain = change.domain === undefined ? undefined : normalizeDomain(change.domain);
+    const path = change.path === undefined ? undefined : normalizePath(change.path);
+    if (change.password !== undefined) checkPassword(change.password);
+    return this.#serialized(id, async () => {
+      const live = this.#get(id);
+      const next: Row = {
+        ...live.row,
+        domain: domain ?? live.row.domain,
+        path: path ?? live.row.path,
+        password_sealed:
+          change.password === undefined
+            ? live.row.password_sealed
+            : this.#options.secrets.seal(change.password),
+        enabled: change.enabled ?? live.row.enabled,
+        exclude_from_backup: change.excludeFromBackup ?? live.row.exclude_from_backup,
+      };
+      try {
+        await this.#options.store.query(
+          `UPDATE instances SET domain = $2, path = $3, password_sealed = $4, enabled = $5,
+             exclude_from_backup = $6, updated_at = now() WHERE id = $1`,
+          [
+            id,
+            next.domain,
+            next.path,
+            next.password_sealed,
+            next.enabled,
+            next.exclude_from_backup,
+          ],
+        );
+      } catch (error) {
+        throw this.#uniqueViolation(error, id, next.path);
+      }
+      const wasEnabled = live.row.enabled;
+      // One assignment: readers see the old settings or the new ones, never a mix.
+      live.row = next;
+      await this.#push(live, wasEnabled);
+      return this.#view(live);
+    });
+  }
+
+  /** Applies an enabled change or an update to the running service. */
+  async #push(live: Live, wasEnabled: boolean): Promise<void> {
+    const channel = this.#channels.get(live.row.app);
+    if (wasEnabled && !live.row.enabled) {
+      await this.#stopIn(live);
+      this.#setState(live, 'disabled');
+    } else if (!wasEnabled && live.row.enabled) {
+      if (channel) this.#startIn(live, channel);
+      else this.#setState(live, 'stopped');
+    } else if (channel && live.row.enabled && live.state !== 'stopped') {
+      channel.send({ type: 'instance.update', instance: this.#describe(live.row) });
+    }
+  }
+
+  /** Turns trace flags on (`+flag`) and off (`-flag`); the running instance gets them at once. */
+  async trace(id: string, changes: readonly string[]): Promise<InstanceView> {
+    return this.#serialized(id, async () => {
+      const live = this.#get(id);
+      const declared = this.#options.apps.traceFlagsOf(live.row.app);
+      const flags = applyTraceChanges(live.row.trace_flags, changes, declared);
+      await this.#options.store.query(
+        'UPDATE instances SET trace_flags = $2, updated_at = now() WHERE id = $1',
+        [id, flags],
+      );
+      live.row = { ...live.row, trace_flags: flags };
+      await this.#push(live, live.row.enabled);
+      return this.#view(live);
+    });
+  }
+
+  /** Stops the instance, drops its database and role, removes its folder. */
+  async delete(id: string): Promise<void> {
+    await this.#serialized(id, async () => {
+      const live = this.#get(id);
+      await this.#options.store.query(
+        "UPDATE instances SET state = 'deleting', updated_at = now() WHERE id = $1",
+        [id],
+      );
+      live.row = { ...live.row, state: 'deleting' };
+      await this.#stopIn(live);
+      this.#setState(live, 'stopped');
+      await this.#deprovision(live.row);
+      this.#live.delete(id);
+      this.#options.events.record({
+        kind: 'instance.deleted',
+        severity: 'info',
+        subject: id,
+        text: `instance ${id} deleted`,
+      });
+    });
+  }
+
+  readonly close = once(async () => {
+    for (const live of this.#live.values()) clearTimeout(live.timer);
+    this.#channels.clear();
+    await Promise.resolve();
+  });
+
+  destroy(): void {
+    for (const live of this.#live.values()) clearTimeout(live.timer);
+  }
+}
+
+/** The default domain of new instances: this machine's name, or `localhost`. */
+function defaultDomain(): string {
+  const name = hostname().toLowerCase();
+  try {
+    return normalizeDomain(name);
+  } catch {
+    return 'localhost';
+  }
+}
