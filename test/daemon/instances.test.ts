@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { AppStatus, InstanceView, StatusReport } from '../../src/api/index.js';
 import { SecretBox } from '../../src/lib/secret-box.js';
+import { makeAppFolder } from '../helpers/apps.js';
 import {
   cli,
   eventually,
@@ -387,6 +388,64 @@ describe('kill -9 of the manager while an instance is being created', () => {
       await daemon.stop();
     } finally {
       await killAll(data);
+    }
+  });
+});
+
+describe('a service that does not answer', () => {
+  const running = withDaemon({ args: ['--set', 'instances.startTimeoutSeconds=1'] });
+
+  test('gets its instance marked failed, with an event, instead of a hang', async () => {
+    const { daemon } = running;
+    const work = await makeTemp();
+    try {
+      // A service in plain Node.js, without the SDK: it says ready, then ignores instance.start.
+      const folder = await makeAppFolder(work, 'mute', {
+        run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
+        manifest: { instances: true },
+        files: {
+          'main.cjs':
+            "process.on('message', () => {});\nprocess.send({ type: 'ready', httpSocket: null });\n",
+        },
+      });
+      assert.equal((await run(daemon, 'app', 'install', folder, '--autostart')).code, 0);
+      await eventually(
+        async () => ((await appStatus(daemon, 'mute')).state === 'running' ? true : undefined),
+        30_000,
+        'mute running',
+      );
+      const created = await run(daemon, 'instance', 'create', 'mute', 'silent');
+      assert.equal(created.code, 0, created.stderr);
+      const failed = await eventually(
+        async () => {
+          const view = await instance(daemon, 'silent');
+          return view.state === 'failed' ? view : undefined;
+        },
+        10_000,
+        'silent failed',
+      );
+      assert.match(failed.error ?? '', /did not answer within 1 s/);
+      const events = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/events'))
+        .body as { events: { kind: string; subject: string }[] };
+      assert.ok(events.events.some((e) => e.kind === 'instance.failed' && e.subject === 'silent'));
+      const plain = await run(daemon, 'instance', 'create', 'sample', 'x');
+      assert.match(plain.stderr, /^error APP_NOT_FOUND: /);
+    } finally {
+      await removeTemp(work);
+    }
+  });
+
+  test('an app that does not host instances refuses them', async () => {
+    const { daemon } = running;
+    const work = await makeTemp();
+    try {
+      const folder = await makeAppFolder(work, 'plain', { run: 'sleep 1000' });
+      await run(daemon, 'app', 'install', folder);
+      const refused = await run(daemon, 'instance', 'create', 'plain', 'x');
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^error INSTANCES_UNSUPPORTED: /);
+    } finally {
+      await removeTemp(work);
     }
   });
 });

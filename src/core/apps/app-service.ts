@@ -249,6 +249,9 @@ export class AppService implements Component {
   /** The folder of a service's HTTP socket: the app's user owns it, nobody else may enter. */
   async #prepareSocketDir(id: string, owner: { uid: number; gid: number } | null): Promise<void> {
     const dir = this.#socketDir(id);
+    // run/apps must let every app user pass; each app's own folder is closed to the others.
+    await mkdir(join(this.#options.runDir, 'apps'), { recursive: true, mode: 0o711 });
+    await chmod(join(this.#options.runDir, 'apps'), 0o711);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     if (owner) await chown(dir, owner.uid, owner.gid);

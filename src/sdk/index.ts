@@ -1,0 +1,11 @@
+/**
+ * The appvisor SDK for services that host instances (app.json `"instances": true`). It speaks
+ * the service protocol (docs/service-protocol.md) with the manager; docs/sdk.md shows how to
+ * use it. It imports nothing of the manager: only node:, `pg` and `ws`.
+ */
+export { createService, stopTimeoutMs } from './service.js';
+export type { InstanceHandlers, Service, ServiceDefinition, ServiceOptions } from './service.js';
+export type { Instance } from './instance.js';
+export { poolConnectTimeoutMs, poolIdleMs, poolMax } from './instance.js';
+export { processChannel, type Channel } from './channel.js';
+export type { DatabaseInfo, InstanceInfo, Severity } from './protocol.js';
