@@ -1,63 +1,117 @@
-// Echo: the example service hosting instances. Each instance serves a page, counts requests in
-// its own database, and echoes WebSocket messages.
+// Echo: a small appvisor service that hosts instances. Each instance counts hits in its own
+// database, serves a page naming itself, and echoes WebSocket text messages.
+//
+// The manager gives the file URL of its SDK in APPVISOR_SDK, so this app needs no
+// node_modules of its own. (An app may instead `npm install appvisor` and import
+// 'appvisor/sdk'.)
 const { createService } = await import(process.env.APPVISOR_SDK);
 
-/** The route inside the instance: the request URL is the original path, e.g. /example.com/acme/count. */
-function route(instance, url) {
-  const path = (url ?? '/').split('?', 1)[0];
-  const rest = path.startsWith(instance.path) ? path.slice(instance.path.length) : path;
-  return rest === '' ? '/' : rest;
+/** Runs one SQL statement in the instance's database, traced under the flag `database`. */
+async function query(instance, text, values = []) {
+  if (values.length > 0) instance.trace('database', text, values);
+  else instance.trace('database', text);
+  return instance.db.query(text, values);
 }
 
-function json(response, status, body) {
+/** The route inside the instance: the request URL is the full original path. */
+function routeOf(instance, url) {
+  const path = new URL(url ?? '/', 'http://instance').pathname;
+  if (path !== instance.path && !path.startsWith(`${instance.path}/`)) return null;
+  return path.slice(instance.path.length) || '/';
+}
+
+function sendJson(response, status, body) {
   const text = JSON.stringify(body);
   response.writeHead(status, {
-    'content-type': 'application/json',
+    'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
   });
   response.end(text);
 }
 
-function escape(text) {
-  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function escapeHtml(text) {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
 }
 
-async function sql(instance, text, values) {
-  instance.trace('database', text);
-  return instance.db.query(text, values);
+function page(instance) {
+  const id = escapeHtml(instance.id);
+  const domain = escapeHtml(instance.domain);
+  // A JavaScript string inside <script>: JSON, with `<` escaped so no `</script>` can end it.
+  const base = JSON.stringify(instance.path).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<title>Echo ${id}</title>
+<h1>Echo instance ${id}</h1>
+<p>Domain: ${domain}</p>
+<p>Count: <span id="count">?</span> <button id="hit">+1</button></p>
+<p><input id="text" value="hello"> <button id="echo">echo over WebSocket</button>
+<span id="echoed"></span></p>
+<script>
+const base = ${base};
+const show = (body) => { document.getElementById('count').textContent = body.count; };
+fetch(base + '/count').then((r) => r.json()).then(show);
+document.getElementById('hit').onclick = () =>
+  fetch(base + '/count', { method: 'POST' }).then((r) => r.json()).then(show);
+const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + base + '/');
+ws.onmessage = (event) => { document.getElementById('echoed').textContent = event.data; };
+document.getElementById('echo').onclick = () => ws.send(document.getElementById('text').value);
+</script>
+</html>
+`;
+}
+
+async function count(instance) {
+  const result = await query(instance, 'SELECT n FROM hits WHERE id = 1');
+  return Number(result.rows[0]?.n ?? 0);
 }
 
 createService({
   async start(instance) {
-    await sql(instance, 'CREATE TABLE IF NOT EXISTS hits (id int PRIMARY KEY, n bigint NOT NULL)');
-    await sql(instance, 'INSERT INTO hits (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
+    await query(
+      instance,
+      'CREATE TABLE IF NOT EXISTS hits (id int PRIMARY KEY, n bigint NOT NULL)',
+    );
+    await query(instance, 'INSERT INTO hits (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
+    instance.log('started for', instance.domain, 'at', instance.path);
+
     return {
       async http(request, response) {
-        const path = route(instance, request.url);
-        if (path === '/' && request.method === 'GET') {
-          const html = `<!doctype html><meta charset="utf-8"><title>Echo ${escape(instance.id)}</title>
-<h1>Echo</h1><p>Instance <b>${escape(instance.id)}</b> of ${escape(instance.domain)}.</p>`;
-          response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        const route = routeOf(instance, request.url);
+        if (route === '/' && request.method === 'GET') {
+          const html = page(instance);
+          response.writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'content-length': Buffer.byteLength(html),
+          });
           response.end(html);
-        } else if (path === '/count' && request.method === 'POST') {
-          const { rows } = await sql(
+        } else if (route === '/count' && request.method === 'POST') {
+          const result = await query(
             instance,
             'UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n',
           );
-          const count = Number(rows[0].n);
-          instance.trace('app', 'count', count);
-          json(response, 200, { instance: instance.id, count });
-        } else if (path === '/count' && request.method === 'GET') {
-          const { rows } = await sql(instance, 'SELECT n FROM hits WHERE id = 1');
-          json(response, 200, { instance: instance.id, count: Number(rows[0].n) });
+          const n = Number(result.rows[0]?.n ?? 0);
+          instance.trace('app', 'count', n);
+          sendJson(response, 200, { instance: instance.id, count: n });
+        } else if (route === '/count' && request.method === 'GET') {
+          sendJson(response, 200, { instance: instance.id, count: await count(instance) });
         } else {
-          json(response, 404, { code: 'NOT_FOUND', message: `no route ${path}` });
+          sendJson(response, 404, { code: 'NOT_FOUND', message: 'no such page' });
         }
       },
+
       websocket(socket) {
         socket.on('message', (data, isBinary) => {
-          socket.send(isBinary ? data : data.toString());
+          // Text comes back as text, unchanged; binary messages are not echoed.
+          if (!isBinary) socket.send(data.toString('utf8'));
         });
+      },
+
+      stop() {
+        instance.log('stopping');
       },
     };
   },
