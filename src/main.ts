@@ -320,13 +320,15 @@ export async function runDaemon(input: DaemonInput): Promise<number> {
     return fail(error);
   }
 
-  print(`appvisor ${version} is ready (pid ${process.pid})`);
-  for (const url of adminUrls(manager.addresses())) print(`  admin URL: ${url}`);
-  print(`  data folder: ${manager.config.data}`);
+  // One write, so that a reader never sees half of it.
+  const lines = [`appvisor ${version} is ready (pid ${process.pid})`];
+  for (const url of adminUrls(manager.addresses())) lines.push(`  admin URL: ${url}`);
   if (manager.oneTimePassword) {
-    print(`  one-time admin password: ${manager.oneTimePassword}`);
-    print('  (shown only now; set your own with `appvisor admin password --set`)');
+    lines.push(`  one-time admin password: ${manager.oneTimePassword}`);
+    lines.push('  (shown only now; set your own with `appvisor admin password --set`)');
   }
+  lines.push(`  data folder: ${manager.config.data}`);
+  print(lines.join('\n'));
 
   return new Promise<number>((resolve) => {
     let signals = 0;

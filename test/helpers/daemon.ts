@@ -94,7 +94,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   void exited.then(() => {
     state.done = true;
   });
-  while (!/admin URL: https:\/\/\S+/.test(out)) {
+  // The ready block is written at once and ends with the data folder line.
+  while (!/ {2}data folder: .*\n/.test(out)) {
     if (state.done) throw new Error(`daemon exited before it was ready:\n${out}\n${err}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
