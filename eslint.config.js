@@ -71,9 +71,9 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
-    files: ['bin/**', 'eslint.config.js'],
+    files: ['bin/**', 'scripts/**', 'examples/**/*.mjs', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly' } },
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -4,7 +4,7 @@
  */
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
 import { AppService } from './core/apps/index.js';
 import { AdminAuth } from './core/auth/index.js';
@@ -185,7 +185,7 @@ export async function startManager(
       graceMs: config.apps.stopGraceSeconds * 1000,
       maxPackageBytes: config.apps.maxPackageBytes,
       runDir: layout.run,
-      sdkUrl: new URL('./sdk/index.js', import.meta.url).href,
+      sdkBundle: fileURLToPath(new URL('../sdk/appvisor-sdk.mjs', import.meta.url)),
       nodePath: process.execPath,
       limits: {
         maxBytes: config.apps.maxUnpackedBytes,

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { blockingFolder } from '../../lib/folder-access.js';
@@ -99,8 +101,11 @@ export interface AppServiceOptions {
   maxPackageBytes?: number;
   /** `<data>/run`: services' HTTP sockets go below it. */
   runDir: string;
-  /** File URL of the SDK module services may import (APPVISOR_SDK). */
-  sdkUrl?: string;
+  /**
+   * The bundled SDK (dist/sdk/appvisor-sdk.mjs). A copy goes to `<data>/run/sdk/`, where every
+   * app user can read it, and services get its file URL as APPVISOR_SDK.
+   */
+  sdkBundle?: string;
   /** Node.js binary for `run` scripts (APPVISOR_NODE). */
   nodePath?: string;
   /** How long a service may take to send `ready`. */
@@ -136,6 +141,7 @@ export class AppService implements Component {
   readonly #catalog: Catalog;
   readonly #apps = new Map<string, LoadedApp>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  #sdkUrl: string | undefined;
   #host: InstanceHost | undefined;
 
   /** Connects the instances subsystem; services are reported to it from now on. */
@@ -207,6 +213,7 @@ export class AppService implements Component {
    * apps whose folder is gone (with an event), start the runnable autostart ones.
    */
   async start(): Promise<void> {
+    await this.#stageSdk();
     for (const id of await this.#catalog.recover()) {
       this.#options.events.record({
         kind: 'app.recovered',
@@ -255,6 +262,28 @@ export class AppService implements Component {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     if (owner) await chown(dir, owner.uid, owner.gid);
+  }
+
+  /**
+   * Copies the SDK bundle where app users can read it: the manager's own folder may be private
+   * (a checkout in /root, say).
+   */
+  async #stageSdk(): Promise<void> {
+    const source = this.#options.sdkBundle;
+    if (!source) return;
+    const folder = join(this.#options.runDir, 'sdk');
+    await mkdir(folder, { recursive: true, mode: 0o755 });
+    await chmod(folder, 0o755);
+    const target = join(folder, 'appvisor-sdk.mjs');
+    try {
+      await writeFileAtomic(target, await readFile(source), 0o644);
+      this.#sdkUrl = pathToFileURL(target).href;
+    } catch (error) {
+      this.#options.logger.warn(
+        { err: error },
+        'the SDK bundle is missing: services cannot import APPVISOR_SDK',
+      );
+    }
   }
 
   /** A process of this app that a killed manager left behind: its whole group is stopped. */
@@ -369,7 +398,7 @@ export class AppService implements Component {
         ...(app.manifest.instances
           ? {
               APPVISOR_HTTP_SOCKET: join(this.#socketDir(id), 'http.sock'),
-              ...(this.#options.sdkUrl ? { APPVISOR_SDK: this.#options.sdkUrl } : {}),
+              ...(this.#sdkUrl ? { APPVISOR_SDK: this.#sdkUrl } : {}),
             }
           : {}),
         ...(this.#options.nodePath ? { APPVISOR_NODE: this.#options.nodePath } : {}),

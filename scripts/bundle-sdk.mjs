@@ -1,0 +1,21 @@
+// Bundles the SDK and its dependencies (pg, ws) into one self-contained file,
+// dist/sdk/appvisor-sdk.mjs: the manager hands it to services (APPVISOR_SDK), and app authors
+// may vendor it. Run by `npm run build`.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/sdk/index.ts'],
+  outfile: 'dist/sdk/appvisor-sdk.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // pg loads pg-native only when asked to; ws's optional native helpers likewise.
+  external: ['pg-native', 'bufferutil', 'utf-8-validate'],
+  // CommonJS dependencies call require() for Node's own modules.
+  banner: {
+    js: "import { createRequire as __appvisorRequire } from 'node:module'; const require = __appvisorRequire(import.meta.url);",
+  },
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
