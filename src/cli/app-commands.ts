@@ -6,7 +6,7 @@ import { create as createTar } from 'tar';
 import type { AppStatus, AppSummary } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
-import { duration, printJson, table } from './output.js';
+import { duration, onOff, printJson, table } from './output.js';
 
 function query(params: Record<string, string | boolean | number | undefined>): string {
   const search = new URLSearchParams();
@@ -131,13 +131,6 @@ export async function appStatus(context: CommandContext, id: string): Promise<vo
     context,
     await context.client.call<AppStatus>('GET', `/apps/${encodeURIComponent(id)}`),
   );
-}
-
-function onOff(value: string | undefined, flag: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'on') return true;
-  if (value === 'off') return false;
-  throw new CliError('BAD_REQUEST', `${flag} takes on or off, not "${value}"`);
 }
 
 function count(value: string | undefined, flag: string): number | undefined {

@@ -1,17 +1,10 @@
 import type { InstanceView } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
-import { printJson, table } from './output.js';
+import { onOff, printJson, table } from './output.js';
 
 function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
-}
-
-function onOff(value: string | undefined, flag: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'on') return true;
-  if (value === 'off') return false;
-  throw new CliError('BAD_REQUEST', `${flag} takes on or off, not "${value}"`);
 }
 
 function printView(context: CommandContext, view: InstanceView): void {

@@ -1,8 +1,18 @@
+import { CliError } from './client.js';
+
 /** Where a command writes. */
 export interface Io {
   stdout: { write(text: string | Uint8Array): unknown };
   stderr: { write(text: string): unknown };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+}
+
+/** Reads an `on|off` option; undefined when it was not given. */
+export function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new CliError('BAD_REQUEST', `${flag} takes on or off, not "${value}"`);
 }
 
 /** Prints a value as the one JSON document of `--json`. */

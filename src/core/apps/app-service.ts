@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
+import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { blockingFolder } from '../../lib/folder-access.js';
@@ -140,7 +141,7 @@ export class AppService implements Component {
   readonly #options: AppServiceOptions;
   readonly #catalog: Catalog;
   readonly #apps = new Map<string, LoadedApp>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
   #sdkUrl: string | undefined;
   #host: InstanceHost | undefined;
 
@@ -194,18 +195,6 @@ export class AppService implements Component {
       appdataDir: options.appdataDir,
       ...(options.limits ? { limits: options.limits } : {}),
     });
-  }
-
-  /** Runs `fn` after every earlier operation on the same app has finished. */
-  async #serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
-    this.#locks.set(id, next);
-    try {
-      return await next;
-    } finally {
-      if (this.#locks.get(id) === next) this.#locks.delete(id);
-    }
   }
 
   /**
@@ -573,7 +562,7 @@ export class AppService implements Component {
   /** Starts an app; `changed` is false when it was already running or starting. */
   async startApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
     checkAppId(id);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       await this.#requireReachable(app);
@@ -596,7 +585,7 @@ export class AppService implements Component {
   /** Stops an app (TERM, then KILL after the grace time); resolves when it has ended. */
   async stopApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
     checkAppId(id);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       if (app.supervisor.state !== 'stopped') app.log.note('stop requested');
@@ -607,7 +596,7 @@ export class AppService implements Component {
 
   async restartApp(id: string): Promise<{ changed: boolean; status: AppStatus }> {
     checkAppId(id);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       await this.#requireReachable(app);
@@ -624,7 +613,7 @@ export class AppService implements Component {
     change: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null },
   ): Promise<AppStatus> {
     checkAppId(id);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       if (change.logMaxBytes != null && change.logMaxBytes < 64 * 1024) {
@@ -651,7 +640,7 @@ export class AppService implements Component {
   ): Promise<AppStatus> {
     if (options.id !== undefined) checkAppId(options.id);
     const staged = await this.#catalog.stage(archivePath, options.id);
-    return this.#serialized(staged.id, async () => {
+    return this.#queue.run(staged.id, async () => {
       const { id } = staged;
       const before = await this.#catalog.get(id);
       const loaded = this.#apps.get(id);
@@ -765,7 +754,7 @@ export class AppService implements Component {
       }
       await this.#host?.removeAll(id);
     }
-    await this.#serialized(id, async () => {
+    await this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#stopProcess(app);
       this.#apps.delete(id);

@@ -1,6 +1,7 @@
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { SecretBox } from '../../lib/secret-box.js';
@@ -102,21 +103,10 @@ export class InstanceService implements Component, InstanceHost {
   readonly #options: InstanceServiceOptions;
   readonly #live = new Map<string, Live>();
   readonly #channels = new Map<string, ServiceChannel>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
 
   constructor(options: InstanceServiceOptions) {
     this.#options = options;
-  }
-
-  async #serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
-    this.#locks.set(id, next);
-    try {
-      return await next;
-    } finally {
-      if (this.#locks.get(id) === next) this.#locks.delete(id);
-    }
   }
 
   /** Finishes what a crash interrupted, loads the instances and starts hosting them. */
@@ -422,7 +412,7 @@ export class InstanceService implements Component, InstanceHost {
     const domain = normalizeDomain(options.domain ?? defaultDomain());
     const path = normalizePath(options.path ?? `/${domain}/${id}`);
     if (options.password !== undefined) checkPassword(options.password);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       if (this.#live.has(id))
         throw new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`);
       const row: Row = {
@@ -525,7 +515,7 @@ export class InstanceService implements Component, InstanceHost {
     const domain = change.domain === undefined ? undefined : normalizeDomain(change.domain);
     const path = change.path === undefined ? undefined : normalizePath(change.path);
     if (change.password !== undefined) checkPassword(change.password);
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const live = this.#get(id);
       const next: Row = {
         ...live.row,
@@ -578,7 +568,7 @@ export class InstanceService implements Component, InstanceHost {
 
   /** Turns trace flags on (`+flag`) and off (`-flag`); the running instance gets them at once. */
   async trace(id: string, changes: readonly string[]): Promise<InstanceView> {
-    return this.#serialized(id, async () => {
+    return this.#queue.run(id, async () => {
       const live = this.#get(id);
       const declared = this.#options.apps.traceFlagsOf(live.row.app);
       const flags = applyTraceChanges(live.row.trace_flags, changes, declared);
@@ -594,7 +584,7 @@ export class InstanceService implements Component, InstanceHost {
 
   /** Stops the instance, drops its database and role, removes its folder. */
   async delete(id: string): Promise<void> {
-    await this.#serialized(id, async () => {
+    await this.#queue.run(id, async () => {
       const live = this.#get(id);
       await this.#options.store.query(
         "UPDATE instances SET state = 'deleting', updated_at = now() WHERE id = $1",
