@@ -240,6 +240,12 @@ export async function startManager(
       ),
     );
     front.setManagerHandler(api.handler);
+    front.setInstanceResolver((path) => {
+      const found = instances.resolve(path);
+      if (!found) return undefined;
+      const socket = apps.httpSocketOf(found.app);
+      return { id: found.id, socket, ready: found.ready && socket !== null };
+    });
     await group.startOne(front);
     await group.startOne(new LocalSocketServer(layout.socket, api));
     state = 'running';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PathRouter } from '../../src/core/front/path-router.js';
+import { PathRouter } from '../../src/lib/path-router.js';
 
 describe('path router', () => {
   test('longest match on whole segments, case-sensitive', () => {

@@ -172,6 +172,11 @@ export class AppService implements Component {
     this.#apps.get(id)?.log.write(tag, text);
   }
 
+  /** Where the app's service serves HTTP, while it runs. */
+  httpSocketOf(id: string): string | null {
+    return this.#apps.get(id)?.httpSocket ?? null;
+  }
+
   /** The app's writable folder. */
   dataFolder(id: string): string {
     return this.#catalog.dataFolder(id);

@@ -4,13 +4,15 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { AppvisorError } from '../errors/index.js';
 import type { CertificatePair } from '../tls/index.js';
+import { proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
 
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -65,6 +67,7 @@ export class Front implements Component {
   #http: Server | undefined;
   #https: HttpsServer | undefined;
   #managerHandler: RequestHandler | undefined;
+  #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
   #serving = false;
 
   constructor(options: FrontOptions) {
@@ -96,9 +99,15 @@ export class Front implements Component {
         socket.destroy();
       }
     });
-    // WebSocket upgrades reach instances in a later version; until then they are refused.
-    server.on('upgrade', (_request: IncomingMessage, socket: Duplex) => {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    const scheme = server instanceof HttpsServer ? 'https' : 'http';
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+      const target = this.#serving ? this.#resolve?.(path) : undefined;
+      if (!target) {
+        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      proxyUpgrade(request, socket, head, target, scheme);
     });
     this.#servers.push(server);
     return server;
@@ -137,6 +146,11 @@ export class Front implements Component {
   /** Uses a new certificate for every TLS connection made from now on. */
   setCertificate(pair: CertificatePair): void {
     this.#https?.setSecureContext({ cert: pair.cert, key: pair.key });
+  }
+
+  /** Finds the instance a path belongs to (longest match); undefined: nothing is there. */
+  setInstanceResolver(resolve: (path: string) => InstanceTarget | undefined): void {
+    this.#resolve = resolve;
   }
 
   /** The handler of `/manager` (the admin UI and API). */
@@ -180,10 +194,22 @@ export class Front implements Component {
         this.#managerHandler(request, response);
         return;
       }
-    } else if (path === '/') {
-      response.writeHead(302, { location: `${managerPrefix}/`, 'content-length': 0 });
-      response.end();
-      return;
+    } else {
+      const target = this.#resolve?.(path);
+      if (target) {
+        proxyRequest(
+          request,
+          response,
+          target,
+          request.socket instanceof TLSSocket ? 'https' : 'http',
+        );
+        return;
+      }
+      if (path === '/') {
+        response.writeHead(302, { location: `${managerPrefix}/`, 'content-length': 0 });
+        response.end();
+        return;
+      }
     }
     sendJson(response, 404, { code: 'NOT_FOUND', message: `nothing is served at ${path}` });
   };

@@ -1,1 +1,2 @@
 export { Front, type FrontAddress, type FrontOptions, type RequestHandler } from './front.js';
+export { forwardHeaders, type InstanceTarget } from './proxy.js';

@@ -14,6 +14,7 @@ import {
   type DatabaseServer,
 } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
+import { PathRouter } from '../../lib/path-router.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -103,6 +104,8 @@ export class InstanceService implements Component, InstanceHost {
   readonly #options: InstanceServiceOptions;
   readonly #live = new Map<string, Live>();
   readonly #channels = new Map<string, ServiceChannel>();
+  /** Web paths → instances, for the front; changed in one step with the settings. */
+  readonly #routes = new PathRouter<Live>();
   readonly #queue = new KeyedQueue();
 
   constructor(options: InstanceServiceOptions) {
@@ -135,12 +138,14 @@ export class InstanceService implements Component, InstanceHost {
         await this.#deprovision(row);
         continue;
       }
-      this.#live.set(row.id, {
+      const live: Live = {
         row,
         state: row.enabled ? 'stopped' : 'disabled',
         error: null,
         since: new Date(),
-      });
+      };
+      this.#live.set(row.id, live);
+      this.#routes.set(row.path, live);
     }
     this.#options.apps.setInstanceHost(this);
   }
@@ -465,6 +470,7 @@ export class InstanceService implements Component, InstanceHost {
       }
       const live: Live = { row, state: 'stopped', error: null, since: new Date() };
       this.#live.set(id, live);
+      this.#routes.set(path, live);
       this.#options.events.record({
         kind: 'instance.created',
         severity: 'info',
@@ -488,6 +494,13 @@ export class InstanceService implements Component, InstanceHost {
       'INSTANCE_EXISTS',
       `an instance "${id}" or its database exists already`,
     );
+  }
+
+  /** The instance serving a web path (longest whole-segment match), for the front. */
+  resolve(path: string): { id: string; app: string; ready: boolean } | undefined {
+    const found = this.#routes.match(path)?.value;
+    if (!found) return undefined;
+    return { id: found.row.id, app: found.row.app, ready: found.state === 'ready' };
   }
 
   list(filter: { app?: string } = {}): InstanceView[] {
@@ -545,7 +558,11 @@ export class InstanceService implements Component, InstanceHost {
         throw this.#uniqueViolation(error, id, next.path);
       }
       const wasEnabled = live.row.enabled;
-      // One assignment: readers see the old settings or the new ones, never a mix.
+      // Synchronous from here: readers see the old settings and route or the new ones.
+      if (next.path !== live.row.path) {
+        this.#routes.delete(live.row.path);
+        this.#routes.set(next.path, live);
+      }
       live.row = next;
       await this.#push(live, wasEnabled);
       return this.#view(live);
@@ -591,6 +608,7 @@ export class InstanceService implements Component, InstanceHost {
         [id],
       );
       live.row = { ...live.row, state: 'deleting' };
+      this.#routes.delete(live.row.path);
       await this.#stopIn(live);
       this.#setState(live, 'stopped');
       await this.#deprovision(live.row);
