@@ -23,7 +23,7 @@ import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
 import { InstanceService } from './core/instances/index.js';
 import { Store } from './core/store/index.js';
-import { loadOrCreateCertificate } from './core/tls/index.js';
+import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { ensureSystemUser } from './lib/os-users.js';
@@ -107,7 +107,10 @@ export async function startManager(
     logger.info({ version, pid: process.pid, data: layout.root }, 'manager starting');
 
     const events = await group.startOne(new EventLog({ logger, nodeId: dataDir.nodeId }));
-    front.setCertificate(await loadOrCreateCertificate(layout.tls));
+    const certificates = new CertificateStore(layout.tls, (pair) => {
+      front.setCertificate(pair);
+    });
+    await certificates.load();
 
     let database: DatabaseServer;
     if (config.database.url) {
@@ -231,7 +234,16 @@ export async function startManager(
       apps: await apps.list(),
       alarms: events.activeAlarms(),
     });
-    const api = await buildApi({ logger, auth, apps, instances, events, health, status });
+    const api = await buildApi({
+      logger,
+      auth,
+      apps,
+      instances,
+      certificates,
+      events,
+      health,
+      status,
+    });
     await group.startOne(
       lifecycleOf(
         'api',

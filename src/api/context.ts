@@ -1,6 +1,7 @@
 import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
 import type { InstanceService } from '../core/instances/index.js';
+import type { CertificateStore } from '../core/tls/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { HealthReport, StatusReport } from './types.js';
@@ -11,6 +12,7 @@ export interface ApiContext {
   auth: AdminAuth;
   apps: AppService;
   instances: InstanceService;
+  certificates: CertificateStore;
   events: EventLog;
   health(): HealthReport;
   status(): Promise<StatusReport>;

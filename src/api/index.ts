@@ -5,6 +5,7 @@ export type { ApiContext } from './context.js';
 export type {
   AppStatus,
   AppSummary,
+  CertificateStatus,
   ErrorBody,
   InstanceView,
   EventsReport,

@@ -7,6 +7,7 @@ import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
+import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
 import { statusRoutes } from './routes/health.js';
 
@@ -71,6 +72,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       authRoutes(api, context);
       appRoutes(api, context);
       instanceRoutes(api, context);
+      certRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

@@ -3,6 +3,9 @@ import type { AppStatus, AppSummary } from '../core/apps/index.js';
 export type { AppStatus, AppSummary };
 import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
 import type { InstanceView } from '../core/instances/index.js';
+import type { CertificateStatus } from '../core/tls/index.js';
+
+export type { CertificateStatus };
 
 export type { InstanceView };
 import type { DatabaseInfo } from '../core/database/index.js';

@@ -17,6 +17,7 @@ import {
   appUninstall,
   logs,
 } from './app-commands.js';
+import { certReset, certSet, certShow } from './cert-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
 import {
   instanceCreate,
@@ -255,6 +256,28 @@ export async function run(
     .option('--yes', 'really')
     .action(async (id: string, options: { yes?: boolean }) => {
       await instanceDelete(context(), id, options);
+    });
+
+  const cert = program.command('cert').description("the front's TLS certificate");
+  cert
+    .command('show')
+    .description('subject, issuer, validity and fingerprint')
+    .action(async () => {
+      await certShow(context());
+    });
+  cert
+    .command('set')
+    .description('use a PEM bundle (leaf first) and its key; served to new connections at once')
+    .argument('<bundle.pem>')
+    .argument('<key.pem>')
+    .action(async (bundle: string, key: string) => {
+      await certSet(context(), bundle, key);
+    });
+  cert
+    .command('reset')
+    .description('go back to a new self-signed certificate')
+    .action(async () => {
+      await certReset(context());
     });
 
   program

@@ -34,6 +34,7 @@ export const errorCatalog = {
   INSTANCE_EXISTS: { status: 409, text: 'An instance with this id exists already.' },
   PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
   INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
+  CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

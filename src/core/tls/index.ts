@@ -5,3 +5,8 @@ export {
   type CertificateInfo,
   type CertificatePair,
 } from './certificates.js';
+export {
+  CertificateStore,
+  validateCertificate,
+  type CertificateStatus,
+} from './certificate-store.js';

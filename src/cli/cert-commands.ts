@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import type { CertificateStatus } from '../api/index.js';
+import { CliError } from './client.js';
+import type { CommandContext } from './commands.js';
+import { printJson, table } from './output.js';
+
+function printStatus(context: CommandContext, status: CertificateStatus): void {
+  if (context.json) {
+    printJson(context.io, status);
+    return;
+  }
+  const rows = [
+    ['subject', status.subject.replace(/\n/g, ', ')],
+    ['issuer', status.issuer.replace(/\n/g, ', ')],
+    ['valid', `${status.validFrom} to ${status.validTo}`],
+    ['chain', `${status.chainLength} certificate(s)${status.selfSigned ? ', self-signed' : ''}`],
+    ['sha256', status.fingerprint256],
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** `appvisor cert show` */
+export async function certShow(context: CommandContext): Promise<void> {
+  printStatus(context, await context.client.call<CertificateStatus>('GET', '/cert'));
+}
+
+/** `appvisor cert set <bundle.pem> <key.pem>` */
+export async function certSet(
+  context: CommandContext,
+  bundlePath: string,
+  keyPath: string,
+): Promise<void> {
+  const read = (path: string) =>
+    readFile(path, 'utf8').catch((error: unknown) => {
+      throw new CliError(
+        'CERT_INVALID',
+        `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    });
+  const [cert, key] = await Promise.all([read(bundlePath), read(keyPath)]);
+  printStatus(context, await context.client.call<CertificateStatus>('PUT', '/cert', { cert, key }));
+}
+
+/** `appvisor cert reset` */
+export async function certReset(context: CommandContext): Promise<void> {
+  printStatus(context, await context.client.call<CertificateStatus>('POST', '/cert/reset'));
+}

@@ -1,0 +1,159 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { access, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { syncFolder, writeFileAtomic } from '../../lib/atomic-write.js';
+import { AppvisorError } from '../errors/index.js';
+import {
+  describeCertificate,
+  generateSelfSigned,
+  loadOrCreateCertificate,
+  type CertificateInfo,
+  type CertificatePair,
+} from './certificates.js';
+
+/** What `cert show` tells: the leaf, and how long the chain is. */
+export interface CertificateStatus extends CertificateInfo {
+  chainLength: number;
+}
+
+function invalid(reason: string): AppvisorError {
+  return new AppvisorError('CERT_INVALID', reason);
+}
+
+/** The PEM blocks of one kind, in order. */
+function pemBlocks(text: string, label: string): string[] {
+  const pattern = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, 'g');
+  return text.match(pattern) ?? [];
+}
+
+/**
+ * Checks a certificate bundle (leaf first, then intermediates, optionally the root) and its
+ * private key (PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, or SEC1 `EC PRIVATE KEY`).
+ * Throws CERT_INVALID with the reason: garbage, an encrypted key, a key that does not match the
+ * leaf, a chain out of order or broken, a leaf that has expired or is not valid yet.
+ */
+export function validateCertificate(
+  bundle: string,
+  keyPem: string,
+  now = new Date(),
+): CertificatePair {
+  const blocks = pemBlocks(bundle, 'CERTIFICATE');
+  if (blocks.length === 0)
+    throw invalid('the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+  const certificates: X509Certificate[] = [];
+  for (const [i, block] of blocks.entries()) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch (error) {
+      throw invalid(
+        `certificate ${i + 1} of the bundle cannot be read: ${(error as Error).message}`,
+      );
+    }
+  }
+  if (/ENCRYPTED/.test(keyPem))
+    throw invalid('the key is encrypted: give the key without a passphrase');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw invalid(
+      code === 'ERR_MISSING_PASSPHRASE'
+        ? 'the key is encrypted: give the key without a passphrase'
+        : `the key cannot be read as a PEM private key (PKCS#1, PKCS#8 or EC): ${(error as Error).message}`,
+    );
+  }
+  const leaf = certificates[0]!;
+  if (!leaf.checkPrivateKey(key))
+    throw invalid('the key does not match the first (leaf) certificate of the bundle');
+  if (new Date(leaf.validTo) < now)
+    throw invalid(`the certificate expired on ${new Date(leaf.validTo).toISOString()}`);
+  if (new Date(leaf.validFrom) > now)
+    throw invalid(`the certificate is valid only from ${new Date(leaf.validFrom).toISOString()}`);
+  for (let i = 0; i + 1 < certificates.length; i++) {
+    const child = certificates[i]!;
+    const parent = certificates[i + 1]!;
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+      throw invalid(
+        `the chain is out of order or broken: certificate ${i + 2} (${parent.subject.replace(/\n/g, ', ')}) did not issue certificate ${i + 1} (${child.subject.replace(/\n/g, ', ')}); put the leaf first, then each issuer`,
+      );
+    }
+  }
+  return { cert: `${blocks.join('\n')}\n`, key: keyPem.endsWith('\n') ? keyPem : `${keyPem}\n` };
+}
+
+/**
+ * The platform's TLS certificate: `tls/cert.pem` and `tls/key.pem` (0600). A self-signed one is
+ * made at the first start; an uploaded one is validated first and written atomically; either way
+ * the listeners get it for their next connection without a restart.
+ */
+export class CertificateStore {
+  readonly #folder: string;
+  readonly #onChange: (pair: CertificatePair) => void;
+  #pair: CertificatePair | undefined;
+
+  constructor(folder: string, onChange: (pair: CertificatePair) => void) {
+    this.#folder = folder;
+    this.#onChange = onChange;
+  }
+
+  async load(): Promise<CertificatePair> {
+    await this.#finishInstall();
+    this.#pair = await loadOrCreateCertificate(this.#folder);
+    this.#onChange(this.#pair);
+    return this.#pair;
+  }
+
+  status(): CertificateStatus {
+    if (!this.#pair) throw new AppvisorError('STARTING', 'the certificate is not loaded yet');
+    return {
+      ...describeCertificate(this.#pair.cert),
+      chainLength: pemBlocks(this.#pair.cert, 'CERTIFICATE').length,
+    };
+  }
+
+  /** Validates and installs an uploaded bundle and key; the old one stays when they are refused. */
+  async set(bundle: string, key: string): Promise<CertificateStatus> {
+    const pair = validateCertificate(bundle, key);
+    await this.#install(pair);
+    return this.status();
+  }
+
+  /** Goes back to a new self-signed certificate. */
+  async reset(): Promise<CertificateStatus> {
+    await this.#install(await generateSelfSigned());
+    return this.status();
+  }
+
+  /**
+   * Both files are written under `.new` names first, then renamed key first. A crash before the
+   * renames leaves the old pair (the `.new` files are dropped at the next load); a crash between
+   * them leaves `cert.pem.new` alone, which the next load renames to finish the change.
+   */
+  async #install(pair: CertificatePair): Promise<void> {
+    const [key, cert] = [join(this.#folder, 'key.pem'), join(this.#folder, 'cert.pem')];
+    await writeFileAtomic(`${key}.new`, pair.key, 0o600);
+    await writeFileAtomic(`${cert}.new`, pair.cert, 0o600);
+    await rename(`${key}.new`, key);
+    await rename(`${cert}.new`, cert);
+    await syncFolder(this.#folder);
+    this.#pair = pair;
+    this.#onChange(pair);
+  }
+
+  async #finishInstall(): Promise<void> {
+    const [key, cert] = [join(this.#folder, 'key.pem'), join(this.#folder, 'cert.pem')];
+    const exists = (path: string) =>
+      access(path).then(
+        () => true,
+        () => false,
+      );
+    const [keyNew, certNew] = await Promise.all([exists(`${key}.new`), exists(`${cert}.new`)]);
+    if (keyNew) {
+      await rm(`${key}.new`, { force: true });
+      await rm(`${cert}.new`, { force: true });
+    } else if (certNew) {
+      await rename(`${cert}.new`, cert);
+    }
+  }
+}
