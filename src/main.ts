@@ -256,7 +256,12 @@ export async function startManager(
       const found = instances.resolve(path);
       if (!found) return undefined;
       const socket = apps.httpSocketOf(found.app);
-      return { id: found.id, socket, ready: found.ready && socket !== null };
+      return {
+        id: found.id,
+        socket,
+        ready: found.ready && socket !== null,
+        handoff: apps.handoffOf(found.app),
+      };
     });
     await group.startOne(front);
     await group.startOne(new LocalSocketServer(layout.socket, api));

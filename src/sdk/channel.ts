@@ -5,8 +5,8 @@
 export interface Channel {
   /** Sends one message. Must not throw when the other side is gone: the message is dropped. */
   send(message: object): void;
-  /** Called with every message received, in order. */
-  onMessage(listener: (message: unknown) => void): void;
+  /** Called with every message received, in order; `handle` is a socket passed along with it. */
+  onMessage(listener: (message: unknown, handle?: unknown) => void): void;
   /** Called once when the channel has closed (the manager is gone or disconnected us). */
   onClose(listener: () => void): void;
 }
@@ -31,7 +31,9 @@ export function processChannel(): Channel {
       send(message, undefined, {}, () => undefined);
     },
     onMessage(listener) {
-      process.on('message', listener);
+      process.on('message', (message, handle) => {
+        listener(message, handle);
+      });
     },
     onClose(listener) {
       if (!process.connected) {

@@ -38,11 +38,21 @@ export type ManagerMessage =
   | { type: 'instance.start'; instance: InstanceInfo }
   | { type: 'instance.update'; instance: InstanceInfo }
   | { type: 'instance.stop'; id: string }
+  | {
+      /** A WebSocket connection handed over; the socket comes as the message's handle. */
+      type: 'upgrade';
+      instance: string;
+      method: string;
+      url: string;
+      headers: Record<string, string | string[]>;
+      /** Bytes the client sent after the request head, base64. */
+      head: string;
+    }
   | { type: 'shutdown' };
 
 /** What a service sends to the manager. */
 export type ServiceMessage =
-  | { type: 'ready'; httpSocket: string | null }
+  | { type: 'ready'; httpSocket: string | null; handoff: boolean }
   | { type: 'instance.ready'; id: string }
   | { type: 'instance.failed'; id: string; error: string }
   | { type: 'instance.stopped'; id: string }
@@ -148,6 +158,29 @@ export function parseMessage(value: unknown): ParseResult {
       if (!isId(value.id))
         return { ok: false, reason: 'instance.stop: id is not a non-empty string' };
       return { ok: true, message: { type, id: value.id } };
+    case 'upgrade': {
+      const { instance, method, url, headers, head } = value;
+      if (
+        !isId(instance) ||
+        typeof method !== 'string' ||
+        typeof url !== 'string' ||
+        !isRecord(headers) ||
+        typeof head !== 'string'
+      ) {
+        return { ok: false, reason: 'upgrade: instance, method, url, headers or head missing' };
+      }
+      return {
+        ok: true,
+        message: {
+          type,
+          instance,
+          method,
+          url,
+          headers: headers as Record<string, string | string[]>,
+          head,
+        },
+      };
+    }
     case 'shutdown':
       return { ok: true, message: { type } };
     default:

@@ -1,17 +1,23 @@
 import { lstat, rm } from 'node:fs/promises';
 import {
   createServer,
-  type IncomingMessage,
+  IncomingMessage,
   type Server,
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
-import { parseMessage, type InstanceInfo, type ServiceMessage } from './protocol.js';
+import {
+  parseMessage,
+  type InstanceInfo,
+  type ManagerMessage,
+  type ServiceMessage,
+} from './protocol.js';
 
 /** What an app does with one of its instances; every handler is optional. */
 export interface InstanceHandlers {
@@ -187,8 +193,8 @@ class ServiceRuntime implements Service {
     this.#exitOnShutdown = options.exitOnShutdown ?? true;
     this.#server = this.#socketPath === null ? null : this.#createServer();
 
-    this.#channel.onMessage((message) => {
-      this.#receive(message);
+    this.#channel.onMessage((message, handle) => {
+      this.#receive(message, handle);
     });
     this.#channel.onClose(() => {
       void this.#shutdown();
@@ -201,7 +207,11 @@ class ServiceRuntime implements Service {
     this.#listening = this.#listen().then(
       () => {
         if (this.#closing === undefined)
-          this.#send({ type: 'ready', httpSocket: this.#socketPath });
+          this.#send({
+            type: 'ready',
+            httpSocket: this.#socketPath,
+            handoff: this.#server !== null,
+          });
       },
       (error: unknown) => {
         warn(`cannot serve HTTP on ${this.#socketPath ?? '?'}: ${errorText(error)}`);
@@ -236,7 +246,7 @@ class ServiceRuntime implements Service {
     warn(`ignored ${reason} (reported once)`);
   }
 
-  #receive(value: unknown): void {
+  #receive(value: unknown, handle?: unknown): void {
     const parsed = parseMessage(value);
     if (!parsed.ok) {
       this.#reportMalformed(parsed.reason);
@@ -253,10 +263,33 @@ class ServiceRuntime implements Service {
       case 'instance.stop':
         void this.#enqueue(message.id, () => this.#stop(message.id));
         break;
+      case 'upgrade':
+        this.#takeOver(message, handle);
+        break;
       case 'shutdown':
         void this.#shutdown();
         break;
     }
+  }
+
+  /**
+   * A WebSocket connection the manager handed over: the socket itself, with the request head
+   * it read. The handshake completes here, as if the request had come to our own server.
+   */
+  #takeOver(message: Extract<ManagerMessage, { type: 'upgrade' }>, handle: unknown): void {
+    if (!(handle instanceof Socket)) {
+      this.#reportMalformed('upgrade: no socket came with the message');
+      return;
+    }
+    const request = Object.assign(new IncomingMessage(handle), {
+      method: message.method,
+      url: message.url,
+      headers: message.headers,
+      httpVersion: '1.1',
+      httpVersionMajor: 1,
+      httpVersionMinor: 1,
+    });
+    this.#onUpgrade(request, handle, Buffer.from(message.head, 'base64'));
   }
 
   /** Runs `task` after every earlier task of the same instance; instances never wait for each other. */

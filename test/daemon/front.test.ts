@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -135,5 +138,156 @@ describe('the front routes instance paths to their service', () => {
     assert.equal((await cli(['app', 'start', 'echo', '--data', daemon.data])).code, 0);
     await ready(daemon, 'acme');
     assert.equal((await http('GET', { url: daemon.httpUrl }, '/moved/acme/count')).status, 200);
+  });
+});
+
+/**
+ * A raw WebSocket client that sends its first frame in the same write as the upgrade request,
+ * before any 101 can have come back, and resolves with the text of the first frame it receives.
+ */
+function frameBeforeHandshake(port: number, path: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    const payload = Buffer.from(text);
+    const mask = randomBytes(4);
+    const frame = Buffer.concat([
+      Buffer.from([0x81, 0x80 | payload.length]),
+      mask,
+      Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!)),
+    ]);
+    const head = [
+      `GET ${path} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+      '',
+      '',
+    ].join('\r\n');
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no echo: ${received.toString('latin1').slice(0, 200)}`));
+    }, 5_000);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      if (!received.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new Error(received.toString('latin1').slice(0, 200)));
+        return;
+      }
+      const body = received.subarray(end + 4);
+      if (body.length < 2 || body.length < 2 + (body[1]! & 0x7f)) return;
+      clearTimeout(timer);
+      resolve(body.subarray(2, 2 + (body[1]! & 0x7f)).toString());
+      socket.destroy();
+    });
+    socket.once('error', reject);
+    socket.write(Buffer.concat([Buffer.from(head), frame]));
+  });
+}
+
+async function openFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+describe('WebSocket handoff on plain HTTP', () => {
+  const running = withDaemon();
+
+  before(async () => {
+    const { daemon } = running;
+    assert.equal(
+      (
+        await cli([
+          'app',
+          'install',
+          join(repoRoot, 'examples', 'echo'),
+          '--autostart',
+          '--data',
+          daemon.data,
+        ])
+      ).code,
+      0,
+    );
+    await eventually(
+      async () => {
+        const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/echo'))
+          .body as AppStatus;
+        return app.state === 'running' ? true : undefined;
+      },
+      30_000,
+      'echo running',
+    );
+    assert.equal(
+      (
+        await cli([
+          'instance',
+          'create',
+          'echo',
+          'hand',
+          '--domain',
+          'example.com',
+          '--data',
+          daemon.data,
+        ])
+      ).code,
+      0,
+    );
+    await ready(daemon, 'hand');
+  });
+
+  test('no byte a client sends before the 101 is lost (1,000 connections)', async () => {
+    const port = Number(new URL(running.daemon.httpUrl).port);
+    for (let i = 0; i < 1000; i++) {
+      assert.equal(
+        await frameBeforeHandshake(port, '/example.com/hand/ws', `early ${i}`),
+        `early ${i}`,
+      );
+    }
+  });
+
+  test('the same over TLS (terminated and piped)', async () => {
+    const { daemon } = running;
+    const url = `${daemon.httpsUrl.replace(/^https/, 'wss')}/example.com/hand/ws`;
+    for (let i = 0; i < 20; i++) assert.equal(await echoOnce(url, `tls ${i}`), `tls ${i}`);
+  });
+
+  test('the manager holds no file descriptor for handed-over connections', async () => {
+    const { daemon } = running;
+    const pid = daemon.child.pid!;
+    const before = await openFds(pid);
+    const url = `${daemon.httpUrl.replace(/^http/, 'ws')}/example.com/hand/ws`;
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(url);
+            ws.once('open', () => {
+              resolve(ws);
+            });
+            ws.once('error', reject);
+          }),
+      ),
+    );
+    // each is alive: it echoes
+    const first = sockets[0]!;
+    const echoed = new Promise<string>((resolve) =>
+      first.once('message', (data: Buffer) => {
+        resolve(data.toString());
+      }),
+    );
+    first.send('still here');
+    assert.equal(await echoed, 'still here');
+    const during = await openFds(pid);
+    assert.ok(
+      during - before < 10,
+      `100 open WebSockets cost the manager ${during - before} descriptors`,
+    );
+    for (const ws of sockets) ws.close();
   });
 });

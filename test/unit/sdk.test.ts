@@ -211,7 +211,7 @@ describe('createService: ready and HTTP dispatch', () => {
         });
       };
     });
-    assert.deepEqual(channel.sent[0], { type: 'ready', httpSocket: socket });
+    assert.deepEqual(channel.sent[0], { type: 'ready', httpSocket: socket, handoff: true });
     assert.equal(channel.sent.length, 1);
     assert.ok(connected);
     await connected;
@@ -221,7 +221,11 @@ describe('createService: ready and HTTP dispatch', () => {
     const channel = new FakeChannel();
     const service = createService(whoAmI, { channel, httpSocket: null, exitOnShutdown: false });
     t.after(() => service.close());
-    assert.deepEqual(await channel.waitFor('ready'), { type: 'ready', httpSocket: null });
+    assert.deepEqual(await channel.waitFor('ready'), {
+      type: 'ready',
+      httpSocket: null,
+      handoff: false,
+    });
   });
 
   test('the socket path comes from APPVISOR_HTTP_SOCKET by default', async (t) => {
@@ -237,7 +241,11 @@ describe('createService: ready and HTTP dispatch', () => {
       await service.close();
       await rm(dir, { recursive: true, force: true });
     });
-    assert.deepEqual(await channel.waitFor('ready'), { type: 'ready', httpSocket: socket });
+    assert.deepEqual(await channel.waitFor('ready'), {
+      type: 'ready',
+      httpSocket: socket,
+      handoff: true,
+    });
     assert.ok(existsSync(socket));
   });
 
@@ -728,7 +736,11 @@ createService({
         });
       child.on('message', (message: Sent) => received.push(message));
 
-      assert.deepEqual(await waitFor('ready'), { type: 'ready', httpSocket: socket });
+      assert.deepEqual(await waitFor('ready'), {
+        type: 'ready',
+        httpSocket: socket,
+        handoff: true,
+      });
       child.send({ type: 'instance.start', instance: info('a') });
       await waitFor('instance.ready');
       assert.equal((await get(socket, '/', 'a')).body, 'hi from a');

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
@@ -64,6 +65,8 @@ export interface AppSummary {
 /** Sends messages to a running service process (the protocol of docs/service-protocol.md). */
 export interface ServiceChannel {
   send(message: object): boolean;
+  /** Sends a message with a socket; the socket is closed here once it is on its way. */
+  sendSocket(message: object, socket: Socket): boolean;
 }
 
 /**
@@ -122,6 +125,8 @@ interface LoadedApp {
   channel?: ServiceChannel | undefined;
   /** Where the service said it serves HTTP, while it runs. */
   httpSocket: string | null;
+  /** Passes an accepted socket to the service, when it said it takes handoffs. */
+  handoff?: ((message: object, socket: Socket) => void) | undefined;
   readyTimer?: NodeJS.Timeout | undefined;
 }
 
@@ -175,6 +180,11 @@ export class AppService implements Component {
   /** Where the app's service serves HTTP, while it runs. */
   httpSocketOf(id: string): string | null {
     return this.#apps.get(id)?.httpSocket ?? null;
+  }
+
+  /** How to hand a socket to the app's service, when it takes handoffs. */
+  handoffOf(id: string): ((message: object, socket: Socket) => void) | undefined {
+    return this.#apps.get(id)?.handoff;
   }
 
   /** The app's writable folder. */
@@ -358,7 +368,10 @@ export class AppService implements Component {
           log.attach(process.stderr, 'err');
           if (process.send && process.onMessage) {
             const send = process.send.bind(process);
-            const channel: ServiceChannel = { send: (message) => send(message) };
+            const channel: ServiceChannel = {
+              send: (message) => send(message),
+              sendSocket: (message, socket) => send(message, socket),
+            };
             app.channel = channel;
             process.onMessage((message) => {
               this.#onServiceMessage(app, channel, message);
@@ -411,6 +424,12 @@ export class AppService implements Component {
     if (body.type === 'ready') {
       clearTimeout(app.readyTimer);
       app.httpSocket = typeof body.httpSocket === 'string' ? body.httpSocket : null;
+      app.handoff =
+        body.handoff === true
+          ? (message, socket) => {
+              if (!channel.sendSocket(message, socket) && app.channel !== channel) socket.destroy();
+            }
+          : undefined;
       app.log.note(`service ready${app.httpSocket ? `, HTTP on ${app.httpSocket}` : ''}`);
       app.supervisor.ready();
       this.#host?.serviceReady(app.record.id, channel);
@@ -457,6 +476,7 @@ export class AppService implements Component {
         if (app.channel) {
           app.channel = undefined;
           app.httpSocket = null;
+          app.handoff = undefined;
           this.#host?.serviceGone(id);
         }
         if (kind === 'error' || kind === 'signal') {

@@ -6,13 +6,13 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { AppvisorError } from '../errors/index.js';
 import type { CertificatePair } from '../tls/index.js';
-import { proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
+import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
 
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -105,6 +105,14 @@ export class Front implements Component {
       const target = this.#serving ? this.#resolve?.(path) : undefined;
       if (!target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      if (
+        scheme === 'http' &&
+        target.ready &&
+        socket instanceof Socket &&
+        handOff(request, socket, head, target)
+      ) {
         return;
       }
       proxyUpgrade(request, socket, head, target, scheme);

@@ -5,7 +5,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** Where a request for an instance goes. */
@@ -16,6 +16,8 @@ export interface InstanceTarget {
   socket: string | null;
   /** Whether the instance said it is ready. */
   ready: boolean;
+  /** Hands an accepted socket to the service (plain HTTP WebSockets), when it takes them. */
+  handoff?: ((message: object, socket: Socket) => void) | undefined;
 }
 
 /** Keep-alive connections to the services' sockets, pooled per socket path. */
@@ -118,6 +120,45 @@ export function proxyRequest(
     if (!response.writableFinished) upstream.destroy();
   });
   incoming.pipe(upstream);
+}
+
+/**
+ * Hands a WebSocket upgrade to the service process with the socket itself: the front stops
+ * reading it first (bytes the client sent after the head stay in the kernel and travel with the
+ * socket), then sends `{type: 'upgrade', ...}` with the socket as the message's handle. After
+ * that the manager holds nothing for this connection.
+ */
+export function handOff(
+  incoming: IncomingMessage,
+  client: Socket,
+  head: Buffer,
+  target: InstanceTarget,
+): boolean {
+  if (!target.handoff) return false;
+  // Without readStop, data arriving before the service's 101 would be read into this process
+  // and lost to the service.
+  (client as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
+  const message = {
+    type: 'upgrade',
+    instance: target.id,
+    method: incoming.method ?? 'GET',
+    url: incoming.url ?? '/',
+    headers: forwardHeaders(
+      incoming.headers,
+      target,
+      { address: client.remoteAddress, scheme: 'http' },
+      true,
+    ),
+    head: head.toString('base64'),
+  };
+  // Once reading has stopped the socket is the service's: a false return of send() only says
+  // that messages are queued (they still go), so there is no falling back to a pipe.
+  try {
+    target.handoff(message, client);
+  } catch {
+    client.destroy();
+  }
+  return true;
 }
 
 /**
