@@ -258,9 +258,11 @@ export async function startManager(
       const socket = apps.httpSocketOf(found.app);
       return {
         id: found.id,
+        path: found.path,
         socket,
         ready: found.ready && socket !== null,
         handoff: apps.handoffOf(found.app),
+        staticDir: apps.staticDirOf(found.app),
       };
     });
     await group.startOne(front);

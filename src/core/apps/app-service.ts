@@ -182,6 +182,13 @@ export class AppService implements Component {
     return this.#apps.get(id)?.httpSocket ?? null;
   }
 
+  /** The app's `web.static` folder, served by the front, when app.json names one. */
+  staticDirOf(id: string): string | undefined {
+    const app = this.#apps.get(id);
+    const folder = app?.manifest.web?.static;
+    return app && folder ? join(this.#catalog.folder(id), folder) : undefined;
+  }
+
   /** How to hand a socket to the app's service, when it takes handoffs. */
   handoffOf(id: string): ((message: object, socket: Socket) => void) | undefined {
     return this.#apps.get(id)?.handoff;

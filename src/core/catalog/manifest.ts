@@ -22,7 +22,22 @@ export const manifestSchema = z.strictObject({
   version: z.string().min(1).max(64).optional(),
   title: z.string().max(200).optional(),
   instances: z.boolean().optional(),
-  web: z.strictObject({ static: z.string().min(1) }).optional(),
+  web: z
+    .strictObject({
+      // A folder inside the package: relative, without `..`.
+      static: z
+        .string()
+        .min(1)
+        .max(200)
+        .refine(
+          (path) =>
+            !path.startsWith('/') && !path.split('/').includes('..') && !path.includes('\\'),
+          {
+            message: 'must be a relative folder inside the package',
+          },
+        ),
+    })
+    .optional(),
   restart: z
     .strictObject({
       policy: z.enum(['on-failure', 'always', 'never']),

@@ -13,6 +13,7 @@ import type { Logger } from '../../lib/logger.js';
 import { AppvisorError } from '../errors/index.js';
 import type { CertificatePair } from '../tls/index.js';
 import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
+import { serveStatic } from './static-files.js';
 
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -205,12 +206,24 @@ export class Front implements Component {
     } else {
       const target = this.#resolve?.(path);
       if (target) {
-        proxyRequest(
-          request,
-          response,
-          target,
-          request.socket instanceof TLSSocket ? 'https' : 'http',
-        );
+        const scheme = request.socket instanceof TLSSocket ? 'https' : 'http';
+        if (target.staticDir && target.path !== undefined) {
+          void serveStatic(
+            request,
+            response,
+            target.staticDir,
+            path.slice(target.path.length),
+          ).then(
+            (served) => {
+              if (!served) proxyRequest(request, response, target, scheme);
+            },
+            () => {
+              proxyRequest(request, response, target, scheme);
+            },
+          );
+          return;
+        }
+        proxyRequest(request, response, target, scheme);
         return;
       }
       if (path === '/') {

@@ -16,6 +16,10 @@ export interface InstanceTarget {
   socket: string | null;
   /** Whether the instance said it is ready. */
   ready: boolean;
+  /** The path the instance is registered under (the request path starts with it). */
+  path?: string;
+  /** The app's `web.static` folder, whose files the front serves itself. */
+  staticDir?: string | undefined;
   /** Hands an accepted socket to the service (plain HTTP WebSockets), when it takes them. */
   handoff?: ((message: object, socket: Socket) => void) | undefined;
 }

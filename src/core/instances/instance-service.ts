@@ -497,10 +497,15 @@ export class InstanceService implements Component, InstanceHost {
   }
 
   /** The instance serving a web path (longest whole-segment match), for the front. */
-  resolve(path: string): { id: string; app: string; ready: boolean } | undefined {
+  resolve(path: string): { id: string; app: string; path: string; ready: boolean } | undefined {
     const found = this.#routes.match(path)?.value;
     if (!found) return undefined;
-    return { id: found.row.id, app: found.row.app, ready: found.state === 'ready' };
+    return {
+      id: found.row.id,
+      app: found.row.app,
+      path: found.row.path,
+      ready: found.state === 'ready',
+    };
   }
 
   list(filter: { app?: string } = {}): InstanceView[] {
