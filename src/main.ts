@@ -91,7 +91,14 @@ export async function startManager(
   const group = new ComponentGroup();
   // The log goes to stderr until the data folder (and so the log file) exists.
   const stderrLogger = createLogger({ level: 'warn', file: io.stderr });
-  const front = new Front({ http: config.http, https: config.https, logger: stderrLogger });
+  const front = new Front({
+    http: config.http,
+    https: config.https,
+    logger: stderrLogger,
+    maxConnectionsPerClient: config.front.maxConnectionsPerClient,
+    headersTimeoutMs: config.front.headersTimeoutSeconds * 1000,
+    keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
+  });
   await front.bind();
 
   let logFile: RotatingFile | undefined;

@@ -41,6 +41,27 @@ export const configSchema = z.strictObject({
       port: port('HTTPS', 443, 8443),
     })
     .prefault({}),
+  front: z
+    .strictObject({
+      maxConnectionsPerClient: z
+        .int()
+        .min(0)
+        .default(1000)
+        .describe(
+          'Connections one client address may hold open with the front at once (0: no limit). Handed-over WebSockets no longer count.',
+        ),
+      headersTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(20)
+        .describe('Time a client has to send a request head.'),
+      keepAliveTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(5)
+        .describe('Time an idle keep-alive connection is kept.'),
+    })
+    .prefault({}),
   database: z
     .strictObject({
       url: z

@@ -25,6 +25,8 @@ export interface FrontOptions {
   logger: Logger;
   /** Time a client has to send the request head. */
   headersTimeoutMs?: number;
+  /** Open connections one client address may hold (0: no limit). */
+  maxConnectionsPerClient?: number;
   /** Time an idle keep-alive connection is kept. */
   keepAliveTimeoutMs?: number;
   /** How long close() waits for requests in flight before cutting connections. */
@@ -70,6 +72,8 @@ export class Front implements Component {
   #managerHandler: RequestHandler | undefined;
   #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
   #serving = false;
+  /** Open connections by client address, for the per-client limit. */
+  readonly #perClient = new Map<string, number>();
 
   constructor(options: FrontOptions) {
     this.#options = options;
@@ -93,6 +97,23 @@ export class Front implements Component {
     server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
     // Uploads of packages and backups may take long; the head timeout guards slow clients.
     server.requestTimeout = 0;
+    const limit = this.#options.maxConnectionsPerClient ?? 0;
+    if (limit > 0) {
+      server.on('connection', (socket: Socket) => {
+        const address = socket.remoteAddress ?? '';
+        const open = (this.#perClient.get(address) ?? 0) + 1;
+        if (open > limit) {
+          socket.destroy();
+          return;
+        }
+        this.#perClient.set(address, open);
+        socket.once('close', () => {
+          const left = (this.#perClient.get(address) ?? 1) - 1;
+          if (left <= 0) this.#perClient.delete(address);
+          else this.#perClient.set(address, left);
+        });
+      });
+    }
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       if (socket.writable && error.code !== 'ECONNRESET') {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
