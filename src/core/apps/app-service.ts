@@ -377,7 +377,12 @@ export class AppService implements Component {
             const send = process.send.bind(process);
             const channel: ServiceChannel = {
               send: (message) => send(message),
-              sendSocket: (message, socket) => send(message, socket),
+              // Once the descriptor has left, this process's socket is closed for good (its
+              // handle is closed by Node already; destroy() also tells its listeners).
+              sendSocket: (message, socket) =>
+                send(message, socket, () => {
+                  socket.destroy();
+                }),
             };
             app.channel = channel;
             process.onMessage((message) => {

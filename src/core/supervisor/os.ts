@@ -51,7 +51,8 @@ export interface ProcessHandle {
   /** Signals the whole process group; false when it is gone. */
   signalGroup(signal: NodeJS.Signals): boolean;
   /** The IPC channel, when the spec asked for one. */
-  send?(message: unknown, handle?: unknown): boolean;
+  /** `done` is called once the message (and the handle) left this process, or failed to. */
+  send?(message: unknown, handle?: unknown, done?: (error: Error | null) => void): boolean;
   onMessage?(listener: (message: unknown) => void): void;
 }
 
@@ -108,8 +109,8 @@ export const processLauncher: Launcher = {
       signalGroup: (signal) => (child.pid === undefined ? false : signalGroup(child.pid, signal)),
       ...(spec.ipc
         ? {
-            send: (message: unknown, handle?: unknown) =>
-              child.connected && child.send(message as never, handle as never),
+            send: (message: unknown, handle?: unknown, done?: (error: Error | null) => void) =>
+              child.connected && child.send(message as never, handle as never, {}, done),
             onMessage: (listener: (message: unknown) => void) => child.on('message', listener),
           }
         : {}),
