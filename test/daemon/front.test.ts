@@ -20,6 +20,40 @@ async function ready(daemon: Daemon, id: string): Promise<void> {
   );
 }
 
+/** Installs examples/echo (autostart), waits until it runs, and creates a ready instance. */
+async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
+  const install = await cli([
+    'app',
+    'install',
+    join(repoRoot, 'examples', 'echo'),
+    '--autostart',
+    '--data',
+    daemon.data,
+  ]);
+  assert.equal(install.code, 0, install.stderr);
+  await eventually(
+    async () => {
+      const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/echo'))
+        .body as AppStatus;
+      return app.state === 'running' ? true : undefined;
+    },
+    30_000,
+    'echo running',
+  );
+  const created = await cli([
+    'instance',
+    'create',
+    'echo',
+    id,
+    '--domain',
+    'example.com',
+    '--data',
+    daemon.data,
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  await ready(daemon, id);
+}
+
 function echoOnce(url: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { rejectUnauthorized: false });
@@ -41,45 +75,7 @@ describe('the front routes instance paths to their service', () => {
   const running = withDaemon();
 
   before(async () => {
-    const { daemon } = running;
-    assert.equal(
-      (
-        await cli([
-          'app',
-          'install',
-          join(repoRoot, 'examples', 'echo'),
-          '--autostart',
-          '--data',
-          daemon.data,
-        ])
-      ).code,
-      0,
-    );
-    await eventually(
-      async () => {
-        const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/echo'))
-          .body as AppStatus;
-        return app.state === 'running' ? true : undefined;
-      },
-      30_000,
-      'echo running',
-    );
-    assert.equal(
-      (
-        await cli([
-          'instance',
-          'create',
-          'echo',
-          'acme',
-          '--domain',
-          'example.com',
-          '--data',
-          daemon.data,
-        ])
-      ).code,
-      0,
-    );
-    await ready(daemon, 'acme');
+    await echoWithInstance(running.daemon, 'acme');
   });
 
   test('HTTP and HTTPS requests reach the instance by its path; other paths get 404', async () => {
@@ -199,45 +195,7 @@ describe('WebSocket handoff on plain HTTP', () => {
   const running = withDaemon();
 
   before(async () => {
-    const { daemon } = running;
-    assert.equal(
-      (
-        await cli([
-          'app',
-          'install',
-          join(repoRoot, 'examples', 'echo'),
-          '--autostart',
-          '--data',
-          daemon.data,
-        ])
-      ).code,
-      0,
-    );
-    await eventually(
-      async () => {
-        const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/echo'))
-          .body as AppStatus;
-        return app.state === 'running' ? true : undefined;
-      },
-      30_000,
-      'echo running',
-    );
-    assert.equal(
-      (
-        await cli([
-          'instance',
-          'create',
-          'echo',
-          'hand',
-          '--domain',
-          'example.com',
-          '--data',
-          daemon.data,
-        ])
-      ).code,
-      0,
-    );
-    await ready(daemon, 'hand');
+    await echoWithInstance(running.daemon, 'hand');
   });
 
   test('no byte a client sends before the 101 is lost (1,000 connections)', async () => {
