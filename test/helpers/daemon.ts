@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,17 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const binPath = join(repoRoot, 'bin', 'appvisor.js');
 
 /** A fresh temp folder; remove it with {@link removeTemp}. */
+/** Every temp folder made here; whatever a test forgot is removed when the test process ends. */
+const temps = new Set<string>();
+
 export async function makeTemp(prefix = 'appvisor-test-'): Promise<string> {
   const path = await mkdtemp(join(tmpdir(), prefix));
+  if (temps.size === 0) {
+    process.once('exit', () => {
+      for (const temp of temps) rmSync(temp, { recursive: true, force: true });
+    });
+  }
+  temps.add(path);
   // As root the database runs as its own user, which must be able to pass through.
   await chmod(path, 0o711);
   return path;
