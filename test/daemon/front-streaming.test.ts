@@ -3,9 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
-import type { AppStatus, InstanceView } from '../../src/api/index.js';
 import { makeAppFolder } from '../helpers/apps.js';
-import { cli, eventually, http, makeTemp, withDaemon } from '../helpers/daemon.js';
+import { cli, makeTemp, withDaemon, waitForApp, waitForInstance } from '../helpers/daemon.js';
 
 const size = 100 * 1024 * 1024;
 
@@ -60,29 +59,13 @@ describe('the proxy streams large bodies', () => {
       (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
       0,
     );
-    await eventually(
-      async () => {
-        const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/bulk'))
-          .body as AppStatus;
-        return app.state === 'running' ? true : undefined;
-      },
-      30_000,
-      'bulk running',
-    );
+    await waitForApp(daemon, 'bulk');
     assert.equal(
       (await cli(['instance', 'create', 'bulk', 'big', '--path', '/big', '--data', daemon.data]))
         .code,
       0,
     );
-    await eventually(
-      async () => {
-        const view = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/big'))
-          .body as InstanceView;
-        return view.state === 'ready' ? true : undefined;
-      },
-      30_000,
-      'big ready',
-    );
+    await waitForInstance(daemon, 'big');
   });
 
   test('three 100 MB uploads and a 100 MB download pass with the manager memory bounded', async () => {

@@ -5,20 +5,15 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { AppStatus, InstanceView } from '../../src/api/index.js';
-import { cli, eventually, http, repoRoot, withDaemon, type Daemon } from '../helpers/daemon.js';
-
-async function ready(daemon: Daemon, id: string): Promise<void> {
-  await eventually(
-    async () => {
-      const view = (await http('GET', { socket: daemon.socket }, `/manager/api/v1/instances/${id}`))
-        .body as InstanceView;
-      return view.state === 'ready' ? true : undefined;
-    },
-    30_000,
-    `${id} ready`,
-  );
-}
+import {
+  cli,
+  http,
+  repoRoot,
+  withDaemon,
+  type Daemon,
+  waitForApp,
+  waitForInstance,
+} from '../helpers/daemon.js';
 
 /** Installs examples/echo (autostart), waits until it runs, and creates a ready instance. */
 async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
@@ -31,15 +26,7 @@ async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
     daemon.data,
   ]);
   assert.equal(install.code, 0, install.stderr);
-  await eventually(
-    async () => {
-      const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/echo'))
-        .body as AppStatus;
-      return app.state === 'running' ? true : undefined;
-    },
-    30_000,
-    'echo running',
-  );
+  await waitForApp(daemon, 'echo');
   const created = await cli([
     'instance',
     'create',
@@ -51,7 +38,7 @@ async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
     daemon.data,
   ]);
   assert.equal(created.code, 0, created.stderr);
-  await ready(daemon, id);
+  await waitForInstance(daemon, id);
 }
 
 function echoOnce(url: string, text: string): Promise<string> {
@@ -132,7 +119,7 @@ describe('the front routes instance paths to their service', () => {
       /503/,
     );
     assert.equal((await cli(['app', 'start', 'echo', '--data', daemon.data])).code, 0);
-    await ready(daemon, 'acme');
+    await waitForInstance(daemon, 'acme');
     assert.equal((await http('GET', { url: daemon.httpUrl }, '/moved/acme/count')).status, 200);
   });
 });

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import type { AppStatus, InstanceView } from '../../src/api/index.js';
 import { makeAppFolder } from '../helpers/apps.js';
-import { cli, eventually, http, makeTemp, withDaemon } from '../helpers/daemon.js';
+import { cli, http, makeTemp, withDaemon, waitForApp, waitForInstance } from '../helpers/daemon.js';
 
 const service = `process.on('message', (m) => {
   if (m.type === 'instance.start') process.send({ type: 'instance.ready', id: m.instance.id });
@@ -36,29 +35,13 @@ describe("the front serves a package's web.static files", () => {
       (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
       0,
     );
-    await eventually(
-      async () => {
-        const app = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/apps/site'))
-          .body as AppStatus;
-        return app.state === 'running' ? true : undefined;
-      },
-      30_000,
-      'site running',
-    );
+    await waitForApp(daemon, 'site');
     assert.equal(
       (await cli(['instance', 'create', 'site', 'www', '--path', '/www', '--data', daemon.data]))
         .code,
       0,
     );
-    await eventually(
-      async () => {
-        const view = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/www'))
-          .body as InstanceView;
-        return view.state === 'ready' ? true : undefined;
-      },
-      30_000,
-      'www ready',
-    );
+    await waitForInstance(daemon, 'www');
   });
 
   test('files with their content type, index.html for the folder itself', async () => {

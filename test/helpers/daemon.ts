@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
+import type { AppStatus, InstanceView } from '../../src/api/index.js';
 import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -305,4 +306,40 @@ export function withDaemon(options: Omit<DaemonOptions, 'data'> = {}): {
       return state.data;
     },
   };
+}
+
+/** GET /apps/:id over the socket. */
+export async function appStatus(daemon: Daemon, id: string): Promise<AppStatus> {
+  return (await http('GET', { socket: daemon.socket }, `/manager/api/v1/apps/${id}`))
+    .body as AppStatus;
+}
+
+/** GET /instances/:id over the socket. */
+export async function instanceView(daemon: Daemon, id: string): Promise<InstanceView> {
+  return (await http('GET', { socket: daemon.socket }, `/manager/api/v1/instances/${id}`))
+    .body as InstanceView;
+}
+
+/** Waits until the app is running (for a service: until it said ready). */
+export async function waitForApp(daemon: Daemon, id: string): Promise<AppStatus> {
+  return eventually(
+    async () => {
+      const status = await appStatus(daemon, id);
+      return status.state === 'running' ? status : undefined;
+    },
+    30_000,
+    `${id} running`,
+  );
+}
+
+/** Waits until the instance is ready in its service. */
+export async function waitForInstance(daemon: Daemon, id: string): Promise<InstanceView> {
+  return eventually(
+    async () => {
+      const view = await instanceView(daemon, id);
+      return view.state === 'ready' ? view : undefined;
+    },
+    30_000,
+    `${id} ready`,
+  );
 }
