@@ -290,6 +290,9 @@ class ServiceRuntime implements Service {
       httpVersionMinor: 1,
     });
     this.#onUpgrade(request, handle, Buffer.from(message.head, 'base64'));
+    // A socket that arrives paused (one its sender never let read) would otherwise never
+    // deliver a frame; resuming only now, after ws attached its reader, loses nothing.
+    if (!handle.destroyed && handle.isPaused()) handle.resume();
   }
 
   /** Runs `task` after every earlier task of the same instance; instances never wait for each other. */

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { fork } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -24,7 +25,7 @@ type Sent = Record<string, unknown> & { type: string };
 /** An in-memory channel: records what the service sends, delivers what the test says. */
 class FakeChannel implements Channel {
   readonly sent: Sent[] = [];
-  readonly #listeners: ((message: unknown) => void)[] = [];
+  readonly #listeners: ((message: unknown, handle?: unknown) => void)[] = [];
   readonly #closeListeners: (() => void)[] = [];
   readonly #waiters: (() => void)[] = [];
   /** Called synchronously inside send, before anything else runs. */
@@ -36,14 +37,14 @@ class FakeChannel implements Channel {
     this.onSend?.(sent);
     for (const wake of this.#waiters.splice(0)) wake();
   }
-  onMessage(listener: (message: unknown) => void): void {
+  onMessage(listener: (message: unknown, handle?: unknown) => void): void {
     this.#listeners.push(listener);
   }
   onClose(listener: () => void): void {
     this.#closeListeners.push(listener);
   }
-  deliver(message: unknown): void {
-    for (const listener of this.#listeners) listener(message);
+  deliver(message: unknown, handle?: unknown): void {
+    for (const listener of this.#listeners) listener(message, handle);
   }
   close(): void {
     for (const listener of this.#closeListeners) listener();
@@ -607,6 +608,160 @@ describe('createService: WebSocket', () => {
       assert.equal(status, 404, name);
       ws.terminate();
     }
+  });
+});
+
+/**
+ * A connected TCP pair on loopback whose server side has not read a byte: what the manager holds
+ * after it stopped reading an upgrade request and before it hands the socket over.
+ */
+async function unreadPair(t: TestContext): Promise<{ client: Socket; server: Socket }> {
+  const listener = createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as { port: number };
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+  const client = connect(port, '127.0.0.1');
+  const server = await accepted;
+  listener.close();
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+  });
+  return { client, server };
+}
+
+/** One masked text frame, as a client sends it. */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = randomBytes(4);
+  return Buffer.concat([
+    Buffer.from([0x81, 0x80 | payload.length]),
+    mask,
+    Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!)),
+  ]);
+}
+
+/** Reads from `client` until the response head and one short server frame have arrived. */
+function readHandshakeAndFrame(client: Socket): Promise<{ head: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      reject(new Error(`incomplete: ${received.toString('latin1')}`));
+    }, 5_000);
+    client.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = received.subarray(0, end).toString('latin1');
+      const body = received.subarray(end + 4);
+      if (!head.startsWith('HTTP/1.1 101')) {
+        clearTimeout(timer);
+        resolve({ head, text: '' });
+        return;
+      }
+      if (body.length < 2 || body.length < 2 + (body[1]! & 0x7f)) return;
+      clearTimeout(timer);
+      resolve({ head, text: body.subarray(2, 2 + (body[1]! & 0x7f)).toString() });
+    });
+  });
+}
+
+function upgradeMessage(instance: string, head: Buffer = Buffer.alloc(0)): object {
+  return {
+    type: 'upgrade',
+    instance,
+    method: 'GET',
+    url: `/example.com/${instance}/ws`,
+    headers: {
+      host: '127.0.0.1',
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      'sec-websocket-key': randomBytes(16).toString('base64'),
+      'sec-websocket-version': '13',
+      'x-appvisor-instance': instance,
+    },
+    head: head.toString('base64'),
+  };
+}
+
+describe('createService: sockets handed over by the manager', () => {
+  const echo: ServiceDefinition = {
+    start: () => ({
+      websocket(ws, request) {
+        ws.on('message', (data: Buffer) => {
+          ws.send(`${request.url ?? ''} ${data.toString()}`);
+        });
+      },
+    }),
+  };
+
+  test('completes the handshake on the passed socket; a frame sent before the 101 is kept', async (t) => {
+    const { channel } = await setup(t, echo);
+    await start(channel, info('h'));
+    const { client, server } = await unreadPair(t);
+    const answer = readHandshakeAndFrame(client);
+    // The frame waits unread in the socket's kernel buffer when the service takes it over.
+    client.write(clientFrame('early'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    channel.deliver(upgradeMessage('h'), server);
+    const { head, text } = await answer;
+    assert.match(head, /^HTTP\/1\.1 101/);
+    assert.equal(text, '/example.com/h/ws early');
+  });
+
+  test('bytes the manager read past the request head arrive first, in order', async (t) => {
+    const { channel } = await setup(t, echo);
+    await start(channel, info('h'));
+    const { client, server } = await unreadPair(t);
+    const frames: string[] = [];
+    let received = Buffer.alloc(0);
+    const two = new Promise<void>((resolve) => {
+      client.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        let body = received.subarray(received.indexOf('\r\n\r\n') + 4);
+        frames.length = 0;
+        while (body.length >= 2 && body.length >= 2 + (body[1]! & 0x7f)) {
+          frames.push(body.subarray(2, 2 + (body[1]! & 0x7f)).toString());
+          body = body.subarray(2 + (body[1]! & 0x7f));
+        }
+        if (frames.length === 2) resolve();
+      });
+    });
+    client.write(clientFrame('second'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    channel.deliver(upgradeMessage('h', clientFrame('first')), server);
+    await two;
+    assert.deepEqual(frames, ['/example.com/h/ws first', '/example.com/h/ws second']);
+  });
+
+  test('a handoff for an unknown instance is refused with 404 on that socket', async (t) => {
+    const { channel } = await setup(t, echo);
+    const { client, server } = await unreadPair(t);
+    const answer = readHandshakeAndFrame(client);
+    channel.deliver(upgradeMessage('nobody'), server);
+    assert.match((await answer).head, /^HTTP\/1\.1 404/);
+  });
+
+  test('an upgrade message without a socket is reported, not fatal', async (t) => {
+    const { channel, socket } = await setup(t, echo);
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    try {
+      channel.deliver(upgradeMessage('h'));
+      await settle();
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.ok(
+      lines.some((l) => l.includes('no socket')),
+      lines.join(''),
+    );
+    await start(channel, info('h'));
+    assert.equal((await get(socket, '/', 'h')).status, 404, 'still serving (no http handler)');
   });
 });
 
