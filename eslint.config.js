@@ -81,7 +81,17 @@ export default tseslint.config(
   layer(['src/core/**'], ['api', 'cli', 'sdk', 'ui'], onlySiblingIndex),
   layer(['src/api/**'], ['cli', 'sdk', 'ui'], onlySubsystemIndex),
   layer(['src/cli/**'], ['sdk', 'ui'], onlySubsystemIndex),
-  layer(['src/sdk/**'], ['core', 'api', 'cli', 'lib', 'ui']),
+  // The SDK shares only the AppWebsocket login with the manager: pure functions, node:crypto.
+  layer(
+    ['src/sdk/**'],
+    ['core', 'api', 'cli', 'ui'],
+    [
+      {
+        regex: '^(\\.\\./)+lib/(?!app-login\\.js$)',
+        message: 'The SDK imports nothing of the manager but lib/app-login.js.',
+      },
+    ],
+  ),
   {
     // Entry points, tests and benchmarks may touch the process.
     files: ['src/main.ts', 'src/cli/index.ts', 'test/**', 'bench/**', '**/*.test.ts'],

@@ -3,9 +3,17 @@
  * the service protocol (docs/service-protocol.md) with the manager; docs/sdk.md shows how to
  * use it. It imports nothing of the manager: only node:, `pg` and `ws`.
  */
-export { createService, stopTimeoutMs } from './service.js';
+export { createService, maxPayload, stopTimeoutMs } from './service.js';
 export type { InstanceHandlers, Service, ServiceDefinition, ServiceOptions } from './service.js';
 export type { Instance } from './instance.js';
 export { poolConnectTimeoutMs, poolIdleMs, poolMax } from './instance.js';
 export { processChannel, type Channel } from './channel.js';
 export type { DatabaseInfo, InstanceInfo, Severity } from './protocol.js';
+export {
+  AppSession,
+  appWebsocket,
+  loginTimeoutMs,
+  maxFailedLogins,
+  maxLoginFrameBytes,
+} from './app-websocket.js';
+export type { AppLoginInfo, AppMessage, AppWebsocketOptions, PbxInfo } from './app-websocket.js';

@@ -43,6 +43,9 @@ export interface InstanceHandlers {
   stop?(instance: Instance): void | Promise<void>;
 }
 
+/** Default largest WebSocket message (16 MiB): large enough for apps, small enough for memory. */
+export const maxPayload = 16 * 1024 * 1024;
+
 /** An app that hosts instances. */
 export interface ServiceDefinition {
   /**
@@ -63,6 +66,11 @@ export interface ServiceOptions {
    * closing, stop every instance, close the HTTP server, then `process.exit(0)`.
    */
   exitOnShutdown?: boolean;
+  /**
+   * Largest WebSocket message accepted, in bytes; a larger one closes its connection (1009).
+   * Default {@link maxPayload}.
+   */
+  maxPayload?: number;
   /** Environment to read `APPVISOR_*` from; default `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -178,7 +186,7 @@ class ServiceRuntime implements Service {
   readonly #queues = new Map<string, Promise<void>>();
   readonly #reported = new Set<string>();
   readonly #server: Server | null;
-  readonly #wss = new WebSocketServer({ noServer: true, clientTracking: false });
+  readonly #wss: WebSocketServer;
   #closing: Promise<void> | undefined;
   readonly #listening: Promise<void>;
 
@@ -191,6 +199,11 @@ class ServiceRuntime implements Service {
     this.#socketPath =
       options.httpSocket === undefined ? env.APPVISOR_HTTP_SOCKET || null : options.httpSocket;
     this.#exitOnShutdown = options.exitOnShutdown ?? true;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.maxPayload ?? maxPayload,
+    });
     this.#server = this.#socketPath === null ? null : this.#createServer();
 
     this.#channel.onMessage((message, handle) => {

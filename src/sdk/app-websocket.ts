@@ -1,0 +1,254 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import {
+  digestMatches,
+  loginDigest,
+  newChallenge,
+  sessionDecrypt,
+  sessionEncrypt,
+  sessionHash,
+  sessionKeyOf,
+} from '../lib/app-login.js';
+import type { Instance } from './instance.js';
+
+/** One AppWebsocket message: a JSON object with its type in `mt`. */
+export interface AppMessage {
+  mt: string;
+  /** Chosen by the sender; echoed in answers (see {@link AppSession.send}). */
+  src?: unknown;
+  [field: string]: unknown;
+}
+
+/** Who logged in: the fields of the AppLogin message (missing ones are empty strings). */
+export interface AppLoginInfo {
+  app: string;
+  domain: string;
+  sip: string;
+  guid: string;
+  dn: string;
+  /** The login's `info` object, when it had one. */
+  info: Record<string, unknown> | undefined;
+  pbxObj: string;
+}
+
+/** What a PBX tells about itself after it logged in (`PbxInfo`). */
+export interface PbxInfo {
+  domain: string;
+  pbx: string;
+  pbxDns: string;
+  apis: unknown[];
+}
+
+/** Default time a connection has to log in before it is closed. */
+export const loginTimeoutMs = 30_000;
+/** Failed logins after which the connection is closed. */
+export const maxFailedLogins = 3;
+/** Largest frame accepted before the login (an AppLogin is far smaller). */
+export const maxLoginFrameBytes = 64 * 1024;
+
+/** WebSocket close codes this handler uses (RFC 6455, 7.4.1). */
+const closeCodes = { unsupported: 1003, policy: 1008, tooBig: 1009, internal: 1011 } as const;
+
+/**
+ * A logged-in AppWebsocket connection. Emits `message` (an {@link AppMessage} the app should
+ * answer), `pbxInfo` (a {@link PbxInfo}; also readable as `pbx`), and `close` (code, reason).
+ * `KeepAlive` is swallowed. Frames that are not JSON objects with a string `mt` close the
+ * connection (1003 binary, 1008 other).
+ */
+export class AppSession extends EventEmitter<{
+  message: [message: AppMessage];
+  pbxInfo: [info: PbxInfo];
+  close: [code: number, reason: string];
+}> {
+  /** The PBX's own description, once it sent `PbxInfo`. */
+  pbx: PbxInfo | undefined;
+
+  constructor(
+    /** The login that opened this session. */
+    readonly login: AppLoginInfo,
+    /** Hex SHA-256 of `innovaphoneAppSessionKey:challenge:password`, fixed for the session. */
+    readonly sessionKey: string,
+    readonly socket: WebSocket,
+    /** The upgrade request (original path and headers). */
+    readonly request: IncomingMessage,
+  ) {
+    super();
+  }
+
+  /**
+   * Sends a message. With `replyTo`, its `src` (when present) is copied into the answer, as
+   * AppWebsocket clients expect. Dropped when the connection is no longer open.
+   */
+  send(message: AppMessage, replyTo?: { src?: unknown }): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const answer = replyTo?.src === undefined ? message : { ...message, src: replyTo.src };
+    this.socket.send(JSON.stringify(answer));
+  }
+
+  /** Closes the connection (default 1000). */
+  close(code = 1000, reason = ''): void {
+    this.socket.close(code, reason);
+  }
+
+  /** Hex SHA-256 of `seed:sessionKey:data`. */
+  hash(seed: string, data: string): string {
+    return sessionHash(this.sessionKey, seed, data);
+  }
+
+  /** Hex of RC4 with key `seed:sessionKey` over the UTF-8 bytes of `data`. */
+  encrypt(seed: string, data: string): string {
+    return sessionEncrypt(this.sessionKey, seed, data);
+  }
+
+  /** The inverse of {@link encrypt}; throws a `RangeError` for a string that is not hex. */
+  decrypt(seed: string, hex: string): string {
+    return sessionDecrypt(this.sessionKey, seed, hex);
+  }
+}
+
+/** Options of {@link appWebsocket}. */
+export interface AppWebsocketOptions {
+  /**
+   * Takes each connection that logged in, synchronously (attach listeners right away). A
+   * throw closes that connection with 1011 and is logged to the instance.
+   */
+  session(session: AppSession, instance: Instance): void;
+  /** Closes a connection that has not logged in after this long; default 30 s. */
+  loginTimeoutMs?: number;
+}
+
+const loginStrings = ['app', 'domain', 'sip', 'guid', 'dn', 'pbxObj'] as const;
+
+/** The login fields of an AppLogin, or null when one has the wrong type. */
+function loginOf(message: AppMessage): AppLoginInfo | null {
+  const login: Record<string, string> = {};
+  for (const field of loginStrings) {
+    const value = message[field] ?? '';
+    if (typeof value !== 'string') return null;
+    login[field] = value;
+  }
+  const info = message.info;
+  if (info !== undefined && (info === null || typeof info !== 'object' || Array.isArray(info))) {
+    return null;
+  }
+  return { ...(login as Omit<AppLoginInfo, 'info'>), info: info as AppLoginInfo['info'] };
+}
+
+function pbxInfoOf(message: AppMessage): PbxInfo {
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  return {
+    domain: text(message.domain),
+    pbx: text(message.pbx),
+    pbxDns: text(message.pbxDns),
+    apis: Array.isArray(message.apis) ? message.apis : [],
+  };
+}
+
+/** The frame as an AppMessage, or the close code that refuses it. */
+function parseFrame(data: Buffer, isBinary: boolean): AppMessage | number {
+  if (isBinary) return closeCodes.unsupported;
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString('utf8'));
+  } catch {
+    return closeCodes.policy;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return closeCodes.policy;
+  const message = value as Record<string, unknown>;
+  if (typeof message.mt !== 'string') return closeCodes.policy;
+  return message as AppMessage;
+}
+
+/**
+ * A `websocket` handler that speaks the AppWebsocket login of innovaphone PBX App objects
+ * (docs/appwebsocket.md): it answers `AppChallenge` with a fresh challenge, checks `AppLogin`'s
+ * digest against the instance password as it is at that moment, and hands the app only logged
+ * in sessions. Before the login nothing but the login is answered; each challenge serves one
+ * login attempt; after {@link maxFailedLogins} failures, or when the login timeout passes, the
+ * connection is closed (1008).
+ */
+export function appWebsocket(
+  options: AppWebsocketOptions,
+): (socket: WebSocket, request: IncomingMessage, instance: Instance) => void {
+  const timeoutMs = options.loginTimeoutMs ?? loginTimeoutMs;
+  return (socket, request, instance) => {
+    let challenge: string | undefined;
+    let failures = 0;
+    let session: AppSession | undefined;
+    const timer = setTimeout(() => {
+      socket.close(closeCodes.policy, 'login timeout');
+    }, timeoutMs);
+    socket.once('close', (code, reason) => {
+      clearTimeout(timer);
+      session?.emit('close', code, reason.toString());
+    });
+
+    const answer = (message: AppMessage, replyTo: AppMessage) => {
+      const reply = replyTo.src === undefined ? message : { ...message, src: replyTo.src };
+      socket.send(JSON.stringify(reply));
+    };
+
+    const tryLogin = (message: AppMessage) => {
+      const issued = challenge;
+      challenge = undefined;
+      const login = loginOf(message);
+      const ok =
+        issued !== undefined &&
+        login !== null &&
+        digestMatches(message.digest, loginDigest(login, issued, instance.password));
+      if (!ok) {
+        failures++;
+        answer({ mt: 'AppLoginResult', ok: false }, message);
+        if (failures >= maxFailedLogins) socket.close(closeCodes.policy, 'too many failed logins');
+        return;
+      }
+      clearTimeout(timer);
+      session = new AppSession(login, sessionKeyOf(issued, instance.password), socket, request);
+      answer({ mt: 'AppLoginResult', ok: true, domain: instance.domain }, message);
+      try {
+        options.session(session, instance);
+      } catch (error) {
+        instance.log('AppWebsocket session handler failed:', error);
+        socket.close(closeCodes.internal, 'internal error');
+      }
+    };
+
+    socket.on('message', (data: Buffer, isBinary) => {
+      if (session === undefined && data.length > maxLoginFrameBytes) {
+        socket.close(closeCodes.tooBig, 'frame too large before login');
+        return;
+      }
+      const message = parseFrame(data, isBinary);
+      if (typeof message === 'number') {
+        socket.close(message, 'AppWebsocket frames are JSON objects with "mt"');
+        return;
+      }
+      if (message.mt === 'KeepAlive') return;
+      if (session === undefined) {
+        if (message.mt === 'AppChallenge') {
+          challenge = newChallenge();
+          answer({ mt: 'AppChallengeResult', challenge }, message);
+        } else if (message.mt === 'AppLogin') {
+          tryLogin(message);
+        }
+        // Anything else before the login goes unanswered.
+        return;
+      }
+      // A second login on a logged-in connection changes nothing.
+      if (message.mt === 'AppChallenge' || message.mt === 'AppLogin') return;
+      try {
+        if (message.mt === 'PbxInfo') {
+          session.pbx = pbxInfoOf(message);
+          session.emit('pbxInfo', session.pbx);
+        } else {
+          session.emit('message', message);
+        }
+      } catch (error) {
+        // A throwing listener would otherwise take the whole service (every instance) down.
+        instance.log(`AppWebsocket ${message.mt} handler failed:`, error);
+        socket.close(closeCodes.internal, 'internal error');
+      }
+    });
+  };
+}

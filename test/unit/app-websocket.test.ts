@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  appWebsocket,
+  maxFailedLogins,
+  type AppSession,
+  type AppWebsocketOptions,
+  type Instance,
+} from '../../src/sdk/index.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** The parts of an Instance the login reads; `password` may change between logins. */
+interface FakeInstance {
+  password: string;
+  domain: string;
+  logged: unknown[][];
+}
+
+/** A ws server on loopback whose connections go through appWebsocket with a fake instance. */
+async function serve(
+  t: TestContext,
+  options: Partial<AppWebsocketOptions> = {},
+): Promise<{ url: string; instance: FakeInstance; sessions: AppSession[] }> {
+  const instance: FakeInstance = { password: 'pwd', domain: 'example.com', logged: [] };
+  const sessions: AppSession[] = [];
+  const handler = appWebsocket({
+    session(session) {
+      sessions.push(session);
+      session.on('message', (message) => {
+        if (message.mt === 'Echo') session.send({ mt: 'EchoResult', text: message.text }, message);
+      });
+    },
+    ...options,
+  });
+  const fake = {
+    get password() {
+      return instance.password;
+    },
+    get domain() {
+      return instance.domain;
+    },
+    log: (...parts: unknown[]) => instance.logged.push(parts),
+  } as unknown as Instance;
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  server.on('connection', (ws, request) => {
+    handler(ws, request, fake);
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => {
+    for (const client of server.clients) client.terminate();
+    server.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `ws://127.0.0.1:${port}/`, instance, sessions };
+}
+
+/** A client that queues what it receives. */
+class Client {
+  readonly ws: WebSocket;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly #queue: Record<string, unknown>[] = [];
+  readonly #waiting: ((message: Record<string, unknown>) => void)[] = [];
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as Record<string, unknown>;
+      const waiter = this.#waiting.shift();
+      if (waiter) waiter(message);
+      else this.#queue.push(message);
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+      }),
+    );
+  }
+
+  async open(): Promise<this> {
+    await new Promise((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('error', reject);
+    });
+    return this;
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  next(timeoutMs = 2_000): Promise<Record<string, unknown>> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error('no message'));
+      }, timeoutMs);
+      this.#waiting.push((message) => {
+        clearTimeout(timer);
+        resolve(message);
+      });
+    });
+  }
+
+  async challenge(): Promise<string> {
+    this.send({ mt: 'AppChallenge', src: 'c' });
+    const answer = await this.next();
+    assert.equal(answer.mt, 'AppChallengeResult');
+    assert.equal(answer.src, 'c');
+    return answer.challenge as string;
+  }
+
+  /** Logs in with `password` and the given fields; resolves with AppLoginResult. */
+  async login(
+    password: string,
+    fields: Record<string, unknown> = {},
+    challenge?: string,
+  ): Promise<Record<string, unknown>> {
+    const c = challenge ?? (await this.challenge());
+    const login: Record<string, unknown> = {
+      app: 'myapp',
+      domain: 'pbx.example',
+      sip: 'alice',
+      guid: 'g1',
+      dn: 'Alice',
+      ...fields,
+    };
+    const info = login.info === undefined ? '' : `:${JSON.stringify(login.info)}`;
+    const digest = sha256(
+      `${String(login.app)}:${String(login.domain)}:${String(login.sip)}:${String(login.guid)}:${String(login.dn)}${info}:${c}:${password}`,
+    );
+    this.send({ mt: 'AppLogin', pbxObj: 'obj-1', digest, ...login, src: 'l' });
+    return this.next();
+  }
+}
+
+async function connect(url: string): Promise<Client> {
+  return new Client(url).open();
+}
+
+describe('appWebsocket: the login', () => {
+  test('a correct login is answered with the domain and gives the app a session', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    const challenge = await client.challenge();
+    assert.match(challenge, /^[0-9a-f]{16}$/);
+    const result = await client.login('pwd', { info: { cn: 'Alice A.' } }, challenge);
+    assert.deepEqual(result, { mt: 'AppLoginResult', ok: true, domain: 'example.com', src: 'l' });
+    assert.equal(sessions.length, 1);
+    const session = sessions[0]!;
+    assert.deepEqual(session.login, {
+      app: 'myapp',
+      domain: 'pbx.example',
+      sip: 'alice',
+      guid: 'g1',
+      dn: 'Alice',
+      info: { cn: 'Alice A.' },
+      pbxObj: 'obj-1',
+    });
+    assert.equal(session.sessionKey, sha256(`innovaphoneAppSessionKey:${challenge}:pwd`));
+    assert.equal(session.hash('s', 'd'), sha256(`s:${session.sessionKey}:d`));
+
+    client.send({ mt: 'KeepAlive' });
+    client.send({
+      mt: 'PbxInfo',
+      domain: 'pbx.example',
+      pbx: 'pbx1',
+      pbxDns: 'pbx1.example',
+      apis: ['PbxApi'],
+    });
+    client.send({ mt: 'Echo', text: 'hi', src: 7 });
+    assert.deepEqual(await client.next(), { mt: 'EchoResult', text: 'hi', src: 7 });
+    assert.deepEqual(session.pbx, {
+      domain: 'pbx.example',
+      pbx: 'pbx1',
+      pbxDns: 'pbx1.example',
+      apis: ['PbxApi'],
+    });
+  });
+
+  test('missing fields count as empty strings in the digest', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    const challenge = await client.challenge();
+    const digest = sha256(`:::::${challenge}:pwd`);
+    client.send({ mt: 'AppLogin', digest });
+    assert.equal((await client.next()).ok, true);
+    assert.equal(sessions[0]!.login.app, '');
+    assert.equal(sessions[0]!.login.info, undefined);
+  });
+
+  test('before the login nothing else is answered', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    client.send({ mt: 'Echo', text: 'too early' });
+    client.send({ mt: 'PbxInfo', domain: 'x' });
+    client.send({ mt: 'KeepAlive' });
+    // The first answer is the challenge's (challenge() checks): the others were not served.
+    assert.match(await client.challenge(), /^[0-9a-f]{16}$/);
+    assert.equal(sessions.length, 0);
+  });
+});
+
+describe('appWebsocket: refusals', () => {
+  test('a wrong password fails; the third failure closes the connection', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    for (let i = 1; i <= maxFailedLogins; i++) {
+      assert.deepEqual(await client.login('wrong'), { mt: 'AppLoginResult', ok: false, src: 'l' });
+    }
+    assert.equal((await client.closed).code, 1008);
+    assert.equal(sessions.length, 0);
+  });
+
+  test('a challenge serves one attempt; one from another connection does not work', async (t) => {
+    const { url } = await serve(t);
+    const first = await connect(url);
+    const second = await connect(url);
+    const challenge = await first.challenge();
+    await second.challenge();
+    // Replayed on another connection (which issued its own challenge): refused.
+    assert.equal((await second.login('pwd', {}, challenge)).ok, false);
+    // A login without any challenge issued: refused.
+    const third = await connect(url);
+    assert.equal((await third.login('pwd', {}, challenge)).ok, false);
+    // The right connection, but the challenge was used by a failed attempt: refused.
+    assert.equal((await first.login('nope', {}, challenge)).ok, false);
+    assert.equal((await first.login('pwd', {}, challenge)).ok, false);
+    // A fresh one works.
+    assert.equal((await first.login('pwd')).ok, true);
+  });
+
+  test('fields of the wrong type fail the login', async (t) => {
+    const { url } = await serve(t);
+    for (const bad of [
+      { app: 5 },
+      { info: 'text' },
+      { info: null },
+      { info: [1] },
+      { pbxObj: {} },
+    ]) {
+      const client = await connect(url);
+      assert.equal((await client.login('pwd', bad)).ok, false, JSON.stringify(bad));
+      client.ws.close();
+    }
+    const noDigest = await connect(url);
+    await noDigest.challenge();
+    noDigest.send({ mt: 'AppLogin', app: 'x' });
+    assert.equal((await noDigest.next()).ok, false);
+  });
+
+  test('non-JSON, non-object, binary and oversized frames close the connection', async (t) => {
+    const { url } = await serve(t);
+    const cases: [string | Buffer, number][] = [
+      ['not json', 1008],
+      ['[1,2]', 1008],
+      ['{"no":"mt"}', 1008],
+      ['"AppChallenge"', 1008],
+      [Buffer.from([1, 2, 3]), 1003],
+      [JSON.stringify({ mt: 'AppLogin', pad: 'x'.repeat(70_000) }), 1009],
+    ];
+    for (const [frame, code] of cases) {
+      const client = await connect(url);
+      client.ws.send(frame);
+      assert.equal((await client.closed).code, code, String(frame).slice(0, 20));
+    }
+  });
+
+  test('a connection that does not log in is closed after the timeout', async (t) => {
+    const { url } = await serve(t, { loginTimeoutMs: 150 });
+    const client = await connect(url);
+    await client.challenge();
+    const closed = await client.closed;
+    assert.equal(closed.code, 1008);
+    assert.equal(closed.reason, 'login timeout');
+  });
+
+  test('a logged-in session is not closed by the timeout', async (t) => {
+    const { url } = await serve(t, { loginTimeoutMs: 150 });
+    const client = await connect(url);
+    assert.equal((await client.login('pwd')).ok, true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.send({ mt: 'Echo', text: 'still here' });
+    assert.equal((await client.next()).text, 'still here');
+  });
+
+  test('a password change applies to the next login, not to open sessions', async (t) => {
+    const { url, instance } = await serve(t);
+    const open = await connect(url);
+    assert.equal((await open.login('pwd')).ok, true);
+    instance.password = 'new-password';
+    const next = await connect(url);
+    assert.equal((await next.login('pwd')).ok, false);
+    assert.equal((await next.login('new-password')).ok, true);
+    open.send({ mt: 'Echo', text: 'open' });
+    assert.equal((await open.next()).text, 'open');
+  });
+
+  test('a throwing session handler closes that connection with 1011 and is logged', async (t) => {
+    const { url, instance } = await serve(t, {
+      session() {
+        throw new Error('boom');
+      },
+    });
+    const client = await connect(url);
+    assert.equal((await client.login('pwd')).ok, true);
+    assert.equal((await client.closed).code, 1011);
+    assert.ok(instance.logged.some((parts) => String(parts[1]).includes('boom')));
+  });
+});
