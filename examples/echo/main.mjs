@@ -1,10 +1,11 @@
 // Echo: a small appvisor service that hosts instances. Each instance counts hits in its own
-// database, serves a page naming itself, and echoes WebSocket text messages.
+// database, serves a page naming itself, and echoes messages on its WebSocket to clients that
+// logged in with the AppWebsocket login (a PBX App object, or an admin through the page).
 //
 // The manager gives the file URL of its SDK in APPVISOR_SDK, so this app needs no
 // node_modules of its own. (An app may instead `npm install appvisor` and import
 // 'appvisor/sdk'.)
-const { createService } = await import(process.env.APPVISOR_SDK);
+const { appWebsocket, createService } = await import(process.env.APPVISOR_SDK);
 
 /** Runs one SQL statement in the instance's database, traced under the flag `database`. */
 async function query(instance, text, values = []) {
@@ -39,26 +40,53 @@ function escapeHtml(text) {
 function page(instance) {
   const id = escapeHtml(instance.id);
   const domain = escapeHtml(instance.domain);
-  // A JavaScript string inside <script>: JSON, with `<` escaped so no `</script>` can end it.
-  const base = JSON.stringify(instance.path).replace(/</g, '\\u003c');
+  // JavaScript strings inside <script>: JSON, with `<` escaped so no `</script>` can end them.
+  const script = (value) => JSON.stringify(value).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Echo ${id}</title>
 <h1>Echo instance ${id}</h1>
 <p>Domain: ${domain}</p>
 <p>Count: <span id="count">?</span> <button id="hit">+1</button></p>
-<p><input id="text" value="hello"> <button id="echo">echo over WebSocket</button>
-<span id="echoed"></span></p>
+<p>WebSocket: <span id="login">connecting…</span></p>
+<p><input id="text" value="hello" aria-label="text to echo">
+<button id="echo" disabled>echo over WebSocket</button> <span id="echoed"></span></p>
 <script>
-const base = ${base};
-const show = (body) => { document.getElementById('count').textContent = body.count; };
+const base = ${script(instance.path)};
+const id = ${script(instance.id)};
+const $ = (name) => document.getElementById(name);
+const show = (body) => { $('count').textContent = body.count; };
 fetch(base + '/count').then((r) => r.json()).then(show);
-document.getElementById('hit').onclick = () =>
-  fetch(base + '/count', { method: 'POST' }).then((r) => r.json()).then(show);
+$('hit').onclick = () => fetch(base + '/count', { method: 'POST' }).then((r) => r.json()).then(show);
+
+// The AppWebsocket login, as an admin: the instance gives a challenge, the manager (with the
+// admin's session cookie) signs it with the instance password, the instance checks it.
 const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + base + '/');
-ws.onmessage = (event) => { document.getElementById('echoed').textContent = event.data; };
-document.getElementById('echo').onclick = () => ws.send(document.getElementById('text').value);
+ws.onopen = () => ws.send(JSON.stringify({ mt: 'AppChallenge' }));
+ws.onclose = () => { $('login').textContent = 'closed'; $('echo').disabled = true; };
+ws.onmessage = async (event) => {
+  const message = JSON.parse(event.data);
+  if (message.mt === 'AppChallengeResult') {
+    const answer = await fetch('/manager/api/v1/instances/' + encodeURIComponent(id) + '/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge: message.challenge }),
+    });
+    if (!answer.ok) {
+      $('login').innerHTML = 'not logged in: <a href="/manager/">log in to the manager</a> first';
+      return;
+    }
+    ws.send(JSON.stringify((await answer.json()).login));
+  } else if (message.mt === 'AppLoginResult') {
+    $('login').textContent = message.ok ? 'logged in as admin' : 'login refused';
+    $('echo').disabled = !message.ok;
+  } else if (message.mt === 'EchoResult') {
+    $('echoed').textContent = message.text;
+  }
+};
+$('echo').onclick = () => ws.send(JSON.stringify({ mt: 'Echo', text: $('text').value }));
 </script>
 </html>
 `;
@@ -103,12 +131,17 @@ createService({
         }
       },
 
-      websocket(socket) {
-        socket.on('message', (data, isBinary) => {
-          // Text comes back as text, unchanged; binary messages are not echoed.
-          if (!isBinary) socket.send(data.toString('utf8'));
-        });
-      },
+      // Only sessions that logged in reach this; the login itself is the SDK's.
+      websocket: appWebsocket({
+        session(session) {
+          instance.trace('app', 'login', session.login.app, session.login.sip, session.login.dn);
+          session.on('message', (message) => {
+            if (message.mt === 'Echo' && typeof message.text === 'string') {
+              session.send({ mt: 'EchoResult', text: message.text }, message);
+            }
+          });
+        },
+      }),
 
       stop() {
         instance.log('stopping');

@@ -7,6 +7,7 @@ export type {
   AppSummary,
   CertificateStatus,
   ErrorBody,
+  AdminLogin,
   InstanceView,
   EventsReport,
   HealthReport,

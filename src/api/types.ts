@@ -2,12 +2,12 @@ import type { AppStatus, AppSummary } from '../core/apps/index.js';
 
 export type { AppStatus, AppSummary };
 import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
-import type { InstanceView } from '../core/instances/index.js';
+import type { AdminLogin, InstanceView } from '../core/instances/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 
 export type { CertificateStatus };
 
-export type { InstanceView };
+export type { AdminLogin, InstanceView };
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 

@@ -22,6 +22,7 @@ import { adminPassword, status, type CommandContext } from './commands.js';
 import {
   instanceCreate,
   instanceDelete,
+  instanceLogin,
   instanceList,
   instanceSet,
   instanceShow,
@@ -248,6 +249,14 @@ export async function run(
     .helpOption(false)
     .action(async (id: string, changes: string[]) => {
       await instanceTrace(context(), id, changes);
+    });
+  instance
+    .command('login')
+    .description("an admin login for the instance's app: the AppLogin to send after AppChallenge")
+    .argument('<id>')
+    .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
+    .action(async (id: string, options: { challenge: string }) => {
+      await instanceLogin(context(), id, options);
     });
   instance
     .command('delete')

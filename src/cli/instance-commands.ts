@@ -1,4 +1,4 @@
-import type { InstanceView } from '../api/index.js';
+import type { AdminLogin, InstanceView } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
 import { onOff, printJson, table } from './output.js';
@@ -117,6 +117,22 @@ export async function instanceTrace(
     context.io.stdout.write(
       `${view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on'}\n`,
     );
+}
+
+/**
+ * `appvisor instance login <id> --challenge C`: the AppLogin an admin client sends to the
+ * instance after it answered AppChallenge with C (docs/appwebsocket.md).
+ */
+export async function instanceLogin(
+  context: CommandContext,
+  id: string,
+  options: { challenge: string },
+): Promise<void> {
+  const login = await context.client.call<AdminLogin>('POST', `${path(id)}/login`, {
+    challenge: options.challenge,
+  });
+  if (context.json) printJson(context.io, login);
+  else context.io.stdout.write(`${JSON.stringify(login.login)}\nsession key ${login.sessionKey}\n`);
 }
 
 /** `appvisor instance delete <id> --yes` */

@@ -3,60 +3,30 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { connect } from '../helpers/app-websocket.js';
 import {
   cli,
   http,
-  repoRoot,
   withDaemon,
-  type Daemon,
-  waitForApp,
+  echoWithInstance,
+  passwordOf,
   waitForInstance,
 } from '../helpers/daemon.js';
 
-/** Installs examples/echo (autostart), waits until it runs, and creates a ready instance. */
-async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
-  const install = await cli([
-    'app',
-    'install',
-    join(repoRoot, 'examples', 'echo'),
-    '--autostart',
-    '--data',
-    daemon.data,
-  ]);
-  assert.equal(install.code, 0, install.stderr);
-  await waitForApp(daemon, 'echo');
-  const created = await cli([
-    'instance',
-    'create',
-    'echo',
-    id,
-    '--domain',
-    'example.com',
-    '--data',
-    daemon.data,
-  ]);
-  assert.equal(created.code, 0, created.stderr);
-  await waitForInstance(daemon, id);
-}
-
-function echoOnce(url: string, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { rejectUnauthorized: false });
-    socket.once('open', () => {
-      socket.send(text);
-    });
-    socket.once('message', (data: Buffer) => {
-      resolve(data.toString());
-      socket.close();
-    });
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_request, response) => {
-      reject(new Error(`HTTP ${response.statusCode ?? 0}`));
-    });
-  });
+/** Logs in to echo with the AppWebsocket login, has `text` echoed, and closes. */
+async function echoOnce(url: string, password: string, text: string): Promise<string> {
+  const client = await connect(url);
+  try {
+    assert.equal((await client.login(password)).ok, true);
+    client.send({ mt: 'Echo', text });
+    const answer = await client.next();
+    assert.equal(answer.mt, 'EchoResult');
+    return answer.text as string;
+  } finally {
+    client.ws.close();
+  }
 }
 
 describe('the front routes instance paths to their service', () => {
@@ -89,9 +59,10 @@ describe('the front routes instance paths to their service', () => {
 
   test('WebSocket connections reach the instance over HTTP and HTTPS', async () => {
     const { daemon } = running;
+    const password = await passwordOf(daemon, 'acme');
     for (const base of [daemon.httpUrl, daemon.httpsUrl]) {
       const url = `${base.replace(/^http/, 'ws')}/example.com/acme/socket`;
-      assert.equal(await echoOnce(url, `hello über ${base}`), `hello über ${base}`);
+      assert.equal(await echoOnce(url, password, `hello über ${base}`), `hello über ${base}`);
     }
   });
 
@@ -116,7 +87,7 @@ describe('the front routes instance paths to their service', () => {
     assert.ok(Number(answer.headers['retry-after']) > 0);
     assert.equal((answer.body as { code: string }).code, 'INSTANCE_UNAVAILABLE');
     await assert.rejects(
-      echoOnce(`${daemon.httpUrl.replace(/^http/, 'ws')}/moved/acme/`, 'x'),
+      echoOnce(`${daemon.httpUrl.replace(/^http/, 'ws')}/moved/acme/`, 'unused', 'x'),
       /503/,
     );
     assert.equal((await cli(['app', 'start', 'echo', '--data', daemon.data])).code, 0);
@@ -126,24 +97,21 @@ describe('the front routes instance paths to their service', () => {
 });
 
 /**
- * A raw WebSocket client that sends its first frame in the same write as the upgrade request,
- * before any 101 can have come back, and resolves with the text of the first frame it receives.
- */
-/**
- * Sends the upgrade request and a text frame in one write, before any answer can arrive, and
- * resolves with the echo. `tls` sends the same over TLS (the front terminates and pipes it).
+ * A raw WebSocket client that sends the upgrade request and an AppChallenge (with `src`) in one
+ * write, before any 101 can have come back, and resolves with the first message it receives.
+ * `tls` sends the same over TLS (the front terminates and pipes it).
  */
 function frameBeforeHandshake(
   port: number,
   path: string,
-  text: string,
+  src: string,
   tls = false,
-): Promise<string> {
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const socket = tls
       ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
       : netConnect(port, '127.0.0.1');
-    const payload = Buffer.from(text);
+    const payload = Buffer.from(JSON.stringify({ mt: 'AppChallenge', src }));
     const mask = randomBytes(4);
     const frame = Buffer.concat([
       Buffer.from([0x81, 0x80 | payload.length]),
@@ -178,7 +146,9 @@ function frameBeforeHandshake(
       const body = received.subarray(end + 4);
       if (body.length < 2 || body.length < 2 + (body[1]! & 0x7f)) return;
       clearTimeout(timer);
-      resolve(body.subarray(2, 2 + (body[1]! & 0x7f)).toString());
+      resolve(
+        JSON.parse(body.subarray(2, 2 + (body[1]! & 0x7f)).toString()) as Record<string, unknown>,
+      );
       socket.destroy();
     });
     socket.once('error', reject);
@@ -200,20 +170,16 @@ describe('WebSocket handoff on plain HTTP', () => {
   test('no byte a client sends before the 101 is lost (1,000 connections)', async () => {
     const port = Number(new URL(running.daemon.httpUrl).port);
     for (let i = 0; i < 1000; i++) {
-      assert.equal(
-        await frameBeforeHandshake(port, '/example.com/hand/ws', `early ${i}`),
-        `early ${i}`,
-      );
+      const answer = await frameBeforeHandshake(port, '/example.com/hand/ws', `early ${i}`);
+      assert.deepEqual([answer.mt, answer.src], ['AppChallengeResult', `early ${i}`]);
     }
   });
 
   test('the same over TLS, terminated and piped (1,000 connections)', async () => {
     const port = Number(new URL(running.daemon.httpsUrl).port);
     for (let i = 0; i < 1000; i++) {
-      assert.equal(
-        await frameBeforeHandshake(port, '/example.com/hand/ws', `tls ${i}`, true),
-        `tls ${i}`,
-      );
+      const answer = await frameBeforeHandshake(port, '/example.com/hand/ws', `tls ${i}`, true);
+      assert.deepEqual([answer.mt, answer.src], ['AppChallengeResult', `tls ${i}`]);
     }
   });
 
@@ -235,15 +201,15 @@ describe('WebSocket handoff on plain HTTP', () => {
           }),
       ),
     );
-    // each is alive: it echoes
+    // each is alive: it answers
     const first = sockets[0]!;
-    const echoed = new Promise<string>((resolve) =>
+    const answered = new Promise<string>((resolve) =>
       first.once('message', (data: Buffer) => {
         resolve(data.toString());
       }),
     );
-    first.send('still here');
-    assert.equal(await echoed, 'still here');
+    first.send(JSON.stringify({ mt: 'AppChallenge', src: 'still here' }));
+    assert.match(await answered, /"src":"still here"/);
     const during = await openFds(pid);
     assert.ok(
       during - before < 10,

@@ -343,3 +343,44 @@ export async function waitForInstance(daemon: Daemon, id: string): Promise<Insta
     `${id} ready`,
   );
 }
+
+/** Installs examples/echo (autostart), waits until it runs, and creates a ready instance. */
+export async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
+  const install = await cli([
+    'app',
+    'install',
+    join(repoRoot, 'examples', 'echo'),
+    '--autostart',
+    '--data',
+    daemon.data,
+  ]);
+  if (install.code !== 0) throw new Error(install.stderr);
+  await waitForApp(daemon, 'echo');
+  const created = await cli([
+    'instance',
+    'create',
+    'echo',
+    id,
+    '--domain',
+    'example.com',
+    '--data',
+    daemon.data,
+  ]);
+  if (created.code !== 0) throw new Error(created.stderr);
+  await waitForInstance(daemon, id);
+}
+
+/** The instance password (the AppWebsocket login's secret). */
+export async function passwordOf(daemon: Daemon, id: string): Promise<string> {
+  const shown = await cli([
+    'instance',
+    'show',
+    id,
+    '--reveal-password',
+    '--json',
+    '--data',
+    daemon.data,
+  ]);
+  if (shown.code !== 0) throw new Error(shown.stderr);
+  return (JSON.parse(shown.stdout) as { password: string }).password;
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import {
   appWebsocket,
   maxFailedLogins,
@@ -10,6 +10,7 @@ import {
   type AppWebsocketOptions,
   type Instance,
 } from '../../src/sdk/index.js';
+import { connect } from '../helpers/app-websocket.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -56,90 +57,6 @@ async function serve(
   });
   const { port } = server.address() as AddressInfo;
   return { url: `ws://127.0.0.1:${port}/`, instance, sessions };
-}
-
-/** A client that queues what it receives. */
-class Client {
-  readonly ws: WebSocket;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly #queue: Record<string, unknown>[] = [];
-  readonly #waiting: ((message: Record<string, unknown>) => void)[] = [];
-
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
-    this.ws.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as Record<string, unknown>;
-      const waiter = this.#waiting.shift();
-      if (waiter) waiter(message);
-      else this.#queue.push(message);
-    });
-    this.closed = new Promise((resolve) =>
-      this.ws.on('close', (code, reason) => {
-        resolve({ code, reason: reason.toString() });
-      }),
-    );
-  }
-
-  async open(): Promise<this> {
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
-    return this;
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  next(timeoutMs = 2_000): Promise<Record<string, unknown>> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error('no message'));
-      }, timeoutMs);
-      this.#waiting.push((message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-  }
-
-  async challenge(): Promise<string> {
-    this.send({ mt: 'AppChallenge', src: 'c' });
-    const answer = await this.next();
-    assert.equal(answer.mt, 'AppChallengeResult');
-    assert.equal(answer.src, 'c');
-    return answer.challenge as string;
-  }
-
-  /** Logs in with `password` and the given fields; resolves with AppLoginResult. */
-  async login(
-    password: string,
-    fields: Record<string, unknown> = {},
-    challenge?: string,
-  ): Promise<Record<string, unknown>> {
-    const c = challenge ?? (await this.challenge());
-    const login: Record<string, unknown> = {
-      app: 'myapp',
-      domain: 'pbx.example',
-      sip: 'alice',
-      guid: 'g1',
-      dn: 'Alice',
-      ...fields,
-    };
-    const info = login.info === undefined ? '' : `:${JSON.stringify(login.info)}`;
-    const digest = sha256(
-      `${String(login.app)}:${String(login.domain)}:${String(login.sip)}:${String(login.guid)}:${String(login.dn)}${info}:${c}:${password}`,
-    );
-    this.send({ mt: 'AppLogin', pbxObj: 'obj-1', digest, ...login, src: 'l' });
-    return this.next();
-  }
-}
-
-async function connect(url: string): Promise<Client> {
-  return new Client(url).open();
 }
 
 describe('appWebsocket: the login', () => {

@@ -9,7 +9,7 @@ const idParams = {
 
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
 
-/** Instances: create, list, show, set, trace, delete. */
+/** Instances: create, list, show, set, trace, admin login, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
   const { instances } = context;
 
@@ -116,6 +116,22 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
       },
     },
     (request) => instances.trace(request.params.id, request.body.changes),
+  );
+
+  app.post<{ Params: { id: string }; Body: { challenge: string } }>(
+    '/instances/:id/login',
+    {
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          required: ['challenge'],
+          properties: { challenge: text(64) },
+          additionalProperties: false,
+        },
+      },
+    },
+    (request) => instances.adminLogin(request.params.id, request.body.challenge),
   );
 
   app.delete<{ Params: { id: string } }>(

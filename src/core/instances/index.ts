@@ -1,5 +1,6 @@
 export {
   InstanceService,
+  type AdminLogin,
   type InstanceServiceOptions,
   type InstanceState,
   type InstanceView,

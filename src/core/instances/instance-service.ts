@@ -1,6 +1,7 @@
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { loginDigest, sessionKeyOf } from '../../lib/app-login.js';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
@@ -47,6 +48,23 @@ export interface InstanceView {
   /** Only with `reveal`. */
   password?: string;
 }
+
+/** What {@link InstanceService.adminLogin} gives: a frame to send as is, and its session key. */
+export interface AdminLogin {
+  login: {
+    mt: 'AppLogin';
+    app: string;
+    domain: string;
+    sip: string;
+    guid: string;
+    dn: string;
+    digest: string;
+  };
+  sessionKey: string;
+}
+
+/** What a challenge may be: the spec's services send at most 16 digits or hex letters. */
+const challengePattern = /^[0-9A-Za-z]{1,16}$/;
 
 /** Options of {@link InstanceService}. */
 export interface InstanceServiceOptions {
@@ -517,6 +535,30 @@ export class InstanceService implements Component, InstanceHost {
 
   show(id: string, options: { reveal?: boolean } = {}): InstanceView {
     return this.#view(this.#get(id), options.reveal ?? false);
+  }
+
+  /**
+   * An admin login to the instance's app (docs/appwebsocket.md): the AppLogin an admin client
+   * sends after the instance answered its AppChallenge with `challenge`, signed with the
+   * instance password as it is now, and the session key that login will have.
+   */
+  adminLogin(id: string, challenge: string): AdminLogin {
+    const { row } = this.#get(id);
+    if (!challengePattern.test(challenge)) {
+      throw new AppvisorError('BAD_REQUEST', 'the challenge must be 1 to 16 letters or digits');
+    }
+    const password = this.#options.secrets.open(row.password_sealed);
+    const fields = {
+      app: row.app,
+      domain: row.domain,
+      sip: row.app,
+      guid: '0'.repeat(32),
+      dn: 'Admin',
+    };
+    return {
+      login: { mt: 'AppLogin', ...fields, digest: loginDigest(fields, challenge, password) },
+      sessionKey: sessionKeyOf(challenge, password),
+    };
   }
 
   /** Changes settings: stored, then pushed to the running service (or started/stopped). */
