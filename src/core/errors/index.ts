@@ -35,6 +35,13 @@ export const errorCatalog = {
   PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
   INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
   CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },
+  TEMPLATE_INVALID: { status: 400, text: 'The backup name template is not valid.' },
+  BACKUP_NOT_FOUND: { status: 404, text: 'No such backup archive.' },
+  BACKUP_INVALID: { status: 400, text: 'The backup archive is damaged or not a backup.' },
+  BACKUP_APP_MISMATCH: { status: 409, text: 'The backup was made of another app.' },
+  PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
+  BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
+  RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 
