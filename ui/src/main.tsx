@@ -1,0 +1,3 @@
+import { render } from 'preact';
+
+render(<p>appvisor</p>, document.getElementById('root')!);
