@@ -1,3 +1,5 @@
 import { render } from 'preact';
+import { App } from './app.js';
+import './styles.css';
 
-render(<p>appvisor</p>, document.getElementById('root')!);
+render(<App />, document.getElementById('root')!);
