@@ -190,9 +190,26 @@ function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
   );
 }
 
+/** The list, with the next restart time of apps in backoff (which only their status tells). */
+async function loadApps(): Promise<{ apps: (AppSummary & { nextRestartAt?: string | null })[] }> {
+  const { apps } = await call<AppList>('GET', '/apps');
+  return {
+    apps: await Promise.all(
+      apps.map(async (app) =>
+        app.state === 'backoff'
+          ? {
+              ...app,
+              nextRestartAt: (await call<AppStatus>('GET', `/apps/${id(app.id)}`)).nextRestartAt,
+            }
+          : app,
+      ),
+    ),
+  };
+}
+
 /** Every app with its state and actions, and the install form. */
 export function AppsPage() {
-  const apps = usePoll(() => call<AppList>('GET', '/apps'), 2500);
+  const apps = usePoll(loadApps, 2500);
   const [notice, setNotice] = useState<{ kind: 'ok' | 'bad'; text: string }>();
   const done = (text: string) => {
     setNotice({ kind: 'ok', text });
@@ -241,7 +258,7 @@ export function AppsPage() {
                     <Link to={`/apps/${id(app.id)}`}>{app.id}</Link>
                   </th>
                   <td data-label="State">
-                    <AppBadge app={app} />
+                    <AppBadge app={app} nextRestartAt={app.nextRestartAt} />
                   </td>
                   <td data-label="Version">{app.version ?? '-'}</td>
                   <td data-label="Autostart">{app.autostart ? 'yes' : 'no'}</td>
