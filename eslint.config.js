@@ -93,6 +93,26 @@ export default tseslint.config(
     ],
   ),
   {
+    // The admin UI is a client of the API: it takes the API's types, never the manager's code.
+    files: ['ui/**/*.ts', 'ui/**/*.tsx'],
+    ignores: ['ui/vite.config.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/**'],
+              allowTypeImports: true,
+              message: 'The UI imports only types of the manager (import type).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-properties': 'off',
+    },
+  },
+  {
     // Entry points, tests and benchmarks may touch the process.
     files: ['src/main.ts', 'src/cli/index.ts', 'test/**', 'bench/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },

@@ -22,6 +22,8 @@ import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
 import { InstanceService } from './core/instances/index.js';
+import { SystemMonitor } from './core/monitor/index.js';
+import { SettingsService } from './core/settings/index.js';
 import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
@@ -224,6 +226,7 @@ export async function startManager(
       version,
       database: database.state,
     });
+    const monitor = new SystemMonitor({ dataDir: layout.root });
     const status = async (): Promise<StatusReport> => ({
       manager: {
         state,
@@ -238,6 +241,7 @@ export async function startManager(
         schemaVersion: store.schemaVersion,
       },
       database: database.info(),
+      system: await monitor.read(),
       apps: await apps.list(),
       alarms: events.activeAlarms(),
     });
@@ -248,6 +252,9 @@ export async function startManager(
       instances,
       certificates,
       events,
+      settings: new SettingsService(store),
+      // Built next to the compiled manager: dist/ui/ beside dist/src/.
+      uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),
       health,
       status,
     });

@@ -3,6 +3,7 @@ import type { AdminAuth } from '../core/auth/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
 import type { EventLog } from '../core/events/index.js';
+import type { SettingsService } from '../core/settings/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { HealthReport, StatusReport } from './types.js';
 
@@ -14,6 +15,9 @@ export interface ApiContext {
   instances: InstanceService;
   certificates: CertificateStore;
   events: EventLog;
+  settings: SettingsService;
+  /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
+  uiDir: string;
   health(): HealthReport;
   status(): Promise<StatusReport>;
 }

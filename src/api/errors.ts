@@ -20,6 +20,18 @@ function isDatabaseDown(error: unknown): boolean {
   );
 }
 
+/** The top-level field a schema validation error names (`/logMaxBytes`, a missing `app`). */
+function validationField(validation: FastifyError['validation'] | undefined): string | undefined {
+  const first = validation?.[0];
+  if (!first) return undefined;
+  const missing = (first.params as { missingProperty?: unknown } | undefined)?.missingProperty;
+  if (typeof missing === 'string') return missing;
+  // Errors made by hand (tests, plugins) may lack the path.
+  const path = (first as { instancePath?: string }).instancePath ?? '';
+  const segment = path.split('/')[1];
+  return segment === undefined || segment === '' ? undefined : segment;
+}
+
 /**
  * The one mapper from a thrown error to `{code, message}` and its HTTP status. Catalog errors
  * keep their code and message; framework validation errors become BAD_REQUEST; a lost database
@@ -34,7 +46,11 @@ export function toErrorBody(error: unknown): {
     const retryAfter = (error as { retryAfter?: number }).retryAfter;
     return {
       status: error.status,
-      body: { code: error.code, message: error.message },
+      body: {
+        code: error.code,
+        message: error.message,
+        ...(error.field !== undefined ? { field: error.field } : {}),
+      },
       ...(retryAfter ? { retryAfter } : {}),
     };
   }
@@ -46,9 +62,14 @@ export function toErrorBody(error: unknown): {
   if (fastifyError.validation || clientStatus) {
     // The framework's own 4xx (415, 413, ...) keeps its status; the code says "your request".
     const status = clientStatus ?? 400;
+    const field = validationField(fastifyError.validation);
     return {
       status,
-      body: { code: 'BAD_REQUEST', message: fastifyError.message ?? 'bad request' },
+      body: {
+        code: 'BAD_REQUEST',
+        message: fastifyError.message ?? 'bad request',
+        ...(field !== undefined ? { field } : {}),
+      },
     };
   }
   if (isDatabaseDown(error)) {

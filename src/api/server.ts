@@ -9,7 +9,9 @@ import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
+import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
+import { uiRoutes } from './ui.js';
 
 /** Prefix of every API route. */
 export const apiPrefix = '/manager/api/v1';
@@ -20,16 +22,6 @@ export interface Api {
   app: FastifyInstance;
   close(): Promise<void>;
 }
-
-const landingPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>appvisor</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
-<h1>appvisor</h1>
-<p>The manager is running. Administer it with the <code>appvisor</code> command or the REST API under
-<code>${apiPrefix}/</code> (start with <code>POST ${apiPrefix}/auth/login</code>).</p>
-</body></html>
-`;
 
 /** Builds the admin API on Fastify. The caller owns the listening sockets. */
 export async function buildApi(context: ApiContext): Promise<Api> {
@@ -58,12 +50,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
     });
   });
 
-  app.get('/manager/', { config: { public: true } }, (_request, reply) => {
-    void reply.type('text/html; charset=utf-8').send(landingPage);
-  });
-  app.get('/manager', { config: { public: true } }, (_request, reply) => {
-    void reply.redirect('/manager/');
-  });
+  uiRoutes(app, context.uiDir);
 
   await app.register(
     (api, _options, done) => {
@@ -73,6 +60,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       appRoutes(api, context);
       instanceRoutes(api, context);
       certRoutes(api, context);
+      settingsRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

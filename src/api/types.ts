@@ -1,15 +1,25 @@
+/**
+ * The API's types: what each route takes and answers. Clients (the CLI, the admin UI) import
+ * them with `import type` only.
+ */
 import type { AppStatus, AppSummary } from '../core/apps/index.js';
-
-export type { AppStatus, AppSummary };
+import type { DatabaseInfo } from '../core/database/index.js';
 import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
+import type { FrontAddress } from '../core/front/index.js';
 import type { AdminLogin, InstanceView } from '../core/instances/index.js';
+import type { SystemSnapshot } from '../core/monitor/index.js';
+import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 
-export type { CertificateStatus };
-
-export type { AdminLogin, InstanceView };
-import type { DatabaseInfo } from '../core/database/index.js';
-import type { FrontAddress } from '../core/front/index.js';
+export type { ActiveAlarm, AppStatus, AppSummary, CertificateStatus, DatabaseInfo };
+export type {
+  AdminLogin,
+  FrontAddress,
+  InstanceView,
+  ManagerEvent,
+  PlatformSettings,
+  SystemSnapshot,
+};
 
 /** `GET /health`: no secrets, no authentication. */
 export interface HealthReport {
@@ -33,8 +43,84 @@ export interface StatusReport {
     schemaVersion: number;
   };
   database: DatabaseInfo;
+  /** CPU, memory, load and disk of the data folder, now. */
+  system: SystemSnapshot;
   apps: AppSummary[];
   alarms: ActiveAlarm[];
+}
+
+/** `GET /auth/session`. */
+export interface SessionInfo {
+  via: 'socket' | 'token' | 'cookie';
+  expiresAt?: string;
+}
+
+/** `POST /auth/login`. */
+export interface LoginAnswer {
+  token: string;
+  expiresAt: string;
+}
+
+/** `GET /apps`. */
+export interface AppList {
+  apps: AppSummary[];
+}
+
+/** `POST /apps/:id/start`, `/stop`, `/restart`. */
+export interface AppActionAnswer {
+  changed: boolean;
+  status: AppStatus;
+}
+
+/** `PATCH /apps/:id`; null puts a value back to its default. */
+export interface AppConfigureBody {
+  autostart?: boolean;
+  logMaxBytes?: number | null;
+  logFiles?: number | null;
+}
+
+/** `GET /instances`. */
+export interface InstanceList {
+  instances: InstanceView[];
+}
+
+/** `POST /instances`. */
+export interface InstanceCreateBody {
+  app: string;
+  id: string;
+  domain?: string;
+  path?: string;
+  password?: string;
+}
+
+/** `PATCH /instances/:id`. */
+export interface InstanceUpdateBody {
+  domain?: string;
+  path?: string;
+  password?: string;
+  enabled?: boolean;
+  excludeFromBackup?: boolean;
+}
+
+/** `POST /instances/:id/trace`: `+flag` turns a flag on, `-flag` off. */
+export interface TraceBody {
+  changes: string[];
+}
+
+/** `PUT /admin/password`: the generated password when none was given. */
+export interface PasswordAnswer {
+  password?: string;
+}
+
+/** `PUT /cert`: a PEM bundle (leaf first) and its key. */
+export interface CertificateBody {
+  cert: string;
+  key: string;
+}
+
+/** What a route answers when it only confirms. */
+export interface OkAnswer {
+  ok: true;
 }
 
 /** `GET /events`. */
@@ -46,4 +132,6 @@ export interface EventsReport {
 export interface ErrorBody {
   code: string;
   message: string;
+  /** The request field the error concerns, when it concerns one. */
+  field?: string;
 }

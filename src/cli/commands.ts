@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { StatusReport } from '../api/index.js';
 import type { ApiClient } from './client.js';
-import { duration, printJson, table, type Io } from './output.js';
+import { bytes, duration, printJson, table, type Io } from './output.js';
 
 /** Everything a command needs: the client, output, and whether to print JSON. */
 export interface CommandContext {
@@ -17,7 +17,7 @@ export async function status(context: CommandContext): Promise<void> {
     printJson(context.io, report);
     return;
   }
-  const { manager, database, apps, alarms } = report;
+  const { manager, database, system, apps, alarms } = report;
   const counts = new Map<string, number>();
   for (const app of apps) {
     const state = app.runnable ? app.state : 'not runnable';
@@ -39,6 +39,15 @@ export async function status(context: CommandContext): Promise<void> {
         database.state,
         `${database.mode} PostgreSQL ${database.version ?? '?'} on ${database.host}:${database.port}`,
         ...(database.restarts ? [`${database.restarts} restarts`] : []),
+      ].join(', '),
+    ],
+    [
+      'system',
+      [
+        `cpu ${system.cpu.percent}% of ${system.cpu.cores} cores`,
+        `load ${system.load.map((l) => l.toFixed(2)).join(' ')}`,
+        `memory ${bytes(system.memory.usedBytes)} of ${bytes(system.memory.totalBytes)} used`,
+        `disk ${bytes(system.disk.freeBytes)} free of ${bytes(system.disk.totalBytes)}`,
       ].join(', '),
     ],
     ['apps', appsText],

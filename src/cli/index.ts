@@ -29,6 +29,7 @@ import {
   instanceTrace,
 } from './instance-commands.js';
 import type { Io } from './output.js';
+import { settingsSet, settingsShow } from './settings-commands.js';
 
 interface GlobalOptions {
   data?: string;
@@ -297,6 +298,24 @@ export async function run(
     .option('-n, --lines <n>', 'lines to print first', '100')
     .action(async (id: string, options: { follow?: boolean; lines?: string }) => {
       await logs(context(), id, options);
+    });
+
+  const settings = program
+    .command('settings')
+    .description('platform settings: the label and the DNS name');
+  settings
+    .command('show')
+    .description('the platform label and DNS name')
+    .action(async () => {
+      await settingsShow(context());
+    });
+  settings
+    .command('set')
+    .description('change the platform label or DNS name ("" clears one)')
+    .option('--label <label>', 'a name for this platform, up to 64 printable characters')
+    .option('--dns-name <name>', 'the host name the platform is reached by')
+    .action(async (options: { label?: string; dnsName?: string }) => {
+      await settingsSet(context(), options);
     });
 
   const admin = program.command('admin').description('the admin account');

@@ -31,8 +31,36 @@ describe('toErrorBody', () => {
     });
     assert.deepEqual(toErrorBody(error), {
       status: 400,
-      body: { code: 'BAD_REQUEST', message: 'body must have required property "password"' },
+      body: {
+        code: 'BAD_REQUEST',
+        message: 'body must have required property "password"',
+        field: 'password',
+      },
     });
+  });
+
+  test('an AppvisorError about one field names it, so that a form can show it there', () => {
+    const mapped = toErrorBody(
+      new AppvisorError('PATH_TAKEN', 'the path /a is taken', { field: 'path' }),
+    );
+    assert.deepEqual(mapped.body, {
+      code: 'PATH_TAKEN',
+      message: 'the path /a is taken',
+      field: 'path',
+    });
+  });
+
+  test('a schema error names the field: a wrong value by its path, a missing one by name', () => {
+    const wrong = Object.assign(new Error('body/logMaxBytes must be >= 65536'), {
+      validation: [{ keyword: 'minimum', instancePath: '/logMaxBytes', params: { limit: 65536 } }],
+      statusCode: 400,
+    });
+    assert.equal(toErrorBody(wrong).body.field, 'logMaxBytes');
+    const missing = Object.assign(new Error("body must have required property 'app'"), {
+      validation: [{ keyword: 'required', instancePath: '', params: { missingProperty: 'app' } }],
+      statusCode: 400,
+    });
+    assert.equal(toErrorBody(missing).body.field, 'app');
   });
 
   test('a body too large keeps status 413', () => {

@@ -654,10 +654,14 @@ export class AppService implements Component {
       const app = this.#get(id);
       await this.#requireRunnable(id);
       if (change.logMaxBytes != null && change.logMaxBytes < 64 * 1024) {
-        throw new AppvisorError('BAD_REQUEST', 'the log size must be at least 65536 bytes');
+        throw new AppvisorError('BAD_REQUEST', 'the log size must be at least 65536 bytes', {
+          field: 'logMaxBytes',
+        });
       }
       if (change.logFiles != null && (change.logFiles < 1 || change.logFiles > 100)) {
-        throw new AppvisorError('BAD_REQUEST', 'the number of log files must be 1 to 100');
+        throw new AppvisorError('BAD_REQUEST', 'the number of log files must be 1 to 100', {
+          field: 'logFiles',
+        });
       }
       await this.#catalog.update(id, change);
       const record = await this.#catalog.get(id);

@@ -92,6 +92,7 @@ export class AdminAuth implements Component {
       throw new AppvisorError(
         'PASSWORD_WEAK',
         `the password must have at least ${minPasswordLength} characters`,
+        { field: 'password' },
       );
     }
     const chosen = password ?? generatePassword();

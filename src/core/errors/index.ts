@@ -42,22 +42,38 @@ export const errorCatalog = {
   PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
   RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
+  SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 
 /** A stable error code of the catalog. */
 export type ErrorCode = keyof typeof errorCatalog;
 
+/** Options of {@link AppvisorError}. */
+export interface AppvisorErrorOptions {
+  cause?: unknown;
+  /**
+   * The request field the error concerns (`path`, `password`, ...), as named in the request
+   * body; forms show the message next to it.
+   */
+  field?: string;
+}
+
 /** An error with a stable code; its message is safe to show to the caller (no secrets). */
 export class AppvisorError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  readonly field: string | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? errorCatalog[code].text, options);
+  constructor(code: ErrorCode, message?: string, options?: AppvisorErrorOptions) {
+    super(
+      message ?? errorCatalog[code].text,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'AppvisorError';
     this.code = code;
     this.status = errorCatalog[code].status;
+    this.field = options?.field;
   }
 }
 

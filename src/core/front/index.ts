@@ -1,2 +1,3 @@
 export { Front, type FrontAddress, type FrontOptions, type RequestHandler } from './front.js';
 export { forwardHeaders, type InstanceTarget } from './proxy.js';
+export { serveStatic, type StaticOptions } from './static-files.js';

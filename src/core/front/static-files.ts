@@ -26,6 +26,12 @@ const types: Record<string, string> = {
   '.xml': 'application/xml',
 };
 
+/** Options of {@link serveStatic}. */
+export interface StaticOptions {
+  /** Headers for one file (its real path), over the defaults (e.g. a longer cache-control). */
+  headers?: (file: string) => Record<string, string>;
+}
+
 /**
  * Serves a file of an app's `web.static` folder when one matches the request, and answers
  * whether it did (false: the request goes on to the service). `rest` is the path below the
@@ -38,6 +44,7 @@ export async function serveStatic(
   response: ServerResponse,
   folder: string,
   rest: string,
+  options: StaticOptions = {},
 ): Promise<boolean> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   let decoded: string;
@@ -71,6 +78,7 @@ export async function serveStatic(
     'accept-ranges': 'bytes',
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
+    ...options.headers?.(path),
   };
   if (request.headers['if-none-match'] === etag) {
     response.writeHead(304, headers);

@@ -426,18 +426,21 @@ export class InstanceService implements Component, InstanceHost {
     checkInstanceId(id);
     const hosts = this.#options.apps.hostsInstances(app);
     if (hosts === undefined)
-      throw new AppvisorError('APP_NOT_FOUND', `no app "${app}" is installed`);
+      throw new AppvisorError('APP_NOT_FOUND', `no app "${app}" is installed`, { field: 'app' });
     if (!hosts)
       throw new AppvisorError(
         'INSTANCES_UNSUPPORTED',
         `${app} does not host instances (its app.json lacks "instances": true)`,
+        { field: 'app' },
       );
     const domain = normalizeDomain(options.domain ?? defaultDomain());
     const path = normalizePath(options.path ?? `/${domain}/${id}`);
     if (options.password !== undefined) checkPassword(options.password);
     return this.#queue.run(id, async () => {
       if (this.#live.has(id))
-        throw new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`);
+        throw new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`, {
+          field: 'id',
+        });
       const row: Row = {
         id,
         app,
@@ -505,12 +508,17 @@ export class InstanceService implements Component, InstanceHost {
     const { code, constraint } = error as { code?: string; constraint?: string };
     if (code !== '23505') return error;
     if (constraint === 'instances_pkey')
-      return new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`);
+      return new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`, {
+        field: 'id',
+      });
     if (constraint === 'instances_path_key')
-      return new AppvisorError('PATH_TAKEN', `the path ${path} is taken by another instance`);
+      return new AppvisorError('PATH_TAKEN', `the path ${path} is taken by another instance`, {
+        field: 'path',
+      });
     return new AppvisorError(
       'INSTANCE_EXISTS',
       `an instance "${id}" or its database exists already`,
+      { field: 'id' },
     );
   }
 

@@ -29,14 +29,17 @@ const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const labelPattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const segmentPattern = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
 
-function invalid(message: string): AppvisorError {
-  return new AppvisorError('INVALID_INSTANCE', message);
+function invalid(message: string, field: string): AppvisorError {
+  return new AppvisorError('INVALID_INSTANCE', message, { field });
 }
 
 /** Instance ids have the syntax of app ids. */
 export function checkInstanceId(id: string): void {
   if (!idPattern.test(id)) {
-    throw invalid(`"${id}" is not a valid instance id: use 1 to 64 characters of A-Z a-z 0-9 _ -`);
+    throw invalid(
+      `"${id}" is not a valid instance id: use 1 to 64 characters of A-Z a-z 0-9 _ -`,
+      'id',
+    );
   }
 }
 
@@ -48,7 +51,7 @@ export function normalizeDomain(domain: string): string {
     lower.length > 253 ||
     !lower.split('.').every((label) => labelPattern.test(label))
   ) {
-    throw invalid(`"${domain}" is not a valid domain name`);
+    throw invalid(`"${domain}" is not a valid domain name`, 'domain');
   }
   return lower;
 }
@@ -64,24 +67,28 @@ export function normalizePath(path: string): string {
       trimmed === ''
         ? 'the path / is the whole site: choose a path below it'
         : `the path "${path}" must start with /`,
+      'path',
     );
   }
   const segments = trimmed.slice(1).split('/');
   for (const segment of segments) {
     if (segment === '' || segment === '.' || segment === '..' || !segmentPattern.test(segment)) {
-      throw invalid(`the path "${path}" has an invalid segment "${segment}"`);
+      throw invalid(`the path "${path}" has an invalid segment "${segment}"`, 'path');
     }
   }
   if (segments[0] === 'manager')
-    throw invalid(`the path "${path}" is under /manager, which the admin UI uses`);
-  if (trimmed.length > 512) throw invalid('the path is longer than 512 characters');
+    throw invalid(`the path "${path}" is under /manager, which the admin UI uses`, 'path');
+  if (trimmed.length > 512) throw invalid('the path is longer than 512 characters', 'path');
   return trimmed;
 }
 
 /** An instance password given by the admin: 8 to 256 characters, no control characters. */
 export function checkPassword(password: string): void {
   if (password.length < 8 || password.length > 256 || /[\p{Cc}]/u.test(password)) {
-    throw invalid('the instance password must be 8 to 256 characters, without control characters');
+    throw invalid(
+      'the instance password must be 8 to 256 characters, without control characters',
+      'password',
+    );
   }
 }
 
@@ -100,7 +107,7 @@ export function applyTraceChanges(
     const remove = change.startsWith('-');
     const name = change.replace(/^[+-]/, '');
     if (!known.has(name)) {
-      throw invalid(`unknown trace flag "${name}"; known: ${[...known].join(', ')}`);
+      throw invalid(`unknown trace flag "${name}"; known: ${[...known].join(', ')}`, 'changes');
     }
     if (remove) flags.delete(name);
     else flags.add(name);

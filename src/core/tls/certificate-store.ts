@@ -16,8 +16,9 @@ export interface CertificateStatus extends CertificateInfo {
   chainLength: number;
 }
 
-function invalid(reason: string): AppvisorError {
-  return new AppvisorError('CERT_INVALID', reason);
+/** `field` is the request field at fault: `cert` (the bundle) or `key`. */
+function invalid(reason: string, field: 'cert' | 'key' = 'cert'): AppvisorError {
+  return new AppvisorError('CERT_INVALID', reason, { field });
 }
 
 /** The PEM blocks of one kind, in order. */
@@ -51,7 +52,7 @@ export function validateCertificate(
     }
   }
   if (/ENCRYPTED/.test(keyPem))
-    throw invalid('the key is encrypted: give the key without a passphrase');
+    throw invalid('the key is encrypted: give the key without a passphrase', 'key');
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
@@ -61,11 +62,12 @@ export function validateCertificate(
       code === 'ERR_MISSING_PASSPHRASE'
         ? 'the key is encrypted: give the key without a passphrase'
         : `the key cannot be read as a PEM private key (PKCS#1, PKCS#8 or EC): ${(error as Error).message}`,
+      'key',
     );
   }
   const leaf = certificates[0]!;
   if (!leaf.checkPrivateKey(key))
-    throw invalid('the key does not match the first (leaf) certificate of the bundle');
+    throw invalid('the key does not match the first (leaf) certificate of the bundle', 'key');
   if (new Date(leaf.validTo) < now)
     throw invalid(`the certificate expired on ${new Date(leaf.validTo).toISOString()}`);
   if (new Date(leaf.validFrom) > now)

@@ -1,0 +1,116 @@
+// Writes a PNG of each page of the admin UI to docs/screenshots/: starts a daemon in a temp
+// folder with a few apps and instances, logs in with headless chromium and visits every page.
+// Run with `npm run screenshots` (it builds first; the helpers come from the compiled tests).
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeAppFolder } from '../dist/test/helpers/apps.js';
+import { browserMissing, launchBrowser, logIn } from '../dist/test/helpers/browser.js';
+import {
+  cli,
+  killAll,
+  makeTemp,
+  removeTemp,
+  repoRoot,
+  startDaemon,
+  waitForApp,
+  waitForInstance,
+} from '../dist/test/helpers/daemon.js';
+
+const out = join(repoRoot, 'docs', 'screenshots');
+
+async function run(daemon, ...args) {
+  const result = await cli([...args, '--data', daemon.data]);
+  if (result.code !== 0) throw new Error(`appvisor ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+const missing = browserMissing();
+if (missing) {
+  process.stderr.write(`screenshots: ${missing}\n`);
+  process.exit(1);
+}
+
+await mkdir(out, { recursive: true });
+const data = await makeTemp('appvisor-screenshots-');
+const work = await makeTemp('appvisor-screenshots-work-');
+const daemon = await startDaemon({ data });
+let browser;
+try {
+  await run(
+    daemon,
+    'app',
+    'install',
+    join(repoRoot, 'examples', 'sample_app_appcon'),
+    '--autostart',
+  );
+  await run(daemon, 'app', 'install', join(repoRoot, 'examples', 'echo'), '--autostart');
+  const crashy = await makeAppFolder(work, 'crashy', {
+    run: 'echo "cannot reach the mail server"; exit 1',
+    manifest: { version: '0.3.1', restart: { delaySeconds: 60 } },
+  });
+  await run(daemon, 'app', 'install', crashy, '--autostart');
+  const idle = await makeAppFolder(work, 'reports', {
+    run: "trap 'exit 0' TERM\nwhile true; do sleep 1 & wait $!; done",
+    manifest: { version: '2.0.0' },
+  });
+  await run(daemon, 'app', 'install', idle);
+  await waitForApp(daemon, 'echo');
+  await waitForApp(daemon, 'sample_app_appcon');
+  for (const id of ['acme', 'globex']) {
+    await run(daemon, 'instance', 'create', 'echo', id, '--domain', 'example.com');
+    await waitForInstance(daemon, id);
+  }
+  await run(daemon, 'instance', 'trace', 'acme', '+app', '+database');
+  await run(daemon, 'settings', 'set', '--label', 'Office North', '--dns-name', 'apps.example.com');
+
+  browser = await launchBrowser();
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 860 },
+    colorScheme: 'light',
+  });
+  const page = await context.newPage();
+  const shot = async (name) => {
+    // Let polling and the log stream settle.
+    await page.waitForTimeout(700);
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+    process.stdout.write(`docs/screenshots/${name}.png\n`);
+  };
+
+  await page.goto(`${daemon.httpUrl}/manager/`);
+  await page.getByLabel('Admin password').waitFor();
+  await shot('login');
+  await logIn(page, daemon, daemon.password);
+  await page.getByRole('heading', { name: 'Disk' }).waitFor();
+  await shot('overview');
+
+  await page.goto(`${daemon.httpUrl}/manager/apps`);
+  await page.locator('tr[data-app="crashy"] .badge', { hasText: 'backoff' }).waitFor();
+  await shot('apps');
+
+  await page.goto(`${daemon.httpUrl}/manager/apps/sample_app_appcon`);
+  await page.getByLabel('Log of sample_app_appcon').getByText('SampleApp pid').first().waitFor();
+  await shot('app');
+
+  await page.goto(`${daemon.httpUrl}/manager/instances`);
+  await page.locator('tr[data-instance="acme"] .badge', { hasText: 'ready' }).waitFor();
+  await shot('instances');
+
+  await page.goto(`${daemon.httpUrl}/manager/instances/acme`);
+  await page.getByRole('switch', { name: 'database', exact: true }).waitFor();
+  await shot('instance');
+
+  await page.goto(`${daemon.httpUrl}/manager/settings`);
+  await page.getByTestId('cert-facts').waitFor();
+  await shot('settings');
+
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.goto(`${daemon.httpUrl}/manager/apps`);
+  await page.locator('tr[data-app="echo"] .badge', { hasText: 'running' }).waitFor();
+  await shot('apps-360');
+} finally {
+  await browser?.close();
+  await daemon.stop();
+  await killAll(data);
+  await removeTemp(data);
+  await removeTemp(work);
+}

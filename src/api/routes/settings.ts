@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import type { PlatformSettings } from '../types.js';
+
+/** Platform settings: the label and the DNS name. */
+export function settingsRoutes(app: FastifyInstance, context: ApiContext): void {
+  app.get('/settings', (): Promise<PlatformSettings> => context.settings.get());
+
+  app.patch<{ Body: Partial<PlatformSettings> }>(
+    '/settings',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            // The rules are the core's (SETTING_INVALID); the schema only bounds the size.
+            label: { type: 'string', maxLength: 1024 },
+            dnsName: { type: 'string', maxLength: 1024 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    (request): Promise<PlatformSettings> => context.settings.update(request.body),
+  );
+}

@@ -1,0 +1,243 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, messageOf, type AppSummary, type InstanceView } from './api.js';
+import { relative, time } from './format.js';
+import { href, onLinkClick } from './router.js';
+
+/** A link to a route of the UI. */
+export function Link(props: { to: string; children: ComponentChildren; class?: string }) {
+  return (
+    <a
+      href={href(props.to)}
+      class={props.class}
+      onClick={(event) => {
+        onLinkClick(event, props.to);
+      }}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+/**
+ * Splits an error for a form: the message goes next to the field the API named when the form
+ * has that field (or the field `byCode` gives for the error's code), else to the form as a whole.
+ */
+export function formErrors(
+  error: unknown,
+  fields: readonly string[],
+  byCode: Record<string, string> = {},
+): { field: Record<string, string>; form: string | undefined } {
+  if (error === undefined || error === null) return { field: {}, form: undefined };
+  const field = error instanceof ApiError ? (error.field ?? byCode[error.code]) : undefined;
+  if (error instanceof ApiError && field && fields.includes(field))
+    return { field: { [field]: error.message }, form: undefined };
+  const code = error instanceof ApiError ? `${error.code}: ` : '';
+  return { field: {}, form: `${code}${messageOf(error)}` };
+}
+
+/** A labelled form control with its hint and its error, tied together for screen readers. */
+export function Field(props: {
+  id: string;
+  label: string;
+  error?: string | undefined;
+  hint?: string;
+  children: (aria: {
+    id: string;
+    'aria-invalid': boolean;
+    'aria-describedby': string | undefined;
+  }) => ComponentChildren;
+}) {
+  const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div class={`field${props.error ? ' invalid' : ''}`}>
+      <label for={props.id}>{props.label}</label>
+      {props.children({
+        id: props.id,
+        'aria-invalid': Boolean(props.error),
+        'aria-describedby': described || undefined,
+      })}
+      {props.hint && (
+        <small id={`${props.id}-hint`} class="hint">
+          {props.hint}
+        </small>
+      )}
+      {props.error && (
+        <p id={`${props.id}-error`} class="field-error" role="alert">
+          {props.error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** An error about the whole form or page. */
+export function ErrorText(props: { message: string | undefined }) {
+  if (!props.message) return null;
+  return (
+    <p class="error" role="alert">
+      {props.message}
+    </p>
+  );
+}
+
+/** The state of an app as a badge: running, backoff (with the next restart), fatal, ... */
+export function AppBadge(props: {
+  app: Pick<AppSummary, 'state' | 'runnable'>;
+  nextRestartAt?: string | null;
+}) {
+  const { state, runnable } = props.app;
+  if (!runnable) return <span class="badge muted">not runnable</span>;
+  const kind =
+    state === 'running'
+      ? 'ok'
+      : state === 'fatal'
+        ? 'bad'
+        : state === 'backoff'
+          ? 'warn'
+          : state === 'stopped'
+            ? 'muted'
+            : 'busy';
+  const next =
+    state === 'backoff' && props.nextRestartAt
+      ? ` · restarts ${relative(props.nextRestartAt)} (${time(props.nextRestartAt)})`
+      : '';
+  return <span class={`badge ${kind}`}>{`${state}${next}`}</span>;
+}
+
+/** The readiness of an instance as a badge. */
+export function InstanceBadge(props: { instance: Pick<InstanceView, 'state' | 'error'> }) {
+  const { state, error } = props.instance;
+  const kind =
+    state === 'ready' ? 'ok' : state === 'failed' ? 'bad' : state === 'starting' ? 'busy' : 'muted';
+  return (
+    <span class={`badge ${kind}`} title={error ?? undefined}>
+      {state}
+    </span>
+  );
+}
+
+/** A checkbox that reads as a switch. */
+export function Toggle(props: {
+  id: string;
+  label: string;
+  checked: boolean;
+  disabled?: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  return (
+    <label class="toggle" for={props.id}>
+      <input
+        id={props.id}
+        type="checkbox"
+        role="switch"
+        checked={props.checked}
+        disabled={props.disabled}
+        onChange={(event) => {
+          props.onChange(event.currentTarget.checked);
+        }}
+      />
+      <span>{props.label}</span>
+    </label>
+  );
+}
+
+/**
+ * A modal question (the browser's `<dialog>`: focus stays inside, Escape cancels). The confirm
+ * button runs `onConfirm`; its error is shown inside and the dialog stays open.
+ */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  confirmLabel: string;
+  danger?: boolean;
+  children: ComponentChildren;
+  onConfirm: () => Promise<void>;
+  onClose: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (props.open && !dialog.open) {
+      setError(undefined);
+      dialog.showModal();
+    } else if (!props.open && dialog.open) dialog.close();
+  }, [props.open]);
+  return (
+    <dialog
+      ref={ref}
+      aria-labelledby="dialog-title"
+      onClose={() => {
+        props.onClose();
+      }}
+    >
+      <form
+        method="dialog"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setBusy(true);
+          setError(undefined);
+          props.onConfirm().then(
+            () => {
+              setBusy(false);
+              ref.current?.close();
+            },
+            (caught: unknown) => {
+              setBusy(false);
+              setError(messageOf(caught));
+            },
+          );
+        }}
+      >
+        <h2 id="dialog-title">{props.title}</h2>
+        {props.children}
+        <ErrorText message={error} />
+        <div class="actions">
+          <button type="submit" class={props.danger ? 'danger' : 'primary'} disabled={busy}>
+            {busy ? 'Working…' : props.confirmLabel}
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              ref.current?.close();
+            }}
+          >
+            Cancel
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+/** A line that says when data was loaded, or why the last reload failed. */
+export function Freshness(props: { at: Date | undefined; error: string | undefined }) {
+  if (props.error)
+    return (
+      <p class="error" role="alert">
+        Not updated: {props.error}
+      </p>
+    );
+  return <p class="freshness">{props.at ? `Updated ${time(props.at)}` : 'Loading…'}</p>;
+}
+
+/** A notice that stays until dismissed: results of actions, announced to screen readers. */
+export function Notice(props: {
+  kind: 'ok' | 'bad';
+  children: ComponentChildren;
+  onDismiss: () => void;
+}) {
+  return (
+    <div class={`notice ${props.kind}`} role={props.kind === 'bad' ? 'alert' : 'status'}>
+      <div>{props.children}</div>
+      <button type="button" class="plain" aria-label="Dismiss" onClick={props.onDismiss}>
+        ×
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,338 @@
+import { useEffect, useState } from 'preact/hooks';
+import {
+  call,
+  id,
+  messageOf,
+  type AppList,
+  type AppStatus,
+  type InstanceCreateBody,
+  type InstanceList,
+  type InstanceView,
+} from '../api.js';
+import {
+  ErrorText,
+  Field,
+  Freshness,
+  InstanceBadge,
+  Link,
+  Notice,
+  formErrors,
+} from '../components.js';
+import { useAction, usePoll } from '../hooks.js';
+
+/** Opens the instance's page in a new tab. */
+export function openInstance(instance: Pick<InstanceView, 'path'>): void {
+  window.open(`${instance.path}/`, '_blank', 'noopener');
+}
+
+/** The apps that host instances (their status says so), for the create form. */
+function useHostApps(): { apps: string[] | undefined; error: string | undefined } {
+  const [apps, setApps] = useState<string[]>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    call<AppList>('GET', '/apps')
+      .then((list) =>
+        Promise.all(list.apps.map((app) => call<AppStatus>('GET', `/apps/${id(app.id)}`))),
+      )
+      .then(
+        (statuses) => {
+          setApps(statuses.filter((s) => s.instances).map((s) => s.id));
+        },
+        (caught: unknown) => {
+          setError(messageOf(caught));
+        },
+      );
+  }, []);
+  return { apps, error };
+}
+
+function CreateForm(props: {
+  apps: string[];
+  initialApp: string | undefined;
+  onCreated: (instance: InstanceView, password: string | undefined) => void;
+}) {
+  const [app, setApp] = useState(props.initialApp ?? props.apps[0] ?? '');
+  const [instanceId, setInstanceId] = useState('');
+  const [domain, setDomain] = useState('');
+  const [path, setPath] = useState('');
+  const [password, setPassword] = useState('');
+  const action = useAction();
+  const errors = formErrors(action.error, ['app', 'id', 'domain', 'path', 'password']);
+  return (
+    <form
+      class="card"
+      aria-labelledby="create-title"
+      onSubmit={(event) => {
+        event.preventDefault();
+        const body: InstanceCreateBody = { app, id: instanceId.trim() };
+        if (domain.trim()) body.domain = domain.trim();
+        if (path.trim()) body.path = path.trim();
+        if (password) body.password = password;
+        void action
+          .run(async () => {
+            const created = await call<InstanceView>('POST', '/instances', body);
+            // A generated password is read back once, to be shown once.
+            const revealed = password
+              ? undefined
+              : (await call<InstanceView>('GET', `/instances/${id(created.id)}?reveal=true`))
+                  .password;
+            return { created, revealed };
+          })
+          .then((result) => {
+            if (!result) return;
+            setInstanceId('');
+            setPath('');
+            setPassword('');
+            props.onCreated(result.created, result.revealed);
+          });
+      }}
+    >
+      <h2 id="create-title">Create an instance</h2>
+      <Field id="create-app" label="App" error={errors.field.app}>
+        {(aria) => (
+          <select
+            {...aria}
+            value={app}
+            required
+            onChange={(event) => {
+              setApp(event.currentTarget.value);
+            }}
+          >
+            {props.apps.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field
+        id="create-id"
+        label="Instance id"
+        hint="1 to 64 of A-Z a-z 0-9 _ -"
+        error={errors.field.id}
+      >
+        {(aria) => (
+          <input
+            {...aria}
+            required
+            value={instanceId}
+            onInput={(event) => {
+              setInstanceId(event.currentTarget.value);
+            }}
+          />
+        )}
+      </Field>
+      <Field
+        id="create-domain"
+        label="Domain (optional)"
+        hint="Default: this machine's name"
+        error={errors.field.domain}
+      >
+        {(aria) => (
+          <input
+            {...aria}
+            value={domain}
+            onInput={(event) => {
+              setDomain(event.currentTarget.value);
+            }}
+          />
+        )}
+      </Field>
+      <Field
+        id="create-path"
+        label="Web path (optional)"
+        hint="Default: /<domain>/<id>"
+        error={errors.field.path}
+      >
+        {(aria) => (
+          <input
+            {...aria}
+            value={path}
+            placeholder="/example.com/acme"
+            onInput={(event) => {
+              setPath(event.currentTarget.value);
+            }}
+          />
+        )}
+      </Field>
+      <Field
+        id="create-password"
+        label="Password (optional)"
+        hint="Empty: a strong one is generated and shown once"
+        error={errors.field.password}
+      >
+        {(aria) => (
+          <input
+            {...aria}
+            type="password"
+            autocomplete="new-password"
+            value={password}
+            onInput={(event) => {
+              setPassword(event.currentTarget.value);
+            }}
+          />
+        )}
+      </Field>
+      <ErrorText message={errors.form} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled={action.busy || !app}>
+          {action.busy ? 'Creating…' : 'Create'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** A generated password, shown this once with a button to copy it. */
+function OncePassword(props: { instance: string; password: string; onDone: () => void }) {
+  const [copied, setCopied] = useState<string>();
+  return (
+    <Notice kind="ok" onDismiss={props.onDone}>
+      <p>
+        Instance <strong>{props.instance}</strong> created. Its password is shown only now:
+      </p>
+      <p>
+        <code class="secret" data-testid="once-password">
+          {props.password}
+        </code>{' '}
+        <button
+          type="button"
+          onClick={() => {
+            navigator.clipboard.writeText(props.password).then(
+              () => {
+                setCopied('Copied.');
+              },
+              (error: unknown) => {
+                setCopied(`Copy failed: ${messageOf(error)}; select the text instead.`);
+              },
+            );
+          }}
+        >
+          Copy
+        </button>{' '}
+        <span aria-live="polite">{copied}</span>
+      </p>
+    </Notice>
+  );
+}
+
+/** Every instance, by app, with its readiness; the create form. */
+export function InstancesPage() {
+  const filter = new URLSearchParams(window.location.search).get('app') ?? undefined;
+  const polled = usePoll(
+    () => call<InstanceList>('GET', `/instances${filter ? `?app=${id(filter)}` : ''}`),
+    3000,
+    filter,
+  );
+  const hosts = useHostApps();
+  const [created, setCreated] = useState<{ id: string; password?: string }>();
+  const byApp = new Map<string, InstanceView[]>();
+  for (const instance of polled.data?.instances ?? []) {
+    byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
+  }
+
+  return (
+    <section aria-labelledby="instances-title">
+      <div class="heading">
+        <h1 id="instances-title">Instances{filter ? ` of ${filter}` : ''}</h1>
+        <Freshness at={polled.at} error={polled.error} />
+      </div>
+      {filter && (
+        <p>
+          <Link to="/instances">All instances</Link>
+        </p>
+      )}
+      {created?.password !== undefined && (
+        <OncePassword
+          instance={created.id}
+          password={created.password}
+          onDone={() => {
+            setCreated(undefined);
+          }}
+        />
+      )}
+      {created && created.password === undefined && (
+        <Notice
+          kind="ok"
+          onDismiss={() => {
+            setCreated(undefined);
+          }}
+        >
+          Instance {created.id} created.
+        </Notice>
+      )}
+      {polled.data && byApp.size === 0 && <p class="quiet">No instance yet.</p>}
+      {[...byApp].map(([app, list]) => (
+        <div key={app} class="group">
+          <h2>
+            <Link to={`/apps/${id(app)}`}>{app}</Link>
+          </h2>
+          <div class="table-wrap">
+            <table class="list">
+              <thead>
+                <tr>
+                  <th scope="col">Instance</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Path</th>
+                  <th scope="col">Enabled</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((instance) => (
+                  <tr key={instance.id} data-instance={instance.id}>
+                    <th scope="row" data-label="Instance">
+                      <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
+                    </th>
+                    <td data-label="State">
+                      <InstanceBadge instance={instance} />
+                    </td>
+                    <td data-label="Path">
+                      <code>{instance.path}</code>
+                    </td>
+                    <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
+                    <td>
+                      <div class="buttons">
+                        <button
+                          type="button"
+                          onClick={() => {
+                            openInstance(instance);
+                          }}
+                        >
+                          Open
+                        </button>
+                        <Link class="button" to={`/instances/${id(instance.id)}`}>
+                          Edit
+                        </Link>
+                      </div>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ))}
+      <ErrorText message={hosts.error && `Cannot list the apps: ${hosts.error}`} />
+      {hosts.apps && hosts.apps.length === 0 && (
+        <p class="quiet">
+          No installed app hosts instances. Install one (its app.json says{' '}
+          <code>"instances": true</code>) on the <Link to="/apps">Apps</Link> page.
+        </p>
+      )}
+      {hosts.apps && hosts.apps.length > 0 && (
+        <CreateForm
+          apps={hosts.apps}
+          initialApp={filter && hosts.apps.includes(filter) ? filter : undefined}
+          onCreated={(instance, password) => {
+            setCreated({ id: instance.id, ...(password !== undefined ? { password } : {}) });
+            void polled.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
