@@ -21,6 +21,7 @@ import { DataDir } from './core/datadir/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
+import { BackupService, defaultLabel } from './core/backup/index.js';
 import { InstanceService } from './core/instances/index.js';
 import { SystemMonitor } from './core/monitor/index.js';
 import { SettingsService } from './core/settings/index.js';
@@ -220,6 +221,20 @@ export async function startManager(
       }),
     );
     await group.startOne(apps);
+    const settings = new SettingsService(store);
+    const backups = await group.startOne(
+      new BackupService({
+        store,
+        instances,
+        apps,
+        events,
+        logger,
+        folder: config.backup.folder ?? layout.backups,
+        parallel: config.backup.parallel,
+        // #L: the label an admin set, else the machine's name.
+        label: async () => (await settings.get()).label || defaultLabel(),
+      }),
+    );
 
     const health = (): HealthReport => ({
       status: state === 'running' ? (database.state === 'running' ? 'ok' : 'degraded') : state,
@@ -250,9 +265,10 @@ export async function startManager(
       auth,
       apps,
       instances,
+      backups,
       certificates,
       events,
-      settings: new SettingsService(store),
+      settings,
       // Built next to the compiled manager: dist/ui/ beside dist/src/.
       uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),
       health,

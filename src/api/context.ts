@@ -1,5 +1,6 @@
 import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
+import type { BackupService } from '../core/backup/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
 import type { EventLog } from '../core/events/index.js';
@@ -13,6 +14,7 @@ export interface ApiContext {
   auth: AdminAuth;
   apps: AppService;
   instances: InstanceService;
+  backups: BackupService;
   certificates: CertificateStore;
   events: EventLog;
   settings: SettingsService;

@@ -20,6 +20,8 @@ export type {
   SystemSnapshot,
   TraceBody,
   AppSummary,
+  BackupEntry,
+  BackupSchedule,
   CertificateStatus,
   ErrorBody,
   AdminLogin,

@@ -7,6 +7,7 @@ import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
+import { backupRoutes } from './routes/backups.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -61,6 +62,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       instanceRoutes(api, context);
       certRoutes(api, context);
       settingsRoutes(api, context);
+      backupRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

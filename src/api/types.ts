@@ -10,6 +10,9 @@ import type { AdminLogin, InstanceView } from '../core/instances/index.js';
 import type { SystemSnapshot } from '../core/monitor/index.js';
 import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
+import type { BackupEntry, BackupSchedule } from '../core/backup/index.js';
+
+export type { BackupEntry, BackupSchedule };
 
 export type { ActiveAlarm, AppStatus, AppSummary, CertificateStatus, DatabaseInfo };
 export type {

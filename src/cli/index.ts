@@ -17,6 +17,7 @@ import {
   appUninstall,
   logs,
 } from './app-commands.js';
+import { backupCreate, backupList, backupRestore, backupSchedule } from './backup-commands.js';
 import { certReset, certSet, certShow } from './cert-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
 import {
@@ -267,6 +268,48 @@ export async function run(
     .action(async (id: string, options: { yes?: boolean }) => {
       await instanceDelete(context(), id, options);
     });
+
+  const backup = program.command('backup').description('back instances up and restore them');
+  backup
+    .command('create')
+    .description('back an instance up: its database and folder, in one archive')
+    .argument('<instance>')
+    .option('--template <template>', "archive name, e.g. #A/#I-#bn.tar (default: the schedule's)")
+    .option('--passphrase-file <file>', 'encrypt with the passphrase on its first line')
+    .action(async (instance: string, options: { template?: string; passphraseFile?: string }) => {
+      await backupCreate(context(), instance, options);
+    });
+  backup
+    .command('list')
+    .description('archives in the backup folder, newest first')
+    .option('--instance <instance>', 'only those of this instance')
+    .action(async (options: { instance?: string }) => {
+      await backupList(context(), options);
+    });
+  backup
+    .command('restore')
+    .description('replace an instance from an archive, or make a new one from it')
+    .argument('<archive>')
+    .option('--into <instance>', 'replace this instance (same app)')
+    .option('--as <new-id>', 'create a new instance from the archive')
+    .option('--passphrase-file <file>', 'the passphrase of an encrypted archive')
+    .action(
+      async (archive: string, options: { into?: string; as?: string; passphraseFile?: string }) => {
+        await backupRestore(context(), archive, options);
+      },
+    );
+  backup
+    .command('schedule')
+    .description('show or change when all instances are backed up')
+    .option('--cron <expr>', 'a cron expression (UTC), e.g. "0 3 * * *"')
+    .option('--template <template>', 'archive name template')
+    .option('--slots <n>', 'rolling slots for #bn')
+    .option('--off', 'no scheduled backups')
+    .action(
+      async (options: { cron?: string; template?: string; slots?: string; off?: boolean }) => {
+        await backupSchedule(context(), options);
+      },
+    );
 
   const cert = program.command('cert').description("the front's TLS certificate");
   cert

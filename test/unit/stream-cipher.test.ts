@@ -37,7 +37,8 @@ describe('stream cipher', () => {
       for (const piece of [1_000, 70_000]) {
         const sealed = await encrypt(data, 'pass', piece);
         assert.ok(isEncrypted(sealed));
-        assert.ok(!sealed.includes(data.subarray(0, Math.min(32, size))) || size === 0);
+        // 32 plain bytes never appear by chance in the ciphertext (smaller inputs could).
+        if (size >= 32) assert.ok(!sealed.includes(data.subarray(0, 32)), 'plain text shows');
         assert.deepEqual(await decrypt(sealed, 'pass', 777), data, `${size} in ${piece}`);
       }
     }

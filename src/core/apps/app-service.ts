@@ -149,10 +149,19 @@ export class AppService implements Component {
   readonly #queue = new KeyedQueue();
   #sdkUrl: string | undefined;
   #host: InstanceHost | undefined;
+  #updateHook: ((app: string) => Promise<void>) | undefined;
 
   /** Connects the instances subsystem; services are reported to it from now on. */
   setInstanceHost(host: InstanceHost): void {
     this.#host = host;
+  }
+
+  /**
+   * Runs before an installed app is replaced by another version (the backups subsystem backs
+   * its instances up). If it throws, the install is refused and nothing changes.
+   */
+  setUpdateHook(hook: (app: string) => Promise<void>): void {
+    this.#updateHook = hook;
   }
 
   /** Trace flags the app declares in app.json besides the platform's. */
@@ -689,6 +698,14 @@ export class AppService implements Component {
         loaded !== undefined &&
         loaded.supervisor.state !== 'stopped' &&
         loaded.supervisor.state !== 'fatal';
+      if (before) {
+        try {
+          await this.#updateHook?.(id);
+        } catch (error) {
+          await this.#catalog.discard(staged);
+          throw error;
+        }
+      }
       const unixUser = this.#options.isRoot ? unixUserFor(id) : null;
       let previous: string | null = null;
       let swapped = false;

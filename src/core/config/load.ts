@@ -145,6 +145,11 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
       ...parsed.database,
       fallbackDir: resolve(sources.cwd, parsed.database.fallbackDir),
     },
+    backup: {
+      ...parsed.backup,
+      folder:
+        parsed.backup.folder === undefined ? undefined : resolve(sources.cwd, parsed.backup.folder),
+    },
     http: { ...parsed.http, port: parsed.http.port ?? (sources.isRoot ? 80 : 8080) },
     https: { ...parsed.https, port: parsed.https.port ?? (sources.isRoot ? 443 : 8443) },
   };

@@ -192,6 +192,23 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  backup: z
+    .strictObject({
+      folder: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Where backup archives go (templates are relative to it). Default: `<data>/backups`.',
+        ),
+      parallel: z
+        .int()
+        .min(1)
+        .max(16)
+        .default(1)
+        .describe('Instance backups that may run at once (each holds a dump and a gzip).'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceSeconds: z

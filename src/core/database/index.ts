@@ -10,6 +10,12 @@ export {
 export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
 export { findPostgresBinaries } from './binaries.js';
 export {
+  createStagingDatabase,
+  dropDatabase,
+  dropLeftoverDatabases,
+  retiredPrefix,
+  stagingPrefix,
+  swapDatabases,
   dropInstanceDatabase,
   ensureInstanceDatabase,
   instanceDatabaseName,

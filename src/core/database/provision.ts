@@ -102,3 +102,81 @@ export async function lockDownServer(server: DatabaseServer): Promise<void> {
     await client.query('REVOKE CONNECT ON DATABASE template1 FROM PUBLIC');
   });
 }
+
+/** Names of databases a restore makes beside the live one; left-overs are dropped at start. */
+export const stagingPrefix = 'av_restore_';
+export const retiredPrefix = 'av_old_';
+
+/**
+ * Makes an empty database owned by `role`, for a restore to fill beside the live one: from
+ * template0 (what a dump expects), private like an instance database.
+ */
+export async function createStagingDatabase(
+  server: DatabaseServer,
+  name: string,
+  role: string,
+): Promise<void> {
+  await withAdmin(server, async (client) => {
+    await client.query(
+      `CREATE DATABASE ${ident(name)} OWNER ${ident(role)} TEMPLATE template0 ENCODING 'UTF8' STRATEGY FILE_COPY`,
+    );
+    await client.query(`REVOKE ALL ON DATABASE ${ident(name)} FROM PUBLIC`);
+    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${ident(name)} TO ${ident(role)}`);
+  });
+}
+
+/**
+ * Puts `staging` in the place of `live` in one transaction (the live one is renamed to
+ * `retired`), after ending every session on both; then drops the retired one. A crash leaves
+ * either the old or the new database under the live name, never none.
+ */
+export async function swapDatabases(
+  server: DatabaseServer,
+  live: string,
+  staging: string,
+  retired: string,
+): Promise<void> {
+  await withAdmin(server, async (client) => {
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()',
+      [[live, staging]],
+    );
+    await client.query('BEGIN');
+    try {
+      await client.query(`ALTER DATABASE ${ident(live)} RENAME TO ${ident(retired)}`);
+      await client.query(`ALTER DATABASE ${ident(staging)} RENAME TO ${ident(live)}`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    await client.query(`DROP DATABASE IF EXISTS ${ident(retired)} WITH (FORCE)`);
+  });
+}
+
+/** Drops a database if it exists, ending its sessions. */
+export async function dropDatabase(server: DatabaseServer, name: string): Promise<void> {
+  await withAdmin(server, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+  });
+}
+
+/**
+ * Drops what interrupted restores of this manager left: staging and retired databases whose
+ * names carry `tag` (other managers sharing an external server use other tags).
+ */
+export async function dropLeftoverDatabases(
+  server: DatabaseServer,
+  tag: string,
+): Promise<string[]> {
+  return withAdmin(server, async (client) => {
+    const found = await client.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR starts_with(datname, $2)',
+      [`${stagingPrefix}${tag}_`, `${retiredPrefix}${tag}_`],
+    );
+    for (const { datname } of found.rows) {
+      await client.query(`DROP DATABASE IF EXISTS ${ident(datname)} WITH (FORCE)`);
+    }
+    return found.rows.map((row) => row.datname);
+  });
+}

@@ -1,6 +1,9 @@
 export {
   InstanceService,
   type AdminLogin,
+  type BackupSource,
+  type InstanceConnection,
+  type RestoreTarget,
   type InstanceServiceOptions,
   type InstanceState,
   type InstanceView,

@@ -1,6 +1,7 @@
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, lchown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { loginDigest, sessionKeyOf } from '../../lib/app-login.js';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
@@ -9,6 +10,12 @@ import type { SecretBox } from '../../lib/secret-box.js';
 import type { AppService, InstanceHost, ServiceChannel } from '../apps/index.js';
 import { generatePassword } from '../auth/index.js';
 import {
+  createStagingDatabase,
+  dropDatabase,
+  dropLeftoverDatabases,
+  retiredPrefix,
+  stagingPrefix,
+  swapDatabases,
   dropInstanceDatabase,
   ensureInstanceDatabase,
   instanceDatabaseName,
@@ -61,6 +68,32 @@ export interface AdminLogin {
     digest: string;
   };
   sessionKey: string;
+}
+
+/** How to reach an instance's database as its own role (over TCP, with its password). */
+export interface InstanceConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** What a backup of an instance reads. */
+export interface BackupSource {
+  view: InstanceView;
+  /** The instance's database, as its role. */
+  connection: InstanceConnection;
+  /** The instance's data folder. */
+  dataDir: string;
+}
+
+/** Where a restore puts the new contents before they replace the live ones. */
+export interface RestoreTarget {
+  /** A new empty database owned by the instance's role. */
+  connection: InstanceConnection;
+  /** A new empty folder owned by the app's user. */
+  folder: string;
 }
 
 /** What a challenge may be: the spec's services send at most 16 digits or hex letters. */
@@ -165,7 +198,45 @@ export class InstanceService implements Component, InstanceHost {
       this.#live.set(row.id, live);
       this.#routes.set(row.path, live);
     }
+    await this.#cleanUpRestores();
     this.#options.apps.setInstanceHost(this);
+  }
+
+  /**
+   * What restores interrupted by a crash left: staging and retired databases are dropped (the
+   * swap is one transaction, so the live name always holds a complete database); a staging
+   * folder is removed; a retired folder is moved back when the live one is missing.
+   */
+  async #cleanUpRestores(): Promise<void> {
+    const dropped = await dropLeftoverDatabases(this.#options.database, this.#restoreTag);
+    if (dropped.length > 0) {
+      this.#options.logger.warn(
+        { databases: dropped },
+        'dropped databases of interrupted restores',
+      );
+    }
+    for (const app of new Set([...this.#live.values()].map((live) => live.row.app))) {
+      const folder = this.#options.apps.dataFolder(app);
+      const names = await readdir(folder).catch(() => [] as string[]);
+      for (const name of names) {
+        const match = /^\.(restore|old)-(.+)-[0-9a-f]{12}$/.exec(name);
+        if (!match) continue;
+        const live = join(folder, match[2]!);
+        if (match[1] === 'old' && !(await stat(live).catch(() => null))) {
+          await rename(join(folder, name), live);
+        } else {
+          await rm(join(folder, name), { recursive: true, force: true });
+        }
+      }
+    }
+  }
+
+  /** Marks the databases this manager's restores make (see dropLeftoverDatabases). */
+  get #restoreTag(): string {
+    return this.#options.nodeId
+      .replace(/[^a-z0-9]/gi, '')
+      .slice(0, 8)
+      .toLowerCase();
   }
 
   /** Database, role and data folder; each step may run again. */
@@ -569,6 +640,80 @@ export class InstanceService implements Component, InstanceHost {
     };
   }
 
+  #connection(row: Row, database = row.db_name): InstanceConnection {
+    const info = this.#options.database.info();
+    return {
+      host: info.host,
+      port: info.port,
+      user: row.db_name,
+      password: this.#options.secrets.open(row.db_password_sealed),
+      database,
+    };
+  }
+
+  /** What a backup of the instance reads: its settings, database and folder. */
+  backupSource(id: string): BackupSource {
+    const live = this.#get(id);
+    return {
+      view: this.#view(live),
+      connection: this.#connection(live.row),
+      dataDir: this.#dataDir(live.row),
+    };
+  }
+
+  /**
+   * Replaces the instance's database and files with new ones, never losing the current ones
+   * before the new ones are complete: `prepare` fills a new database (as the instance's role)
+   * and a new folder beside the live ones; only when it succeeded is the instance stopped in
+   * its service, the database swapped in one transaction, the folders swapped, and the
+   * instance started again. If `prepare` fails, the new ones are dropped and nothing else
+   * changed. Runs after every other operation on the instance.
+   */
+  async replaceContents(
+    id: string,
+    prepare: (target: RestoreTarget) => Promise<void>,
+  ): Promise<void> {
+    await this.#queue.run(id, async () => {
+      const live = this.#get(id);
+      const { row } = live;
+      const suffix = randomBytes(6).toString('hex');
+      const staging = `${stagingPrefix}${this.#restoreTag}_${suffix}`;
+      const retired = `${retiredPrefix}${this.#restoreTag}_${suffix}`;
+      const liveFolder = this.#dataDir(row);
+      const parent = dirname(liveFolder);
+      const newFolder = join(parent, `.restore-${basename(liveFolder)}-${suffix}`);
+      const oldFolder = join(parent, `.old-${basename(liveFolder)}-${suffix}`);
+      await createStagingDatabase(this.#options.database, staging, row.db_name);
+      try {
+        await mkdir(newFolder, { recursive: true, mode: 0o700 });
+        await prepare({ connection: this.#connection(row, staging), folder: newFolder });
+        const owner = this.#options.apps.ownerOf(row.app);
+        if (owner) await chownTree(newFolder, owner.uid, owner.gid);
+        await chmod(newFolder, 0o700);
+      } catch (error) {
+        await dropDatabase(this.#options.database, staging).catch(() => undefined);
+        await rm(newFolder, { recursive: true, force: true });
+        throw error;
+      }
+      const wasRunning = live.state !== 'stopped' && live.state !== 'disabled';
+      await this.#stopIn(live);
+      if (wasRunning) this.#setState(live, 'stopped');
+      await swapDatabases(this.#options.database, row.db_name, staging, retired);
+      await mkdir(liveFolder, { recursive: true, mode: 0o700 });
+      await rename(liveFolder, oldFolder);
+      await rename(newFolder, liveFolder);
+      await rm(oldFolder, { recursive: true, force: true });
+      const channel = this.#channels.get(row.app);
+      if (channel && row.enabled) this.#startIn(live, channel);
+      this.#options.events.record({
+        kind: 'instance.restored',
+        severity: 'info',
+        subject: id,
+        text: `instance ${id} replaced by a restore`,
+      });
+    });
+  }
+
   /** Changes settings: stored, then pushed to the running service (or started/stopped). */
   async set(
     id: string,
@@ -685,6 +830,17 @@ export class InstanceService implements Component, InstanceHost {
 
   destroy(): void {
     for (const live of this.#live.values()) clearTimeout(live.timer);
+  }
+}
+
+/** Gives a folder and everything in it to a user (files a restore unpacked as root). */
+async function chownTree(folder: string, uid: number, gid: number): Promise<void> {
+  await lchown(folder, uid, gid);
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    // lchown: a symbolic link in an archive must not hand its target to the app's user.
+    if (entry.isDirectory()) await chownTree(path, uid, gid);
+    else await lchown(path, uid, gid);
   }
 }
 

@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+
+const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
+const passphrase = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+
+/** Backups: make one, list them, restore one, the schedule. */
+export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
+  const { backups } = context;
+
+  app.get<{ Querystring: { instance?: string } }>(
+    '/backups',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { instance: text(200) },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => ({
+      backups: await backups.list(
+        request.query.instance === undefined ? {} : { instance: request.query.instance },
+      ),
+    }),
+  );
+
+  app.post<{
+    Body: { instance: string; template?: string; slots?: number; passphrase?: string };
+  }>(
+    '/backups',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['instance'],
+          properties: {
+            instance: text(200),
+            template: text(500),
+            slots: { type: 'integer', minimum: 1, maximum: 1000 },
+            passphrase,
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { instance, ...options } = request.body;
+      const entry = await backups.create(instance, options);
+      void reply.code(201);
+      return entry;
+    },
+  );
+
+  app.post<{ Body: { archive: string; into?: string; as?: string; passphrase?: string } }>(
+    '/backups/restore',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['archive'],
+          properties: { archive: text(4096), into: text(200), as: text(200), passphrase },
+          additionalProperties: false,
+        },
+      },
+    },
+    (request) => {
+      const { archive, ...options } = request.body;
+      return backups.restore(archive, options);
+    },
+  );
+
+  app.get('/backups/schedule', () => backups.schedule());
+
+  app.put<{ Body: { cron?: string | null; template?: string; slots?: number } }>(
+    '/backups/schedule',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            cron: { type: ['string', 'null'], maxLength: 200 },
+            template: text(500),
+            slots: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    (request) => backups.setSchedule(request.body),
+  );
+}

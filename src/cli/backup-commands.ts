@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { BackupEntry, BackupSchedule, InstanceView } from '../api/index.js';
+import { CliError } from './client.js';
+import type { CommandContext } from './commands.js';
+import { printJson, table } from './output.js';
+
+/** Reads a passphrase from a file (first line), never from the command line (ps shows it). */
+async function passphraseFrom(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new CliError(
+      'BAD_REQUEST',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  });
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (!line) throw new CliError('BAD_REQUEST', `${file} holds no passphrase on its first line`);
+  return line;
+}
+
+function kib(bytes: number): string {
+  return bytes < 1024 * 1024
+    ? `${(bytes / 1024).toFixed(1)} KiB`
+    : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** `appvisor backup create <instance> [--template T] [--passphrase-file F]` */
+export async function backupCreate(
+  context: CommandContext,
+  instance: string,
+  options: { template?: string; passphraseFile?: string },
+): Promise<void> {
+  const passphrase = await passphraseFrom(options.passphraseFile);
+  const entry = await context.client.call<BackupEntry>('POST', '/backups', {
+    instance,
+    ...(options.template === undefined ? {} : { template: options.template }),
+    ...(passphrase === undefined ? {} : { passphrase }),
+  });
+  if (context.json) printJson(context.io, entry);
+  else context.io.stdout.write(`${entry.file} (${kib(entry.size)})\n`);
+}
+
+/** `appvisor backup list [--instance I]` */
+export async function backupList(
+  context: CommandContext,
+  options: { instance?: string },
+): Promise<void> {
+  const query = options.instance ? `?instance=${encodeURIComponent(options.instance)}` : '';
+  const { backups } = await context.client.call<{ backups: BackupEntry[] }>(
+    'GET',
+    `/backups${query}`,
+  );
+  if (context.json) {
+    printJson(context.io, backups);
+    return;
+  }
+  if (backups.length === 0) {
+    context.io.stdout.write('no backups\n');
+    return;
+  }
+  const rows = [
+    ['FILE', 'INSTANCE', 'APP', 'SIZE', 'MADE'],
+    ...backups.map((b) => [
+      b.file,
+      b.instance ?? (b.encrypted ? '(encrypted)' : '?'),
+      b.app ?? '',
+      kib(b.size),
+      b.createdAt ?? b.modifiedAt,
+    ]),
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** `appvisor backup restore <archive> (--into <instance> | --as <new-id>) [--passphrase-file F]` */
+export async function backupRestore(
+  context: CommandContext,
+  archive: string,
+  options: { into?: string; as?: string; passphraseFile?: string },
+): Promise<void> {
+  if ((options.into === undefined) === (options.as === undefined)) {
+    throw new CliError('BAD_REQUEST', 'give one of --into <instance> or --as <new-id>');
+  }
+  const passphrase = await passphraseFrom(options.passphraseFile);
+  // A file named on this machine is sent as an absolute path; other names are taken as relative
+  // to the manager's backup folder.
+  const path = existsSync(archive) ? resolve(archive) : archive;
+  const view = await context.client.call<InstanceView>('POST', '/backups/restore', {
+    archive: path,
+    ...(options.into === undefined ? {} : { into: options.into }),
+    ...(options.as === undefined ? {} : { as: options.as }),
+    ...(passphrase === undefined ? {} : { passphrase }),
+  });
+  if (context.json) printJson(context.io, view);
+  else context.io.stdout.write(`restored into ${view.id} (${view.path})\n`);
+}
+
+/** `appvisor backup schedule [--cron EXPR] [--template T] [--slots N] [--off]` */
+export async function backupSchedule(
+  context: CommandContext,
+  options: { cron?: string; template?: string; slots?: string; off?: boolean },
+): Promise<void> {
+  const change: Record<string, unknown> = {};
+  if (options.off) change.cron = null;
+  else if (options.cron !== undefined) change.cron = options.cron;
+  if (options.template !== undefined) change.template = options.template;
+  if (options.slots !== undefined) {
+    const slots = Number(options.slots);
+    if (!Number.isInteger(slots)) {
+      throw new CliError('BAD_REQUEST', `--slots takes a whole number, not "${options.slots}"`);
+    }
+    change.slots = slots;
+  }
+  const schedule =
+    Object.keys(change).length === 0
+      ? await context.client.call<BackupSchedule>('GET', '/backups/schedule')
+      : await context.client.call<BackupSchedule>('PUT', '/backups/schedule', change);
+  if (context.json) {
+    printJson(context.io, schedule);
+    return;
+  }
+  const rows = [
+    ['cron', schedule.cron ?? 'off'],
+    ['template', schedule.template],
+    ['slots', String(schedule.slots)],
+    ['next run', schedule.nextRun ?? '-'],
+  ];
+  context.io.stdout.write(`${table(rows)}\n`);
+}

@@ -1,0 +1,323 @@
+/**
+ * The backup archive: a tar of `manifest.json`, `db.sql.gz` (the plain dump, gzipped) and
+ * `files.tar` (the instance's folder), optionally wrapped in passphrase encryption
+ * (src/lib/stream-cipher.ts). The manifest records each member's size and SHA-256, so damage
+ * is found before anything is restored.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  PassThrough,
+  Transform,
+  type Readable,
+  type TransformCallback,
+  type Writable,
+} from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { create as createTar, extract as extractTar, Parser, type ReadEntry } from 'tar';
+import { syncFolder } from '../../lib/atomic-write.js';
+import {
+  CipherError,
+  createDecryptStream,
+  createEncryptStream,
+  isEncrypted,
+} from '../../lib/stream-cipher.js';
+import { AppvisorError } from '../errors/index.js';
+
+/** Version of the archive layout; a restore refuses others. */
+export const archiveFormat = 1;
+
+/** One member's size and digest. */
+export interface MemberDigest {
+  size: number;
+  sha256: string;
+}
+
+/** `manifest.json`. */
+export interface BackupManifest {
+  format: number;
+  app: { id: string; version: string };
+  instance: {
+    id: string;
+    domain: string;
+    path: string;
+    enabled: boolean;
+    excludeFromBackup: boolean;
+    traceFlags: string[];
+  };
+  createdAt: string;
+  /** Seconds the backup took. */
+  seconds: number;
+  members: { 'db.sql.gz': MemberDigest; 'files.tar': MemberDigest };
+  /** Bytes of the plain dump before gzip. */
+  dumpBytes: number;
+}
+
+const memberNames = ['manifest.json', 'db.sql.gz', 'files.tar'] as const;
+
+/** A pass-through that hashes and counts what goes by. */
+class Digest extends Transform {
+  readonly #hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+  result(): MemberDigest {
+    return { size: this.size, sha256: this.#hash.digest('hex') };
+  }
+}
+
+/** Writes to `path` and fsyncs before the stream finishes. */
+async function writeSynced(source: Readable, path: string): Promise<void> {
+  const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  await pipeline(source, out);
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What {@link writeArchive} needs. */
+export interface ArchiveInput {
+  /** The plain SQL dump, streamed. */
+  dump: Readable;
+  /** The instance's folder; its content goes to `files.tar`. */
+  dataDir: string;
+  /** The manifest without members, sizes and time taken. */
+  manifest: Omit<BackupManifest, 'members' | 'dumpBytes' | 'seconds' | 'format'>;
+  /** A folder on the target's filesystem for work files; removed parts are cleaned by the caller. */
+  workDir: string;
+  /** The final file; it appears complete or not at all. */
+  path: string;
+  passphrase?: string | undefined;
+}
+
+/**
+ * Writes a backup archive: dump and files to work files (hashed on the way), then the tar
+ * (encrypted when a passphrase is given) to a temporary name, fsynced, renamed to `path`.
+ * A crash or error leaves nothing under `path` and the work folder to be removed.
+ */
+export async function writeArchive(input: ArchiveInput): Promise<BackupManifest> {
+  const started = Date.now();
+  await mkdir(input.workDir, { recursive: true, mode: 0o700 });
+  const work = await mkdtemp(join(input.workDir, 'backup-'));
+  try {
+    const plain = new Digest();
+    const packed = new Digest();
+    await pipeline(
+      input.dump,
+      plain,
+      createGzip({ level: 6 }),
+      packed,
+      createWriteStream(join(work, 'db.sql.gz'), { mode: 0o600 }),
+    );
+
+    const filesDigest = new Digest();
+    await mkdir(input.dataDir, { recursive: true });
+    await pipeline(
+      createTar({ cwd: input.dataDir, portable: true, noDirRecurse: false }, [
+        '.',
+      ]) as unknown as Readable,
+      filesDigest,
+      createWriteStream(join(work, 'files.tar'), { mode: 0o600 }),
+    );
+
+    const manifest: BackupManifest = {
+      format: archiveFormat,
+      ...input.manifest,
+      seconds: 0,
+      members: { 'db.sql.gz': packed.result(), 'files.tar': filesDigest.result() },
+      dumpBytes: plain.size,
+    };
+    manifest.seconds = Math.round((Date.now() - started) / 100) / 10;
+    await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {
+      mode: 0o600,
+    });
+
+    const tarStream = createTar({ cwd: work, portable: true }, [
+      ...memberNames,
+    ]) as unknown as Readable;
+    const partial = join(work, 'archive.partial');
+    await writeSynced(
+      input.passphrase ? tarStream.pipe(createEncryptStream(input.passphrase)) : tarStream,
+      partial,
+    );
+    await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
+    await rename(partial, input.path);
+    await syncFolder(dirname(input.path));
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function invalid(path: string, why: string): AppvisorError {
+  return new AppvisorError('BACKUP_INVALID', `${path}: ${why}`);
+}
+
+async function firstBytes(path: string, count: number): Promise<Buffer> {
+  const handle = await open(path, 'r').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new AppvisorError('BACKUP_NOT_FOUND', `no backup at ${path}`);
+    }
+    throw error;
+  });
+  try {
+    const buffer = Buffer.alloc(count);
+    const { bytesRead } = await handle.read(buffer, 0, count, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The archive's bytes after decryption (when it is encrypted). */
+async function archiveStream(path: string, passphrase: string | undefined): Promise<Readable> {
+  const encrypted = isEncrypted(await firstBytes(path, 16));
+  if (encrypted && !passphrase) {
+    throw new AppvisorError('PASSPHRASE_WRONG', `${path} is encrypted: give its passphrase`);
+  }
+  const file = createReadStream(path);
+  if (!encrypted) return file;
+  const out = new PassThrough();
+  const decrypt = createDecryptStream(passphrase!);
+  file.on('error', (error) => out.destroy(error));
+  decrypt.on('error', (error) => out.destroy(error));
+  return file.pipe(decrypt).pipe(out);
+}
+
+function mapError(path: string, error: unknown): unknown {
+  if (error instanceof CipherError) {
+    return error.reason === 'passphrase'
+      ? new AppvisorError('PASSPHRASE_WRONG', `the passphrase of ${path} is wrong`)
+      : invalid(path, `damaged (${error.message})`);
+  }
+  if (error instanceof AppvisorError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new AppvisorError('BACKUP_NOT_FOUND', `no backup at ${path}`);
+  if (typeof code === 'string' && code.startsWith('TAR_'))
+    return invalid(path, 'not a tar archive or cut short');
+  return error;
+}
+
+function parseManifest(path: string, text: string): BackupManifest {
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(text) as BackupManifest;
+  } catch {
+    throw invalid(path, 'manifest.json is not JSON');
+  }
+  if (manifest.format !== archiveFormat) {
+    throw invalid(
+      path,
+      `archive format ${String(manifest.format)}; this manager reads ${archiveFormat}`,
+    );
+  }
+  if (
+    typeof manifest.app?.id !== 'string' ||
+    typeof manifest.instance?.id !== 'string' ||
+    !manifest.members
+  ) {
+    throw invalid(path, 'manifest.json lacks the app, instance or members');
+  }
+  return manifest;
+}
+
+/** Reads only the manifest (the archive's first member) without unpacking the rest. */
+export async function readManifest(path: string, passphrase?: string): Promise<BackupManifest> {
+  try {
+    const source = await archiveStream(path, passphrase);
+    const text = await new Promise<string>((resolve, reject) => {
+      const parser = new Parser({ strict: true });
+      let found = false;
+      parser.on('entry', (entry: ReadEntry) => {
+        if (found || entry.path !== 'manifest.json') {
+          entry.resume();
+          return;
+        }
+        found = true;
+        const parts: Buffer[] = [];
+        entry.on('data', (chunk: Buffer) => parts.push(chunk));
+        entry.on('end', () => {
+          resolve(Buffer.concat(parts).toString('utf8'));
+          source.destroy();
+        });
+      });
+      parser.on('error', reject);
+      parser.on('end', () => {
+        if (!found) reject(invalid(path, 'it has no manifest.json'));
+      });
+      source.on('error', reject);
+      source.pipe(parser as unknown as Writable);
+    });
+    return parseManifest(path, text);
+  } catch (error) {
+    throw mapError(path, error);
+  }
+}
+
+/** An unpacked, verified archive. */
+export interface UnpackedArchive {
+  manifest: BackupManifest;
+  /** The gzipped dump. */
+  dumpFile: string;
+  /** The tar of the instance's folder. */
+  filesFile: string;
+}
+
+async function digestOf(path: string): Promise<MemberDigest> {
+  const digest = new Digest();
+  await pipeline(createReadStream(path), digest, new PassThrough().resume());
+  return digest.result();
+}
+
+/**
+ * Unpacks an archive into `folder` (which must exist and be empty) and checks every member
+ * against the manifest: `BACKUP_INVALID` for damage, `PASSPHRASE_WRONG`, `BACKUP_NOT_FOUND`.
+ */
+export async function unpackArchive(
+  path: string,
+  folder: string,
+  passphrase?: string,
+): Promise<UnpackedArchive> {
+  try {
+    await stat(path);
+    const source = await archiveStream(path, passphrase);
+    await pipeline(
+      source,
+      extractTar({
+        cwd: folder,
+        strict: true,
+        filter: (name) => (memberNames as readonly string[]).includes(name),
+      }) as unknown as Writable,
+    );
+    let text: string;
+    try {
+      text = await readFile(join(folder, 'manifest.json'), 'utf8');
+    } catch {
+      throw invalid(path, 'it has no manifest.json');
+    }
+    const manifest = parseManifest(path, text);
+    for (const name of ['db.sql.gz', 'files.tar'] as const) {
+      const expected = manifest.members[name];
+      const actual = await digestOf(join(folder, name)).catch(() => null);
+      if (!actual || actual.sha256 !== expected.sha256 || actual.size !== expected.size) {
+        throw invalid(path, `${name} does not match its digest in the manifest`);
+      }
+    }
+    return {
+      manifest,
+      dumpFile: join(folder, 'db.sql.gz'),
+      filesFile: join(folder, 'files.tar'),
+    };
+  } catch (error) {
+    throw mapError(path, error);
+  }
+}

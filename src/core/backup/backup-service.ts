@@ -1,0 +1,438 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { networkInterfaces, hostname } from 'node:os';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Cron } from 'croner';
+import { extract as extractTar } from 'tar';
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { AppService } from '../apps/index.js';
+import { AppvisorError } from '../errors/index.js';
+import type { EventLog } from '../events/index.js';
+import type { InstanceService, InstanceView } from '../instances/index.js';
+import type { Store } from '../store/index.js';
+import { readManifest, unpackArchive, writeArchive, type BackupManifest } from './archive.js';
+import { dumpDatabase } from './dump.js';
+import { replayDump } from './replay.js';
+import { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
+
+/** A backup archive as list and create show it. */
+export interface BackupEntry {
+  /** Path relative to the backup folder. */
+  file: string;
+  size: number;
+  /** When the file was written. */
+  modifiedAt: string;
+  encrypted: boolean;
+  /** From the manifest; null for an encrypted archive (its manifest is encrypted too). */
+  app: string | null;
+  appVersion: string | null;
+  instance: string | null;
+  createdAt: string | null;
+}
+
+/** The backup schedule; `cron: null` is off. */
+export interface BackupSchedule {
+  cron: string | null;
+  template: string;
+  /** Rolling slots when the template uses `#bn`. */
+  slots: number;
+  /** The next run, when on. */
+  nextRun: string | null;
+}
+
+/** Options of {@link BackupService}. */
+export interface BackupServiceOptions {
+  store: Store;
+  instances: InstanceService;
+  apps: AppService;
+  events: EventLog;
+  logger: Logger;
+  /** Where archives go (relative templates resolve here). */
+  folder: string;
+  /** Dumps that may run at once. */
+  parallel: number;
+  /** The platform label (`#L`). */
+  label: () => Promise<string>;
+}
+
+const scheduleKey = 'backup.schedule';
+const workFolder = '.work';
+
+interface StoredSchedule {
+  cron: string | null;
+  template: string;
+  slots: number;
+}
+
+/** A MAC address of this machine (`#m`): the first non-internal one, lowercase hex. */
+function macAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (!address.internal && address.mac !== '00:00:00:00:00:00') {
+        return address.mac.replace(/:/g, '').toLowerCase();
+      }
+    }
+  }
+  return '000000000000';
+}
+
+/** Runs at most `limit` tasks at once, the others in order. */
+class Limiter {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.limit) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#running++;
+    try {
+      return await task();
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * Backups of instances: one archive per instance (docs/backups.md), restored into the same
+ * instance or as a new one, named by templates, made on a schedule. A failed backup raises the
+ * alarm `backup-failed` (per instance) and leaves the previous archives as they were; the next
+ * success clears it.
+ */
+export class BackupService implements Component {
+  readonly name = 'backups';
+  readonly #options: BackupServiceOptions;
+  readonly #limiter: Limiter;
+  #schedule: StoredSchedule = { cron: null, template: defaultTemplate, slots: 3 };
+  #job: Cron | undefined;
+
+  constructor(options: BackupServiceOptions) {
+    this.#options = options;
+    this.#limiter = new Limiter(Math.max(1, options.parallel));
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.#options.folder, { recursive: true, mode: 0o700 });
+    // Work files of backups and restores a crash interrupted: never under a final name.
+    await rm(join(this.#options.folder, workFolder), { recursive: true, force: true });
+    const stored = await this.#options.store.query<{ value: StoredSchedule }>(
+      'SELECT value FROM settings WHERE key = $1',
+      [scheduleKey],
+    );
+    if (stored.rows[0]) this.#schedule = { ...this.#schedule, ...stored.rows[0].value };
+    this.#arm();
+    this.#options.apps.setUpdateHook(async (app) => {
+      await this.backupApp(app, 'before an update');
+    });
+  }
+
+  // --- making backups ---------------------------------------------------------------------
+
+  /** The file a backup of `view` goes to, and its path; slots pick the missing or oldest. */
+  async #target(
+    view: InstanceView,
+    template: string,
+    slots: number,
+  ): Promise<{ file: string; path: string }> {
+    const values = {
+      label: await this.#options.label(),
+      app: view.app,
+      instance: view.id,
+      domain: view.domain,
+      mac: macAddress(),
+      time: new Date(),
+      slot: 0,
+    };
+    const pathOf = (file: string) => {
+      const path = resolve(this.#options.folder, file);
+      if (!path.startsWith(`${resolve(this.#options.folder)}${sep}`)) {
+        throw new AppvisorError('TEMPLATE_INVALID', `"${template}" leaves the backup folder`);
+      }
+      return path;
+    };
+    if (!usesSlots(template)) {
+      const file = expandTemplate(template, values);
+      return { file, path: pathOf(file) };
+    }
+    let best: { file: string; path: string; mtime: number } | undefined;
+    for (let slot = 0; slot < slots; slot++) {
+      const file = expandTemplate(template, { ...values, slot });
+      const path = pathOf(file);
+      const found = await stat(path).catch(() => null);
+      if (!found) return { file, path };
+      if (!best || found.mtimeMs < best.mtime) best = { file, path, mtime: found.mtimeMs };
+    }
+    return best!;
+  }
+
+  /**
+   * Backs one instance up. `template` defaults to the schedule's; `slots` to its slots.
+   * Throws `BACKUP_FAILED` (and raises the alarm) when the dump or the write fails.
+   */
+  async create(
+    id: string,
+    options: { template?: string; slots?: number; passphrase?: string } = {},
+  ): Promise<BackupEntry> {
+    const template = options.template ?? this.#schedule.template;
+    checkTemplate(template);
+    const source = this.#options.instances.backupSource(id);
+    const app = await this.#options.apps.status(source.view.app);
+    return this.#limiter.run(async () => {
+      const { file, path } = await this.#target(
+        source.view,
+        template,
+        options.slots ?? this.#schedule.slots,
+      );
+      const started = Date.now();
+      try {
+        const manifest = await writeArchive({
+          dump: dumpDatabase(source.connection),
+          dataDir: source.dataDir,
+          manifest: {
+            app: { id: app.id, version: app.version ?? '' },
+            instance: {
+              id: source.view.id,
+              domain: source.view.domain,
+              path: source.view.path,
+              enabled: source.view.enabled,
+              excludeFromBackup: source.view.excludeFromBackup,
+              traceFlags: source.view.traceFlags,
+            },
+            createdAt: new Date(started).toISOString(),
+          },
+          workDir: join(this.#options.folder, workFolder),
+          path,
+          passphrase: options.passphrase,
+        });
+        this.#options.events.clearAlarm('backup-failed', `backup of ${id} succeeded`, id);
+        this.#options.events.record({
+          kind: 'backup.created',
+          severity: 'info',
+          subject: id,
+          text: `${id} backed up to ${file} (${manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size} bytes)`,
+        });
+        return await this.#entry(file, options.passphrase);
+      } catch (error) {
+        const reason = (error as Error).message;
+        this.#options.events.raiseAlarm(
+          'backup-failed',
+          'error',
+          `backup of ${id} to ${file} failed: ${reason}`,
+          id,
+        );
+        throw new AppvisorError('BACKUP_FAILED', `backup of ${id} failed: ${reason}`, {
+          cause: error,
+        });
+      }
+    });
+  }
+
+  /** Backs up every instance of an app (before an update); excluded ones too. */
+  async backupApp(app: string, why: string): Promise<void> {
+    const ids = this.#options.instances.list({ app }).map((view) => view.id);
+    for (const id of ids) {
+      this.#options.logger.info({ instance: id }, `backing up ${id} ${why}`);
+      await this.create(id);
+    }
+  }
+
+  /** A scheduled run: every instance not excluded; failures are alarms, not exceptions. */
+  async runSchedule(): Promise<{ ok: string[]; failed: string[] }> {
+    const views = this.#options.instances.list({}).filter((view) => !view.excludeFromBackup);
+    const result = { ok: [] as string[], failed: [] as string[] };
+    await Promise.all(
+      views.map(async (view) => {
+        try {
+          await this.create(view.id);
+          result.ok.push(view.id);
+        } catch (error) {
+          this.#options.logger.warn({ instance: view.id, err: error }, 'scheduled backup failed');
+          result.failed.push(view.id);
+        }
+      }),
+    );
+    return result;
+  }
+
+  // --- listing ----------------------------------------------------------------------------
+
+  async #entry(file: string, passphrase?: string): Promise<BackupEntry> {
+    const path = join(this.#options.folder, file);
+    const info = await stat(path);
+    let manifest: BackupManifest | null = null;
+    let encrypted = false;
+    try {
+      manifest = await readManifest(path, passphrase);
+    } catch (error) {
+      if (!(error instanceof AppvisorError) || error.code !== 'PASSPHRASE_WRONG') throw error;
+      encrypted = true;
+    }
+    if (passphrase) encrypted = true;
+    return {
+      file,
+      size: info.size,
+      modifiedAt: info.mtime.toISOString(),
+      encrypted,
+      app: manifest?.app.id ?? null,
+      appVersion: manifest?.app.version ?? null,
+      instance: manifest?.instance.id ?? null,
+      createdAt: manifest?.createdAt ?? null,
+    };
+  }
+
+  /** Archives in the backup folder (newest first); files that are not backups are left out. */
+  async list(filter: { instance?: string } = {}): Promise<BackupEntry[]> {
+    const root = this.#options.folder;
+    const entries: BackupEntry[] = [];
+    const walk = async (folder: string): Promise<void> => {
+      for (const item of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
+        if (item.name.startsWith('.')) continue;
+        const path = join(folder, item.name);
+        if (item.isDirectory()) await walk(path);
+        else if (item.isFile()) {
+          const entry = await this.#entry(relative(root, path)).catch(() => null);
+          if (entry) entries.push(entry);
+        }
+      }
+    };
+    await walk(root);
+    return entries
+      .filter((entry) => filter.instance === undefined || entry.instance === filter.instance)
+      .sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt));
+  }
+
+  // --- restoring --------------------------------------------------------------------------
+
+  /**
+   * Restores an archive into an instance of the same app: `into` replaces that instance's
+   * database and files; `as` creates a new instance (new password, default path) and fills it.
+   * The live data is replaced only once the new is complete.
+   */
+  async restore(
+    archive: string,
+    options: { into?: string; as?: string; passphrase?: string },
+  ): Promise<InstanceView> {
+    if ((options.into === undefined) === (options.as === undefined)) {
+      throw new AppvisorError('BAD_REQUEST', 'restore needs exactly one of into or as');
+    }
+    const path = isAbsolute(archive) ? archive : resolve(this.#options.folder, archive);
+    const manifest = await readManifest(path, options.passphrase);
+    const target = options.into ?? options.as!;
+    if (options.into !== undefined) {
+      const live = this.#options.instances.show(options.into);
+      if (live.app !== manifest.app.id) {
+        throw new AppvisorError(
+          'BACKUP_APP_MISMATCH',
+          `${archive} is a backup of app ${manifest.app.id}; ${options.into} is an instance of ${live.app}`,
+        );
+      }
+    } else {
+      await this.#options.instances.create(manifest.app.id, target, {
+        domain: manifest.instance.domain,
+      });
+    }
+    try {
+      await this.#options.instances.replaceContents(target, async ({ connection, folder }) => {
+        const work = join(this.#options.folder, workFolder, `restore-${target}-${Date.now()}`);
+        await mkdir(work, { recursive: true, mode: 0o700 });
+        try {
+          const unpacked = await unpackArchive(path, work, options.passphrase);
+          await replayDump(createReadStream(unpacked.dumpFile).pipe(createGunzip()), {
+            ...connection,
+            application_name: 'appvisor restore',
+          });
+          await pipeline(
+            createReadStream(unpacked.filesFile),
+            extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,
+          );
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      });
+    } catch (error) {
+      // A clone that could not be filled is not left behind half made.
+      if (options.as !== undefined) {
+        await this.#options.instances.delete(target).catch(() => undefined);
+      }
+      throw error;
+    }
+    this.#options.events.record({
+      kind: 'backup.restored',
+      severity: 'info',
+      subject: target,
+      text: `${archive} restored ${options.into ? 'into' : 'as'} ${target}`,
+    });
+    return this.#options.instances.show(target);
+  }
+
+  // --- schedule ---------------------------------------------------------------------------
+
+  schedule(): BackupSchedule {
+    return {
+      ...this.#schedule,
+      nextRun: this.#job?.nextRun()?.toISOString() ?? null,
+    };
+  }
+
+  /** Changes the schedule; `cron: null` turns it off. Validated before anything is stored. */
+  async setSchedule(change: {
+    cron?: string | null;
+    template?: string;
+    slots?: number;
+  }): Promise<BackupSchedule> {
+    const next: StoredSchedule = { ...this.#schedule, ...change };
+    if (next.cron !== null) {
+      try {
+        new Cron(next.cron, { paused: true }).stop();
+      } catch (error) {
+        throw new AppvisorError(
+          'BAD_REQUEST',
+          `"${next.cron}" is not a cron expression: ${(error as Error).message}`,
+        );
+      }
+    }
+    checkTemplate(next.template);
+    if (!Number.isInteger(next.slots) || next.slots < 1 || next.slots > 1000) {
+      throw new AppvisorError('BAD_REQUEST', 'slots is a whole number from 1 to 1000');
+    }
+    await this.#options.store.query(
+      `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = now()`,
+      [scheduleKey, JSON.stringify(next)],
+    );
+    this.#schedule = next;
+    this.#arm();
+    return this.schedule();
+  }
+
+  #arm(): void {
+    this.#job?.stop();
+    this.#job = undefined;
+    if (this.#schedule.cron === null) return;
+    // protect: a run still going when the next is due is not started twice.
+    this.#job = new Cron(this.#schedule.cron, { protect: true, timezone: 'UTC' }, async () => {
+      await this.runSchedule();
+    });
+  }
+
+  readonly close = once(async () => {
+    this.#job?.stop();
+    this.#job = undefined;
+    await Promise.resolve();
+  });
+
+  destroy(): void {
+    this.#job?.stop();
+  }
+}
+
+/** The default platform label: the machine's name. */
+export function defaultLabel(): string {
+  return hostname();
+}
