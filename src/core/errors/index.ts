@@ -35,6 +35,7 @@ export const errorCatalog = {
   PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
   INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
   CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },
+  DUMP_FAILED: { status: 500, text: 'A database dump failed.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 
