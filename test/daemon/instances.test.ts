@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import type { AppStatus, InstanceView, StatusReport } from '../../src/api/index.js';
-import { SecretBox } from '../../src/lib/secret-box.js';
+import type { AppStatus, InstanceView } from '../../src/api/index.js';
 import { connectAs, credentials, storeClient } from '../helpers/database.js';
 import { makeAppFolder } from '../helpers/apps.js';
 import {

@@ -208,12 +208,18 @@ function mapError(path: string, error: unknown): unknown {
 }
 
 function parseManifest(path: string, text: string): BackupManifest {
-  let manifest: BackupManifest;
+  let value: unknown;
   try {
-    manifest = JSON.parse(text) as BackupManifest;
+    value = JSON.parse(text);
   } catch {
     throw invalid(path, 'manifest.json is not JSON');
   }
+  const manifest = (value ?? {}) as {
+    format?: unknown;
+    app?: { id?: unknown };
+    instance?: { id?: unknown };
+    members?: unknown;
+  };
   if (manifest.format !== archiveFormat) {
     throw invalid(
       path,
@@ -223,11 +229,11 @@ function parseManifest(path: string, text: string): BackupManifest {
   if (
     typeof manifest.app?.id !== 'string' ||
     typeof manifest.instance?.id !== 'string' ||
-    !manifest.members
+    typeof manifest.members !== 'object'
   ) {
     throw invalid(path, 'manifest.json lacks the app, instance or members');
   }
-  return manifest;
+  return value as BackupManifest;
 }
 
 /** Reads only the manifest (the archive's first member) without unpacking the rest. */

@@ -1,3 +1,8 @@
+/**
+ * Backups of instances: archives of their database (dumped with the WebAssembly pg_dump 18, no
+ * native binaries) and files, restores, templates and schedules. The subsystem's only public
+ * surface.
+ */
 export {
   BackupService,
   defaultLabel,
@@ -15,3 +20,5 @@ export {
 export { replayDump, type ReplayResult } from './replay.js';
 export { DumpParser, type DumpPiece } from './dump-parser.js';
 export { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
+export { dumpDatabase, type DumpOptions, type DumpSource } from './dump.js';
+export { selfCheck, type SelfCheckReport } from './self-check.js';

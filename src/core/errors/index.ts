@@ -43,6 +43,7 @@ export const errorCatalog = {
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
   RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
   SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
+  DUMP_FAILED: { status: 500, text: 'A database dump failed.' },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 
