@@ -229,7 +229,7 @@ export async function startManager(
         apps,
         events,
         logger,
-        folder: config.backup.folder ?? layout.backups,
+        folder: config.backup.folder || layout.backups,
         parallel: config.backup.parallel,
         // #L: the label an admin set, else the machine's name.
         label: async () => (await settings.get()).label || defaultLabel(),
@@ -257,6 +257,7 @@ export async function startManager(
       },
       database: database.info(),
       system: await monitor.read(),
+      backup: backups.dumpCheck(),
       apps: await apps.list(),
       alarms: events.activeAlarms(),
     });

@@ -10,9 +10,9 @@ import type { AdminLogin, InstanceView } from '../core/instances/index.js';
 import type { SystemSnapshot } from '../core/monitor/index.js';
 import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
-import type { BackupEntry, BackupSchedule } from '../core/backup/index.js';
+import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 
-export type { BackupEntry, BackupSchedule };
+export type { BackupEntry, BackupSchedule, DumpCheck };
 
 export type { ActiveAlarm, AppStatus, AppSummary, CertificateStatus, DatabaseInfo };
 export type {
@@ -48,6 +48,8 @@ export interface StatusReport {
   database: DatabaseInfo;
   /** CPU, memory, load and disk of the data folder, now. */
   system: SystemSnapshot;
+  /** Whether backups can dump: the pg_dump check made at start. */
+  backup: DumpCheck;
   apps: AppSummary[];
   alarms: ActiveAlarm[];
 }

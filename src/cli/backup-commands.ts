@@ -99,18 +99,20 @@ export async function backupRestore(
 /** `appvisor backup schedule [--cron EXPR] [--template T] [--slots N] [--off]` */
 export async function backupSchedule(
   context: CommandContext,
-  options: { cron?: string; template?: string; slots?: string; off?: boolean },
+  options: { cron?: string; template?: string; slots?: string; keep?: string; off?: boolean },
 ): Promise<void> {
   const change: Record<string, unknown> = {};
   if (options.off) change.cron = null;
   else if (options.cron !== undefined) change.cron = options.cron;
   if (options.template !== undefined) change.template = options.template;
-  if (options.slots !== undefined) {
-    const slots = Number(options.slots);
-    if (!Number.isInteger(slots)) {
-      throw new CliError('BAD_REQUEST', `--slots takes a whole number, not "${options.slots}"`);
+  for (const key of ['slots', 'keep'] as const) {
+    const text = options[key];
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (!Number.isInteger(value)) {
+      throw new CliError('BAD_REQUEST', `--${key} takes a whole number, not "${text}"`);
     }
-    change.slots = slots;
+    change[key] = value;
   }
   const schedule =
     Object.keys(change).length === 0
@@ -124,6 +126,7 @@ export async function backupSchedule(
     ['cron', schedule.cron ?? 'off'],
     ['template', schedule.template],
     ['slots', String(schedule.slots)],
+    ['keep', schedule.keep === 0 ? 'all' : String(schedule.keep)],
     ['next run', schedule.nextRun ?? '-'],
   ];
   context.io.stdout.write(`${table(rows)}\n`);

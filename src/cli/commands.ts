@@ -17,7 +17,7 @@ export async function status(context: CommandContext): Promise<void> {
     printJson(context.io, report);
     return;
   }
-  const { manager, database, system, apps, alarms } = report;
+  const { manager, database, system, apps, alarms, backup } = report;
   const counts = new Map<string, number>();
   for (const app of apps) {
     const state = app.runnable ? app.state : 'not runnable';
@@ -51,6 +51,7 @@ export async function status(context: CommandContext): Promise<void> {
       ].join(', '),
     ],
     ['apps', appsText],
+    ['backup', backup.error ?? (backup.version ? `${backup.version} (WebAssembly)` : 'checking')],
     ['front', listen],
     ['data', manager.dataDir],
     ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],

@@ -304,9 +304,16 @@ export async function run(
     .option('--cron <expr>', 'a cron expression (UTC), e.g. "0 3 * * *"')
     .option('--template <template>', 'archive name template')
     .option('--slots <n>', 'rolling slots for #bn')
+    .option('--keep <n>', 'without #bn: archives kept per instance (0: all)')
     .option('--off', 'no scheduled backups')
     .action(
-      async (options: { cron?: string; template?: string; slots?: string; off?: boolean }) => {
+      async (options: {
+        cron?: string;
+        template?: string;
+        slots?: string;
+        keep?: string;
+        off?: boolean;
+      }) => {
         await backupSchedule(context(), options);
       },
     );

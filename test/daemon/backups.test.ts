@@ -10,6 +10,7 @@ import { connectAs, credentials } from '../helpers/database.js';
 import {
   cli,
   echoWithInstance,
+  eventually,
   http,
   killAll,
   makeTemp,
@@ -446,6 +447,84 @@ describe('backups of an instance', () => {
     assert.match(schedule.nextRun, /T03:00:00/);
     const off = await cli(['backup', 'schedule', '--off', '--json', '--data', daemon.data]);
     assert.equal((JSON.parse(off.stdout) as { cron: null }).cron, null);
+  });
+
+  test('scheduled runs skip excluded instances and keep the newest N archives', async () => {
+    const { daemon } = running;
+    for (const id of ['shop', 'shop2', 'shop3']) {
+      const excluded = await cli([
+        'instance',
+        'set',
+        id,
+        '--exclude-from-backup',
+        'on',
+        '--data',
+        daemon.data,
+      ]);
+      assert.equal(excluded.code, 0, excluded.stderr);
+    }
+    const folder = join(daemon.data, 'backups', 'kept');
+    // Every second (croner takes a seconds field); a run still going is not started twice.
+    const set = await cli([
+      'backup',
+      'schedule',
+      '--cron',
+      '* * * * * *',
+      '--template',
+      'kept/#A-#I-#d.tar',
+      '--keep',
+      '2',
+      '--data',
+      daemon.data,
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    try {
+      const made = async () => {
+        const answer = await api(daemon, 'GET', '/events?limit=1000');
+        const events = (answer.body as { events: { kind: string; subject: string }[] }).events;
+        return events.filter((e) => e.kind === 'backup.created' && e.subject === 'other').length;
+      };
+      const start = await made();
+      for (let i = 0; i < 200 && (await made()) < start + 4; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok((await made()) >= start + 4, 'four scheduled backups ran');
+    } finally {
+      await cli(['backup', 'schedule', '--off', '--data', daemon.data]);
+    }
+    // A run in flight when the schedule went off finishes and prunes too.
+    const files = await eventually(
+      async () => {
+        const names = await readdir(folder);
+        return names.length === 2 ? names : undefined;
+      },
+      10_000,
+      'two archives kept',
+    );
+    assert.ok(
+      files.every((name) => name.startsWith('echo2-other-')),
+      files.join(' '),
+    );
+    for (const id of ['shop', 'shop2', 'shop3']) {
+      const excluded = await cli([
+        'instance',
+        'set',
+        id,
+        '--exclude-from-backup',
+        'off',
+        '--data',
+        daemon.data,
+      ]);
+      assert.equal(excluded.code, 0, excluded.stderr);
+    }
+  });
+
+  test('status tells whether pg_dump works', async () => {
+    const { daemon } = running;
+    const shown = await cli(['status', '--json', '--data', daemon.data]);
+    const report = JSON.parse(shown.stdout) as StatusReport;
+    assert.match(report.backup.version ?? '', /^pg_dump \(PostgreSQL\) 18\./);
+    assert.equal(report.backup.error, null);
   });
 
   test('a failed backup raises backup-failed, leaves no file, and the next success clears it', async () => {

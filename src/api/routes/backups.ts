@@ -73,7 +73,7 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/backups/schedule', () => backups.schedule());
 
-  app.put<{ Body: { cron?: string | null; template?: string; slots?: number } }>(
+  app.put<{ Body: { cron?: string | null; template?: string; slots?: number; keep?: number } }>(
     '/backups/schedule',
     {
       schema: {
@@ -83,6 +83,7 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
             cron: { type: ['string', 'null'], maxLength: 200 },
             template: text(500),
             slots: { type: 'integer', minimum: 1, maximum: 1000 },
+            keep: { type: 'integer', minimum: 0, maximum: 10000 },
           },
           additionalProperties: false,
         },

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { networkInterfaces, hostname } from 'node:os';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -16,6 +16,7 @@ import type { InstanceService, InstanceView } from '../instances/index.js';
 import type { Store } from '../store/index.js';
 import { readManifest, unpackArchive, writeArchive, type BackupManifest } from './archive.js';
 import { dumpDatabase } from './dump.js';
+import { selfCheck } from './self-check.js';
 import { replayDump } from './replay.js';
 import { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
 
@@ -40,6 +41,8 @@ export interface BackupSchedule {
   template: string;
   /** Rolling slots when the template uses `#bn`. */
   slots: number;
+  /** Without `#bn`: archives kept per instance in the folder of a new one (0 keeps all). */
+  keep: number;
   /** The next run, when on. */
   nextRun: string | null;
 }
@@ -66,6 +69,15 @@ interface StoredSchedule {
   cron: string | null;
   template: string;
   slots: number;
+  keep: number;
+}
+
+/** Whether the dump tool works here (checked at start). */
+export interface DumpCheck {
+  /** `pg_dump (PostgreSQL) 18.x`, once checked. */
+  version: string | null;
+  /** Why it does not work, when it does not. */
+  error: string | null;
 }
 
 /** A MAC address of this machine (`#m`): the first non-internal one, lowercase hex. */
@@ -109,7 +121,8 @@ export class BackupService implements Component {
   readonly name = 'backups';
   readonly #options: BackupServiceOptions;
   readonly #limiter: Limiter;
-  #schedule: StoredSchedule = { cron: null, template: defaultTemplate, slots: 3 };
+  #schedule: StoredSchedule = { cron: null, template: defaultTemplate, slots: 3, keep: 0 };
+  #dumpCheck: DumpCheck = { version: null, error: null };
   #job: Cron | undefined;
 
   constructor(options: BackupServiceOptions) {
@@ -127,9 +140,27 @@ export class BackupService implements Component {
     );
     if (stored.rows[0]) this.#schedule = { ...this.#schedule, ...stored.rows[0].value };
     this.#arm();
+    // The WebAssembly pg_dump is loaded from a package's files in a way a new version could
+    // break: prove at every start that it runs, and say so loudly when it does not.
+    void selfCheck().then(
+      (report) => {
+        this.#dumpCheck = { version: report.version, error: null };
+      },
+      (error: unknown) => {
+        const text = `pg_dump does not work: ${(error as Error).message}`;
+        this.#dumpCheck = { version: null, error: text };
+        this.#options.logger.error({ err: error }, text);
+        this.#options.events.raiseAlarm('backup-failed', 'critical', text, 'pg_dump');
+      },
+    );
     this.#options.apps.setUpdateHook(async (app) => {
       await this.backupApp(app, 'before an update');
     });
+  }
+
+  /** Whether pg_dump works here (see `appvisor status`). */
+  dumpCheck(): DumpCheck {
+    return { ...this.#dumpCheck };
   }
 
   // --- making backups ---------------------------------------------------------------------
@@ -249,7 +280,8 @@ export class BackupService implements Component {
     await Promise.all(
       views.map(async (view) => {
         try {
-          await this.create(view.id);
+          const entry = await this.create(view.id);
+          await this.#prune(entry);
           result.ok.push(view.id);
         } catch (error) {
           this.#options.logger.warn({ instance: view.id, err: error }, 'scheduled backup failed');
@@ -258,6 +290,30 @@ export class BackupService implements Component {
       }),
     );
     return result;
+  }
+
+  /**
+   * Count retention (`keep`, templates without `#bn`): after a scheduled backup, the oldest
+   * archives of the same instance and app in the new archive's folder beyond `keep` are
+   * removed. Archives it cannot attribute (encrypted ones) are left alone.
+   */
+  async #prune(entry: BackupEntry): Promise<void> {
+    const { keep, template } = this.#schedule;
+    if (keep <= 0 || usesSlots(template)) return;
+    const folder = dirname(join(this.#options.folder, entry.file));
+    const siblings: BackupEntry[] = [];
+    for (const name of await readdir(folder)) {
+      const file = relative(this.#options.folder, join(folder, name));
+      const found = await this.#entry(file).catch(() => null);
+      if (found && found.instance === entry.instance && found.app === entry.app) {
+        siblings.push(found);
+      }
+    }
+    siblings.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    for (const old of siblings.slice(keep)) {
+      await unlink(join(this.#options.folder, old.file));
+      this.#options.logger.info({ file: old.file }, 'removed an old backup (retention)');
+    }
   }
 
   // --- listing ----------------------------------------------------------------------------
@@ -385,6 +441,7 @@ export class BackupService implements Component {
     cron?: string | null;
     template?: string;
     slots?: number;
+    keep?: number;
   }): Promise<BackupSchedule> {
     const next: StoredSchedule = { ...this.#schedule, ...change };
     if (next.cron !== null) {
@@ -400,6 +457,9 @@ export class BackupService implements Component {
     checkTemplate(next.template);
     if (!Number.isInteger(next.slots) || next.slots < 1 || next.slots > 1000) {
       throw new AppvisorError('BAD_REQUEST', 'slots is a whole number from 1 to 1000');
+    }
+    if (!Number.isInteger(next.keep) || next.keep < 0 || next.keep > 10_000) {
+      throw new AppvisorError('BAD_REQUEST', 'keep is a whole number from 0 (all) to 10000');
     }
     await this.#options.store.query(
       `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())

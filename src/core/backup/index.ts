@@ -8,6 +8,7 @@ export {
   defaultLabel,
   type BackupEntry,
   type BackupSchedule,
+  type DumpCheck,
   type BackupServiceOptions,
 } from './backup-service.js';
 export {

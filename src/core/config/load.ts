@@ -147,8 +147,7 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     },
     backup: {
       ...parsed.backup,
-      folder:
-        parsed.backup.folder === undefined ? undefined : resolve(sources.cwd, parsed.backup.folder),
+      folder: parsed.backup.folder && resolve(sources.cwd, parsed.backup.folder),
     },
     http: { ...parsed.http, port: parsed.http.port ?? (sources.isRoot ? 80 : 8080) },
     https: { ...parsed.https, port: parsed.https.port ?? (sources.isRoot ? 443 : 8443) },

@@ -196,10 +196,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       folder: z
         .string()
-        .min(1)
-        .optional()
+        .default('')
         .describe(
-          'Where backup archives go (templates are relative to it). Default: `<data>/backups`.',
+          'Where backup archives go (templates are relative to it). Empty: `<data>/backups`.',
         ),
       parallel: z
         .int()
