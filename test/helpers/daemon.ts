@@ -344,17 +344,22 @@ export async function waitForInstance(daemon: Daemon, id: string): Promise<Insta
   );
 }
 
-/** Installs examples/echo (autostart), waits until it runs, and creates a ready instance. */
-export async function echoWithInstance(daemon: Daemon, id: string): Promise<void> {
-  const install = await cli([
-    'app',
-    'install',
-    join(repoRoot, 'examples', 'echo'),
-    '--autostart',
-    '--data',
-    daemon.data,
-  ]);
-  if (install.code !== 0) throw new Error(install.stderr);
+/**
+ * Installs examples/echo (autostart; unless `install` is false, when it is installed already),
+ * waits until it runs, and creates a ready instance.
+ */
+export async function echoWithInstance(daemon: Daemon, id: string, install = true): Promise<void> {
+  if (install) {
+    const installed = await cli([
+      'app',
+      'install',
+      join(repoRoot, 'examples', 'echo'),
+      '--autostart',
+      '--data',
+      daemon.data,
+    ]);
+    if (installed.code !== 0) throw new Error(installed.stderr);
+  }
   await waitForApp(daemon, 'echo');
   const created = await cli([
     'instance',

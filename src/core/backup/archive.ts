@@ -111,10 +111,12 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
   try {
     const plain = new Digest();
     const packed = new Digest();
+    // Level 1: several times faster than the default 6 on dump text, for archives a little
+    // larger; a backup's time matters more than the last percent of its size.
     await pipeline(
       input.dump,
       plain,
-      createGzip({ level: 6 }),
+      createGzip({ level: 1 }),
       packed,
       createWriteStream(join(work, 'db.sql.gz'), { mode: 0o600 }),
     );
