@@ -4,7 +4,7 @@
  * (src/lib/stream-cipher.ts). The manifest records each member's size and SHA-256, so damage
  * is found before anything is restored.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -60,15 +60,20 @@ const memberNames = ['manifest.json', 'db.sql.gz', 'files.tar'] as const;
 
 /** A pass-through that hashes and counts what goes by. */
 class Digest extends Transform {
-  readonly #hash = createHash('sha256');
+  readonly #hash: Hash | undefined;
   size = 0;
+  /** `hash: false` only counts (the plain dump's size; hashing it would cost a pass). */
+  constructor(hash = true) {
+    super();
+    this.#hash = hash ? createHash('sha256') : undefined;
+  }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
+    this.#hash?.update(chunk);
     this.size += chunk.length;
     callback(null, chunk);
   }
   result(): MemberDigest {
-    return { size: this.size, sha256: this.#hash.digest('hex') };
+    return { size: this.size, sha256: this.#hash?.digest('hex') ?? '' };
   }
 }
 
@@ -109,7 +114,7 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
   await mkdir(input.workDir, { recursive: true, mode: 0o700 });
   const work = await mkdtemp(join(input.workDir, 'backup-'));
   try {
-    const plain = new Digest();
+    const plain = new Digest(false);
     const packed = new Digest();
     // Level 1: several times faster than the default 6 on dump text, for archives a little
     // larger; a backup's time matters more than the last percent of its size.
