@@ -55,7 +55,11 @@ class AlarmReceiver {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
   }
 }
 
@@ -94,7 +98,10 @@ describe('alarms', () => {
     assert.equal((await cli(['app', 'install', folder, '--autostart', '--data', data])).code, 0);
 
     const raised = await eventually(
-      async () => receiver.received.find((n) => n.code === 'crash-loop' && n.event === 'raised'),
+      () =>
+        Promise.resolve(
+          receiver.received.find((n) => n.code === 'crash-loop' && n.event === 'raised'),
+        ),
       30_000,
       'crash-loop raised at the alarm URL',
     );
@@ -118,7 +125,10 @@ describe('alarms', () => {
     // A stable run clears it.
     await writeFile(ok, '');
     await eventually(
-      async () => receiver.received.find((n) => n.code === 'crash-loop' && n.event === 'cleared'),
+      () =>
+        Promise.resolve(
+          receiver.received.find((n) => n.code === 'crash-loop' && n.event === 'cleared'),
+        ),
       30_000,
       'crash-loop cleared at the alarm URL',
     );
@@ -143,14 +153,14 @@ describe('alarms', () => {
       t.skip('mounting a tmpfs needs root: disk-low and the reserve are not tested');
       return;
     }
-    let daemon: Daemon | undefined;
+    const holder: { daemon?: Daemon } = {};
     t.after(async () => {
-      await stopQuietly(daemon);
+      await stopQuietly(holder.daemon);
       await killAll(data);
       execFileSync('umount', ['-l', data]);
     });
     const reserve = 40 * 1024 * 1024;
-    daemon = await startDaemon({
+    holder.daemon = await startDaemon({
       data,
       args: set({
         'disk.reserveBytes': reserve,
