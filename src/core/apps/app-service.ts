@@ -23,6 +23,7 @@ import {
 } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { AlarmRaiser } from '../alarms/index.js';
+import { diskFullError } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
 import type { Store } from '../store/index.js';
@@ -744,7 +745,7 @@ export class AppService implements Component {
         if (before) await this.#catalog.save(before).catch(() => undefined);
         else await this.#catalog.remove(id).catch(() => undefined);
         if (loaded && wasRunning) loaded.supervisor.start();
-        throw error;
+        throw diskFullError(error, `installing ${id}`);
       }
       await this.#catalog.dropPrevious(previous);
       const record = await this.#catalog.get(id);

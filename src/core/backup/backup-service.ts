@@ -12,6 +12,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { AlarmRaiser } from '../alarms/index.js';
+import { isDiskFull } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import type { InstanceService, InstanceView } from '../instances/index.js';
 import type { Store } from '../store/index.js';
@@ -260,9 +261,13 @@ export class BackupService implements Component {
           `backup of ${id} to ${file} failed: ${reason}`,
           id,
         );
-        throw new AppvisorError('BACKUP_FAILED', `backup of ${id} failed: ${reason}`, {
-          cause: error,
-        });
+        // A full target is its own code: the admin must free space, not look at the dump.
+        const full = isDiskFull(error) || /ENOSPC|no space left/i.test(reason);
+        throw new AppvisorError(
+          full ? 'DISK_FULL' : 'BACKUP_FAILED',
+          `backup of ${id} failed: ${reason}`,
+          { cause: error },
+        );
       }
     });
   }
