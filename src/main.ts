@@ -2,10 +2,11 @@
  * The manager's composition root and the entry point of `npm start` / `appvisor daemon`.
  * Only this file and src/cli/index.ts touch the process (environment, signals, exit).
  */
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
+import { AlarmNotifier, AlarmService, CertificateWatch } from './core/alarms/index.js';
 import { AppService } from './core/apps/index.js';
 import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
@@ -18,6 +19,8 @@ import {
   type DatabaseServer,
 } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
+import { diagnosticsArchive } from './core/diagnostics/index.js';
+import { DiskWatch } from './core/disk/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
@@ -117,8 +120,14 @@ export async function startManager(
     logger.info({ version, pid: process.pid, data: layout.root }, 'manager starting');
 
     const events = await group.startOne(new EventLog({ logger, nodeId: dataDir.nodeId }));
+    const alarms = await group.startOne(
+      new AlarmService({ logger, events, nodeId: dataDir.nodeId }),
+    );
+    // Set once the watch starts; a certificate loaded before that is checked at its start.
+    const watches: { cert?: CertificateWatch } = {};
     const certificates = new CertificateStore(layout.tls, (pair) => {
       front.setCertificate(pair);
+      watches.cert?.check();
     });
     await certificates.load();
 
@@ -154,14 +163,14 @@ export async function startManager(
     }
     database.onStateChange((change) => {
       if (change.state === 'restarting') {
-        events.raiseAlarm(
+        alarms.raise(
           'database-down',
           'critical',
           change.reason ?? 'the database server is down',
           'database',
         );
       } else if (change.state === 'running' && change.previous === 'restarting') {
-        events.clearAlarm('database-down', 'the database server is running again', 'database');
+        alarms.clear('database-down', 'the database server is running again', 'database');
       }
     });
     await group.startOne(database);
@@ -173,6 +182,18 @@ export async function startManager(
           events.attach(store);
         },
         () => events.detach(),
+      ),
+    );
+    await group.startOne(
+      lifecycleOf(
+        'alarms-store',
+        async () => {
+          await alarms.attach(store);
+          // Left active by the previous run: the server is up now, so it is over.
+          if (database.state === 'running')
+            alarms.clear('database-down', 'the database server is running', 'database');
+        },
+        () => alarms.detach(),
       ),
     );
     const auth = await group.startOne(
@@ -189,6 +210,7 @@ export async function startManager(
     const apps = new AppService({
       store,
       events,
+      alarms,
       logger,
       nodeId: dataDir.nodeId,
       appsDir: layout.apps,
@@ -213,6 +235,7 @@ export async function startManager(
         database,
         apps,
         events,
+        alarms,
         logger,
         nodeId: dataDir.nodeId,
         secrets: new SecretBox(dataDir.secretKey),
@@ -228,12 +251,47 @@ export async function startManager(
         instances,
         apps,
         events,
+        alarms,
         logger,
         folder: config.backup.folder || layout.backups,
         parallel: config.backup.parallel,
         // #L: the label an admin set, else the machine's name.
         label: async () => (await settings.get()).label || defaultLabel(),
       }),
+    );
+
+    await group.startOne(
+      new AlarmNotifier({
+        alarms,
+        logger,
+        nodeId: dataDir.nodeId,
+        host: hostname(),
+        label: async () => (await settings.get()).label,
+        url: config.alarms.url,
+        smtp: config.alarms.smtp,
+        resendMs: config.alarms.resendMinutes * 60_000,
+        retry: {
+          initialDelayMs: config.alarms.retrySeconds * 1000,
+          maxDelayMs: config.alarms.retryMaxSeconds * 1000,
+          attempts: config.alarms.attempts,
+          limit: config.alarms.queueSize,
+        },
+      }),
+    );
+
+    const disk = await group.startOne(
+      new DiskWatch({
+        dataDir: layout.root,
+        alarms,
+        logger,
+        reserveBytes: config.disk.reserveBytes,
+        lowPercent: config.disk.lowPercent,
+        lowBytes: config.disk.lowBytes,
+        periodMs: config.disk.checkSeconds * 1000,
+      }),
+    );
+    watches.cert = await group.startOne(
+      new CertificateWatch({ alarms, certificate: () => certificates.status() }),
     );
 
     const health = (): HealthReport => ({
@@ -259,8 +317,47 @@ export async function startManager(
       system: await monitor.read(),
       backup: backups.dumpCheck(),
       apps: await apps.list(),
-      alarms: events.activeAlarms(),
+      alarms: alarms.active(),
     });
+    // Every secret value the manager knows, so that the diagnostics can replace it anywhere.
+    const knownSecrets = (): string[] => {
+      const found = [
+        dataDir.secretKey.toString('hex'),
+        dataDir.secretKey.toString('base64'),
+        dataDir.secretKey.toString('base64url'),
+        config.alarms.smtp.password,
+        config.admin.initialPassword ?? '',
+      ];
+      for (const instance of instances.list()) {
+        try {
+          found.push(instances.show(instance.id, { reveal: true }).password ?? '');
+          found.push(instances.backupSource(instance.id).connection.password);
+        } catch {
+          // deleted meanwhile
+        }
+      }
+      return found.filter((secret) => secret !== '');
+    };
+    const diagnostics = async () =>
+      diagnosticsArchive({
+        logsDir: layout.logs,
+        secrets: knownSecrets(),
+        documents: {
+          'status.json': await status(),
+          'instances.json': instances.list(),
+          'settings.json': await settings.get().catch((error: unknown) => ({
+            error: (error as Error).message,
+          })),
+          'config.json': config,
+          'alarms.json': {
+            active: alarms.active(),
+            history: await alarms.history(10_000),
+          },
+          'events.json': await events.list(1000),
+          'disk.json': await disk.report(),
+          'certificate.json': certificates.status(),
+        },
+      });
     const api = await buildApi({
       logger,
       auth,
@@ -269,6 +366,9 @@ export async function startManager(
       backups,
       certificates,
       events,
+      alarms,
+      disk,
+      diagnostics,
       settings,
       // Built next to the compiled manager: dist/ui/ beside dist/src/.
       uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),

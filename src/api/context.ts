@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import type { AlarmService } from '../core/alarms/index.js';
+import type { DiskWatch } from '../core/disk/index.js';
 import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
 import type { BackupService } from '../core/backup/index.js';
@@ -17,6 +20,10 @@ export interface ApiContext {
   backups: BackupService;
   certificates: CertificateStore;
   events: EventLog;
+  alarms: AlarmService;
+  disk: DiskWatch;
+  /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
+  diagnostics(): Promise<Readable>;
   settings: SettingsService;
   /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
   uiDir: string;

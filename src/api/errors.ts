@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDiskFull } from '../core/disk/index.js';
 import { AppvisorError, errorCatalog } from '../core/errors/index.js';
 import type { ErrorBody } from './types.js';
 
@@ -70,6 +71,13 @@ export function toErrorBody(error: unknown): {
         message: fastifyError.message ?? 'bad request',
         ...(field !== undefined ? { field } : {}),
       },
+    };
+  }
+  // ENOSPC from a file write, or PostgreSQL's disk_full (53100) from a store write.
+  if (isDiskFull(error) || (error as { code?: unknown } | undefined)?.code === '53100') {
+    return {
+      status: errorCatalog.DISK_FULL.status,
+      body: { code: 'DISK_FULL', message: errorCatalog.DISK_FULL.text },
     };
   }
   if (isDatabaseDown(error)) {

@@ -4,6 +4,10 @@ export { toErrorBody } from './errors.js';
 export type { ApiContext } from './context.js';
 export type {
   ActiveAlarm,
+  AlarmChange,
+  AlarmsReport,
+  AlarmHistoryReport,
+  DiskReport,
   AppActionAnswer,
   AppConfigureBody,
   AppList,

@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authenticate } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
+import { alarmRoutes } from './routes/alarms.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
@@ -63,6 +64,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       certRoutes(api, context);
       settingsRoutes(api, context);
       backupRoutes(api, context);
+      alarmRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

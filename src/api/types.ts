@@ -4,7 +4,9 @@
  */
 import type { AppStatus, AppSummary } from '../core/apps/index.js';
 import type { DatabaseInfo } from '../core/database/index.js';
-import type { ActiveAlarm, ManagerEvent } from '../core/events/index.js';
+import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
+import type { DiskReport } from '../core/disk/index.js';
+import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 import type { AdminLogin, InstanceView } from '../core/instances/index.js';
 import type { SystemSnapshot } from '../core/monitor/index.js';
@@ -14,7 +16,15 @@ import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/inde
 
 export type { BackupEntry, BackupSchedule, DumpCheck };
 
-export type { ActiveAlarm, AppStatus, AppSummary, CertificateStatus, DatabaseInfo };
+export type {
+  ActiveAlarm,
+  AlarmChange,
+  DiskReport,
+  AppStatus,
+  AppSummary,
+  CertificateStatus,
+  DatabaseInfo,
+};
 export type {
   AdminLogin,
   FrontAddress,
@@ -139,4 +149,14 @@ export interface ErrorBody {
   message: string;
   /** The request field the error concerns, when it concerns one. */
   field?: string;
+}
+
+/** `GET /alarms`: the active alarms, oldest first. */
+export interface AlarmsReport {
+  alarms: ActiveAlarm[];
+}
+
+/** `GET /alarms/history`: raises and clears, newest first. */
+export interface AlarmHistoryReport {
+  history: AlarmChange[];
 }

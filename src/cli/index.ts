@@ -17,6 +17,7 @@ import {
   appUninstall,
   logs,
 } from './app-commands.js';
+import { alarmList, diagnostics, diskRelease } from './alarm-commands.js';
 import { backupCreate, backupList, backupRestore, backupSchedule } from './backup-commands.js';
 import { certReset, certSet, certShow } from './cert-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
@@ -125,6 +126,30 @@ export async function run(
     .description('manager, database, apps and alarms at a glance')
     .action(async () => {
       await status(context());
+    });
+
+  program
+    .command('alarms')
+    .description('active alarms, or with --history their raises and clears')
+    .option('--history', 'raises and clears, newest first')
+    .option('--limit <n>', 'with --history: how many (default 100)')
+    .action(async (options: { history?: boolean; limit?: string }) => {
+      await alarmList(context(), options);
+    });
+
+  program
+    .command('diagnostics <file>')
+    .description('logs + status + settings + alarm history in one tar.gz, secrets removed')
+    .action(async (file: string) => {
+      await diagnostics(context(), file);
+    });
+
+  const disk = program.command('disk').description('the disk of the data folder');
+  disk
+    .command('release')
+    .description('empty the disk reserve file (when the disk is full)')
+    .action(async () => {
+      await diskRelease(context());
     });
 
   const app = program.command('app').description('install, run and supervise apps');

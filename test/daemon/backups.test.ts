@@ -623,7 +623,7 @@ describe('backups when things go wrong', () => {
     await addBulk(daemon, 'full', 8_000_000);
     const failed = await cli(['backup', 'create', 'full', '--data', data]);
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /^error BACKUP_FAILED: .*(ENOSPC|no space)/i);
+    assert.match(failed.stderr, /^error DISK_FULL: .*(ENOSPC|no space)/i);
     const alarms = await activeAlarms(daemon);
     assert.ok(alarms.some((a) => a.code === 'backup-failed' && a.subject === 'full'));
     assert.deepEqual(await readdir(join(target, 'echo')), [kept.file.split('/')[1]]);

@@ -81,6 +81,9 @@ export function daemonArgs(data: string, extra: string[] = []): string[] {
     'http.host=127.0.0.1',
     '--set',
     'https.host=127.0.0.1',
+    // No 500 MB reserve file in every test's data folder; the alarm tests set one.
+    '--set',
+    'disk.reserveBytes=0',
     ...extra,
   ];
 }

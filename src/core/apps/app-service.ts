@@ -22,6 +22,8 @@ import {
   type PackageLimits,
 } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
+import type { AlarmRaiser } from '../alarms/index.js';
+import { diskFullError } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
 import type { Store } from '../store/index.js';
@@ -87,6 +89,8 @@ export interface InstanceHost {
 export interface AppServiceOptions {
   store: Store;
   events: EventLog;
+  /** Where alarms are raised and cleared. */
+  alarms: AlarmRaiser;
   logger: Logger;
   nodeId: string;
   appsDir: string;
@@ -512,23 +516,23 @@ export class AppService implements Component {
       }
       case 'crash-loop':
         if (notice.raised)
-          events.raiseAlarm(
+          this.#options.alarms.raise(
             'crash-loop',
             'error',
             `${id} failed ${notice.failures} times within 10 minutes`,
             id,
           );
-        else events.clearAlarm('crash-loop', `${id} runs stably again`, id);
+        else this.#options.alarms.clear('crash-loop', `${id} runs stably again`, id);
         break;
       case 'fatal':
         if (notice.raised)
-          events.raiseAlarm(
+          this.#options.alarms.raise(
             'app-fatal',
             'critical',
             `${id} gave up after ${notice.failures} failures`,
             id,
           );
-        else events.clearAlarm('app-fatal', `${id} was started again`, id);
+        else this.#options.alarms.clear('app-fatal', `${id} was started again`, id);
         break;
       case 'state':
         if (notice.state === 'backoff') {
@@ -741,7 +745,7 @@ export class AppService implements Component {
         if (before) await this.#catalog.save(before).catch(() => undefined);
         else await this.#catalog.remove(id).catch(() => undefined);
         if (loaded && wasRunning) loaded.supervisor.start();
-        throw error;
+        throw diskFullError(error, `installing ${id}`);
       }
       await this.#catalog.dropPrevious(previous);
       const record = await this.#catalog.get(id);

@@ -11,6 +11,8 @@ import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
 import { AppvisorError } from '../errors/index.js';
+import type { AlarmRaiser } from '../alarms/index.js';
+import { isDiskFull } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import type { InstanceService, InstanceView } from '../instances/index.js';
 import type { Store } from '../store/index.js';
@@ -53,6 +55,8 @@ export interface BackupServiceOptions {
   instances: InstanceService;
   apps: AppService;
   events: EventLog;
+  /** Where alarms are raised and cleared. */
+  alarms: AlarmRaiser;
   logger: Logger;
   /** Where archives go (relative templates resolve here). */
   folder: string;
@@ -150,7 +154,7 @@ export class BackupService implements Component {
         const text = `pg_dump does not work: ${(error as Error).message}`;
         this.#dumpCheck = { version: null, error: text };
         this.#options.logger.error({ err: error }, text);
-        this.#options.events.raiseAlarm('backup-failed', 'critical', text, 'pg_dump');
+        this.#options.alarms.raise('backup-failed', 'critical', text, 'pg_dump');
       },
     );
     this.#options.apps.setUpdateHook(async (app) => {
@@ -241,7 +245,7 @@ export class BackupService implements Component {
           path,
           passphrase: options.passphrase,
         });
-        this.#options.events.clearAlarm('backup-failed', `backup of ${id} succeeded`, id);
+        this.#options.alarms.clear('backup-failed', `backup of ${id} succeeded`, id);
         this.#options.events.record({
           kind: 'backup.created',
           severity: 'info',
@@ -251,15 +255,19 @@ export class BackupService implements Component {
         return await this.#entry(file, options.passphrase);
       } catch (error) {
         const reason = (error as Error).message;
-        this.#options.events.raiseAlarm(
+        this.#options.alarms.raise(
           'backup-failed',
           'error',
           `backup of ${id} to ${file} failed: ${reason}`,
           id,
         );
-        throw new AppvisorError('BACKUP_FAILED', `backup of ${id} failed: ${reason}`, {
-          cause: error,
-        });
+        // A full target is its own code: the admin must free space, not look at the dump.
+        const full = isDiskFull(error) || /ENOSPC|no space left/i.test(reason);
+        throw new AppvisorError(
+          full ? 'DISK_FULL' : 'BACKUP_FAILED',
+          `backup of ${id} failed: ${reason}`,
+          { cause: error },
+        );
       }
     });
   }

@@ -208,6 +208,90 @@ export const configSchema = z.strictObject({
         .describe('Instance backups that may run at once (each holds a dump and a gzip).'),
     })
     .prefault({}),
+  alarms: z
+    .strictObject({
+      url: z
+        .string()
+        .default('')
+        .refine((v) => v === '' || /^https?:\/\//.test(v), 'an http:// or https:// URL, or empty')
+        .describe(
+          'URL each alarm raise and clear is POSTed to as JSON (docs/alarms.md). Empty: none are sent.',
+        ),
+      resendMinutes: z
+        .number()
+        .min(0)
+        .default(30)
+        .describe('Period of re-sending every active alarm (0: never).'),
+      retrySeconds: z
+        .number()
+        .positive()
+        .default(2)
+        .describe(
+          'Delay before the first retry of a failed notification; doubled for each further one.',
+        ),
+      retryMaxSeconds: z
+        .number()
+        .positive()
+        .default(300)
+        .describe('Longest delay between two retries of a notification.'),
+      attempts: z
+        .int()
+        .min(1)
+        .default(12)
+        .describe('Tries of one notification before it is dropped.'),
+      queueSize: z
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Notifications waiting at most; when full, the oldest is dropped.'),
+      smtp: z
+        .strictObject({
+          host: z.string().default('').describe('SMTP server for alarm e-mails. Empty: no e-mail.'),
+          port: z.int().min(1).max(65535).default(587).describe('SMTP port.'),
+          secure: z
+            .boolean()
+            .default(false)
+            .describe('TLS from the start (port 465); otherwise STARTTLS when offered.'),
+          user: z.string().default('').describe('SMTP login. Empty: no authentication.'),
+          password: z
+            .string()
+            .default('')
+            .describe('SMTP password (a secret: never logged or shown).'),
+          from: z.string().default('').describe('Sender address. Empty: the login.'),
+          to: z.string().default('').describe('Recipient of alarm e-mails. Empty: no e-mail.'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  disk: z
+    .strictObject({
+      reserveBytes: z
+        .int()
+        .min(0)
+        .default(500 * 1024 * 1024)
+        .describe(
+          'Size of `<data>/reserve`, a file of real blocks to free with `appvisor disk release` when the disk is full (0: none).',
+        ),
+      lowPercent: z
+        .number()
+        .min(0)
+        .max(100)
+        .default(5)
+        .describe(
+          'disk-low is raised when the free space of the data folder falls below this share of the disk or below `disk.lowBytes`, whichever is smaller.',
+        ),
+      lowBytes: z
+        .int()
+        .min(0)
+        .default(1024 * 1024 * 1024)
+        .describe('disk-low threshold in bytes (see `disk.lowPercent`).'),
+      checkSeconds: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('Period of checking the free space and recreating the reserve.'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceSeconds: z

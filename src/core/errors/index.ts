@@ -44,6 +44,10 @@ export const errorCatalog = {
   RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
   SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
   DUMP_FAILED: { status: 500, text: 'A database dump failed.' },
+  DISK_FULL: {
+    status: 507,
+    text: 'The disk of the data folder is full; free space (appvisor disk release) and retry.',
+  },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

@@ -14,15 +14,6 @@ export interface ManagerEvent {
   text: string;
 }
 
-/** An alarm that is raised and not yet cleared. */
-export interface ActiveAlarm {
-  code: string;
-  severity: Severity;
-  subject: string;
-  text: string;
-  since: string;
-}
-
 /** Options of {@link EventLog}. */
 export interface EventLogOptions {
   logger: Logger;
@@ -36,15 +27,14 @@ const maxPending = 1000;
 
 /**
  * The node's event history: every event is logged at once, kept in memory, and written to
- * the store — later, in order, when the store is not reachable at that moment. Alarms are
- * events that are raised and cleared; the active ones are listed until cleared.
+ * the store — later, in order, when the store is not reachable at that moment. Alarms live in
+ * the alarms subsystem, which records each raise and clear here as an event too.
  */
 export class EventLog implements Component {
   readonly name = 'events';
   readonly #options: EventLogOptions;
   readonly #recent: ManagerEvent[] = [];
   readonly #pending: ManagerEvent[] = [];
-  readonly #alarms = new Map<string, ActiveAlarm>();
   #store: Store | undefined;
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -94,27 +84,6 @@ export class EventLog implements Component {
     this.#pending.push(full);
     this.#flush();
     return full;
-  }
-
-  /** Raises an alarm (again: the text is updated, the start time kept). */
-  raiseAlarm(code: string, severity: Severity, text: string, subject = ''): void {
-    const key = `${code}\0${subject}`;
-    const existing = this.#alarms.get(key);
-    const since = existing?.since ?? (this.#options.now?.() ?? new Date()).toISOString();
-    this.#alarms.set(key, { code, severity, subject, text, since });
-    if (!existing) this.record({ kind: `alarm.raised.${code}`, severity, subject, text });
-  }
-
-  /** Clears an alarm; nothing happens when it is not raised. */
-  clearAlarm(code: string, text: string, subject = ''): void {
-    const key = `${code}\0${subject}`;
-    if (!this.#alarms.delete(key)) return;
-    this.record({ kind: `alarm.cleared.${code}`, severity: 'info', subject, text });
-  }
-
-  /** Alarms raised and not cleared, oldest first. */
-  activeAlarms(): ActiveAlarm[] {
-    return [...this.#alarms.values()].sort((a, b) => a.since.localeCompare(b.since));
   }
 
   /** The newest events, newest first: from the store when it answers, else from memory. */

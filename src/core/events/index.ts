@@ -1,7 +1,1 @@
-export {
-  EventLog,
-  type ActiveAlarm,
-  type EventLogOptions,
-  type ManagerEvent,
-  type Severity,
-} from './event-log.js';
+export { EventLog, type EventLogOptions, type ManagerEvent, type Severity } from './event-log.js';

@@ -23,6 +23,7 @@ import {
 } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { PathRouter } from '../../lib/path-router.js';
+import type { AlarmRaiser } from '../alarms/index.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -105,6 +106,8 @@ export interface InstanceServiceOptions {
   database: DatabaseServer;
   apps: AppService;
   events: EventLog;
+  /** Where alarms are raised and cleared. */
+  alarms: AlarmRaiser;
   logger: Logger;
   nodeId: string;
   secrets: SecretBox;
@@ -465,8 +468,8 @@ export class InstanceService implements Component, InstanceHost {
           severities.has(message.severity as string) ? message.severity : 'warning'
         ) as Severity;
         if (message.active === false)
-          this.#options.events.clearAlarm(code, text || `${code} cleared`, subject);
-        else this.#options.events.raiseAlarm(code, severity, text, subject);
+          this.#options.alarms.clear(code, text || `${code} cleared`, subject);
+        else this.#options.alarms.raise(code, severity, text, subject);
         break;
       }
       default:

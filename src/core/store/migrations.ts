@@ -81,4 +81,30 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX instances_app ON instances (node_id, app);
     `,
   },
+  {
+    version: 4,
+    name: 'alarms and their history',
+    sql: `
+      CREATE TABLE alarms (
+        node_id text NOT NULL,
+        code text NOT NULL,
+        subject text NOT NULL DEFAULT '',
+        severity text NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+        text text NOT NULL,
+        since timestamptz NOT NULL,
+        PRIMARY KEY (node_id, code, subject)
+      );
+      CREATE TABLE alarm_history (
+        id bigserial PRIMARY KEY,
+        node_id text NOT NULL,
+        at timestamptz NOT NULL,
+        action text NOT NULL CHECK (action IN ('raised', 'cleared')),
+        code text NOT NULL,
+        subject text NOT NULL DEFAULT '',
+        severity text NOT NULL,
+        text text NOT NULL
+      );
+      CREATE INDEX alarm_history_at ON alarm_history (node_id, at DESC);
+    `,
+  },
 ];

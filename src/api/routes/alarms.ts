@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../types.js';
+
+/** Alarms, the disk reserve, and the diagnostics archive. */
+export function alarmRoutes(app: FastifyInstance, context: ApiContext): void {
+  app.get('/alarms', (): AlarmsReport => ({ alarms: context.alarms.active() }));
+
+  app.get<{ Querystring: { limit?: number } }>(
+    '/alarms/history',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request): Promise<AlarmHistoryReport> => ({
+      history: await context.alarms.history(request.query.limit ?? 100),
+    }),
+  );
+
+  app.get('/disk', (): Promise<DiskReport> => context.disk.report());
+
+  app.post('/disk/release', async (): Promise<DiskReport> => {
+    const report = await context.disk.release();
+    // Free space may end the alarm at once.
+    await context.disk.check();
+    return report;
+  });
+
+  app.get('/diagnostics', async (_request, reply) => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    void reply
+      .header('content-type', 'application/gzip')
+      .header('content-disposition', `attachment; filename="appvisor-diagnostics-${stamp}.tar.gz"`);
+    return reply.send(await context.diagnostics());
+  });
+}

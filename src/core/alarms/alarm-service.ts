@@ -1,0 +1,353 @@
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { EventLog, Severity } from '../events/index.js';
+import type { Store } from '../store/index.js';
+
+/** An alarm that is raised and not yet cleared. */
+export interface ActiveAlarm {
+  code: string;
+  severity: Severity;
+  /** What it is about: an app id, an instance id, `database`, `disk`, ... */
+  subject: string;
+  text: string;
+  since: string;
+}
+
+/** One raise or clear, as kept in the alarm history. */
+export interface AlarmChange {
+  at: string;
+  action: 'raised' | 'cleared';
+  code: string;
+  severity: Severity;
+  subject: string;
+  text: string;
+}
+
+/** What the parts that detect trouble need: raise and clear. */
+export interface AlarmRaiser {
+  /** Raises an alarm (again: the text and severity are updated, the start time kept). */
+  raise(code: string, severity: Severity, text: string, subject?: string): void;
+  /** Clears an alarm; nothing happens when it is not raised. */
+  clear(code: string, text: string, subject?: string): void;
+}
+
+/** Options of {@link AlarmService}. */
+export interface AlarmServiceOptions {
+  logger: Logger;
+  events: EventLog;
+  nodeId: string;
+  now?: () => Date;
+}
+
+type Operation =
+  | { kind: 'raise'; alarm: ActiveAlarm; history: AlarmChange | null }
+  | { kind: 'clear'; change: AlarmChange };
+
+const maxPending = 1000;
+const memoryHistory = 1000;
+const keyOf = (code: string, subject: string) => `${code}\0${subject}`;
+
+/**
+ * The one source of truth for alarms. The active ones live in memory, so raising and clearing
+ * never waits for (or fails with) the store; every change is written to the store in order —
+ * the `alarms` table holds the active ones, so they survive a restart, and `alarm_history`
+ * every raise and clear. Changes made while the store is away are written once it is back.
+ * Each change is also recorded in the event log and handed to the listeners (notifications).
+ */
+export class AlarmService implements Component, AlarmRaiser {
+  readonly name = 'alarms';
+  readonly #options: AlarmServiceOptions;
+  readonly #active = new Map<string, ActiveAlarm>();
+  readonly #pending: Operation[] = [];
+  readonly #recent: AlarmChange[] = [];
+  readonly #listeners = new Set<(change: AlarmChange) => void>();
+  #store: Store | undefined;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: AlarmServiceOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#timer = setInterval(() => {
+      this.#flush();
+    }, 10_000);
+    this.#timer.unref();
+    await Promise.resolve();
+  }
+
+  /**
+   * Starts writing to the store. The alarms still active when the manager last stopped are
+   * loaded first; those raised or cleared since this start win over them.
+   */
+  async attach(store: Store): Promise<void> {
+    const result = await store.query<ActiveAlarm>(
+      `SELECT code, severity, subject, text,
+              to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since
+         FROM alarms WHERE node_id = $1`,
+      [this.#options.nodeId],
+    );
+    const touched = new Set(
+      this.#pending.map((op) =>
+        op.kind === 'raise'
+          ? keyOf(op.alarm.code, op.alarm.subject)
+          : keyOf(op.change.code, op.change.subject),
+      ),
+    );
+    for (const row of result.rows) {
+      const key = keyOf(row.code, row.subject);
+      if (touched.has(key)) {
+        // Raised again since the start: keep the older start time.
+        const current = this.#active.get(key);
+        if (current && row.since < current.since) current.since = row.since;
+        continue;
+      }
+      this.#active.set(key, row);
+    }
+    this.#store = store;
+    this.#flush();
+  }
+
+  /** Stops writing to the store after writing what is pending (before the store closes). */
+  async detach(): Promise<void> {
+    await this.#flushing;
+    this.#flush();
+    await this.#flushing;
+    this.#store = undefined;
+  }
+
+  /** Calls `listener` with every raise and clear from now on. */
+  onChange(listener: (change: AlarmChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  raise(code: string, severity: Severity, text: string, subject = ''): void {
+    const key = keyOf(code, subject);
+    const existing = this.#active.get(key);
+    const at = this.#now();
+    const alarm: ActiveAlarm = { code, severity, subject, text, since: existing?.since ?? at };
+    this.#active.set(key, alarm);
+    if (existing && existing.severity === severity && existing.text === text) return;
+    const change: AlarmChange | null = existing
+      ? null
+      : { at, action: 'raised', code, severity, subject, text };
+    this.#queue({ kind: 'raise', alarm, history: change });
+    if (change) {
+      this.#options.events.record({ kind: `alarm.raised.${code}`, severity, subject, text, at });
+      this.#emit(change);
+    }
+  }
+
+  clear(code: string, text: string, subject = ''): void {
+    const key = keyOf(code, subject);
+    const existing = this.#active.get(key);
+    if (!existing) return;
+    this.#active.delete(key);
+    const at = this.#now();
+    const change: AlarmChange = {
+      at,
+      action: 'cleared',
+      code,
+      severity: existing.severity,
+      subject,
+      text,
+    };
+    this.#queue({ kind: 'clear', change });
+    this.#options.events.record({
+      kind: `alarm.cleared.${code}`,
+      severity: 'info',
+      subject,
+      text,
+      at,
+    });
+    this.#emit(change);
+  }
+
+  /** Alarms raised and not cleared, oldest first. */
+  active(): ActiveAlarm[] {
+    return [...this.#active.values()]
+      .map((alarm) => ({ ...alarm }))
+      .sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /** The newest raises and clears, newest first: from the store when it answers, else memory. */
+  async history(limit: number): Promise<AlarmChange[]> {
+    if (this.#store) {
+      try {
+        await this.#flushing;
+        const result = await this.#store.query<AlarmChange>(
+          `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+                  action, code, severity, subject, text
+             FROM alarm_history WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+          [this.#options.nodeId, limit],
+        );
+        const waiting = this.#pending
+          .map((op) => (op.kind === 'raise' ? op.history : op.change))
+          .filter((change): change is AlarmChange => change !== null)
+          .reverse();
+        return [...waiting, ...result.rows].slice(0, limit);
+      } catch {
+        // the store is down: memory is all there is
+      }
+    }
+    return [...this.#recent].reverse().slice(0, limit);
+  }
+
+  #now(): string {
+    return (this.#options.now?.() ?? new Date()).toISOString();
+  }
+
+  #emit(change: AlarmChange): void {
+    this.#recent.push(change);
+    if (this.#recent.length > memoryHistory) this.#recent.shift();
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#options.logger.error({ err: error }, 'an alarm listener failed');
+      }
+    }
+  }
+
+  #queue(op: Operation): void {
+    if (this.#pending.length >= maxPending) {
+      // The store has been away for long: the oldest unsaved change goes (it was logged).
+      this.#pending.shift();
+    }
+    this.#pending.push(op);
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (!this.#store || this.#flushing || this.#pending.length === 0) return;
+    const store = this.#store;
+    const nodeId = this.#options.nodeId;
+    this.#flushing = (async () => {
+      while (this.#pending.length > 0) {
+        const op = this.#pending[0];
+        if (!op) break;
+        await store.transaction(async (query) => {
+          if (op.kind === 'raise') {
+            const { code, subject, severity, text, since } = op.alarm;
+            await query(
+              `INSERT INTO alarms (node_id, code, subject, severity, text, since)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (node_id, code, subject)
+               DO UPDATE SET severity = excluded.severity, text = excluded.text`,
+              [nodeId, code, subject, severity, text, since],
+            );
+          } else {
+            await query('DELETE FROM alarms WHERE node_id = $1 AND code = $2 AND subject = $3', [
+              nodeId,
+              op.change.code,
+              op.change.subject,
+            ]);
+          }
+          const change = op.kind === 'raise' ? op.history : op.change;
+          if (change) {
+            await query(
+              `INSERT INTO alarm_history (node_id, at, action, code, subject, severity, text)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+              [
+                nodeId,
+                change.at,
+                change.action,
+                change.code,
+                change.subject,
+                change.severity,
+                change.text,
+              ],
+            );
+          }
+        });
+        this.#pending.shift();
+      }
+    })()
+      .catch(() => {
+        // kept pending; the timer or the next change tries again
+      })
+      .finally(() => {
+        this.#flushing = undefined;
+      });
+  }
+
+  readonly close = once(async () => {
+    clearInterval(this.#timer);
+    await this.detach();
+  });
+
+  destroy(): void {
+    clearInterval(this.#timer);
+    this.#store = undefined;
+  }
+}
+
+/** Options of {@link CertificateWatch}. */
+export interface CertificateWatchOptions {
+  alarms: AlarmRaiser;
+  /** The front certificate's subject and end of validity (ISO time). */
+  certificate: () => { subject: string; validTo: string };
+  /** Raised this long before the end of validity. */
+  warnMs?: number;
+  periodMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * Raises `cert-expiring` 30 days before the front certificate expires (critical once it has),
+ * checking at start, daily, and whenever {@link CertificateWatch.check} is called (a new
+ * certificate); clears it once a certificate valid for longer is in place.
+ */
+export class CertificateWatch implements Component {
+  readonly name = 'cert-watch';
+  readonly #options: CertificateWatchOptions;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CertificateWatchOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.check();
+    this.#timer = setInterval(
+      () => {
+        this.check();
+      },
+      this.#options.periodMs ?? 24 * 3600_000,
+    );
+    this.#timer.unref();
+    await Promise.resolve();
+  }
+
+  /** Compares the certificate's end of validity with now; raises or clears. */
+  check(): void {
+    const { alarms, certificate } = this.#options;
+    const { subject, validTo } = certificate();
+    const now = (this.#options.now?.() ?? new Date()).getTime();
+    const end = new Date(validTo).getTime();
+    const days = Math.floor((end - now) / 86_400_000);
+    if (end - now < (this.#options.warnMs ?? 30 * 86_400_000)) {
+      alarms.raise(
+        'cert-expiring',
+        end <= now ? 'critical' : 'warning',
+        end <= now
+          ? `the front certificate (${subject}) expired on ${validTo}`
+          : `the front certificate (${subject}) expires on ${validTo}, in ${days} days`,
+        'front',
+      );
+    } else {
+      alarms.clear('cert-expiring', `the front certificate is valid until ${validTo}`, 'front');
+    }
+  }
+
+  readonly close = once(async () => {
+    clearInterval(this.#timer);
+    await Promise.resolve();
+  });
+
+  destroy(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The disk of the data folder: free space, the `disk-low` alarm, the reserve file, and the
+ * DISK_FULL error for writes that hit a full disk. The public surface of the subsystem.
+ */
+export {
+  DiskWatch,
+  diskFullError,
+  diskSpace,
+  isDiskFull,
+  type DiskReport,
+  type DiskSpace,
+  type DiskWatchOptions,
+} from './disk-watch.js';
