@@ -2,10 +2,11 @@
  * `npm run bench -- <name>`: measures, prints a table. Benchmarks are not tests: they check
  * nothing, and their figures go to docs/PERFORMANCE.md.
  */
+import { front } from './front.js';
 import { instances } from './instances.js';
 import { supervise } from './supervise.js';
 
-const benchmarks: Record<string, () => Promise<void>> = { supervise, instances };
+const benchmarks: Record<string, () => Promise<void>> = { supervise, instances, front };
 
 const name = process.argv[2];
 const run = name ? benchmarks[name] : undefined;
