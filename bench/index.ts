@@ -3,10 +3,11 @@
  * nothing, and their figures go to docs/PERFORMANCE.md.
  */
 import { backup } from './backup.js';
+import { front } from './front.js';
 import { instances } from './instances.js';
 import { supervise } from './supervise.js';
 
-const benchmarks: Record<string, () => Promise<void>> = { supervise, instances, backup };
+const benchmarks: Record<string, () => Promise<void>> = { supervise, instances, front, backup };
 
 const name = process.argv[2];
 const run = name ? benchmarks[name] : undefined;

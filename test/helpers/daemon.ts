@@ -47,6 +47,8 @@ export interface DaemonOptions {
   data: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Flags for Node.js itself, before the script (e.g. `--inspect=127.0.0.1:0`). */
+  nodeArgs?: string[];
   /** Time to wait for the ready line. */
   timeoutMs?: number;
 }
@@ -90,10 +92,14 @@ export function daemonArgs(data: string, extra: string[] = []): string[] {
 
 /** Starts the daemon and resolves once it printed that it is ready. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  const child = spawn(process.execPath, daemonArgs(options.data, options.args), {
-    env: cleanEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), ...daemonArgs(options.data, options.args)],
+    {
+      env: cleanEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

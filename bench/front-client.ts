@@ -1,0 +1,199 @@
+/**
+ * A WebSocket client process of the front benchmark, driven by bench/front.ts over its IPC
+ * channel. One process would itself be the bottleneck at 10,000 sockets (and hold one fd
+ * each), so the benchmark runs several of these and adds up what they report.
+ */
+import WebSocket from 'ws';
+
+/** Where to connect: a `ws://`, `wss://` or `ws+unix://` URL. */
+export interface ClientTarget {
+  url: string;
+  headers: Record<string, string>;
+  /**
+   * Source addresses to spread TCP connections over, round robin (the front limits the
+   * connections of one client address); empty for Unix sockets.
+   */
+  localAddresses: string[];
+}
+
+export type ClientCommand =
+  | { type: 'open'; target: ClientTarget; count: number; concurrency: number; timeoutMs: number }
+  | { type: 'echo'; warmupMs: number; durationMs: number; message: string }
+  | { type: 'close'; timeoutMs: number };
+
+export type ClientReply =
+  | { type: 'opened'; open: number; failed: number; firstError: string | null }
+  | { type: 'echoed'; roundTrips: number; latencies: Float64Array; unanswered: number }
+  | { type: 'closed'; open: number; dropped: number }
+  | { type: 'failed'; error: string };
+
+const sockets = new Set<WebSocket>();
+/** Sockets the other side closed while the benchmark still held them open. */
+let dropped = 0;
+
+function openOne(target: ClientTarget, index: number, timeoutMs: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const { localAddresses } = target;
+    const ws = new WebSocket(target.url, {
+      headers: target.headers,
+      perMessageDeflate: false,
+      rejectUnauthorized: false,
+      handshakeTimeout: timeoutMs,
+      ...(localAddresses.length > 0
+        ? { localAddress: localAddresses[index % localAddresses.length] }
+        : {}),
+    });
+    const fail = (error: Error) => {
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      reject(error);
+    };
+    ws.once('error', fail);
+    ws.once('unexpected-response', (request, response) => {
+      request.destroy();
+      fail(new Error(`HTTP ${response.statusCode ?? 0}`));
+    });
+    ws.once('open', () => {
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      sockets.add(ws);
+      ws.once('close', () => {
+        if (sockets.delete(ws)) dropped++;
+      });
+      resolve(ws);
+    });
+  });
+}
+
+async function open(command: Extract<ClientCommand, { type: 'open' }>): Promise<ClientReply> {
+  let next = 0;
+  let opened = 0;
+  let failed = 0;
+  let firstError: string | null = null;
+  const deadline = Date.now() + command.timeoutMs;
+  // A bounded number of handshakes in flight: a burst of thousands would overflow the
+  // server's accept queue and measure SYN retries instead.
+  const worker = async () => {
+    while (next < command.count && Date.now() < deadline) {
+      const index = next++;
+      try {
+        await openOne(command.target, index, Math.max(1, deadline - Date.now()));
+        opened++;
+      } catch (error) {
+        failed++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: command.concurrency }, worker));
+  failed += command.count - next;
+  return { type: 'opened', open: opened, failed, firstError };
+}
+
+/**
+ * Every open socket sends a message, waits for its echo and sends the next; latencies are
+ * recorded only between the warm-up's end and the duration's end.
+ */
+function echo(command: Extract<ClientCommand, { type: 'echo' }>): Promise<ClientReply> {
+  const active = [...sockets];
+  const latencies: number[] = [];
+  let recording = false;
+  let stopping = false;
+  let waiting = active.length;
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      for (const ws of active) ws.removeAllListeners('message');
+      resolve({
+        type: 'echoed',
+        roundTrips: latencies.length,
+        latencies: Float64Array.from(latencies),
+        unanswered: waiting,
+      });
+    };
+    for (const ws of active) {
+      let sentAt = 0;
+      const send = () => {
+        sentAt = performance.now();
+        ws.send(command.message);
+      };
+      ws.on('message', () => {
+        if (recording) latencies.push(performance.now() - sentAt);
+        if (stopping) {
+          ws.removeAllListeners('message');
+          if (--waiting === 0) finish();
+          return;
+        }
+        send();
+      });
+      send();
+    }
+    setTimeout(() => {
+      recording = true;
+      setTimeout(() => {
+        recording = false;
+        stopping = true;
+        // Echoes still in flight come back within moments; a lost one must not hang the run.
+        setTimeout(finish, 5_000);
+        if (waiting === 0) finish();
+      }, command.durationMs);
+    }, command.warmupMs);
+  });
+}
+
+async function closeAll(timeoutMs: number): Promise<ClientReply> {
+  const closing = [...sockets];
+  sockets.clear();
+  await new Promise<void>((resolve) => {
+    let left = closing.length;
+    if (left === 0) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => {
+      for (const ws of closing) ws.terminate();
+      resolve();
+    }, timeoutMs);
+    for (const ws of closing) {
+      ws.once('close', () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      ws.close(1000);
+    }
+  });
+  const reply: ClientReply = { type: 'closed', open: sockets.size, dropped };
+  dropped = 0;
+  return reply;
+}
+
+async function handle(command: ClientCommand): Promise<ClientReply> {
+  switch (command.type) {
+    case 'open':
+      return open(command);
+    case 'echo':
+      return echo(command);
+    case 'close':
+      return closeAll(command.timeoutMs);
+  }
+}
+
+if (process.send) {
+  const send = process.send.bind(process);
+  process.on('message', (command: ClientCommand) => {
+    handle(command).then(
+      (reply) => send(reply),
+      (error: unknown) => send({ type: 'failed', error: String(error) } satisfies ClientReply),
+    );
+  });
+  // The benchmark gone (finished, failed or interrupted) means this client is done too.
+  process.once('disconnect', () => {
+    for (const ws of sockets) ws.terminate();
+    process.exit(0);
+  });
+}
