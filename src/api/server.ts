@@ -10,6 +10,7 @@ import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
+import { monitorRoutes } from './routes/monitor.js';
 import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
 import { uiRoutes } from './ui.js';
@@ -63,6 +64,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       certRoutes(api, context);
       settingsRoutes(api, context);
       backupRoutes(api, context);
+      monitorRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

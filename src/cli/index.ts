@@ -30,6 +30,7 @@ import {
   instanceTrace,
 } from './instance-commands.js';
 import type { Io } from './output.js';
+import { monitorShow } from './monitor-commands.js';
 import { settingsSet, settingsShow } from './settings-commands.js';
 
 interface GlobalOptions {
@@ -125,6 +126,13 @@ export async function run(
     .description('manager, database, apps and alarms at a glance')
     .action(async () => {
       await status(context());
+    });
+
+  program
+    .command('monitor')
+    .description('CPU, memory, load and disk now, and the CPU and memory of each app')
+    .action(async () => {
+      await monitorShow(context());
     });
 
   const app = program.command('app').description('install, run and supervise apps');
