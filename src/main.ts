@@ -26,7 +26,13 @@ import { EventLog } from './core/events/index.js';
 import { Front, type FrontAddress } from './core/front/index.js';
 import { BackupService, defaultLabel } from './core/backup/index.js';
 import { InstanceService } from './core/instances/index.js';
-import { SystemMonitor } from './core/monitor/index.js';
+import {
+  MetricsServer,
+  MonitorSampler,
+  PrometheusExporter,
+  parseListen,
+  type ListenAddress,
+} from './core/monitor/index.js';
 import { SettingsService } from './core/settings/index.js';
 import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
@@ -62,6 +68,8 @@ export interface Manager {
   config: Config;
   logger: Logger;
   addresses(): FrontAddress[];
+  /** Where the unauthenticated metrics listener is, when one is configured. */
+  metricsAddress(): ListenAddress | undefined;
   /** Shuts down gracefully, in reverse start order. Idempotent. */
   close(): Promise<void>;
   /** Kills what is left at once. */
@@ -299,7 +307,36 @@ export async function startManager(
       version,
       database: database.state,
     });
-    const monitor = new SystemMonitor({ dataDir: layout.root });
+    // Checked before anything listens, so that a bad address stops the start at once.
+    const metricsListen = config.monitor.metricsListen
+      ? parseListen(config.monitor.metricsListen, config.monitor.metricsAllowRemote)
+      : undefined;
+    const monitor = await group.startOne(
+      new MonitorSampler({
+        dataDir: layout.root,
+        intervalMs: config.monitor.intervalSeconds * 1000,
+        logger,
+        sources: {
+          apps: () => apps.processes(),
+          instances: () =>
+            instances
+              .list()
+              .map((view) => ({ id: view.id, app: view.app, ready: view.state === 'ready' })),
+          database: () => {
+            const info = database.info();
+            return { state: info.state, pid: info.pid };
+          },
+          // One cheap catalog read on the store's pool; it fails fast while the server is down.
+          connections: async () => {
+            const result = await store.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'",
+            );
+            return result.rows[0]?.n ?? 0;
+          },
+        },
+      }),
+    );
+    const metrics = new PrometheusExporter(() => monitor.current());
     const status = async (): Promise<StatusReport> => ({
       manager: {
         state,
@@ -314,7 +351,7 @@ export async function startManager(
         schemaVersion: store.schemaVersion,
       },
       database: database.info(),
-      system: await monitor.read(),
+      system: (await monitor.current()).machine,
       backup: backups.dumpCheck(),
       apps: await apps.list(),
       alarms: alarms.active(),
@@ -370,6 +407,8 @@ export async function startManager(
       disk,
       diagnostics,
       settings,
+      monitor,
+      metrics,
       // Built next to the compiled manager: dist/ui/ beside dist/src/.
       uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),
       health,
@@ -398,6 +437,16 @@ export async function startManager(
     });
     await group.startOne(front);
     await group.startOne(new LocalSocketServer(layout.socket, api));
+    const metricsServer = metricsListen
+      ? await group.startOne(
+          new MetricsServer({
+            listen: metricsListen,
+            render: () => metrics.render(),
+            contentType: metrics.contentType,
+            logger,
+          }),
+        )
+      : undefined;
     state = 'running';
     logger.info({ listen: front.addresses() }, 'manager ready');
 
@@ -408,6 +457,7 @@ export async function startManager(
       logger,
       oneTimePassword,
       addresses: () => front.addresses(),
+      metricsAddress: () => metricsServer?.address(),
       close: () =>
         (closing ??= (async () => {
           state = 'stopping';
@@ -482,6 +532,11 @@ export async function runDaemon(input: DaemonInput): Promise<number> {
   if (manager.oneTimePassword) {
     lines.push(`  one-time admin password: ${manager.oneTimePassword}`);
     lines.push('  (shown only now; set your own with `appvisor admin password --set`)');
+  }
+  const metricsAt = manager.metricsAddress();
+  if (metricsAt) {
+    const host = metricsAt.host.includes(':') ? `[${metricsAt.host}]` : metricsAt.host;
+    lines.push(`  metrics URL: http://${host}:${metricsAt.port}/metrics (no login)`);
   }
   lines.push(`  data folder: ${manager.config.data}`);
   print(lines.join('\n'));

@@ -5,6 +5,7 @@ import type { AppService } from '../core/apps/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
 import type { BackupService } from '../core/backup/index.js';
 import type { InstanceService } from '../core/instances/index.js';
+import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { SettingsService } from '../core/settings/index.js';
@@ -25,6 +26,10 @@ export interface ApiContext {
   /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
   diagnostics(): Promise<Readable>;
   settings: SettingsService;
+  /** Samples and their history (`/monitor`). */
+  monitor: MonitorSampler;
+  /** The Prometheus text of the latest sample (`/metrics`). */
+  metrics: PrometheusExporter;
   /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
   uiDir: string;
   health(): HealthReport;

@@ -33,4 +33,12 @@ export type {
   EventsReport,
   HealthReport,
   StatusReport,
+  AppUsage,
+  InstanceReadiness,
+  MonitorHistory,
+  MonitorHistoryQuery,
+  MonitorSnapshot,
+  PostgresUsage,
+  Resolution,
+  SeriesUnit,
 } from './types.js';

@@ -11,6 +11,7 @@ import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
+import { monitorRoutes } from './routes/monitor.js';
 import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
 import { uiRoutes } from './ui.js';
@@ -65,6 +66,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       settingsRoutes(api, context);
       backupRoutes(api, context);
       alarmRoutes(api, context);
+      monitorRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

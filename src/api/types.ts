@@ -9,12 +9,30 @@ import type { DiskReport } from '../core/disk/index.js';
 import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 import type { AdminLogin, InstanceView } from '../core/instances/index.js';
-import type { SystemSnapshot } from '../core/monitor/index.js';
+import type {
+  AppUsage,
+  InstanceReadiness,
+  MonitorHistory,
+  MonitorSnapshot,
+  PostgresUsage,
+  Resolution,
+  SeriesUnit,
+  SystemSnapshot,
+} from '../core/monitor/index.js';
 import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 
 export type { BackupEntry, BackupSchedule, DumpCheck };
+export type {
+  AppUsage,
+  InstanceReadiness,
+  MonitorHistory,
+  MonitorSnapshot,
+  PostgresUsage,
+  Resolution,
+  SeriesUnit,
+};
 
 export type {
   ActiveAlarm,
@@ -159,4 +177,16 @@ export interface AlarmsReport {
 /** `GET /alarms/history`: raises and clears, newest first. */
 export interface AlarmHistoryReport {
   history: AlarmChange[];
+}
+
+/**
+ * Query of `GET /monitor/history`. `series`: comma-separated names (`machine.cpu`,
+ * `app.<id>.rss`, ...; all when absent). `from`/`to`: epoch ms or an ISO date (default: the
+ * whole history). `resolution`: bucket size, `raw` for one point per sample (default `1m`).
+ */
+export interface MonitorHistoryQuery {
+  series?: string;
+  from?: string;
+  to?: string;
+  resolution?: Resolution;
 }

@@ -31,6 +31,7 @@ import {
   instanceTrace,
 } from './instance-commands.js';
 import type { Io } from './output.js';
+import { monitorShow } from './monitor-commands.js';
 import { settingsSet, settingsShow } from './settings-commands.js';
 
 interface GlobalOptions {
@@ -150,6 +151,13 @@ export async function run(
     .description('empty the disk reserve file (when the disk is full)')
     .action(async () => {
       await diskRelease(context());
+    });
+
+  program
+    .command('monitor')
+    .description('CPU, memory, load and disk now, and the CPU and memory of each app')
+    .action(async () => {
+      await monitorShow(context());
     });
 
   const app = program.command('app').description('install, run and supervise apps');

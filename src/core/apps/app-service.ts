@@ -564,6 +564,21 @@ export class AppService implements Component {
     };
   }
 
+  /**
+   * Every installed app's process as the supervisor sees it now, sorted by id: what the monitor
+   * samples (synchronous, unlike {@link list}, which asks the catalog).
+   */
+  processes(): { id: string; state: AppState; pid: number | null; restarts: number }[] {
+    return [...this.#apps.values()]
+      .sort((a, b) => a.record.id.localeCompare(b.record.id))
+      .map((app) => ({
+        id: app.record.id,
+        state: app.supervisor.state,
+        pid: app.supervisor.pid,
+        restarts: app.supervisor.status().restarts,
+      }));
+  }
+
   async status(id: string): Promise<AppStatus> {
     checkAppId(id);
     return this.#statusOf(this.#get(id));

@@ -292,6 +292,30 @@ export const configSchema = z.strictObject({
         .describe('Period of checking the free space and recreating the reserve.'),
     })
     .prefault({}),
+  monitor: z
+    .strictObject({
+      intervalSeconds: z
+        .number()
+        .min(1)
+        .max(3600)
+        .default(10)
+        .describe(
+          'Time between two samples of the machine, the apps and the database. The last 24 h are kept in memory (24 h / interval samples).',
+        ),
+      metricsListen: z
+        .string()
+        .default('')
+        .describe(
+          'host:port of a separate listener serving only /metrics without authentication, e.g. `127.0.0.1:9464`. Empty: off (/manager/api/v1/metrics with a login still works).',
+        ),
+      metricsAllowRemote: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Allow metricsListen on an address other than loopback. Anyone reaching it can read the metrics.',
+        ),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceSeconds: z
