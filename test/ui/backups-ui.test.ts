@@ -67,9 +67,10 @@ if (missing) {
       await page.getByRole('link', { name: 'Back up now' }).click();
       await page.getByRole('heading', { name: 'Backups', exact: true }).waitFor();
       // The instance comes preselected, and the list shows its archives only.
+      await page.getByText('No archive of acme yet').waitFor();
+      await page.locator('#backup-instance option[value="acme"]').waitFor({ state: 'attached' });
       assert.equal(await page.locator('#backup-instance').inputValue(), 'acme');
       assert.equal(await page.locator('#backups-filter').inputValue(), 'acme');
-      await page.getByText('No archive of acme yet').waitFor();
 
       await page.getByRole('button', { name: 'Back up now' }).click();
       const notice = page.getByText(/^acme backed up to echo\/acme-\d{8}-\d{6}\.tar/);

@@ -474,7 +474,10 @@ export function BackupsPage() {
         </Notice>
       )}
       <div class="columns">
-        {instances.data && views.length === 0 ? (
+        {/* The form waits for the instances, so that a preselected one is there to choose. */}
+        {!instances.data ? (
+          <p class="card quiet">Loading the instances…</p>
+        ) : views.length === 0 ? (
           <p class="card quiet">
             No instance to back up yet: create one on the <Link to="/instances">Instances</Link>{' '}
             page.
