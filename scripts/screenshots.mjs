@@ -1,7 +1,7 @@
 // Writes a PNG of each page of the admin UI to docs/screenshots/: starts a daemon in a temp
 // folder with a few apps and instances, logs in with headless chromium and visits every page.
 // Run with `npm run screenshots` (it builds first; the helpers come from the compiled tests).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeAppFolder } from '../dist/test/helpers/apps.js';
 import { browserMissing, launchBrowser, logIn } from '../dist/test/helpers/browser.js';
@@ -62,6 +62,30 @@ try {
   }
   await run(daemon, 'instance', 'trace', 'acme', '+app', '+database');
   await run(daemon, 'settings', 'set', '--label', 'Office North', '--dns-name', 'apps.example.com');
+  for (const id of ['acme', 'globex']) await run(daemon, 'backup', 'create', id);
+  const passphrase = join(work, 'passphrase');
+  await writeFile(passphrase, 'a long backup passphrase\n');
+  await run(
+    daemon,
+    'backup',
+    'create',
+    'acme',
+    '--template',
+    'offsite/#I.tar',
+    '--passphrase-file',
+    passphrase,
+  );
+  await run(
+    daemon,
+    'backup',
+    'schedule',
+    '--cron',
+    '0 3 * * *',
+    '--template',
+    '#A/#I-#bn.tar',
+    '--slots',
+    '7',
+  );
 
   browser = await launchBrowser();
   const context = await browser.newContext({
@@ -98,6 +122,12 @@ try {
   await page.goto(`${daemon.httpUrl}/manager/instances/acme`);
   await page.getByRole('switch', { name: 'database', exact: true }).waitFor();
   await shot('instance');
+
+  await page.goto(`${daemon.httpUrl}/manager/backups`);
+  await page.locator('tr[data-instance="globex"]').waitFor();
+  await page.locator('tr[data-instance="acme"]').first().getByRole('button').click();
+  await page.getByLabel('New instance id').fill('acme-copy');
+  await shot('backups');
 
   await page.goto(`${daemon.httpUrl}/manager/settings`);
   await page.getByTestId('cert-facts').waitFor();

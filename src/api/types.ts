@@ -140,6 +140,36 @@ export interface TraceBody {
   changes: string[];
 }
 
+/** `GET /backups`: newest first. */
+export interface BackupList {
+  backups: BackupEntry[];
+}
+
+/** `POST /backups`: template and slots default to the schedule's. */
+export interface BackupCreateBody {
+  instance: string;
+  template?: string;
+  slots?: number;
+  passphrase?: string;
+}
+
+/** `POST /backups/restore`: exactly one of `into` (replace) and `as` (a new instance). */
+export interface BackupRestoreBody {
+  archive: string;
+  into?: string;
+  as?: string;
+  passphrase?: string;
+}
+
+/** `PUT /backups/schedule`: `cron: null` turns it off. */
+export interface BackupScheduleBody {
+  cron?: string | null;
+  template?: string;
+  slots?: number;
+  /** Without `#bn`: archives kept per instance (0 keeps all). */
+  keep?: number;
+}
+
 /** `PUT /admin/password`: the generated password when none was given. */
 export interface PasswordAnswer {
   password?: string;

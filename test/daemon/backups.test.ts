@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type pg from 'pg';
-import type { BackupEntry, InstanceView, StatusReport } from '../../src/api/index.js';
+import type { BackupEntry, ErrorBody, InstanceView, StatusReport } from '../../src/api/index.js';
 import { connectAs, credentials } from '../helpers/database.js';
 import {
   cli,
@@ -525,6 +525,52 @@ describe('backups of an instance', () => {
     const report = JSON.parse(shown.stdout) as StatusReport;
     assert.match(report.backup.version ?? '', /^pg_dump \(PostgreSQL\) 18\./);
     assert.equal(report.backup.error, null);
+  });
+
+  test('the API names the field an error concerns, for forms to show it there', async () => {
+    const { daemon } = running;
+    const failure = async (method: string, path: string, body: unknown) => {
+      const answer = await api(daemon, method, path, body);
+      const { code, field } = answer.body as ErrorBody;
+      return [code, field];
+    };
+    assert.deepEqual(
+      await failure('POST', '/backups', { instance: 'shop', template: '#A/#q.tar' }),
+      ['TEMPLATE_INVALID', 'template'],
+    );
+    assert.deepEqual(await failure('POST', '/backups', { instance: 'nobody' }), [
+      'INSTANCE_NOT_FOUND',
+      'instance',
+    ]);
+    assert.deepEqual(
+      await failure('POST', '/backups/restore', {
+        archive: 'secret/shop.tar',
+        as: 'shop9',
+        passphrase: 'not the passphrase',
+      }),
+      ['PASSPHRASE_WRONG', 'passphrase'],
+    );
+    assert.deepEqual(await failure('POST', '/backups/restore', { archive, into: 'other' }), [
+      'BACKUP_APP_MISMATCH',
+      'into',
+    ]);
+    assert.deepEqual(await failure('POST', '/backups/restore', { archive, into: 'nobody' }), [
+      'INSTANCE_NOT_FOUND',
+      'into',
+    ]);
+    assert.deepEqual(await failure('POST', '/backups/restore', { archive, as: 'shop' }), [
+      'INSTANCE_EXISTS',
+      'as',
+    ]);
+    assert.deepEqual(await failure('PUT', '/backups/schedule', { cron: 'every day' }), [
+      'BAD_REQUEST',
+      'cron',
+    ]);
+    assert.deepEqual(await failure('PUT', '/backups/schedule', { template: '../out.tar' }), [
+      'TEMPLATE_INVALID',
+      'template',
+    ]);
+    assert.equal((await api(daemon, 'GET', '/instances/shop9')).status, 404, 'no clone left');
   });
 
   test('a failed backup raises backup-failed, leaves no file, and the next success clears it', async () => {

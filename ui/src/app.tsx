@@ -3,6 +3,7 @@ import { call, messageOf, whenUnauthorized, type PlatformSettings } from './api.
 import { ErrorText, Link } from './components.js';
 import { AppPage } from './pages/app.js';
 import { AppsPage } from './pages/apps.js';
+import { BackupsPage } from './pages/backups.js';
 import { InstancePage } from './pages/instance.js';
 import { InstancesPage } from './pages/instances.js';
 import { LoginPage } from './pages/login.js';
@@ -16,6 +17,7 @@ const sections = [
   { route: '/', label: 'Overview' },
   { route: '/apps', label: 'Apps' },
   { route: '/instances', label: 'Instances' },
+  { route: '/backups', label: 'Backups' },
   { route: '/settings', label: 'Settings' },
 ] as const;
 
@@ -32,6 +34,7 @@ function Page(props: { route: string; onLoggedOut: (message: string) => void }) 
   if (section === 'apps') return <AppsPage />;
   if (section === 'instances' && id !== undefined) return <InstancePage id={id} />;
   if (section === 'instances') return <InstancesPage />;
+  if (section === 'backups') return <BackupsPage />;
   if (section === 'settings') return <SettingsPage onLoggedOut={props.onLoggedOut} />;
   return (
     <section>

@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf, type AppSummary, type InstanceView } from './api.js';
-import { relative, time } from './format.js';
+import { duration, relative, time } from './format.js';
+import { useElapsed } from './hooks.js';
 import { href, onLinkClick } from './router.js';
 
 /** A link to a route of the UI. */
@@ -238,6 +239,25 @@ export function Notice(props: {
       <button type="button" class="plain" aria-label="Dismiss" onClick={props.onDismiss}>
         ×
       </button>
+    </div>
+  );
+}
+
+/**
+ * An operation the manager answers only when done (no share of it is known): what runs, for
+ * how long so far, and a bar without a value. Shown while it runs.
+ */
+export function Working(props: { id: string; text: string }) {
+  const seconds = useElapsed();
+  return (
+    <div class="progress" data-testid={props.id}>
+      <label for={props.id}>
+        <span role="status">{props.text}</span>{' '}
+        <span class="elapsed" aria-hidden="true">
+          {duration(seconds)}
+        </span>
+      </label>
+      <progress id={props.id} />
     </div>
   );
 }

@@ -104,3 +104,18 @@ export function useAction(): {
     },
   };
 }
+
+/** Seconds since the calling component was shown, ticking every second. */
+export function useElapsed(): number {
+  const [started] = useState(() => Date.now());
+  const [now, setNow] = useState(started);
+  useEffect(() => {
+    const timer = window.setInterval(() => {
+      setNow(Date.now());
+    }, 1000);
+    return () => {
+      window.clearInterval(timer);
+    };
+  }, []);
+  return Math.floor((now - started) / 1000);
+}

@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import type {
+  BackupCreateBody,
+  BackupList,
+  BackupRestoreBody,
+  BackupScheduleBody,
+} from '../types.js';
 
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
 const passphrase = { type: 'string', minLength: 1, maxLength: 1024 } as const;
@@ -19,16 +25,14 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
         },
       },
     },
-    async (request) => ({
+    async (request): Promise<BackupList> => ({
       backups: await backups.list(
         request.query.instance === undefined ? {} : { instance: request.query.instance },
       ),
     }),
   );
 
-  app.post<{
-    Body: { instance: string; template?: string; slots?: number; passphrase?: string };
-  }>(
+  app.post<{ Body: BackupCreateBody }>(
     '/backups',
     {
       schema: {
@@ -53,7 +57,7 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.post<{ Body: { archive: string; into?: string; as?: string; passphrase?: string } }>(
+  app.post<{ Body: BackupRestoreBody }>(
     '/backups/restore',
     {
       schema: {
@@ -73,7 +77,7 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/backups/schedule', () => backups.schedule());
 
-  app.put<{ Body: { cron?: string | null; template?: string; slots?: number; keep?: number } }>(
+  app.put<{ Body: BackupScheduleBody }>(
     '/backups/schedule',
     {
       schema: {

@@ -10,7 +10,7 @@ import { extract as extractTar } from 'tar';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
-import { AppvisorError } from '../errors/index.js';
+import { AppvisorError, type ErrorCode } from '../errors/index.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import { isDiskFull } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
@@ -82,6 +82,24 @@ export interface DumpCheck {
   version: string | null;
   /** Why it does not work, when it does not. */
   error: string | null;
+}
+
+/**
+ * The same error naming the request field it concerns (`template`, `passphrase`, ...), so that
+ * forms show it there; other errors, or other codes when `codes` is given, pass unchanged.
+ */
+function concerning(field: string, error: unknown, codes?: readonly ErrorCode[]): unknown {
+  if (!(error instanceof AppvisorError) || (codes && !codes.includes(error.code))) return error;
+  return new AppvisorError(error.code, error.message, { cause: error.cause, field });
+}
+
+/** Runs `check`, naming `field` in the error it throws. */
+function checking<T>(field: string, check: () => T, codes?: readonly ErrorCode[]): T {
+  try {
+    return check();
+  } catch (error) {
+    throw concerning(field, error, codes);
+  }
 }
 
 /** A MAC address of this machine (`#m`): the first non-internal one, lowercase hex. */
@@ -187,7 +205,9 @@ export class BackupService implements Component {
     const pathOf = (file: string) => {
       const path = resolve(this.#options.folder, file);
       if (!path.startsWith(`${resolve(this.#options.folder)}${sep}`)) {
-        throw new AppvisorError('TEMPLATE_INVALID', `"${template}" leaves the backup folder`);
+        throw new AppvisorError('TEMPLATE_INVALID', `"${template}" leaves the backup folder`, {
+          field: 'template',
+        });
       }
       return path;
     };
@@ -215,8 +235,10 @@ export class BackupService implements Component {
     options: { template?: string; slots?: number; passphrase?: string } = {},
   ): Promise<BackupEntry> {
     const template = options.template ?? this.#schedule.template;
-    checkTemplate(template);
-    const source = this.#options.instances.backupSource(id);
+    checking('template', () => {
+      checkTemplate(template);
+    });
+    const source = checking('instance', () => this.#options.instances.backupSource(id));
     const app = await this.#options.apps.status(source.view.app);
     return this.#limiter.run(async () => {
       const { file, path } = await this.#target(
@@ -386,20 +408,27 @@ export class BackupService implements Component {
       throw new AppvisorError('BAD_REQUEST', 'restore needs exactly one of into or as');
     }
     const path = isAbsolute(archive) ? archive : resolve(this.#options.folder, archive);
-    const manifest = await readManifest(path, options.passphrase);
+    const manifest = await readManifest(path, options.passphrase).catch((error: unknown) => {
+      throw concerning('passphrase', error, ['PASSPHRASE_WRONG']);
+    });
     const target = options.into ?? options.as!;
     if (options.into !== undefined) {
-      const live = this.#options.instances.show(options.into);
+      const into = options.into;
+      const live = checking('into', () => this.#options.instances.show(into));
       if (live.app !== manifest.app.id) {
         throw new AppvisorError(
           'BACKUP_APP_MISMATCH',
           `${archive} is a backup of app ${manifest.app.id}; ${options.into} is an instance of ${live.app}`,
+          { field: 'into' },
         );
       }
     } else {
-      await this.#options.instances.create(manifest.app.id, target, {
-        domain: manifest.instance.domain,
-      });
+      // The new instance's id, and the path made of it, are the field `as`.
+      await this.#options.instances
+        .create(manifest.app.id, target, { domain: manifest.instance.domain })
+        .catch((error: unknown) => {
+          throw concerning('as', error);
+        });
     }
     try {
       await this.#options.instances.replaceContents(target, async ({ connection, folder }) => {
@@ -459,15 +488,22 @@ export class BackupService implements Component {
         throw new AppvisorError(
           'BAD_REQUEST',
           `"${next.cron}" is not a cron expression: ${(error as Error).message}`,
+          { field: 'cron' },
         );
       }
     }
-    checkTemplate(next.template);
+    checking('template', () => {
+      checkTemplate(next.template);
+    });
     if (!Number.isInteger(next.slots) || next.slots < 1 || next.slots > 1000) {
-      throw new AppvisorError('BAD_REQUEST', 'slots is a whole number from 1 to 1000');
+      throw new AppvisorError('BAD_REQUEST', 'slots is a whole number from 1 to 1000', {
+        field: 'slots',
+      });
     }
     if (!Number.isInteger(next.keep) || next.keep < 0 || next.keep > 10_000) {
-      throw new AppvisorError('BAD_REQUEST', 'keep is a whole number from 0 (all) to 10000');
+      throw new AppvisorError('BAD_REQUEST', 'keep is a whole number from 0 (all) to 10000', {
+        field: 'keep',
+      });
     }
     await this.#options.store.query(
       `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())

@@ -293,6 +293,9 @@ export function InstancePage(props: { id: string }) {
         >
           Open {instance.path}/
         </button>
+        <Link class="button" to={`/backups?instance=${id(instance.id)}`}>
+          Back up now
+        </Link>
       </div>
       <dl class="facts">
         {facts.map(([name, value]) => (
