@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AppStatus, EventsReport } from '../../src/api/index.js';
@@ -17,8 +17,20 @@ import {
 } from '../helpers/daemon.js';
 
 /** Processes running an app's `run` (its command line holds the installed path). */
-function processesOfApp(data: string, id: string): Promise<number[]> {
-  return findProcesses(join(data, 'apps', id, 'run'));
+/**
+ * The app's own processes: those running its `run`, without their children. The loop's shell
+ * forks a copy of itself (same command line) for a moment before each `sleep` execs, which
+ * must not count as a second instance of the app.
+ */
+async function processesOfApp(data: string, id: string): Promise<number[]> {
+  const pids = await findProcesses(join(data, 'apps', id, 'run'));
+  const parentOf = async (pid: number) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const own: number[] = [];
+  for (const pid of pids) if (!pids.includes(await parentOf(pid))) own.push(pid);
+  return own;
 }
 
 async function waitRunning(daemon: Daemon, id: string): Promise<AppStatus> {
