@@ -173,6 +173,12 @@ describe('instances of the echo service', () => {
     const unknown = await run(daemon, 'instance', 'trace', 'alpha', '+nonsense');
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^error INVALID_INSTANCE: unknown trace flag "nonsense"/);
+    // What can be set is in the view, for clients (the UI's switches) to offer exactly that.
+    const shown = await run(daemon, 'instance', 'show', 'alpha', '--json');
+    const view = JSON.parse(shown.stdout) as InstanceView;
+    assert.equal(view.traceFlagsAvailable.length, 21);
+    assert.ok(view.traceFlagsAvailable.includes('webdav'));
+    assert.ok(!view.traceFlagsAvailable.includes('nonsense'));
   });
 
   test('killing the service brings both instances back, ready, with their data', async () => {

@@ -28,6 +28,7 @@ import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import {
   applyTraceChanges,
+  traceFlagNames,
   checkInstanceId,
   checkPassword,
   normalizeDomain,
@@ -46,6 +47,8 @@ export interface InstanceView {
   enabled: boolean;
   excludeFromBackup: boolean;
   traceFlags: string[];
+  /** Flags that can be set: the platform's and those the app declares in app.json. */
+  traceFlagsAvailable: string[];
   state: InstanceState;
   /** Why it failed, when it did. */
   error: string | null;
@@ -289,6 +292,9 @@ export class InstanceService implements Component, InstanceHost {
       enabled: row.enabled,
       excludeFromBackup: row.exclude_from_backup,
       traceFlags: [...row.trace_flags],
+      traceFlagsAvailable: [
+        ...new Set([...traceFlagNames, ...this.#options.apps.traceFlagsOf(row.app)]),
+      ],
       state: live.state,
       error: live.error,
       since: live.since.toISOString(),

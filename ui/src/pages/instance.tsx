@@ -24,31 +24,6 @@ import { useAction, usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
 import { openInstance } from './instances.js';
 
-/** Trace flags every instance has (specs/platform.md, "Logs and traces"). */
-const standardFlags = [
-  'app',
-  'app-websocket',
-  'config',
-  'database',
-  'db-files',
-  'dns',
-  'file',
-  'files',
-  'http-client',
-  'http-file',
-  'process',
-  'smtp',
-  'tcp',
-  'tls',
-  'udp',
-  'websocket-client',
-  'webserver',
-  'webserver-traffic',
-  'webdav',
-  'alarm-client',
-  'time',
-];
-
 /** A strong password made in the browser (144 bits, URL-safe). */
 function generatePassword(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(18));
@@ -187,9 +162,10 @@ function TraceFlags(props: { instance: InstanceView; onChanged: (view: InstanceV
   // The switch shows the asked state until the answer; a refusal puts it back.
   const [pending, setPending] = useState<{ flag: string; on: boolean }>();
   const [error, setError] = useState<string>();
+  // The platform's flags and the app's own; one still on but no longer declared stays visible.
   const flags = [
-    ...standardFlags,
-    ...instance.traceFlags.filter((f) => !standardFlags.includes(f)),
+    ...instance.traceFlagsAvailable,
+    ...instance.traceFlags.filter((f) => !instance.traceFlagsAvailable.includes(f)),
   ];
   return (
     <fieldset class="card trace">
