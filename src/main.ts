@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
 import { AlarmNotifier, AlarmService, CertificateWatch } from './core/alarms/index.js';
 import { AppService } from './core/apps/index.js';
+import { AppStoreService } from './core/appstore/index.js';
 import { AdminAuth } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
 import {
@@ -268,6 +269,28 @@ export async function startManager(
       }),
     );
 
+    const appStore = await group.startOne(
+      new AppStoreService({
+        store,
+        apps,
+        instances,
+        backups,
+        alarms,
+        events,
+        logger,
+        nodeId: dataDir.nodeId,
+        workDir: layout.apps,
+        fetch: {
+          stallMs: config.appstore.stallSeconds * 1000,
+          totalMs: config.appstore.downloadMinutes * 60_000,
+        },
+        maxIndexBytes: config.appstore.maxIndexBytes,
+        maxPackageBytes: config.apps.maxPackageBytes,
+        updateTimeoutMs: config.appstore.updateTimeoutSeconds * 1000,
+        checkPeriodMs: config.appstore.checkHours * 3600_000,
+      }),
+    );
+
     await group.startOne(
       new AlarmNotifier({
         alarms,
@@ -355,6 +378,7 @@ export async function startManager(
       backup: backups.dumpCheck(),
       apps: await apps.list(),
       alarms: alarms.active(),
+      updates: appStore.updates(),
     });
     // Every secret value the manager knows, so that the diagnostics can replace it anywhere.
     const knownSecrets = (): string[] => {
@@ -386,6 +410,9 @@ export async function startManager(
             error: (error as Error).message,
           })),
           'config.json': config,
+          'appstores.json': await appStore.sources.list().catch((error: unknown) => ({
+            error: (error as Error).message,
+          })),
           'alarms.json': {
             active: alarms.active(),
             history: await alarms.history(10_000),
@@ -401,6 +428,7 @@ export async function startManager(
       apps,
       instances,
       backups,
+      appStore,
       certificates,
       events,
       alarms,

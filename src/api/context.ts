@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { AlarmService } from '../core/alarms/index.js';
 import type { DiskWatch } from '../core/disk/index.js';
 import type { AppService } from '../core/apps/index.js';
+import type { AppStoreService } from '../core/appstore/index.js';
 import type { AdminAuth } from '../core/auth/index.js';
 import type { BackupService } from '../core/backup/index.js';
 import type { InstanceService } from '../core/instances/index.js';
@@ -19,6 +20,7 @@ export interface ApiContext {
   apps: AppService;
   instances: InstanceService;
   backups: BackupService;
+  appStore: AppStoreService;
   certificates: CertificateStore;
   events: EventLog;
   alarms: AlarmService;

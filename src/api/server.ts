@@ -14,6 +14,7 @@ import { instanceRoutes } from './routes/instances.js';
 import { monitorRoutes } from './routes/monitor.js';
 import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
+import { storeRoutes } from './routes/store.js';
 import { uiRoutes } from './ui.js';
 
 /** Prefix of every API route. */
@@ -67,6 +68,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       backupRoutes(api, context);
       alarmRoutes(api, context);
       monitorRoutes(api, context);
+      storeRoutes(api, context);
       done();
     },
     { prefix: apiPrefix },

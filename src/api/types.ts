@@ -22,8 +22,58 @@ import type {
 import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
+import type {
+  AvailableUpdate,
+  StoreAppView,
+  StoreListing,
+  StoreOperation,
+  StoreProblem,
+  StoreResult,
+  StoreSource,
+  StoreVersionView,
+  UpdateCheck,
+} from '../core/appstore/index.js';
 
 export type { BackupEntry, BackupSchedule, DumpCheck };
+export type {
+  AvailableUpdate,
+  StoreAppView,
+  StoreListing,
+  StoreOperation,
+  StoreProblem,
+  StoreResult,
+  StoreSource,
+  StoreVersionView,
+  UpdateCheck,
+};
+
+/** `GET /store/sources`. */
+export interface StoreSourceList {
+  sources: StoreSource[];
+}
+
+/** `PUT /store/sources/:name`. */
+export interface StoreSourceBody {
+  url: string;
+  keys?: string[];
+  allowUnsigned?: boolean;
+}
+
+/** `POST /store/apps/:id/install` and `/update`. */
+export interface StoreInstallBody {
+  /** A version or a build number; default: the newest build. */
+  version?: string;
+  /** Only this store. */
+  store?: string;
+  autostart?: boolean;
+  /** Install an older build, or the same build again. */
+  force?: boolean;
+}
+
+/** `POST /store/update` (every app with a newer build). */
+export interface StoreUpdateAllAnswer {
+  results: { app: string; ok: boolean; result?: StoreResult; error?: StoreProblem }[];
+}
 export type {
   AppUsage,
   InstanceReadiness,
@@ -80,6 +130,8 @@ export interface StatusReport {
   backup: DumpCheck;
   apps: AppSummary[];
   alarms: ActiveAlarm[];
+  /** Updates the last app store check found (`checkedAt` null: no check yet). */
+  updates: UpdateCheck;
 }
 
 /** `GET /auth/session`. */

@@ -55,6 +55,16 @@ export async function status(context: CommandContext): Promise<void> {
     ['front', listen],
     ['data', manager.dataDir],
     ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],
+    [
+      'updates',
+      report.updates.checkedAt === null
+        ? 'not checked yet'
+        : report.updates.updates.length === 0
+          ? 'none available'
+          : report.updates.updates
+              .map((u) => `${u.app} ${u.available.version} (${u.available.label})`)
+              .join(', '),
+    ],
   ];
   const lines = [table(rows)];
   for (const alarm of alarms)

@@ -33,6 +33,19 @@ import {
 import type { Io } from './output.js';
 import { monitorShow } from './monitor-commands.js';
 import { settingsSet, settingsShow } from './settings-commands.js';
+import {
+  storeAdd,
+  storeBuild,
+  storeCheck,
+  storeInstall,
+  storeKeygen,
+  storeList,
+  storeRemove,
+  storeShow,
+  storeSign,
+  storeSources,
+  storeUpdate,
+} from './store-commands.js';
 
 interface GlobalOptions {
   data?: string;
@@ -52,9 +65,14 @@ export async function run(
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   let exitCode = 0;
+  // Not commander's version option: it would take `store install --version V` for itself.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${version}\n`);
+    return 0;
+  }
   const program = new Command('appvisor')
     .description('appvisor: a self-hosted app platform')
-    .version(version)
+    .addHelpText('after', '\nappvisor --version prints the version.')
     .option('--data <dir>', 'data folder (default ./data, or APPVISOR_DATA)')
     .option('--json', 'machine-readable output: one JSON document on stdout')
     .option('--url <url>', 'URL of a remote manager (or APPVISOR_URL)')
@@ -399,6 +417,113 @@ export async function run(
     .option('--dns-name <name>', 'the host name the platform is reached by')
     .action(async (options: { label?: string; dnsName?: string }) => {
       await settingsSet(context(), options);
+    });
+
+  const store = program
+    .command('store')
+    .description('app stores: install and update apps from them; build and sign one');
+  store
+    .command('list')
+    .description('apps of every configured app store, with what is installed')
+    .action(async () => {
+      await storeList(context());
+    });
+  store
+    .command('show')
+    .description('one app: its versions, builds, labels and signatures')
+    .argument('<app>')
+    .action(async (id: string) => {
+      await storeShow(context(), id);
+    });
+  store
+    .command('install')
+    .description('download, verify and install an app (an installed one is updated)')
+    .argument('<app>')
+    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--store <name>', 'only from this app store')
+    .option('--autostart', 'start it now and at every boot')
+    .option('--force', 'install an older or the same build')
+    .action(
+      async (
+        id: string,
+        options: { version?: string; store?: string; autostart?: boolean; force?: boolean },
+      ) => {
+        await storeInstall(context(), id, options);
+      },
+    );
+  store
+    .command('update')
+    .description('back up, update, and roll back if the new version does not get ready')
+    .argument('[app]')
+    .option('--all', 'every app with a newer build')
+    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--force', 'allow a downgrade, or the same build again')
+    .action(
+      async (
+        id: string | undefined,
+        options: { all?: boolean; version?: string; force?: boolean },
+      ) => {
+        await storeUpdate(context(), id, options);
+      },
+    );
+  store
+    .command('check')
+    .description('ask the app stores for updates now')
+    .action(async () => {
+      await storeCheck(context());
+    });
+  store
+    .command('sources')
+    .description('the configured app stores')
+    .action(async () => {
+      await storeSources(context());
+    });
+  store
+    .command('add')
+    .description('add (or change) an app store: the URL of its apps.json and its public key')
+    .argument('<name>')
+    .argument('<url>')
+    .addOption(
+      new Option('--key <public-key>', 'a trusted public key (repeatable)')
+        .argParser(collect)
+        .default([]),
+    )
+    .option('--allow-unsigned', 'install unsigned or wrongly signed packages from it')
+    .action(
+      async (name: string, url: string, options: { key: string[]; allowUnsigned?: boolean }) => {
+        await storeAdd(context(), name, url, options);
+      },
+    );
+  store
+    .command('remove')
+    .description('forget an app store (installed apps stay)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      await storeRemove(context(), name);
+    });
+  store
+    .command('build')
+    .description('write apps.json (signed with --key) for a folder of packages; no manager needed')
+    .argument('<folder>')
+    .option('--key <file>', 'the private key (PEM) to sign with')
+    .option('--name <name>', "the store's name in apps.json")
+    .action(async (folder: string, options: { key?: string; name?: string }) => {
+      await storeBuild(io, Boolean(globals().json), folder, options);
+    });
+  store
+    .command('sign')
+    .description('write <file>.sig, an Ed25519 signature of the file; no manager needed')
+    .argument('<file>')
+    .requiredOption('--key <file>', 'the private key (PEM)')
+    .action(async (file: string, options: { key: string }) => {
+      await storeSign(io, Boolean(globals().json), file, options);
+    });
+  store
+    .command('keygen')
+    .description('make a signing key: the private key to <file> (0600), the public key printed')
+    .argument('<file>')
+    .action(async (file: string) => {
+      await storeKeygen(io, Boolean(globals().json), file);
     });
 
   const admin = program.command('admin').description('the admin account');

@@ -45,6 +45,8 @@ import {
 export interface AppStatus extends SupervisorStatus {
   id: string;
   version: string | null;
+  /** app.json's `build`: orders versions in an app store. */
+  build: number | null;
   title: string | null;
   runnable: boolean;
   autostart: boolean;
@@ -53,6 +55,36 @@ export interface AppStatus extends SupervisorStatus {
   /** Where the service serves HTTP while it runs (services only). */
   httpSocket: string | null;
   log: LogLimits;
+}
+
+/** Options of {@link AppService.install}. */
+export interface InstallOptions {
+  /** The package's folder must carry this name. */
+  id?: string;
+  autostart?: boolean;
+  /** Empty the app's data folder (instance folders excepted). */
+  purge?: boolean;
+  /** What app.json must say (an app store's index entry); PACKAGE_INVALID otherwise. */
+  expect?: { version: string; build: number };
+  /** The caller has backed the instances up already (an app store update). */
+  skipUpdateHook?: boolean;
+}
+
+/** An app store's index and the package must agree on the version and, when given, the build. */
+function checkExpected(manifest: Manifest, expect: InstallOptions['expect']): void {
+  if (!expect) return;
+  if (manifest.version !== undefined && manifest.version !== expect.version) {
+    throw new AppvisorError(
+      'PACKAGE_INVALID',
+      `the package is version ${manifest.version}; the app store says ${expect.version}`,
+    );
+  }
+  if (manifest.build !== undefined && manifest.build !== expect.build) {
+    throw new AppvisorError(
+      'PACKAGE_INVALID',
+      `the package is build ${manifest.build}; the app store says ${expect.build}`,
+    );
+  }
 }
 
 /** `list()` of specs/app-container.md. */
@@ -554,6 +586,7 @@ export class AppService implements Component {
     return {
       id: app.record.id,
       version: app.manifest.version ?? null,
+      build: app.manifest.build ?? null,
       title: app.manifest.title ?? null,
       runnable: await this.#catalog.isRunnable(app.record.id),
       autostart: app.record.autostart,
@@ -703,12 +736,15 @@ export class AppService implements Component {
    * installed copy, then swapped in while the app is stopped; autostart is set anew. On any
    * failure the previous version is installed and, if it ran, running again.
    */
-  async install(
-    archivePath: string,
-    options: { id?: string; autostart?: boolean; purge?: boolean } = {},
-  ): Promise<AppStatus> {
+  async install(archivePath: string, options: InstallOptions = {}): Promise<AppStatus> {
     if (options.id !== undefined) checkAppId(options.id);
     const staged = await this.#catalog.stage(archivePath, options.id);
+    try {
+      checkExpected(staged.manifest, options.expect);
+    } catch (error) {
+      await this.#catalog.discard(staged);
+      throw error;
+    }
     return this.#queue.run(staged.id, async () => {
       const { id } = staged;
       const before = await this.#catalog.get(id);
@@ -717,7 +753,7 @@ export class AppService implements Component {
         loaded !== undefined &&
         loaded.supervisor.state !== 'stopped' &&
         loaded.supervisor.state !== 'fatal';
-      if (before) {
+      if (before && !options.skipUpdateHook) {
         try {
           await this.#updateHook?.(id);
         } catch (error) {
@@ -785,10 +821,7 @@ export class AppService implements Component {
    * Installs from a stream (an upload): written to a temporary file beside the apps, at most
    * `maxBytes`, then installed as {@link install} does; the temporary file is always removed.
    */
-  async installStream(
-    source: Readable,
-    options: { id?: string; autostart?: boolean; purge?: boolean },
-  ): Promise<AppStatus> {
+  async installStream(source: Readable, options: InstallOptions): Promise<AppStatus> {
     if (options.id !== undefined) checkAppId(options.id);
     const temp = join(this.#options.appsDir, `.incoming-${randomBytes(6).toString('hex')}`);
     const maxBytes = this.#options.maxPackageBytes ?? 1024 * 1024 * 1024;
@@ -812,6 +845,18 @@ export class AppService implements Component {
     } finally {
       await rm(temp, { force: true });
     }
+  }
+
+  /**
+   * Writes the installed folder of an app as a tar archive to `target` (a package that
+   * {@link install} takes back): what an update keeps to roll back to.
+   */
+  async archiveInstalled(id: string, target: string): Promise<void> {
+    checkAppId(id);
+    this.#get(id);
+    await this.#queue.run(id, async () => {
+      await this.#catalog.archive(id, target);
+    });
   }
 
   /**

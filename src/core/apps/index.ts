@@ -3,6 +3,7 @@ export {
   type AppServiceOptions,
   type AppStatus,
   type AppSummary,
+  type InstallOptions,
   type InstanceHost,
   type ServiceChannel,
 } from './app-service.js';

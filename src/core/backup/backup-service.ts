@@ -295,12 +295,14 @@ export class BackupService implements Component {
   }
 
   /** Backs up every instance of an app (before an update); excluded ones too. */
-  async backupApp(app: string, why: string): Promise<void> {
+  async backupApp(app: string, why: string): Promise<BackupEntry[]> {
     const ids = this.#options.instances.list({ app }).map((view) => view.id);
+    const entries: BackupEntry[] = [];
     for (const id of ids) {
       this.#options.logger.info({ instance: id }, `backing up ${id} ${why}`);
-      await this.create(id);
+      entries.push(await this.create(id));
     }
+    return entries;
   }
 
   /** A scheduled run: every instance not excluded; failures are alarms, not exceptions. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { create as createTar } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
 import type { Store } from '../store/index.js';
 import { checkAppId, readManifest, type Manifest } from './manifest.js';
@@ -244,6 +245,20 @@ export class Catalog {
     await rm(target, { recursive: true, force: true });
     if (previous) await rename(previous, target);
     await syncFolder(this.#options.appsDir);
+  }
+
+  /**
+   * Writes the installed folder as a tar package (`<id>/...`, modes kept, owners not) to
+   * `target`, fsynced: a package that {@link stage} takes back.
+   */
+  async archive(id: string, target: string): Promise<void> {
+    await createTar({ cwd: this.#options.appsDir, file: target, portable: true }, [id]);
+    const handle = await open(target, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Removes an app's installed and writable folders. */

@@ -21,6 +21,15 @@ export const manifestSchema = z.strictObject({
   id: z.string().optional(),
   version: z.string().min(1).max(64).optional(),
   title: z.string().max(200).optional(),
+  /** What the app does, shown in an app store. */
+  description: z.string().max(2000).optional(),
+  /** An increasing integer that orders versions in an app store: a higher build is newer. */
+  build: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** A release label shown in an app store: `final`, `beta`, ... */
+  label: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .optional(),
   instances: z.boolean().optional(),
   web: z
     .strictObject({

@@ -292,6 +292,41 @@ export const configSchema = z.strictObject({
         .describe('Period of checking the free space and recreating the reserve.'),
     })
     .prefault({}),
+  appstore: z
+    .strictObject({
+      checkHours: z
+        .number()
+        .min(0)
+        .max(24 * 365)
+        .default(24)
+        .describe('Period of the check for app updates in the app stores (0: only on demand).'),
+      stallSeconds: z
+        .number()
+        .positive()
+        .max(3600)
+        .default(30)
+        .describe('A download from an app store that receives nothing for this long is aborted.'),
+      downloadMinutes: z
+        .number()
+        .positive()
+        .max(24 * 60)
+        .default(30)
+        .describe('Longest one index or package download may take.'),
+      maxIndexBytes: z
+        .int()
+        .min(1024)
+        .default(16 * 1024 * 1024)
+        .describe('Largest app store index (apps.json) accepted.'),
+      updateTimeoutSeconds: z
+        .number()
+        .positive()
+        .max(3600)
+        .default(120)
+        .describe(
+          'How long an updated app may take until it and every enabled instance are ready; then it is rolled back.',
+        ),
+    })
+    .prefault({}),
   monitor: z
     .strictObject({
       intervalSeconds: z

@@ -48,6 +48,33 @@ export const errorCatalog = {
     status: 507,
     text: 'The disk of the data folder is full; free space (appvisor disk release) and retry.',
   },
+  APPSTORE_NOT_FOUND: { status: 404, text: 'No app store with this name is configured.' },
+  APPSTORE_INVALID: { status: 400, text: 'An app store setting (name, URL, key) is invalid.' },
+  APPSTORE_UNREACHABLE: {
+    status: 502,
+    text: 'The app store or its package could not be fetched (connection, HTTP status, stall).',
+  },
+  APPSTORE_INDEX_INVALID: { status: 502, text: "The app store's apps.json is not a valid index." },
+  APPSTORE_APP_NOT_FOUND: {
+    status: 404,
+    text: 'No configured app store lists this app or version.',
+  },
+  SIGNATURE_INVALID: {
+    status: 502,
+    text: 'The index or package is unsigned or not signed by a trusted key.',
+  },
+  PACKAGE_DIGEST_MISMATCH: {
+    status: 502,
+    text: "The downloaded package's size or sha256 is not the one the index says.",
+  },
+  DOWNGRADE_REFUSED: {
+    status: 409,
+    text: 'The version is older than the installed one; force it.',
+  },
+  UPDATE_FAILED: {
+    status: 500,
+    text: 'The new version did not get ready; the previous one was put back.',
+  },
   INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

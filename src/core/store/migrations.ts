@@ -107,4 +107,20 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX alarm_history_at ON alarm_history (node_id, at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'apps installed from an app store',
+    sql: `
+      CREATE TABLE store_installs (
+        node_id text NOT NULL,
+        app text NOT NULL,
+        store text NOT NULL,
+        version text NOT NULL,
+        build bigint NOT NULL,
+        sha256 text NOT NULL,
+        installed_at timestamptz NOT NULL,
+        PRIMARY KEY (node_id, app)
+      );
+    `,
+  },
 ];

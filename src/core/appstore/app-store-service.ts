@@ -1,0 +1,748 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyedQueue } from '../../lib/keyed-queue.js';
+import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { AlarmRaiser } from '../alarms/index.js';
+import type { AppService, AppStatus } from '../apps/index.js';
+import type { BackupEntry, BackupService } from '../backup/index.js';
+import { AppvisorError, errorCatalog, type ErrorCode } from '../errors/index.js';
+import type { EventLog } from '../events/index.js';
+import type { InstanceService } from '../instances/index.js';
+import type { Store } from '../store/index.js';
+import { downloadPackage, fetchText, type FetchLimits } from './download.js';
+import { packageStatement, verifyBytes } from './signing.js';
+import { StoreSources, type StoreSource, type TrustedSource } from './sources.js';
+import { parseIndex, type IndexApp, type IndexVersion } from './store-index.js';
+
+/** A version as the app store lists it. */
+export interface StoreVersionView {
+  version: string;
+  build: number;
+  label: string;
+  size: number;
+  /** Whether its signature is one of the store's trusted keys'. */
+  signed: boolean;
+}
+
+/** What is installed of an app. */
+export interface InstalledView {
+  version: string | null;
+  /** app.json's build, or the build the app store installed; null when unknown. */
+  build: number | null;
+  /** The app store it was installed from, when it was. */
+  store: string | null;
+}
+
+/** An app as the app stores offer it. */
+export interface StoreAppView {
+  id: string;
+  title: string;
+  description: string;
+  /** The first configured store that lists it. */
+  store: string;
+  /** Newest (highest build) first. */
+  versions: StoreVersionView[];
+  latest: StoreVersionView;
+  installed: InstalledView | null;
+  /** Installed, and the store has a higher build. */
+  updateAvailable: boolean;
+}
+
+/** A store that could not be read. */
+export interface StoreProblem {
+  store: string;
+  code: string;
+  message: string;
+}
+
+/** `GET /store/apps`. */
+export interface StoreListing {
+  apps: StoreAppView[];
+  errors: StoreProblem[];
+}
+
+/** An update the last check found. */
+export interface AvailableUpdate {
+  app: string;
+  store: string;
+  installed: InstalledView;
+  available: StoreVersionView;
+}
+
+/** The result of the last update check. */
+export interface UpdateCheck {
+  checkedAt: string | null;
+  updates: AvailableUpdate[];
+  errors: StoreProblem[];
+}
+
+/** The steps of an install or update, in order. */
+export type OperationPhase =
+  'downloading' | 'backing-up' | 'installing' | 'waiting' | 'rolling-back' | 'done' | 'failed';
+
+/** An install or update under way (or just finished): what the UI shows as progress. */
+export interface StoreOperation {
+  app: string;
+  action: 'install' | 'update';
+  version: string;
+  build: number;
+  phase: OperationPhase;
+  /** Bytes of the package downloaded so far, and its size. */
+  received: number;
+  total: number;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Set when it failed; `rolledBack` when the previous version was put back. */
+  error: { code: string; message: string } | null;
+  rolledBack: boolean;
+}
+
+/** The answer of an install or update. */
+export interface StoreResult {
+  app: string;
+  /** False when nothing had to change (already at that build). */
+  changed: boolean;
+  from: { version: string | null; build: number | null } | null;
+  to: { version: string; build: number };
+  status: AppStatus;
+}
+
+/** Options of {@link AppStoreService}. */
+export interface AppStoreServiceOptions {
+  store: Store;
+  apps: AppService;
+  instances: InstanceService;
+  backups: BackupService;
+  alarms: AlarmRaiser;
+  events: EventLog;
+  logger: Logger;
+  nodeId: string;
+  /** Where downloads and rollback packages are kept while an operation runs (`<data>/apps`). */
+  workDir: string;
+  fetch: FetchLimits;
+  maxIndexBytes: number;
+  maxPackageBytes: number;
+  /** How long an updated app may take until it and every enabled instance are ready. */
+  updateTimeoutMs: number;
+  /** Period of the update check; 0: never (only on demand). */
+  checkPeriodMs: number;
+}
+
+interface Resolved {
+  source: TrustedSource;
+  app: IndexApp;
+  version: IndexVersion;
+}
+
+const operationKept = 10 * 60_000;
+
+/**
+ * Installs and updates apps from app stores (docs/app-store.md): static `apps.json` indexes
+ * with Ed25519 signatures, packages verified by sha256 while they download, updates that back
+ * the instances up first and roll back — files, databases and instance folders — when the new
+ * version does not get every instance ready in time.
+ */
+export class AppStoreService implements Component {
+  readonly name = 'appstore';
+  readonly sources: StoreSources;
+  readonly #options: AppStoreServiceOptions;
+  readonly #queue = new KeyedQueue();
+  readonly #operations = new Map<string, StoreOperation>();
+  #check: UpdateCheck = { checkedAt: null, updates: [], errors: [] };
+  #timer: NodeJS.Timeout | undefined;
+  #checking: Promise<UpdateCheck> | undefined;
+
+  constructor(options: AppStoreServiceOptions) {
+    this.#options = options;
+    this.sources = new StoreSources(options.store);
+  }
+
+  async start(): Promise<void> {
+    // Leftovers of a run that ended during a download or an update.
+    const entries = await readdir(this.#options.workDir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      if (entry.startsWith('.appstore-')) {
+        await rm(join(this.#options.workDir, entry), { force: true, recursive: true });
+      }
+    }
+    if (this.#options.checkPeriodMs > 0) {
+      // The first check soon after the start, not in it: a slow store must not delay the boot.
+      this.#timer = setTimeout(() => {
+        this.#periodicCheck();
+      }, 5_000);
+      this.#timer.unref();
+    }
+  }
+
+  #periodicCheck(): void {
+    this.check().then(
+      (result) => {
+        if (result.updates.length > 0) {
+          this.#options.logger.info(
+            { updates: result.updates.map((u) => `${u.app} ${u.available.version}`) },
+            'app updates available',
+          );
+        }
+      },
+      (error: unknown) => {
+        this.#options.logger.warn({ err: error }, 'update check failed');
+      },
+    );
+    this.#timer = setTimeout(() => {
+      this.#periodicCheck();
+    }, this.#options.checkPeriodMs);
+    this.#timer.unref();
+  }
+
+  // --- reading the stores -----------------------------------------------------------------
+
+  /** Fetches and verifies one store's index. */
+  async #index(source: TrustedSource): Promise<IndexApp[]> {
+    const { fetch: limits, maxIndexBytes } = this.#options;
+    const text = await fetchText('the index', source.url, maxIndexBytes, limits);
+    if (source.publicKeys.length > 0 || !source.allowUnsigned) {
+      const sigUrl = new URL(source.url);
+      sigUrl.pathname += '.sig';
+      const signature = await fetchText('the index signature', sigUrl.href, 4096, limits).catch(
+        (error: unknown) => {
+          if (source.allowUnsigned) return '';
+          throw new AppvisorError(
+            'SIGNATURE_INVALID',
+            `app store ${source.name}: its index is not signed (${(error as Error).message})`,
+          );
+        },
+      );
+      const valid =
+        signature !== '' && verifyBytes(Buffer.from(text), signature, source.publicKeys);
+      if (!valid && !source.allowUnsigned) {
+        throw new AppvisorError(
+          'SIGNATURE_INVALID',
+          `app store ${source.name}: the index signature is not one of the trusted keys'`,
+        );
+      }
+      if (!valid) {
+        this.#options.logger.warn(
+          { store: source.name },
+          'the app store index is not signed by a trusted key; used because unsigned is allowed',
+        );
+      }
+    }
+    return parseIndex(text, new URL(source.url), source.name).apps;
+  }
+
+  /** Every store's apps; a store that cannot be read is a problem, not a failure of the rest. */
+  async #read(): Promise<{
+    found: { source: TrustedSource; apps: IndexApp[] }[];
+    errors: StoreProblem[];
+  }> {
+    const sources = await this.sources.trusted();
+    const results = await Promise.allSettled(sources.map((source) => this.#index(source)));
+    const found: { source: TrustedSource; apps: IndexApp[] }[] = [];
+    const errors: StoreProblem[] = [];
+    results.forEach((result, i) => {
+      const source = sources[i]!;
+      if (result.status === 'fulfilled') found.push({ source, apps: result.value });
+      else errors.push(problemOf(source.name, result.reason));
+    });
+    return { found, errors };
+  }
+
+  #signed(source: TrustedSource, app: IndexApp, version: IndexVersion): boolean {
+    if (!version.signature || source.publicKeys.length === 0) return false;
+    const statement = packageStatement({
+      id: app.id,
+      version: version.version,
+      build: version.build,
+      sha256: version.sha256,
+      size: version.size,
+    });
+    return verifyBytes(statement, version.signature, source.publicKeys);
+  }
+
+  #versionView(source: TrustedSource, app: IndexApp, version: IndexVersion): StoreVersionView {
+    return {
+      version: version.version,
+      build: version.build,
+      label: version.label,
+      size: version.size,
+      signed: this.#signed(source, app, version),
+    };
+  }
+
+  async #installed(): Promise<Map<string, InstalledView>> {
+    const apps = await this.#options.apps.list();
+    const rows = await this.#options.store.query<{
+      app: string;
+      store: string;
+      version: string;
+      build: string;
+    }>('SELECT app, store, version, build FROM store_installs WHERE node_id = $1', [
+      this.#options.nodeId,
+    ]);
+    const byApp = new Map(rows.rows.map((row) => [row.app, row]));
+    const installed = new Map<string, InstalledView>();
+    for (const summary of apps) {
+      const status = await this.#options.apps.status(summary.id).catch(() => undefined);
+      if (!status) continue;
+      const row = byApp.get(summary.id);
+      // The row speaks of this install only while the version is the one it installed.
+      const fromStore = row && row.version === status.version ? row : undefined;
+      installed.set(summary.id, {
+        version: status.version,
+        build: status.build ?? (fromStore ? Number(fromStore.build) : null),
+        store: fromStore?.store ?? null,
+      });
+    }
+    return installed;
+  }
+
+  /** The apps of every configured store, with what is installed of each. */
+  async list(): Promise<StoreListing> {
+    const [{ found, errors }, installed] = await Promise.all([this.#read(), this.#installed()]);
+    const apps = new Map<string, StoreAppView>();
+    for (const { source, apps: listed } of found) {
+      for (const app of listed) {
+        const mine = installed.get(app.id);
+        // An app listed by several stores is shown from the one it came from, else the first.
+        const existing = apps.get(app.id);
+        if (existing && !(mine?.store === source.name && existing.store !== source.name)) continue;
+        const versions = app.versions.map((v) => this.#versionView(source, app, v));
+        const latest = versions[0]!;
+        apps.set(app.id, {
+          id: app.id,
+          title: app.title,
+          description: app.description,
+          store: source.name,
+          versions,
+          latest,
+          installed: mine ?? null,
+          updateAvailable: mine !== undefined && latest.build > (mine.build ?? -1),
+        });
+      }
+    }
+    return { apps: [...apps.values()].sort((a, b) => a.id.localeCompare(b.id)), errors };
+  }
+
+  /** One app as the stores offer it; APPSTORE_APP_NOT_FOUND when none lists it. */
+  async show(id: string): Promise<StoreAppView> {
+    const listing = await this.list();
+    const found = listing.apps.find((app) => app.id === id);
+    if (found) return found;
+    throw notListed(id, listing.errors);
+  }
+
+  async #resolve(
+    id: string,
+    options: { version?: string | undefined; store?: string | undefined },
+    preferred: string | null,
+  ): Promise<Resolved> {
+    const { found, errors } = await this.#read();
+    // The store asked for alone; else the one the app came from first, then in their order.
+    const order = [
+      ...found.filter((f) => f.source.name === preferred),
+      ...found.filter((f) => f.source.name !== preferred),
+    ].filter((f) => options.store === undefined || f.source.name === options.store);
+    if (options.store !== undefined && !found.some((f) => f.source.name === options.store)) {
+      const problem = errors.find((e) => e.store === options.store);
+      if (problem) throw notListed(id, [problem]);
+      throw new AppvisorError('APPSTORE_NOT_FOUND', `no app store named ${options.store}`);
+    }
+    for (const { source, apps } of order) {
+      const app = apps.find((a) => a.id === id);
+      if (!app) continue;
+      const version =
+        options.version === undefined
+          ? app.versions[0]!
+          : app.versions.find(
+              (v) => v.version === options.version || String(v.build) === options.version,
+            );
+      if (!version) {
+        throw new AppvisorError(
+          'APPSTORE_APP_NOT_FOUND',
+          `app store ${source.name} has no version ${options.version} of ${id} (it has ${app.versions.map((v) => v.version).join(', ')})`,
+        );
+      }
+      return { source, app, version };
+    }
+    throw notListed(id, errors);
+  }
+
+  /** Refuses a package whose signature is not a trusted key's, unless the store allows it. */
+  #requireSigned({ source, app, version }: Resolved): void {
+    if (this.#signed(source, app, version)) return;
+    if (source.allowUnsigned) {
+      this.#options.logger.warn(
+        { app: app.id, version: version.version, store: source.name },
+        'installing a package without a valid signature: the store allows unsigned packages',
+      );
+      return;
+    }
+    throw new AppvisorError(
+      'SIGNATURE_INVALID',
+      version.signature
+        ? `${app.id} ${version.version} from ${source.name}: the signature is not one of the trusted keys'`
+        : `${app.id} ${version.version} from ${source.name} is not signed`,
+    );
+  }
+
+  // --- operations -------------------------------------------------------------------------
+
+  /** Installs, or updates, or recent ones (finished less than 10 minutes ago). */
+  operations(): StoreOperation[] {
+    const now = Date.now();
+    for (const [app, op] of this.#operations) {
+      if (op.finishedAt && now - Date.parse(op.finishedAt) > operationKept) {
+        this.#operations.delete(app);
+      }
+    }
+    return [...this.#operations.values()].map((op) => ({ ...op }));
+  }
+
+  #begin(action: StoreOperation['action'], resolved: Resolved): StoreOperation {
+    const op: StoreOperation = {
+      app: resolved.app.id,
+      action,
+      version: resolved.version.version,
+      build: resolved.version.build,
+      phase: 'downloading',
+      received: 0,
+      total: resolved.version.size,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      error: null,
+      rolledBack: false,
+    };
+    this.#operations.set(op.app, op);
+    return op;
+  }
+
+  #finish(op: StoreOperation, error?: unknown): void {
+    op.finishedAt = new Date().toISOString();
+    if (error === undefined) op.phase = 'done';
+    else {
+      op.phase = 'failed';
+      op.error = problemOf('', error);
+    }
+  }
+
+  /** Downloads the resolved package into the work folder; the caller removes the file. */
+  async #download(resolved: Resolved, op: StoreOperation): Promise<string> {
+    const { version } = resolved;
+    if (version.size > this.#options.maxPackageBytes) {
+      throw new AppvisorError(
+        'PACKAGE_INVALID',
+        `${resolved.app.id} ${version.version} is ${version.size} bytes; at most ${this.#options.maxPackageBytes} are accepted`,
+      );
+    }
+    const file = join(this.#options.workDir, `.appstore-${randomBytes(6).toString('hex')}`);
+    await downloadPackage(version.url, file, version, this.#options.fetch, (received) => {
+      op.received = received;
+    });
+    return file;
+  }
+
+  async #record(resolved: Resolved): Promise<void> {
+    await this.#options.store.query(
+      `INSERT INTO store_installs (node_id, app, store, version, build, sha256, installed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now())
+       ON CONFLICT (node_id, app) DO UPDATE SET store = excluded.store, version = excluded.version,
+         build = excluded.build, sha256 = excluded.sha256, installed_at = now()`,
+      [
+        this.#options.nodeId,
+        resolved.app.id,
+        resolved.source.name,
+        resolved.version.version,
+        resolved.version.build,
+        resolved.version.sha256,
+      ],
+    );
+    this.#check.updates = this.#check.updates.filter((u) => u.app !== resolved.app.id);
+  }
+
+  /**
+   * Installs an app from the stores (the newest build, or `version`: a version or a build
+   * number). An app that is installed already is updated instead ({@link update}).
+   */
+  async install(
+    id: string,
+    options: {
+      version?: string;
+      store?: string;
+      autostart?: boolean;
+      force?: boolean;
+    } = {},
+  ): Promise<StoreResult> {
+    const installed = (await this.#installed()).get(id);
+    if (installed) return this.update(id, options);
+    const resolved = await this.#resolve(id, options, null);
+    this.#requireSigned(resolved);
+    return this.#queue.run(id, async () => {
+      const op = this.#begin('install', resolved);
+      let file: string | undefined;
+      try {
+        file = await this.#download(resolved, op);
+        op.phase = 'installing';
+        const status = await this.#options.apps.install(file, {
+          id,
+          autostart: options.autostart ?? false,
+          expect: { version: resolved.version.version, build: resolved.version.build },
+        });
+        await this.#record(resolved);
+        this.#options.events.record({
+          kind: 'app.store-installed',
+          severity: 'info',
+          subject: id,
+          text: `${id} ${resolved.version.version} (build ${resolved.version.build}) installed from app store ${resolved.source.name}`,
+        });
+        this.#finish(op);
+        return {
+          app: id,
+          changed: true,
+          from: null,
+          to: { version: resolved.version.version, build: resolved.version.build },
+          status,
+        };
+      } catch (error) {
+        this.#finish(op, error);
+        throw error;
+      } finally {
+        if (file) await rm(file, { force: true });
+      }
+    });
+  }
+
+  /**
+   * Updates an installed app to the newest build of its store, or to `version`. A lower build
+   * than the installed one is refused (DOWNGRADE_REFUSED) and the same build is left alone,
+   * unless `force`. The app's instances are backed up first; when the new version does not
+   * have the app and every enabled instance ready within the update timeout, the previous
+   * version is installed again and every instance restored from that backup (UPDATE_FAILED,
+   * alarm `update-failed`).
+   */
+  async update(
+    id: string,
+    options: { version?: string; store?: string; force?: boolean } = {},
+  ): Promise<StoreResult> {
+    const before = await this.#options.apps.status(id);
+    const installed = (await this.#installed()).get(id) ?? {
+      version: before.version,
+      build: before.build,
+      store: null,
+    };
+    const resolved = await this.#resolve(id, options, installed.store);
+    const target = resolved.version;
+    const from = { version: installed.version, build: installed.build };
+    const to = { version: target.version, build: target.build };
+    if (!options.force && installed.build !== null) {
+      if (target.build === installed.build) {
+        return { app: id, changed: false, from, to, status: before };
+      }
+      if (target.build < installed.build) {
+        throw new AppvisorError(
+          'DOWNGRADE_REFUSED',
+          `${id} build ${installed.build} (${installed.version ?? 'no version'}) is installed; ${target.version} is build ${target.build}, older (use --force to downgrade)`,
+        );
+      }
+    }
+    this.#requireSigned(resolved);
+    return this.#queue.run(id, async () => {
+      const op = this.#begin('update', resolved);
+      const work: string[] = [];
+      try {
+        const file = await this.#download(resolved, op);
+        work.push(file);
+        const status = await this.#replace(id, resolved, file, op, work);
+        await this.#record(resolved);
+        this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
+        this.#options.events.record({
+          kind: 'app.updated',
+          severity: 'info',
+          subject: id,
+          text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${resolved.source.name}`,
+        });
+        this.#finish(op);
+        return { app: id, changed: true, from, to, status };
+      } catch (error) {
+        this.#finish(op, error);
+        throw error;
+      } finally {
+        for (const file of work) await rm(file, { force: true });
+      }
+    });
+  }
+
+  /** The update proper, once the package is here: backup, install, wait, or roll back. */
+  async #replace(
+    id: string,
+    resolved: Resolved,
+    file: string,
+    op: StoreOperation,
+    work: string[],
+  ): Promise<AppStatus> {
+    const { apps, backups, logger } = this.#options;
+    const before = await apps.status(id);
+    const wasRunning = before.state !== 'stopped' && before.state !== 'fatal';
+    const previous = join(this.#options.workDir, `.appstore-${randomBytes(6).toString('hex')}`);
+    work.push(previous);
+    await apps.archiveInstalled(id, previous);
+    op.phase = 'backing-up';
+    const saved = await backups.backupApp(id, `before the update to ${resolved.version.version}`);
+    op.phase = 'installing';
+    const expect = { version: resolved.version.version, build: resolved.version.build };
+    // A package that cannot be installed leaves the previous version as it was (apps.install).
+    let status = await apps.install(file, {
+      id,
+      autostart: before.autostart,
+      expect,
+      skipUpdateHook: true,
+    });
+    if (!wasRunning) return status;
+    op.phase = 'waiting';
+    const failure = await this.#waitReady(id, this.#options.updateTimeoutMs);
+    if (failure === null) return apps.status(id);
+
+    op.phase = 'rolling-back';
+    op.rolledBack = true;
+    const reason = `${id} ${resolved.version.version} did not get ready: ${failure}`;
+    logger.error({ app: id, version: resolved.version.version }, `${reason}; rolling back`);
+    try {
+      status = await apps.install(previous, {
+        id,
+        autostart: before.autostart,
+        skipUpdateHook: true,
+      });
+      if (status.state === 'stopped' || status.state === 'fatal') await apps.startApp(id);
+      await this.#restoreAll(saved);
+      await this.#waitReady(id, this.#options.updateTimeoutMs);
+    } catch (error) {
+      const text = `${reason}; the rollback to ${before.version ?? 'the previous version'} failed too: ${(error as Error).message}`;
+      this.#options.alarms.raise('update-failed', 'critical', text, id);
+      throw new AppvisorError('UPDATE_FAILED', text, { cause: error });
+    }
+    const text = `${reason}; rolled back to ${before.version ?? 'the previous version'}, instances restored from the backup made before the update`;
+    this.#options.alarms.raise('update-failed', 'error', text, id);
+    this.#options.events.record({
+      kind: 'app.update-failed',
+      severity: 'error',
+      subject: id,
+      text,
+    });
+    throw new AppvisorError('UPDATE_FAILED', text);
+  }
+
+  /** Puts every instance back as the backup made before the update has it. */
+  async #restoreAll(saved: BackupEntry[]): Promise<void> {
+    for (const entry of saved) {
+      if (entry.instance === null) continue;
+      await this.#options.backups.restore(entry.file, { into: entry.instance });
+    }
+  }
+
+  /**
+   * Waits until the app runs and every enabled instance of it is ready; null then, else what
+   * is wrong when the time is up (or at once when the app gave up: fatal).
+   */
+  async #waitReady(id: string, timeoutMs: number): Promise<string | null> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.#options.apps.status(id);
+      const waiting = this.#options.instances
+        .list({ app: id })
+        .filter((view) => view.enabled && view.state !== 'ready');
+      if (status.state === 'running' && waiting.length === 0) return null;
+      if (status.state === 'fatal') return 'the app stopped for good (fatal) after failed starts';
+      if (Date.now() >= until) {
+        if (status.state !== 'running') {
+          const exit = status.lastExit;
+          return `the app is ${status.state} after ${timeoutMs / 1000} s${exit ? ` (last exit ${exit.code ?? exit.signal ?? '?'})` : ''}, ${status.restarts} restart(s)`;
+        }
+        return `instance(s) ${waiting.map((v) => `${v.id} (${v.state})`).join(', ')} not ready after ${timeoutMs / 1000} s`;
+      }
+      await sleep(200);
+    }
+  }
+
+  // --- checking for updates ---------------------------------------------------------------
+
+  /** Asks every store now; the result is kept for {@link updates} and `appvisor status`. */
+  check(): Promise<UpdateCheck> {
+    this.#checking ??= (async () => {
+      try {
+        const listing = await this.list();
+        this.#check = {
+          checkedAt: new Date().toISOString(),
+          updates: listing.apps
+            .filter((app) => app.updateAvailable && app.installed)
+            .map((app) => ({
+              app: app.id,
+              store: app.store,
+              installed: app.installed!,
+              available: app.latest,
+            })),
+          errors: listing.errors,
+        };
+        return this.updates();
+      } finally {
+        this.#checking = undefined;
+      }
+    })();
+    return this.#checking;
+  }
+
+  /** The last check's result (nothing asked). */
+  updates(): UpdateCheck {
+    return {
+      checkedAt: this.#check.checkedAt,
+      updates: this.#check.updates.map((u) => ({ ...u })),
+      errors: [...this.#check.errors],
+    };
+  }
+
+  /** Updates every installed app that has a newer build; one failure does not stop the rest. */
+  async updateAll(options: { force?: boolean } = {}): Promise<{
+    results: { app: string; ok: boolean; result?: StoreResult; error?: StoreProblem }[];
+  }> {
+    const check = await this.check();
+    const results: { app: string; ok: boolean; result?: StoreResult; error?: StoreProblem }[] = [];
+    for (const update of check.updates) {
+      try {
+        results.push({
+          app: update.app,
+          ok: true,
+          result: await this.update(update.app, { force: options.force ?? false }),
+        });
+      } catch (error) {
+        results.push({ app: update.app, ok: false, error: problemOf(update.store, error) });
+      }
+    }
+    return { results };
+  }
+
+  readonly close = once(async () => {
+    clearTimeout(this.#timer);
+    await this.#checking?.catch(() => undefined);
+  });
+
+  destroy(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+function problemOf(store: string, error: unknown): StoreProblem {
+  if (error instanceof AppvisorError) return { store, code: error.code, message: error.message };
+  return { store, code: 'INTERNAL', message: (error as Error).message };
+}
+
+/** Not listed: a store that could not be read may be why, so its problem is the error. */
+function notListed(id: string, errors: StoreProblem[]): AppvisorError {
+  const [first] = errors;
+  if (!first) return new AppvisorError('APPSTORE_APP_NOT_FOUND', `no app store lists ${id}`);
+  const detail = errors.map((e) => e.message).join('; ');
+  const code = first.code in errorCatalog ? (first.code as ErrorCode) : 'INTERNAL';
+  return new AppvisorError(code, `no app store that could be read lists ${id}; ${detail}`);
+}
+
+export type { StoreSource };

@@ -1,0 +1,150 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
+import { extractPackage, readManifest } from '../catalog/index.js';
+import { AppvisorError } from '../errors/index.js';
+import { packageStatement, signBytes } from './signing.js';
+
+/** What {@link buildStore} wrote. */
+export interface BuildResult {
+  index: string;
+  signature: string | null;
+  apps: { id: string; versions: { version: string; build: number; file: string }[] }[];
+}
+
+const packageName = /\.(zip|tar\.gz|tgz|tar)$/;
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Writes `apps.json` (and, with a key, `apps.json.sig` and a signature per package) for the
+ * packages in `folder`, so that the folder is an app store any static web server can serve.
+ * Each package must be a valid app package whose app.json names a `version` and a `build`;
+ * titles and descriptions come from each app's newest build. Package URLs are relative.
+ */
+export async function buildStore(
+  folder: string,
+  options: { key?: KeyObject; name?: string } = {},
+): Promise<BuildResult> {
+  const files = (await readdir(folder)).filter((name) => packageName.test(name)).sort();
+  const work = await mkdtemp(join(tmpdir(), 'appvisor-store-build-'));
+  const byId = new Map<
+    string,
+    {
+      id: string;
+      title: string;
+      description: string;
+      newest: number;
+      versions: Record<string, unknown>[];
+    }
+  >();
+  try {
+    for (const [n, file] of files.entries()) {
+      const path = join(folder, file);
+      const extracted = await extractPackage(path, join(work, String(n))).catch(
+        (error: unknown) => {
+          throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
+        },
+      );
+      const manifest = await readManifest(join(work, String(n)), extracted.id).catch(
+        (error: unknown) => {
+          throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
+        },
+      );
+      await rm(join(work, String(n)), { recursive: true, force: true });
+      if (manifest.version === undefined || manifest.build === undefined) {
+        throw new AppvisorError(
+          'PACKAGE_INVALID',
+          `${file}: app.json must give a version and a build for an app store`,
+        );
+      }
+      const size = (await stat(path)).size;
+      const sha256 = await sha256Of(path);
+      const facts = {
+        id: extracted.id,
+        version: manifest.version,
+        build: manifest.build,
+        sha256,
+        size,
+      };
+      const app = byId.get(extracted.id) ?? {
+        id: extracted.id,
+        title: '',
+        description: '',
+        newest: -1,
+        versions: [],
+      };
+      if (app.versions.some((v) => v.build === manifest.build)) {
+        throw new AppvisorError(
+          'PACKAGE_INVALID',
+          `${file}: build ${manifest.build} of ${extracted.id} is in the folder twice`,
+        );
+      }
+      if (manifest.build > app.newest) {
+        app.newest = manifest.build;
+        app.title = manifest.title ?? '';
+        app.description = manifest.description ?? '';
+      }
+      app.versions.push({
+        version: manifest.version,
+        build: manifest.build,
+        label: manifest.label ?? 'final',
+        url: encodeURIComponent(file),
+        sha256,
+        size,
+        ...(options.key ? { signature: signBytes(packageStatement(facts), options.key) } : {}),
+      });
+      byId.set(extracted.id, app);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const apps = [...byId.values()]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map(({ id, title, description, versions }) => ({
+      id,
+      title,
+      description,
+      versions: versions.sort((a, b) => (b.build as number) - (a.build as number)),
+    }));
+  const text = `${JSON.stringify(
+    {
+      format: 1,
+      ...(options.name ? { name: options.name } : {}),
+      generatedAt: new Date().toISOString(),
+      apps,
+    },
+    null,
+    2,
+  )}\n`;
+  const index = join(folder, 'apps.json');
+  await writeFileAtomic(index, text, 0o644);
+  let signature: string | null = null;
+  if (options.key) {
+    signature = `${index}.sig`;
+    await writeFileAtomic(signature, `${signBytes(Buffer.from(text), options.key)}\n`, 0o644);
+  } else {
+    // A signature of an older index would not match the new one.
+    await rm(`${index}.sig`, { force: true });
+  }
+  return {
+    index,
+    signature,
+    apps: apps.map((app) => ({
+      id: app.id,
+      versions: app.versions.map((v) => ({
+        version: v.version as string,
+        build: v.build as number,
+        file: decodeURIComponent(v.url as string),
+      })),
+    })),
+  };
+}
