@@ -85,8 +85,12 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
     '/store/apps/:id/update',
     { schema: { params: idParams, body: installBody } },
     (request) => {
-      const { autostart: _ignored, ...options } = request.body ?? {};
-      return appStore.update(request.params.id, options);
+      const { version, store, force } = request.body ?? {};
+      return appStore.update(request.params.id, {
+        ...(version === undefined ? {} : { version }),
+        ...(store === undefined ? {} : { store }),
+        ...(force === undefined ? {} : { force }),
+      });
     },
   );
 
