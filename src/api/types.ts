@@ -23,14 +23,9 @@ import type { PlatformSettings } from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 import type {
-  AvailableUpdate,
-  StoreAppView,
-  StoreListing,
-  StoreOperation,
   StoreProblem,
   StoreResult,
   StoreSource,
-  StoreVersionView,
   UpdateCheck,
 } from '../core/appstore/index.js';
 
@@ -45,7 +40,7 @@ export type {
   StoreSource,
   StoreVersionView,
   UpdateCheck,
-};
+} from '../core/appstore/index.js';
 
 /** `GET /store/sources`. */
 export interface StoreSourceList {

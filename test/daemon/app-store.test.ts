@@ -481,8 +481,13 @@ describe('app stores', () => {
       '--allow-unsigned',
     );
     assert.equal(added.code, 0, added.stderr);
-    const installed = await json<StoreResult>('store', 'install', 'hello', '--autostart');
-    assert.deepEqual(installed.to, { version: '0.1', build: 7 });
+    // Two installs at once: one does it, the other finds it done.
+    const both = await Promise.all([
+      json<StoreResult>('store', 'install', 'hello', '--autostart'),
+      json<StoreResult>('store', 'install', 'hello', '--autostart'),
+    ]);
+    assert.deepEqual(both.map((r) => r.changed).sort(), [false, true]);
+    for (const installed of both) assert.deepEqual(installed.to, { version: '0.1', build: 7 });
     await waitForApp(running.daemon, 'hello');
     assert.equal((await json<StoreAppView>('store', 'show', 'hello')).latest.signed, false);
   });

@@ -319,7 +319,7 @@ export class AppStoreService implements Component {
           versions,
           latest,
           installed: mine ?? null,
-          updateAvailable: mine !== undefined && latest.build > (mine.build ?? -1),
+          updateAvailable: mine !== undefined && isNewer(latest, mine),
         });
       }
     }
@@ -480,6 +480,17 @@ export class AppStoreService implements Component {
     const resolved = await this.#resolve(id, options, null);
     this.#requireSigned(resolved);
     return this.#queue.run(id, async () => {
+      // Installed meanwhile (another install at once): that one did the work.
+      const now = (await this.#installed()).get(id);
+      if (now) {
+        return {
+          app: id,
+          changed: false,
+          from: null,
+          to: { version: now.version ?? '', build: now.build ?? resolved.version.build },
+          status: await this.#options.apps.status(id),
+        };
+      }
       const op = this.#begin('install', resolved);
       let file: string | undefined;
       try {
@@ -526,6 +537,14 @@ export class AppStoreService implements Component {
     id: string,
     options: { version?: string; store?: string; force?: boolean } = {},
   ): Promise<StoreResult> {
+    // Whole, under the app's turn: a second update at once compares with what the first left.
+    return this.#queue.run(id, () => this.#update(id, options));
+  }
+
+  async #update(
+    id: string,
+    options: { version?: string; store?: string; force?: boolean },
+  ): Promise<StoreResult> {
     const before = await this.#options.apps.status(id);
     const installed = (await this.#installed()).get(id) ?? {
       version: before.version,
@@ -548,30 +567,28 @@ export class AppStoreService implements Component {
       }
     }
     this.#requireSigned(resolved);
-    return this.#queue.run(id, async () => {
-      const op = this.#begin('update', resolved);
-      const work: string[] = [];
-      try {
-        const file = await this.#download(resolved, op);
-        work.push(file);
-        const status = await this.#replace(id, resolved, file, op, work);
-        await this.#record(resolved);
-        this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
-        this.#options.events.record({
-          kind: 'app.updated',
-          severity: 'info',
-          subject: id,
-          text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${resolved.source.name}`,
-        });
-        this.#finish(op);
-        return { app: id, changed: true, from, to, status };
-      } catch (error) {
-        this.#finish(op, error);
-        throw error;
-      } finally {
-        for (const file of work) await rm(file, { force: true });
-      }
-    });
+    const op = this.#begin('update', resolved);
+    const work: string[] = [];
+    try {
+      const file = await this.#download(resolved, op);
+      work.push(file);
+      const status = await this.#replace(id, resolved, file, op, work);
+      await this.#record(resolved);
+      this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
+      this.#options.events.record({
+        kind: 'app.updated',
+        severity: 'info',
+        subject: id,
+        text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${resolved.source.name}`,
+      });
+      this.#finish(op);
+      return { app: id, changed: true, from, to, status };
+    } catch (error) {
+      this.#finish(op, error);
+      throw error;
+    } finally {
+      for (const file of work) await rm(file, { force: true });
+    }
   }
 
   /** The update proper, once the package is here: backup, install, wait, or roll back. */
@@ -729,6 +746,12 @@ export class AppStoreService implements Component {
   destroy(): void {
     clearTimeout(this.#timer);
   }
+}
+
+/** A higher build; for an install of unknown build (no app.json build), another version. */
+function isNewer(latest: StoreVersionView, installed: InstalledView): boolean {
+  if (installed.build !== null) return latest.build > installed.build;
+  return latest.version !== installed.version;
 }
 
 function problemOf(store: string, error: unknown): StoreProblem {

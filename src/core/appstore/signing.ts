@@ -41,6 +41,8 @@ export function publicKeyOf(privateKey: KeyObject): string {
 export function parsePublicKey(text: string): KeyObject {
   const trimmed = text.trim();
   try {
+    // A private key would be turned into its public key: refused, it must not be stored.
+    if (trimmed.includes('PRIVATE KEY')) throw new Error('private');
     if (trimmed.startsWith('-----BEGIN')) {
       const key = createPublicKey(trimmed);
       publicKeyText(key);
