@@ -455,6 +455,8 @@ describe('app stores', () => {
       /^error APPSTORE_INDEX_INVALID: .*app store junk: apps\.json is not valid JSON/m,
     );
     for (const name of ['junk', 'down']) assert.equal((await run('store', 'remove', name)).code, 0);
+    const badId = await run('store', 'install', '../etc');
+    assert.match(badId.stderr, /^error INVALID_APP_ID: /m);
     const missing = await run('store', 'show', 'nothing-here');
     assert.match(missing.stderr, /^error APPSTORE_APP_NOT_FOUND: no app store lists nothing-here/m);
     const gone = await run('store', 'remove', 'junk');

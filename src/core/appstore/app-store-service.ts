@@ -7,6 +7,7 @@ import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { AppService, AppStatus } from '../apps/index.js';
+import { checkAppId } from '../catalog/index.js';
 import type { BackupEntry, BackupService } from '../backup/index.js';
 import { AppvisorError, errorCatalog, type ErrorCode } from '../errors/index.js';
 import type { EventLog } from '../events/index.js';
@@ -328,6 +329,7 @@ export class AppStoreService implements Component {
 
   /** One app as the stores offer it; APPSTORE_APP_NOT_FOUND when none lists it. */
   async show(id: string): Promise<StoreAppView> {
+    checkAppId(id);
     const listing = await this.list();
     const found = listing.apps.find((app) => app.id === id);
     if (found) return found;
@@ -475,6 +477,7 @@ export class AppStoreService implements Component {
       force?: boolean;
     } = {},
   ): Promise<StoreResult> {
+    checkAppId(id);
     const installed = (await this.#installed()).get(id);
     if (installed) return this.update(id, options);
     const resolved = await this.#resolve(id, options, null);
