@@ -19,7 +19,11 @@ import type {
   SeriesUnit,
   SystemSnapshot,
 } from '../core/monitor/index.js';
-import type { PlatformSettings } from '../core/settings/index.js';
+import type {
+  AlarmTargets,
+  PlatformSettings,
+  PlatformSettingsChange,
+} from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 
@@ -48,7 +52,9 @@ export type {
   FrontAddress,
   InstanceView,
   ManagerEvent,
+  AlarmTargets,
   PlatformSettings,
+  PlatformSettingsChange,
   SystemSnapshot,
 };
 
