@@ -253,7 +253,11 @@ export async function startManager(
       }),
     );
     await group.startOne(apps);
-    const settings = new SettingsService(store);
+    // The alarm URL and recipients of the configuration apply while their settings are empty.
+    const settings = new SettingsService(store, {
+      alarmUrl: config.alarms.url,
+      alarmEmail: config.alarms.smtp.to,
+    });
     const backups = await group.startOne(
       new BackupService({
         store,
@@ -291,14 +295,16 @@ export async function startManager(
       }),
     );
 
-    await group.startOne(
+    const notifier = await group.startOne(
       new AlarmNotifier({
         alarms,
         logger,
         nodeId: dataDir.nodeId,
         host: hostname(),
-        label: async () => (await settings.get()).label,
-        url: config.alarms.url,
+        targets: async () => {
+          const now = await settings.current();
+          return { label: now.label, url: now.alarmUrl, to: now.alarmEmail };
+        },
         smtp: config.alarms.smtp,
         resendMs: config.alarms.resendMinutes * 60_000,
         retry: {
@@ -309,6 +315,11 @@ export async function startManager(
         },
       }),
     );
+
+    // A new alarm URL or recipient: a notification waiting for its retry goes there at once.
+    settings.onAlarmTargetsChange(() => {
+      notifier.retargeted();
+    });
 
     const disk = await group.startOne(
       new DiskWatch({

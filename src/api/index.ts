@@ -20,6 +20,7 @@ export type {
   OkAnswer,
   PasswordAnswer,
   PlatformSettings,
+  PlatformSettingsChange,
   SessionInfo,
   SystemSnapshot,
   TraceBody,

@@ -19,7 +19,11 @@ import type {
   SeriesUnit,
   SystemSnapshot,
 } from '../core/monitor/index.js';
-import type { PlatformSettings } from '../core/settings/index.js';
+import type {
+  AlarmTargets,
+  PlatformSettings,
+  PlatformSettingsChange,
+} from '../core/settings/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 import type {
@@ -93,7 +97,9 @@ export type {
   FrontAddress,
   InstanceView,
   ManagerEvent,
+  AlarmTargets,
   PlatformSettings,
+  PlatformSettingsChange,
   SystemSnapshot,
 };
 

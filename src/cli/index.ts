@@ -31,6 +31,7 @@ import {
   instanceTrace,
 } from './instance-commands.js';
 import type { Io } from './output.js';
+import type { PlatformSettingsChange } from '../api/index.js';
 import { monitorShow } from './monitor-commands.js';
 import { settingsSet, settingsShow } from './settings-commands.js';
 import {
@@ -403,19 +404,27 @@ export async function run(
 
   const settings = program
     .command('settings')
-    .description('platform settings: the label and the DNS name');
+    .description('platform settings: the label, the DNS name, where alarms are sent');
   settings
     .command('show')
-    .description('the platform label and DNS name')
+    .description('the platform label, DNS name, alarm URL and alarm e-mail recipients')
     .action(async () => {
       await settingsShow(context());
     });
   settings
     .command('set')
-    .description('change the platform label or DNS name ("" clears one)')
+    .description('change platform settings ("" clears one)')
     .option('--label <label>', 'a name for this platform, up to 64 printable characters')
     .option('--dns-name <name>', 'the host name the platform is reached by')
-    .action(async (options: { label?: string; dnsName?: string }) => {
+    .option(
+      '--alarm-url <url>',
+      'http(s) URL alarm notifications are POSTed to ("": the configured alarms.url)',
+    )
+    .option(
+      '--alarm-email <addresses>',
+      'recipients of alarm e-mails, comma-separated ("": the configured alarms.smtp.to)',
+    )
+    .action(async (options: PlatformSettingsChange) => {
       await settingsSet(context(), options);
     });
 

@@ -1,7 +1,13 @@
 import { CommanderError } from 'commander';
-import type { PlatformSettings } from '../api/index.js';
+import type { PlatformSettings, PlatformSettingsChange } from '../api/index.js';
 import type { CommandContext } from './commands.js';
 import { printJson, table } from './output.js';
+
+/** A setting that falls back to the configuration: its value, else the configuration's. */
+function withDefault(value: string, fallback: string): string {
+  if (value) return value;
+  return fallback ? `${fallback} (configuration)` : '-';
+}
 
 function printSettings(context: CommandContext, settings: PlatformSettings): void {
   if (context.json) {
@@ -11,6 +17,8 @@ function printSettings(context: CommandContext, settings: PlatformSettings): voi
   const rows = [
     ['label', settings.label || '-'],
     ['dns name', settings.dnsName || '-'],
+    ['alarm url', withDefault(settings.alarmUrl, settings.defaults.alarmUrl)],
+    ['alarm e-mail', withDefault(settings.alarmEmail, settings.defaults.alarmEmail)],
   ];
   context.io.stdout.write(`${table(rows)}\n`);
 }
@@ -20,15 +28,25 @@ export async function settingsShow(context: CommandContext): Promise<void> {
   printSettings(context, await context.client.call<PlatformSettings>('GET', '/settings'));
 }
 
-/** `appvisor settings set [--label L] [--dns-name N]`; an empty value clears the setting. */
+/**
+ * `appvisor settings set [--label L] [--dns-name N] [--alarm-url U] [--alarm-email E]`; an
+ * empty value clears the setting (the alarm ones then fall back to the configuration).
+ */
 export async function settingsSet(
   context: CommandContext,
-  options: { label?: string; dnsName?: string },
+  options: PlatformSettingsChange,
 ): Promise<void> {
-  const body: Partial<PlatformSettings> = {};
-  if (options.label !== undefined) body.label = options.label;
-  if (options.dnsName !== undefined) body.dnsName = options.dnsName;
-  if (Object.keys(body).length === 0)
-    throw new CommanderError(2, 'appvisor.usage', 'give --label, --dns-name or both');
+  const body: PlatformSettingsChange = {};
+  for (const field of ['label', 'dnsName', 'alarmUrl', 'alarmEmail'] as const) {
+    const value = options[field];
+    if (value !== undefined) body[field] = value;
+  }
+  if (Object.keys(body).length === 0) {
+    throw new CommanderError(
+      2,
+      'appvisor.usage',
+      'give at least one of --label, --dns-name, --alarm-url, --alarm-email',
+    );
+  }
   printSettings(context, await context.client.call<PlatformSettings>('PATCH', '/settings', body));
 }

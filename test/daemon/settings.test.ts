@@ -11,7 +11,13 @@ describe('settings, system status and the admin UI', () => {
     const data = ['--data', daemon.data];
     const shown = await cli(['settings', 'show', '--json', ...data]);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.deepEqual(JSON.parse(shown.stdout), { label: '', dnsName: '' });
+    assert.deepEqual(JSON.parse(shown.stdout), {
+      label: '',
+      dnsName: '',
+      alarmUrl: '',
+      alarmEmail: '',
+      defaults: { alarmUrl: '', alarmEmail: '' },
+    });
 
     const set = await cli([
       'settings',
@@ -31,6 +37,9 @@ describe('settings, system status and the admin UI', () => {
     assert.deepEqual(read.body, {
       label: 'Office North',
       dnsName: 'apps.example.com',
+      alarmUrl: '',
+      alarmEmail: '',
+      defaults: { alarmUrl: '', alarmEmail: '' },
     });
 
     const bad = await http('PATCH', { url: daemon.httpUrl }, '/manager/api/v1/settings', {

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-import type { PlatformSettings } from '../types.js';
+import type { PlatformSettings, PlatformSettingsChange } from '../types.js';
 
-/** Platform settings: the label and the DNS name. */
+/** Platform settings: the label, the DNS name, the alarm URL and e-mail recipients. */
 export function settingsRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/settings', (): Promise<PlatformSettings> => context.settings.get());
 
-  app.patch<{ Body: Partial<PlatformSettings> }>(
+  app.patch<{ Body: PlatformSettingsChange }>(
     '/settings',
     {
       schema: {
@@ -16,6 +16,8 @@ export function settingsRoutes(app: FastifyInstance, context: ApiContext): void 
             // The rules are the core's (SETTING_INVALID); the schema only bounds the size.
             label: { type: 'string', maxLength: 1024 },
             dnsName: { type: 'string', maxLength: 1024 },
+            alarmUrl: { type: 'string', maxLength: 4096 },
+            alarmEmail: { type: 'string', maxLength: 4096 },
           },
           additionalProperties: false,
         },

@@ -9,7 +9,10 @@ export interface DeliveryQueueOptions<T> {
   logger: Logger;
   /** Delivers one message; throws to have it tried again later. */
   send(message: T, signal: AbortSignal): Promise<void>;
-  /** Messages waiting at most; when full, the oldest waiting one is dropped. */
+  /**
+   * Messages waiting at most besides the one being sent (or waiting for its retry); when
+   * full, the oldest waiting one is dropped, never the one being sent.
+   */
   limit: number;
   /** Delay before the first retry; doubled for each further one up to `maxDelayMs`. */
   initialDelayMs: number;
@@ -26,6 +29,8 @@ export interface DeliveryQueueOptions<T> {
 export class DeliveryQueue<T> {
   readonly #options: DeliveryQueueOptions<T>;
   readonly #waiting: T[] = [];
+  /** The message being sent or waiting for its retry; no longer in `#waiting`. */
+  #current: { message: T } | undefined;
   #running = false;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
@@ -37,9 +42,9 @@ export class DeliveryQueue<T> {
     this.#options = options;
   }
 
-  /** Messages not yet delivered. */
+  /** Messages not yet delivered (the one being sent included). */
   get length(): number {
-    return this.#waiting.length;
+    return this.#waiting.length + (this.#current ? 1 : 0);
   }
 
   /** Queues a message; returns at once. */
@@ -61,11 +66,13 @@ export class DeliveryQueue<T> {
     try {
       let failures = 0;
       while (!this.#closed) {
-        const message = this.#waiting[0];
-        if (message === undefined) break;
+        if (!this.#current) {
+          if (this.#waiting.length === 0) break;
+          this.#current = { message: this.#waiting.shift() as T };
+        }
         try {
-          await this.#options.send(message, this.#abort.signal);
-          this.#waiting.shift();
+          await this.#options.send(this.#current.message, this.#abort.signal);
+          this.#current = undefined;
           failures = 0;
         } catch (error) {
           if (this.#isClosed()) break;
@@ -77,7 +84,7 @@ export class DeliveryQueue<T> {
             giveUp ? 'alarm notification failed: dropped' : 'alarm notification failed: will retry',
           );
           if (giveUp) {
-            this.#waiting.shift();
+            this.#current = undefined;
             failures = 0;
             continue;
           }
@@ -96,6 +103,12 @@ export class DeliveryQueue<T> {
     } finally {
       this.#running = false;
     }
+  }
+
+  /** A message waiting to be tried again is tried now instead of after its delay. */
+  retryNow(): void {
+    clearTimeout(this.#timer);
+    this.#wake?.();
   }
 
   #isClosed(): boolean {

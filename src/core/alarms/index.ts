@@ -16,6 +16,7 @@ export {
   AlarmNotifier,
   type AlarmNotification,
   type AlarmNotifierOptions,
+  type NotifierTargets,
   type SmtpOptions,
 } from './notifier.js';
 export { DeliveryQueue, PermanentFailure, type DeliveryQueueOptions } from './delivery-queue.js';

@@ -215,13 +215,15 @@ export const configSchema = z.strictObject({
         .default('')
         .refine((v) => v === '' || /^https?:\/\//.test(v), 'an http:// or https:// URL, or empty')
         .describe(
-          'URL each alarm raise and clear is POSTed to as JSON (docs/alarms.md). Empty: none are sent.',
+          'URL each alarm raise and clear is POSTed to as JSON (docs/alarms.md); `user:password@` goes as Basic authentication. The setting `alarmUrl` (`appvisor settings set --alarm-url`) overrides it. Empty: none are sent.',
         ),
       resendMinutes: z
         .number()
         .min(0)
         .default(30)
-        .describe('Period of re-sending every active alarm (0: never).'),
+        .describe(
+          'Period of re-sending every active alarm, in minutes; fractions are allowed (0.5: every 30 s). 0: never.',
+        ),
       retrySeconds: z
         .number()
         .positive()
@@ -258,7 +260,12 @@ export const configSchema = z.strictObject({
             .default('')
             .describe('SMTP password (a secret: never logged or shown).'),
           from: z.string().default('').describe('Sender address. Empty: the login.'),
-          to: z.string().default('').describe('Recipient of alarm e-mails. Empty: no e-mail.'),
+          to: z
+            .string()
+            .default('')
+            .describe(
+              'Recipients of alarm e-mails (comma-separated). The setting `alarmEmail` (`appvisor settings set --alarm-email`) overrides it. Empty: no e-mail.',
+            ),
         })
         .prefault({}),
     })

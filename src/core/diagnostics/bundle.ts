@@ -18,6 +18,13 @@ export interface DiagnosticsInput {
 /** Field names whose values are secrets and never go into the archive. */
 const secretField = /pass(word|phrase)?|secret|token|hash|private|credential|api[-_]?key|^key$/i;
 const removed = '[removed]';
+/** Query parameters that carry credentials besides the secret-looking names above. */
+const secretParameter = /^(auth|authorization|sig|signature|access[-_]?key)$/i;
+
+/** URLs with credentials: `scheme://user:password@` (or a token as the user). */
+const urlCredentials = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/** A query parameter `?name=value` or `&name=value`. */
+const queryParameter = /([?&])([^=&#\s"'<>]+)=([^&#\s"'<>]*)/g;
 
 /** A copy of `value` without secret-looking fields and with known secrets replaced. */
 export function scrub(value: unknown, secrets: readonly string[]): unknown {
@@ -34,12 +41,19 @@ export function scrub(value: unknown, secrets: readonly string[]): unknown {
   return value;
 }
 
-/** `text` with every known secret (and PEM private keys) replaced. */
+/**
+ * `text` with every known secret, PEM private keys, the credentials of URLs (`user:password@`)
+ * and the values of secret-looking query parameters (`?token=…`) replaced.
+ */
 export function scrubText(text: string, secrets: readonly string[]): string {
-  let out = text.replace(
-    /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-    removed,
-  );
+  let out = text
+    .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, removed)
+    .replace(urlCredentials, `$1${removed}@`)
+    .replace(queryParameter, (whole, separator: string, name: string, value: string) =>
+      value !== '' && (secretField.test(name) || secretParameter.test(name))
+        ? `${separator}${name}=${removed}`
+        : whole,
+    );
   // Longest first, so that a secret holding another is replaced whole.
   for (const secret of [...secrets]
     .filter((s) => s.length >= 4)

@@ -1,8 +1,16 @@
-/** Platform settings (label, DNS name) kept in the store. The public surface of the subsystem. */
+/**
+ * Platform settings (label, DNS name, alarm URL and e-mail recipients) kept in the store. The
+ * public surface of the subsystem.
+ */
 export {
   SettingsService,
+  checkAlarmEmail,
+  checkAlarmUrl,
   checkDnsName,
   checkLabel,
+  maxAlarmUrlLength,
   maxLabelLength,
+  type AlarmTargets,
   type PlatformSettings,
+  type PlatformSettingsChange,
 } from './platform-settings.js';

@@ -1,26 +1,46 @@
 import { AppvisorError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
+/** Where alarm notifications go, as the configuration gives it (`alarms.url`, `alarms.smtp.to`). */
+export interface AlarmTargets {
+  /** The URL notifications are POSTed to; empty: none. */
+  alarmUrl: string;
+  /** Recipients of alarm e-mails (comma-separated); empty: none. */
+  alarmEmail: string;
+}
+
 /** The platform's own settings: `GET /settings`. */
-export interface PlatformSettings {
+export interface PlatformSettings extends AlarmTargets {
   /** A free-form name of this platform (shown in the UI, `#L` in backup names); may be empty. */
   label: string;
   /** The DNS name the platform is reached by (a host name, no scheme or port); may be empty. */
   dnsName: string;
+  /** The configuration's alarm URL and recipients, in effect while the settings are empty. */
+  defaults: AlarmTargets;
 }
 
+/** The fields `PATCH /settings` changes; an empty string clears one. */
+export type PlatformSettingsChange = Partial<Omit<PlatformSettings, 'defaults'>>;
+
+type Field = keyof PlatformSettingsChange;
+
 /** Keys of the store's settings table, by field. */
-const keys: Record<keyof PlatformSettings, string> = {
+const keys: Record<Field, string> = {
   label: 'platform.label',
   dnsName: 'platform.dnsName',
+  alarmUrl: 'alarms.url',
+  alarmEmail: 'alarms.email',
 };
 
-const defaults: PlatformSettings = { label: '', dnsName: '' };
+const fields = Object.keys(keys) as Field[];
 
 /** Longest label, in characters. */
 export const maxLabelLength = 64;
 
-function invalid(field: keyof PlatformSettings, message: string): AppvisorError {
+/** Longest alarm URL, in characters. */
+export const maxAlarmUrlLength = 2048;
+
+function invalid(field: Field, message: string): AppvisorError {
   return new AppvisorError('SETTING_INVALID', message, { field });
 }
 
@@ -49,33 +69,111 @@ export function checkDnsName(name: string): string {
   return lower;
 }
 
-/** The platform label and DNS name, kept in the store's settings table. */
+/**
+ * An alarm URL: an absolute `http://` or `https://` URL with a host, trimmed, or empty. The
+ * refusal never repeats the URL, which may carry credentials.
+ */
+export function checkAlarmUrl(url: string): string {
+  const trimmed = url.trim();
+  if (trimmed === '') return '';
+  if (trimmed.length > maxAlarmUrlLength)
+    throw invalid('alarmUrl', `the alarm URL has more than ${maxAlarmUrlLength} characters`);
+  let parsed: URL;
+  try {
+    parsed = new URL(trimmed);
+  } catch {
+    throw invalid('alarmUrl', 'the alarm URL is not a URL: give http://host/… or https://host/…');
+  }
+  if (!['http:', 'https:'].includes(parsed.protocol) || parsed.hostname === '')
+    throw invalid('alarmUrl', 'the alarm URL must be an http:// or https:// URL with a host');
+  return trimmed;
+}
+
+const address = /^[^\s@<>()[\],;:"]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
+
+/** Alarm e-mail recipients: addresses (`ops@example.com`) separated by commas, or empty. */
+export function checkAlarmEmail(list: string): string {
+  const addresses = list
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of addresses) {
+    if (item.length > 254 || !address.test(item))
+      throw invalid('alarmEmail', `"${item}" is not an e-mail address (name@example.com)`);
+  }
+  return addresses.join(', ');
+}
+
+const checks: Record<Field, (value: string) => string> = {
+  label: checkLabel,
+  dnsName: checkDnsName,
+  alarmUrl: checkAlarmUrl,
+  alarmEmail: checkAlarmEmail,
+};
+
+/**
+ * The platform label, DNS name and alarm targets, kept in the store's settings table. The
+ * alarm targets fall back to the configuration's while their settings are empty.
+ */
 export class SettingsService {
   readonly #store: Store;
+  readonly #defaults: AlarmTargets;
+  #last: PlatformSettings | undefined;
+  readonly #listeners = new Set<() => void>();
 
-  constructor(store: Store) {
+  constructor(store: Store, defaults: AlarmTargets = { alarmUrl: '', alarmEmail: '' }) {
     this.#store = store;
+    this.#defaults = { ...defaults };
   }
 
-  /** The current settings; defaults for those never set. */
+  /** The current settings; empty strings for those never set. */
   async get(): Promise<PlatformSettings> {
     const result = await this.#store.query<{ key: string; value: unknown }>(
       'SELECT key, value FROM settings WHERE key = ANY($1)',
       [Object.values(keys)],
     );
     const found = new Map(result.rows.map((row) => [row.key, row.value]));
-    const text = (field: keyof PlatformSettings): string => {
+    const text = (field: Field): string => {
       const value = found.get(keys[field]);
-      return typeof value === 'string' ? value : defaults[field];
+      return typeof value === 'string' ? value : '';
     };
-    return { label: text('label'), dnsName: text('dnsName') };
+    const settings: PlatformSettings = {
+      label: text('label'),
+      dnsName: text('dnsName'),
+      alarmUrl: text('alarmUrl'),
+      alarmEmail: text('alarmEmail'),
+      defaults: { ...this.#defaults },
+    };
+    this.#last = settings;
+    return settings;
+  }
+
+  /**
+   * The label and the alarm targets in effect now: the settings, else the configuration's.
+   * While the store is away, the ones read last (never throws).
+   */
+  async current(): Promise<AlarmTargets & { label: string }> {
+    const settings = await this.get().catch(() => this.#last);
+    return {
+      label: settings?.label ?? '',
+      alarmUrl: settings?.alarmUrl || this.#defaults.alarmUrl,
+      alarmEmail: settings?.alarmEmail || this.#defaults.alarmEmail,
+    };
+  }
+
+  /** Calls `listener` after each change of the alarm URL or recipients. */
+  onAlarmTargetsChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Validates and stores the given fields together; answers the settings after the change. */
-  async update(patch: Partial<PlatformSettings>): Promise<PlatformSettings> {
+  async update(patch: PlatformSettingsChange): Promise<PlatformSettings> {
     const changes: [string, string][] = [];
-    if (patch.label !== undefined) changes.push([keys.label, checkLabel(patch.label)]);
-    if (patch.dnsName !== undefined) changes.push([keys.dnsName, checkDnsName(patch.dnsName)]);
+    for (const field of fields) {
+      const value = patch[field];
+      if (value !== undefined) changes.push([keys[field], checks[field](value)]);
+    }
     if (changes.length > 0) {
       await this.#store.transaction(async (query) => {
         for (const [key, value] of changes) {
@@ -87,6 +185,9 @@ export class SettingsService {
         }
       });
     }
-    return this.get();
+    const settings = await this.get();
+    if (patch.alarmUrl !== undefined || patch.alarmEmail !== undefined)
+      for (const listener of this.#listeners) listener();
+    return settings;
   }
 }

@@ -6,29 +6,88 @@ import {
   type CertificateStatus,
   type PasswordAnswer,
   type PlatformSettings,
+  type PlatformSettingsChange,
 } from '../api.js';
 import { ConfirmDialog, ErrorText, Field, Notice, formErrors } from '../components.js';
 import { dateTime } from '../format.js';
 import { useAction } from '../hooks.js';
 
+type PlatformFields = Required<PlatformSettingsChange>;
+
+const platformFields: {
+  field: keyof PlatformFields;
+  id: string;
+  label: string;
+  hint: (defaults: PlatformSettings['defaults'] | undefined) => string;
+}[] = [
+  {
+    field: 'label',
+    id: 'settings-label',
+    label: 'Label',
+    hint: () => 'A name for this platform, up to 64 characters',
+  },
+  {
+    field: 'dnsName',
+    id: 'settings-dns',
+    label: 'DNS name',
+    hint: () => 'The host name the platform is reached by, e.g. apps.example.com',
+  },
+  {
+    field: 'alarmUrl',
+    id: 'settings-alarm-url',
+    label: 'Alarm URL',
+    hint: (defaults) =>
+      `Each alarm raise and clear is POSTed here as JSON (http:// or https://). Empty: ${
+        defaults?.alarmUrl ? `the configured ${originOf(defaults.alarmUrl)}…` : 'none'
+      }`,
+  },
+  {
+    field: 'alarmEmail',
+    id: 'settings-alarm-email',
+    label: 'Alarm e-mail',
+    hint: (defaults) =>
+      `Recipients of alarm e-mails, comma-separated (needs alarms.smtp.host). Empty: ${
+        defaults?.alarmEmail ? `the configured ${defaults.alarmEmail}` : 'none'
+      }`,
+  },
+];
+
+/** The origin of a URL only: the configured one may carry credentials. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'URL';
+  }
+}
+
+function fieldsOf(settings: PlatformSettings): PlatformFields {
+  const { label, dnsName, alarmUrl, alarmEmail } = settings;
+  return { label, dnsName, alarmUrl, alarmEmail };
+}
+
 function PlatformForm(props: { onSaved: (text: string) => void }) {
   const [settings, setSettings] = useState<PlatformSettings>();
   const [loadError, setLoadError] = useState<string>();
-  const [label, setLabel] = useState('');
-  const [dnsName, setDnsName] = useState('');
+  const [values, setValues] = useState<PlatformFields>({
+    label: '',
+    dnsName: '',
+    alarmUrl: '',
+    alarmEmail: '',
+  });
   const action = useAction();
-  const errors = formErrors(action.error, ['label', 'dnsName']);
+  const errors = formErrors(
+    action.error,
+    platformFields.map((item) => item.field),
+  );
+  const loaded = (answer: PlatformSettings) => {
+    setSettings(answer);
+    setValues(fieldsOf(answer));
+  };
   useEffect(() => {
-    call<PlatformSettings>('GET', '/settings').then(
-      (loaded) => {
-        setSettings(loaded);
-        setLabel(loaded.label);
-        setDnsName(loaded.dnsName);
-      },
-      (error: unknown) => {
-        setLoadError(messageOf(error));
-      },
-    );
+    call<PlatformSettings>('GET', '/settings').then(loaded, (error: unknown) => {
+      setLoadError(messageOf(error));
+    });
   }, []);
   return (
     <form
@@ -37,52 +96,37 @@ function PlatformForm(props: { onSaved: (text: string) => void }) {
       onSubmit={(event) => {
         event.preventDefault();
         void action
-          .run(() => call<PlatformSettings>('PATCH', '/settings', { label, dnsName }))
+          .run(() => call<PlatformSettings>('PATCH', '/settings', values))
           .then((saved) => {
             if (!saved) return;
-            setSettings(saved);
-            setLabel(saved.label);
-            setDnsName(saved.dnsName);
+            loaded(saved);
             props.onSaved('Platform settings saved.');
           });
       }}
     >
       <h2 id="platform-title">Platform</h2>
       <ErrorText message={loadError && `Cannot load the settings: ${loadError}`} />
-      <Field
-        id="settings-label"
-        label="Label"
-        hint="A name for this platform, up to 64 characters"
-        error={errors.field.label}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={label}
-            disabled={!settings}
-            onInput={(event) => {
-              setLabel(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
-        id="settings-dns"
-        label="DNS name"
-        hint="The host name the platform is reached by, e.g. apps.example.com"
-        error={errors.field.dnsName}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={dnsName}
-            disabled={!settings}
-            onInput={(event) => {
-              setDnsName(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
+      {platformFields.map((item) => (
+        <Field
+          key={item.field}
+          id={item.id}
+          label={item.label}
+          hint={item.hint(settings?.defaults)}
+          error={errors.field[item.field]}
+        >
+          {(aria) => (
+            <input
+              {...aria}
+              value={values[item.field]}
+              disabled={!settings}
+              onInput={(event) => {
+                const value = event.currentTarget.value;
+                setValues((current) => ({ ...current, [item.field]: value }));
+              }}
+            />
+          )}
+        </Field>
+      ))}
       <ErrorText message={errors.form} />
       <div class="actions">
         <button type="submit" class="primary" disabled={action.busy || !settings}>
@@ -307,7 +351,7 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
   );
 }
 
-/** Platform label and DNS name, the TLS certificate, the admin password. */
+/** Platform label, DNS name and alarm targets, the TLS certificate, the admin password. */
 export function SettingsPage(props: { onLoggedOut: (message: string) => void }) {
   const [notice, setNotice] = useState<string>();
   return (
