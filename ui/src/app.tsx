@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, messageOf, whenUnauthorized, type PlatformSettings } from './api.js';
 import { ErrorText, Link } from './components.js';
+import { AlarmsPage } from './pages/alarms.js';
 import { AppPage } from './pages/app.js';
 import { AppsPage } from './pages/apps.js';
 import { BackupsPage } from './pages/backups.js';
@@ -18,6 +19,7 @@ const sections = [
   { route: '/apps', label: 'Apps' },
   { route: '/instances', label: 'Instances' },
   { route: '/backups', label: 'Backups' },
+  { route: '/alarms', label: 'Alarms' },
   { route: '/settings', label: 'Settings' },
 ] as const;
 
@@ -35,6 +37,7 @@ function Page(props: { route: string; onLoggedOut: (message: string) => void }) 
   if (section === 'instances' && id !== undefined) return <InstancePage id={id} />;
   if (section === 'instances') return <InstancesPage />;
   if (section === 'backups') return <BackupsPage />;
+  if (section === 'alarms') return <AlarmsPage />;
   if (section === 'settings') return <SettingsPage onLoggedOut={props.onLoggedOut} />;
   return (
     <section>

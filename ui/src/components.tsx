@@ -1,6 +1,12 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf, type AppSummary, type InstanceView } from './api.js';
+import {
+  ApiError,
+  messageOf,
+  type ActiveAlarm,
+  type AppSummary,
+  type InstanceView,
+} from './api.js';
 import { duration, relative, time } from './format.js';
 import { useElapsed } from './hooks.js';
 import { href, onLinkClick } from './router.js';
@@ -117,6 +123,37 @@ export function InstanceBadge(props: { instance: Pick<InstanceView, 'state' | 'e
     <span class={`badge ${kind}`} title={error ?? undefined}>
       {state}
     </span>
+  );
+}
+
+/** The severity of an alarm as a badge: info, warning, error, critical. */
+export function SeverityBadge(props: { severity: ActiveAlarm['severity'] }) {
+  const kind = props.severity === 'info' ? 'busy' : props.severity === 'warning' ? 'warn' : 'bad';
+  return <span class={`badge ${kind}`}>{props.severity}</span>;
+}
+
+/** A table of rows (cards below 640 px) with its column headings, named by a heading. */
+export function ListTable(props: {
+  labelledBy: string;
+  testId?: string;
+  columns: readonly string[];
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class="list" aria-labelledby={props.labelledBy} data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
   );
 }
 

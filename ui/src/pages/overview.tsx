@@ -1,4 +1,13 @@
-import { call, type InstanceList, type StatusReport } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import {
+  call,
+  type InstanceList,
+  type MonitorHistory,
+  type MonitorSnapshot,
+  type Resolution,
+  type StatusReport,
+} from '../api.js';
+import { Chart, type Line } from '../charts.js';
 import { Freshness, Link } from '../components.js';
 import { bytes, dateTime, duration } from '../format.js';
 import { usePoll } from '../hooks.js';
@@ -21,6 +30,145 @@ function Meter(props: { label: string; percent: number; text: string }) {
       />
       <p class="detail">{props.text}</p>
     </div>
+  );
+}
+
+/** Periods the graphs can show. */
+const periods = [
+  { label: '15 min', ms: 15 * 60_000 },
+  { label: '1 h', ms: 3600_000 },
+  { label: '6 h', ms: 6 * 3600_000 },
+  { label: '24 h', ms: 24 * 3600_000 },
+] as const;
+
+/** Bucket sizes of the history, finest first (`raw`: one point per sample). */
+const buckets: [Resolution, number][] = [
+  ['10s', 10_000],
+  ['1m', 60_000],
+  ['5m', 300_000],
+  ['1h', 3600_000],
+];
+
+/** At most this many points per line: enough for a graph, little to send. */
+const maxPoints = 1000;
+
+/** The finest resolution that gives at most {@link maxPoints} over `periodMs`. */
+export function resolutionFor(periodMs: number, intervalSeconds: number): Resolution {
+  if (periodMs / (intervalSeconds * 1000) <= maxPoints) return 'raw';
+  return buckets.find(([, size]) => periodMs / size <= maxPoints)?.[0] ?? '1h';
+}
+
+/** The lines of `app.<id>.<metric>` (each app) and of PostgreSQL's when it was measured. */
+function processLines(history: MonitorHistory, metric: 'cpu' | 'rss'): Line[] {
+  const lines: Line[] = [];
+  for (const series of history.series) {
+    const app = new RegExp(`^app\\.(.+)\\.${metric}$`).exec(series.name);
+    if (app?.[1]) lines.push({ label: app[1], values: series.avg });
+  }
+  lines.sort((a, b) => a.label.localeCompare(b.label));
+  const postgres = history.series.find((s) => s.name === `postgres.${metric}`);
+  if (postgres?.avg.some((value) => value !== null))
+    lines.push({ label: 'PostgreSQL', values: postgres.avg });
+  return lines;
+}
+
+/** CPU, memory and disk of the machine and CPU and memory of each app over a chosen period. */
+function Graphs(props: { report: StatusReport }) {
+  const [period, setPeriod] = useState<number>(periods[1].ms);
+  const [interval, setIntervalSeconds] = useState<number>();
+  useEffect(() => {
+    call<MonitorSnapshot>('GET', '/monitor').then(
+      (snapshot) => {
+        setIntervalSeconds(snapshot.intervalSeconds);
+      },
+      () => {
+        // The history still loads, at the resolution of the default interval.
+        setIntervalSeconds(10);
+      },
+    );
+  }, []);
+  const resolution = resolutionFor(period, interval ?? 10);
+  const history = usePoll(
+    () =>
+      interval === undefined
+        ? Promise.resolve(undefined)
+        : call<MonitorHistory>(
+            'GET',
+            `/monitor/history?from=${Date.now() - period}&resolution=${resolution}`,
+          ),
+    5000,
+    `${period} ${interval ?? ''}`,
+  );
+  const data = history.data;
+  const machine = (name: string, label: string): Line[] => {
+    const series = data?.series.find((s) => s.name === name);
+    return series ? [{ label, values: series.avg }] : [];
+  };
+  const { memory, disk } = props.report.system;
+  return (
+    <section aria-labelledby="graphs-title" class="graphs">
+      <div class="heading">
+        <h2 id="graphs-title">Graphs</h2>
+        <div class="field inline-field">
+          <label for="graphs-period">Period</label>
+          <select
+            id="graphs-period"
+            value={String(period)}
+            onChange={(event) => {
+              setPeriod(Number(event.currentTarget.value));
+            }}
+          >
+            {periods.map((p) => (
+              <option key={p.ms} value={String(p.ms)}>
+                {p.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      {history.error && <p class="error">The history did not load: {history.error}</p>}
+      {data && (
+        <div class="charts">
+          {[
+            {
+              id: 'chart-cpu',
+              title: 'CPU',
+              unit: 'percent' as const,
+              max: 100,
+              lines: machine('machine.cpu', 'busy'),
+            },
+            {
+              id: 'chart-memory',
+              title: 'Memory',
+              unit: 'bytes' as const,
+              max: memory.totalBytes,
+              lines: machine('machine.memoryUsed', 'used'),
+            },
+            {
+              id: 'chart-disk',
+              title: 'Disk',
+              unit: 'bytes' as const,
+              max: disk.totalBytes,
+              lines: machine('machine.diskUsed', 'used'),
+            },
+            {
+              id: 'chart-app-cpu',
+              title: 'CPU per app (of one core)',
+              unit: 'percent' as const,
+              lines: processLines(data, 'cpu'),
+            },
+            {
+              id: 'chart-app-rss',
+              title: 'Memory per app (resident)',
+              unit: 'bytes' as const,
+              lines: processLines(data, 'rss'),
+            },
+          ].map((chart) => (
+            <Chart key={chart.id} {...chart} times={data.times} />
+          ))}
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -88,10 +236,12 @@ export function OverviewPage() {
             />
           </div>
 
-          <h2>Alarms</h2>
+          <h2>
+            <Link to="/alarms">Alarms</Link>
+          </h2>
           {report.alarms.length === 0 ? (
             <p class="quiet" data-testid="no-alarms">
-              No active alarms.
+              No active alarms. <Link to="/alarms">See the history</Link>.
             </p>
           ) : (
             <ul class="alarms">
@@ -128,6 +278,7 @@ export function OverviewPage() {
               <p class="detail">{list ? `${ready} ready` : (instances.error ?? 'loading')}</p>
             </div>
           </div>
+          <Graphs report={report} />
         </>
       )}
     </section>

@@ -1,0 +1,122 @@
+import { useState } from 'preact/hooks';
+import { call, type AlarmHistoryReport, type AlarmsReport } from '../api.js';
+import { ErrorText, Freshness, ListTable, SeverityBadge } from '../components.js';
+import { dateTime, relative } from '../format.js';
+import { usePoll } from '../hooks.js';
+
+/** How many raises and clears the history shows. */
+const historyLimit = 200;
+
+/** Whether an alarm's code or subject contains the filter text (any case). */
+function matches(alarm: { code: string; subject: string }, filter: string): boolean {
+  const text = filter.trim().toLowerCase();
+  return (
+    text === '' ||
+    alarm.code.toLowerCase().includes(text) ||
+    alarm.subject.toLowerCase().includes(text)
+  );
+}
+
+/** The active alarms and the history of raises and clears, newest first, with a filter. */
+export function AlarmsPage() {
+  const active = usePoll(() => call<AlarmsReport>('GET', '/alarms'), 3000);
+  const history = usePoll(
+    () => call<AlarmHistoryReport>('GET', `/alarms/history?limit=${historyLimit}`),
+    5000,
+  );
+  const [filter, setFilter] = useState('');
+  const alarms = active.data?.alarms
+    .filter((alarm) => matches(alarm, filter))
+    .sort((a, b) => b.since.localeCompare(a.since));
+  const changes = history.data?.history.filter((change) => matches(change, filter));
+  const filtered = filter.trim() ? ' matching the filter' : '';
+
+  return (
+    <section aria-labelledby="alarms-title">
+      <div class="heading">
+        <h1 id="alarms-title">Alarms</h1>
+        <Freshness at={active.at} error={active.error} />
+      </div>
+      <div class="field inline-field">
+        <label for="alarms-filter">Filter by code or subject</label>
+        <input
+          id="alarms-filter"
+          type="search"
+          value={filter}
+          onInput={(event) => {
+            setFilter(event.currentTarget.value);
+          }}
+        />
+      </div>
+
+      <h2 id="active-title">Active</h2>
+      {alarms && alarms.length === 0 && (
+        <p class="quiet" data-testid="no-active-alarms">
+          No active alarms{filtered}.
+        </p>
+      )}
+      {alarms && alarms.length > 0 && (
+        <ListTable
+          labelledBy="active-title"
+          testId="active-alarms"
+          columns={['Severity', 'Code', 'Subject', 'Text', 'Since']}
+        >
+          {alarms.map((alarm) => (
+            <tr key={`${alarm.code}\n${alarm.subject}`}>
+              <td data-label="Severity">
+                <SeverityBadge severity={alarm.severity} />
+              </td>
+              <th scope="row" data-label="Code">
+                <code>{alarm.code}</code>
+              </th>
+              <td data-label="Subject">{alarm.subject}</td>
+              <td data-label="Text">{alarm.text}</td>
+              <td data-label="Since">
+                {dateTime(alarm.since)} <span class="quiet">({relative(alarm.since)})</span>
+              </td>
+            </tr>
+          ))}
+        </ListTable>
+      )}
+
+      <div class="heading">
+        <h2 id="history-title">History</h2>
+        <p class="quiet">the latest {historyLimit} raises and clears, newest first</p>
+      </div>
+      <ErrorText message={history.error && `Cannot load the history: ${history.error}`} />
+      {changes && changes.length === 0 && (
+        <p class="quiet" data-testid="no-alarm-history">
+          No alarm raised or cleared yet{filtered}.
+        </p>
+      )}
+      {changes && changes.length > 0 && (
+        <ListTable
+          labelledBy="history-title"
+          testId="alarm-history"
+          columns={['Time', 'Event', 'Severity', 'Code', 'Subject', 'Text']}
+        >
+          {changes.map((change, index) => (
+            <tr key={`${change.at}\n${change.code}\n${change.subject}\n${index}`}>
+              <th scope="row" data-label="Time">
+                {dateTime(change.at)}
+              </th>
+              <td data-label="Event">
+                <span class={`badge ${change.action === 'raised' ? 'warn' : 'ok'}`}>
+                  {change.action}
+                </span>
+              </td>
+              <td data-label="Severity">
+                <SeverityBadge severity={change.severity} />
+              </td>
+              <td data-label="Code">
+                <code>{change.code}</code>
+              </td>
+              <td data-label="Subject">{change.subject}</td>
+              <td data-label="Text">{change.text}</td>
+            </tr>
+          ))}
+        </ListTable>
+      )}
+    </section>
+  );
+}
