@@ -108,7 +108,10 @@ try {
   await page.getByRole('heading', { name: 'Disk' }).waitFor();
   await page.getByLabel('Period').selectOption({ label: '15 min' });
   await page.getByTestId('chart-app-rss').locator('.u-legend').getByText('echo').waitFor();
-  await page.getByTestId('chart-cpu').getByText(/\((1\d|[2-9]\d) points\)/).waitFor();
+  await page
+    .getByTestId('chart-cpu')
+    .getByText(/\((1\d|[2-9]\d) points\)/)
+    .waitFor();
   await shot('overview');
 
   await page.goto(`${daemon.httpUrl}/manager/apps`);
