@@ -33,7 +33,8 @@ if (missing) {
 await mkdir(out, { recursive: true });
 const data = await makeTemp('appvisor-screenshots-');
 const work = await makeTemp('appvisor-screenshots-work-');
-const daemon = await startDaemon({ data });
+// Samples every 2 s, so that the overview's graphs have a few points to draw.
+const daemon = await startDaemon({ data, args: ['--set', 'monitor.intervalSeconds=2'] });
 let browser;
 try {
   await run(
@@ -105,6 +106,12 @@ try {
   await shot('login');
   await logIn(page, daemon, daemon.password);
   await page.getByRole('heading', { name: 'Disk' }).waitFor();
+  await page.getByLabel('Period').selectOption({ label: '15 min' });
+  await page.getByTestId('chart-app-rss').locator('.u-legend').getByText('echo').waitFor();
+  await page
+    .getByTestId('chart-cpu')
+    .getByText(/\((1\d|[2-9]\d) points\)/)
+    .waitFor();
   await shot('overview');
 
   await page.goto(`${daemon.httpUrl}/manager/apps`);
@@ -128,6 +135,10 @@ try {
   await page.locator('tr[data-instance="acme"]').first().getByRole('button').click();
   await page.getByLabel('New instance id').fill('acme-copy');
   await shot('backups');
+
+  await page.goto(`${daemon.httpUrl}/manager/alarms`);
+  await page.getByTestId('active-alarms').getByText('crash-loop').waitFor();
+  await shot('alarms');
 
   await page.goto(`${daemon.httpUrl}/manager/settings`);
   await page.getByTestId('cert-facts').waitFor();

@@ -24,7 +24,8 @@ const palette = ['#2f7ed8', '#e0662c', '#2aa35a', '#a35bd6', '#c9a400', '#d6457c
 
 /** A value with its unit: `12.5 %`, `1.5 GiB`. */
 export function withUnit(value: number, unit: SeriesUnit): string {
-  if (unit === 'percent') return `${value.toFixed(value >= 10 ? 0 : 1)} %`;
+  if (unit === 'percent')
+    return `${value >= 10 || Number.isInteger(value) ? value.toFixed(0) : value.toFixed(1)} %`;
   if (unit === 'bytes') return bytes(Math.round(value));
   return value.toFixed(unit === 'load' ? 2 : 0);
 }
