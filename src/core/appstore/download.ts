@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AppvisorError } from '../errors/index.js';
 import { diskFullError } from '../disk/index.js';
 
@@ -59,7 +61,9 @@ async function get(what: string, url: string, limits: FetchLimits): Promise<Body
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       if (!body) return;
-      for await (const chunk of body) {
+      // Through a Node stream: the web stream's async iteration is not in every lib's types.
+      const stream = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
         clearTimeout(stall);
         stall = setTimeout(() => {
           abort(`the transfer stalled for ${limits.stallMs / 1000} s`);
