@@ -47,7 +47,8 @@ try {
   await run(daemon, 'app', 'install', join(repoRoot, 'examples', 'echo'), '--autostart');
   const crashy = await makeAppFolder(work, 'crashy', {
     run: 'echo "cannot reach the mail server"; exit 1',
-    manifest: { version: '0.3.1', restart: { delaySeconds: 60 } },
+    // Quick first restarts, so that it is in a crash loop (an alarm) by the time of the shots.
+    manifest: { version: '0.3.1', restart: { delaySeconds: 1, maxDelaySeconds: 60 } },
   });
   await run(daemon, 'app', 'install', crashy, '--autostart');
   const idle = await makeAppFolder(work, 'reports', {
