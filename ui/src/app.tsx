@@ -9,6 +9,7 @@ import { InstancesPage } from './pages/instances.js';
 import { LoginPage } from './pages/login.js';
 import { OverviewPage } from './pages/overview.js';
 import { SettingsPage } from './pages/settings.js';
+import { StorePage } from './pages/store.js';
 import { navigate, useRoute } from './router.js';
 
 type Session = { state: 'checking' } | { state: 'out'; message?: string } | { state: 'in' };
@@ -18,6 +19,7 @@ const sections = [
   { route: '/apps', label: 'Apps' },
   { route: '/instances', label: 'Instances' },
   { route: '/backups', label: 'Backups' },
+  { route: '/store', label: 'App store' },
   { route: '/settings', label: 'Settings' },
 ] as const;
 
@@ -35,6 +37,7 @@ function Page(props: { route: string; onLoggedOut: (message: string) => void }) 
   if (section === 'instances' && id !== undefined) return <InstancePage id={id} />;
   if (section === 'instances') return <InstancesPage />;
   if (section === 'backups') return <BackupsPage />;
+  if (section === 'store') return <StorePage />;
   if (section === 'settings') return <SettingsPage onLoggedOut={props.onLoggedOut} />;
   return (
     <section>

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf, type AppSummary, type InstanceView } from './api.js';
 import { duration, relative, time } from './format.js';
 import { useElapsed } from './hooks.js';
@@ -70,6 +70,39 @@ export function Field(props: {
           {props.error}
         </p>
       )}
+    </div>
+  );
+}
+
+/**
+ * A list table (its rows become cards on narrow screens): the column headings, then `children`,
+ * the rows. With `actions`, a last column of buttons named "Actions" for screen readers only.
+ */
+export function ListTable(props: {
+  columns: readonly string[];
+  actions?: boolean;
+  labelledBy?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class="list" aria-labelledby={props.labelledBy}>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+            {props.actions && (
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
     </div>
   );
 }
@@ -159,6 +192,8 @@ export function ConfirmDialog(props: {
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Its own id: a page may hold several dialogs, and each must be named by its own title.
+  const titleId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   useEffect(() => {
@@ -172,7 +207,7 @@ export function ConfirmDialog(props: {
   return (
     <dialog
       ref={ref}
-      aria-labelledby="dialog-title"
+      aria-labelledby={titleId}
       onClose={() => {
         props.onClose();
       }}
@@ -195,7 +230,7 @@ export function ConfirmDialog(props: {
           );
         }}
       >
-        <h2 id="dialog-title">{props.title}</h2>
+        <h2 id={titleId}>{props.title}</h2>
         {props.children}
         <ErrorText message={error} />
         <div class="actions">

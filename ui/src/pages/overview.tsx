@@ -104,6 +104,11 @@ export function OverviewPage() {
             </ul>
           )}
 
+          {report.updates.updates.length > 0 && (
+            <p class="info" data-testid="updates-available">
+              <Link to="/store">{`${report.updates.updates.length} app update(s) available`}</Link>
+            </p>
+          )}
           <div class="grid two">
             <div class="stat">
               <h3>
