@@ -72,9 +72,11 @@ export class StaticStore {
   }
 
   async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
     for (const response of this.#held) response.destroy();
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 

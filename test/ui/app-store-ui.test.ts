@@ -222,9 +222,22 @@ if (missing) {
         .getByRole('navigation', { name: 'Sections' })
         .getByRole('link', { name: 'Overview', exact: true })
         .click();
-      await page.getByTestId('updates-available').getByText('1 app update(s) available').click();
+      await page
+        .getByTestId('updates-available')
+        .getByText('1 app update available', { exact: true })
+        .click();
       await page.getByRole('heading', { name: 'App store', exact: true }).waitFor();
       await appRow().waitFor();
+    });
+
+    test('at 360 px the page fits the width', async () => {
+      await page.setViewportSize({ width: 360, height: 740 });
+      await page.reload();
+      await appRow().getByRole('button', { name: 'Update to 1.2.0' }).waitFor();
+      const overflow = await page.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
+      assert.equal(overflow, 0, 'no sideways scrolling');
     });
   });
 }

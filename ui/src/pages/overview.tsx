@@ -106,7 +106,9 @@ export function OverviewPage() {
 
           {report.updates.updates.length > 0 && (
             <p class="info" data-testid="updates-available">
-              <Link to="/store">{`${report.updates.updates.length} app update(s) available`}</Link>
+              <Link to="/store">
+                {`${report.updates.updates.length} app update${report.updates.updates.length === 1 ? '' : 's'} available`}
+              </Link>
             </p>
           )}
           <div class="grid two">
