@@ -418,4 +418,21 @@ describe('app stores', () => {
     await waitForApp(running.daemon, 'hello');
     assert.equal((await json<StoreAppView>('store', 'show', 'hello')).latest.signed, false);
   });
+
+  test('an update of an app without instances that exits as soon as it starts is rolled back', async () => {
+    const plainDir = join(work, 'store', 'plain');
+    await makeStorePackage(
+      join(plainDir, 'hello-0.2.tar.gz'),
+      'hello',
+      { version: '0.2', build: 8, restart: { delaySeconds: 0.3, maxDelaySeconds: 1 } },
+      { script: '#!/bin/sh\nexit 3\n' },
+    );
+    await buildStoreFolder(plainDir);
+    const updated = await run('store', 'update', 'hello');
+    assert.equal(updated.code, 1, updated.stdout);
+    assert.match(updated.stderr, /^error UPDATE_FAILED: .*rolled back to 0\.1/m);
+    const app = await appStatus(running.daemon, 'hello');
+    assert.equal(app.version, '0.1');
+    assert.equal(app.state, 'running');
+  });
 });
