@@ -5,7 +5,7 @@
  * Skipped, saying why, only when no browser can be had.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -26,7 +26,9 @@ if (missing) {
   });
 } else {
   describe('the App store page in a browser', () => {
-    const running = withDaemon({ args: ['--set', 'apps.stopGraceSeconds=2'] });
+    const running = withDaemon({
+      args: ['--set', 'apps.stopGraceSeconds=2', '--set', 'appstore.updateTimeoutSeconds=6'],
+    });
     let browser: Browser;
     let page: Page;
     let storeDir: string;
@@ -34,15 +36,25 @@ if (missing) {
     let publicKey: string;
     let server: StaticStore;
 
-    const publish = async (version: string, build: number, label?: string) => {
+    const publish = async (
+      version: string,
+      build: number,
+      options: { label?: string; script?: string } = {},
+    ) => {
       const file = `hello-${version}.tar.gz`;
-      await makeStorePackage(join(storeDir, file), 'hello', {
-        version,
-        build,
-        title: 'Hello',
-        description: 'Says hello, quietly',
-        ...(label ? { label } : {}),
-      });
+      await makeStorePackage(
+        join(storeDir, file),
+        'hello',
+        {
+          version,
+          build,
+          title: 'Hello',
+          description: 'Says hello, quietly',
+          restart: { delaySeconds: 0.3, maxDelaySeconds: 1 },
+          ...(options.label ? { label: options.label } : {}),
+        },
+        options.script ? { script: options.script } : {},
+      );
       await buildStoreFolder(storeDir, key);
       return file;
     };
@@ -53,7 +65,7 @@ if (missing) {
       await mkdir(storeDir);
       key = join(work, 'store.key');
       publicKey = await storeKeygen(key);
-      await publish('1.0.0', 1, 'beta');
+      await publish('1.0.0', 1, { label: 'beta' });
       server = new StaticStore(storeDir);
       await server.start();
       browser = await launchBrowser();
@@ -187,6 +199,26 @@ if (missing) {
         .waitFor();
       await cell('Installed').getByText('1.0.0').waitFor();
       assert.equal((await appStatus(running.daemon, 'hello')).version, '1.0.0');
+      // Taken off the store: a store build refuses a damaged package.
+      await rm(path);
+    });
+
+    test('an update that does not start is rolled back, and the page says so', async () => {
+      await publish('1.3.0', 4, { script: '#!/bin/sh\necho broken; exit 3\n' });
+      await page.reload();
+      await appRow().getByRole('button', { name: 'Update to 1.3.0' }).click();
+      await page
+        .getByTestId('store-progress')
+        .getByText('Updating hello 1.3.0: Waiting until the app and its instances are ready')
+        .waitFor();
+      const failure = page.locator('.notice.bad');
+      await failure
+        .getByText('The update of hello failed and was rolled back', { exact: false })
+        .waitFor();
+      assert.match((await failure.textContent()) ?? '', /UPDATE_FAILED/);
+      assert.match((await failure.textContent()) ?? '', /rolled back to 1\.0\.0/);
+      await cell('Installed').getByText('1.0.0').waitFor();
+      assert.equal((await appStatus(running.daemon, 'hello')).version, '1.0.0');
     });
 
     test('a store that cannot be read is a warning naming it; removing it asks first', async () => {
@@ -233,7 +265,7 @@ if (missing) {
     test('at 360 px the page fits the width', async () => {
       await page.setViewportSize({ width: 360, height: 740 });
       await page.reload();
-      await appRow().getByRole('button', { name: 'Update to 1.2.0' }).waitFor();
+      await appRow().getByRole('button', { name: 'Update to 1.3.0' }).waitFor();
       const overflow = await page.evaluate(
         'document.documentElement.scrollWidth - document.documentElement.clientWidth',
       );
