@@ -3,6 +3,12 @@
 // Run with `npm run screenshots` (it builds first; the helpers come from the compiled tests).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  buildStoreFolder,
+  makeStorePackage,
+  StaticStore,
+  storeKeygen,
+} from '../dist/test/helpers/app-store.js';
 import { makeAppFolder } from '../dist/test/helpers/apps.js';
 import { browserMissing, launchBrowser, logIn } from '../dist/test/helpers/browser.js';
 import {
@@ -35,6 +41,8 @@ const data = await makeTemp('appvisor-screenshots-');
 const work = await makeTemp('appvisor-screenshots-work-');
 // Samples every 2 s, so that the overview's graphs have a few points to draw.
 const daemon = await startDaemon({ data, args: ['--set', 'monitor.intervalSeconds=2'] });
+const storeDir = join(work, 'store');
+const store = new StaticStore(storeDir);
 let browser;
 try {
   await run(
@@ -89,6 +97,32 @@ try {
     '7',
   );
 
+  // An app store with an installed app that has an update, an app not installed yet, and a
+  // second store that cannot be read.
+  await mkdir(storeDir);
+  const storeKey = join(work, 'store.key');
+  const publicKey = await storeKeygen(storeKey);
+  const publish = async (id, version, build, extra) => {
+    await makeStorePackage(join(storeDir, `${id}-${version}.tar.gz`), id, {
+      version,
+      build,
+      ...extra,
+    });
+    await buildStoreFolder(storeDir, storeKey);
+  };
+  const hello = { title: 'Hello', description: 'Greets visitors' };
+  await publish('hello', '1.0.0', 1, hello);
+  await publish('weather', '2.3.0', 5, {
+    title: 'Weather',
+    description: 'Forecasts for the sites',
+  });
+  await store.start();
+  await run(daemon, 'store', 'add', 'main', store.url(), '--key', publicKey);
+  await run(daemon, 'store', 'install', 'hello', '--autostart');
+  await publish('hello', '1.1.0', 2, { ...hello, label: 'beta' });
+  await run(daemon, 'store', 'add', 'mirror', store.url('mirror/apps.json'), '--allow-unsigned');
+  await run(daemon, 'store', 'check');
+
   browser = await launchBrowser();
   const context = await browser.newContext({
     viewport: { width: 1280, height: 860 },
@@ -141,6 +175,13 @@ try {
   await page.getByTestId('active-alarms').getByText('crash-loop').waitFor();
   await shot('alarms');
 
+  await page.goto(`${daemon.httpUrl}/manager/store`);
+  await page
+    .locator('tr[data-store-app="hello"] .badge', { hasText: 'update available' })
+    .waitFor();
+  await page.getByTestId('store-problems').waitFor();
+  await shot('store');
+
   await page.goto(`${daemon.httpUrl}/manager/settings`);
   await page.getByTestId('cert-facts').waitFor();
   await shot('settings');
@@ -151,6 +192,7 @@ try {
   await shot('apps-360');
 } finally {
   await browser?.close();
+  await store.close();
   await daemon.stop();
   await killAll(data);
   await removeTemp(data);

@@ -5,10 +5,7 @@
  * it, refuses what does not verify, and rolls a failed update back with its instances' data.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat, writeFile, access } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type {
@@ -18,7 +15,12 @@ import type {
   StoreResult,
   UpdateCheck,
 } from '../../src/api/index.js';
-import { makeTarGz } from '../helpers/archives.js';
+import {
+  buildStoreFolder,
+  makeStorePackage,
+  StaticStore,
+  storeKeygen,
+} from '../helpers/app-store.js';
 import {
   appStatus,
   cli,
@@ -29,63 +31,6 @@ import {
   waitForInstance,
   withDaemon,
 } from '../helpers/daemon.js';
-
-type Fault = 'stall' | 'cut' | 500 | 'junk';
-
-/** A static file server for the store folder, with faults by file name. */
-class StaticStore {
-  readonly faults = new Map<string, Fault>();
-  readonly requests: string[] = [];
-  #server: Server | undefined;
-  readonly #held = new Set<import('node:http').ServerResponse>();
-
-  constructor(readonly folder: string) {}
-
-  async start(): Promise<void> {
-    this.#server = createServer((request, response) => {
-      const name = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname.slice(1));
-      this.requests.push(name);
-      const fault = this.faults.get(name);
-      if (fault === 500) {
-        response.writeHead(500).end('broken');
-        return;
-      }
-      if (fault === 'junk') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{"apps": [ oops');
-        return;
-      }
-      const path = join(this.folder, name);
-      stat(path).then(
-        async (info) => {
-          if (!info.isFile()) throw new Error('not a file');
-          response.writeHead(200, { 'content-length': info.size });
-          if (fault === 'stall' || fault === 'cut') {
-            const bytes = await readFile(path);
-            response.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
-            if (fault === 'cut') setTimeout(() => response.destroy(), 100);
-            else this.#held.add(response);
-            return;
-          }
-          createReadStream(path).pipe(response);
-        },
-        () => {
-          response.writeHead(404).end('no such file');
-        },
-      );
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-  }
-
-  url(name = 'apps.json'): string {
-    return `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}/${name}`;
-  }
-
-  async close(): Promise<void> {
-    for (const response of this.#held) response.destroy();
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
-  }
-}
 
 /** A service hosting instances; the broken variant damages data and dies at start. */
 function notesMain(version: string, broken: boolean): string {
@@ -130,29 +75,23 @@ async function notesPackage(
   build: number,
   options: { broken?: boolean; label?: string } = {},
 ): Promise<string> {
-  const path = join(folder, file);
-  await makeTarGz(path, [
-    { name: 'notes/', type: 'dir' },
+  return makeStorePackage(
+    join(folder, file),
+    'notes',
     {
-      name: 'notes/run',
-      mode: 0o755,
-      content: '#!/bin/sh\nexec "${APPVISOR_NODE:-node}" "$APPVISOR_APP_DIR/main.mjs"\n',
+      version,
+      build,
+      title: 'Notes',
+      description: `Notes, version ${version}`,
+      instances: true,
+      ...(options.label ? { label: options.label } : {}),
+      restart: { delaySeconds: 0.3, maxDelaySeconds: 1 },
     },
     {
-      name: 'notes/app.json',
-      content: JSON.stringify({
-        version,
-        build,
-        title: 'Notes',
-        description: `Notes, version ${version}`,
-        instances: true,
-        ...(options.label ? { label: options.label } : {}),
-        restart: { delaySeconds: 0.3, maxDelaySeconds: 1 },
-      }),
+      script: '#!/bin/sh\nexec "${APPVISOR_NODE:-node}" "$APPVISOR_APP_DIR/main.mjs"\n',
+      files: [{ name: 'main.mjs', content: notesMain(version, options.broken ?? false) }],
     },
-    { name: 'notes/main.mjs', content: notesMain(version, options.broken ?? false) },
-  ]);
-  return path;
+  );
 }
 
 describe('app stores', () => {
@@ -178,10 +117,7 @@ describe('app stores', () => {
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as T;
   };
-  const build = async () => {
-    const built = await cli(['store', 'build', storeDir, '--key', key]);
-    assert.equal(built.code, 0, built.stderr);
-  };
+  const build = () => buildStoreFolder(storeDir, key);
   const notesOf = async (instance: string, query = '') => {
     const answer = await http(
       'GET',
@@ -203,12 +139,9 @@ describe('app stores', () => {
   before(async () => {
     work = await makeTemp();
     storeDir = join(work, 'store');
-    await (await import('node:fs/promises')).mkdir(storeDir);
+    await mkdir(storeDir);
     key = join(work, 'store.key');
-    const made = await cli(['store', 'keygen', key]);
-    assert.equal(made.code, 0, made.stderr);
-    publicKey = made.stdout.trim();
-    assert.match(publicKey, /^[A-Za-z0-9_-]{43}$/);
+    publicKey = await storeKeygen(key);
     assert.equal((await stat(key)).mode & 0o777, 0o600);
     server = new StaticStore(storeDir);
     await server.start();
@@ -381,8 +314,7 @@ describe('app stores', () => {
 
   test('a bad signature is refused: of the index, and of a package', async () => {
     const otherKey = join(work, 'other.key');
-    const other = await cli(['store', 'keygen', otherKey]);
-    assert.equal(other.code, 0, other.stderr);
+    await storeKeygen(otherKey);
     // The index signed with a key the manager does not trust.
     const resigned = await cli(['store', 'sign', join(storeDir, 'apps.json'), '--key', otherKey]);
     assert.equal(resigned.code, 0, resigned.stderr);
@@ -405,10 +337,10 @@ describe('app stores', () => {
       apps: { versions: { build: number; signature?: string }[] }[];
     };
     const forged = join(work, 'forged');
-    await (await import('node:fs/promises')).mkdir(forged);
+    await mkdir(forged);
     const copy = join(forged, 'notes-4.0.0.tar.gz');
     await writeFile(copy, await readFile(join(storeDir, 'notes-4.0.0.tar.gz')));
-    await cli(['store', 'build', forged, '--key', otherKey]);
+    await buildStoreFolder(forged, otherKey);
     const forgedIndex = JSON.parse(await readFile(join(forged, 'apps.json'), 'utf8')) as {
       apps: { versions: { signature?: string }[] }[];
     };
@@ -465,16 +397,16 @@ describe('app stores', () => {
 
   test('a store that allows unsigned packages installs them', async () => {
     const plainDir = join(work, 'store', 'plain');
-    await (await import('node:fs/promises')).mkdir(plainDir);
+    await mkdir(plainDir);
     const hello = join(plainDir, 'hello.tar.gz');
-    await makeTarGz(hello, [
-      { name: 'hello/', type: 'dir' },
-      { name: 'hello/run', mode: 0o755, content: '#!/bin/sh\nexec sleep 600\n' },
-      { name: 'hello/app.json', content: JSON.stringify({ version: '0.1', build: 7 }) },
-    ]);
-    const built = await cli(['store', 'build', plainDir]);
-    assert.equal(built.code, 0, built.stderr);
-    assert.match(built.stdout, /1 app\(s\), 1 package\(s\), unsigned/);
+    await makeStorePackage(
+      hello,
+      'hello',
+      { version: '0.1', build: 7 },
+      { script: '#!/bin/sh\nexec sleep 600\n' },
+    );
+    const built = await buildStoreFolder(plainDir);
+    assert.match(built, /1 app\(s\), 1 package\(s\), unsigned/);
     const added = await run(
       'store',
       'add',
@@ -492,5 +424,22 @@ describe('app stores', () => {
     for (const installed of both) assert.deepEqual(installed.to, { version: '0.1', build: 7 });
     await waitForApp(running.daemon, 'hello');
     assert.equal((await json<StoreAppView>('store', 'show', 'hello')).latest.signed, false);
+  });
+
+  test('an update of an app without instances that exits as soon as it starts is rolled back', async () => {
+    const plainDir = join(work, 'store', 'plain');
+    await makeStorePackage(
+      join(plainDir, 'hello-0.2.tar.gz'),
+      'hello',
+      { version: '0.2', build: 8, restart: { delaySeconds: 0.3, maxDelaySeconds: 1 } },
+      { script: '#!/bin/sh\nexit 3\n' },
+    );
+    await buildStoreFolder(plainDir);
+    const updated = await run('store', 'update', 'hello');
+    assert.equal(updated.code, 1, updated.stdout);
+    assert.match(updated.stderr, /^error UPDATE_FAILED: .*rolled back to 0\.1/m);
+    const app = await appStatus(running.daemon, 'hello');
+    assert.equal(app.version, '0.1');
+    assert.equal(app.state, 'running');
   });
 });

@@ -10,6 +10,7 @@ import { InstancesPage } from './pages/instances.js';
 import { LoginPage } from './pages/login.js';
 import { OverviewPage } from './pages/overview.js';
 import { SettingsPage } from './pages/settings.js';
+import { StorePage } from './pages/store.js';
 import { navigate, useRoute } from './router.js';
 
 type Session = { state: 'checking' } | { state: 'out'; message?: string } | { state: 'in' };
@@ -20,6 +21,7 @@ const sections = [
   { route: '/instances', label: 'Instances' },
   { route: '/backups', label: 'Backups' },
   { route: '/alarms', label: 'Alarms' },
+  { route: '/store', label: 'App store' },
   { route: '/settings', label: 'Settings' },
 ] as const;
 
@@ -38,6 +40,7 @@ function Page(props: { route: string; onLoggedOut: (message: string) => void }) 
   if (section === 'instances') return <InstancesPage />;
   if (section === 'backups') return <BackupsPage />;
   if (section === 'alarms') return <AlarmsPage />;
+  if (section === 'store') return <StorePage />;
   if (section === 'settings') return <SettingsPage onLoggedOut={props.onLoggedOut} />;
   return (
     <section>

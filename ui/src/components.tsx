@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
   messageOf,
@@ -80,6 +80,40 @@ export function Field(props: {
   );
 }
 
+/**
+ * A list table (its rows become cards on narrow screens): the column headings, then `children`,
+ * the rows. With `actions`, a last column of buttons named "Actions" for screen readers only.
+ */
+export function ListTable(props: {
+  columns: readonly string[];
+  actions?: boolean;
+  labelledBy?: string;
+  testId?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class="list" aria-labelledby={props.labelledBy} data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+            {props.actions && (
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 /** An error about the whole form or page. */
 export function ErrorText(props: { message: string | undefined }) {
   if (!props.message) return null;
@@ -132,31 +166,6 @@ export function SeverityBadge(props: { severity: ActiveAlarm['severity'] }) {
   return <span class={`badge ${kind}`}>{props.severity}</span>;
 }
 
-/** A table of rows (cards below 640 px) with its column headings, named by a heading. */
-export function ListTable(props: {
-  labelledBy: string;
-  testId?: string;
-  columns: readonly string[];
-  children: ComponentChildren;
-}) {
-  return (
-    <div class="table-wrap">
-      <table class="list" aria-labelledby={props.labelledBy} data-testid={props.testId}>
-        <thead>
-          <tr>
-            {props.columns.map((column) => (
-              <th key={column} scope="col">
-                {column}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>{props.children}</tbody>
-      </table>
-    </div>
-  );
-}
-
 /** A checkbox that reads as a switch. */
 export function Toggle(props: {
   id: string;
@@ -196,6 +205,8 @@ export function ConfirmDialog(props: {
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Its own id: a page may hold several dialogs, and each must be named by its own title.
+  const titleId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   useEffect(() => {
@@ -209,7 +220,7 @@ export function ConfirmDialog(props: {
   return (
     <dialog
       ref={ref}
-      aria-labelledby="dialog-title"
+      aria-labelledby={titleId}
       onClose={() => {
         props.onClose();
       }}
@@ -232,7 +243,7 @@ export function ConfirmDialog(props: {
           );
         }}
       >
-        <h2 id="dialog-title">{props.title}</h2>
+        <h2 id={titleId}>{props.title}</h2>
         {props.children}
         <ErrorText message={error} />
         <div class="actions">

@@ -139,6 +139,8 @@ interface Resolved {
 }
 
 const operationKept = 10 * 60_000;
+/** How long an updated app must stay ready, the same process, to count as ready. */
+const settleMs = 1500;
 
 /**
  * Installs and updates apps from app stores (docs/app-store.md): static `apps.json` indexes
@@ -667,12 +669,21 @@ export class AppStoreService implements Component {
    */
   async #waitReady(id: string, timeoutMs: number): Promise<string | null> {
     const until = Date.now() + timeoutMs;
+    // Ready only once it stays so, the same process, for a moment: an app that is ready as
+    // soon as it is spawned (no instances) would otherwise pass even when it exits at once.
+    let steady: { since: number; pid: number | null } | undefined;
     for (;;) {
       const status = await this.#options.apps.status(id);
       const waiting = this.#options.instances
         .list({ app: id })
         .filter((view) => view.enabled && view.state !== 'ready');
-      if (status.state === 'running' && waiting.length === 0) return null;
+      if (status.state === 'running' && waiting.length === 0) {
+        if (steady?.pid !== status.pid) steady = { since: Date.now(), pid: status.pid };
+        if (Date.now() - steady.since >= settleMs) return null;
+        await sleep(200);
+        continue;
+      }
+      steady = undefined;
       if (status.state === 'fatal') return 'the app stopped for good (fatal) after failed starts';
       if (Date.now() >= until) {
         if (status.state !== 'running') {

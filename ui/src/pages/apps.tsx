@@ -9,7 +9,16 @@ import {
   type AppStatus,
   type AppSummary,
 } from '../api.js';
-import { AppBadge, ErrorText, Field, Freshness, Link, Notice, formErrors } from '../components.js';
+import {
+  AppBadge,
+  ErrorText,
+  Field,
+  Freshness,
+  Link,
+  Notice,
+  formErrors,
+  ListTable,
+} from '../components.js';
 import { bytes } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
 
@@ -238,38 +247,23 @@ export function AppsPage() {
       )}
       {list && list.length === 0 && <p class="quiet">No app is installed yet.</p>}
       {list && list.length > 0 && (
-        <div class="table-wrap">
-          <table class="list">
-            <thead>
-              <tr>
-                <th scope="col">App</th>
-                <th scope="col">State</th>
-                <th scope="col">Version</th>
-                <th scope="col">Autostart</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((app) => (
-                <tr key={app.id} data-app={app.id}>
-                  <th scope="row" data-label="App">
-                    <Link to={`/apps/${id(app.id)}`}>{app.id}</Link>
-                  </th>
-                  <td data-label="State">
-                    <AppBadge app={app} nextRestartAt={app.nextRestartAt} />
-                  </td>
-                  <td data-label="Version">{app.version ?? '-'}</td>
-                  <td data-label="Autostart">{app.autostart ? 'yes' : 'no'}</td>
-                  <td>
-                    <AppActions app={app} onDone={done} onError={failed} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable columns={['App', 'State', 'Version', 'Autostart']} actions>
+          {list.map((app) => (
+            <tr key={app.id} data-app={app.id}>
+              <th scope="row" data-label="App">
+                <Link to={`/apps/${id(app.id)}`}>{app.id}</Link>
+              </th>
+              <td data-label="State">
+                <AppBadge app={app} nextRestartAt={app.nextRestartAt} />
+              </td>
+              <td data-label="Version">{app.version ?? '-'}</td>
+              <td data-label="Autostart">{app.autostart ? 'yes' : 'no'}</td>
+              <td>
+                <AppActions app={app} onDone={done} onError={failed} />
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       <InstallForm
         onInstalled={(status) => {

@@ -21,6 +21,7 @@ import {
   Toggle,
   Working,
   formErrors,
+  ListTable,
 } from '../components.js';
 import { bytes, dateTime } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
@@ -541,71 +542,54 @@ export function BackupsPage() {
         </p>
       )}
       {list && list.length > 0 && (
-        <div class="table-wrap">
-          <table class="list" aria-labelledby="archives-title">
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Instance</th>
-                <th scope="col">App</th>
-                <th scope="col">Size</th>
-                <th scope="col">Made</th>
-                <th scope="col">Encrypted</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((entry) => (
-                <tr
-                  key={entry.file}
-                  data-file={entry.file}
-                  data-instance={entry.instance ?? undefined}
-                >
-                  <th scope="row" data-label="File">
-                    <code class="wrap">{entry.file}</code>
-                  </th>
-                  <td data-label="Instance">{entry.instance ?? <span class="quiet">?</span>}</td>
-                  <td data-label="App">
-                    {entry.app === null ? (
-                      <span class="quiet">?</span>
-                    ) : (
-                      `${entry.app}${entry.appVersion ? ` ${entry.appVersion}` : ''}`
-                    )}
-                  </td>
-                  <td data-label="Size">{bytes(entry.size)}</td>
-                  <td data-label="Made">{dateTime(entry.createdAt ?? entry.modifiedAt)}</td>
-                  <td data-label="Encrypted">
-                    {entry.encrypted ? (
-                      <span
-                        class="badge warn"
-                        title="Instance and app are known once opened with the passphrase"
-                      >
-                        encrypted
-                      </span>
-                    ) : (
-                      'no'
-                    )}
-                  </td>
-                  <td>
-                    <div class="buttons">
-                      <button
-                        type="button"
-                        aria-label={`Restore ${entry.file}`}
-                        onClick={() => {
-                          setRestoring(entry);
-                        }}
-                      >
-                        Restore…
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable
+          columns={['File', 'Instance', 'App', 'Size', 'Made', 'Encrypted']}
+          actions
+          labelledBy="archives-title"
+        >
+          {list.map((entry) => (
+            <tr key={entry.file} data-file={entry.file} data-instance={entry.instance ?? undefined}>
+              <th scope="row" data-label="File">
+                <code class="wrap">{entry.file}</code>
+              </th>
+              <td data-label="Instance">{entry.instance ?? <span class="quiet">?</span>}</td>
+              <td data-label="App">
+                {entry.app === null ? (
+                  <span class="quiet">?</span>
+                ) : (
+                  `${entry.app}${entry.appVersion ? ` ${entry.appVersion}` : ''}`
+                )}
+              </td>
+              <td data-label="Size">{bytes(entry.size)}</td>
+              <td data-label="Made">{dateTime(entry.createdAt ?? entry.modifiedAt)}</td>
+              <td data-label="Encrypted">
+                {entry.encrypted ? (
+                  <span
+                    class="badge warn"
+                    title="Instance and app are known once opened with the passphrase"
+                  >
+                    encrypted
+                  </span>
+                ) : (
+                  'no'
+                )}
+              </td>
+              <td>
+                <div class="buttons">
+                  <button
+                    type="button"
+                    aria-label={`Restore ${entry.file}`}
+                    onClick={() => {
+                      setRestoring(entry);
+                    }}
+                  >
+                    Restore…
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       {restoring && (
         <RestoreForm

@@ -17,6 +17,7 @@ import {
   Link,
   Notice,
   formErrors,
+  ListTable,
 } from '../components.js';
 import { useAction, usePoll } from '../hooks.js';
 
@@ -268,52 +269,37 @@ export function InstancesPage() {
           <h2>
             <Link to={`/apps/${id(app)}`}>{app}</Link>
           </h2>
-          <div class="table-wrap">
-            <table class="list">
-              <thead>
-                <tr>
-                  <th scope="col">Instance</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Path</th>
-                  <th scope="col">Enabled</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((instance) => (
-                  <tr key={instance.id} data-instance={instance.id}>
-                    <th scope="row" data-label="Instance">
-                      <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
-                    </th>
-                    <td data-label="State">
-                      <InstanceBadge instance={instance} />
-                    </td>
-                    <td data-label="Path">
-                      <code>{instance.path}</code>
-                    </td>
-                    <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
-                    <td>
-                      <div class="buttons">
-                        <button
-                          type="button"
-                          onClick={() => {
-                            openInstance(instance);
-                          }}
-                        >
-                          Open
-                        </button>
-                        <Link class="button" to={`/instances/${id(instance.id)}`}>
-                          Edit
-                        </Link>
-                      </div>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ListTable columns={['Instance', 'State', 'Path', 'Enabled']} actions>
+            {list.map((instance) => (
+              <tr key={instance.id} data-instance={instance.id}>
+                <th scope="row" data-label="Instance">
+                  <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
+                </th>
+                <td data-label="State">
+                  <InstanceBadge instance={instance} />
+                </td>
+                <td data-label="Path">
+                  <code>{instance.path}</code>
+                </td>
+                <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
+                <td>
+                  <div class="buttons">
+                    <button
+                      type="button"
+                      onClick={() => {
+                        openInstance(instance);
+                      }}
+                    >
+                      Open
+                    </button>
+                    <Link class="button" to={`/instances/${id(instance.id)}`}>
+                      Edit
+                    </Link>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </ListTable>
         </div>
       ))}
       <ErrorText message={hosts.error && `Cannot list the apps: ${hosts.error}`} />

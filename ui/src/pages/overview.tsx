@@ -254,6 +254,13 @@ export function OverviewPage() {
             </ul>
           )}
 
+          {report.updates.updates.length > 0 && (
+            <p class="info" data-testid="updates-available">
+              <Link to="/store">
+                {`${report.updates.updates.length} app update${report.updates.updates.length === 1 ? '' : 's'} available`}
+              </Link>
+            </p>
+          )}
           <div class="grid two">
             <div class="stat">
               <h3>
