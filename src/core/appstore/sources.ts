@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { AppvisorError } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import { putSetting, type Store } from '../store/index.js';
 import { parsePublicKey } from './signing.js';
 
 /** One configured app store. */
@@ -125,11 +125,7 @@ export class StoreSources {
       const value = result.rows[0]?.value;
       const sources = Array.isArray(value) ? [...(value as StoreSource[])] : [];
       edit(sources);
-      await query(
-        `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`,
-        [settingKey, JSON.stringify(sources)],
-      );
+      await putSetting(query, settingKey, sources);
     });
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { AppvisorError } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import { putSetting, type Store } from '../store/index.js';
 import { LoginLimiter } from './login-limiter.js';
 import { generatePassword, hashPassword, minPasswordLength, verifyPassword } from './password.js';
 
@@ -98,11 +98,7 @@ export class AdminAuth implements Component {
     const chosen = password ?? generatePassword();
     const hash = await hashPassword(chosen);
     await this.#options.store.transaction(async (query) => {
-      await query(
-        `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`,
-        [passwordKey, JSON.stringify(hash)],
-      );
+      await putSetting(query, passwordKey, hash);
       await query('DELETE FROM admin_sessions');
     });
     return password === undefined ? chosen : undefined;

@@ -15,7 +15,7 @@ import type { AlarmRaiser } from '../alarms/index.js';
 import { isDiskFull } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import type { InstanceService, InstanceView } from '../instances/index.js';
-import type { Store } from '../store/index.js';
+import { putSetting, type Store } from '../store/index.js';
 import { readManifest, unpackArchive, writeArchive, type BackupManifest } from './archive.js';
 import { dumpDatabase } from './dump.js';
 import { selfCheck } from './self-check.js';
@@ -507,11 +507,7 @@ export class BackupService implements Component {
         field: 'keep',
       });
     }
-    await this.#options.store.query(
-      `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-       ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = now()`,
-      [scheduleKey, JSON.stringify(next)],
-    );
+    await putSetting((text, values) => this.#options.store.query(text, values), scheduleKey, next);
     this.#schedule = next;
     this.#arm();
     return this.schedule();

@@ -1,5 +1,5 @@
 import { AppvisorError } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import { putSetting, type Store } from '../store/index.js';
 
 /** Where alarm notifications go, as the configuration gives it (`alarms.url`, `alarms.smtp.to`). */
 export interface AlarmTargets {
@@ -177,11 +177,7 @@ export class SettingsService {
     if (changes.length > 0) {
       await this.#store.transaction(async (query) => {
         for (const [key, value] of changes) {
-          await query(
-            `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`,
-            [key, JSON.stringify(value)],
-          );
+          await putSetting(query, key, value);
         }
       });
     }
