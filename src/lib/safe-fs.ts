@@ -170,18 +170,23 @@ export async function removeTree(path: string): Promise<void> {
   });
 }
 
-/** Empties an opened folder (see {@link removeTree}); the folder itself stays. */
-export async function emptyFolder(top: FileHandle): Promise<void> {
+/**
+ * Empties an opened folder (see {@link removeTree}) except for the top-level entries named in
+ * `keep`; the folder itself stays.
+ */
+export async function emptyFolder(
+  top: FileHandle,
+  keep: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  const left = async () => (await readdir(inFolder(top))).filter((name) => !keep.has(name));
   // Each round walks at most maxDepth levels down and moves deeper folders up: 256 rounds
   // remove trees 8192 levels deep, and bound the work when the owner keeps adding entries.
   for (let round = 0; round < 256; round++) {
-    const names = await readdir(inFolder(top));
+    const names = await left();
     if (names.length === 0) return;
     for (const name of names) await removeEntry(top, top, name, 0);
   }
-  if ((await readdir(inFolder(top))).length > 0) {
-    throw new Error('a folder kept filling while it was removed');
-  }
+  if ((await left()).length > 0) throw new Error('a folder kept filling while it was removed');
 }
 
 async function removeEntry(
