@@ -27,7 +27,7 @@ function padding(size: number): Buffer {
   return Buffer.alloc(rest === 0 ? 0 : block - rest);
 }
 
-async function* entryBlocks(entry: WalkEntry): AsyncGenerator<Buffer> {
+async function* entryBlocks(entry: WalkEntry, topUid: number): AsyncGenerator<Buffer> {
   const mode = entry.info.mode & 0o7777;
   const mtime = entry.info.mtime;
   if (entry.info.isDirectory()) {
@@ -46,6 +46,9 @@ async function* entryBlocks(entry: WalkEntry): AsyncGenerator<Buffer> {
     });
     return;
   }
+  // A second name of someone else's file (a hard link, where the system allows linking files
+  // one cannot write) is left out: reading it as root would hand over that file.
+  if (entry.info.nlink > 1 && entry.info.uid !== topUid) return;
   const file = await entry.openFile?.();
   if (!file) return; // replaced while the walk ran: left out
   try {
@@ -75,11 +78,16 @@ async function* entryBlocks(entry: WalkEntry): AsyncGenerator<Buffer> {
  * as links, folders are walked through their descriptors, each file is opened with O_NOFOLLOW
  * and checked to be the one the walk saw (see {@link walkFolder}). So a folder its owner can
  * change while it is read never yields the content of a file outside it. Sockets, FIFOs and
- * devices are left out.
+ * devices are left out, and so are files with several names owned by another user than the
+ * folder's.
  */
 export function packFolder(path: string): Readable {
   async function* blocks(): AsyncGenerator<Buffer> {
-    for await (const entry of walkFolder(path)) yield* entryBlocks(entry);
+    let topUid = -1;
+    for await (const entry of walkFolder(path)) {
+      if (entry.path === '') topUid = entry.info.uid;
+      yield* entryBlocks(entry, topUid);
+    }
     yield Buffer.alloc(block * 2);
   }
   return Readable.from(blocks(), { objectMode: false });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  link,
   chmod,
   chown,
   lstat,
@@ -150,6 +151,23 @@ describe('safe-fs', () => {
     await symlink(folder, link);
     await assert.rejects(tarEntries(packFolder(link)), NotAFolderError);
   });
+
+  test(
+    'packFolder leaves out a second name of another user’s file',
+    { skip: !isRoot },
+    async () => {
+      const tree = join(root, 'hard');
+      await mkdir(tree);
+      const other = join(await mkdtemp(join(root, 'h-')), 'theirs');
+      await writeFile(other, 'outside secret', { mode: 0o600 });
+      await chown(other, 65534, 65534);
+      await link(other, join(tree, 'theirs'));
+      await writeFile(join(tree, 'mine'), 'mine');
+      const entries = await tarEntries(packFolder(tree));
+      assert.equal(entries.get('./mine')?.body, 'mine');
+      assert.equal(entries.has('./theirs'), false);
+    },
+  );
 
   test('pinSocket connects to a socket, and refuses a link in its place', async () => {
     const socket = join(root, 's.sock');
