@@ -250,6 +250,7 @@ export async function startManager(
         secrets: new SecretBox(dataDir.secretKey),
         connectionLimit: config.instances.connectionLimit,
         startTimeoutMs: config.instances.startTimeoutSeconds * 1000,
+        restoreStagingDir: join(layout.appdata, '.restores'),
       }),
     );
     await group.startOne(apps);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import type { Logger } from '../../lib/logger.js';
 import { blockingFolder } from '../../lib/folder-access.js';
 import { ensureSystemUser, lookupUser, removeSystemUser } from '../../lib/os-users.js';
 import { commandLine, isAlive, waitForExit } from '../../lib/processes.js';
+import { ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import {
   Catalog,
   checkAppId,
@@ -318,11 +319,11 @@ export class AppService implements Component {
   async #prepareSocketDir(id: string, owner: { uid: number; gid: number } | null): Promise<void> {
     const dir = this.#socketDir(id);
     // run/apps must let every app user pass; each app's own folder is closed to the others.
-    await mkdir(join(this.#options.runDir, 'apps'), { recursive: true, mode: 0o711 });
-    await chmod(join(this.#options.runDir, 'apps'), 0o711);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-    if (owner) await chown(dir, owner.uid, owner.gid);
+    await mkdir(this.#options.runDir, { recursive: true, mode: 0o755 });
+    await ensureFolder(join(this.#options.runDir, 'apps'), 0o711);
+    // Its user may swap the folder's content, never its name (run/apps is root's); changed
+    // through a descriptor all the same, so no link is ever followed (safe-fs).
+    await ensureFolder(dir, 0o700, owner);
   }
 
   /**
@@ -896,7 +897,7 @@ export class AppService implements Component {
       this.#apps.delete(id);
       await this.#catalog.remove(id);
       await this.#catalog.removeFolders(id);
-      await rm(this.#socketDir(id), { recursive: true, force: true });
+      await removeTree(this.#socketDir(id));
       await app.log.remove();
       if (app.record.unixUser && (await lookupUser(app.record.unixUser))) {
         await removeSystemUser(app.record.unixUser).catch((error: unknown) => {

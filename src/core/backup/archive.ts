@@ -6,12 +6,22 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   PassThrough,
+  Readable,
   Transform,
-  type Readable,
   type TransformCallback,
   type Writable,
 } from 'node:stream';
@@ -19,6 +29,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { create as createTar, extract as extractTar, Parser, type ReadEntry } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
+import { packFolder } from '../../lib/folder-tar.js';
 import {
   CipherError,
   createDecryptStream,
@@ -127,11 +138,15 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
     );
 
     const filesDigest = new Digest();
-    await mkdir(input.dataDir, { recursive: true });
+    // The folder is the app's user's, who may plant links or swap entries while it is read:
+    // read without following any, as root or not (lib/folder-tar.ts). A missing folder is an
+    // empty one.
+    const missing = await lstat(input.dataDir).then(
+      () => false,
+      (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT',
+    );
     await pipeline(
-      createTar({ cwd: input.dataDir, portable: true, noDirRecurse: false }, [
-        '.',
-      ]) as unknown as Readable,
+      missing ? Readable.from([Buffer.alloc(1024)]) : packFolder(input.dataDir),
       filesDigest,
       createWriteStream(join(work, 'files.tar'), { mode: 0o600 }),
     );

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
+import { emptyFolder, ensureFolder, openFolder, removeTree } from '../../lib/safe-fs.js';
 import type { Store } from '../store/index.js';
 import { checkAppId, readManifest, type Manifest } from './manifest.js';
 import { extractPackage, type PackageLimits } from './package-reader.js';
@@ -261,10 +262,14 @@ export class Catalog {
     }
   }
 
-  /** Removes an app's installed and writable folders. */
+  /**
+   * Removes an app's installed and writable folders. The writable one is its user's, who may
+   * have put links in it or swap folders for links while it is removed: removed without
+   * following any (safe-fs).
+   */
   async removeFolders(id: string): Promise<void> {
-    await rm(this.folder(id), { recursive: true, force: true });
-    await rm(this.dataFolder(id), { recursive: true, force: true });
+    await removeTree(this.folder(id));
+    await removeTree(this.dataFolder(id));
   }
 
   /**
@@ -278,14 +283,18 @@ export class Catalog {
     keep: ReadonlySet<string> = new Set(),
   ): Promise<void> {
     const folder = this.dataFolder(id);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
+    // <appdata> is root's: the folder's own name cannot be swapped, its content can. Everything
+    // inside is its user's, so it is emptied without following links (safe-fs).
+    await mkdir(this.#options.appdataDir, { recursive: true, mode: 0o711 });
+    await ensureFolder(folder, 0o700, owner);
     if (purge) {
-      for (const entry of await readdir(folder)) {
-        if (!keep.has(entry)) await rm(join(folder, entry), { recursive: true, force: true });
+      const handle = await openFolder(folder);
+      try {
+        await emptyFolder(handle, keep);
+      } finally {
+        await handle.close();
       }
     }
-    await chmod(folder, 0o700);
-    if (owner) await chown(folder, owner.uid, owner.gid);
   }
 
   /**

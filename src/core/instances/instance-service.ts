@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lchown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loginDigest, sessionKeyOf } from '../../lib/app-login.js';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
@@ -23,6 +23,7 @@ import {
 } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { PathRouter } from '../../lib/path-router.js';
+import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
@@ -118,6 +119,13 @@ export interface InstanceServiceOptions {
   connectionLimit: number;
   /** Time a service has to answer instance.start. */
   startTimeoutMs: number;
+  /**
+   * Where restores stage folders (`<data>/appdata/.restores`): root's alone (0700), on the
+   * same filesystem as the app folders so that a staged folder moves in with a rename. No
+   * app's user can enter it, so nothing in it can be swapped for a link while the manager
+   * works on it (app ids never start with a dot).
+   */
+  restoreStagingDir: string;
 }
 
 interface Row {
@@ -221,18 +229,27 @@ export class InstanceService implements Component, InstanceHost {
         'dropped databases of interrupted restores',
       );
     }
+    const staging = this.#options.restoreStagingDir;
+    for (const name of await readdir(staging).catch(() => [] as string[])) {
+      const match = /^(new|old)-(.+)-[0-9a-f]{12}$/.exec(name);
+      const live = match ? this.#live.get(match[2]!) : undefined;
+      if (
+        match?.[1] === 'old' &&
+        live &&
+        !(await lstat(this.#dataDir(live.row)).catch(() => null))
+      ) {
+        await rename(join(staging, name), this.#dataDir(live.row));
+      } else {
+        await removeTree(join(staging, name));
+      }
+    }
+    // Leftovers of versions that staged restores inside the app's folder (which its user can
+    // change): removed without following links, never moved back.
     for (const app of new Set([...this.#live.values()].map((live) => live.row.app))) {
       const folder = this.#options.apps.dataFolder(app);
       const names = await readdir(folder).catch(() => [] as string[]);
       for (const name of names) {
-        const match = /^\.(restore|old)-(.+)-[0-9a-f]{12}$/.exec(name);
-        if (!match) continue;
-        const live = join(folder, match[2]!);
-        if (match[1] === 'old' && !(await stat(live).catch(() => null))) {
-          await rename(join(folder, name), live);
-        } else {
-          await rm(join(folder, name), { recursive: true, force: true });
-        }
+        if (/^\.(restore|old)-(.+)-[0-9a-f]{12}$/.test(name)) await removeTree(join(folder, name));
       }
     }
   }
@@ -255,19 +272,21 @@ export class InstanceService implements Component, InstanceHost {
     await this.#prepareFolder(row);
   }
 
-  /** The instance's data folder: 0700, owned by the app's user. */
+  /**
+   * The instance's data folder: 0700, owned by the app's user. It lies in the app's folder,
+   * which the app's user can change, so it is changed through a descriptor opened without
+   * following links: a link in its place is refused, its target untouched (safe-fs).
+   */
   async #prepareFolder(row: Row): Promise<void> {
     const folder = this.#dataDir(row);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    await chmod(folder, 0o700);
-    const owner = this.#options.apps.ownerOf(row.app);
-    if (owner) await chown(folder, owner.uid, owner.gid);
+    await mkdir(dirname(folder), { recursive: true, mode: 0o700 });
+    await ensureFolder(folder, 0o700, this.#options.apps.ownerOf(row.app));
   }
 
   /** Drops the database and role, removes the folder and the row; each step may run again. */
   async #deprovision(row: Row): Promise<void> {
     await dropInstanceDatabase(this.#options.database, row.db_name);
-    await rm(this.#dataDir(row), { recursive: true, force: true });
+    await removeTree(this.#dataDir(row));
     await this.#options.store.query('DELETE FROM instances WHERE id = $1', [row.id]);
   }
 
@@ -686,32 +705,37 @@ export class InstanceService implements Component, InstanceHost {
       const live = this.#get(id);
       const { row } = live;
       const suffix = randomBytes(6).toString('hex');
-      const staging = `${stagingPrefix}${this.#restoreTag}_${suffix}`;
+      const stagingDb = `${stagingPrefix}${this.#restoreTag}_${suffix}`;
       const retired = `${retiredPrefix}${this.#restoreTag}_${suffix}`;
       const liveFolder = this.#dataDir(row);
-      const parent = dirname(liveFolder);
-      const newFolder = join(parent, `.restore-${basename(liveFolder)}-${suffix}`);
-      const oldFolder = join(parent, `.old-${basename(liveFolder)}-${suffix}`);
-      await createStagingDatabase(this.#options.database, staging, row.db_name);
+      // Staged where no app's user can reach (see restoreStagingDir): unpacked and chowned as
+      // root there, then moved in with a rename (which follows no link).
+      const staging = this.#options.restoreStagingDir;
+      await ensureFolder(staging, 0o700);
+      const newFolder = join(staging, `new-${id}-${suffix}`);
+      const oldFolder = join(staging, `old-${id}-${suffix}`);
+      await createStagingDatabase(this.#options.database, stagingDb, row.db_name);
       try {
-        await mkdir(newFolder, { recursive: true, mode: 0o700 });
-        await prepare({ connection: this.#connection(row, staging), folder: newFolder });
+        await ensureFolder(newFolder, 0o700);
+        await prepare({ connection: this.#connection(row, stagingDb), folder: newFolder });
         const owner = this.#options.apps.ownerOf(row.app);
         if (owner) await chownTree(newFolder, owner.uid, owner.gid);
-        await chmod(newFolder, 0o700);
+        await ensureFolder(newFolder, 0o700, owner);
       } catch (error) {
-        await dropDatabase(this.#options.database, staging).catch(() => undefined);
-        await rm(newFolder, { recursive: true, force: true });
+        await dropDatabase(this.#options.database, stagingDb).catch(() => undefined);
+        await removeTree(newFolder);
         throw error;
       }
       const wasRunning = live.state !== 'stopped' && live.state !== 'disabled';
       await this.#stopIn(live);
       if (wasRunning) this.#setState(live, 'stopped');
-      await swapDatabases(this.#options.database, row.db_name, staging, retired);
-      await mkdir(liveFolder, { recursive: true, mode: 0o700 });
-      await rename(liveFolder, oldFolder);
+      await swapDatabases(this.#options.database, row.db_name, stagingDb, retired);
+      // Whatever is at the live name (the folder, or a link its user put there) moves out.
+      await rename(liveFolder, oldFolder).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
       await rename(newFolder, liveFolder);
-      await rm(oldFolder, { recursive: true, force: true });
+      await removeTree(oldFolder);
       const channel = this.#channels.get(row.app);
       if (channel && row.enabled) this.#startIn(live, channel);
       this.#options.events.record({
@@ -839,17 +863,6 @@ export class InstanceService implements Component, InstanceHost {
 
   destroy(): void {
     for (const live of this.#live.values()) clearTimeout(live.timer);
-  }
-}
-
-/** Gives a folder and everything in it to a user (files a restore unpacked as root). */
-async function chownTree(folder: string, uid: number, gid: number): Promise<void> {
-  await lchown(folder, uid, gid);
-  for (const entry of await readdir(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    // lchown: a symbolic link in an archive must not hand its target to the app's user.
-    if (entry.isDirectory()) await chownTree(path, uid, gid);
-    else await lchown(path, uid, gid);
   }
 }
 
