@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AppStatus } from '../../src/api/index.js';
 import { lookupUser, removeSystemUser } from '../../src/lib/os-users.js';
 import { makeAppFolder } from '../helpers/apps.js';
+import { storeClient } from '../helpers/database.js';
 import {
   appStatus,
   cli,
   eventually,
   isAlive,
+  killAll,
   makeTemp,
   removeTemp,
+  startDaemon,
+  stopQuietly,
   waitForApp,
   withDaemon,
   type Daemon,
@@ -111,6 +115,9 @@ describe(
         assert.equal(cleaned.code, 0, cleaned.stderr);
         assert.equal(await lookupUser(userTwo), undefined, 'the last app took its user along');
       } finally {
+        for (const id of [first, second]) {
+          await cli(['app', 'uninstall', id, '--data', daemon.data]);
+        }
         await removeTemp(work);
       }
     });
@@ -164,7 +171,77 @@ describe(
           'the foreign account is left alone',
         );
       } finally {
+        await cli(['app', 'uninstall', id, '--data', daemon.data]);
         await removeSystemUser(`av-${id}`);
+        await removeTemp(work);
+      }
+    });
+  },
+);
+
+describe(
+  'apps that shared a user before store migration 6',
+  { skip: !isRoot && 'runs only as root' },
+  () => {
+    test('get users of their own at the next start, their files with them', async () => {
+      const data = await makeTemp();
+      const work = await makeTemp();
+      let daemon: Daemon | undefined = await startDaemon({ data });
+      const users: string[] = [];
+      try {
+        await install(daemon, await makeAppFolder(work, 'OldUp', { run: prying('oldup-later') }));
+        const first = await waitForApp(daemon, 'OldUp');
+        await install(daemon, await makeAppFolder(work, 'oldup-later', { run: prying('OldUp') }));
+        await waitForApp(daemon, 'oldup-later');
+        const shared = (await lookupUser((await userNameOf(await uidOf(first)))!))!;
+        users.push(shared.name);
+        // What an older appvisor left: both rows name one user, who owns both data folders.
+        const store = await storeClient(daemon);
+        try {
+          const own = await store.query<{ unix_user: string }>(
+            "SELECT unix_user FROM apps WHERE id = 'oldup-later'",
+          );
+          users.push(own.rows[0]!.unix_user);
+          await store.query('DROP INDEX apps_unix_user');
+          await store.query('DELETE FROM schema_migrations WHERE version = 6');
+          await store.query("UPDATE apps SET unix_user = $1 WHERE id = 'oldup-later'", [
+            shared.name,
+          ]);
+          await store.query("UPDATE apps SET installed_at = now() WHERE id = 'oldup-later'");
+        } finally {
+          await store.end();
+        }
+        await daemon.stop();
+        const later = join(data, 'appdata', 'oldup-later');
+        await run('chown', ['-R', `${shared.uid}:${shared.gid}`, later]);
+
+        daemon = await startDaemon({ data });
+        const one = await waitForApp(daemon, 'OldUp');
+        const two = await waitForApp(daemon, 'oldup-later');
+        assert.equal(await uidOf(one), shared.uid, 'the first installed keeps the user');
+        const uidTwo = await uidOf(two);
+        users.push((await userNameOf(uidTwo))!);
+        assert.notEqual(uidTwo, shared.uid, 'the later one has a user of its own');
+        assert.notEqual(uidTwo, 0);
+        for (const file of ['', 'secret', 'result']) {
+          assert.equal(
+            (await stat(join(later, file))).uid,
+            uidTwo,
+            `${file || 'the folder'} is its`,
+          );
+        }
+        assert.equal((await stat(join(data, 'appdata', 'OldUp', 'secret'))).uid, shared.uid);
+        const result = join(later, 'result');
+        await eventually(
+          async () => ((await readFile(result, 'utf8')).trim() === 'denied' ? true : undefined),
+          10_000,
+          "the later app denied the first one's secret",
+        );
+      } finally {
+        await stopQuietly(daemon);
+        await killAll(data);
+        for (const name of new Set(users)) await removeSystemUser(name).catch(() => undefined);
+        await removeTemp(data);
         await removeTemp(work);
       }
     });
