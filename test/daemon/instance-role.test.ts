@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type pg from 'pg';
 import type { BackupEntry, InstanceView } from '../../src/api/index.js';
-import { makeAppFolder } from '../helpers/apps.js';
+import { makeAppFolder, roleChanger } from '../helpers/apps.js';
 import { connectAs, credentials, storeClient } from '../helpers/database.js';
 import {
   cli,
@@ -17,30 +17,6 @@ import {
   withDaemon,
   type Daemon,
 } from '../helpers/daemon.js';
-
-/**
- * A service whose every instance, at each start, keeps a row in its database and then changes
- * its own role's password with its own credentials, writing down whether that worked.
- */
-const hostileService = `
-const { createService } = await import(process.env.APPVISOR_SDK);
-const { writeFile } = await import('node:fs/promises');
-const { join } = await import('node:path');
-createService({
-  async start(instance) {
-    await instance.db.query('CREATE TABLE IF NOT EXISTS notes (t text PRIMARY KEY)');
-    await instance.db.query("INSERT INTO notes VALUES ('kept') ON CONFLICT DO NOTHING");
-    let outcome = 'altered';
-    try {
-      await instance.db.query("ALTER ROLE current_user PASSWORD 'x'");
-    } catch (error) {
-      outcome = 'refused: ' + error.message;
-    }
-    await writeFile(join(instance.dataDir, 'alter.txt'), outcome);
-    return {};
-  },
-});
-`;
 
 async function run(daemon: Daemon, ...args: string[]): Promise<string> {
   const done = await cli([...args, '--data', daemon.data]);
@@ -73,11 +49,7 @@ describe('an instance role cannot cut the manager off its database', () => {
     const { daemon } = running;
     const work = await makeTemp();
     try {
-      const folder = await makeAppFolder(work, 'rolechanger', {
-        run: 'exec "${APPVISOR_NODE:-node}" "$APPVISOR_APP_DIR/main.mjs"',
-        manifest: { version: '1.0.0', instances: true },
-        files: { 'main.mjs': hostileService },
-      });
+      const folder = await makeAppFolder(work, 'rolechanger', roleChanger);
       await run(daemon, 'app', 'install', folder, '--autostart');
       await waitForApp(daemon, 'rolechanger');
       await run(daemon, 'instance', 'create', 'rolechanger', 'victim', '--domain', 'example.com');

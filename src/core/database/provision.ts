@@ -47,18 +47,28 @@ export interface InstanceDatabase {
   accessPassword: string;
 }
 
-/** Creates the role with `options`, or gives an existing one those options. */
-async function ensureRole(client: pg.Client, name: string, options: string): Promise<void> {
+/**
+ * Creates the role with `attributes` and `settings`, or gives an existing one those: all of
+ * them for a superuser; an admin that is not one may only change `settings` (PostgreSQL refuses
+ * it SUPERUSER, REPLICATION and BYPASSRLS even to turn them off; it can never have given them).
+ */
+async function ensureRole(
+  client: pg.Client,
+  name: string,
+  attributes: string,
+  settings: string,
+  superuser: boolean,
+): Promise<void> {
   const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
   if (role.rowCount === 0) {
     try {
-      await client.query(`CREATE ROLE ${ident(name)} ${options}`);
+      await client.query(`CREATE ROLE ${ident(name)} ${attributes} ${settings}`);
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== '42710') throw error; // made meanwhile
     }
   }
-  await client.query(`ALTER ROLE ${ident(name)} ${options}`);
+  await client.query(`ALTER ROLE ${ident(name)} ${superuser ? `${attributes} ` : ''}${settings}`);
 }
 
 /**
@@ -67,21 +77,48 @@ async function ensureRole(client: pg.Client, name: string, options: string): Pro
  * instance, a member of it. Run before the instance starts in its service.
  */
 async function ensureRoles(client: pg.Client, db: InstanceDatabase): Promise<void> {
-  const attributes = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS';
+  const me = await client.query<{ rolsuper: boolean }>(
+    'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+  );
+  const superuser = me.rows[0]?.rolsuper !== false;
+  const attributes = 'NOSUPERUSER NOREPLICATION NOBYPASSRLS';
+  const common = 'LOGIN NOCREATEDB NOCREATEROLE NOINHERIT';
   await ensureRole(
     client,
     db.name,
-    `LOGIN ${attributes} CONNECTION LIMIT ${db.connectionLimit} PASSWORD ${literal(db.password)}`,
+    attributes,
+    `${common} CONNECTION LIMIT ${db.connectionLimit} PASSWORD ${literal(db.password)}`,
+    superuser,
   );
+  if (!superuser) await grantSelfSet(client, db.name);
   const access = instanceAccessRole(db.name);
   await ensureRole(
     client,
     access,
-    `LOGIN ${attributes} CONNECTION LIMIT ${accessConnectionLimit} PASSWORD ${literal(db.accessPassword)}`,
+    attributes,
+    `${common} CONNECTION LIMIT ${accessConnectionLimit} PASSWORD ${literal(db.accessPassword)}`,
+    superuser,
   );
   // Membership without inheritance: the manager's role has the instance role's rights only
   // after SET ROLE. (The role granted cannot revoke it: it has no ADMIN OPTION on itself.)
   await client.query(`GRANT ${ident(db.name)} TO ${ident(access)}`);
+}
+
+/**
+ * An admin role that is not a superuser (an external server) may make a database owned by the
+ * role only when it may SET ROLE to it, and rename or drop that database only when it has the
+ * role's privileges (PostgreSQL 16 and later); a role it created gives it ADMIN OPTION only. So
+ * it grants the role to itself.
+ */
+async function grantSelfSet(client: pg.Client, role: string): Promise<void> {
+  const version = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version_num') AS v",
+  );
+  await client.query(
+    Number(version.rows[0]?.v) >= 160000
+      ? `GRANT ${ident(role)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE`
+      : `GRANT ${ident(role)} TO CURRENT_USER`,
+  );
 }
 
 /** Lets the instance's role and the manager's role of it connect to `database`, nobody else. */
