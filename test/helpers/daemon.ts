@@ -43,18 +43,22 @@ export async function removeTemp(path: string): Promise<void> {
 
 /**
  * As root every app gets a system user of its own that only `app uninstall` removes; a test
- * that drops its data folder drops them here, found as the owners of `appdata/<app>` (a user
- * some process still has stays).
+ * that drops a data folder (the folder given, or a folder in it) drops them here, found as the
+ * owners of `appdata/<app>` (a user some process still has stays).
  */
-async function removeAppUsers(data: string): Promise<void> {
+async function removeAppUsers(path: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  const apps = await readdir(join(data, 'appdata')).catch(() => [] as string[]);
-  if (apps.length === 0) return;
+  const inside = await readdir(path, { withFileTypes: true }).catch(() => []);
+  const folders = [path, ...inside.filter((e) => e.isDirectory()).map((e) => join(path, e.name))];
   const owners = new Set<number>();
-  for (const app of apps) {
-    const info = await lstat(join(data, 'appdata', app)).catch(() => undefined);
-    if (info?.isDirectory() && info.uid !== 0) owners.add(info.uid);
+  for (const folder of folders) {
+    const appdata = join(folder, 'appdata');
+    for (const app of await readdir(appdata).catch(() => [] as string[])) {
+      const info = await lstat(join(appdata, app)).catch(() => undefined);
+      if (info?.isDirectory() && info.uid !== 0) owners.add(info.uid);
+    }
   }
+  if (owners.size === 0) return;
   const passwd = await readFile('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const [name, , uid] = line.split(':');
