@@ -403,8 +403,7 @@ export async function startManager(
       ];
       for (const instance of instances.list()) {
         try {
-          found.push(instances.show(instance.id, { reveal: true }).password ?? '');
-          found.push(instances.backupSource(instance.id).connection.password);
+          found.push(...instances.secretsOf(instance.id));
         } catch {
           // deleted meanwhile
         }

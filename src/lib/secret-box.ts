@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 const version = 'v1';
 
@@ -35,5 +35,13 @@ export class SecretBox {
       decipher.update(Buffer.from(data, 'base64url')),
       decipher.final(),
     ]).toString('utf8');
+  }
+
+  /**
+   * A secret derived from the key for `label` (HMAC-SHA-256, base64url): the same for the same
+   * key and label, so it need not be stored; unknown to anyone without the key.
+   */
+  derive(label: string): string {
+    return createHmac('sha256', this.#key).update(label).digest('base64url');
   }
 }

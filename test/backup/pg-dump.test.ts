@@ -96,7 +96,12 @@ describe('pg_dump (WebAssembly) against PostgreSQL 18', () => {
     // Databases made the way instances get theirs: their own role, a password, no superuser.
     const makeDatabase = async (id: string, password: string): Promise<DumpSource> => {
       const name = instanceDatabaseName(id);
-      await ensureInstanceDatabase(db, { name, password, connectionLimit: 5 });
+      await ensureInstanceDatabase(db, {
+        name,
+        password,
+        connectionLimit: 5,
+        accessPassword: `access-${password}`,
+      });
       return { host: '127.0.0.1', port, user: name, password, database: name };
     };
     small = await makeDatabase('dumpsmall', 'small-secret-Pa55:word\\x');

@@ -6,14 +6,20 @@ import pg from 'pg';
 import type { StatusReport } from '../../src/api/index.js';
 import { EmbeddedPostgres } from '../../src/core/database/index.js';
 import { createLogger } from '../../src/lib/logger.js';
+import { makeAppFolder, roleChanger } from '../helpers/apps.js';
 import {
+  cli,
+  eventually,
   http,
+  instanceView,
   killAll,
   login,
   makeTemp,
   processesOf,
   removeTemp,
   startDaemon,
+  waitForApp,
+  waitForInstance,
 } from '../helpers/daemon.js';
 
 describe('an external PostgreSQL server', () => {
@@ -76,5 +82,42 @@ describe('an external PostgreSQL server', () => {
     const log = await readFile(join(data, 'logs', 'manager.log'), 'utf8');
     assert.ok(!log.includes('ext-admin-password-1'), 'the database password is never logged');
     assert.equal(server.state, 'running', 'the external server is left running');
+  });
+
+  test('backs up and restores an instance whose role changed its own password', async () => {
+    const data = join(root, 'data');
+    const daemon = await startDaemon({ data, args: ['--set', `database.url=${url}`] });
+    const work = await makeTemp();
+    const run = async (...args: string[]) => {
+      const done = await cli([...args, '--data', data]);
+      assert.equal(done.code, 0, `${args.join(' ')}: ${done.stderr}`);
+      return done.stdout;
+    };
+    try {
+      await run(
+        'app',
+        'install',
+        await makeAppFolder(work, 'rolechanger', roleChanger),
+        '--autostart',
+      );
+      await waitForApp(daemon, 'rolechanger');
+      await run('instance', 'create', 'rolechanger', 'extvictim', '--domain', 'example.com');
+      await waitForInstance(daemon, 'extvictim');
+      const outcome = join((await instanceView(daemon, 'extvictim')).dataDir, 'alter.txt');
+      assert.equal(
+        await eventually(() => readFile(outcome, 'utf8').catch(() => undefined), 20_000, 'alter'),
+        'altered',
+      );
+      const made = JSON.parse(await run('backup', 'create', 'extvictim', '--json')) as {
+        file: string;
+      };
+      await run('backup', 'restore', made.file, '--into', 'extvictim');
+      await waitForInstance(daemon, 'extvictim');
+      await run('instance', 'delete', 'extvictim', '--yes');
+      await run('app', 'uninstall', 'rolechanger');
+    } finally {
+      assert.equal((await daemon.stop()).code, 0);
+      await removeTemp(work);
+    }
   });
 });

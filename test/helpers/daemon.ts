@@ -6,12 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rmSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import type { AppStatus, InstanceView } from '../../src/api/index.js';
+import { removeSystemUser } from '../../src/lib/os-users.js';
 import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,8 +35,37 @@ export async function makeTemp(prefix = 'appvisor-test-'): Promise<string> {
   return path;
 }
 
+/** Removes a temp folder; for a daemon's data folder, the users its apps had, too. */
 export async function removeTemp(path: string): Promise<void> {
+  await removeAppUsers(path);
   await rm(path, { recursive: true, force: true });
+}
+
+/**
+ * As root every app gets a system user of its own that only `app uninstall` removes; a test
+ * that drops a data folder (the folder given, or a folder in it) drops them here, found as the
+ * owners of `appdata/<app>` (a user some process still has stays).
+ */
+async function removeAppUsers(path: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const inside = await readdir(path, { withFileTypes: true }).catch(() => []);
+  const folders = [path, ...inside.filter((e) => e.isDirectory()).map((e) => join(path, e.name))];
+  const owners = new Set<number>();
+  for (const folder of folders) {
+    const appdata = join(folder, 'appdata');
+    for (const app of await readdir(appdata).catch(() => [] as string[])) {
+      const info = await lstat(join(appdata, app)).catch(() => undefined);
+      if (info?.isDirectory() && info.uid !== 0) owners.add(info.uid);
+    }
+  }
+  if (owners.size === 0) return;
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  for (const line of passwd.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name?.startsWith('av-') && owners.has(Number(uid))) {
+      await removeSystemUser(name).catch(() => undefined);
+    }
+  }
 }
 
 /** A clean environment: nothing of the caller's APPVISOR_* leaks into a test. */

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Catalog, unixUserFor } from '../../src/core/catalog/index.js';
+import { Catalog, unixUserCandidates } from '../../src/core/catalog/index.js';
 import type { Store } from '../../src/core/store/index.js';
 
 /** recover() touches only the disk; a store that must not be used proves it. */
@@ -58,6 +58,7 @@ describe('catalog recovery after a crash during an install', () => {
   });
 
   test('app user names are valid, at most 32 characters, and distinct for ids that differ in case', () => {
+    const first = (id: string) => unixUserCandidates(id)[0]!;
     const names = [
       'app',
       'App',
@@ -65,11 +66,20 @@ describe('catalog recovery after a crash during an install', () => {
       'A'.repeat(64),
       'sample_app_appcon',
       'acme-reporting',
-    ].map(unixUserFor);
+    ].map(first);
     for (const name of names) {
       assert.match(name, /^[a-z_][a-z0-9_-]{0,31}$/);
     }
     assert.equal(new Set(names).size, names.length);
-    assert.equal(unixUserFor('sample_app_appcon'), 'av-sample_app_appcon');
+    assert.equal(first('sample_app_appcon'), 'av-sample_app_appcon');
+  });
+
+  test('an app has many distinct candidate user names, all valid', () => {
+    for (const id of ['SecUp', 'secup-24307a1b', 'a'.repeat(64)]) {
+      const names = unixUserCandidates(id);
+      assert.equal(names.length, 20);
+      assert.equal(new Set(names).size, names.length);
+      for (const name of names) assert.match(name, /^[a-z_][a-z0-9_-]{0,31}$/);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
@@ -11,13 +11,18 @@ import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { blockingFolder } from '../../lib/folder-access.js';
-import { ensureSystemUser, lookupUser, removeSystemUser } from '../../lib/os-users.js';
+import {
+  createSystemUser,
+  ensureSystemUser,
+  removeSystemUser,
+  type SystemUser,
+} from '../../lib/os-users.js';
 import { commandLine, isAlive, waitForExit } from '../../lib/processes.js';
-import { ensureFolder, removeTree } from '../../lib/safe-fs.js';
+import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import {
   Catalog,
   checkAppId,
-  unixUserFor,
+  unixUserCandidates,
   type AppRecord,
   type Manifest,
   type PackageLimits,
@@ -395,8 +400,16 @@ export class AppService implements Component {
       return existing;
     }
     if (record.unixUser && !this.#owners.has(record.unixUser)) {
+      // Recorded for this app in the store: its own, made again if the system lost it.
       const user = await ensureSystemUser(record.unixUser);
       this.#owners.set(record.unixUser, { uid: user.uid, gid: user.gid });
+    } else if (!record.unixUser && this.#options.isRoot) {
+      // Installed while the manager was not root, or it shared a user with another app (store
+      // migration 6): never run it as root or as that other app.
+      const user = await this.#newUser(record.id);
+      await this.#catalog.setUnixUser(record.id, user.name);
+      await this.#giveDataFolder(record.id, user);
+      record.unixUser = user.name;
     }
     const manifest: Manifest = await this.#catalog.manifest(record.id).catch(() => ({}));
     if (manifest.instances) {
@@ -480,6 +493,48 @@ export class AppService implements Component {
 
   /** uid/gid of the apps' system users, looked up when the app is installed or loaded. */
   readonly #owners = new Map<string, { uid: number; gid: number }>();
+  /** Serializes the choice of new users' names, so two installs never pick the same one. */
+  readonly #userChoice = new KeyedQueue();
+
+  /**
+   * Makes a system user for an app: the first of its candidate names that no app of this node
+   * has in the store and that does not exist on the system. An existing account is never
+   * taken over, even with the very name the app would get: something else made it (and an app
+   * could choose its id to get that name). APP_USER_UNAVAILABLE when every candidate is taken.
+   */
+  async #newUser(id: string): Promise<SystemUser> {
+    return this.#userChoice.run('', async () => {
+      for (const name of unixUserCandidates(id)) {
+        if ((await this.#catalog.userOwner(name)) !== undefined) continue;
+        const user = await createSystemUser(name);
+        if (!user) continue;
+        this.#owners.set(name, { uid: user.uid, gid: user.gid });
+        this.#options.logger.info({ app: id, user: name, uid: user.uid }, 'made the app user');
+        return user;
+      }
+      throw new AppvisorError(
+        'APP_USER_UNAVAILABLE',
+        `no free system user name for ${id}: every name it could get is taken`,
+      );
+    });
+  }
+
+  /**
+   * Gives an existing data folder, all of it, to the app's new user (links not followed): the
+   * files an earlier user of the app made stay the app's.
+   */
+  async #giveDataFolder(id: string, user: SystemUser): Promise<void> {
+    const folder = this.#catalog.dataFolder(id);
+    const info = await lstat(folder).catch(() => undefined);
+    if (info?.isDirectory()) await chownTree(folder, user.uid, user.gid);
+  }
+
+  /** Removes an app's user unless another app of this node has it (which the store forbids). */
+  async #dropUser(name: string): Promise<void> {
+    if ((await this.#catalog.userOwner(name)) !== undefined) return;
+    this.#owners.delete(name);
+    await removeSystemUser(name);
+  }
 
   #onServiceMessage(app: LoadedApp, channel: ServiceChannel, message: unknown): void {
     if (typeof message !== 'object' || message === null || app.channel !== channel) return;
@@ -776,12 +831,21 @@ export class AppService implements Component {
           throw error;
         }
       }
-      const unixUser = this.#options.isRoot ? unixUserFor(id) : null;
+      // A re-install keeps the app's user; a new app gets one nobody else has.
+      let unixUser = this.#options.isRoot ? (before?.unixUser ?? null) : null;
+      let madeUser: SystemUser | null = null;
       let previous: string | null = null;
       let swapped = false;
       try {
-        const owner = unixUser ? await ensureSystemUser(unixUser) : null;
-        if (owner && unixUser) this.#owners.set(unixUser, { uid: owner.uid, gid: owner.gid });
+        let owner: SystemUser | null = null;
+        if (unixUser) {
+          owner = await ensureSystemUser(unixUser);
+          this.#owners.set(unixUser, { uid: owner.uid, gid: owner.gid });
+        } else if (this.#options.isRoot) {
+          owner = madeUser = await this.#newUser(id);
+          unixUser = owner.name;
+          await this.#giveDataFolder(id, owner);
+        }
         if (loaded && wasRunning) {
           loaded.log.note('stopping for a new version');
           await this.#stopProcess(loaded);
@@ -810,6 +874,7 @@ export class AppService implements Component {
         else await this.#catalog.discard(staged);
         if (before) await this.#catalog.save(before).catch(() => undefined);
         else await this.#catalog.remove(id).catch(() => undefined);
+        if (madeUser) await this.#dropUser(madeUser.name).catch(() => undefined);
         if (loaded && wasRunning) loaded.supervisor.start();
         throw diskFullError(error, `installing ${id}`);
       }
@@ -899,8 +964,8 @@ export class AppService implements Component {
       await this.#catalog.removeFolders(id);
       await removeTree(this.#socketDir(id));
       await app.log.remove();
-      if (app.record.unixUser && (await lookupUser(app.record.unixUser))) {
-        await removeSystemUser(app.record.unixUser).catch((error: unknown) => {
+      if (app.record.unixUser) {
+        await this.#dropUser(app.record.unixUser).catch((error: unknown) => {
           this.#options.logger.warn({ err: error, app: id }, 'cannot remove the app user');
         });
       }

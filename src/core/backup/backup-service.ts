@@ -248,6 +248,7 @@ export class BackupService implements Component {
       );
       const started = Date.now();
       try {
+        await this.#options.instances.repairAccess(id);
         const manifest = await writeArchive({
           dump: dumpDatabase(source.connection),
           dataDir: source.dataDir,
@@ -438,10 +439,12 @@ export class BackupService implements Component {
         await mkdir(work, { recursive: true, mode: 0o700 });
         try {
           const unpacked = await unpackArchive(path, work, options.passphrase);
-          await replayDump(createReadStream(unpacked.dumpFile).pipe(createGunzip()), {
-            ...connection,
-            application_name: 'appvisor restore',
-          });
+          const { role, ...login } = connection;
+          await replayDump(
+            createReadStream(unpacked.dumpFile).pipe(createGunzip()),
+            { ...login, application_name: 'appvisor restore' },
+            { role },
+          );
           await pipeline(
             createReadStream(unpacked.filesFile),
             extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,

@@ -9,6 +9,8 @@ export interface DumpSource {
   user: string;
   password: string;
   database: string;
+  /** Dump as this role (pg_dump's `--role`: SET ROLE after connecting as `user`). */
+  role?: string;
 }
 
 /** Options of {@link dumpDatabase}. */
@@ -62,6 +64,7 @@ export function dumpDatabase(source: DumpSource, options: DumpOptions = {}): Rea
       // An fsync of the output device means nothing; the consumer makes the dump durable.
       '--no-sync',
       `--file=${dumpDevicePath}`,
+      ...(source.role !== undefined ? [`--role=${source.role}`] : []),
       `--dbname=${dumpConninfo(source)}`,
     ],
     password: source.password,

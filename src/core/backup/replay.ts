@@ -50,14 +50,15 @@ function finish(stream: CopyStreamQuery): Promise<void> {
 
 /**
  * Replays a plain pg_dump script (as text bytes) into the database `config` connects to, in one
- * transaction: all of it or nothing. psql meta-commands (`\restrict`, ...) are skipped; `SET`
+ * transaction: all of it or nothing. With `role`, as that role (SET ROLE first): objects are
+ * made by it, and code of the dump that runs (a CHECK's function) has its rights, no more. psql meta-commands (`\restrict`, ...) are skipped; `SET`
  * lines this server rejects are skipped too (a dump of a newer server); COPY data is streamed
  * with backpressure. Throws `RESTORE_FAILED` naming the statement that failed.
  */
 export async function replayDump(
   script: Readable,
   config: pg.ClientConfig,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; role?: string } = {},
 ): Promise<ReplayResult> {
   const client = new pg.Client(config);
   client.on('error', () => undefined);
@@ -114,6 +115,9 @@ export async function replayDump(
   };
 
   try {
+    if (options.role !== undefined) {
+      await client.query(`SET ROLE "${options.role.replace(/"/g, '""')}"`);
+    }
     await client.query('BEGIN');
     for await (const chunk of script as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();

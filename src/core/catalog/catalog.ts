@@ -62,14 +62,18 @@ export interface StagedPackage {
 }
 
 /**
- * The system user an app runs as when the manager is root: `av-<id>` when that is a valid,
- * unambiguous user name, else a shortened name with a hash of the id.
+ * The user names an app may get when the manager is root, in order: `av-<id>` when that is a
+ * valid user name, else a shortened name with a hash of the id; then names with a hash of the
+ * id and a counter. Which one an app has is kept in the store ({@link Catalog.userOwner}): a
+ * name is only a wish, since another app's name or an account on the system may take it.
  */
-export function unixUserFor(id: string): string {
+export function unixUserCandidates(id: string, count = 20): string[] {
+  const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 8);
+  const short = id.toLowerCase().slice(0, 20);
   const plain = `av-${id}`;
-  if (id === id.toLowerCase() && plain.length <= 32) return plain;
-  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
-  return `av-${id.toLowerCase().slice(0, 20)}-${hash}`;
+  const names = [id === id.toLowerCase() && plain.length <= 32 ? plain : `av-${short}-${hash(id)}`];
+  for (let n = 1; names.length < count; n++) names.push(`av-${short}-${hash(`${id}\n${n}`)}`);
+  return names;
 }
 
 /**
@@ -173,6 +177,26 @@ export class Catalog {
       id,
       pid,
     ]);
+  }
+
+  /** The app of this node whose user `name` is, if any. */
+  async userOwner(name: string): Promise<string | undefined> {
+    const result = await this.#options.store.query<{ id: string }>(
+      'SELECT id FROM apps WHERE node_id = $1 AND unix_user = $2',
+      [this.#options.nodeId, name],
+    );
+    return result.rows[0]?.id;
+  }
+
+  /**
+   * Records the app's user. The store refuses a name another app of this node has already
+   * (a unique index), whatever raced.
+   */
+  async setUnixUser(id: string, name: string): Promise<void> {
+    await this.#options.store.query(
+      'UPDATE apps SET unix_user = $3, updated_at = now() WHERE node_id = $1 AND id = $2',
+      [this.#options.nodeId, id, name],
+    );
   }
 
   async remove(id: string): Promise<void> {

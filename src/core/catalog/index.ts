@@ -1,6 +1,6 @@
 export {
   Catalog,
-  unixUserFor,
+  unixUserCandidates,
   type AppRecord,
   type CatalogOptions,
   type StagedPackage,

@@ -18,7 +18,9 @@ export {
   swapDatabases,
   dropInstanceDatabase,
   ensureInstanceDatabase,
+  instanceAccessRole,
   instanceDatabaseName,
+  resetInstanceRoles,
   lockDownServer,
   type InstanceDatabase,
 } from './provision.js';

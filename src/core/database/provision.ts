@@ -23,6 +23,19 @@ export function instanceDatabaseName(id: string): string {
   return `i_${id.slice(0, 50)}_${hash}`;
 }
 
+/**
+ * The manager's own role for an instance's database: `m_<id>` beside the instance's `i_<id>`.
+ * It logs in with a password only the manager knows, owns nothing, inherits nothing and is a
+ * member of the instance's role only to `SET ROLE` to it: backups and restores act as the
+ * instance's role without depending on that role's password, which the role itself can change.
+ */
+export function instanceAccessRole(name: string): string {
+  return `m_${name.slice(2)}`;
+}
+
+/** Connections the manager's role of an instance may hold (a backup and a restore at once). */
+const accessConnectionLimit = 4;
+
 /** What an instance's database needs. */
 export interface InstanceDatabase {
   /** Role and database name (the same). */
@@ -30,6 +43,111 @@ export interface InstanceDatabase {
   password: string;
   /** Connections the role may hold at once. */
   connectionLimit: number;
+  /** Password of the manager's role of the instance ({@link instanceAccessRole}). */
+  accessPassword: string;
+}
+
+/**
+ * Creates the role with `attributes` and `settings`, or gives an existing one those: all of
+ * them for a superuser; an admin that is not one may only change `settings` (PostgreSQL refuses
+ * it SUPERUSER, REPLICATION and BYPASSRLS even to turn them off; it can never have given them).
+ */
+async function ensureRole(
+  client: pg.Client,
+  name: string,
+  attributes: string,
+  settings: string,
+  superuser: boolean,
+): Promise<void> {
+  const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+  if (role.rowCount === 0) {
+    try {
+      await client.query(`CREATE ROLE ${ident(name)} ${attributes} ${settings}`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42710') throw error; // made meanwhile
+    }
+  }
+  await client.query(`ALTER ROLE ${ident(name)} ${superuser ? `${attributes} ` : ''}${settings}`);
+}
+
+/**
+ * The instance's role as the manager made it: its password and connection limit set again
+ * (the role can change its own password; this undoes that), and the manager's role of the
+ * instance, a member of it. Run before the instance starts in its service.
+ */
+async function ensureRoles(client: pg.Client, db: InstanceDatabase): Promise<void> {
+  const me = await client.query<{ rolsuper: boolean }>(
+    'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+  );
+  const superuser = me.rows[0]?.rolsuper !== false;
+  const attributes = 'NOSUPERUSER NOREPLICATION NOBYPASSRLS';
+  const common = 'LOGIN NOCREATEDB NOCREATEROLE NOINHERIT';
+  await ensureRole(
+    client,
+    db.name,
+    attributes,
+    `${common} CONNECTION LIMIT ${db.connectionLimit} PASSWORD ${literal(db.password)}`,
+    superuser,
+  );
+  if (!superuser) await grantSelfSet(client, db.name);
+  const access = instanceAccessRole(db.name);
+  await ensureRole(
+    client,
+    access,
+    attributes,
+    `${common} CONNECTION LIMIT ${accessConnectionLimit} PASSWORD ${literal(db.accessPassword)}`,
+    superuser,
+  );
+  // Membership without inheritance: the manager's role has the instance role's rights only
+  // after SET ROLE. (The role granted cannot revoke it: it has no ADMIN OPTION on itself.)
+  await client.query(`GRANT ${ident(db.name)} TO ${ident(access)}`);
+}
+
+/**
+ * An admin role that is not a superuser (an external server) may make a database owned by the
+ * role only when it may SET ROLE to it, and rename or drop that database only when it has the
+ * role's privileges (PostgreSQL 16 and later); a role it created gives it ADMIN OPTION only. So
+ * it grants the role to itself.
+ */
+async function grantSelfSet(client: pg.Client, role: string): Promise<void> {
+  const version = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version_num') AS v",
+  );
+  await client.query(
+    Number(version.rows[0]?.v) >= 160000
+      ? `GRANT ${ident(role)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE`
+      : `GRANT ${ident(role)} TO CURRENT_USER`,
+  );
+}
+
+/** Lets the instance's role and the manager's role of it connect to `database`, nobody else. */
+async function grantConnect(client: pg.Client, database: string, role: string): Promise<void> {
+  await client.query(`REVOKE ALL ON DATABASE ${ident(database)} FROM PUBLIC`);
+  await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${ident(database)} TO ${ident(role)}`);
+  await client.query(
+    `GRANT CONNECT ON DATABASE ${ident(database)} TO ${ident(instanceAccessRole(role))}`,
+  );
+}
+
+/**
+ * Sets the instance's role back as {@link ensureInstanceDatabase} made it (password, limits,
+ * the manager's role), for several instances over one connection; the database is not touched.
+ */
+export async function resetInstanceRoles(
+  server: DatabaseServer,
+  dbs: readonly InstanceDatabase[],
+): Promise<void> {
+  if (dbs.length === 0) return;
+  await withAdmin(server, async (client) => {
+    for (const db of dbs) {
+      await ensureRoles(client, db);
+      const database = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        db.name,
+      ]);
+      if (database.rowCount !== 0) await grantConnect(client, db.name, db.name);
+    }
+  });
 }
 
 async function withAdmin<T>(
@@ -49,26 +167,16 @@ async function withAdmin<T>(
 /**
  * Makes the instance's role and database, or finishes making them: every step checks first, so
  * it can run again after a crash at any point. The role logs in with its password (SCRAM), may
- * hold `connectionLimit` connections, owns its database and nothing else; nobody else may
- * connect to the database (REVOKE CONNECT FROM PUBLIC).
+ * hold `connectionLimit` connections, owns its database and nothing else; nobody but it and the
+ * manager's role of it ({@link instanceAccessRole}) may connect to the database (REVOKE CONNECT
+ * FROM PUBLIC).
  */
 export async function ensureInstanceDatabase(
   server: DatabaseServer,
   db: InstanceDatabase,
 ): Promise<void> {
   await withAdmin(server, async (client) => {
-    const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [db.name]);
-    const options = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT ${db.connectionLimit} PASSWORD ${literal(db.password)}`;
-    if (role.rowCount === 0) {
-      try {
-        await client.query(`CREATE ROLE ${ident(db.name)} ${options}`);
-      } catch (error) {
-        if ((error as { code?: string }).code !== '42710') throw error; // made meanwhile
-        await client.query(`ALTER ROLE ${ident(db.name)} ${options}`);
-      }
-    } else {
-      await client.query(`ALTER ROLE ${ident(db.name)} ${options}`);
-    }
+    await ensureRoles(client, db);
     const database = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
     if (database.rowCount === 0) {
       // FILE_COPY copies template1's files instead of WAL-logging every block: much faster for
@@ -77,17 +185,15 @@ export async function ensureInstanceDatabase(
         `CREATE DATABASE ${ident(db.name)} OWNER ${ident(db.name)} STRATEGY FILE_COPY`,
       );
     }
-    await client.query(`REVOKE ALL ON DATABASE ${ident(db.name)} FROM PUBLIC`);
-    await client.query(
-      `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db.name)} TO ${ident(db.name)}`,
-    );
+    await grantConnect(client, db.name, db.name);
   });
 }
 
-/** Drops the instance's database (ending its sessions) and role; missing ones are fine. */
+/** Drops the instance's database (ending its sessions) and roles; missing ones are fine. */
 export async function dropInstanceDatabase(server: DatabaseServer, name: string): Promise<void> {
   await withAdmin(server, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    await client.query(`DROP ROLE IF EXISTS ${ident(instanceAccessRole(name))}`);
     await client.query(`DROP ROLE IF EXISTS ${ident(name)}`);
   });
 }
@@ -120,8 +226,7 @@ export async function createStagingDatabase(
     await client.query(
       `CREATE DATABASE ${ident(name)} OWNER ${ident(role)} TEMPLATE template0 ENCODING 'UTF8' STRATEGY FILE_COPY`,
     );
-    await client.query(`REVOKE ALL ON DATABASE ${ident(name)} FROM PUBLIC`);
-    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${ident(name)} TO ${ident(role)}`);
+    await grantConnect(client, name, role);
   });
 }
 

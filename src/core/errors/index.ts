@@ -30,6 +30,10 @@ export const errorCatalog = {
     text: 'The app has no run file, so it cannot be started or stopped.',
   },
   APP_HAS_INSTANCES: { status: 409, text: 'The app still has instances; delete them or force.' },
+  APP_USER_UNAVAILABLE: {
+    status: 409,
+    text: 'No system user name is free for this app.',
+  },
   INSTANCES_UNSUPPORTED: { status: 409, text: 'This app does not host instances.' },
   INSTANCE_NOT_FOUND: { status: 404, text: 'No instance with this id exists.' },
   INSTANCE_EXISTS: { status: 409, text: 'An instance with this id exists already.' },

@@ -18,8 +18,11 @@ import {
   swapDatabases,
   dropInstanceDatabase,
   ensureInstanceDatabase,
+  instanceAccessRole,
   instanceDatabaseName,
+  resetInstanceRoles,
   type DatabaseServer,
+  type InstanceDatabase,
 } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { PathRouter } from '../../lib/path-router.js';
@@ -75,13 +78,19 @@ export interface AdminLogin {
   sessionKey: string;
 }
 
-/** How to reach an instance's database as its own role (over TCP, with its password). */
+/**
+ * How the manager reaches an instance's database as the instance's role (over TCP): it logs in
+ * as its own role of the instance (`user`, with a password only the manager knows) and acts as
+ * `role` (SET ROLE), so the instance's role changing its own password cannot lock it out.
+ */
 export interface InstanceConnection {
   host: string;
   port: number;
   user: string;
   password: string;
   database: string;
+  /** The instance's role, to SET ROLE to after logging in. */
+  role: string;
 }
 
 /** What a backup of an instance reads. */
@@ -264,12 +273,48 @@ export class InstanceService implements Component, InstanceHost {
 
   /** Database, role and data folder; each step may run again. */
   async #provision(row: Row): Promise<void> {
-    await ensureInstanceDatabase(this.#options.database, {
+    await ensureInstanceDatabase(this.#options.database, this.#databaseOf(row));
+    await this.#prepareFolder(row);
+  }
+
+  /** What the instance's database and roles must be. */
+  #databaseOf(row: Row): InstanceDatabase {
+    return {
       name: row.db_name,
       password: this.#options.secrets.open(row.db_password_sealed),
       connectionLimit: this.#options.connectionLimit,
+      accessPassword: this.#accessPassword(row),
+    };
+  }
+
+  /** The password of the manager's role of the instance: derived from the secret key. */
+  #accessPassword(row: Row): string {
+    return this.#options.secrets.derive(`instance-access:${row.db_name}`);
+  }
+
+  /**
+   * Sets the instances' roles back as the manager made them: the password the instance is
+   * given (the role may have changed it), its limits, and the manager's role of it. Failures
+   * are logged: the instances start anyway.
+   */
+  async #resetRoles(rows: readonly Row[]): Promise<void> {
+    await resetInstanceRoles(
+      this.#options.database,
+      rows.map((row) => this.#databaseOf(row)),
+    ).catch((error: unknown) => {
+      this.#options.logger.warn(
+        { err: error, instances: rows.map((row) => row.id) },
+        'cannot reset the roles of instances',
+      );
     });
-    await this.#prepareFolder(row);
+  }
+
+  /**
+   * Makes sure the manager's role of the instance is there and a member of the instance's role
+   * (an older PostgreSQL lets a role revoke that itself), before a backup reads the database.
+   */
+  async repairAccess(id: string): Promise<void> {
+    await resetInstanceRoles(this.#options.database, [this.#databaseOf(this.#get(id).row)]);
   }
 
   /**
@@ -407,6 +452,11 @@ export class InstanceService implements Component, InstanceHost {
    * first: an instance finished after a crash, before its app was loaded, may lack its owner.
    */
   async #hostAll(app: string, channel: ServiceChannel): Promise<void> {
+    await this.#resetRoles(
+      this.#ofApp(app)
+        .filter((live) => live.row.state === 'ready' && live.row.enabled)
+        .map((live) => live.row),
+    );
     for (const live of this.#ofApp(app)) {
       if (live.row.state !== 'ready' || !live.row.enabled) continue;
       try {
@@ -673,10 +723,21 @@ export class InstanceService implements Component, InstanceHost {
     return {
       host: info.host,
       port: info.port,
-      user: row.db_name,
-      password: this.#options.secrets.open(row.db_password_sealed),
+      user: instanceAccessRole(row.db_name),
+      password: this.#accessPassword(row),
       database,
+      role: row.db_name,
     };
+  }
+
+  /** Every secret of the instance (its password, its role's, the manager's role's): to redact. */
+  secretsOf(id: string): string[] {
+    const { row } = this.#get(id);
+    return [
+      this.#options.secrets.open(row.password_sealed),
+      this.#options.secrets.open(row.db_password_sealed),
+      this.#accessPassword(row),
+    ];
   }
 
   /** What a backup of the instance reads: its settings, database and folder. */
@@ -714,6 +775,7 @@ export class InstanceService implements Component, InstanceHost {
       await ensureFolder(staging, 0o700);
       const newFolder = join(staging, `new-${id}-${suffix}`);
       const oldFolder = join(staging, `old-${id}-${suffix}`);
+      await resetInstanceRoles(this.#options.database, [this.#databaseOf(row)]);
       await createStagingDatabase(this.#options.database, stagingDb, row.db_name);
       try {
         await ensureFolder(newFolder, 0o700);

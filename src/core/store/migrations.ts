@@ -123,4 +123,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'one Unix user per app',
+    // Until now an app's user name was derived from its id, and a hashed name could equal
+    // another id's plain one: two apps shared a user. Of apps sharing one, the first installed
+    // (then the first by id) keeps it; the others lose it and get a user of their own when
+    // the manager loads them next. From here on, no two apps of a node may name one user.
+    sql: `
+      UPDATE apps AS a SET unix_user = NULL
+      WHERE a.unix_user IS NOT NULL AND EXISTS (
+        SELECT 1 FROM apps AS b
+        WHERE b.node_id = a.node_id AND b.unix_user = a.unix_user
+          AND (b.installed_at, b.id) < (a.installed_at, a.id)
+      );
+      CREATE UNIQUE INDEX apps_unix_user ON apps (node_id, unix_user);
+    `,
+  },
 ];
