@@ -109,22 +109,45 @@ async function slowestAnswer(daemon: Daemon, during: Promise<unknown>): Promise<
   return slowest;
 }
 
+/** Installs the hostile service (autostart), waits until it runs; returns its data folder. */
+async function installFlood(daemon: Daemon): Promise<string> {
+  const work = await makeTemp();
+  const folder = await makeAppFolder(work, 'flood', {
+    run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
+    manifest: { instances: true },
+    files: { 'main.cjs': service },
+  });
+  const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
+  assert.equal(installed.code, 0, installed.stderr);
+  await waitForApp(daemon, 'flood');
+  return join(daemon.data, 'appdata', 'flood');
+}
+
+/** The `service-misbehaved` alarm of the flood app, once raised; fails when the manager ends. */
+function misbehaved(daemon: Daemon): Promise<AlarmsReport['alarms'][number]> {
+  return Promise.race([
+    eventually(
+      async () => {
+        const { alarms } = (await api(daemon, '/alarms')).body as AlarmsReport;
+        return alarms.find((a) => a.code === 'service-misbehaved' && a.subject === 'flood');
+      },
+      30_000,
+      'the service-misbehaved alarm',
+    ),
+    daemon.exited.then(({ code, signal }) => {
+      throw new Error(
+        `the manager ended (${code ?? signal}): ${daemon.stderr().split('\n').slice(-12).join('\n')}`,
+      );
+    }),
+  ]);
+}
+
 describe('a hostile service cannot flood or forge the manager records', () => {
   const running = withDaemon();
   let home = '';
 
   before(async () => {
-    const { daemon } = running;
-    const work = await makeTemp();
-    const folder = await makeAppFolder(work, 'flood', {
-      run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-      manifest: { instances: true },
-      files: { 'main.cjs': service },
-    });
-    const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
-    assert.equal(installed.code, 0, installed.stderr);
-    await waitForApp(daemon, 'flood');
-    home = join(daemon.data, 'appdata', 'flood');
+    home = await installFlood(running.daemon);
   });
 
   test('3,000 alarms, events and log lines: the manager answers, records stay bounded, nothing is forged', async () => {
@@ -199,21 +222,7 @@ describe('a hostile service cannot flood or forge the manager records', () => {
       assert.equal(daemon.child.exitCode, null, 'the manager runs');
       const { pid } = await waitForApp(daemon, 'flood');
       await writeFile(join(home, mode), '');
-      const alarm = await Promise.race([
-        eventually(
-          async () => {
-            const { alarms } = (await api(daemon, '/alarms')).body as AlarmsReport;
-            return alarms.find((a) => a.code === 'service-misbehaved' && a.subject === 'flood');
-          },
-          30_000,
-          'the service-misbehaved alarm',
-        ),
-        daemon.exited.then(({ code, signal }) => {
-          throw new Error(
-            `the manager ended (${code ?? signal}): ${daemon.stderr().split('\n').slice(-12).join('\n')}`,
-          );
-        }),
-      ]);
+      const alarm = await misbehaved(daemon);
       assert.match(alarm.text, /^flood sent /);
       assert.ok(isAlive(daemon.child.pid!), 'the manager is alive');
       assert.equal((await api(daemon, '/apps')).status, 200);
@@ -235,4 +244,23 @@ describe('a hostile service cannot flood or forge the manager records', () => {
       await waitForApp(daemon, 'flood');
     });
   }
+});
+
+describe('a service that goes on flooding is ended', () => {
+  const running = withDaemon({ args: ['--set', 'services.floodLimit=1000'] });
+
+  test('over services.floodLimit dropped messages end the service with an alarm', async () => {
+    const { daemon } = running;
+    const home = await installFlood(daemon);
+    const { pid } = await waitForApp(daemon, 'flood');
+    await writeFile(join(home, 'flood'), '');
+    const alarm = await misbehaved(daemon);
+    assert.match(alarm.text, /^flood sent 1000 messages over its limits/);
+    assert.equal((await api(daemon, '/apps')).status, 200);
+    await eventually(
+      () => Promise.resolve(pid !== null && !isAlive(pid) ? true : undefined),
+      10_000,
+      'the flooding service ended',
+    );
+  });
 });
