@@ -30,3 +30,12 @@ export function escapeControls(text: string, maxLength = Infinity): string {
   const cut = text.length > maxLength ? `${text.slice(0, Math.max(0, maxLength - 1))}…` : text;
   return cut.replace(unsafe, escapeOne);
 }
+
+/**
+ * Whether text holds a character {@link escapeControls} would escape; with `multiline`,
+ * newlines are allowed (a description), carriage returns and the rest are not.
+ */
+export function hasControls(text: string, multiline = false): boolean {
+  const found = text.match(unsafe);
+  return found !== null && (!multiline || found.some((char) => char !== '\n'));
+}
