@@ -231,6 +231,7 @@ export async function startManager(
       runDir: layout.run,
       sdkBundle: fileURLToPath(new URL('../sdk/appvisor-sdk.mjs', import.meta.url)),
       nodePath: process.execPath,
+      serviceLimits: config.services,
       limits: {
         maxBytes: config.apps.maxUnpackedBytes,
         maxEntries: config.apps.maxEntries,
@@ -251,6 +252,7 @@ export async function startManager(
         connectionLimit: config.instances.connectionLimit,
         startTimeoutMs: config.instances.startTimeoutSeconds * 1000,
         restoreStagingDir: join(layout.appdata, '.restores'),
+        maxAppAlarms: config.services.maxAlarms,
       }),
     );
     await group.startOne(apps);

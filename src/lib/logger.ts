@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import { escapeControls } from './text-escape.js';
 
 export type { Logger } from 'pino';
 
@@ -36,7 +37,9 @@ export const redactedPaths = [
 
 /**
  * Turns the JSON lines of the log into one readable line each, for a terminal:
- * `appvisor warn: message (key=value ...)`.
+ * `appvisor warn: message (key=value ...)`. Control characters in the message and the values
+ * (which may come from an app: an event's text) are escaped, so no text can start a line of
+ * its own or drive the terminal.
  */
 export function humanSink(sink: LogSink): LogSink {
   return {
@@ -53,7 +56,7 @@ export function humanSink(sink: LogSink): LogSink {
           err && typeof err === 'object' && 'message' in err ? `: ${String(err.message)}` : '';
         const tail = fields.length ? ` (${fields.join(' ')})` : '';
         const text = typeof msg === 'string' ? msg : '';
-        sink.write(`appvisor ${String(level)}: ${text}${error}${tail}\n`);
+        sink.write(escapeControls(`appvisor ${String(level)}: ${text}${error}${tail}`) + '\n');
       } catch {
         sink.write(line);
       }

@@ -150,6 +150,19 @@ describe('bad packages are refused and change nothing', () => {
         ]),
       error: /^error PACKAGE_INVALID: app\.json: .*versoin/,
     },
+    {
+      name: 'an app.json whose title or version carries terminal escapes',
+      file: 'escapes.zip',
+      build: (p) =>
+        makeZip(p, [
+          { name: 'victim/run', content: runScript, mode: 0o755 },
+          {
+            name: 'victim/app.json',
+            content: JSON.stringify({ version: '2\u001b[2K\r1.0', title: 'ok\nappvisor: forged' }),
+          },
+        ]),
+      error: /^error PACKAGE_INVALID: app\.json: .*control characters/,
+    },
   ];
 
   for (const c of cases) {

@@ -32,6 +32,12 @@ import type { AlarmRaiser } from '../alarms/index.js';
 import { diskFullError } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
+import {
+  defaultServiceLimits,
+  MessageLimiter,
+  type MessageKind,
+  type ServiceLimits,
+} from './service-limits.js';
 import type { Store } from '../store/index.js';
 import {
   AppSupervisor,
@@ -156,6 +162,8 @@ export interface AppServiceOptions {
   nodePath?: string;
   /** How long a service may take to send `ready`. */
   readyTimeoutMs?: number;
+  /** What one service may send (config `services`). */
+  serviceLimits?: ServiceLimits;
 }
 
 interface LoadedApp {
@@ -163,6 +171,8 @@ interface LoadedApp {
   manifest: Manifest;
   supervisor: AppSupervisor;
   log: AppLog;
+  /** Rate limits of what the service sends. */
+  limiter: MessageLimiter;
   /** The running process while it has an IPC channel (services only). */
   channel?: ServiceChannel | undefined;
   /** Where the service said it serves HTTP, while it runs. */
@@ -226,6 +236,11 @@ export class AppService implements Component {
   /** Writes a line to the app's log under `tag` (a service's trace lines, by instance). */
   writeLog(id: string, tag: string, text: string): void {
     this.#apps.get(id)?.log.write(tag, text);
+  }
+
+  /** Writes a note of the manager's own to the app's log (an `[appvisor]` line). */
+  note(id: string, text: string): void {
+    this.#apps.get(id)?.log.note(text);
   }
 
   /** Where the app's service serves HTTP, while it runs. */
@@ -425,6 +440,15 @@ export class AppService implements Component {
       record,
       manifest,
       log,
+      limiter: new MessageLimiter({
+        limits: this.#serviceLimits,
+        report: (dropped, windowMs) => {
+          this.#reportDrops(app, dropped, windowMs);
+        },
+        flooding: (dropped) => {
+          this.#misbehaved(app, `sent ${dropped} messages over its limits within 10 s`);
+        },
+      }),
       httpSocket: null,
       supervisor: new AppSupervisor({
         id,
@@ -451,6 +475,9 @@ export class AppService implements Component {
             app.channel = channel;
             process.onMessage((message) => {
               this.#onServiceMessage(app, channel, message);
+            });
+            process.onViolation?.((_reason, detail) => {
+              this.#misbehaved(app, `sent ${detail}`, false);
             });
           }
         },
@@ -487,6 +514,7 @@ export class AppService implements Component {
         ...(this.#options.nodePath ? { APPVISOR_NODE: this.#options.nodePath } : {}),
       },
       ipc: app.manifest.instances === true,
+      maxMessageBytes: this.#serviceLimits.maxMessageBytes,
       ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     };
   }
@@ -536,9 +564,54 @@ export class AppService implements Component {
     await removeSystemUser(name);
   }
 
+  get #serviceLimits(): ServiceLimits {
+    return this.#options.serviceLimits ?? defaultServiceLimits;
+  }
+
+  /** Tells of the messages a service's limits dropped: one note and one event per window. */
+  #reportDrops(app: LoadedApp, dropped: Record<MessageKind, number>, windowMs: number): void {
+    const { id } = app.record;
+    const total = Object.values(dropped).reduce((sum, count) => sum + count, 0);
+    const parts = Object.entries(dropped)
+      .filter(([, count]) => count > 0)
+      .map(([kind, count]) => `${count} ${kind}`)
+      .join(', ');
+    const text = `${total} messages from ${id} dropped within ${windowMs / 1000} s, over the limits of config services (${parts})`;
+    app.log.note(text);
+    this.#options.events.record({
+      kind: 'app.messages-dropped',
+      severity: 'warning',
+      subject: id,
+      text,
+    });
+  }
+
+  /**
+   * A service broke the protocol or its limits on purpose or by a bug: it is ended at once
+   * (SIGKILL to its group; the supervisor restarts it with its back-off) and the
+   * `service-misbehaved` alarm is raised until the admin starts, stops or restarts the app.
+   */
+  #misbehaved(app: LoadedApp, why: string, kill = true): void {
+    const { id } = app.record;
+    const text = `${id} ${why}: the manager ended it`;
+    app.log.note(text);
+    this.#options.events.record({ kind: 'app.misbehaved', severity: 'error', subject: id, text });
+    this.#options.alarms.raise('service-misbehaved', 'error', text, id);
+    const pid = app.supervisor.pid;
+    if (kill && pid !== null) {
+      try {
+        signalGroup(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   #onServiceMessage(app: LoadedApp, channel: ServiceChannel, message: unknown): void {
     if (typeof message !== 'object' || message === null || app.channel !== channel) return;
     const body = message as Record<string, unknown>;
+    // Every message, `ready` included, passes the app's rate limits first.
+    if (!app.limiter.admit(body.type)) return;
     if (body.type === 'ready') {
       clearTimeout(app.readyTimer);
       // The front connects only to the socket assigned in APPVISOR_HTTP_SOCKET, in the app's
@@ -736,8 +809,13 @@ export class AppService implements Component {
       await this.#requireReachable(app);
       const changed = app.supervisor.start();
       if (changed) app.log.note('start requested');
+      this.#clearMisbehaved(id, 'started');
       return { changed, status: await this.#statusOf(app) };
     });
+  }
+
+  #clearMisbehaved(id: string, how: string): void {
+    this.#options.alarms.clear('service-misbehaved', `${id} was ${how} by the admin`, id);
   }
 
   /** Asks a service to end cleanly before the SIGTERM that follows. */
@@ -758,6 +836,7 @@ export class AppService implements Component {
       await this.#requireRunnable(id);
       if (app.supervisor.state !== 'stopped') app.log.note('stop requested');
       const { changed } = await this.#stopProcess(app);
+      this.#clearMisbehaved(id, 'stopped');
       return { changed, status: await this.#statusOf(app) };
     });
   }
@@ -771,6 +850,7 @@ export class AppService implements Component {
       app.log.note('restart requested');
       await this.#stopProcess(app);
       app.supervisor.start();
+      this.#clearMisbehaved(id, 'restarted');
       return { changed: true, status: await this.#statusOf(app) };
     });
   }

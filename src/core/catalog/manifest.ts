@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { hasControls } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 
 /** App ids: 1–64 characters of A-Z a-z 0-9 _ - (specs/app-container.md). */
@@ -16,13 +17,22 @@ export function checkAppId(id: string): void {
   }
 }
 
+/**
+ * Text an app shows the admin (in the CLI, the UI, logs): no control characters, so a package
+ * cannot drive the admin's terminal or forge lines; `multiline` allows newlines.
+ */
+const shownText = (multiline = false) =>
+  z.string().refine((text) => !hasControls(text, multiline), {
+    message: `must not hold control characters${multiline ? ' (newlines excepted)' : ''}`,
+  });
+
 /** `app.json`: optional; unknown keys and wrong types make the package invalid. */
 export const manifestSchema = z.strictObject({
   id: z.string().optional(),
-  version: z.string().min(1).max(64).optional(),
-  title: z.string().max(200).optional(),
+  version: shownText().min(1).max(64).optional(),
+  title: shownText().max(200).optional(),
   /** What the app does, shown in an app store. */
-  description: z.string().max(2000).optional(),
+  description: shownText(true).max(2000).optional(),
   /** An increasing integer that orders versions in an app store: a higher build is newer. */
   build: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** A release label shown in an app store: `final`, `beta`, ... */

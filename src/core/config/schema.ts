@@ -11,6 +11,23 @@ const port = (what: string, rootPort: number, userPort: number) =>
       `${what} port. Empty (null): ${rootPort} when the manager runs as root, ${userPort} otherwise. 0 picks a free port.`,
     );
 
+/** The rate limit of one kind of message a service sends (config `services`). */
+const rateLimit = (messages: string, perSecond: number, burst: number) =>
+  z
+    .strictObject({
+      perSecond: z
+        .number()
+        .positive()
+        .default(perSecond)
+        .describe(`${messages} per second one app may send on average; more are dropped.`),
+      burst: z
+        .int()
+        .min(1)
+        .default(burst)
+        .describe(`${messages} one app may send at once before the rate applies.`),
+    })
+    .prefault({});
+
 /**
  * The one configuration schema: it gives the types, the defaults and the documentation
  * (docs/configuration.md is rendered from it). Sources, strongest first: command-line flags,
@@ -189,6 +206,33 @@ export const configSchema = z.strictObject({
         .default(30)
         .describe(
           'How long a service may take to answer instance.start before the instance is marked failed.',
+        ),
+    })
+    .prefault({}),
+  services: z
+    .strictObject({
+      maxMessageBytes: z
+        .int()
+        .min(16 * 1024)
+        .default(256 * 1024)
+        .describe(
+          'Longest message a service may send over its channel; a longer one (or one that is not JSON) ends the service (SIGKILL) with the `service-misbehaved` alarm.',
+        ),
+      logs: rateLimit('`log` messages', 200, 2000),
+      events: rateLimit('`event` messages', 2, 20),
+      alarms: rateLimit('`alarm` messages', 2, 20),
+      others: rateLimit('Other messages (`ready`, `instance.*`, unknown types)', 200, 5000),
+      maxAlarms: z
+        .int()
+        .min(1)
+        .default(20)
+        .describe('Alarms one app may hold raised at once; further raises are dropped.'),
+      floodLimit: z
+        .int()
+        .min(0)
+        .default(20_000)
+        .describe(
+          'Dropped messages within 10 s after which the manager ends the service (SIGKILL) with the `service-misbehaved` alarm. 0: never.',
         ),
     })
     .prefault({}),

@@ -27,7 +27,8 @@ import {
 import { AppvisorError } from '../errors/index.js';
 import { PathRouter } from '../../lib/path-router.js';
 import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
-import type { AlarmRaiser } from '../alarms/index.js';
+import type { ActiveAlarm, AlarmRaiser } from '../alarms/index.js';
+import { escapeControls } from '../../lib/text-escape.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -119,8 +120,10 @@ export interface InstanceServiceOptions {
   database: DatabaseServer;
   apps: AppService;
   events: EventLog;
-  /** Where alarms are raised and cleared. */
-  alarms: AlarmRaiser;
+  /** Where alarms are raised and cleared (and the active ones counted, per app). */
+  alarms: AlarmRaiser & { active(): ActiveAlarm[] };
+  /** Alarms one app may hold raised at once (config `services.maxAlarms`). */
+  maxAppAlarms: number;
   logger: Logger;
   nodeId: string;
   secrets: SecretBox;
@@ -166,6 +169,12 @@ const columns =
   'id, app, domain, path, password_sealed, db_name, db_password_sealed, trace_flags, enabled, exclude_from_backup, state, created_at';
 
 const severities = new Set(['info', 'warning', 'error', 'critical']);
+
+/** An event kind or alarm code a service may use: a short word. */
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Longest text of a service's event, alarm or failure the manager keeps (longer is cut). */
+const maxTextLength = 1000;
 
 /**
  * Instances: tenants of an app, each with its own database, web path, password, data folder
@@ -481,6 +490,14 @@ export class InstanceService implements Component, InstanceHost {
     }
   }
 
+  /**
+   * What a service says besides `ready` (docs/service-protocol.md). Nothing of it is trusted:
+   * texts are cut to {@link maxTextLength} and their control characters escaped; an event's
+   * kind and an alarm's code must be short words; an app's alarm code is recorded as
+   * `app:<app>:<code>`, so no app can raise or clear an alarm of the manager's own or of
+   * another app, and one app holds at most `maxAlarms` raised at once. Rates are limited
+   * before this (AppService).
+   */
   serviceMessage(app: string, message: Record<string, unknown>): void {
     const id =
       typeof message.id === 'string'
@@ -496,9 +513,13 @@ export class InstanceService implements Component, InstanceHost {
         if (mine?.state === 'starting') this.#setState(mine, 'ready');
         break;
       case 'instance.failed': {
-        if (!mine) break;
-        const error =
-          typeof message.error === 'string' ? message.error : 'the service reported a failure';
+        // Only an instance that is starting or serving can fail: a service repeating it
+        // cannot fill the event log.
+        if (mine?.state !== 'starting' && mine?.state !== 'ready') break;
+        const error = escapeControls(
+          typeof message.error === 'string' ? message.error : 'the service reported a failure',
+          maxTextLength,
+        );
         this.#setState(mine, 'failed', error);
         this.#options.events.record({
           kind: 'instance.failed',
@@ -513,44 +534,77 @@ export class InstanceService implements Component, InstanceHost {
         this.#setState(mine, mine.row.enabled ? 'stopped' : 'disabled');
         mine.stopped?.();
         break;
-      case 'log':
+      case 'log': {
+        const flag = typeof message.flag === 'string' ? message.flag.slice(0, 64) : null;
+        // AppLog escapes control characters and cuts long lines.
         this.#options.apps.writeLog(
           app,
           mine ? mine.row.id : app,
-          typeof message.flag === 'string' && message.flag !== 'app'
-            ? `${message.flag}: ${text}`
-            : text,
+          flag !== null && flag !== 'app' ? `${flag}: ${text}` : text,
         );
         break;
+      }
       case 'event': {
         const severity = (
           severities.has(message.severity as string) ? message.severity : 'info'
         ) as Severity;
-        const kind = typeof message.kind === 'string' ? message.kind : 'app.event';
+        const kind =
+          typeof message.kind === 'string' && namePattern.test(message.kind)
+            ? message.kind
+            : 'event';
         this.#options.events.record({
           kind: `app.${kind}`.replace(/^app\.app\./, 'app.'),
           severity,
           subject: mine ? mine.row.id : app,
-          text,
+          text: escapeControls(text, maxTextLength),
         });
         break;
       }
-      case 'alarm': {
-        const code = typeof message.code === 'string' ? message.code : undefined;
-        if (!code) break;
-        const subject = mine ? mine.row.id : app;
-        const severity = (
-          severities.has(message.severity as string) ? message.severity : 'warning'
-        ) as Severity;
-        if (message.active === false)
-          this.#options.alarms.clear(code, text || `${code} cleared`, subject);
-        else this.#options.alarms.raise(code, severity, text, subject);
+      case 'alarm':
+        this.#appAlarm(app, mine, message, text);
         break;
-      }
       default:
         break;
     }
   }
+
+  /** An app's `alarm` message: raised or cleared under `app:<app>:<code>`, bounded per app. */
+  #appAlarm(
+    app: string,
+    mine: Live | undefined,
+    message: Record<string, unknown>,
+    text: string,
+  ): void {
+    if (typeof message.code !== 'string' || !namePattern.test(message.code)) return;
+    const prefix = `app:${app}:`;
+    const code = `${prefix}${message.code}`;
+    const subject = mine ? mine.row.id : app;
+    const safe = escapeControls(text, maxTextLength);
+    if (message.active === false) {
+      this.#options.alarms.clear(code, safe || `${message.code} cleared`, subject);
+      return;
+    }
+    const severity = (
+      severities.has(message.severity as string) ? message.severity : 'warning'
+    ) as Severity;
+    const held = this.#options.alarms.active().filter((alarm) => alarm.code.startsWith(prefix));
+    const known = held.some((alarm) => alarm.code === code && alarm.subject === subject);
+    if (!known && held.length >= this.#options.maxAppAlarms) {
+      if (!this.#alarmsFull.has(app)) {
+        this.#alarmsFull.add(app);
+        this.#options.apps.note(
+          app,
+          `alarm ${message.code} dropped: ${app} holds ${held.length} alarms, the most one app may (services.maxAlarms)`,
+        );
+      }
+      return;
+    }
+    this.#alarmsFull.delete(app);
+    this.#options.alarms.raise(code, severity, safe, subject);
+  }
+
+  /** Apps told (once until one of their alarms passes again) that their alarms are full. */
+  readonly #alarmsFull = new Set<string>();
 
   instanceIds(app: string): Promise<string[]> {
     return Promise.resolve(this.#ofApp(app).map((live) => live.row.id));

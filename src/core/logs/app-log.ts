@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { RotatingFile, rotatedFiles } from '../../lib/rotating-file.js';
+import { escapeControls } from '../../lib/text-escape.js';
 
 /** Size limits of one app's log. */
 export interface LogLimits {
@@ -18,6 +19,12 @@ const maxLineBytes = 16 * 1024;
  * One app's log, `logs/<id>.log`: the process's stdout and stderr, line by line with a
  * timestamp (`<ISO time> [out] text`, `[err]` for stderr, `[appvisor]` for the manager's own
  * notes), rotated by size. Followers receive each line as it is written.
+ *
+ * Every line of the file is one the manager began: control characters in what it writes
+ * (newlines, carriage returns, ESC and ANSI sequences, other C0/C1 controls, Unicode line
+ * separators and bidi overrides) become visible escapes (`\n`, `\x1b`, `\u202e`), so an app can
+ * neither start a line of its own (one that looks like an `[appvisor]` note) nor rewrite a
+ * line on a terminal that shows the file. Tabs stay. An app's colors show as `\x1b[31m`.
  */
 export class AppLog {
   readonly path: string;
@@ -77,7 +84,8 @@ export class AppLog {
   }
 
   #line(tag: string, text: string): void {
-    const line = `${this.#now().toISOString()} [${tag}] ${text.replace(/\r$/, '')}\n`;
+    const safe = escapeControls(text.replace(/\r$/, ''), maxLineBytes);
+    const line = `${this.#now().toISOString()} [${escapeControls(tag, 64)}] ${safe}\n`;
     this.#file.write(line);
     for (const follower of this.#followers) follower(line);
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { guardIpcChannel, type ChannelViolation } from '../../lib/ipc-guard.js';
 
 /** Time, as the supervisor sees it; tests replace it with a fake. */
 export interface Clock {
@@ -30,6 +31,8 @@ export interface ProcessSpec {
   gid?: number;
   /** Open a Node IPC channel (JSON lines) as fd 3. */
   ipc?: boolean;
+  /** Longest message accepted on the channel; a longer one ends the process (default 256 KiB). */
+  maxMessageBytes?: number;
 }
 
 /** How a process ended. `error` is set when it could not be started at all. */
@@ -54,6 +57,11 @@ export interface ProcessHandle {
   /** `done` is called once the message (and the handle) left this process, or failed to. */
   send?(message: unknown, handle?: unknown, done?: (error: Error | null) => void): boolean;
   onMessage?(listener: (message: unknown) => void): void;
+  /**
+   * Called once when the process broke the channel's protocol (a message too long, not JSON,
+   * or one of Node's own it may not send): the channel is closed and the process group killed.
+   */
+  onViolation?(listener: (reason: ChannelViolation, detail: string) => void): void;
 }
 
 /** Starts processes; tests replace it with a fake. */
@@ -84,6 +92,21 @@ export const processLauncher: Launcher = {
       ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
       ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
     });
+    const violationListeners: ((reason: ChannelViolation, detail: string) => void)[] = [];
+    if (spec.ipc) {
+      guardIpcChannel(
+        child,
+        {
+          maxMessageBytes: spec.maxMessageBytes ?? 256 * 1024,
+          onViolation: (reason, detail) => {
+            for (const listener of violationListeners) listener(reason, detail);
+          },
+        },
+        () => {
+          if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+        },
+      );
+    }
     let exited = false;
     const exitListeners: ((exit: ProcessExit) => void)[] = [];
     const finish = (exit: ProcessExit) => {
@@ -112,6 +135,8 @@ export const processLauncher: Launcher = {
             send: (message: unknown, handle?: unknown, done?: (error: Error | null) => void) =>
               child.connected && child.send(message as never, handle as never, {}, done),
             onMessage: (listener: (message: unknown) => void) => child.on('message', listener),
+            onViolation: (listener: (reason: ChannelViolation, detail: string) => void) =>
+              violationListeners.push(listener),
           }
         : {}),
     };
