@@ -2,6 +2,7 @@ export {
   Catalog,
   unixUserFor,
   type AppRecord,
+  type AppSettingsChange,
   type CatalogOptions,
   type StagedPackage,
 } from './catalog.js';

@@ -123,4 +123,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: "apps' resource limits",
+    sql: `
+      ALTER TABLE apps
+        ADD COLUMN memory_max_bytes bigint,
+        ADD COLUMN cpu_weight integer,
+        ADD COLUMN pids_max integer;
+    `,
+  },
 ];
