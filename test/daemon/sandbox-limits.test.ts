@@ -71,7 +71,11 @@ async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return port;
 }
 
@@ -80,7 +84,9 @@ function get(port: number): Promise<string> {
     const req = httpRequest({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => resolve(text));
+      response.on('end', () => {
+        resolve(text);
+      });
     });
     req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
     req.once('error', reject);

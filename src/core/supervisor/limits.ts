@@ -101,7 +101,7 @@ export function parseMountinfo(text: string): CgroupMount[] {
 function dirIn(mount: CgroupMount, path: string): string | undefined {
   const root = mount.root.replace(/\/$/, '');
   if (root !== '' && path !== root && !path.startsWith(`${root}/`)) return undefined;
-  return join(mount.mountPoint, path.slice(root.length));
+  return join(mount.mountPoint, path.slice(root.length)).replace(/(.)\/$/, '$1');
 }
 
 /**
@@ -390,9 +390,10 @@ export class Sandbox {
     // $1: how many cgroup.procs files follow; a write that fails ends the start (exit 125).
     const script =
       'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
-    const { uid: _uid, gid: _gid, ...rest } = spec;
+    // As root the shell runs as root (to join the groups); setpriv then drops to the app's user.
+    const asWho = drop.length > 0 ? { ...spec, uid: undefined, gid: undefined } : spec;
     return {
-      ...(drop.length > 0 ? rest : spec),
+      ...asWho,
       command: '/bin/sh',
       args: [
         '-c',
