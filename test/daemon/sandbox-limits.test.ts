@@ -153,8 +153,9 @@ describe(
           run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.js"',
           files: { 'main.js': bombScript },
         }),
+        // The hog is a child: the kernel kills it, not the app's first process, which lives on.
         limithog: await makeAppFolder(work, 'limithog', {
-          run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.js"',
+          run: '"$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.js" &\nwhile true; do sleep 1; done',
           files: { 'main.js': hogScript },
         }),
       };

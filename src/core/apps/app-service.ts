@@ -316,6 +316,12 @@ export class AppService implements Component {
    */
   async start(): Promise<void> {
     await this.#stageSdk();
+    if (this.#options.sandbox?.enforcement.startsWith('cgroup')) {
+      this.#memoryTimer = setInterval(() => {
+        this.#checkMemoryKills();
+      }, 2_000);
+      this.#memoryTimer.unref();
+    }
     for (const id of await this.#catalog.recover()) {
       this.#options.events.record({
         kind: 'app.recovered',
@@ -566,6 +572,27 @@ export class AppService implements Component {
     });
     this.#options.alarms.raise('app-memory-limit', 'error', text, id);
   }
+
+  /**
+   * The kernel may kill a child of the app for the memory cap while the app's first process
+   * lives on (cgroup v1 kills one process, not the group): the whole app is killed then, so
+   * that it restarts as a whole and {@link #afterExit} raises the alarm.
+   */
+  #checkMemoryKills(): void {
+    const { sandbox } = this.#options;
+    if (!sandbox) return;
+    for (const app of this.#apps.values()) {
+      const pid = app.supervisor.pid;
+      const { state } = app.supervisor;
+      if (pid === null || (state !== 'running' && state !== 'starting')) continue;
+      if (sandbox.oomKills(app.record.id) > app.oomKillsAtStart) {
+        app.log.note('a process went over the memory cap: killing the app to restart it');
+        signalGroup(pid, 'SIGKILL');
+      }
+    }
+  }
+
+  #memoryTimer: NodeJS.Timeout | undefined;
 
   /** The admin acted on the app (start, restart, configure, uninstall): the alarm is over. */
   #clearMemoryAlarm(id: string, text: string): void {
@@ -1036,6 +1063,7 @@ export class AppService implements Component {
 
   /** Stops every app in parallel (TERM, then KILL after each one's grace time). */
   readonly close = once(async () => {
+    clearInterval(this.#memoryTimer);
     await Promise.all(
       [...this.#apps.values()].map(async (app) => {
         await this.#stopProcess(app);
@@ -1046,6 +1074,7 @@ export class AppService implements Component {
   });
 
   destroy(): void {
+    clearInterval(this.#memoryTimer);
     for (const app of this.#apps.values()) app.supervisor.destroy();
   }
 }

@@ -277,9 +277,17 @@ export class Sandbox {
     try {
       enable(own);
     } catch {
+      // The group's processes are the manager's (and its children's, the embedded database's).
       const leaf = join(own, `${name}-manager`);
       mkdirSync(leaf, { recursive: true });
-      writeFileSync(join(leaf, 'cgroup.procs'), String(process.pid));
+      const pids = (readText(join(own, 'cgroup.procs')) ?? '').split('\n').filter(Boolean);
+      for (const pid of [String(process.pid), ...pids]) {
+        try {
+          writeFileSync(join(leaf, 'cgroup.procs'), pid);
+        } catch {
+          // ended meanwhile
+        }
+      }
       enable(own);
     }
     mkdirSync(join(own, name), { recursive: true });
@@ -327,10 +335,16 @@ export class Sandbox {
       const dir = this.#group(app, 'memory')!;
       writeFileSync(join(dir, 'memory.max'), String(limits.memoryMaxBytes));
       // No swap beside the cap: a capped app that swaps would slow the whole machine instead.
-      try {
-        writeFileSync(join(dir, 'memory.swap.max'), '0');
-      } catch {
-        // no swap accounting
+      // Over the cap, the OOM killer ends the whole group: the app is restarted as a whole.
+      for (const [file, value] of [
+        ['memory.swap.max', '0'],
+        ['memory.oom.group', '1'],
+      ]) {
+        try {
+          writeFileSync(join(dir, file!), value!);
+        } catch {
+          // no swap accounting; an older kernel
+        }
       }
       writeFileSync(join(dir, 'cpu.weight'), String(limits.cpuWeight));
       writeFileSync(join(dir, 'pids.max'), String(limits.pidsMax));
@@ -363,11 +377,13 @@ export class Sandbox {
   wrap(app: string, spec: ProcessSpec, limits: ResourceLimits): ProcessSpec {
     if (this.#enforcement === 'none') return spec;
     if (this.#enforcement === 'rlimit') {
+      // RLIMIT_NPROC counts every process of the user: set only when the app has a user of its
+      // own, never on the manager's user (whose own processes would count against the app).
       return {
         ...spec,
         command: this.#prlimit!,
         args: [
-          `--nproc=${limits.pidsMax}`,
+          ...(spec.uid !== undefined ? [`--nproc=${limits.pidsMax}`] : []),
           `--as=${limits.memoryMaxBytes}`,
           '--',
           spec.command,
