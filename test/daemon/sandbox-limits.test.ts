@@ -205,6 +205,20 @@ describe(
         'steady answers',
       );
 
+      // It joined its control groups before run, and runs as its own user with no way back to
+      // root (every uid, and no capability).
+      const steadyPid = (await appStatus(daemon, 'limitsteady')).pid!;
+      const proc = await readFile(`/proc/${steadyPid}/status`, 'utf8');
+      const steadyUid = String(uids[0]);
+      assert.match(
+        proc,
+        new RegExp(`^Uid:\\s+${steadyUid}\\s+${steadyUid}\\s+${steadyUid}\\s+${steadyUid}$`, 'm'),
+      );
+      assert.match(proc, /^CapEff:\s+0+$/m);
+      assert.match(proc, /^Groups:\s*$/m);
+      const groups = await readFile(`/proc/${steadyPid}/cgroup`, 'utf8');
+      assert.match(groups, /(pids|^0:):.*\/appvisor-[0-9a-f]{8}\/limitsteady$/m);
+
       // 12 s of attack: the manager and the steady app answer within a second, every time.
       let most = 0;
       const slow: string[] = [];
