@@ -217,7 +217,7 @@ describe(
       assert.match(proc, /^CapEff:\s+0+$/m);
       assert.match(proc, /^Groups:\s*$/m);
       const groups = await readFile(`/proc/${steadyPid}/cgroup`, 'utf8');
-      assert.match(groups, /(pids|^0:):.*\/appvisor-[0-9a-f]{8}\/limitsteady$/m);
+      assert.match(groups, /(pids|^0:):.*\/appvisor-[0-9a-f]{8}\/app-limitsteady$/m);
 
       // 12 s of attack: the manager and the steady app answer within a second, every time.
       let most = 0;

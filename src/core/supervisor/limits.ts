@@ -185,6 +185,15 @@ export interface SandboxOptions {
   setpriv?: string;
 }
 
+/**
+ * An app's group is `app-<id>`: a bare id could be the name of a control file of cgroup v1
+ * (`tasks`, `notify_on_release`).
+ */
+const groupPrefix = 'app-';
+function groupName(app: string): string {
+  return `${groupPrefix}${app}`;
+}
+
 function findBinary(name: string): string | undefined {
   for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
     try {
@@ -312,8 +321,8 @@ export class Sandbox {
   #groups(app: string): string[] {
     const layout = this.#layout;
     if (!layout) return [];
-    if (layout.version === 2) return [join(layout.dir, this.#options.name, app)];
-    return v1Controllers.map((name) => join(layout.dirs[name], this.#options.name, app));
+    if (layout.version === 2) return [join(layout.dir, this.#options.name, groupName(app))];
+    return v1Controllers.map((name) => join(layout.dirs[name], this.#options.name, groupName(app)));
   }
 
   #group(app: string, controller: V1Controller): string | undefined {
@@ -322,7 +331,7 @@ export class Sandbox {
     return join(
       layout.version === 2 ? layout.dir : layout.dirs[controller],
       this.#options.name,
-      app,
+      groupName(app),
     );
   }
 
@@ -494,7 +503,9 @@ export class Sandbox {
           return [];
         }
       })();
-      for (const app of apps) this.remove(app.name);
+      for (const app of apps) {
+        if (app.name.startsWith(groupPrefix)) this.remove(app.name.slice(groupPrefix.length));
+      }
       try {
         rmdirSync(dir);
       } catch {
