@@ -218,7 +218,11 @@ export async function startManager(
     const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
     // One control group per app below the manager's own (a name per node: two managers on one
     // machine never share one), or rlimits when no cgroup can be written.
-    const sandbox = Sandbox.open({ name: `appvisor-${dataDir.nodeId.slice(0, 8)}`, isRoot });
+    const sandbox = Sandbox.open({
+      name: `appvisor-${dataDir.nodeId.slice(0, 8)}`,
+      isRoot,
+      mode: config.apps.limitsEnforcement,
+    });
     const resourceLimits = {
       memoryMaxBytes: config.apps.memoryMaxBytes,
       cpuWeight: config.apps.cpuWeight,

@@ -270,3 +270,66 @@ describe(
     });
   },
 );
+
+describe(
+  'resource limits without control groups: rlimits hold the fork bomb',
+  {
+    skip: isRoot ? false : "needs root: RLIMIT_NPROC counts the processes of the app's own user",
+  },
+  () => {
+    const running = withDaemon({ args: ['--set', 'apps.limitsEnforcement=rlimit'] });
+    let uid: number | undefined;
+    let work: string | undefined;
+
+    after(async () => {
+      // Without control groups, children that left the process group survive the app's stop.
+      for (let round = 0; round < 5; round++)
+        if (uid !== undefined) killEvery(await processesOf(uid));
+      if (work) await removeTemp(work);
+    });
+
+    test('status says rlimit; the bomb never has more processes than its limit', async () => {
+      const { daemon } = running;
+      work = await makeTemp('appvisor-rlimits-');
+      const folder = await makeAppFolder(work, 'limitbomb', {
+        run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.js"',
+        files: { 'main.js': bombScript },
+      });
+      const install = await cli(['app', 'install', folder, '--data', daemon.data]);
+      assert.equal(install.code, 0, install.stderr);
+      uid = (await stat(join(daemon.data, 'appdata', 'limitbomb'))).uid;
+      const pids = await cli([
+        'app',
+        'configure',
+        'limitbomb',
+        '--pids',
+        String(pidsLimit),
+        '--data',
+        daemon.data,
+      ]);
+      assert.equal(pids.code, 0, pids.stderr);
+      assert.match(pids.stdout, new RegExp(`${pidsLimit} processes \\(rlimit\\)`));
+      const status = await cli(['status', '--data', daemon.data]);
+      assert.match(status.stdout, /limits\s+rlimit \(apps\.limitsEnforcement is rlimit\)/);
+
+      const start = await cli(['app', 'start', 'limitbomb', '--data', daemon.data]);
+      assert.equal(start.code, 0, start.stderr);
+      let most = 0;
+      const end = Date.now() + 8_000;
+      while (Date.now() < end) {
+        most = Math.max(most, (await processesOf(uid)).length);
+        const manager = await timed(() =>
+          http('GET', { socket: daemon.socket }, '/manager/api/v1/status'),
+        );
+        assert.equal(manager.value.status, 200);
+        assert.ok(manager.ms < 1000, `the manager answered in ${Math.round(manager.ms)} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(most > 10, `the bomb ran (${most} processes)`);
+      assert.ok(
+        most <= pidsLimit,
+        `the bomb had ${most} processes at once; the limit is ${pidsLimit}`,
+      );
+    });
+  },
+);

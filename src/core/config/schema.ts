@@ -188,6 +188,12 @@ export const configSchema = z.strictObject({
         .describe(
           "Default CPU weight of an app, 1 to 10000: under contention each app gets CPU time in proportion to its weight; 100 (every app the same) is an equal share with the manager's own processes.",
         ),
+      limitsEnforcement: z
+        .enum(['auto', 'rlimit', 'none'])
+        .default('auto')
+        .describe(
+          "How the apps' resource limits are enforced: auto (control groups v2 or v1 where they can be written, else rlimits), rlimit (RLIMIT_NPROC and RLIMIT_AS only), none (no limits; for a machine where something else limits the apps).",
+        ),
       pidsMax: z
         .int()
         .min(16)

@@ -176,6 +176,8 @@ export interface SandboxOptions {
   name: string;
   /** The manager runs as root: the wrapper drops to the app's user itself. */
   isRoot: boolean;
+  /** `auto`: control groups where possible, else rlimits; or only rlimits; or nothing. */
+  mode?: 'auto' | 'rlimit' | 'none';
   /** Files read for detection (tests give fixtures); the real ones by default. */
   procCgroup?: string;
   mountinfo?: string;
@@ -255,6 +257,16 @@ export class Sandbox {
             prlimit,
             setpriv,
           );
+    if (options.mode === 'none')
+      return new Sandbox(
+        options,
+        undefined,
+        'none',
+        'apps.limitsEnforcement is none',
+        prlimit,
+        setpriv,
+      );
+    if (options.mode === 'rlimit') return fallback('apps.limitsEnforcement is rlimit');
     const procCgroup = options.procCgroup ?? readText('/proc/self/cgroup') ?? '';
     const mountinfo = options.mountinfo ?? readText('/proc/self/mountinfo') ?? '';
     const layout = detectCgroups(procCgroup, mountinfo, (dir) =>
