@@ -35,6 +35,7 @@ import {
   type ListenAddress,
 } from './core/monitor/index.js';
 import { SettingsService } from './core/settings/index.js';
+import { Sandbox } from './core/supervisor/index.js';
 import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
@@ -215,6 +216,22 @@ export async function startManager(
       }),
     );
     const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
+    // One control group per app below the manager's own (a name per node: two managers on one
+    // machine never share one), or rlimits when no cgroup can be written.
+    const sandbox = Sandbox.open({
+      name: `appvisor-${dataDir.nodeId.slice(0, 8)}`,
+      isRoot,
+      mode: config.apps.limitsEnforcement,
+    });
+    const resourceLimits = {
+      memoryMaxBytes: config.apps.memoryMaxBytes,
+      cpuWeight: config.apps.cpuWeight,
+      pidsMax: config.apps.pidsMax,
+    };
+    const sandboxInfo = sandbox.info();
+    if (sandboxInfo.enforcement.startsWith('cgroup'))
+      logger.info({ limits: sandboxInfo }, 'app limits enforced by control groups');
+    else logger.warn({ limits: sandboxInfo }, 'app limits are not enforced by control groups');
     // The instances subsystem starts first: it must host services that autostart apps bring up.
     const apps = new AppService({
       store,
@@ -232,6 +249,8 @@ export async function startManager(
       sdkBundle: fileURLToPath(new URL('../sdk/appvisor-sdk.mjs', import.meta.url)),
       nodePath: process.execPath,
       serviceLimits: config.services,
+      sandbox,
+      resourceLimits,
       limits: {
         maxBytes: config.apps.maxUnpackedBytes,
         maxEntries: config.apps.maxEntries,
@@ -391,6 +410,7 @@ export async function startManager(
       system: (await monitor.current()).machine,
       backup: backups.dumpCheck(),
       apps: await apps.list(),
+      limits: { ...sandboxInfo, defaults: resourceLimits },
       alarms: alarms.active(),
       updates: appStore.updates(),
     });

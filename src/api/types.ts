@@ -2,7 +2,7 @@
  * The API's types: what each route takes and answers. Clients (the CLI, the admin UI) import
  * them with `import type` only.
  */
-import type { AppStatus, AppSummary } from '../core/apps/index.js';
+import type { AppLimitsStatus, AppStatus, AppSummary } from '../core/apps/index.js';
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
 import type { DiskReport } from '../core/disk/index.js';
@@ -24,6 +24,7 @@ import type {
   PlatformSettings,
   PlatformSettingsChange,
 } from '../core/settings/index.js';
+import type { ResourceLimits, SandboxInfo } from '../core/supervisor/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
 import type {
@@ -87,6 +88,9 @@ export type {
   ActiveAlarm,
   AlarmChange,
   DiskReport,
+  AppLimitsStatus,
+  ResourceLimits,
+  SandboxInfo,
   AppStatus,
   AppSummary,
   CertificateStatus,
@@ -130,6 +134,8 @@ export interface StatusReport {
   /** Whether backups can dump: the pg_dump check made at start. */
   backup: DumpCheck;
   apps: AppSummary[];
+  /** How the apps' resource limits are enforced, and the defaults (docs/apps.md, "Limits"). */
+  limits: SandboxInfo & { defaults: ResourceLimits };
   alarms: ActiveAlarm[];
   /** Updates the last app store check found (`checkedAt` null: no check yet). */
   updates: UpdateCheck;
@@ -163,6 +169,12 @@ export interface AppConfigureBody {
   autostart?: boolean;
   logMaxBytes?: number | null;
   logFiles?: number | null;
+  /** Memory cap of all the app's processes together, at least 16 MiB. */
+  memoryMaxBytes?: number | null;
+  /** CPU weight, 1 to 10000 (100: the same as every other app). */
+  cpuWeight?: number | null;
+  /** Processes and threads at once, 16 to 4194304. */
+  pidsMax?: number | null;
 }
 
 /** `GET /instances`. */

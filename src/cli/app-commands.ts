@@ -3,10 +3,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { create as createTar } from 'tar';
-import type { AppStatus, AppSummary } from '../api/index.js';
+import type { AppLimitsStatus, AppStatus, AppSummary } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
-import { duration, onOff, printJson, table } from './output.js';
+import { bytes, duration, onOff, printJson, table } from './output.js';
 
 function query(params: Record<string, string | boolean | number | undefined>): string {
   const search = new URLSearchParams();
@@ -23,6 +23,12 @@ function stateText(status: Pick<AppStatus, 'state' | 'nextRestartAt' | 'runnable
     return `backoff (restart in ${duration(seconds)})`;
   }
   return status.state;
+}
+
+/** `memory 1.0 GiB, cpu weight 100, 512 processes (cgroup-v1); 2 memory kills` */
+export function limitsText(limits: AppLimitsStatus): string {
+  const kills = limits.memoryKills > 0 ? `; killed ${limits.memoryKills} times for memory` : '';
+  return `memory ${bytes(limits.memoryMaxBytes)}, cpu weight ${limits.cpuWeight}, ${limits.pidsMax} processes (${limits.enforcement})${kills}`;
 }
 
 function printStatus(context: CommandContext, status: AppStatus): void {
@@ -46,6 +52,7 @@ function printStatus(context: CommandContext, status: AppStatus): void {
         : 'none',
     ],
     ['log', `${status.log.files} × ${status.log.maxBytes} bytes`],
+    ['limits', limitsText(status.limits)],
   ];
   context.io.stdout.write(`${table(rows)}\n`);
 }
@@ -140,16 +147,50 @@ function count(value: string | undefined, flag: string): number | undefined {
   return Number(value);
 }
 
-/** `appvisor app configure <id> [--autostart on|off] [--log-size BYTES] [--log-files N]` */
+/** A size in bytes, or with a binary suffix (`64M`, `1G`, `512Mi`); `default`: null. */
+export function sizeOrDefault(value: string | undefined, flag: string): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  const match = /^(\d+)\s*([KMGT]?)(i?B?)$/i.exec(value.trim());
+  if (!match)
+    throw new CliError(
+      'BAD_REQUEST',
+      `${flag} takes a size in bytes (or with K, M, G, T), or "default", not "${value}"`,
+    );
+  const power = ['', 'K', 'M', 'G', 'T'].indexOf(match[2]!.toUpperCase());
+  return Number(match[1]) * 1024 ** power;
+}
+
+function countOrDefault(value: string | undefined, flag: string): number | null | undefined {
+  return value === 'default' ? null : count(value, flag);
+}
+
+/** Options of `appvisor app configure`, as commander gives them. */
+export interface AppConfigureOptions {
+  autostart?: string;
+  logSize?: string;
+  logFiles?: string;
+  memory?: string;
+  cpuWeight?: string;
+  pids?: string;
+}
+
+/**
+ * `appvisor app configure <id> [--autostart on|off] [--log-size BYTES] [--log-files N]
+ * [--memory SIZE] [--cpu-weight N] [--pids N]`
+ */
 export async function appConfigure(
   context: CommandContext,
   id: string,
-  options: { autostart?: string; logSize?: string; logFiles?: string },
+  options: AppConfigureOptions,
 ): Promise<void> {
   const body = {
     autostart: onOff(options.autostart, '--autostart'),
     logMaxBytes: count(options.logSize, '--log-size'),
     logFiles: count(options.logFiles, '--log-files'),
+    memoryMaxBytes: sizeOrDefault(options.memory, '--memory'),
+    cpuWeight: countOrDefault(options.cpuWeight, '--cpu-weight'),
+    pidsMax: countOrDefault(options.pids, '--pids'),
   };
   printStatus(
     context,

@@ -51,6 +51,10 @@ export async function status(context: CommandContext): Promise<void> {
       ].join(', '),
     ],
     ['apps', appsText],
+    [
+      'limits',
+      `${report.limits.enforcement}${report.limits.reason ? ` (${report.limits.reason})` : ''}; per app by default: memory ${bytes(report.limits.defaults.memoryMaxBytes)}, cpu weight ${report.limits.defaults.cpuWeight}, ${report.limits.defaults.pidsMax} processes`,
+    ],
     ['backup', backup.error ?? (backup.version ? `${backup.version} (WebAssembly)` : 'checking')],
     ['front', listen],
     ['data', manager.dataDir],

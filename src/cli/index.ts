@@ -11,6 +11,7 @@ import { ApiClient, CliError, type Target } from './client.js';
 import {
   appAction,
   appConfigure,
+  type AppConfigureOptions,
   appInstall,
   appList,
   appStatus,
@@ -218,16 +219,17 @@ export async function run(
     });
   app
     .command('configure')
-    .description('change autostart and log size; never starts or stops the app')
+    .description('change autostart, log size and resource limits; never starts or stops the app')
     .argument('<id>')
     .option('--autostart <on|off>', 'start at every manager start')
     .option('--log-size <bytes>', 'size of one log file')
     .option('--log-files <n>', 'log files kept')
-    .action(
-      async (id: string, options: { autostart?: string; logSize?: string; logFiles?: string }) => {
-        await appConfigure(context(), id, options);
-      },
-    );
+    .option('--memory <size>', 'memory cap of all its processes (bytes, or 512M, 2G; "default")')
+    .option('--cpu-weight <n>', 'CPU weight 1-10000, 100 = equal share ("default")')
+    .option('--pids <n>', 'processes and threads at once ("default")')
+    .action(async (id: string, options: AppConfigureOptions) => {
+      await appConfigure(context(), id, options);
+    });
   app
     .command('list')
     .description('every installed app')

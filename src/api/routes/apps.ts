@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import type { AppConfigureBody } from '../types.js';
 
 const idParams = {
   type: 'object',
@@ -113,7 +114,7 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.patch<{
     Params: { id: string };
-    Body: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null };
+    Body: AppConfigureBody;
   }>(
     '/apps/:id',
     {
@@ -125,6 +126,9 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
             autostart: { type: 'boolean' },
             logMaxBytes: { type: ['integer', 'null'], minimum: 65536 },
             logFiles: { type: ['integer', 'null'], minimum: 1, maximum: 100 },
+            memoryMaxBytes: { type: ['integer', 'null'], minimum: 16 * 1024 * 1024 },
+            cpuWeight: { type: ['integer', 'null'], minimum: 1, maximum: 10_000 },
+            pidsMax: { type: ['integer', 'null'], minimum: 16, maximum: 4_194_304 },
           },
           additionalProperties: false,
         },

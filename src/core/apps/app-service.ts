@@ -24,6 +24,7 @@ import {
   checkAppId,
   unixUserCandidates,
   type AppRecord,
+  type AppSettingsChange,
   type Manifest,
   type PackageLimits,
 } from '../catalog/index.js';
@@ -48,7 +49,11 @@ import {
   type AppState,
   type Clock,
   type Launcher,
+  type Enforcement,
+  type ProcessSpec,
+  type ResourceLimits,
   type RestartPolicy,
+  type Sandbox,
   type SupervisorNotice,
   type SupervisorStatus,
 } from '../supervisor/index.js';
@@ -67,7 +72,22 @@ export interface AppStatus extends SupervisorStatus {
   /** Where the service serves HTTP while it runs (services only). */
   httpSocket: string | null;
   log: LogLimits;
+  limits: AppLimitsStatus;
 }
+
+/** An app's resource limits as status shows them, and how they are enforced. */
+export interface AppLimitsStatus extends ResourceLimits {
+  enforcement: Enforcement;
+  /** Times the kernel killed a process of the app for its memory cap (since the manager started). */
+  memoryKills: number;
+}
+
+/** Defaults of the resource limits (config `apps.memoryMaxBytes`, `cpuWeight`, `pidsMax`). */
+export const defaultResourceLimits: ResourceLimits = {
+  memoryMaxBytes: 1024 * 1024 * 1024,
+  cpuWeight: 100,
+  pidsMax: 512,
+};
 
 /** Options of {@link AppService.install}. */
 export interface InstallOptions {
@@ -80,6 +100,25 @@ export interface InstallOptions {
   expect?: { version: string; build: number };
   /** The caller has backed the instances up already (an app store update). */
   skipUpdateHook?: boolean;
+}
+
+/** Refuses resource limits outside what the kernel and the apps can live with. */
+function checkLimits(change: AppSettingsChange): void {
+  const checks = [
+    [
+      'memoryMaxBytes',
+      16 * 1024 * 1024,
+      Number.MAX_SAFE_INTEGER,
+      'the memory cap must be at least 16 MiB',
+    ],
+    ['cpuWeight', 1, 10_000, 'the CPU weight must be 1 to 10000'],
+    ['pidsMax', 16, 4_194_304, 'the process limit must be 16 to 4194304'],
+  ] as const;
+  for (const [field, min, max, message] of checks) {
+    const value = change[field];
+    if (value != null && (!Number.isInteger(value) || value < min || value > max))
+      throw new AppvisorError('BAD_REQUEST', message, { field });
+  }
 }
 
 /** An app store's index and the package must agree on the version and, when given, the build. */
@@ -164,6 +203,10 @@ export interface AppServiceOptions {
   readyTimeoutMs?: number;
   /** What one service may send (config `services`). */
   serviceLimits?: ServiceLimits;
+  /** Enforces each app's resource limits; none given: no limits are set. */
+  sandbox?: Sandbox;
+  /** Limits of an app that has none of its own. */
+  resourceLimits?: ResourceLimits;
 }
 
 interface LoadedApp {
@@ -180,6 +223,9 @@ interface LoadedApp {
   /** Passes an accepted socket to the service, when it said it takes handoffs. */
   handoff?: ((message: object, socket: Socket) => void) | undefined;
   readyTimer?: NodeJS.Timeout | undefined;
+  /** The memory group's OOM kill count when the process was started. */
+  oomKillsAtStart: number;
+  memoryKills: number;
 }
 
 const defaultEnv = {
@@ -296,6 +342,12 @@ export class AppService implements Component {
    */
   async start(): Promise<void> {
     await this.#stageSdk();
+    if (this.#options.sandbox?.enforcement.startsWith('cgroup')) {
+      this.#memoryTimer = setInterval(() => {
+        this.#checkMemoryKills();
+      }, 2_000);
+      this.#memoryTimer.unref();
+    }
     for (const id of await this.#catalog.recover()) {
       this.#options.events.record({
         kind: 'app.recovered',
@@ -388,6 +440,8 @@ export class AppService implements Component {
     } catch {
       // not ours to signal
     }
+    // And anything of the app left in its control groups.
+    this.#options.sandbox?.killAll(record.id);
     await this.#catalog.setPid(record.id, null);
   }
 
@@ -450,9 +504,11 @@ export class AppService implements Component {
         },
       }),
       httpSocket: null,
+      oomKillsAtStart: 0,
+      memoryKills: 0,
       supervisor: new AppSupervisor({
         id,
-        spec: () => this.#spec(app),
+        spec: () => this.#limited(app, this.#spec(app)),
         policy: () => this.#policy(app.manifest),
         graceMs: () => this.#graceMs(app.manifest),
         clock: this.#options.clock ?? systemClock,
@@ -517,6 +573,77 @@ export class AppService implements Component {
       maxMessageBytes: this.#serviceLimits.maxMessageBytes,
       ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     };
+  }
+
+  /** The app's limits: its own where it has them, else the configured defaults. */
+  #limitsOf(record: AppRecord): ResourceLimits {
+    const defaults = this.#options.resourceLimits ?? defaultResourceLimits;
+    return {
+      memoryMaxBytes: record.memoryMaxBytes ?? defaults.memoryMaxBytes,
+      cpuWeight: record.cpuWeight ?? defaults.cpuWeight,
+      pidsMax: record.pidsMax ?? defaults.pidsMax,
+    };
+  }
+
+  /** The spec inside the app's limits (it joins its control groups before `run` executes). */
+  #limited(app: LoadedApp, spec: ProcessSpec): ProcessSpec {
+    const { sandbox } = this.#options;
+    if (!sandbox) return spec;
+    const wrapped = sandbox.wrap(app.record.id, spec, this.#limitsOf(app.record));
+    app.oomKillsAtStart = sandbox.oomKills(app.record.id);
+    return wrapped;
+  }
+
+  /**
+   * After the app's process ended: kills what is left in its control groups (a process that
+   * left the process group), and tells whether the kernel killed one of them for the memory
+   * cap; then the app is restarted by its policy, with the app-memory-limit alarm.
+   */
+  #afterExit(app: LoadedApp): void {
+    const { sandbox } = this.#options;
+    if (!sandbox) return;
+    const { id } = app.record;
+    sandbox.killAll(id);
+    const kills = sandbox.oomKills(id) - app.oomKillsAtStart;
+    if (kills <= 0) return;
+    app.oomKillsAtStart += kills;
+    app.memoryKills += kills;
+    const cap = this.#limitsOf(app.record).memoryMaxBytes;
+    const text = `${id} went over its memory cap of ${cap} bytes: the kernel killed it (${app.memoryKills} times since the manager started)`;
+    app.log.note(`over the memory cap of ${cap} bytes: killed by the kernel`);
+    this.#options.events.record({
+      kind: 'app.memory-limit',
+      severity: 'error',
+      subject: id,
+      text,
+    });
+    this.#options.alarms.raise('app-memory-limit', 'error', text, id);
+  }
+
+  /**
+   * The kernel may kill a child of the app for the memory cap while the app's first process
+   * lives on (cgroup v1 kills one process, not the group): the whole app is killed then, so
+   * that it restarts as a whole and {@link #afterExit} raises the alarm.
+   */
+  #checkMemoryKills(): void {
+    const { sandbox } = this.#options;
+    if (!sandbox) return;
+    for (const app of this.#apps.values()) {
+      const pid = app.supervisor.pid;
+      const { state } = app.supervisor;
+      if (pid === null || (state !== 'running' && state !== 'starting')) continue;
+      if (sandbox.oomKills(app.record.id) > app.oomKillsAtStart) {
+        app.log.note('a process went over the memory cap: killing the app to restart it');
+        signalGroup(pid, 'SIGKILL');
+      }
+    }
+  }
+
+  #memoryTimer: NodeJS.Timeout | undefined;
+
+  /** The admin acted on the app (start, restart, configure, uninstall): the alarm is over. */
+  #clearMemoryAlarm(id: string, text: string): void {
+    this.#options.alarms.clear('app-memory-limit', text, id);
   }
 
   /** uid/gid of the apps' system users, looked up when the app is installed or loaded. */
@@ -672,6 +799,7 @@ export class AppService implements Component {
           `ended (${kind}${code !== null ? `, code ${code}` : ''}${signal ? `, ${signal}` : ''})${notice.error ? `: ${notice.error}` : ''}`,
         );
         this.#catalog.setPid(id, null).catch(() => undefined);
+        this.#afterExit(app);
         clearTimeout(app.readyTimer);
         if (app.channel) {
           app.channel = undefined;
@@ -737,6 +865,11 @@ export class AppService implements Component {
       httpSocket: app.httpSocket,
       ...supervised,
       log: this.#logLimits(app.record, app.manifest),
+      limits: {
+        ...this.#limitsOf(app.record),
+        enforcement: this.#options.sandbox?.enforcement ?? 'none',
+        memoryKills: app.memoryKills,
+      },
     };
   }
 
@@ -810,6 +943,7 @@ export class AppService implements Component {
       const changed = app.supervisor.start();
       if (changed) app.log.note('start requested');
       this.#clearMisbehaved(id, 'started');
+      if (changed) this.#clearMemoryAlarm(id, `${id} was started again`);
       return { changed, status: await this.#statusOf(app) };
     });
   }
@@ -851,15 +985,17 @@ export class AppService implements Component {
       await this.#stopProcess(app);
       app.supervisor.start();
       this.#clearMisbehaved(id, 'restarted');
+      this.#clearMemoryAlarm(id, `${id} was restarted`);
       return { changed: true, status: await this.#statusOf(app) };
     });
   }
 
-  /** Stores settings at once; never starts or stops the app. */
-  async configure(
-    id: string,
-    change: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null },
-  ): Promise<AppStatus> {
+  /**
+   * Stores settings at once; never starts or stops the app. New resource limits are written
+   * to the app's control groups at once (a memory cap below what it uses now makes the kernel
+   * reclaim or kill) and apply in full from its next start.
+   */
+  async configure(id: string, change: AppSettingsChange): Promise<AppStatus> {
     checkAppId(id);
     return this.#queue.run(id, async () => {
       const app = this.#get(id);
@@ -874,9 +1010,24 @@ export class AppService implements Component {
           field: 'logFiles',
         });
       }
+      checkLimits(change);
       await this.#catalog.update(id, change);
       const record = await this.#catalog.get(id);
       if (record) await this.#load(record);
+      if (
+        change.memoryMaxBytes !== undefined ||
+        change.cpuWeight !== undefined ||
+        change.pidsMax !== undefined
+      ) {
+        this.#clearMemoryAlarm(id, `${id}'s limits were changed`);
+        if (app.supervisor.state !== 'stopped') {
+          try {
+            this.#options.sandbox?.apply(id, this.#limitsOf(app.record));
+          } catch (error) {
+            app.log.note(`the new limits apply from the next start: ${(error as Error).message}`);
+          }
+        }
+      }
       return this.#statusOf(app);
     });
   }
@@ -1039,6 +1190,8 @@ export class AppService implements Component {
     await this.#queue.run(id, async () => {
       const app = this.#get(id);
       await this.#stopProcess(app);
+      this.#options.sandbox?.remove(id);
+      this.#clearMemoryAlarm(id, `${id} was uninstalled`);
       this.#apps.delete(id);
       await this.#catalog.remove(id);
       await this.#catalog.removeFolders(id);
@@ -1070,15 +1223,18 @@ export class AppService implements Component {
 
   /** Stops every app in parallel (TERM, then KILL after each one's grace time). */
   readonly close = once(async () => {
+    clearInterval(this.#memoryTimer);
     await Promise.all(
       [...this.#apps.values()].map(async (app) => {
         await this.#stopProcess(app);
         await app.log.close();
       }),
     );
+    this.#options.sandbox?.close();
   });
 
   destroy(): void {
+    clearInterval(this.#memoryTimer);
     for (const app of this.#apps.values()) app.supervisor.destroy();
   }
 }

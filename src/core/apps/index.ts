@@ -1,5 +1,7 @@
 export {
   AppService,
+  defaultResourceLimits,
+  type AppLimitsStatus,
   type AppServiceOptions,
   type AppStatus,
   type AppSummary,

@@ -16,6 +16,10 @@ export interface AppRecord {
   logFiles: number | null;
   /** The system user it runs as (root only), else null. */
   unixUser: string | null;
+  /** Its resource limits; null: the configured default (`apps.memoryMaxBytes`, ...). */
+  memoryMaxBytes: number | null;
+  cpuWeight: number | null;
+  pidsMax: number | null;
   /** Pid (= process group) of its process while it runs, to find it after a manager crash. */
   pid: number | null;
   installedAt: string;
@@ -38,8 +42,24 @@ interface Row {
   log_max_bytes: string | null;
   log_files: number | null;
   unix_user: string | null;
+  memory_max_bytes: string | null;
+  cpu_weight: number | null;
+  pids_max: number | null;
   pid: number | null;
   installed_at: Date;
+}
+
+const columns =
+  'id, autostart, log_max_bytes, log_files, unix_user, memory_max_bytes, cpu_weight, pids_max, pid, installed_at';
+
+/** Settings the admin changes on an installed app (`app configure`); null: the default. */
+export interface AppSettingsChange {
+  autostart?: boolean;
+  logMaxBytes?: number | null;
+  logFiles?: number | null;
+  memoryMaxBytes?: number | null;
+  cpuWeight?: number | null;
+  pidsMax?: number | null;
 }
 
 function toRecord(row: Row): AppRecord {
@@ -49,6 +69,9 @@ function toRecord(row: Row): AppRecord {
     logMaxBytes: row.log_max_bytes === null ? null : Number(row.log_max_bytes),
     logFiles: row.log_files,
     unixUser: row.unix_user,
+    memoryMaxBytes: row.memory_max_bytes === null ? null : Number(row.memory_max_bytes),
+    cpuWeight: row.cpu_weight,
+    pidsMax: row.pids_max,
     pid: row.pid,
     installedAt: row.installed_at.toISOString(),
   };
@@ -116,7 +139,7 @@ export class Catalog {
 
   async list(): Promise<AppRecord[]> {
     const result = await this.#options.store.query<Row>(
-      'SELECT id, autostart, log_max_bytes, log_files, unix_user, pid, installed_at FROM apps WHERE node_id = $1 ORDER BY id',
+      `SELECT ${columns} FROM apps WHERE node_id = $1 ORDER BY id`,
       [this.#options.nodeId],
     );
     return result.rows.map(toRecord);
@@ -124,15 +147,20 @@ export class Catalog {
 
   async get(id: string): Promise<AppRecord | undefined> {
     const result = await this.#options.store.query<Row>(
-      'SELECT id, autostart, log_max_bytes, log_files, unix_user, pid, installed_at FROM apps WHERE node_id = $1 AND id = $2',
+      `SELECT ${columns} FROM apps WHERE node_id = $1 AND id = $2`,
       [this.#options.nodeId, id],
     );
     const row = result.rows[0];
     return row ? toRecord(row) : undefined;
   }
 
-  /** Inserts or updates the row; `installedAt` is set on insert and on every install. */
-  async save(record: Omit<AppRecord, 'installedAt' | 'pid'>): Promise<void> {
+  /**
+   * Inserts or updates the row; `installedAt` is set on insert and on every install. The
+   * resource limits are kept: only {@link update} changes them.
+   */
+  async save(
+    record: Omit<AppRecord, 'installedAt' | 'pid' | 'memoryMaxBytes' | 'cpuWeight' | 'pidsMax'>,
+  ): Promise<void> {
     await this.#options.store.query(
       `INSERT INTO apps (node_id, id, autostart, log_max_bytes, log_files, unix_user, installed_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, now(), now())
@@ -151,14 +179,14 @@ export class Catalog {
   }
 
   /** Changes settings of an installed app without touching its install time. */
-  async update(
-    id: string,
-    change: { autostart?: boolean; logMaxBytes?: number | null; logFiles?: number | null },
-  ): Promise<void> {
+  async update(id: string, change: AppSettingsChange): Promise<void> {
     const current = await this.get(id);
     if (!current) return;
+    const pick = <K extends keyof AppSettingsChange & keyof AppRecord>(key: K) =>
+      change[key] === undefined ? current[key] : change[key];
     await this.#options.store.query(
-      `UPDATE apps SET autostart = $3, log_max_bytes = $4, log_files = $5, updated_at = now()
+      `UPDATE apps SET autostart = $3, log_max_bytes = $4, log_files = $5, memory_max_bytes = $6,
+         cpu_weight = $7, pids_max = $8, updated_at = now()
        WHERE node_id = $1 AND id = $2`,
       [
         this.#options.nodeId,
@@ -166,6 +194,9 @@ export class Catalog {
         change.autostart ?? current.autostart,
         change.logMaxBytes === undefined ? current.logMaxBytes : change.logMaxBytes,
         change.logFiles === undefined ? current.logFiles : change.logFiles,
+        pick('memoryMaxBytes'),
+        pick('cpuWeight'),
+        pick('pidsMax'),
       ],
     );
   }

@@ -2,6 +2,7 @@ export {
   Catalog,
   unixUserCandidates,
   type AppRecord,
+  type AppSettingsChange,
   type CatalogOptions,
   type StagedPackage,
 } from './catalog.js';

@@ -190,6 +190,35 @@ export const configSchema = z.strictObject({
         .describe(
           'Time between SIGTERM and SIGKILL when an app is stopped (app.json stop.graceSeconds overrides it).',
         ),
+      memoryMaxBytes: z
+        .int()
+        .min(16 * 1024 * 1024)
+        .default(1024 * 1024 * 1024)
+        .describe(
+          "Default memory cap of an app (all its processes together; `app configure --memory` sets one app's). Over it, the kernel kills a process of the app and the app is restarted with the app-memory-limit alarm.",
+        ),
+      cpuWeight: z
+        .int()
+        .min(1)
+        .max(10000)
+        .default(100)
+        .describe(
+          "Default CPU weight of an app, 1 to 10000: under contention each app gets CPU time in proportion to its weight; 100 (every app the same) is an equal share with the manager's own processes.",
+        ),
+      limitsEnforcement: z
+        .enum(['auto', 'rlimit', 'none'])
+        .default('auto')
+        .describe(
+          "How the apps' resource limits are enforced: auto (control groups v2 or v1 where they can be written, else rlimits), rlimit (RLIMIT_NPROC and RLIMIT_AS only), none (no limits; for a machine where something else limits the apps).",
+        ),
+      pidsMax: z
+        .int()
+        .min(16)
+        .max(4_194_304)
+        .default(512)
+        .describe(
+          'Default number of processes and threads an app may have at once (stops fork bombs).',
+        ),
     })
     .prefault({}),
   instances: z

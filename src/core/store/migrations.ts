@@ -140,4 +140,14 @@ export const migrations: readonly Migration[] = [
       CREATE UNIQUE INDEX apps_unix_user ON apps (node_id, unix_user);
     `,
   },
+  {
+    version: 7,
+    name: "apps' resource limits",
+    sql: `
+      ALTER TABLE apps
+        ADD COLUMN memory_max_bytes bigint,
+        ADD COLUMN cpu_weight integer,
+        ADD COLUMN pids_max integer;
+    `,
+  },
 ];

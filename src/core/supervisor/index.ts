@@ -29,3 +29,18 @@ export {
   type ProcessHandle,
   type ProcessSpec,
 } from './os.js';
+export {
+  cpuShares,
+  detectCgroups,
+  parseFlatKeyed,
+  parseMountinfo,
+  parseProcCgroup,
+  Sandbox,
+  type CgroupLayout,
+  type CgroupMount,
+  type Enforcement,
+  type ProcCgroupEntry,
+  type ResourceLimits,
+  type SandboxInfo,
+  type SandboxOptions,
+} from './limits.js';

@@ -16,13 +16,57 @@ import { LogView } from '../log-view.js';
 import { navigate } from '../router.js';
 import { AppActions } from './apps.js';
 
+const mib = 1024 * 1024;
+
+/** A whole number input of the configure form; empty means the default. */
+function NumberInput(props: {
+  id: string;
+  label: string;
+  hint: string;
+  error: string | undefined;
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <Field id={props.id} label={props.label} hint={props.hint} error={props.error}>
+      {(aria) => (
+        <input
+          {...aria}
+          type="number"
+          inputMode="numeric"
+          value={props.value}
+          onInput={(event) => {
+            props.onInput(event.currentTarget.value);
+          }}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** An input's text as the API takes it: empty is null (the default). */
+function numberOrNull(text: string, unit = 1): number | null {
+  return text.trim() === '' ? null : Math.round(Number(text) * unit);
+}
+
 function ConfigureForm(props: { status: AppStatus; onSaved: (status: AppStatus) => void }) {
   const { status } = props;
   const [autostart, setAutostart] = useState(status.autostart);
   const [logMaxBytes, setLogMaxBytes] = useState(String(status.log.maxBytes));
   const [logFiles, setLogFiles] = useState(String(status.log.files));
+  const { limits } = status;
+  const [memory, setMemory] = useState(String(Math.round(limits.memoryMaxBytes / mib)));
+  const [cpuWeight, setCpuWeight] = useState(String(limits.cpuWeight));
+  const [pidsMax, setPidsMax] = useState(String(limits.pidsMax));
   const action = useAction();
-  const errors = formErrors(action.error, ['autostart', 'logMaxBytes', 'logFiles']);
+  const errors = formErrors(action.error, [
+    'autostart',
+    'logMaxBytes',
+    'logFiles',
+    'memoryMaxBytes',
+    'cpuWeight',
+    'pidsMax',
+  ]);
   return (
     <form
       class="card"
@@ -33,6 +77,9 @@ function ConfigureForm(props: { status: AppStatus; onSaved: (status: AppStatus) 
           autostart,
           logMaxBytes: logMaxBytes.trim() === '' ? null : Number(logMaxBytes),
           logFiles: logFiles.trim() === '' ? null : Number(logFiles),
+          memoryMaxBytes: numberOrNull(memory, mib),
+          cpuWeight: numberOrNull(cpuWeight),
+          pidsMax: numberOrNull(pidsMax),
         };
         void action
           .run(() => call<AppStatus>('PATCH', `/apps/${id(status.id)}`, body))
@@ -88,6 +135,34 @@ function ConfigureForm(props: { status: AppStatus; onSaved: (status: AppStatus) 
           />
         )}
       </Field>
+      <p class="hint">
+        Limits enforced by: {limits.enforcement}
+        {limits.memoryKills > 0 ? `; killed ${limits.memoryKills} times for memory` : ''}
+      </p>
+      <NumberInput
+        id="memory-max"
+        label="Memory cap (MiB)"
+        hint="All its processes together, at least 16; empty for the default"
+        error={errors.field.memoryMaxBytes}
+        value={memory}
+        onInput={setMemory}
+      />
+      <NumberInput
+        id="cpu-weight"
+        label="CPU weight"
+        hint="1 to 10000, 100 is an equal share; empty for the default"
+        error={errors.field.cpuWeight}
+        value={cpuWeight}
+        onInput={setCpuWeight}
+      />
+      <NumberInput
+        id="pids-max"
+        label="Processes and threads"
+        hint="16 or more; empty for the default"
+        error={errors.field.pidsMax}
+        value={pidsMax}
+        onInput={setPidsMax}
+      />
       <ErrorText message={errors.form} />
       <div class="actions">
         <button type="submit" class="primary" disabled={action.busy}>
@@ -185,7 +260,7 @@ export function AppPage(props: { id: string }) {
       <LogView app={status.id} />
       <div class="columns">
         <ConfigureForm
-          key={`${status.autostart}-${status.log.maxBytes}-${status.log.files}`}
+          key={`${status.autostart}-${status.log.maxBytes}-${status.log.files}-${status.limits.memoryMaxBytes}-${status.limits.cpuWeight}-${status.limits.pidsMax}`}
           status={status}
           onSaved={(saved) => {
             setNotice({ kind: 'ok', text: `${saved.id}: settings saved` });
