@@ -9,6 +9,7 @@ export const errorCatalog = {
   LOGIN_FAILED: { status: 401, text: 'The password is wrong.' },
   RATE_LIMITED: { status: 429, text: 'Too many failed logins from this client; wait and retry.' },
   NOT_FOUND: { status: 404, text: 'No such route.' },
+  FORBIDDEN: { status: 403, text: 'The request is not allowed from where it came.' },
   PASSWORD_WEAK: { status: 400, text: 'The password is too short or too simple.' },
   STARTING: { status: 503, text: 'The manager is still starting.' },
   DATABASE_UNAVAILABLE: { status: 503, text: 'The database server is not reachable right now.' },
