@@ -53,6 +53,7 @@ export async function status(context: CommandContext): Promise<void> {
     ['apps', appsText],
     ['backup', backup.error ?? (backup.version ? `${backup.version} (WebAssembly)` : 'checking')],
     ['front', listen],
+    ['admin', manager.admin ? `${manager.admin.scheme} :${manager.admin.port}` : 'not listening'],
     ['data', manager.dataDir],
     ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],
     [

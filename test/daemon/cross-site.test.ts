@@ -59,7 +59,7 @@ describe('cross-site requests and the admin password', () => {
 
   before(async () => {
     const { daemon } = running;
-    base = daemon.httpUrl;
+    base = daemon.adminUrl;
     origin = new URL(base).origin;
     const work = await makeTemp();
     const folder = await makeAppFolder(work, 'target', { run: loop('target') });

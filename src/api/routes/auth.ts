@@ -104,6 +104,8 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
         await checkCurrentPassword(context, request.body.current, clientKey(request));
       }
       const generated = await context.auth.setPassword(request.body.password);
+      // The pages opened with the old password's sessions lose their grants too.
+      context.grants.revoke();
       void reply.clearCookie(sessionCookie, { path: '/manager' });
       // Every login ended with the change; a generated password is shown this once.
       return generated ? { password: generated } : {};
