@@ -500,6 +500,8 @@ export async function startManager(
         id: found.id,
         path: found.path,
         socket,
+        // As root the socket must be the app user's; otherwise it is the manager's own.
+        socketOwner: apps.ownerOf(found.app)?.uid ?? process.getuid?.() ?? 0,
         ready: found.ready && socket !== null,
         handoff: apps.handoffOf(found.app),
         staticDir: apps.staticDirOf(found.app),

@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { once, type Component } from '../lib/lifecycle.js';
 import { AppvisorError } from '../core/errors/index.js';
 import { trustSocket } from './auth.js';
@@ -18,6 +19,31 @@ function answers(path: string): Promise<boolean> {
       resolve(false);
     });
   });
+}
+
+/**
+ * Requests that carry the front's forwarding header were relayed by the front on a visitor's
+ * behalf: whatever way they found here, they are not the local admin's.
+ */
+function refuseForwarded(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    if (request.headers['x-appvisor-instance'] === undefined) {
+      handler(request, response);
+      return;
+    }
+    const text = JSON.stringify({
+      code: 'FORBIDDEN',
+      message: 'requests relayed by the front are not taken on the admin socket',
+    });
+    response.writeHead(403, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      connection: 'close',
+    });
+    response.end(text);
+  };
 }
 
 /**
@@ -41,18 +67,31 @@ export class LocalSocketServer implements Component {
       throw new AppvisorError('ALREADY_RUNNING', `another manager answers on ${this.#path}`);
     }
     await unlink(this.#path).catch(() => undefined);
-    const server = createServer(this.#api.handler);
+    const server = createServer(refuseForwarded(this.#api.handler));
     server.on('connection', trustSocket);
     server.keepAliveTimeout = 5_000;
-    // The umask may leave the socket open to others for a moment: listen, then tighten.
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#path, () => {
-        server.off('error', reject);
-        resolve();
+    // Bound with the umask's mode, the socket would be open to others for a moment, and every
+    // peer is trusted as the admin: it is bound in a folder only the manager can enter,
+    // tightened, then moved into place.
+    const folder = await mkdtemp(join(dirname(this.#path), '.manager-sock-'));
+    const staged = join(folder, 's');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(staged, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
-    await chmod(this.#path, 0o600);
+      await chmod(staged, 0o600);
+      await rename(staged, this.#path);
+    } catch (error) {
+      server.close();
+      throw error;
+    } finally {
+      await unlink(staged).catch(() => undefined);
+      await rmdir(folder).catch(() => undefined);
+    }
     this.#server = server;
   }
 

@@ -15,7 +15,7 @@ test('forwarded headers: hop-by-hop dropped, incoming forwarding headers not tru
       'x-appvisor-instance': 'someone-else',
       cookie: 'a=b',
     },
-    { id: 'acme', socket: '/s', ready: true },
+    { id: 'acme', socket: '/s', socketOwner: 0, ready: true },
     { address: '192.0.2.7', scheme: 'http' },
   );
   assert.deepEqual(out, {
@@ -31,7 +31,7 @@ test('forwarded headers: hop-by-hop dropped, incoming forwarding headers not tru
 test('an upgrade keeps Upgrade and Connection', () => {
   const out = forwardHeaders(
     { host: 'h', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' },
-    { id: 'acme', socket: '/s', ready: true },
+    { id: 'acme', socket: '/s', socketOwner: 0, ready: true },
     { address: '::1', scheme: 'https' },
     true,
   );

@@ -253,6 +253,11 @@ export class AppService implements Component {
     );
   }
 
+  /** The one socket the front connects to for this app's instances. */
+  #httpSocketPath(id: string): string {
+    return join(this.#socketDir(id), 'http.sock');
+  }
+
   constructor(options: AppServiceOptions) {
     this.#options = options;
     this.#catalog = new Catalog({
@@ -461,7 +466,7 @@ export class AppService implements Component {
         APPVISOR_DATA_DIR: home,
         ...(app.manifest.instances
           ? {
-              APPVISOR_HTTP_SOCKET: join(this.#socketDir(id), 'http.sock'),
+              APPVISOR_HTTP_SOCKET: this.#httpSocketPath(id),
               ...(this.#sdkUrl ? { APPVISOR_SDK: this.#sdkUrl } : {}),
             }
           : {}),
@@ -480,7 +485,16 @@ export class AppService implements Component {
     const body = message as Record<string, unknown>;
     if (body.type === 'ready') {
       clearTimeout(app.readyTimer);
-      app.httpSocket = typeof body.httpSocket === 'string' ? body.httpSocket : null;
+      // The front connects only to the socket assigned in APPVISOR_HTTP_SOCKET, in the app's
+      // own folder: a path the service names could be the admin socket or another app's.
+      const assigned = this.#httpSocketPath(app.record.id);
+      const named = body.httpSocket;
+      if (typeof named === 'string' && named !== assigned) {
+        app.log.note(
+          `the service named another HTTP socket; the front connects only to ${assigned} (APPVISOR_HTTP_SOCKET)`,
+        );
+      }
+      app.httpSocket = typeof named === 'string' ? assigned : null;
       app.handoff =
         body.handoff === true
           ? (message, socket) => {

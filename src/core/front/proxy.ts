@@ -1,19 +1,29 @@
 import {
   Agent,
   request,
+  type ClientRequestArgs,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { connectOwnedSocket } from '../../lib/owned-socket.js';
 
 /** Where a request for an instance goes. */
 export interface InstanceTarget {
   /** The instance id, sent as `x-appvisor-instance`. */
   id: string;
-  /** The service's HTTP socket; null while the service is not running. */
+  /**
+   * The service's HTTP socket, the path the manager assigned to the app (never one the service
+   * named); null while the service is not running or serves no HTTP.
+   */
   socket: string | null;
+  /**
+   * The uid the socket file must belong to (the app's user): the front connects to nothing
+   * else, so a link or a foreign socket planted at the path is refused.
+   */
+  socketOwner: number;
   /** Whether the instance said it is ready. */
   ready: boolean;
   /** The path the instance is registered under (the request path starts with it). */
@@ -30,7 +40,26 @@ export interface InstanceTarget {
  * ended, only to open it again on the next one (a fifth of requests under steady load paid for
  * a new connection). Free ones still close after the service's keep-alive timeout or ours.
  */
-const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 60_000 });
+class ServiceAgent extends Agent {
+  override createConnection(options: ClientRequestArgs): Duplex {
+    return connectOwnedSocket(options.socketPath ?? '', (options as OwnedRequestArgs).socketOwner);
+  }
+
+  override getName(options?: ClientRequestArgs): string {
+    return `${options?.socketPath ?? ''}:${(options as OwnedRequestArgs | undefined)?.socketOwner ?? ''}`;
+  }
+}
+
+interface OwnedRequestArgs extends ClientRequestArgs {
+  socketOwner: number;
+}
+
+const agent = new ServiceAgent({
+  keepAlive: true,
+  maxSockets: 256,
+  maxFreeSockets: 256,
+  timeout: 60_000,
+});
 
 /** Headers that belong to one connection, not to the request (RFC 9110, 7.6.1). */
 const hopByHop = new Set([
@@ -102,8 +131,9 @@ export function proxyRequest(
     unavailable(response, `instance ${target.id} is not ready`);
     return;
   }
-  const upstream = request({
+  const options: OwnedRequestArgs = {
     socketPath: target.socket,
+    socketOwner: target.socketOwner,
     agent,
     method: incoming.method,
     path: incoming.url,
@@ -111,7 +141,8 @@ export function proxyRequest(
       address: incoming.socket.remoteAddress,
       scheme,
     }),
-  });
+  };
+  const upstream = request(options);
   upstream.on('response', (answer) => {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
@@ -170,9 +201,31 @@ export function handOff(
   return true;
 }
 
+const unavailableHead =
+  'HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
+/** A response head as the front writes it to a raw client socket. */
+function responseHead(
+  status: number,
+  message: string,
+  headers: Record<string, string | string[] | undefined>,
+): string {
+  const lines = [`HTTP/1.1 ${status} ${message.replace(/[^\t\x20-\x7e]/g, '')}`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
+  }
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
 /**
- * Pipes a WebSocket upgrade to the service's socket: the request head is written anew (with
- * the forwarding headers), then bytes flow both ways untouched.
+ * Proxies a WebSocket upgrade to the service's socket. The request goes on as a request (with
+ * the front's forwarding headers); only when the service answers `101 Switching Protocols` do
+ * bytes flow both ways untouched, starting with what the client sent after its head. Until then
+ * the client's further bytes wait in its socket: a second request pipelined behind the upgrade
+ * must never reach the service raw, where its `x-appvisor-instance` and `x-forwarded-*` headers
+ * would be taken as the front's. Any other answer is relayed as an HTTP response and the
+ * connection closed.
  */
 export function proxyUpgrade(
   incoming: IncomingMessage,
@@ -182,40 +235,97 @@ export function proxyUpgrade(
   scheme: 'http' | 'https',
 ): void {
   if (!target.ready || !target.socket) {
-    client.end(
-      'HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-    );
+    client.end(unavailableHead);
     return;
   }
-  const upstream = connect(target.socket);
-  const headers = forwardHeaders(
-    incoming.headers,
-    target,
-    { address: incoming.socket.remoteAddress, scheme },
-    true,
-  );
-  const lines = [`${incoming.method ?? 'GET'} ${incoming.url ?? '/'} HTTP/1.1`];
-  for (const [name, value] of Object.entries(headers)) {
-    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
-  }
-  upstream.once('connect', () => {
-    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) upstream.write(head);
-    upstream.pipe(client);
-    client.pipe(upstream);
+  const upstream = request({
+    socketPath: target.socket,
+    createConnection: () => connectOwnedSocket(target.socket ?? '', target.socketOwner),
+    method: incoming.method ?? 'GET',
+    path: incoming.url ?? '/',
+    headers: forwardHeaders(
+      incoming.headers,
+      target,
+      { address: incoming.socket.remoteAddress, scheme },
+      true,
+    ),
   });
-  const close = () => {
+  let done = false;
+  const abandon = () => {
+    if (done) return;
+    done = true;
     upstream.destroy();
-    client.destroy();
   };
-  upstream.once('error', () => {
-    if (client.writable)
-      client.end(
-        'HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-      );
-    close();
+  client.once('error', abandon);
+  client.once('close', abandon);
+  upstream.once('upgrade', (answer, socket, upstreamHead) => {
+    if (done || client.destroyed) {
+      socket.destroy();
+      return;
+    }
+    done = true;
+    client.off('error', abandon);
+    client.off('close', abandon);
+    const headers: Record<string, string | string[] | undefined> = {};
+    for (let index = 0; index < answer.rawHeaders.length; index += 2) {
+      const name = answer.rawHeaders[index]!;
+      const value = answer.rawHeaders[index + 1]!;
+      const existing = headers[name];
+      headers[name] =
+        existing === undefined
+          ? value
+          : [...(Array.isArray(existing) ? existing : [existing]), value];
+    }
+    client.write(responseHead(101, answer.statusMessage ?? 'Switching Protocols', headers));
+    if (upstreamHead.length > 0) client.write(upstreamHead);
+    if (head.length > 0) socket.write(head);
+    const close = () => {
+      socket.destroy();
+      client.destroy();
+    };
+    socket.once('error', close);
+    socket.once('close', close);
+    client.once('error', close);
+    client.once('close', close);
+    socket.pipe(client);
+    client.pipe(socket);
   });
-  client.once('error', close);
-  client.once('close', close);
-  upstream.once('close', close);
+  upstream.once('response', (answer) => {
+    if (done || client.destroyed) {
+      answer.destroy();
+      return;
+    }
+    // Not upgraded: an ordinary response, relayed with the front's own framing. The body is
+    // delimited by the connection's end, which is closed afterwards.
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !hopByHop.has(name) && name !== 'content-length') {
+        headers[name] = value;
+      }
+    }
+    headers.connection = 'close';
+    client.write(responseHead(answer.statusCode ?? 502, answer.statusMessage ?? '', headers));
+    answer.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) {
+        answer.pause();
+        client.once('drain', () => answer.resume());
+      }
+    });
+    answer.once('end', () => {
+      done = true;
+      client.end();
+      upstream.destroy();
+    });
+    answer.once('error', () => {
+      done = true;
+      client.destroy();
+    });
+  });
+  upstream.once('error', () => {
+    if (done) return;
+    done = true;
+    if (client.writable) client.end(unavailableHead);
+    else client.destroy();
+  });
+  upstream.end();
 }
