@@ -102,18 +102,34 @@ if (missing) {
       await echoWithInstance(daemon, 'victim');
       victimPassword = await passwordOf(daemon, 'victim');
       const target = await makeAppFolder(work, 'target', { run: loop('target') });
-      assert.equal((await cli(['app', 'install', target, '--autostart', '--data', daemon.data])).code, 0);
+      assert.equal(
+        (await cli(['app', 'install', target, '--autostart', '--data', daemon.data])).code,
+        0,
+      );
       await waitForApp(daemon, 'target');
       const folder = await makeAppFolder(work, 'evil', {
         run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
         manifest: { instances: true },
         files: { 'main.cjs': evil },
       });
-      assert.equal((await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code, 0);
+      assert.equal(
+        (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
+        0,
+      );
       await waitForApp(daemon, 'evil');
       assert.equal(
-        (await cli(['instance', 'create', 'evil', 'evil', '--path', '/evil', '--data', daemon.data]))
-          .code,
+        (
+          await cli([
+            'instance',
+            'create',
+            'evil',
+            'evil',
+            '--path',
+            '/evil',
+            '--data',
+            daemon.data,
+          ])
+        ).code,
         0,
       );
       await waitForInstance(daemon, 'evil');
@@ -123,7 +139,7 @@ if (missing) {
       page.setDefaultTimeout(30_000);
     });
     after(async () => {
-      await browser?.close();
+      await browser.close();
     });
 
     test('the app page reads nothing, changes nothing, and the admin UI stays itself', async () => {
@@ -135,7 +151,7 @@ if (missing) {
 
       const app = await context.newPage();
       await app.goto(`${daemon.httpUrl}/evil/?admin=${encodeURIComponent(daemon.adminUrl)}`);
-      await app.waitForFunction(() => document.getElementById('out')?.textContent !== 'running');
+      await app.waitForFunction("document.getElementById('out').textContent !== 'running'");
       const results = JSON.parse((await app.locator('#out').textContent()) ?? '{}') as Record<
         string,
         string
