@@ -136,7 +136,7 @@ try {
     process.stdout.write(`docs/screenshots/${name}.png\n`);
   };
 
-  await page.goto(`${daemon.httpUrl}/manager/`);
+  await page.goto(`${daemon.adminUrl}/manager/`);
   await page.getByLabel('Admin password').waitFor();
   await shot('login');
   await logIn(page, daemon, daemon.password);
@@ -149,45 +149,45 @@ try {
     .waitFor();
   await shot('overview');
 
-  await page.goto(`${daemon.httpUrl}/manager/apps`);
+  await page.goto(`${daemon.adminUrl}/manager/apps`);
   await page.locator('tr[data-app="crashy"] .badge', { hasText: 'backoff' }).waitFor();
   await shot('apps');
 
-  await page.goto(`${daemon.httpUrl}/manager/apps/sample_app_appcon`);
+  await page.goto(`${daemon.adminUrl}/manager/apps/sample_app_appcon`);
   await page.getByLabel('Log of sample_app_appcon').getByText('SampleApp pid').first().waitFor();
   await shot('app');
 
-  await page.goto(`${daemon.httpUrl}/manager/instances`);
+  await page.goto(`${daemon.adminUrl}/manager/instances`);
   await page.locator('tr[data-instance="acme"] .badge', { hasText: 'ready' }).waitFor();
   await shot('instances');
 
-  await page.goto(`${daemon.httpUrl}/manager/instances/acme`);
+  await page.goto(`${daemon.adminUrl}/manager/instances/acme`);
   await page.getByRole('switch', { name: 'database', exact: true }).waitFor();
   await shot('instance');
 
-  await page.goto(`${daemon.httpUrl}/manager/backups`);
+  await page.goto(`${daemon.adminUrl}/manager/backups`);
   await page.locator('tr[data-instance="globex"]').waitFor();
   await page.locator('tr[data-instance="acme"]').first().getByRole('button').click();
   await page.getByLabel('New instance id').fill('acme-copy');
   await shot('backups');
 
-  await page.goto(`${daemon.httpUrl}/manager/alarms`);
+  await page.goto(`${daemon.adminUrl}/manager/alarms`);
   await page.getByTestId('active-alarms').getByText('crash-loop').waitFor();
   await shot('alarms');
 
-  await page.goto(`${daemon.httpUrl}/manager/store`);
+  await page.goto(`${daemon.adminUrl}/manager/store`);
   await page
     .locator('tr[data-store-app="hello"] .badge', { hasText: 'update available' })
     .waitFor();
   await page.getByTestId('store-problems').waitFor();
   await shot('store');
 
-  await page.goto(`${daemon.httpUrl}/manager/settings`);
+  await page.goto(`${daemon.adminUrl}/manager/settings`);
   await page.getByTestId('cert-facts').waitFor();
   await shot('settings');
 
   await page.setViewportSize({ width: 360, height: 740 });
-  await page.goto(`${daemon.httpUrl}/manager/apps`);
+  await page.goto(`${daemon.adminUrl}/manager/apps`);
   await page.locator('tr[data-app="echo"] .badge', { hasText: 'running' }).waitFor();
   await shot('apps-360');
 } finally {

@@ -9,7 +9,7 @@ import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } fro
 import { AlarmNotifier, AlarmService, CertificateWatch } from './core/alarms/index.js';
 import { AppService } from './core/apps/index.js';
 import { AppStoreService } from './core/appstore/index.js';
-import { AdminAuth } from './core/auth/index.js';
+import { AdminAuth, InstanceGrants } from './core/auth/index.js';
 import { loadConfig, type Config } from './core/config/index.js';
 import {
   EmbeddedPostgres,
@@ -24,7 +24,7 @@ import { diagnosticsArchive } from './core/diagnostics/index.js';
 import { DiskWatch } from './core/disk/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
-import { Front, type FrontAddress } from './core/front/index.js';
+import { AdminListener, Front, type FrontAddress } from './core/front/index.js';
 import { BackupService, defaultLabel } from './core/backup/index.js';
 import { InstanceService } from './core/instances/index.js';
 import {
@@ -70,6 +70,8 @@ export interface Manager {
   config: Config;
   logger: Logger;
   addresses(): FrontAddress[];
+  /** Where the admin UI and API listen. */
+  adminAddress(): FrontAddress | undefined;
   /** Where the unauthenticated metrics listener is, when one is configured. */
   metricsAddress(): ListenAddress | undefined;
   /** Shuts down gracefully, in reverse start order. Idempotent. */
@@ -116,6 +118,19 @@ export async function startManager(
     keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
   });
   await front.bind();
+  const adminListener = new AdminListener({
+    host: config.admin.host,
+    port: config.admin.port,
+    tls: config.admin.tls,
+    headersTimeoutMs: config.front.headersTimeoutSeconds * 1000,
+    keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
+  });
+  try {
+    await adminListener.bind();
+  } catch (error) {
+    await front.close();
+    throw error;
+  }
 
   let logFile: RotatingFile | undefined;
   try {
@@ -137,6 +152,7 @@ export async function startManager(
     const watches: { cert?: CertificateWatch } = {};
     const certificates = new CertificateStore(layout.tls, (pair) => {
       front.setCertificate(pair);
+      adminListener.setCertificate(pair);
       watches.cert?.check();
     });
     await certificates.load();
@@ -232,6 +248,7 @@ export async function startManager(
     if (sandboxInfo.enforcement.startsWith('cgroup'))
       logger.info({ limits: sandboxInfo }, 'app limits enforced by control groups');
     else logger.warn({ limits: sandboxInfo }, 'app limits are not enforced by control groups');
+    const grants = new InstanceGrants({ ttlMs: config.admin.sessionHours * 3600_000 });
     // The instances subsystem starts first: it must host services that autostart apps bring up.
     const apps = new AppService({
       store,
@@ -404,6 +421,7 @@ export async function startManager(
         dataDir: layout.root,
         node: process.version,
         listen: front.addresses(),
+        admin: adminListener.address() ?? null,
         schemaVersion: store.schemaVersion,
       },
       database: database.info(),
@@ -458,6 +476,7 @@ export async function startManager(
     const api = await buildApi({
       logger,
       auth,
+      grants,
       apps,
       instances,
       backups,
@@ -482,7 +501,19 @@ export async function startManager(
         () => api.close(),
       ),
     );
-    front.setManagerHandler(api.handler);
+    adminListener.setHandler(api.handler);
+    front.setGrantExchange((token, challenge) => {
+      const instance = grants.instanceOf(token);
+      if (instance === undefined) {
+        throw new AppvisorError(
+          'UNAUTHORIZED',
+          'the grant is unknown or expired: open the instance from the admin UI again',
+        );
+      }
+      return instances.adminLogin(instance, challenge);
+    });
+    const adminAt = adminListener.address();
+    if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
     front.setInstanceResolver((path) => {
       const found = instances.resolve(path);
       if (!found) return undefined;
@@ -511,7 +542,7 @@ export async function startManager(
         )
       : undefined;
     state = 'running';
-    logger.info({ listen: front.addresses() }, 'manager ready');
+    logger.info({ listen: front.addresses(), admin: adminListener.address() }, 'manager ready');
 
     const file = logFile;
     let closing: Promise<void> | undefined;
@@ -520,6 +551,7 @@ export async function startManager(
       logger,
       oneTimePassword,
       addresses: () => front.addresses(),
+      adminAddress: () => adminListener.address(),
       metricsAddress: () => metricsServer?.address(),
       close: () =>
         (closing ??= (async () => {
@@ -529,6 +561,7 @@ export async function startManager(
             await group.close();
           } finally {
             await front.close();
+            await adminListener.close();
             logger.info('manager stopped');
             await file.close();
           }
@@ -536,27 +569,28 @@ export async function startManager(
       destroy: () => {
         group.destroy();
         front.destroy();
+        adminListener.destroy();
       },
     };
   } catch (error) {
     await group.close().catch(() => undefined);
     await front.close();
+    await adminListener.close();
     await logFile?.close();
     throw error;
   }
 }
 
-function adminUrls(addresses: FrontAddress[]): string[] {
-  return addresses.map(({ scheme, host, port }) => {
-    const shown =
-      host === '' || host === '0.0.0.0' || host === '::'
-        ? 'localhost'
-        : host.includes(':')
-          ? `[${host}]`
-          : host;
-    const standard = (scheme === 'http' && port === 80) || (scheme === 'https' && port === 443);
-    return `${scheme}://${shown}${standard ? '' : `:${port}`}/manager/`;
-  });
+/** How an address is written in a URL to open (an unspecified one as `localhost`). */
+function urlOf({ scheme, host, port }: FrontAddress, path: string): string {
+  const shown =
+    host === '' || host === '0.0.0.0' || host === '::'
+      ? 'localhost'
+      : host.includes(':')
+        ? `[${host}]`
+        : host;
+  const standard = (scheme === 'http' && port === 80) || (scheme === 'https' && port === 443);
+  return `${scheme}://${shown}${standard ? '' : `:${port}`}${path}`;
 }
 
 /**
@@ -591,7 +625,9 @@ export async function runDaemon(input: DaemonInput): Promise<number> {
 
   // One write, so that a reader never sees half of it.
   const lines = [`appvisor ${version} is ready (pid ${process.pid})`];
-  for (const url of adminUrls(manager.addresses())) lines.push(`  admin URL: ${url}`);
+  const adminAt = manager.adminAddress();
+  if (adminAt) lines.push(`  admin URL: ${urlOf(adminAt, '/manager/')}`);
+  for (const address of manager.addresses()) lines.push(`  front URL: ${urlOf(address, '/')}`);
   if (manager.oneTimePassword) {
     lines.push(`  one-time admin password: ${manager.oneTimePassword}`);
     lines.push('  (shown only now; set your own with `appvisor admin password --set`)');

@@ -61,21 +61,24 @@ const show = (body) => { $('count').textContent = body.count; };
 fetch(base + '/count').then((r) => r.json()).then(show);
 $('hit').onclick = () => fetch(base + '/count', { method: 'POST' }).then((r) => r.json()).then(show);
 
-// The AppWebsocket login, as an admin: the instance gives a challenge, the manager (with the
-// admin's session cookie) signs it with the instance password, the instance checks it.
+// The AppWebsocket login, as an admin: the instance gives a challenge, the front signs it with
+// the instance password for the grant the admin UI put in this page's URL fragment (opened with
+// "Open" there), and the instance checks it. The grant is kept in memory only.
+const grant = new URLSearchParams(location.hash.slice(1)).get('appvisor-grant');
+if (grant) history.replaceState(null, '', location.pathname + location.search);
 const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + base + '/');
 ws.onopen = () => ws.send(JSON.stringify({ mt: 'AppChallenge' }));
 ws.onclose = () => { $('login').textContent = 'closed'; $('echo').disabled = true; };
 ws.onmessage = async (event) => {
   const message = JSON.parse(event.data);
   if (message.mt === 'AppChallengeResult') {
-    const answer = await fetch('/manager/api/v1/instances/' + encodeURIComponent(id) + '/login', {
+    const answer = grant && await fetch('/.appvisor/login', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ challenge: message.challenge }),
+      body: JSON.stringify({ token: grant, challenge: message.challenge }),
     });
-    if (!answer.ok) {
-      $('login').innerHTML = 'not logged in: <a href="/manager/">log in to the manager</a> first';
+    if (!answer || !answer.ok) {
+      $('login').textContent = 'not logged in: open this page with "Open" in the admin UI';
       return;
     }
     ws.send(JSON.stringify((await answer.json()).login));

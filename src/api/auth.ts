@@ -1,10 +1,28 @@
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sessionCookieName } from '../core/auth/index.js';
 import { AppvisorError } from '../core/errors/index.js';
 import type { ApiContext } from './context.js';
 
 /** Name of the session cookie of the admin UI. */
-export const sessionCookie = 'appvisor_session';
+export const sessionCookie = sessionCookieName;
+
+/**
+ * Every value the `Cookie` header gives the session cookie. A page of another port of this host
+ * can set a cookie of the same name with a longer path (cookies do not keep to a port), which
+ * the browser then sends first: each value is tried, so such a cookie cannot log the admin out.
+ */
+function sessionCookies(header: string | undefined): string[] {
+  if (!header) return [];
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === sessionCookie) {
+      values.push(decodeURIComponent(part.slice(at + 1).trim()));
+    }
+  }
+  return values.slice(0, 8);
+}
 
 /** Sockets accepted on manager.sock: their peer is the machine's admin (the socket is 0600). */
 const trustedSockets = new WeakSet<Socket>();
@@ -43,15 +61,15 @@ export function authenticate(context: ApiContext) {
       return;
     }
     const token = bearer(request);
-    const cookie = request.cookies[sessionCookie];
-    const presented = token ?? cookie;
-    if (presented) {
+    const candidates = token !== undefined ? [token] : sessionCookies(request.headers.cookie);
+    for (const presented of candidates) {
       const session = await context.auth.verify(presented);
       if (session) {
         request.principal = { via: token ? 'token' : 'cookie', token: presented, ...session };
         return;
       }
     }
+    const presented = candidates.length > 0;
     if (request.routeOptions.config.public) return;
     throw new AppvisorError(
       'UNAUTHORIZED',

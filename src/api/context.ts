@@ -3,7 +3,7 @@ import type { AlarmService } from '../core/alarms/index.js';
 import type { DiskWatch } from '../core/disk/index.js';
 import type { AppService } from '../core/apps/index.js';
 import type { AppStoreService } from '../core/appstore/index.js';
-import type { AdminAuth } from '../core/auth/index.js';
+import type { AdminAuth, InstanceGrants } from '../core/auth/index.js';
 import type { BackupService } from '../core/backup/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
@@ -17,6 +17,8 @@ import type { HealthReport, StatusReport } from './types.js';
 export interface ApiContext {
   logger: Logger;
   auth: AdminAuth;
+  /** Grants for instance pages the admin opens (admin logins to that instance only). */
+  grants: InstanceGrants;
   apps: AppService;
   instances: InstanceService;
   backups: BackupService;

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authenticate } from './auth.js';
+import { refuseCrossSite } from './cross-site.js';
 import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
 import { alarmRoutes } from './routes/alarms.js';
@@ -59,6 +60,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
   await app.register(
     (api, _options, done) => {
       api.addHook('onRequest', authenticate(context));
+      api.addHook('onRequest', refuseCrossSite);
       statusRoutes(api, context);
       authRoutes(api, context);
       appRoutes(api, context);

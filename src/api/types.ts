@@ -126,6 +126,8 @@ export interface StatusReport {
     dataDir: string;
     node: string;
     listen: FrontAddress[];
+    /** Where the admin UI and API listen (their own origin). */
+    admin: FrontAddress | null;
     schemaVersion: number;
   };
   database: DatabaseInfo;

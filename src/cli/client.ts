@@ -36,6 +36,11 @@ export class ApiClient {
     this.#target = target;
   }
 
+  /** Whether it talks to the manager over its local socket (root's; no password asked). */
+  get local(): boolean {
+    return 'socket' in this.#target;
+  }
+
   /** Sends a request and returns the response once its head arrived; errors become CliError. */
   async request(method: string, path: string, body?: Body): Promise<IncomingMessage> {
     const headers: Record<string, string> = { accept: 'application/json' };

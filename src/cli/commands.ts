@@ -57,6 +57,7 @@ export async function status(context: CommandContext): Promise<void> {
     ],
     ['backup', backup.error ?? (backup.version ? `${backup.version} (WebAssembly)` : 'checking')],
     ['front', listen],
+    ['admin', manager.admin ? `${manager.admin.scheme} :${manager.admin.port}` : 'not listening'],
     ['data', manager.dataDir],
     ['alarms', alarms.length === 0 ? 'none' : String(alarms.length)],
     [
@@ -76,25 +77,44 @@ export async function status(context: CommandContext): Promise<void> {
   context.io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** Reads a password: without echo from a terminal (asked twice), else the first line of stdin. */
-async function readPassword(io: Io): Promise<string> {
-  const ask = (prompt: string) =>
-    new Promise<string>((resolve) => {
-      const rl = createInterface({ input: io.stdin, terminal: false });
+/**
+ * Reads answers line by line from one reader (a second reader on a pipe would lose what the
+ * first one buffered); prompts go to a terminal only. A missing line reads as ''.
+ */
+function lineReader(io: Io): { ask(prompt: string): Promise<string>; close(): void } {
+  io.stdin.setRawMode?.(false);
+  const rl = createInterface({ input: io.stdin, terminal: false });
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let ended = false;
+  rl.on('line', (line) => {
+    const next = waiting.shift();
+    if (next) next(line);
+    else lines.push(line);
+  });
+  rl.once('close', () => {
+    ended = true;
+    for (const next of waiting.splice(0)) next('');
+  });
+  return {
+    ask(prompt) {
       if (io.stdin.isTTY) io.stderr.write(prompt);
-      io.stdin.setRawMode?.(false);
-      rl.once('line', (line) => {
-        // resolve before close(): close() emits 'close' at once, which would resolve ''.
-        resolve(line);
-        rl.close();
-      });
-      rl.once('close', () => {
-        resolve('');
-      });
-    });
-  const first = await ask('new admin password: ');
+      const line = lines.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      if (ended) return Promise.resolve('');
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close() {
+      rl.close();
+    },
+  };
+}
+
+/** Reads a new password: from a terminal asked twice, else the next line of stdin. */
+async function readPassword(io: Io, reader: ReturnType<typeof lineReader>): Promise<string> {
+  const first = await reader.ask('new admin password: ');
   if (io.stdin.isTTY) {
-    const second = await ask('again: ');
+    const second = await reader.ask('again: ');
     if (first !== second) throw new Error('the two passwords differ');
   }
   return first;
@@ -105,7 +125,17 @@ export async function adminPassword(
   context: CommandContext,
   options: { set?: boolean },
 ): Promise<void> {
-  const body = options.set ? { password: await readPassword(context.io) } : {};
+  const body: { current?: string; password?: string } = {};
+  if (options.set || !context.client.local) {
+    const reader = lineReader(context.io);
+    try {
+      // Over a URL the manager wants the current password too (the first line when piped).
+      if (!context.client.local) body.current = await reader.ask('current admin password: ');
+      if (options.set) body.password = await readPassword(context.io, reader);
+    } finally {
+      reader.close();
+    }
+  }
   const answer = await context.client.call<{ password?: string }>('PUT', '/admin/password', body);
   if (context.json) {
     printJson(context.io, answer);

@@ -108,6 +108,7 @@ export async function run(
     .description('run the manager in the foreground')
     .option('--http-port <n>', 'plain HTTP port (0: any free port)')
     .option('--https-port <n>', 'HTTPS port (0: any free port)')
+    .option('--admin-port <n>', 'port of the admin UI and API (0: any free port)')
     .option('--config <file>', 'JSON configuration file (or APPVISOR_CONFIG)')
     .addOption(
       new Option('--set <key=value>', 'set any configuration key; repeatable')
@@ -118,6 +119,7 @@ export async function run(
       async (options: {
         httpPort?: string;
         httpsPort?: string;
+        adminPort?: string;
         config?: string;
         set: string[];
       }) => {
@@ -131,6 +133,7 @@ export async function run(
         if (globals().data) flags.data = globals().data;
         if (options.httpPort !== undefined) flags['http.port'] = options.httpPort;
         if (options.httpsPort !== undefined) flags['https.port'] = options.httpsPort;
+        if (options.adminPort !== undefined) flags['admin.port'] = options.adminPort;
         exitCode = await runDaemon({
           flags,
           ...(options.config ? { configFile: options.config } : {}),

@@ -11,13 +11,13 @@ describe('the admin password', () => {
     assert.equal(result.code, 0, result.stderr);
     const fresh = /new admin password: (\S+)/.exec(result.stdout)?.[1];
     assert.ok(fresh && fresh.length >= 24);
-    const old = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/status', {
+    const old = await http('GET', { url: running.daemon.adminUrl }, '/manager/api/v1/status', {
       token: oldToken,
     });
     assert.equal(old.status, 401);
     const refused = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/login',
       {
         body: { password: running.daemon.password },
@@ -47,7 +47,7 @@ describe('the admin password', () => {
     for (let i = 0; i < 3; i++) {
       const wrong = await http(
         'POST',
-        { url: running.daemon.httpUrl },
+        { url: running.daemon.adminUrl },
         '/manager/api/v1/auth/login',
         {
           body: { password: `wrong-${i}` },
@@ -57,7 +57,7 @@ describe('the admin password', () => {
     }
     const limited = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/login',
       {
         body: { password: chosen },

@@ -351,7 +351,7 @@ describe('alarms', () => {
 
     // Refused: not http(s); nothing changes.
     const token = await login(daemon, daemon.password!);
-    const bad = await http('PATCH', { url: daemon.httpUrl }, '/manager/api/v1/settings', {
+    const bad = await http('PATCH', { url: daemon.adminUrl }, '/manager/api/v1/settings', {
       token,
       body: { alarmUrl: 'ftp://files.example.com/' },
     });

@@ -225,7 +225,7 @@ describe('admin login to an instance', () => {
     assert.equal(missing.code, 2);
     const anonymous = await http(
       'POST',
-      { url: daemon.httpUrl },
+      { url: daemon.adminUrl },
       '/manager/api/v1/instances/adm/login',
       {
         body: { challenge: 'abc' },

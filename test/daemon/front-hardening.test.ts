@@ -59,7 +59,7 @@ describe('front hardening', () => {
     assert.equal(sixth, '', 'the sixth connection is closed without an answer');
     for (const socket of held) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const after = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/health');
+    const after = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/health');
     assert.equal(after.status, 200, 'closed connections free their places');
   });
 });

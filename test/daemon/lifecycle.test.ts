@@ -53,7 +53,7 @@ describe('the daemon from start to stop', () => {
       assert.equal(answer.status, 401, path);
       assert.equal((answer.body as { code: string }).code, 'UNAUTHORIZED');
     }
-    const bogus = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/status', {
+    const bogus = await http('GET', { url: running.daemon.adminUrl }, '/manager/api/v1/status', {
       token: 'not-a-token',
     });
     assert.equal(bogus.status, 401);
@@ -62,7 +62,7 @@ describe('the daemon from start to stop', () => {
   test('logs in with the password: bearer token and HttpOnly SameSite=Strict cookie', async () => {
     const wrong = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/login',
       {
         body: { password: 'wrong-password-123' },
@@ -73,7 +73,7 @@ describe('the daemon from start to stop', () => {
 
     const answer = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/login',
       {
         body: { password: running.daemon.password },
@@ -86,9 +86,14 @@ describe('the daemon from start to stop', () => {
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
 
-    const withToken = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/status', {
-      token,
-    });
+    const withToken = await http(
+      'GET',
+      { url: running.daemon.adminUrl },
+      '/manager/api/v1/status',
+      {
+        token,
+      },
+    );
     assert.equal(withToken.status, 200);
     const status = withToken.body as StatusReport;
     assert.equal(status.manager.state, 'running');
@@ -96,7 +101,7 @@ describe('the daemon from start to stop', () => {
 
     const withCookie = await http(
       'GET',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/session',
       {
         cookie: `appvisor_session=${token}`,
@@ -107,7 +112,7 @@ describe('the daemon from start to stop', () => {
 
     const logout = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/logout',
       {
         token,
@@ -116,7 +121,7 @@ describe('the daemon from start to stop', () => {
     assert.equal(logout.status, 200);
     const afterLogout = await http(
       'GET',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/status',
       {
         token,
@@ -161,7 +166,7 @@ describe('the daemon from start to stop', () => {
     assert.equal(second.code, 2);
     assert.match(second.stderr, /error ALREADY_RUNNING: .*pid/);
     // and the first one is unharmed
-    const health = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/health');
+    const health = await http('GET', { url: running.daemon.adminUrl }, '/manager/api/v1/health');
     assert.equal(health.status, 200);
   });
 
@@ -204,7 +209,7 @@ describe('the daemon across restarts', () => {
 
     // A row written before (the login) is read after.
     const second = await startDaemon({ data, env });
-    const status = await http('GET', { url: second.httpUrl }, '/manager/api/v1/status', { token });
+    const status = await http('GET', { url: second.adminUrl }, '/manager/api/v1/status', { token });
     assert.equal(status.status, 200, status.text);
     const before = (status.body as StatusReport).database.pid!;
 
@@ -214,7 +219,7 @@ describe('the daemon across restarts', () => {
     assert.ok(isAlive(before), 'the database server outlives a killed manager');
 
     const third = await startDaemon({ data, env });
-    const again = await http('GET', { url: third.httpUrl }, '/manager/api/v1/status', { token });
+    const again = await http('GET', { url: third.adminUrl }, '/manager/api/v1/status', { token });
     assert.equal(again.status, 200, again.text);
     const report = again.body as StatusReport;
     assert.equal(report.database.state, 'running');
@@ -251,11 +256,11 @@ describe('the embedded database dies', () => {
     assert.ok(kinds.includes('alarm.raised.database-down'), kinds.join());
     assert.ok(kinds.includes('alarm.cleared.database-down'), kinds.join());
     // The store works again through the same pool.
-    const health = await http('GET', { url: running.daemon.httpUrl }, '/manager/api/v1/health');
+    const health = await http('GET', { url: running.daemon.adminUrl }, '/manager/api/v1/health');
     assert.equal((health.body as { status: string }).status, 'ok');
     const login = await http(
       'POST',
-      { url: running.daemon.httpUrl },
+      { url: running.daemon.adminUrl },
       '/manager/api/v1/auth/login',
       {
         body: { password: running.daemon.password },

@@ -42,7 +42,7 @@ describe(
 
       const second = await startDaemon({ data, args });
       assert.equal(second.password, undefined, 'the same store: no new one-time password');
-      const login = await http('POST', { url: second.httpUrl }, '/manager/api/v1/auth/login', {
+      const login = await http('POST', { url: second.adminUrl }, '/manager/api/v1/auth/login', {
         body: { password },
       });
       assert.equal(login.status, 200, login.text);

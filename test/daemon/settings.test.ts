@@ -33,7 +33,7 @@ describe('settings, system status and the admin UI', () => {
     assert.match(set.stdout, /^dns name\s+apps\.example\.com$/m);
 
     const token = await login(daemon, daemon.password!);
-    const read = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/settings', { token });
+    const read = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/settings', { token });
     assert.deepEqual(read.body, {
       label: 'Office North',
       dnsName: 'apps.example.com',
@@ -42,7 +42,7 @@ describe('settings, system status and the admin UI', () => {
       defaults: { alarmUrl: '', alarmEmail: '' },
     });
 
-    const bad = await http('PATCH', { url: daemon.httpUrl }, '/manager/api/v1/settings', {
+    const bad = await http('PATCH', { url: daemon.adminUrl }, '/manager/api/v1/settings', {
       token,
       body: { label: 'fine', dnsName: 'https://example.com' },
     });
@@ -80,22 +80,22 @@ describe('settings, system status and the admin UI', () => {
 
   test('/manager/ serves the built UI, its pages too; unknown API routes stay JSON', async () => {
     const { daemon } = running;
-    const index = await http('GET', { url: daemon.httpUrl }, '/manager/');
+    const index = await http('GET', { url: daemon.adminUrl }, '/manager/');
     assert.equal(index.status, 200);
     assert.match(index.text, /<div id="root"><\/div>/);
     assert.equal(index.headers['cache-control'], 'no-cache');
     const script = /src="(\/manager\/assets\/[^"]+\.js)"/.exec(index.text)?.[1];
     assert.ok(script, index.text);
-    const asset = await http('GET', { url: daemon.httpUrl }, script);
+    const asset = await http('GET', { url: daemon.adminUrl }, script);
     assert.equal(asset.status, 200);
     assert.match(String(asset.headers['cache-control']), /immutable/);
-    const page = await http('GET', { url: daemon.httpsUrl }, '/manager/instances');
+    const page = await http('GET', { url: daemon.adminUrl }, '/manager/instances');
     assert.equal(page.status, 200);
     assert.equal(page.text, index.text);
-    const api = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/nothing-here');
+    const api = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/nothing-here');
     assert.equal(api.status, 404);
     assert.equal((api.body as ErrorBody).code, 'NOT_FOUND');
-    const bare = await http('GET', { url: daemon.httpUrl }, '/manager');
+    const bare = await http('GET', { url: daemon.adminUrl }, '/manager');
     assert.equal(bare.status, 302);
     assert.equal(bare.headers.location, '/manager/');
   });

@@ -86,8 +86,12 @@ export interface DaemonOptions {
 export interface Daemon {
   child: ChildProcess;
   data: string;
+  /** The front's plain HTTP origin (apps' pages). */
   httpUrl: string;
+  /** The front's HTTPS origin (apps' pages). */
   httpsUrl: string;
+  /** The admin UI's and API's own origin. */
+  adminUrl: string;
   socket: string;
   /** The one-time admin password, when the daemon printed one. */
   password: string | undefined;
@@ -109,10 +113,14 @@ export function daemonArgs(data: string, extra: string[] = []): string[] {
     '0',
     '--https-port',
     '0',
+    '--admin-port',
+    '0',
     '--set',
     'http.host=127.0.0.1',
     '--set',
     'https.host=127.0.0.1',
+    '--set',
+    'admin.host=127.0.0.1',
     // No 500 MB reserve file in every test's data folder; the alarm tests set one.
     '--set',
     'disk.reserveBytes=0',
@@ -153,14 +161,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const httpUrl = /admin URL: (http:\/\/[^/\s]+)/.exec(out)![1]!;
-  const httpsUrl = /admin URL: (https:\/\/[^/\s]+)/.exec(out)![1]!;
+  const httpUrl = /front URL: (http:\/\/[^/\s]+)/.exec(out)![1]!;
+  const httpsUrl = /front URL: (https:\/\/[^/\s]+)/.exec(out)![1]!;
+  const adminUrl = /admin URL: (https?:\/\/[^/\s]+)/.exec(out)![1]!;
   const password = /one-time admin password: (\S+)/.exec(out)?.[1];
   return {
     child,
     data: options.data,
     httpUrl,
     httpsUrl,
+    adminUrl,
     socket: join(options.data, 'manager.sock'),
     password,
     stdout: () => out,
@@ -269,7 +279,7 @@ export function http(
 
 /** Logs in with the admin password and returns the bearer token. */
 export async function login(daemon: Daemon, password: string): Promise<string> {
-  const answer = await http('POST', { url: daemon.httpUrl }, '/manager/api/v1/auth/login', {
+  const answer = await http('POST', { url: daemon.adminUrl }, '/manager/api/v1/auth/login', {
     body: { password },
   });
   if (answer.status !== 200) throw new Error(`login failed: ${answer.status} ${answer.text}`);

@@ -40,7 +40,7 @@ if (missing) {
 
     test('log in: a wrong password is refused at the field, the right one opens the overview', async () => {
       const { daemon } = running;
-      await page.goto(`${daemon.httpUrl}/manager/`);
+      await page.goto(`${daemon.adminUrl}/manager/`);
       await page.getByLabel('Admin password').fill('not the password');
       await page.getByRole('button', { name: 'Log in' }).click();
       await page.locator('#login-password-error').getByText('The password is wrong').waitFor();
@@ -195,7 +195,7 @@ if (missing) {
       const { daemon } = running;
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.getByText('You are logged out.').waitFor();
-      await page.goto(`${daemon.httpUrl}/manager/apps`);
+      await page.goto(`${daemon.adminUrl}/manager/apps`);
       await page.getByLabel('Admin password').waitFor();
     });
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientKey, sessionCookie } from '../auth.js';
 import type { ApiContext } from '../context.js';
+import { AppvisorError } from '../../core/errors/index.js';
 
 function setSessionCookie(
   request: FastifyRequest,
@@ -15,6 +16,33 @@ function setSessionCookie(
     secure: request.protocol === 'https',
     expires: new Date(expiresAt),
   });
+}
+
+/**
+ * Checks the admin's current password the way a login does (same rate limit); a wrong one is a
+ * field error of the form, not a 401 that would read as "logged out".
+ */
+async function checkCurrentPassword(
+  context: ApiContext,
+  current: string | undefined,
+  client: string,
+): Promise<void> {
+  if (!current) {
+    throw new AppvisorError('BAD_REQUEST', 'give the current admin password', {
+      field: 'current',
+    });
+  }
+  try {
+    // The session this makes ends with the change, like every other.
+    await context.auth.login(current, client);
+  } catch (error) {
+    if (error instanceof AppvisorError && error.code === 'LOGIN_FAILED') {
+      throw new AppvisorError('BAD_REQUEST', 'the current admin password is wrong', {
+        field: 'current',
+      });
+    }
+    throw error;
+  }
 }
 
 /** Login, logout, the current login, and the admin password. */
@@ -53,7 +81,7 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
       : { via: principal.via, expiresAt: principal.expiresAt };
   });
 
-  app.put<{ Body: { password?: string } }>(
+  app.put<{ Body: { password?: string; current?: string } }>(
     '/admin/password',
     {
       schema: {
@@ -62,13 +90,22 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
           properties: {
             // The length rule is the core's (PASSWORD_WEAK); the schema only bounds the size.
             password: { type: 'string', maxLength: 1024 },
+            current: { type: 'string', maxLength: 1024 },
           },
           additionalProperties: false,
         },
       },
     },
     async (request, reply) => {
+      // A stolen session (or a page acting through the admin's browser) must not be able to
+      // lock the admin out: over HTTP the change needs the current password; the local socket
+      // is root's already.
+      if (request.principal?.via !== 'socket') {
+        await checkCurrentPassword(context, request.body.current, clientKey(request));
+      }
       const generated = await context.auth.setPassword(request.body.password);
+      // The pages opened with the old password's sessions lose their grants too.
+      context.grants.revoke();
       void reply.clearCookie(sessionCookie, { path: '/manager' });
       // Every login ended with the change; a generated password is shown this once.
       return generated ? { password: generated } : {};

@@ -134,11 +134,23 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     (request) => instances.adminLogin(request.params.id, request.body.challenge),
   );
 
+  app.post<{ Params: { id: string } }>(
+    '/instances/:id/open',
+    { schema: { params: idParams } },
+    (request) => {
+      // The instance must exist; the grant lets its page ask the front for admin logins.
+      instances.show(request.params.id);
+      return context.grants.issue(request.params.id);
+    },
+  );
+
   app.delete<{ Params: { id: string } }>(
     '/instances/:id',
     { schema: { params: idParams } },
     async (request) => {
       await instances.delete(request.params.id);
+      // A later instance of the same id (perhaps of another app) is not the one granted.
+      context.grants.revoke(request.params.id);
       return { ok: true };
     },
   );

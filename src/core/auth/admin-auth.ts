@@ -7,6 +7,12 @@ import { generatePassword, hashPassword, minPasswordLength, verifyPassword } fro
 
 const passwordKey = 'admin.passwordHash';
 
+/**
+ * Name of the admin UI's session cookie. Cookies do not keep to a port: the front keeps apps
+ * from setting or clearing one of this name (see the front's proxy).
+ */
+export const sessionCookieName = 'appvisor_session';
+
 /** Options of {@link AdminAuth}. */
 export interface AdminAuthOptions {
   store: Store;

@@ -151,5 +151,6 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     },
     http: { ...parsed.http, port: parsed.http.port ?? (sources.isRoot ? 80 : 8080) },
     https: { ...parsed.https, port: parsed.https.port ?? (sources.isRoot ? 443 : 8443) },
+    admin: { ...parsed.admin, port: parsed.admin.port ?? 9443 },
   };
 }

@@ -137,6 +137,19 @@ export const configSchema = z.strictObject({
     .prefault({}),
   admin: z
     .strictObject({
+      host: z
+        .string()
+        .default('')
+        .describe(
+          'Address the admin UI and API listen on (their own origin, apart from every app). Empty: every address.',
+        ),
+      port: port('Admin UI and API', 9443, 9443),
+      tls: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Serve the admin UI and API over HTTPS with the platform's certificate; false: plain HTTP (only behind a TLS-terminating proxy or on a trusted network).",
+        ),
       initialPassword: z
         .string()
         .min(12)
@@ -448,7 +461,8 @@ export type ParsedConfig = z.output<typeof configSchema>;
 type Resolved<T, K extends keyof T> = Omit<T, K> & { [P in K]: number };
 
 /** The configuration the manager runs with: every value set, paths absolute. */
-export type Config = Omit<ParsedConfig, 'http' | 'https'> & {
+export type Config = Omit<ParsedConfig, 'http' | 'https' | 'admin'> & {
   http: Resolved<ParsedConfig['http'], 'port'>;
   https: Resolved<ParsedConfig['https'], 'port'>;
+  admin: Resolved<ParsedConfig['admin'], 'port'>;
 };

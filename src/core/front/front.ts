@@ -14,6 +14,7 @@ import { AppvisorError } from '../errors/index.js';
 import type { CertificatePair } from '../tls/index.js';
 import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
 import { serveStatic } from './static-files.js';
+import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
 
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -58,9 +59,19 @@ function sendJson(
 }
 
 /**
+ * The host name of a `Host` header, without its port; `localhost` when there is none or it is
+ * not a plain name or address (a redirect never carries what a client wrote in other forms).
+ */
+function hostName(header: string | undefined): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.exec(header ?? '');
+  return match?.[1] ?? 'localhost';
+}
+
+/**
  * The one HTTP/HTTPS front of the platform. It binds its ports first thing at start (so a
  * taken port fails before anything else is made), answers 503 until the manager is ready,
- * then routes `/manager` to the admin handler. TLS certificates can be swapped at any time
+ * then routes instance paths to their services and points `/manager` to the admin origin
+ * (the admin listener). TLS certificates can be swapped at any time
  * and apply to new connections.
  */
 export class Front implements Component {
@@ -69,7 +80,8 @@ export class Front implements Component {
   readonly #servers: (Server | HttpsServer)[] = [];
   #http: Server | undefined;
   #https: HttpsServer | undefined;
-  #managerHandler: RequestHandler | undefined;
+  #adminOrigin: { scheme: 'http' | 'https'; port: number } | undefined;
+  #grantExchange: GrantExchange | undefined;
   #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
   #serving = false;
   /** Open connections by client address, for the per-client limit. */
@@ -183,9 +195,26 @@ export class Front implements Component {
     this.#resolve = resolve;
   }
 
-  /** The handler of `/manager` (the admin UI and API). */
-  setManagerHandler(handler: RequestHandler): void {
-    this.#managerHandler = handler;
+  /**
+   * Where the admin UI and API are served (their own listener): the front's `/manager/` and
+   * `/` redirect there, to the host name the client used.
+   */
+  setAdminOrigin(origin: { scheme: 'http' | 'https'; port: number }): void {
+    this.#adminOrigin = origin;
+  }
+
+  /** Answers `POST /.appvisor/login` (see {@link serveGrantLogin}). */
+  setGrantExchange(exchange: GrantExchange): void {
+    this.#grantExchange = exchange;
+  }
+
+  #adminLocation(request: IncomingMessage, url: string): string | undefined {
+    const origin = this.#adminOrigin;
+    if (!origin) return undefined;
+    const standard =
+      (origin.scheme === 'http' && origin.port === 80) ||
+      (origin.scheme === 'https' && origin.port === 443);
+    return `${origin.scheme}://${hostName(request.headers.host)}${standard ? '' : `:${origin.port}`}${url}`;
   }
 
   /** Starts routing requests; until then every request is answered 503. */
@@ -219,9 +248,16 @@ export class Front implements Component {
       return;
     }
     const path = url.split('?', 1)[0] ?? '/';
+    if (path === grantLoginPath && this.#grantExchange) {
+      serveGrantLogin(request, response, this.#grantExchange);
+      return;
+    }
     if (path === managerPrefix || path.startsWith(`${managerPrefix}/`)) {
-      if (this.#managerHandler) {
-        this.#managerHandler(request, response);
+      // The admin UI and API live on their own origin: here they are only pointed to.
+      const location = this.#adminLocation(request, url);
+      if (location) {
+        response.writeHead(308, { location, 'content-length': 0 });
+        response.end();
         return;
       }
     } else {
@@ -247,8 +283,9 @@ export class Front implements Component {
         proxyRequest(request, response, target, scheme);
         return;
       }
-      if (path === '/') {
-        response.writeHead(302, { location: `${managerPrefix}/`, 'content-length': 0 });
+      const location = path === '/' ? this.#adminLocation(request, `${managerPrefix}/`) : undefined;
+      if (location) {
+        response.writeHead(302, { location, 'content-length': 0 });
         response.end();
         return;
       }

@@ -9,6 +9,7 @@ import {
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
+import { sessionCookieName } from '../auth/index.js';
 
 /** Where a request for an instance goes. */
 export interface InstanceTarget {
@@ -73,6 +74,20 @@ const hopByHop = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/**
+ * Whether a `Set-Cookie` of an app leaves the admin's session cookie alone. Cookies do not keep
+ * to a port, so one an app sets with the admin cookie's name (or its `__Host-`/`__Secure-`
+ * forms) would reach the admin origin; such ones are dropped, as is `Clear-Site-Data`, which
+ * would clear the admin's cookie too.
+ */
+function keepsAdminCookie(cookie: string): boolean {
+  const name = cookie
+    .slice(0, cookie.indexOf('='))
+    .trim()
+    .replace(/^__(Host|Secure)-/i, '');
+  return name !== sessionCookieName;
+}
 
 /**
  * The headers sent on to a service: hop-by-hop ones dropped, incoming `x-forwarded-*` and
@@ -146,7 +161,13 @@ export function proxyRequest(
   upstream.on('response', (answer) => {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
+      if (value === undefined || hopByHop.has(name) || name === 'clear-site-data') continue;
+      if (name === 'set-cookie') {
+        const kept = (value as string[]).filter(keepsAdminCookie);
+        if (kept.length > 0) headers[name] = kept;
+        continue;
+      }
+      headers[name] = value;
     }
     response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
     answer.pipe(response);
@@ -299,9 +320,14 @@ export function proxyUpgrade(
     // delimited by the connection's end, which is closed afterwards.
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !hopByHop.has(name) && name !== 'content-length') {
-        headers[name] = value;
+      if (value === undefined || hopByHop.has(name) || name === 'content-length') continue;
+      if (name === 'clear-site-data') continue;
+      if (name === 'set-cookie') {
+        const kept = (value as string[]).filter(keepsAdminCookie);
+        if (kept.length > 0) headers[name] = kept;
+        continue;
       }
+      headers[name] = value;
     }
     headers.connection = 'close';
     client.write(responseHead(answer.statusCode ?? 502, answer.statusMessage ?? '', headers));

@@ -58,7 +58,7 @@ export function normalizeDomain(domain: string): string {
 
 /**
  * A web path: `/` and segments, no empty, `.` or `..` segment, not `/` itself, not `/manager`
- * or below it. Case is kept (paths are case-sensitive); a trailing slash is dropped.
+ * or `/.appvisor` or below them. Case is kept (paths are case-sensitive); a trailing slash is dropped.
  */
 export function normalizePath(path: string): string {
   const trimmed = path.trim().replace(/\/+$/, '');
@@ -78,6 +78,8 @@ export function normalizePath(path: string): string {
   }
   if (segments[0] === 'manager')
     throw invalid(`the path "${path}" is under /manager, which the admin UI uses`, 'path');
+  if (segments[0] === '.appvisor')
+    throw invalid(`the path "${path}" is under /.appvisor, which the front uses`, 'path');
   if (trimmed.length > 512) throw invalid('the path is longer than 512 characters', 'path');
   return trimmed;
 }

@@ -22,7 +22,7 @@ import {
 import { dateTime } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
-import { openInstance } from './instances.js';
+import { openInstance, useFrontOrigin } from './instances.js';
 
 /** A strong password made in the browser (144 bits, URL-safe). */
 function generatePassword(): string {
@@ -204,6 +204,7 @@ function TraceFlags(props: { instance: InstanceView; onChanged: (view: InstanceV
 
 /** One instance: readiness, settings, trace flags; open and delete. */
 export function InstancePage(props: { id: string }) {
+  useFrontOrigin();
   const polled = usePoll(
     () => call<InstanceView>('GET', `/instances/${id(props.id)}`),
     3000,

@@ -8,6 +8,7 @@ import {
   type InstanceCreateBody,
   type InstanceList,
   type InstanceView,
+  type StatusReport,
 } from '../api.js';
 import {
   ErrorText,
@@ -21,9 +22,55 @@ import {
 } from '../components.js';
 import { useAction, usePoll } from '../hooks.js';
 
-/** Opens the instance's page in a new tab. */
-export function openInstance(instance: Pick<InstanceView, 'path'>): void {
-  window.open(`${instance.path}/`, '_blank', 'noopener');
+/**
+ * The front's origin as this browser reaches it: apps' pages are served there, never on the
+ * admin origin this UI comes from. HTTPS when the front serves it.
+ */
+async function frontOrigin(): Promise<string> {
+  const report = await call<StatusReport>('GET', '/status');
+  const listen = report.manager.listen;
+  const front = listen.find((a) => a.scheme === 'https') ?? listen.find((a) => a.scheme === 'http');
+  if (!front) return location.origin;
+  const standard =
+    (front.scheme === 'http' && front.port === 80) ||
+    (front.scheme === 'https' && front.port === 443);
+  const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
+  return `${front.scheme}://${host}${standard ? '' : `:${front.port}`}`;
+}
+
+let frontBase: Promise<string> | undefined;
+
+/**
+ * Opens the instance's page (on the front's origin) in a new tab, with a grant in the URL's
+ * fragment that lets the page ask the front for admin logins to this instance only (the page
+ * cannot use this UI's session: it lives on another origin).
+ */
+export function openInstance(instance: Pick<InstanceView, 'id' | 'path'>): void {
+  frontBase ??= frontOrigin().catch((error: unknown) => {
+    frontBase = undefined;
+    throw error;
+  });
+  void Promise.all([
+    frontBase,
+    call<{ token: string }>('POST', `/instances/${id(instance.id)}/open`),
+  ]).then(([base, grant]) => {
+    window.open(
+      `${base}${instance.path}/#appvisor-grant=${encodeURIComponent(grant.token)}`,
+      '_blank',
+      'noopener',
+    );
+  });
+}
+
+/** Learns the front's origin ahead of a click, so that the tab opens within the gesture. */
+export function useFrontOrigin(): void {
+  useEffect(() => {
+    frontBase ??= frontOrigin().catch((error: unknown) => {
+      frontBase = undefined;
+      throw error;
+    });
+    frontBase.catch(() => undefined);
+  }, []);
 }
 
 /** The apps that host instances (their status says so), for the create form. */
@@ -220,6 +267,7 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
 
 /** Every instance, by app, with its readiness; the create form. */
 export function InstancesPage() {
+  useFrontOrigin();
   const filter = new URLSearchParams(window.location.search).get('app') ?? undefined;
   const polled = usePoll(
     () => call<InstanceList>('GET', `/instances${filter ? `?app=${id(filter)}` : ''}`),

@@ -282,11 +282,12 @@ function CertificateSection(props: { onSaved: (text: string) => void }) {
 }
 
 function PasswordForm(props: { onChanged: (message: string) => void }) {
+  const [current, setCurrent] = useState('');
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
   const [mismatch, setMismatch] = useState<string>();
   const action = useAction();
-  const errors = formErrors(action.error, ['password']);
+  const errors = formErrors(action.error, ['current', 'password']);
   return (
     <form
       class="card"
@@ -299,7 +300,7 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
         }
         setMismatch(undefined);
         void action
-          .run(() => call<PasswordAnswer>('PUT', '/admin/password', { password }))
+          .run(() => call<PasswordAnswer>('PUT', '/admin/password', { current, password }))
           .then((answer) => {
             // Every login ended with the change, this one too.
             if (answer) props.onChanged('The admin password was changed. Log in with the new one.');
@@ -308,6 +309,20 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
     >
       <h2 id="password-title">Admin password</h2>
       <p class="hint">Changing it ends every login, this one too.</p>
+      <Field id="current-password" label="Current password" error={errors.field.current}>
+        {(aria) => (
+          <input
+            {...aria}
+            type="password"
+            autocomplete="current-password"
+            required
+            value={current}
+            onInput={(event) => {
+              setCurrent(event.currentTarget.value);
+            }}
+          />
+        )}
+      </Field>
       <Field
         id="new-password"
         label="New password"
