@@ -123,12 +123,15 @@ export class AdminAuth implements Component {
     const reservation = this.#limiter.reserve(client);
     let valid: boolean;
     try {
-      const row = await this.#options.store.query<{ value: string }>(
-        'SELECT value FROM settings WHERE key = $1',
-        [passwordKey],
-      );
-      const hash = row.rows[0]?.value;
-      valid = hash !== undefined && (await this.#hashes.run(() => verifyPassword(password, hash)));
+      // The gate admits or refuses at once, before anything else is spent on the attempt.
+      valid = await this.#hashes.run(async () => {
+        const row = await this.#options.store.query<{ value: string }>(
+          'SELECT value FROM settings WHERE key = $1',
+          [passwordKey],
+        );
+        const hash = row.rows[0]?.value;
+        return hash !== undefined && (await verifyPassword(password, hash));
+      });
     } catch (error) {
       // Not checked (too many hashes at once, no database): the attempt does not count.
       this.#limiter.release(reservation);
