@@ -3,9 +3,19 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
+import { makeAppFolder } from '../helpers/apps.js';
 import { tarBytes } from '../helpers/archives.js';
-import { http, login, repoRoot, waitForApp, withDaemon } from '../helpers/daemon.js';
+import {
+  cli,
+  http,
+  login,
+  makeTemp,
+  repoRoot,
+  waitForApp,
+  waitForInstance,
+  withDaemon,
+} from '../helpers/daemon.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -145,5 +155,78 @@ describe('front and admin API timeouts', () => {
     await sleep(200);
     const after = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/health');
     assert.equal(after.status, 200, 'closed connections free their places');
+  });
+});
+
+/** A service in plain Node.js that answers a POST with the number of bytes of its body. */
+const counter = `const http = require('node:http');
+const fs = require('node:fs');
+const socket = process.env.APPVISOR_HTTP_SOCKET;
+try { fs.unlinkSync(socket); } catch {}
+const server = http.createServer((req, res) => {
+  let n = 0;
+  req.on('data', (c) => { n += c.length; });
+  req.on('end', () => res.end(String(n)));
+});
+server.listen(socket, () => process.send({ type: 'ready', httpSocket: socket }));
+process.on('message', (m) => {
+  if (m.type === 'instance.start') process.send({ type: 'instance.ready', id: m.instance.id });
+});
+`;
+
+describe('requests to apps have an idle timeout, not a total one', () => {
+  const running = withDaemon({ args: ['--set', 'front.idleTimeoutSeconds=2'] });
+
+  before(async () => {
+    const { daemon } = running;
+    const work = await makeTemp();
+    const folder = await makeAppFolder(work, 'counter', {
+      run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
+      manifest: { instances: true },
+      files: { 'main.cjs': counter },
+    });
+    assert.equal(
+      (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
+      0,
+    );
+    await waitForApp(daemon, 'counter');
+    assert.equal(
+      (await cli(['instance', 'create', 'counter', 'c1', '--path', '/c1', '--data', daemon.data]))
+        .code,
+      0,
+    );
+    await waitForInstance(daemon, 'c1');
+  });
+
+  /** Sends a POST head for `length` bytes, then `bytes` of them one every `everyMs`. */
+  async function trickle(length: number, bytes: number, everyMs: number) {
+    const port = Number(new URL(running.daemon.httpUrl).port);
+    const socket = await open(port);
+    socket.write(
+      `POST /c1/ HTTP/1.1\r\nHost: x\r\nconnection: close\r\ncontent-length: ${length}\r\n\r\n`,
+    );
+    const started = Date.now();
+    const done = closed(socket, 15_000);
+    for (let i = 0; i < bytes && !socket.destroyed; i++) {
+      await sleep(everyMs);
+      socket.write('x');
+    }
+    try {
+      return { answer: await done, seconds: (Date.now() - started) / 1000 };
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  test('a body that stops coming is cut off after the idle time', async () => {
+    const { answer, seconds } = await trickle(100, 3, 300);
+    assert.equal(answer, '', 'no answer: the app never got the whole body');
+    assert.ok(seconds < 8, `closed after ${seconds} s`);
+  });
+
+  test('a slow but steady body takes longer than the idle time and is answered', async () => {
+    const { answer, seconds } = await trickle(10, 10, 500);
+    assert.ok(seconds > 4, `took ${seconds} s`);
+    assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\n10$/);
   });
 });
