@@ -116,6 +116,8 @@ export async function startManager(
     maxConnectionsPerClient: config.front.maxConnectionsPerClient,
     headersTimeoutMs: config.front.headersTimeoutSeconds * 1000,
     keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
+    maxConnections: config.front.maxConnections,
+    idleTimeoutMs: config.front.idleTimeoutSeconds * 1000,
   });
   await front.bind();
   const adminListener = new AdminListener({
@@ -491,6 +493,10 @@ export async function startManager(
       metrics,
       // Built next to the compiled manager: dist/ui/ beside dist/src/.
       uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),
+      bodyTimeouts: {
+        bodyMs: config.admin.bodyTimeoutSeconds * 1000,
+        uploadIdleMs: config.admin.uploadIdleTimeoutSeconds * 1000,
+      },
       health,
       status,
     });

@@ -11,6 +11,7 @@ import type { CertificateStore } from '../core/tls/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { SettingsService } from '../core/settings/index.js';
 import type { Logger } from '../lib/logger.js';
+import type { BodyTimeouts } from './body-timeout.js';
 import type { HealthReport, StatusReport } from './types.js';
 
 /** What the API needs of the manager; the composition root provides it. */
@@ -36,6 +37,8 @@ export interface ApiContext {
   metrics: PrometheusExporter;
   /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
   uiDir: string;
+  /** How long request bodies may take (default: 30 s in all, uploads 60 s without a byte). */
+  bodyTimeouts?: BodyTimeouts;
   health(): HealthReport;
   status(): Promise<StatusReport>;
 }

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authenticate } from './auth.js';
+import { limitBodyTime } from './body-timeout.js';
 import { refuseCrossSite } from './cross-site.js';
 import type { ApiContext } from './context.js';
 import { errorHandler } from './errors.js';
@@ -48,6 +49,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
   });
   await app.register(fastifyCookie);
   app.setErrorHandler(errorHandler);
+  limitBodyTime(app, context.bodyTimeouts ?? { bodyMs: 30_000, uploadIdleMs: 60_000 });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({
       code: 'NOT_FOUND',

@@ -37,11 +37,53 @@ function refused(limits: LoginLimiter, client: string): number {
 }
 
 describe('LoginLimiter', () => {
+  test('an attempt counts when it is reserved, before the password is checked', () => {
+    const { limits } = limiter();
+    // 200 attempts start at once, none has finished hashing: only 5 may go on to the hash
+    let allowed = 0;
+    let refusedCount = 0;
+    for (let i = 0; i < 200; i++) {
+      try {
+        limits.reserve('10.0.0.1');
+        allowed++;
+      } catch (error) {
+        assert.ok(error instanceof AppvisorError);
+        assert.equal(error.code, 'RATE_LIMITED');
+        refusedCount++;
+      }
+    }
+    assert.equal(allowed, 5);
+    assert.equal(refusedCount, 195);
+  });
+
+  test('an attempt refused before hashing is given back; others stay counted', () => {
+    const { limits } = limiter();
+    const held = Array.from({ length: 5 }, () => limits.reserve('c'));
+    refused(limits, 'c');
+    // e.g. too many hashes at once: that attempt never tried the password
+    limits.release(held[4]!);
+    const again = limits.reserve('c');
+    refused(limits, 'c');
+    // giving back twice, or a stale reservation, frees no more than one place
+    limits.release(again);
+    limits.release(again);
+    limits.reserve('c');
+    refused(limits, 'c');
+  });
+
+  test('a success gives back its attempt and forgets the failures', () => {
+    const { limits } = limiter();
+    for (let i = 0; i < 4; i++) limits.reserve('c');
+    limits.reserve('c');
+    limits.succeed('c');
+    for (let i = 0; i < 5; i++) limits.reserve('c');
+    refused(limits, 'c');
+  });
+
   test('allows 5 failures, then refuses with RATE_LIMITED and the seconds to wait', () => {
     const { clock, limits } = limiter();
     for (let i = 0; i < 5; i++) {
-      limits.check('10.0.0.1');
-      limits.fail('10.0.0.1');
+      limits.reserve('10.0.0.1');
       clock.now += 1500;
     }
     // the first failure was 7.5 s ago, so it leaves the 60 s window in 52.5 s: wait 53 s
@@ -50,7 +92,7 @@ describe('LoginLimiter', () => {
 
   test('retryAfter is at least 1 second', () => {
     const { clock, limits } = limiter();
-    for (let i = 0; i < 5; i++) limits.fail('c');
+    for (let i = 0; i < 5; i++) limits.reserve('c');
     clock.now += windowMs - 1;
     // 1 ms to go: rounded up to a whole second, never 0 (a client told 0 would retry at once)
     assert.equal(refused(limits, 'c'), 1);
@@ -60,15 +102,15 @@ describe('LoginLimiter', () => {
     const { clock, limits } = limiter();
     const start = clock.now;
     for (let i = 0; i < 5; i++) {
-      limits.fail('c');
+      limits.reserve('c');
       clock.now += 1000;
     }
     clock.now = start + windowMs - 1;
     refused(limits, 'c');
     clock.now = start + windowMs;
     limits.check('c');
-    // only one failure left the window: one more failure blocks again
-    limits.fail('c');
+    // only one failure left the window: one more attempt blocks again
+    limits.reserve('c');
     refused(limits, 'c');
     clock.now = start + 2 * windowMs;
     limits.check('c');
@@ -76,20 +118,20 @@ describe('LoginLimiter', () => {
 
   test('a success forgets the failures', () => {
     const { limits } = limiter();
-    for (let i = 0; i < 4; i++) limits.fail('c');
+    for (let i = 0; i < 4; i++) limits.reserve('c');
     limits.succeed('c');
-    for (let i = 0; i < 4; i++) limits.fail('c');
+    for (let i = 0; i < 4; i++) limits.reserve('c');
     limits.check('c');
-    limits.fail('c');
+    limits.reserve('c');
     refused(limits, 'c');
   });
 
   test('clients are limited independently', () => {
     const { limits } = limiter();
-    for (let i = 0; i < 5; i++) limits.fail('attacker');
+    for (let i = 0; i < 5; i++) limits.reserve('attacker');
     refused(limits, 'attacker');
     limits.check('admin');
-    for (let i = 0; i < 4; i++) limits.fail('admin');
+    for (let i = 0; i < 4; i++) limits.reserve('admin');
     limits.check('admin');
     limits.succeed('admin');
     refused(limits, 'attacker');
@@ -97,16 +139,18 @@ describe('LoginLimiter', () => {
 
   test('maxClients bounds the clients tracked: the least recently failed is forgotten', () => {
     const { clock, limits } = limiter(2);
-    for (let i = 0; i < 5; i++) limits.fail('a');
+    for (let i = 0; i < 5; i++) limits.reserve('a');
     clock.now += 1;
-    for (let i = 0; i < 5; i++) limits.fail('b');
+    for (let i = 0; i < 5; i++) limits.reserve('b');
     clock.now += 1;
     refused(limits, 'a');
     refused(limits, 'b');
-    // 'a' failed again after 'b', so 'b' is now the oldest and is forgotten for 'c'
-    limits.fail('a');
+    // 'a' tried again after 'b' (a success, then a failure), so 'b' is now the oldest and is
+    // forgotten for 'c'
+    limits.succeed('a');
+    for (let i = 0; i < 5; i++) limits.reserve('a');
     clock.now += 1;
-    limits.fail('c');
+    limits.reserve('c');
     limits.check('b');
     refused(limits, 'a');
   });
@@ -114,7 +158,7 @@ describe('LoginLimiter', () => {
   test('with many clients, older ones are forgotten and newer ones kept', () => {
     const { limits } = limiter(100);
     for (let client = 0; client < 1000; client++) {
-      for (let i = 0; i < 5; i++) limits.fail(`client-${client}`);
+      for (let i = 0; i < 5; i++) limits.reserve(`client-${client}`);
     }
     limits.check('client-0');
     limits.check('client-899');

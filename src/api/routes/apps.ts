@@ -31,6 +31,8 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
   app.post<{ Querystring: { id?: string; autostart?: boolean; purge?: boolean }; Body: Readable }>(
     '/apps',
     {
+      // A package may be large and come slowly: an idle timeout instead of a total one.
+      config: { streamedBody: true },
       schema: {
         querystring: {
           type: 'object',

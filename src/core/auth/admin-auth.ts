@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { AppvisorError } from '../errors/index.js';
 import { putSetting, type Store } from '../store/index.js';
+import { HashGate } from './hash-gate.js';
 import { LoginLimiter } from './login-limiter.js';
 import { generatePassword, hashPassword, minPasswordLength, verifyPassword } from './password.js';
 
@@ -20,6 +21,9 @@ export interface AdminAuthOptions {
   sessionMs: number;
   loginAttempts: number;
   loginWindowMs: number;
+  /** Password hashes run at once (default 2) and hashes that may wait (default 8). */
+  hashConcurrency?: number;
+  hashQueue?: number;
   now?: () => number;
 }
 
@@ -42,6 +46,8 @@ export class AdminAuth implements Component {
   readonly name = 'admin-auth';
   readonly #options: AdminAuthOptions;
   readonly #limiter: LoginLimiter;
+  /** Every scrypt of the admin password goes through it: logins, changes, the first start. */
+  readonly #hashes: HashGate;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: AdminAuthOptions) {
@@ -50,6 +56,10 @@ export class AdminAuth implements Component {
       attempts: options.loginAttempts,
       windowMs: options.loginWindowMs,
       ...(options.now ? { now: options.now } : {}),
+    });
+    this.#hashes = new HashGate({
+      concurrency: options.hashConcurrency ?? 2,
+      queue: options.hashQueue ?? 8,
     });
   }
 
@@ -79,7 +89,7 @@ export class AdminAuth implements Component {
     ]);
     if (found.rowCount) return null;
     const password = initial ?? generatePassword();
-    const hash = await hashPassword(password);
+    const hash = await this.#hashes.run(() => hashPassword(password));
     const inserted = await this.#options.store.query(
       'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
       [passwordKey, JSON.stringify(hash)],
@@ -102,7 +112,7 @@ export class AdminAuth implements Component {
       );
     }
     const chosen = password ?? generatePassword();
-    const hash = await hashPassword(chosen);
+    const hash = await this.#hashes.run(() => hashPassword(chosen));
     await this.#options.store.transaction(async (query) => {
       await putSetting(query, passwordKey, hash);
       await query('DELETE FROM admin_sessions');
@@ -110,18 +120,30 @@ export class AdminAuth implements Component {
     return password === undefined ? chosen : undefined;
   }
 
-  /** Checks the password and opens a login. `client` identifies the caller for rate limiting. */
+  /**
+   * Checks the password and opens a login. `client` identifies the caller for rate limiting.
+   * The attempt is counted before the password is hashed (so concurrent attempts cannot
+   * outrun the limit) and given back only when it succeeds or was refused before hashing.
+   */
   async login(password: string, client: string): Promise<AdminSession> {
-    this.#limiter.check(client);
-    const row = await this.#options.store.query<{ value: string }>(
-      'SELECT value FROM settings WHERE key = $1',
-      [passwordKey],
-    );
-    const hash = row.rows[0]?.value;
-    if (!hash || !(await verifyPassword(password, hash))) {
-      this.#limiter.fail(client);
-      throw new AppvisorError('LOGIN_FAILED');
+    const reservation = this.#limiter.reserve(client);
+    let valid: boolean;
+    try {
+      // The gate admits or refuses at once, before anything else is spent on the attempt.
+      valid = await this.#hashes.run(async () => {
+        const row = await this.#options.store.query<{ value: string }>(
+          'SELECT value FROM settings WHERE key = $1',
+          [passwordKey],
+        );
+        const hash = row.rows[0]?.value;
+        return hash !== undefined && (await verifyPassword(password, hash));
+      });
+    } catch (error) {
+      // Not checked (too many hashes at once, no database): the attempt does not count.
+      this.#limiter.release(reservation);
+      throw error;
     }
+    if (!valid) throw new AppvisorError('LOGIN_FAILED');
     this.#limiter.succeed(client);
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(this.#now() + this.#options.sessionMs);

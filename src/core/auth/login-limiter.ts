@@ -2,7 +2,7 @@ import { AppvisorError } from '../errors/index.js';
 
 /** Options of {@link LoginLimiter}. */
 export interface LoginLimiterOptions {
-  /** Failed logins allowed within the window; the next one is refused. */
+  /** Login attempts allowed within the window; the next one is refused. */
   attempts: number;
   windowMs: number;
   now?: () => number;
@@ -10,14 +10,23 @@ export interface LoginLimiterOptions {
   maxClients?: number;
 }
 
+/** One attempt counted by {@link LoginLimiter.reserve}; give it back with `release`. */
+export interface LoginReservation {
+  readonly client: string;
+  readonly at: number;
+}
+
 /**
- * Limits failed logins per client: after `attempts` failures within `windowMs`, logins from
- * that client are refused with RATE_LIMITED until the oldest failure leaves the window.
- * A success forgets the client's failures.
+ * Limits login attempts per client: at most `attempts` within `windowMs`; beyond that,
+ * logins from that client are refused with RATE_LIMITED until the oldest attempt leaves
+ * the window. An attempt is counted when it starts ({@link reserve}), before the password is
+ * hashed, so concurrent attempts cannot all pass the check while the first hashes are still
+ * running. An attempt that succeeds, or that was never checked against the password, is given
+ * back; a success also forgets the client's failures.
  */
 export class LoginLimiter {
   readonly #options: LoginLimiterOptions;
-  readonly #failures = new Map<string, number[]>();
+  readonly #attempts = new Map<string, LoginReservation[]>();
 
   constructor(options: LoginLimiterOptions) {
     this.#options = options;
@@ -27,11 +36,11 @@ export class LoginLimiter {
     return this.#options.now?.() ?? Date.now();
   }
 
-  #recent(client: string): number[] {
+  #recent(client: string): LoginReservation[] {
     const since = this.#now() - this.#options.windowMs;
-    const times = (this.#failures.get(client) ?? []).filter((t) => t > since);
-    if (times.length === 0) this.#failures.delete(client);
-    else this.#failures.set(client, times);
+    const times = (this.#attempts.get(client) ?? []).filter((t) => t.at > since);
+    if (times.length === 0) this.#attempts.delete(client);
+    else this.#attempts.set(client, times);
     return times;
   }
 
@@ -41,7 +50,7 @@ export class LoginLimiter {
     if (times.length < this.#options.attempts) return;
     const retryAfter = Math.max(
       1,
-      Math.ceil((times[0]! + this.#options.windowMs - this.#now()) / 1000),
+      Math.ceil((times[0]!.at + this.#options.windowMs - this.#now()) / 1000),
     );
     const error = new AppvisorError(
       'RATE_LIMITED',
@@ -50,20 +59,39 @@ export class LoginLimiter {
     throw Object.assign(error, { retryAfter });
   }
 
-  fail(client: string): void {
+  /**
+   * Counts one attempt now, or throws RATE_LIMITED when the client has used up its
+   * attempts. Check and count happen in one synchronous step: nothing can run between them.
+   * The attempt stays counted (as a failure) unless it is given back with {@link release}.
+   */
+  reserve(client: string): LoginReservation {
+    this.check(client);
+    const reservation: LoginReservation = { client, at: this.#now() };
     const times = this.#recent(client);
-    times.push(this.#now());
-    this.#failures.delete(client);
-    this.#failures.set(client, times);
+    times.push(reservation);
+    // Re-inserted so that the map's order is that of the latest attempt (oldest first out).
+    this.#attempts.delete(client);
+    this.#attempts.set(client, times);
     const max = this.#options.maxClients ?? 10_000;
-    while (this.#failures.size > max) {
-      const oldest = this.#failures.keys().next().value;
+    while (this.#attempts.size > max) {
+      const oldest = this.#attempts.keys().next().value;
       if (oldest === undefined) break;
-      this.#failures.delete(oldest);
+      this.#attempts.delete(oldest);
     }
+    return reservation;
   }
 
+  /** Gives back an attempt that did not try the password (refused before hashing). */
+  release(reservation: LoginReservation): void {
+    const times = this.#attempts.get(reservation.client);
+    if (!times) return;
+    const index = times.indexOf(reservation);
+    if (index >= 0) times.splice(index, 1);
+    if (times.length === 0) this.#attempts.delete(reservation.client);
+  }
+
+  /** The attempt was right: the client's failures are forgotten, this attempt included. */
   succeed(client: string): void {
-    this.#failures.delete(client);
+    this.#attempts.delete(client);
   }
 }

@@ -77,6 +77,20 @@ export const configSchema = z.strictObject({
         .positive()
         .default(5)
         .describe('Time an idle keep-alive connection is kept.'),
+      maxConnections: z
+        .int()
+        .min(0)
+        .default(10000)
+        .describe(
+          'Connections the front holds open at once, from all clients together (0: no limit); beyond it new ones are closed at once. Handed-over WebSockets no longer count; piped ones (HTTPS) do.',
+        ),
+      idleTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(120)
+        .describe(
+          "Longest time a request to an app may go without a byte either way before its connection is closed. There is no total limit (uploads and downloads may be long). WebSockets are not affected; admin requests have the admin's body timeouts.",
+        ),
     })
     .prefault({}),
   database: z
@@ -169,9 +183,23 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(5)
         .describe(
-          'Failed logins allowed per client within loginWindowSeconds before it is refused.',
+          'Failed logins allowed per client within loginWindowSeconds before it is refused. An attempt counts from when it starts; a successful one is given back.',
         ),
       loginWindowSeconds: z.int().min(1).default(900).describe('Window of the failed-login limit.'),
+      bodyTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(30)
+        .describe(
+          'Time an admin API request body may take to arrive in all (logins, settings: small JSON); the connection is closed when it does not.',
+        ),
+      uploadIdleTimeoutSeconds: z
+        .number()
+        .positive()
+        .default(60)
+        .describe(
+          'For package uploads by the logged-in admin, instead of bodyTimeoutSeconds: longest time without a byte of the upload.',
+        ),
     })
     .prefault({}),
   apps: z

@@ -7,7 +7,10 @@ export const errorCatalog = {
   BAD_REQUEST: { status: 400, text: 'The request is malformed or its fields are invalid.' },
   UNAUTHORIZED: { status: 401, text: 'Authentication is required: log in first.' },
   LOGIN_FAILED: { status: 401, text: 'The password is wrong.' },
-  RATE_LIMITED: { status: 429, text: 'Too many failed logins from this client; wait and retry.' },
+  RATE_LIMITED: {
+    status: 429,
+    text: 'Too many logins from this client, or at once; wait and retry.',
+  },
   NOT_FOUND: { status: 404, text: 'No such route.' },
   FORBIDDEN: { status: 403, text: 'The request is not allowed from where it came.' },
   PASSWORD_WEAK: { status: 400, text: 'The password is too short or too simple.' },

@@ -28,6 +28,10 @@ export interface FrontOptions {
   headersTimeoutMs?: number;
   /** Open connections one client address may hold (0: no limit). */
   maxConnectionsPerClient?: number;
+  /** Open connections of all clients together (0: no limit). */
+  maxConnections?: number;
+  /** Longest time a request to an app may go without a byte either way (0: none). */
+  idleTimeoutMs?: number;
   /** Time an idle keep-alive connection is kept. */
   keepAliveTimeoutMs?: number;
   /** How long close() waits for requests in flight before cutting connections. */
@@ -42,6 +46,11 @@ export interface FrontAddress {
 }
 
 const managerPrefix = '/manager';
+
+function isManagerPath(url: string): boolean {
+  const path = url.split('?', 1)[0] ?? '/';
+  return path === managerPrefix || path.startsWith(`${managerPrefix}/`);
+}
 
 function sendJson(
   response: ServerResponse,
@@ -86,6 +95,8 @@ export class Front implements Component {
   #serving = false;
   /** Open connections by client address, for the per-client limit. */
   readonly #perClient = new Map<string, number>();
+  /** Open connections of both servers, for the global limit. */
+  #open = 0;
 
   constructor(options: FrontOptions) {
     this.#options = options;
@@ -107,25 +118,36 @@ export class Front implements Component {
   #setup<T extends Server | HttpsServer>(server: T): T {
     server.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
     server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
-    // Uploads of packages and backups may take long; the head timeout guards slow clients.
+    // No total time for a request: uploads and downloads of apps may be long, and the admin
+    // API bounds its own bodies (a total for small ones, an idle time for package uploads).
+    // Requests to apps get an idle timeout instead: no byte either way for idleTimeoutMs.
     server.requestTimeout = 0;
-    const limit = this.#options.maxConnectionsPerClient ?? 0;
-    if (limit > 0) {
-      server.on('connection', (socket: Socket) => {
-        const address = socket.remoteAddress ?? '';
-        const open = (this.#perClient.get(address) ?? 0) + 1;
-        if (open > limit) {
-          socket.destroy();
-          return;
-        }
-        this.#perClient.set(address, open);
-        socket.once('close', () => {
-          const left = (this.#perClient.get(address) ?? 1) - 1;
-          if (left <= 0) this.#perClient.delete(address);
-          else this.#perClient.set(address, left);
-        });
+    const idle = this.#options.idleTimeoutMs ?? 0;
+    // Before the dispatcher, so that the admin API may still set its own (upload idle time).
+    server.prependListener('request', (request: IncomingMessage) => {
+      // Set per request: a keep-alive connection may carry app and admin requests in turn.
+      request.socket.setTimeout(isManagerPath(request.url ?? '/') ? 0 : idle);
+    });
+    const perClient = this.#options.maxConnectionsPerClient ?? 0;
+    const total = this.#options.maxConnections ?? 0;
+    server.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress ?? '';
+      const open = (this.#perClient.get(address) ?? 0) + 1;
+      if ((perClient > 0 && open > perClient) || (total > 0 && this.#open >= total)) {
+        socket.destroy();
+        return;
+      }
+      // Counted until the socket closes in this process: a WebSocket handed to a service
+      // closes here once sent, so it stops counting; a piped one (HTTPS) keeps counting.
+      this.#open++;
+      this.#perClient.set(address, open);
+      socket.once('close', () => {
+        this.#open--;
+        const left = (this.#perClient.get(address) ?? 1) - 1;
+        if (left <= 0) this.#perClient.delete(address);
+        else this.#perClient.set(address, left);
       });
-    }
+    });
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       if (socket.writable && error.code !== 'ECONNRESET') {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -137,6 +159,8 @@ export class Front implements Component {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
       const target = this.#serving ? this.#resolve?.(path) : undefined;
+      // A WebSocket may stay quiet for long: the idle timeout of requests does not apply.
+      if (socket instanceof Socket) socket.setTimeout(0);
       if (!target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;
