@@ -134,10 +134,14 @@ export async function startManager(
     );
     // Set once the watch starts; a certificate loaded before that is checked at its start.
     const watches: { cert?: CertificateWatch } = {};
-    const certificates = new CertificateStore(layout.tls, (pair) => {
-      front.setCertificate(pair);
-      watches.cert?.check();
-    });
+    const certificates = new CertificateStore(
+      layout.tls,
+      (pair) => {
+        front.setCertificate(pair);
+        watches.cert?.check();
+      },
+      alarms,
+    );
     await certificates.load();
 
     let database: DatabaseServer;
@@ -450,6 +454,7 @@ export async function startManager(
       metrics,
       // Built next to the compiled manager: dist/ui/ beside dist/src/.
       uiDir: fileURLToPath(new URL('../ui/', import.meta.url)),
+      hstsMaxAgeSeconds: config.https.hstsMaxAgeSeconds,
       health,
       status,
     });

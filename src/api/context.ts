@@ -34,6 +34,8 @@ export interface ApiContext {
   metrics: PrometheusExporter;
   /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
   uiDir: string;
+  /** max-age of Strict-Transport-Security on admin responses over HTTPS; 0 or absent: none. */
+  hstsMaxAgeSeconds?: number;
   health(): HealthReport;
   status(): Promise<StatusReport>;
 }
