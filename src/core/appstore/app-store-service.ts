@@ -619,15 +619,6 @@ export class AppStoreService implements Component {
       options.switchStore ? options : { ...options, store: installed.store ?? undefined },
       installed.store,
     );
-    if (pinnedKey !== null && !options.switchStore) {
-      const key = this.#signedBy(resolved.source, resolved.app, resolved.version);
-      if (key !== pinnedKey) {
-        throw new AppvisorError(
-          'APPSTORE_PINNED',
-          `${id} was installed with a package signed by the key ${pinnedKey} of app store ${installed.store ?? ''}; ${resolved.version.version} is ${key === null ? 'not signed by a trusted key' : `signed by another key (${key})`}: confirm the change of key with --switch-store`,
-        );
-      }
-    }
     const target = resolved.version;
     const from = { version: installed.version, build: installed.build };
     const to = { version: target.version, build: target.build };
@@ -643,6 +634,16 @@ export class AppStoreService implements Component {
       }
     }
     this.#requireSigned(resolved);
+    // Signed by another trusted key, or unsigned in a store that allows that: the pin holds.
+    if (pinnedKey !== null && !options.switchStore) {
+      const key = this.#signedBy(resolved.source, resolved.app, resolved.version);
+      if (key !== pinnedKey) {
+        throw new AppvisorError(
+          'APPSTORE_PINNED',
+          `${id} was installed with a package signed by the key ${pinnedKey} of app store ${installed.store ?? ''}; ${resolved.version.version} is ${key === null ? 'not signed by a trusted key' : `signed by another key (${key})`}: confirm the change of key with --switch-store`,
+        );
+      }
+    }
     const op = this.#begin('update', resolved);
     const work: string[] = [];
     try {
