@@ -195,6 +195,7 @@ describe('weak and unusable certificates', () => {
 
   test('a saved pair replaced by a weak one on disk: the manager starts on a self-signed certificate with an alarm', async () => {
     const data = running.data;
+    await running.daemon.stop();
     const weak = await makeRsaCertificate(512);
     await writeFile(join(data, 'tls', 'cert.pem'), weak.cert, { mode: 0o600 });
     await writeFile(join(data, 'tls', 'key.pem'), weak.key, { mode: 0o600 });
