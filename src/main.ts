@@ -152,11 +152,15 @@ export async function startManager(
     );
     // Set once the watch starts; a certificate loaded before that is checked at its start.
     const watches: { cert?: CertificateWatch } = {};
-    const certificates = new CertificateStore(layout.tls, (pair) => {
-      front.setCertificate(pair);
-      adminListener.setCertificate(pair);
-      watches.cert?.check();
-    });
+    const certificates = new CertificateStore(
+      layout.tls,
+      (pair) => {
+        front.setCertificate(pair);
+        adminListener.setCertificate(pair);
+        watches.cert?.check();
+      },
+      alarms,
+    );
     await certificates.load();
 
     let database: DatabaseServer;
@@ -497,6 +501,7 @@ export async function startManager(
         bodyMs: config.admin.bodyTimeoutSeconds * 1000,
         uploadIdleMs: config.admin.uploadIdleTimeoutSeconds * 1000,
       },
+      hstsMaxAgeSeconds: config.https.hstsMaxAgeSeconds,
       health,
       status,
     });

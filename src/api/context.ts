@@ -39,6 +39,8 @@ export interface ApiContext {
   uiDir: string;
   /** How long request bodies may take (default: 30 s in all, uploads 60 s without a byte). */
   bodyTimeouts?: BodyTimeouts;
+  /** max-age of Strict-Transport-Security on admin responses over HTTPS; 0 or absent: none. */
+  hstsMaxAgeSeconds?: number;
   health(): HealthReport;
   status(): Promise<StatusReport>;
 }

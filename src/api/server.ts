@@ -48,6 +48,17 @@ export async function buildApi(context: ApiContext): Promise<Api> {
     return503OnClosing: true,
   });
   await app.register(fastifyCookie);
+  const hsts = context.hstsMaxAgeSeconds ?? 0;
+  if (hsts > 0) {
+    // Only over TLS (the protocol comes from the socket: no proxy headers are trusted); a
+    // browser ignores it over plain HTTP anyway, and over manager.sock there is no browser.
+    app.addHook('onRequest', (request, reply, done) => {
+      // On the raw response: the UI's files are sent past Fastify (hijacked replies).
+      if (request.protocol === 'https')
+        reply.raw.setHeader('strict-transport-security', `max-age=${hsts}`);
+      done();
+    });
+  }
   app.setErrorHandler(errorHandler);
   limitBodyTime(app, context.bodyTimeouts ?? { bodyMs: 30_000, uploadIdleMs: 60_000 });
   app.setNotFoundHandler((request, reply) => {

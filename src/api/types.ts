@@ -68,6 +68,11 @@ export interface StoreInstallBody {
   autostart?: boolean;
   /** Install an older build, or the same build again. */
   force?: boolean;
+  /**
+   * Confirms replacing an installed app from another store (or signed by another key) than
+   * the one it was installed from, or one installed from a package file (APPSTORE_PINNED).
+   */
+  switchStore?: boolean;
 }
 
 /** `POST /store/update` (every app with a newer build). */

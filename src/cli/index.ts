@@ -32,7 +32,7 @@ import {
   instanceTrace,
 } from './instance-commands.js';
 import type { Io } from './output.js';
-import type { PlatformSettingsChange } from '../api/index.js';
+import type { PlatformSettingsChange, StoreInstallBody } from '../api/index.js';
 import { monitorShow } from './monitor-commands.js';
 import { settingsSet, settingsShow } from './settings-commands.js';
 import {
@@ -47,6 +47,7 @@ import {
   storeSign,
   storeSources,
   storeUpdate,
+  type StoreUpdateOptions,
 } from './store-commands.js';
 
 interface GlobalOptions {
@@ -457,14 +458,10 @@ export async function run(
     .option('--store <name>', 'only from this app store')
     .option('--autostart', 'start it now and at every boot')
     .option('--force', 'install an older or the same build')
-    .action(
-      async (
-        id: string,
-        options: { version?: string; store?: string; autostart?: boolean; force?: boolean },
-      ) => {
-        await storeInstall(context(), id, options);
-      },
-    );
+    .option('--switch-store', 'replace an installed app from another store, key, or a file')
+    .action(async (id: string, options: StoreInstallBody) => {
+      await storeInstall(context(), id, options);
+    });
   store
     .command('update')
     .description('back up, update, and roll back if the new version does not get ready')
@@ -472,14 +469,11 @@ export async function run(
     .option('--all', 'every app with a newer build')
     .option('--version <version>', 'a version or build number (default: the newest build)')
     .option('--force', 'allow a downgrade, or the same build again')
-    .action(
-      async (
-        id: string | undefined,
-        options: { all?: boolean; version?: string; force?: boolean },
-      ) => {
-        await storeUpdate(context(), id, options);
-      },
-    );
+    .option('--store <name>', 'from this app store (another than its own needs --switch-store)')
+    .option('--switch-store', 'update from another store or key than it was installed from')
+    .action(async (id: string | undefined, options: StoreUpdateOptions) => {
+      await storeUpdate(context(), id, options);
+    });
   store
     .command('check')
     .description('ask the app stores for updates now')
@@ -521,15 +515,21 @@ export async function run(
     .argument('<folder>')
     .option('--key <file>', 'the private key (PEM) to sign with')
     .option('--name <name>', "the store's name in apps.json")
-    .action(async (folder: string, options: { key?: string; name?: string }) => {
-      await storeBuild(io, Boolean(globals().json), folder, options);
-    });
+    .option('--valid-days <days>', 'how long managers accept the index (default 30)')
+    .action(
+      async (folder: string, options: { key?: string; name?: string; validDays?: string }) => {
+        await storeBuild(io, Boolean(globals().json), folder, options);
+      },
+    );
   store
     .command('sign')
-    .description('write <file>.sig, an Ed25519 signature of the file; no manager needed')
+    .description(
+      'write <file>.sig, an Ed25519 signature of the file (an apps.json gets new published and expires times first); no manager needed',
+    )
     .argument('<file>')
     .requiredOption('--key <file>', 'the private key (PEM)')
-    .action(async (file: string, options: { key: string }) => {
+    .option('--valid-days <days>', 'how long managers accept an index (default 30)')
+    .action(async (file: string, options: { key: string; validDays?: string }) => {
       await storeSign(io, Boolean(globals().json), file, options);
     });
   store

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type {
   StoreAppView,
+  StoreInstallBody,
   StoreListing,
   StoreResult,
   StoreSource,
@@ -14,6 +15,7 @@ import {
   generateSigningKey,
   parsePrivateKey,
   publicKeyOf,
+  restampIndex,
   signBytes,
 } from '../core/appstore/index.js';
 import { AppvisorError } from '../core/errors/index.js';
@@ -127,7 +129,7 @@ function printResult(context: CommandContext, result: StoreResult): void {
 export async function storeInstall(
   context: CommandContext,
   id: string,
-  options: { version?: string; store?: string; autostart?: boolean; force?: boolean },
+  options: StoreInstallBody,
 ): Promise<void> {
   const result = await context.client.call<StoreResult>(
     'POST',
@@ -138,11 +140,14 @@ export async function storeInstall(
   else printResult(context, result);
 }
 
-/** `appvisor store update [<app> | --all] [--version V] [--force]` */
+/** The options of `appvisor store update`. */
+export type StoreUpdateOptions = Omit<StoreInstallBody, 'autostart'> & { all?: boolean };
+
+/** `appvisor store update [<app> | --all] [--version V] [--force] [--store S --switch-store]` */
 export async function storeUpdate(
   context: CommandContext,
   id: string | undefined,
-  options: { all?: boolean; version?: string; force?: boolean },
+  options: StoreUpdateOptions,
 ): Promise<void> {
   if ((id === undefined) === !options.all) {
     throw new CliError('BAD_REQUEST', 'name an app or give --all');
@@ -154,6 +159,8 @@ export async function storeUpdate(
       {
         ...(options.version === undefined ? {} : { version: options.version }),
         ...(options.force ? { force: true } : {}),
+        ...(options.store === undefined ? {} : { store: options.store }),
+        ...(options.switchStore ? { switchStore: true } : {}),
       },
     );
     if (context.json) printJson(context.io, result);
@@ -253,14 +260,28 @@ export async function storeSign(
   io: Io,
   json: boolean,
   file: string,
-  options: { key: string },
+  options: { key: string; validDays?: string },
 ): Promise<void> {
   const key = await readKey(options.key);
-  const data = await local(() => readFile(file));
+  let data = await local(() => readFile(file));
+  // An index gets fresh published and expires times: re-signing is how a store stays fresh.
+  const restamped = restampIndex(data.toString('utf8'), days(options.validDays));
+  if (restamped !== undefined) {
+    data = Buffer.from(restamped);
+    await local(() => writeFile(file, data));
+  }
   const signature = signBytes(data, key);
   await local(() => writeFile(`${file}.sig`, `${signature}\n`, { mode: 0o644 }));
   if (json) printJson(io, { file: `${file}.sig`, signature, publicKey: publicKeyOf(key) });
   else io.stdout.write(`${file}.sig (key ${publicKeyOf(key)})\n`);
+}
+
+/** `--valid-days N`: a positive number of days, or undefined for the default. */
+function days(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(value > 0)) throw new CliError('BAD_REQUEST', '--valid-days is a positive number of days');
+  return value;
 }
 
 /** `appvisor store build <folder> [--key KEY] [--name N]`: writes apps.json for the packages. */
@@ -268,12 +289,14 @@ export async function storeBuild(
   io: Io,
   json: boolean,
   folder: string,
-  options: { key?: string; name?: string },
+  options: { key?: string; name?: string; validDays?: string },
 ): Promise<void> {
   const key = options.key === undefined ? undefined : await readKey(options.key);
+  const validDays = days(options.validDays);
   const result = await local(() =>
     buildStore(resolve(folder), {
       ...(key ? { key } : {}),
+      ...(validDays === undefined ? {} : { validDays }),
       ...(options.name ? { name: options.name } : {}),
     }),
   );

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { before, describe, test } from 'node:test';
 import type { CertificateStatus } from '../../src/api/index.js';
-import { makeChain, makeEcCertificate, reencode, type Chain } from '../helpers/certificates.js';
-import { cli, makeTemp, withDaemon, type Daemon } from '../helpers/daemon.js';
+import {
+  makeChain,
+  makeEcCertificate,
+  makeRsaCertificate,
+  makeWeakCaChain,
+  reencode,
+  type Chain,
+} from '../helpers/certificates.js';
+import { cli, http, makeTemp, startDaemon, withDaemon, type Daemon } from '../helpers/daemon.js';
 
 /** The SHA-256 fingerprint of the leaf the HTTPS port serves to a new connection. */
 function served(daemon: Daemon): Promise<string> {
@@ -110,5 +117,146 @@ describe('the TLS certificate', () => {
     const status = JSON.parse(reset.stdout) as CertificateStatus;
     assert.equal(status.selfSigned, true);
     assert.equal(await served(daemon), status.fingerprint256);
+  });
+});
+
+/** Whether a TLS 1.2 client offering only `ciphers` gets a connection. */
+function handshake(daemon: Daemon, ciphers: string): Promise<boolean> {
+  const port = Number(new URL(daemon.httpsUrl).port);
+  return new Promise((resolve) => {
+    const socket = connect(
+      {
+        host: '127.0.0.1',
+        port,
+        rejectUnauthorized: false,
+        servername: 'localhost',
+        maxVersion: 'TLSv1.2',
+        ciphers,
+      },
+      () => {
+        resolve(true);
+        socket.end();
+      },
+    );
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+async function activeAlarms(daemon: Daemon): Promise<{ code: string; text: string }[]> {
+  const answer = await http('GET', { socket: daemon.socket }, '/manager/api/v1/alarms');
+  return (answer.body as { alarms: { code: string; text: string }[] }).alarms;
+}
+
+describe('weak and unusable certificates', () => {
+  const running = withDaemon();
+  let work: string;
+
+  before(async () => {
+    work = await makeTemp();
+  });
+
+  async function set(daemon: Daemon, pair: { cert: string; key: string }) {
+    const bundlePath = join(work, 'bundle.pem');
+    const keyPath = join(work, 'key.pem');
+    await writeFile(bundlePath, pair.cert);
+    await writeFile(keyPath, pair.key);
+    return cli(['cert', 'set', bundlePath, keyPath, '--data', daemon.data, '--json']);
+  }
+
+  test('an RSA-512 pair and a pair Node TLS refuses are refused; the old certificate stays, also after a restart', async () => {
+    const daemon = running.daemon;
+    const good = await makeChain();
+    const set1 = await set(daemon, { cert: `${good.leaf}${good.intermediate}`, key: good.key });
+    assert.equal(set1.code, 0, set1.stderr);
+    const before = await served(daemon);
+    assert.equal(before, fingerprint(good.leaf));
+
+    const weak = await set(daemon, await makeRsaCertificate(512));
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /^error CERT_INVALID: .*RSA with 512 bits: at least 2048/);
+    const short = await set(daemon, await makeRsaCertificate(1024));
+    assert.match(short.stderr, /^error CERT_INVALID: .*RSA with 1024 bits/);
+    const refused = await set(daemon, await makeWeakCaChain());
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error CERT_INVALID: Node's TLS refuses .*too small/);
+    assert.equal(await served(daemon), before, 'the old certificate is still served');
+
+    await daemon.stop();
+    const again = await startDaemon({ data: daemon.data });
+    try {
+      assert.equal(await served(again), before, 'the same certificate after a restart');
+      assert.ok(!(await activeAlarms(again)).some((a) => a.code === 'certificate-unusable'));
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test('a saved pair replaced by a weak one on disk: the manager starts on a self-signed certificate with an alarm', async () => {
+    const data = running.data;
+    await running.daemon.stop();
+    const weak = await makeRsaCertificate(512);
+    await writeFile(join(data, 'tls', 'cert.pem'), weak.cert, { mode: 0o600 });
+    await writeFile(join(data, 'tls', 'key.pem'), weak.key, { mode: 0o600 });
+    let daemon = await startDaemon({ data });
+    try {
+      const show = await cli(['cert', 'show', '--json', '--data', data]);
+      const status = JSON.parse(show.stdout) as CertificateStatus;
+      assert.equal(status.selfSigned, true);
+      assert.equal(await served(daemon), status.fingerprint256);
+      assert.notEqual(status.fingerprint256, fingerprint(weak.cert));
+      const alarm = (await activeAlarms(daemon)).find((a) => a.code === 'certificate-unusable');
+      assert.ok(alarm, 'certificate-unusable is raised');
+      assert.match(alarm.text, /512 bits/);
+      await access(join(data, 'tls', 'cert.pem.unusable'));
+
+      // It stays raised across a restart until the admin sets or resets a certificate.
+      await daemon.stop();
+      daemon = await startDaemon({ data });
+      assert.equal(await served(daemon), status.fingerprint256, 'the same self-signed one');
+      assert.ok((await activeAlarms(daemon)).some((a) => a.code === 'certificate-unusable'));
+      const reset = await cli(['cert', 'reset', '--json', '--data', data]);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.ok(!(await activeAlarms(daemon)).some((a) => a.code === 'certificate-unusable'));
+      await assert.rejects(access(join(data, 'tls', 'cert.pem.unusable')));
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('TLS settings of the front and the admin', () => {
+  const running = withDaemon();
+
+  test('a TLS 1.2 client offering only CBC suites with SHA-1 cannot connect; AES-GCM can', async () => {
+    const { daemon } = running;
+    assert.equal(
+      await handshake(daemon, 'ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:AES128-SHA'),
+      false,
+    );
+    assert.equal(await handshake(daemon, 'ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA'), false);
+    assert.equal(
+      await handshake(daemon, 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256'),
+      true,
+    );
+  });
+
+  test('HSTS and a Secure login cookie over HTTPS, neither over HTTP', async () => {
+    const { daemon } = running;
+    const path = '/manager/api/v1/auth/login';
+    const password = daemon.password!;
+    const overTls = await http('POST', { url: daemon.httpsUrl }, path, { body: { password } });
+    assert.equal(overTls.status, 200, overTls.text);
+    assert.match(String(overTls.headers['strict-transport-security']), /^max-age=\d+$/);
+    const tlsCookie = String(overTls.headers['set-cookie']);
+    assert.match(tlsCookie, /; Secure/);
+    const ui = await http('GET', { url: daemon.httpsUrl }, '/manager/');
+    assert.match(String(ui.headers['strict-transport-security']), /^max-age=\d+$/);
+
+    const plain = await http('POST', { url: daemon.httpUrl }, path, { body: { password } });
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.headers['strict-transport-security'], undefined);
+    assert.doesNotMatch(String(plain.headers['set-cookie']), /; Secure/);
   });
 });

@@ -86,3 +86,40 @@ export async function makeEcCertificate(): Promise<{ cert: string; key: string }
   });
   return { cert: pems.cert, key: pems.private };
 }
+
+/** A self-signed RSA certificate for localhost with a key of `bits` bits (PKCS#8). */
+export async function makeRsaCertificate(bits: number): Promise<{ cert: string; key: string }> {
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'rsa',
+    keySize: bits,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - day),
+    notAfterDate: new Date(Date.now() + 365 * day),
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+/**
+ * A leaf with a good RSA-2048 key, issued by a CA whose own key has 512 bits, as a bundle of
+ * both: every check of the leaf passes, but Node's TLS refuses the chain ("ca key too small").
+ */
+export async function makeWeakCaChain(): Promise<{ cert: string; key: string }> {
+  const now = Date.now();
+  const ca = await generate([{ name: 'commonName', value: 'Weak CA' }], {
+    keyType: 'rsa',
+    keySize: 512,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - day),
+    notAfterDate: new Date(now + 365 * day),
+    extensions: [{ name: 'basicConstraints', cA: true, critical: true }],
+  });
+  const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - day),
+    notAfterDate: new Date(now + 365 * day),
+    ca: { key: ca.private, cert: ca.cert },
+  });
+  return { cert: `${leaf.cert}${ca.cert}`, key: leaf.private };
+}

@@ -28,6 +28,7 @@ const installBody = {
     store: text(100),
     autostart: { type: 'boolean' },
     force: { type: 'boolean' },
+    switchStore: { type: 'boolean' },
   },
   additionalProperties: false,
 } as const;
@@ -85,11 +86,12 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
     '/store/apps/:id/update',
     { schema: { params: idParams, body: installBody } },
     (request) => {
-      const { version, store, force } = request.body ?? {};
+      const { version, store, force, switchStore } = request.body ?? {};
       return appStore.update(request.params.id, {
         ...(version === undefined ? {} : { version }),
         ...(store === undefined ? {} : { store }),
         ...(force === undefined ? {} : { force }),
+        ...(switchStore === undefined ? {} : { switchStore }),
       });
     },
   );

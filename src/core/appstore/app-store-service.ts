@@ -14,9 +14,9 @@ import type { EventLog } from '../events/index.js';
 import type { InstanceService } from '../instances/index.js';
 import type { Store } from '../store/index.js';
 import { downloadPackage, fetchText, type FetchLimits } from './download.js';
-import { packageStatement, verifyBytes } from './signing.js';
+import { packageStatement, parsePublicKey, verifyBytes } from './signing.js';
 import { StoreSources, type StoreSource, type TrustedSource } from './sources.js';
-import { parseIndex, type IndexApp, type IndexVersion } from './store-index.js';
+import { parseIndex, type IndexApp, type IndexVersion, type StoreIndex } from './store-index.js';
 
 /** A version as the app store lists it. */
 export interface StoreVersionView {
@@ -206,6 +206,7 @@ export class AppStoreService implements Component {
   async #index(source: TrustedSource): Promise<IndexApp[]> {
     const { fetch: limits, maxIndexBytes } = this.#options;
     const text = await fetchText('the index', source.url, maxIndexBytes, limits);
+    let verified = false;
     if (source.publicKeys.length > 0 || !source.allowUnsigned) {
       const sigUrl = new URL(source.url);
       sigUrl.pathname += '.sig';
@@ -226,6 +227,7 @@ export class AppStoreService implements Component {
           `app store ${source.name}: the index signature is not one of the trusted keys'`,
         );
       }
+      verified = valid;
       if (!valid) {
         this.#options.logger.warn(
           { store: source.name },
@@ -233,7 +235,52 @@ export class AppStoreService implements Component {
         );
       }
     }
-    return parseIndex(text, new URL(source.url), source.name).apps;
+    const index = parseIndex(text, new URL(source.url), source.name);
+    await this.#checkFresh(source, index, verified);
+    return index.apps;
+  }
+
+  /**
+   * Refuses an index past its `expires` time, and a signed one older than the newest seen from
+   * this store (the newest `published` is kept per store and URL), as TUF's timestamp role
+   * does: a signature alone would let anyone replay an old index with its old, vulnerable
+   * builds. A signed index must give both times. An index not verified by a trusted key (a
+   * store that allows unsigned ones) proves nothing, so its `published` is not remembered.
+   */
+  async #checkFresh(source: TrustedSource, index: StoreIndex, verified: boolean): Promise<void> {
+    const name = source.name;
+    if (index.expires !== undefined && Date.parse(index.expires) <= Date.now()) {
+      throw new AppvisorError(
+        'APPSTORE_INDEX_EXPIRED',
+        `app store ${name}: its index expired at ${index.expires}; the store must publish a fresh one`,
+      );
+    }
+    if (!verified) return;
+    if (index.published === undefined || index.expires === undefined) {
+      throw new AppvisorError(
+        'APPSTORE_INDEX_INVALID',
+        `app store ${name}: its signed index gives no published and expires times, so an old one could be replayed; the store must rebuild it (appvisor store build or store sign)`,
+      );
+    }
+    const { store, nodeId } = this.#options;
+    const published = new Date(index.published);
+    const seen = await store.query<{ published: Date }>(
+      'SELECT published FROM store_index_seen WHERE node_id = $1 AND store = $2 AND url = $3',
+      [nodeId, name, source.url],
+    );
+    const newest = seen.rows[0]?.published;
+    if (newest && published.getTime() < newest.getTime()) {
+      throw new AppvisorError(
+        'APPSTORE_INDEX_REPLAYED',
+        `app store ${name}: its index was published at ${published.toISOString()}, before the one already seen (${newest.toISOString()}); an old index is being served again`,
+      );
+    }
+    await store.query(
+      `INSERT INTO store_index_seen (node_id, store, url, published) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (node_id, store, url)
+       DO UPDATE SET published = GREATEST(store_index_seen.published, excluded.published)`,
+      [nodeId, name, source.url, published],
+    );
   }
 
   /** Every store's apps; a store that cannot be read is a problem, not a failure of the rest. */
@@ -254,7 +301,13 @@ export class AppStoreService implements Component {
   }
 
   #signed(source: TrustedSource, app: IndexApp, version: IndexVersion): boolean {
-    if (!version.signature || source.publicKeys.length === 0) return false;
+    return this.#signedBy(source, app, version) !== null;
+  }
+
+  /** The trusted key (its text) that signed the package; null when none did. */
+  #signedBy(source: TrustedSource, app: IndexApp, version: IndexVersion): string | null {
+    const signature = version.signature;
+    if (!signature) return null;
     const statement = packageStatement({
       id: app.id,
       version: version.version,
@@ -262,7 +315,8 @@ export class AppStoreService implements Component {
       sha256: version.sha256,
       size: version.size,
     });
-    return verifyBytes(statement, version.signature, source.publicKeys);
+    const at = source.publicKeys.findIndex((key) => verifyBytes(statement, signature, [key]));
+    return at < 0 ? null : normalizeKey(source.keys[at]!);
   }
 
   #versionView(source: TrustedSource, app: IndexApp, version: IndexVersion): StoreVersionView {
@@ -322,7 +376,8 @@ export class AppStoreService implements Component {
           versions,
           latest,
           installed: mine ?? null,
-          updateAvailable: mine !== undefined && isNewer(latest, mine),
+          // Only from the store it is pinned to: any other would need --switch-store.
+          updateAvailable: mine?.store === source.name && isNewer(latest, mine),
         });
       }
     }
@@ -450,10 +505,10 @@ export class AppStoreService implements Component {
 
   async #record(resolved: Resolved): Promise<void> {
     await this.#options.store.query(
-      `INSERT INTO store_installs (node_id, app, store, version, build, sha256, installed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now())
+      `INSERT INTO store_installs (node_id, app, store, version, build, sha256, key, installed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now())
        ON CONFLICT (node_id, app) DO UPDATE SET store = excluded.store, version = excluded.version,
-         build = excluded.build, sha256 = excluded.sha256, installed_at = now()`,
+         build = excluded.build, sha256 = excluded.sha256, key = excluded.key, installed_at = now()`,
       [
         this.#options.nodeId,
         resolved.app.id,
@@ -461,6 +516,7 @@ export class AppStoreService implements Component {
         resolved.version.version,
         resolved.version.build,
         resolved.version.sha256,
+        this.#signedBy(resolved.source, resolved.app, resolved.version),
       ],
     );
     this.#check.updates = this.#check.updates.filter((u) => u.app !== resolved.app.id);
@@ -477,6 +533,7 @@ export class AppStoreService implements Component {
       store?: string;
       autostart?: boolean;
       force?: boolean;
+      switchStore?: boolean;
     } = {},
   ): Promise<StoreResult> {
     checkAppId(id);
@@ -540,7 +597,7 @@ export class AppStoreService implements Component {
    */
   async update(
     id: string,
-    options: { version?: string; store?: string; force?: boolean } = {},
+    options: { version?: string; store?: string; force?: boolean; switchStore?: boolean } = {},
   ): Promise<StoreResult> {
     // Whole, under the app's turn: a second update at once compares with what the first left.
     return this.#queue.run(id, () => this.#update(id, options));
@@ -548,7 +605,7 @@ export class AppStoreService implements Component {
 
   async #update(
     id: string,
-    options: { version?: string; store?: string; force?: boolean },
+    options: { version?: string; store?: string; force?: boolean; switchStore?: boolean },
   ): Promise<StoreResult> {
     const before = await this.#options.apps.status(id);
     const installed = (await this.#installed()).get(id) ?? {
@@ -556,7 +613,12 @@ export class AppStoreService implements Component {
       build: before.build,
       store: null,
     };
-    const resolved = await this.#resolve(id, options, installed.store);
+    const pinnedKey = await this.#checkPin(id, installed.store, options);
+    const resolved = await this.#resolve(
+      id,
+      options.switchStore ? options : { ...options, store: installed.store ?? undefined },
+      installed.store,
+    );
     const target = resolved.version;
     const from = { version: installed.version, build: installed.build };
     const to = { version: target.version, build: target.build };
@@ -572,6 +634,16 @@ export class AppStoreService implements Component {
       }
     }
     this.#requireSigned(resolved);
+    // Signed by another trusted key, or unsigned in a store that allows that: the pin holds.
+    if (pinnedKey !== null && !options.switchStore) {
+      const key = this.#signedBy(resolved.source, resolved.app, resolved.version);
+      if (key !== pinnedKey) {
+        throw new AppvisorError(
+          'APPSTORE_PINNED',
+          `${id} was installed with a package signed by the key ${pinnedKey} of app store ${installed.store ?? ''}; ${resolved.version.version} is ${key === null ? 'not signed by a trusted key' : `signed by another key (${key})`}: confirm the change of key with --switch-store`,
+        );
+      }
+    }
     const op = this.#begin('update', resolved);
     const work: string[] = [];
     try {
@@ -594,6 +666,40 @@ export class AppStoreService implements Component {
     } finally {
       for (const file of work) await rm(file, { force: true });
     }
+  }
+
+  /**
+   * An installed app is pinned to the store it came from (and the key that signed it): its
+   * new code inherits the app's user, data and instance credentials, so only that store may
+   * replace it. When that store cannot be read, the update fails rather than fall back to
+   * another store listing the same id. Another store, or replacing an app installed from a
+   * file, needs `switchStore`. Answers the pinned key (null: none, or switching).
+   */
+  async #checkPin(
+    id: string,
+    pinned: string | null,
+    options: { store?: string | undefined; switchStore?: boolean | undefined },
+  ): Promise<string | null> {
+    if (options.switchStore) return null;
+    if (pinned === null) {
+      throw new AppvisorError(
+        'APPSTORE_PINNED',
+        `${id} is installed, but not from an app store (from a package file, or since changed by one): installing it from an app store replaces it; confirm with --switch-store`,
+      );
+    }
+    if (options.store !== undefined && options.store !== pinned) {
+      throw new AppvisorError(
+        'APPSTORE_PINNED',
+        `${id} was installed from app store ${pinned}; installing it from ${options.store} gives that store's code its data and credentials: confirm with --switch-store`,
+      );
+    }
+    const row = await this.#options.store.query<{ key: string | null }>(
+      'SELECT key FROM store_installs WHERE node_id = $1 AND app = $2 AND store = $3',
+      [this.#options.nodeId, id, pinned],
+    );
+    const key = row.rows[0]?.key ?? null;
+    // A key no longer in the store's list cannot match; compare in one text form.
+    return key === null ? null : normalizeKey(key);
   }
 
   /** The update proper, once the package is here: backup, install, wait, or roll back. */
@@ -760,6 +866,11 @@ export class AppStoreService implements Component {
   destroy(): void {
     clearTimeout(this.#timer);
   }
+}
+
+/** A public key in the one text form {@link publicKeyText} gives, whatever form it was given in. */
+function normalizeKey(text: string): string {
+  return parsePublicKey(text).export({ format: 'jwk' }).x ?? text;
 }
 
 /** A higher build; for an install of unknown build (no app.json build), another version. */

@@ -18,6 +18,23 @@ export interface BuildResult {
 
 const packageName = /\.(zip|tar\.gz|tgz|tar)$/;
 
+/** How long a built or signed index may be used by default: the store re-signs before. */
+export const defaultIndexValidDays = 30;
+
+/**
+ * The times an index carries inside its signed bytes: `published` (now) and `expires`
+ * (`validDays` later). Managers refuse an index past `expires` or older than one they saw.
+ */
+export function indexTimes(validDays = defaultIndexValidDays, now = new Date()) {
+  if (!(validDays > 0)) {
+    throw new AppvisorError('BAD_REQUEST', 'the validity of an index is a positive number of days');
+  }
+  return {
+    published: now.toISOString(),
+    expires: new Date(now.getTime() + validDays * 86_400_000).toISOString(),
+  };
+}
+
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
@@ -25,15 +42,33 @@ async function sha256Of(path: string): Promise<string> {
 }
 
 /**
+ * An index's text with fresh `published` and `expires` times, for signing it again; undefined
+ * when the text is not an index (a JSON object with `apps`), which is then signed as it is.
+ */
+export function restampIndex(text: string, validDays?: number): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || !('apps' in value)) return undefined;
+  if (!Array.isArray(value.apps)) return undefined;
+  return `${JSON.stringify({ ...value, ...indexTimes(validDays) }, null, 2)}\n`;
+}
+
+/**
  * Writes `apps.json` (and, with a key, `apps.json.sig` and a signature per package) for the
  * packages in `folder`, so that the folder is an app store any static web server can serve.
  * Each package must be a valid app package whose app.json names a `version` and a `build`;
- * titles and descriptions come from each app's newest build. Package URLs are relative.
+ * titles and descriptions come from each app's newest build. Package URLs are relative. The
+ * index gives its `published` and `expires` times (`validDays`, 30 by default).
  */
 export async function buildStore(
   folder: string,
-  options: { key?: KeyObject; name?: string } = {},
+  options: { key?: KeyObject; name?: string; validDays?: number } = {},
 ): Promise<BuildResult> {
+  const times = indexTimes(options.validDays);
   const files = (await readdir(folder)).filter((name) => packageName.test(name)).sort();
   const work = await mkdtemp(join(tmpdir(), 'appvisor-store-build-'));
   const byId = new Map<
@@ -119,7 +154,7 @@ export async function buildStore(
     {
       format: 1,
       ...(options.name ? { name: options.name } : {}),
-      generatedAt: new Date().toISOString(),
+      ...times,
       apps,
     },
     null,

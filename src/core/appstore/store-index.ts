@@ -25,9 +25,24 @@ const appSchema = z.object({
   versions: z.array(versionSchema).min(1).max(1000),
 });
 
+/** An ISO 8601 time with its zone, kept as given. */
+const time = z
+  .string()
+  .max(64)
+  .refine(
+    (v) => /(Z|[+-]\d\d:\d\d)$/.test(v) && !Number.isNaN(Date.parse(v)),
+    'is not an ISO time',
+  );
+
 const indexSchema = z.object({
   format: z.literal(1).default(1),
   name: z.string().max(200).optional(),
+  /**
+   * When the index was made and until when it may be used; inside the signed bytes, so an old
+   * signed index cannot be replayed as new (docs/app-store.md).
+   */
+  published: time.optional(),
+  expires: time.optional(),
   apps: z.array(appSchema).max(10_000),
 });
 

@@ -56,6 +56,13 @@ export const configSchema = z.strictObject({
         .default('')
         .describe('Address the HTTPS front listens on. Empty: every address.'),
       port: port('HTTPS', 443, 8443),
+      hstsMaxAgeSeconds: z
+        .int()
+        .min(0)
+        .default(31536000)
+        .describe(
+          'max-age of the Strict-Transport-Security header on admin responses over HTTPS (0: none). Browsers honour it only with a certificate they trust, and then use HTTPS for every port of that host name.',
+        ),
     })
     .prefault({}),
   front: z

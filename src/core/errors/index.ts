@@ -63,6 +63,18 @@ export const errorCatalog = {
     text: 'The app store or its package could not be fetched (connection, HTTP status, stall).',
   },
   APPSTORE_INDEX_INVALID: { status: 502, text: "The app store's apps.json is not a valid index." },
+  APPSTORE_INDEX_EXPIRED: {
+    status: 502,
+    text: "The app store's signed index is past its expiry time.",
+  },
+  APPSTORE_INDEX_REPLAYED: {
+    status: 502,
+    text: "The app store's signed index is older than one seen before.",
+  },
+  APPSTORE_PINNED: {
+    status: 409,
+    text: 'The app is pinned to the app store and key it was installed from.',
+  },
   APPSTORE_APP_NOT_FOUND: {
     status: 404,
     text: 'No configured app store lists this app or version.',

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { AppvisorError } from '../errors/index.js';
-import type { CertificatePair } from '../tls/index.js';
+import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import type { FrontAddress, RequestHandler } from './front.js';
 
 /** Options of {@link AdminListener}. */
@@ -62,7 +62,7 @@ export class AdminListener implements Component {
     };
     const server = tls
       ? // The certificate comes with setCertificate once the data folder is read.
-        createHttpsServer({ maxHeaderSize: 16 * 1024, minVersion: 'TLSv1.2' }, handle)
+        createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, handle)
       : createHttpServer({ maxHeaderSize: 16 * 1024 }, handle);
     server.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
     server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
@@ -101,7 +101,8 @@ export class AdminListener implements Component {
   /** Uses a new certificate for every TLS connection made from now on. */
   setCertificate(pair: CertificatePair): void {
     if (this.#options.tls && this.#server && 'setSecureContext' in this.#server) {
-      this.#server.setSecureContext({ cert: pair.cert, key: pair.key });
+      // Node resets ciphers and versions to its defaults on a swap: they are given again.
+      this.#server.setSecureContext({ ...tlsServerOptions, cert: pair.cert, key: pair.key });
     }
   }
 

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { AppvisorError } from '../errors/index.js';
-import type { CertificatePair } from '../tls/index.js';
+import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
 import { serveStatic } from './static-files.js';
 import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
@@ -109,7 +109,7 @@ export class Front implements Component {
     await this.#listen(this.#http, 'http', http.host, http.port);
     if (https.enabled) {
       this.#https = this.#setup(
-        createHttpsServer({ maxHeaderSize: 16 * 1024, minVersion: 'TLSv1.2' }, this.#dispatch),
+        createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, this.#dispatch),
       );
       await this.#listen(this.#https, 'https', https.host, https.port);
     }
@@ -211,7 +211,8 @@ export class Front implements Component {
 
   /** Uses a new certificate for every TLS connection made from now on. */
   setCertificate(pair: CertificatePair): void {
-    this.#https?.setSecureContext({ cert: pair.cert, key: pair.key });
+    // setSecureContext replaces every TLS option, so the ciphers and versions go again.
+    this.#https?.setSecureContext({ ...tlsServerOptions, cert: pair.cert, key: pair.key });
   }
 
   /** Finds the instance a path belongs to (longest match); undefined: nothing is there. */

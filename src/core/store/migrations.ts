@@ -150,4 +150,18 @@ export const migrations: readonly Migration[] = [
         ADD COLUMN pids_max integer;
     `,
   },
+  {
+    version: 8,
+    name: 'app store trust: the key an app was installed with, the newest index seen',
+    sql: `
+      ALTER TABLE store_installs ADD COLUMN key text;
+      CREATE TABLE store_index_seen (
+        node_id text NOT NULL,
+        store text NOT NULL,
+        url text NOT NULL,
+        published timestamptz NOT NULL,
+        PRIMARY KEY (node_id, store, url)
+      );
+    `,
+  },
 ];

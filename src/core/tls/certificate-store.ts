@@ -1,12 +1,15 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { access, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { syncFolder, writeFileAtomic } from '../../lib/atomic-write.js';
+import type { AlarmRaiser } from '../alarms/index.js';
 import { AppvisorError } from '../errors/index.js';
 import {
   describeCertificate,
   generateSelfSigned,
   loadOrCreateCertificate,
+  tlsServerOptions,
   type CertificateInfo,
   type CertificatePair,
 } from './certificates.js';
@@ -21,6 +24,51 @@ function invalid(reason: string, field: 'cert' | 'key' = 'cert'): AppvisorError 
   return new AppvisorError('CERT_INVALID', reason, { field });
 }
 
+/** The alarm raised while a saved certificate could not be used and the self-signed one is served. */
+export const certificateUnusableAlarm = 'certificate-unusable';
+
+const ecCurves: Record<string, string> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+};
+
+/**
+ * Refuses keys too weak to protect the admin's password: RSA below 2048 bits, EC on curves
+ * other than P-256, P-384 and P-521, and key types other than RSA, EC and Ed25519 (DSA, Ed448).
+ */
+function checkKeyStrength(key: KeyObject): void {
+  const type = key.asymmetricKeyType ?? 'unknown';
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'rsa' || type === 'rsa-pss') {
+    const bits = details.modulusLength ?? 0;
+    if (bits < 2048)
+      throw invalid(`the key is RSA with ${bits} bits: at least 2048 bits are needed`, 'key');
+    return;
+  }
+  if (type === 'ec') {
+    const curve = details.namedCurve ?? 'unknown';
+    if (!ecCurves[curve])
+      throw invalid(
+        `the key is EC on the curve ${curve}: only P-256, P-384 and P-521 are accepted`,
+        'key',
+      );
+    return;
+  }
+  if (type === 'ed25519') return;
+  throw invalid(
+    `the key type ${type} is not accepted: use RSA (2048 bits or more), EC (P-256, P-384, P-521) or Ed25519`,
+    'key',
+  );
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** The PEM blocks of one kind, in order. */
 function pemBlocks(text: string, label: string): string[] {
   const pattern = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, 'g');
@@ -31,12 +79,14 @@ function pemBlocks(text: string, label: string): string[] {
  * Checks a certificate bundle (leaf first, then intermediates, optionally the root) and its
  * private key (PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, or SEC1 `EC PRIVATE KEY`).
  * Throws CERT_INVALID with the reason: garbage, an encrypted key, a key that does not match the
- * leaf, a chain out of order or broken, a leaf that has expired or is not valid yet.
+ * leaf, a weak key, a chain out of order or broken, a leaf that has expired or is not valid yet
+ * (not checked when `now` is null), or a pair Node's TLS refuses with the listeners' settings
+ * (the secure context is built here, so what passes can be served).
  */
 export function validateCertificate(
   bundle: string,
   keyPem: string,
-  now = new Date(),
+  now: Date | null = new Date(),
 ): CertificatePair {
   const blocks = pemBlocks(bundle, 'CERTIFICATE');
   if (blocks.length === 0)
@@ -68,9 +118,10 @@ export function validateCertificate(
   const leaf = certificates[0]!;
   if (!leaf.checkPrivateKey(key))
     throw invalid('the key does not match the first (leaf) certificate of the bundle', 'key');
-  if (new Date(leaf.validTo) < now)
+  checkKeyStrength(key);
+  if (now && new Date(leaf.validTo) < now)
     throw invalid(`the certificate expired on ${new Date(leaf.validTo).toISOString()}`);
-  if (new Date(leaf.validFrom) > now)
+  if (now && new Date(leaf.validFrom) > now)
     throw invalid(`the certificate is valid only from ${new Date(leaf.validFrom).toISOString()}`);
   for (let i = 0; i + 1 < certificates.length; i++) {
     const child = certificates[i]!;
@@ -81,29 +132,66 @@ export function validateCertificate(
       );
     }
   }
-  return { cert: `${blocks.join('\n')}\n`, key: keyPem.endsWith('\n') ? keyPem : `${keyPem}\n` };
+  const pair = {
+    cert: `${blocks.join('\n')}\n`,
+    key: keyPem.endsWith('\n') ? keyPem : `${keyPem}\n`,
+  };
+  try {
+    createSecureContext({ ...tlsServerOptions, cert: pair.cert, key: pair.key });
+  } catch (error) {
+    throw invalid(`Node's TLS refuses the certificate and key: ${(error as Error).message}`);
+  }
+  return pair;
 }
 
 /**
  * The platform's TLS certificate: `tls/cert.pem` and `tls/key.pem` (0600). A self-signed one is
  * made at the first start; an uploaded one is validated first and written atomically; either way
  * the listeners get it for their next connection without a restart.
+ *
+ * The manager always starts: a saved pair that cannot be used (unreadable, a weak key, refused by
+ * Node's TLS; say, replaced by hand) is moved aside to `cert.pem.unusable` and `key.pem.unusable`,
+ * a new self-signed pair takes its place, and the `certificate-unusable` alarm stays raised
+ * while the `.unusable` files are there (setting or resetting a certificate removes them). An
+ * expired saved certificate is still served; the `cert-expiring` alarm tells about it.
  */
 export class CertificateStore {
   readonly #folder: string;
   readonly #onChange: (pair: CertificatePair) => void;
+  readonly #alarms: AlarmRaiser | undefined;
   #pair: CertificatePair | undefined;
 
-  constructor(folder: string, onChange: (pair: CertificatePair) => void) {
+  constructor(folder: string, onChange: (pair: CertificatePair) => void, alarms?: AlarmRaiser) {
     this.#folder = folder;
     this.#onChange = onChange;
+    this.#alarms = alarms;
   }
 
   async load(): Promise<CertificatePair> {
     await this.#finishInstall();
-    this.#pair = await loadOrCreateCertificate(this.#folder);
-    this.#onChange(this.#pair);
-    return this.#pair;
+    const [key, cert] = [join(this.#folder, 'key.pem'), join(this.#folder, 'cert.pem')];
+    let pair = await loadOrCreateCertificate(this.#folder);
+    let reason: string | undefined;
+    try {
+      pair = validateCertificate(pair.cert, pair.key, null);
+    } catch (error) {
+      reason = (error as Error).message;
+      await rename(cert, `${cert}.unusable`);
+      await rename(key, `${key}.unusable`);
+      await syncFolder(this.#folder);
+      pair = await loadOrCreateCertificate(this.#folder);
+    }
+    if (reason !== undefined || (await exists(`${cert}.unusable`))) {
+      this.#alarms?.raise(
+        certificateUnusableAlarm,
+        'error',
+        `the saved certificate cannot be used${reason === undefined ? '' : ` (${reason})`}: it was moved to tls/cert.pem.unusable and tls/key.pem.unusable, and a self-signed certificate is served until one is set`,
+        'front',
+      );
+    }
+    this.#pair = pair;
+    this.#onChange(pair);
+    return pair;
   }
 
   status(): CertificateStatus {
@@ -141,15 +229,14 @@ export class CertificateStore {
     await syncFolder(this.#folder);
     this.#pair = pair;
     this.#onChange(pair);
+    // A certificate chosen by the admin ends the fallback to the self-signed one.
+    await rm(`${cert}.unusable`, { force: true });
+    await rm(`${key}.unusable`, { force: true });
+    this.#alarms?.clear(certificateUnusableAlarm, 'a new certificate is in place', 'front');
   }
 
   async #finishInstall(): Promise<void> {
     const [key, cert] = [join(this.#folder, 'key.pem'), join(this.#folder, 'cert.pem')];
-    const exists = (path: string) =>
-      access(path).then(
-        () => true,
-        () => false,
-      );
     const [keyNew, certNew] = await Promise.all([exists(`${key}.new`), exists(`${cert}.new`)]);
     if (keyNew) {
       await rm(`${key}.new`, { force: true });

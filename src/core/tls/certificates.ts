@@ -5,6 +5,28 @@ import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
 
+/**
+ * The TLS settings of every HTTPS listener: TLS 1.2 and 1.3 only, and for TLS 1.2 only the
+ * forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305) of Mozilla's
+ * "intermediate" profile; the CBC suites with SHA-1 MACs are gone. TLS 1.3 keeps its three
+ * suites. An uploaded certificate is checked with these same settings before it is kept.
+ */
+export const tlsServerOptions = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: false,
+} as const;
+
 /** A certificate chain and its private key, PEM encoded. */
 export interface CertificatePair {
   cert: string;

@@ -2,6 +2,7 @@ export {
   describeCertificate,
   generateSelfSigned,
   loadOrCreateCertificate,
+  tlsServerOptions,
   type CertificateInfo,
   type CertificatePair,
 } from './certificates.js';
