@@ -102,7 +102,7 @@ describe('front and admin API timeouts', () => {
     const archive = await echoPackage(3 * 1024 * 1024);
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
-        new URL('/manager/api/v1/apps?id=slowecho', daemon.httpUrl),
+        new URL('/manager/api/v1/apps?id=slowecho', daemon.adminUrl),
         {
           method: 'POST',
           agent: false,
@@ -131,7 +131,7 @@ describe('front and admin API timeouts', () => {
       })();
     });
     assert.equal(answer.status, 201, answer.text);
-    const installed = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/apps/slowecho', {
+    const installed = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/apps/slowecho', {
       token,
     });
     assert.equal(installed.status, 200);
@@ -153,7 +153,7 @@ describe('front and admin API timeouts', () => {
     assert.equal(await closed(extra, 5_000), '', 'the 13th connection is closed without answer');
     for (const socket of held) socket.destroy();
     await sleep(200);
-    const after = await http('GET', { url: daemon.httpUrl }, '/manager/api/v1/health');
+    const after = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/health');
     assert.equal(after.status, 200, 'closed connections free their places');
   });
 });

@@ -28,11 +28,7 @@ describe('the daemon from start to stop', () => {
   });
 
   test('answers health without authentication over HTTP, HTTPS and the socket', async () => {
-    for (const target of [
-      { url: running.daemon.httpUrl },
-      { url: running.daemon.httpsUrl },
-      { socket: running.daemon.socket },
-    ]) {
+    for (const target of [{ url: running.daemon.adminUrl }, { socket: running.daemon.socket }]) {
       const answer = await http('GET', target, '/manager/api/v1/health');
       assert.equal(answer.status, 200, JSON.stringify(target));
       assert.deepEqual(answer.body, {
@@ -49,7 +45,7 @@ describe('the daemon from start to stop', () => {
       '/manager/api/v1/events',
       '/manager/api/v1/auth/session',
     ]) {
-      const answer = await http('GET', { url: running.daemon.httpUrl }, path);
+      const answer = await http('GET', { url: running.daemon.adminUrl }, path);
       assert.equal(answer.status, 401, path);
       assert.equal((answer.body as { code: string }).code, 'UNAUTHORIZED');
     }
@@ -158,7 +154,13 @@ describe('the daemon from start to stop', () => {
     assert.equal((missing.body as { code: string }).code, 'NOT_FOUND');
     const root = await http('GET', { url: running.daemon.httpUrl }, '/');
     assert.equal(root.status, 302);
-    assert.equal(root.headers.location, '/manager/');
+    assert.equal(root.headers.location, `${running.daemon.adminUrl}/manager/`);
+    // The front's /manager/ only points to the admin origin; the admin origin serves no app.
+    const pointed = await http('GET', { url: running.daemon.httpUrl }, '/manager/apps?x=1');
+    assert.equal(pointed.status, 308);
+    assert.equal(pointed.headers.location, `${running.daemon.adminUrl}/manager/apps?x=1`);
+    const noApps = await http('GET', { url: running.daemon.adminUrl }, '/no/such/app');
+    assert.equal(noApps.status, 404);
   });
 
   test('a second manager on the same running.data folder is refused with exit 2', async () => {

@@ -77,7 +77,7 @@ describe('login under a flood', () => {
   const running = withDaemon();
 
   test('200 concurrent wrong passwords from one client: at most 5 are tried, the rest get 429; health answers within 2 s', async (t) => {
-    const base = running.daemon.httpUrl;
+    const base = running.daemon.adminUrl;
     const { outcome, slowest, polls } = await duringBurst(base, () =>
       Promise.all(
         Array.from({ length: 200 }, (_, i) =>
@@ -110,7 +110,7 @@ describe('login under a flood', () => {
   });
 
   test('wrong passwords from 200 addresses at once: hashes are capped, the rest get 429; health answers within 2 s', async (t) => {
-    const base = running.daemon.httpUrl;
+    const base = running.daemon.adminUrl;
     const { outcome, slowest } = await duringBurst(base, () =>
       Promise.all(
         Array.from({ length: 200 }, (_, i) =>

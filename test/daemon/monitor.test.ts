@@ -75,7 +75,7 @@ describe('monitor: sampling, history, metrics', () => {
   test('history returns the samples at the chosen resolution', async () => {
     const { daemon } = running;
     const get = (query: string) =>
-      http('GET', { url: daemon.httpUrl }, `${api}/monitor/history?${query}`, { token });
+      http('GET', { url: daemon.adminUrl }, `${api}/monitor/history?${query}`, { token });
     const raw = await get('series=machine.cpu,app.burner.rss&resolution=raw');
     assert.equal(raw.status, 200, raw.text);
     const history = raw.body as MonitorHistory;
@@ -107,10 +107,10 @@ describe('monitor: sampling, history, metrics', () => {
 
   test('/metrics is exposition format with the app, needs a login on the API path', async () => {
     const { daemon } = running;
-    const anonymous = await http('GET', { url: daemon.httpUrl }, `${api}/metrics`);
+    const anonymous = await http('GET', { url: daemon.adminUrl }, `${api}/metrics`);
     assert.equal(anonymous.status, 401);
 
-    const answer = await http('GET', { url: daemon.httpUrl }, `${api}/metrics`, { token });
+    const answer = await http('GET', { url: daemon.adminUrl }, `${api}/metrics`, { token });
     assert.equal(answer.status, 200, answer.text);
     assert.match(String(answer.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     const samples = parseExposition(answer.text);

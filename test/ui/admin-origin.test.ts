@@ -146,7 +146,7 @@ if (missing) {
       const { daemon } = running;
       await logIn(page, daemon, daemon.password!);
       // The front's /manager/ only points to the admin origin.
-      const redirected = await page.goto(`${daemon.httpUrl}/manager/`);
+      const redirected = await page.goto(`${daemon.adminUrl}/manager/`);
       assert.equal(new URL(redirected!.url()).origin, daemon.adminUrl);
 
       const app = await context.newPage();

@@ -43,7 +43,10 @@ describe('HashGate', () => {
 
   test('a failed piece of work frees its place', async () => {
     const gate = new HashGate({ concurrency: 1, queue: 0 });
-    await assert.rejects(gate.run(() => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      gate.run(() => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(await gate.run(() => Promise.resolve(1)), 1);
   });
 });
