@@ -320,37 +320,3 @@ async function* walkInside(
     // Sockets, FIFOs and devices are left out: they hold no data to keep.
   }
 }
-
-/** O_PATH (Linux): a descriptor that names a file without opening it (not in Node's constants). */
-const O_PATH = 0o10000000;
-
-/** A Unix socket's path pinned by {@link pinSocket}: connect to `path`, then `close()`. */
-export interface PinnedSocket {
-  /** `/proc/self/fd/N`: connect(2) to it reaches the pinned socket and nothing else. */
-  path: string;
-  close(): Promise<void>;
-}
-
-/**
- * Pins the Unix socket at `path` for a connect that cannot be turned by a link: connect(2)
- * follows a symbolic link in the socket's place (to the manager's own admin socket, say), so
- * the socket is first opened with O_PATH|O_NOFOLLOW, checked to be a socket (owned by
- * `uid` when given), and connected to through its descriptor. Also lifts the 108-byte limit
- * of socket paths. Throws ENOTSOCK (a link or another file in its place) or EPERM (owner).
- */
-export async function pinSocket(path: string, uid?: number): Promise<PinnedSocket> {
-  const handle = await open(path, O_PATH | constants.O_NOFOLLOW);
-  try {
-    const info = await handle.stat();
-    if (!info.isSocket()) {
-      throw Object.assign(new Error(`${path} is not a socket`), { code: 'ENOTSOCK' });
-    }
-    if (uid !== undefined && info.uid !== uid) {
-      throw Object.assign(new Error(`${path} does not belong to user ${uid}`), { code: 'EPERM' });
-    }
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-  return { path: inFolder(handle), close: () => handle.close() };
-}

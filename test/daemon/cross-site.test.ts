@@ -52,7 +52,10 @@ function send(
 }
 
 describe('cross-site requests and the admin password', () => {
-  const running = withDaemon({ args: ['--set', 'admin.loginAttempts=5'] });
+  const running = withDaemon({
+    // Plain HTTP on the admin origin, so that the requests here are written as browsers do.
+    args: ['--set', 'admin.loginAttempts=5', '--set', 'admin.tls=false'],
+  });
   let cookie = '';
   let base = '';
   let origin = '';

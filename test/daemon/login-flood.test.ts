@@ -74,7 +74,8 @@ async function duringBurst<T>(
 const login = '/manager/api/v1/auth/login';
 
 describe('login under a flood', () => {
-  const running = withDaemon();
+  // Plain HTTP on the admin origin: the requests are sent from chosen source addresses.
+  const running = withDaemon({ args: ['--set', 'admin.tls=false'] });
 
   test('200 concurrent wrong passwords from one client: at most 5 are tried, the rest get 429; health answers within 2 s', async (t) => {
     const base = running.daemon.adminUrl;

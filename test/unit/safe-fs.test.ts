@@ -14,7 +14,6 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
@@ -24,7 +23,6 @@ import {
   NotAFolderError,
   chownTree,
   ensureFolder,
-  pinSocket,
   removeTree,
   walkFolder,
 } from '../../src/lib/safe-fs.js';
@@ -168,30 +166,4 @@ describe('safe-fs', () => {
       assert.equal(entries.has('./theirs'), false);
     },
   );
-
-  test('pinSocket connects to a socket, and refuses a link in its place', async () => {
-    const socket = join(root, 's.sock');
-    const server = createServer((client) => client.end('answered'));
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
-    try {
-      const pinned = await pinSocket(socket, process.getuid?.());
-      const text = await new Promise<string>((resolve, reject) => {
-        const client = connect(pinned.path);
-        let got = '';
-        client.on('data', (chunk: Buffer) => (got += chunk.toString()));
-        client.on('end', () => {
-          resolve(got);
-        });
-        client.on('error', reject);
-      });
-      await pinned.close();
-      assert.equal(text, 'answered');
-      const link = join(root, 'link.sock');
-      await symlink(socket, link);
-      await assert.rejects(pinSocket(link), { code: 'ENOTSOCK' });
-      await assert.rejects(pinSocket(socket, 12345), { code: 'EPERM' });
-    } finally {
-      server.close();
-    }
-  });
 });
