@@ -124,6 +124,7 @@ export async function startManager(
     host: config.admin.host,
     port: config.admin.port,
     tls: config.admin.tls,
+    maxConnections: config.admin.maxConnections,
     headersTimeoutMs: config.front.headersTimeoutSeconds * 1000,
     keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
   });

@@ -63,6 +63,8 @@ describe('front and admin API timeouts', () => {
       '--set',
       'admin.tls=false',
       '--set',
+      'admin.maxConnections=20',
+      '--set',
       'admin.bodyTimeoutSeconds=2',
       '--set',
       'front.maxConnections=12',
@@ -139,6 +141,21 @@ describe('front and admin API timeouts', () => {
     });
     assert.equal(installed.status, 200);
     await waitForApp(daemon, 'slowecho').catch(() => undefined);
+  });
+
+  test('the admin listener holds at most admin.maxConnections', async () => {
+    const { daemon } = running;
+    const port = Number(new URL(daemon.adminUrl).port);
+    await sleep(6_000);
+    const held = await Promise.all(Array.from({ length: 20 }, () => open(port)));
+    await sleep(200);
+    const extra = await open(port);
+    extra.write('GET /manager/api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(await closed(extra, 5_000), '', 'the 21st connection is closed without answer');
+    for (const socket of held) socket.destroy();
+    await sleep(200);
+    const after = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/health');
+    assert.equal(after.status, 200);
   });
 
   test('the front holds at most front.maxConnections from all clients, and frees places on close', async () => {

@@ -165,6 +165,11 @@ export const configSchema = z.strictObject({
           'Address the admin UI and API listen on (their own origin, apart from every app). Empty: every address.',
         ),
       port: port('Admin UI and API', 9443, 9443),
+      maxConnections: z
+        .int()
+        .min(0)
+        .default(1000)
+        .describe('Connections the admin listener holds at once (0: no limit).'),
       tls: z
         .boolean()
         .default(true)

@@ -14,6 +14,8 @@ export interface AdminListenerOptions {
   tls: boolean;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Connections held at once; more are closed as they arrive (0: no cap). */
+  maxConnections?: number;
   closeGraceMs?: number;
 }
 
@@ -66,6 +68,7 @@ export class AdminListener implements Component {
       : createHttpServer({ maxHeaderSize: 16 * 1024 }, handle);
     server.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
     server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+    if (this.#options.maxConnections) server.maxConnections = this.#options.maxConnections;
     server.on('clientError', (_error, socket) => {
       if (socket.writable) {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
