@@ -526,6 +526,7 @@ export async function startManager(
     });
     const adminAt = adminListener.address();
     if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
+    const ownUid = process.getuid?.() ?? 0;
     front.setInstanceResolver((path) => {
       const found = instances.resolve(path);
       if (!found) return undefined;
@@ -535,7 +536,7 @@ export async function startManager(
         path: found.path,
         socket,
         // As root the socket must be the app user's; otherwise it is the manager's own.
-        socketOwner: apps.ownerOf(found.app)?.uid ?? process.getuid?.() ?? 0,
+        socketOwner: apps.ownerOf(found.app)?.uid ?? ownUid,
         ready: found.ready && socket !== null,
         handoff: apps.handoffOf(found.app),
         staticDir: apps.staticDirOf(found.app),

@@ -15,8 +15,7 @@ import {
   generateSigningKey,
   parsePrivateKey,
   publicKeyOf,
-  restampIndex,
-  signBytes,
+  signStoreFile,
 } from '../core/appstore/index.js';
 import { AppvisorError } from '../core/errors/index.js';
 import { CliError } from './client.js';
@@ -263,15 +262,7 @@ export async function storeSign(
   options: { key: string; validDays?: string },
 ): Promise<void> {
   const key = await readKey(options.key);
-  let data = await local(() => readFile(file));
-  // An index gets fresh published and expires times: re-signing is how a store stays fresh.
-  const restamped = restampIndex(data.toString('utf8'), days(options.validDays));
-  if (restamped !== undefined) {
-    data = Buffer.from(restamped);
-    await local(() => writeFile(file, data));
-  }
-  const signature = signBytes(data, key);
-  await local(() => writeFile(`${file}.sig`, `${signature}\n`, { mode: 0o644 }));
+  const signature = await local(() => signStoreFile(file, key, days(options.validDays)));
   if (json) printJson(io, { file: `${file}.sig`, signature, publicKey: publicKeyOf(key) });
   else io.stdout.write(`${file}.sig (key ${publicKeyOf(key)})\n`);
 }

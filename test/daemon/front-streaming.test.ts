@@ -3,8 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
-import { makeAppFolder } from '../helpers/apps.js';
-import { cli, makeTemp, withDaemon, waitForApp, waitForInstance } from '../helpers/daemon.js';
+import { nodeServiceWithInstance, withDaemon } from '../helpers/daemon.js';
 
 const size = 100 * 1024 * 1024;
 
@@ -48,24 +47,7 @@ describe('the proxy streams large bodies', () => {
   const running = withDaemon();
 
   before(async () => {
-    const { daemon } = running;
-    const work = await makeTemp();
-    const folder = await makeAppFolder(work, 'bulk', {
-      run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-      manifest: { instances: true },
-      files: { 'main.cjs': service },
-    });
-    assert.equal(
-      (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
-      0,
-    );
-    await waitForApp(daemon, 'bulk');
-    assert.equal(
-      (await cli(['instance', 'create', 'bulk', 'big', '--path', '/big', '--data', daemon.data]))
-        .code,
-      0,
-    );
-    await waitForInstance(daemon, 'big');
+    await nodeServiceWithInstance(running.daemon, 'bulk', service, { id: 'big', path: '/big' });
   });
 
   test('three 100 MB uploads and a 100 MB download pass with the manager memory bounded', async () => {

@@ -4,16 +4,14 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { makeAppFolder } from '../helpers/apps.js';
+
 import { tarBytes } from '../helpers/archives.js';
 import {
-  cli,
   http,
   login,
-  makeTemp,
+  nodeServiceWithInstance,
   repoRoot,
   waitForApp,
-  waitForInstance,
   withDaemon,
 } from '../helpers/daemon.js';
 
@@ -198,24 +196,7 @@ describe('requests to apps have an idle timeout, not a total one', () => {
   const running = withDaemon({ args: ['--set', 'front.idleTimeoutSeconds=2'] });
 
   before(async () => {
-    const { daemon } = running;
-    const work = await makeTemp();
-    const folder = await makeAppFolder(work, 'counter', {
-      run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-      manifest: { instances: true },
-      files: { 'main.cjs': counter },
-    });
-    assert.equal(
-      (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
-      0,
-    );
-    await waitForApp(daemon, 'counter');
-    assert.equal(
-      (await cli(['instance', 'create', 'counter', 'c1', '--path', '/c1', '--data', daemon.data]))
-        .code,
-      0,
-    );
-    await waitForInstance(daemon, 'c1');
+    await nodeServiceWithInstance(running.daemon, 'counter', counter, { id: 'c1', path: '/c1' });
   });
 
   /** Sends a POST head for `length` bytes, then `bytes` of them one every `everyMs`. */

@@ -6,16 +6,12 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { before, describe, test } from 'node:test';
-import { makeAppFolder } from '../helpers/apps.js';
 import {
   appStatus,
-  cli,
   echoWithInstance,
   http,
-  makeTemp,
+  nodeServiceWithInstance,
   passwordOf,
-  waitForApp,
-  waitForInstance,
   withDaemon,
 } from '../helpers/daemon.js';
 
@@ -113,32 +109,12 @@ describe('an app cannot choose where the front connects', () => {
     const { daemon } = running;
     await echoWithInstance(daemon, 'victim');
     victimPassword = await passwordOf(daemon, 'victim');
-    const work = await makeTemp();
     for (const [id, source] of [
       ['namer', namer],
       ['linker', linker],
       ['spy', spy],
     ] as const) {
-      const folder = await makeAppFolder(work, id, {
-        run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-        manifest: { instances: true },
-        files: { 'main.cjs': source },
-      });
-      const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
-      assert.equal(installed.code, 0, installed.stderr);
-      await waitForApp(daemon, id);
-      const created = await cli([
-        'instance',
-        'create',
-        id,
-        id,
-        '--path',
-        `/${id}`,
-        '--data',
-        daemon.data,
-      ]);
-      assert.equal(created.code, 0, created.stderr);
-      await waitForInstance(daemon, id);
+      await nodeServiceWithInstance(daemon, id, source, { id, path: `/${id}` });
     }
   });
 

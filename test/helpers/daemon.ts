@@ -14,6 +14,7 @@ import { after, before } from 'node:test';
 import type { AppStatus, InstanceView } from '../../src/api/index.js';
 import { removeSystemUser } from '../../src/lib/os-users.js';
 import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
+import { makeAppFolder } from './apps.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const binPath = join(repoRoot, 'bin', 'appvisor.js');
@@ -422,6 +423,39 @@ export async function echoWithInstance(daemon: Daemon, id: string, install = tru
   ]);
   if (created.code !== 0) throw new Error(created.stderr);
   await waitForInstance(daemon, id);
+}
+
+/**
+ * Installs a service written in plain Node.js (`source` becomes its `main.cjs`, which `run`
+ * executes) with autostart, waits until it runs, and creates a ready instance `instance` at
+ * `path`.
+ */
+export async function nodeServiceWithInstance(
+  daemon: Daemon,
+  app: string,
+  source: string,
+  instance: { id: string; path: string },
+): Promise<void> {
+  const folder = await makeAppFolder(await makeTemp(), app, {
+    run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
+    manifest: { instances: true },
+    files: { 'main.cjs': source },
+  });
+  const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
+  if (installed.code !== 0) throw new Error(installed.stderr);
+  await waitForApp(daemon, app);
+  const created = await cli([
+    'instance',
+    'create',
+    app,
+    instance.id,
+    '--path',
+    instance.path,
+    '--data',
+    daemon.data,
+  ]);
+  if (created.code !== 0) throw new Error(created.stderr);
+  await waitForInstance(daemon, instance.id);
 }
 
 /** The instance password (the AppWebsocket login's secret). */

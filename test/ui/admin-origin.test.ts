@@ -14,9 +14,9 @@ import {
   cli,
   echoWithInstance,
   makeTemp,
+  nodeServiceWithInstance,
   passwordOf,
   waitForApp,
-  waitForInstance,
   withDaemon,
 } from '../helpers/daemon.js';
 
@@ -107,32 +107,7 @@ if (missing) {
         0,
       );
       await waitForApp(daemon, 'target');
-      const folder = await makeAppFolder(work, 'evil', {
-        run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-        manifest: { instances: true },
-        files: { 'main.cjs': evil },
-      });
-      assert.equal(
-        (await cli(['app', 'install', folder, '--autostart', '--data', daemon.data])).code,
-        0,
-      );
-      await waitForApp(daemon, 'evil');
-      assert.equal(
-        (
-          await cli([
-            'instance',
-            'create',
-            'evil',
-            'evil',
-            '--path',
-            '/evil',
-            '--data',
-            daemon.data,
-          ])
-        ).code,
-        0,
-      );
-      await waitForInstance(daemon, 'evil');
+      await nodeServiceWithInstance(daemon, 'evil', evil, { id: 'evil', path: '/evil' });
       browser = await launchBrowser();
       context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       page = await context.newPage();

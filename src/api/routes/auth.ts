@@ -33,8 +33,7 @@ async function checkCurrentPassword(
     });
   }
   try {
-    // The session this makes ends with the change, like every other.
-    await context.auth.login(current, client);
+    await context.auth.checkPassword(current, client);
   } catch (error) {
     if (error instanceof AppvisorError && error.code === 'LOGIN_FAILED') {
       throw new AppvisorError('BAD_REQUEST', 'the current admin password is wrong', {

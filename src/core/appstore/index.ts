@@ -28,5 +28,5 @@ export {
   type PackageFacts,
 } from './signing.js';
 export { parseIndex, type IndexApp, type IndexVersion, type StoreIndex } from './store-index.js';
-export { buildStore, restampIndex, type BuildResult } from './store-builder.js';
+export { buildStore, restampIndex, signStoreFile, type BuildResult } from './store-builder.js';
 export { downloadPackage, fetchText, type FetchLimits } from './download.js';

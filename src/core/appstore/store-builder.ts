@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -55,6 +55,28 @@ export function restampIndex(text: string, validDays?: number): string | undefin
   if (typeof value !== 'object' || value === null || !('apps' in value)) return undefined;
   if (!Array.isArray(value.apps)) return undefined;
   return `${JSON.stringify({ ...value, ...indexTimes(validDays) }, null, 2)}\n`;
+}
+
+/**
+ * Signs a store file as `<file>.sig`. An index (`apps.json`) first gets fresh `published` and
+ * `expires` times, since signing again is how a store stays fresh. Both files are written as
+ * `buildStore` writes them (temporary name, fsync, rename), so a crash never leaves half an
+ * index. Returns the signature.
+ */
+export async function signStoreFile(
+  file: string,
+  key: KeyObject,
+  validDays?: number,
+): Promise<string> {
+  let data = await readFile(file);
+  const restamped = restampIndex(data.toString('utf8'), validDays);
+  if (restamped !== undefined) {
+    data = Buffer.from(restamped);
+    await writeFileAtomic(file, data, 0o644);
+  }
+  const signature = signBytes(data, key);
+  await writeFileAtomic(`${file}.sig`, `${signature}\n`, 0o644);
+  return signature;
 }
 
 /**

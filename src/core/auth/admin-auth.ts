@@ -126,6 +126,22 @@ export class AdminAuth implements Component {
    * outrun the limit) and given back only when it succeeds or was refused before hashing.
    */
   async login(password: string, client: string): Promise<AdminSession> {
+    await this.checkPassword(password, client);
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(this.#now() + this.#options.sessionMs);
+    await this.#options.store.query(
+      'INSERT INTO admin_sessions (token_hash, node_id, client, expires_at) VALUES ($1, $2, $3, $4)',
+      [tokenHash(token), this.#options.nodeId, client, expiresAt],
+    );
+    return { token, expiresAt: expiresAt.toISOString() };
+  }
+
+  /**
+   * Checks the admin password as a login does, under the same limit per client and the same cap
+   * on hashes at once; LOGIN_FAILED when it is wrong. Also what a password change over HTTP
+   * asks for, so that a stolen session cannot lock the admin out.
+   */
+  async checkPassword(password: string, client: string): Promise<void> {
     const reservation = this.#limiter.reserve(client);
     let valid: boolean;
     try {
@@ -145,13 +161,6 @@ export class AdminAuth implements Component {
     }
     if (!valid) throw new AppvisorError('LOGIN_FAILED');
     this.#limiter.succeed(client);
-    const token = randomBytes(32).toString('base64url');
-    const expiresAt = new Date(this.#now() + this.#options.sessionMs);
-    await this.#options.store.query(
-      'INSERT INTO admin_sessions (token_hash, node_id, client, expires_at) VALUES ($1, $2, $3, $4)',
-      [tokenHash(token), this.#options.nodeId, client, expiresAt],
-    );
-    return { token, expiresAt: expiresAt.toISOString() };
   }
 
   /** The login a token belongs to, or null when it is unknown or expired. */
