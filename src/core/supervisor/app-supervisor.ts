@@ -212,6 +212,7 @@ export class AppSupervisor {
         this.#nextRestartAt = null;
         break;
       case 'armStable':
+        clock.clearTimeout(this.#stableTimer);
         this.#stableTimer = clock.setTimeout(() => {
           this.#stableTimer = undefined;
           this.#onStable();
