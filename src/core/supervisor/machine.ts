@@ -61,7 +61,8 @@ const exitWhileStopping: Transition = { next: 'stopped', actions: ['cancelGrace'
 export const transitions: Readonly<Record<AppState, Partial<Record<SupervisorEvent, Transition>>>> =
   {
     stopped: {
-      start: { next: 'starting', actions: ['resetFailures', 'spawn'] },
+      // clearFatal: a gave-up alarm taken over from the previous manager ends with a start.
+      start: { next: 'starting', actions: ['clearFatal', 'resetFailures', 'spawn'] },
     },
     starting: {
       spawned: { next: 'starting', actions: [] },
