@@ -659,6 +659,15 @@ export class AppStoreService implements Component {
     ]);
   }
 
+  /** The journal's kept package: only ever a file of the work folder, whatever the row says. */
+  #kept(journal: UpdateJournal): string {
+    const name = basename(journal.previous);
+    if (!name.startsWith(keptPrefix)) {
+      throw new AppvisorError('INTERNAL', `not a kept package: ${journal.previous}`);
+    }
+    return join(this.#options.workDir, name);
+  }
+
   async #journals(): Promise<UpdateJournal[]> {
     const result = await this.#options.store.query<{ journal: UpdateJournal }>(
       'SELECT journal FROM store_updates WHERE node_id = $1 ORDER BY started_at',
@@ -725,7 +734,7 @@ export class AppStoreService implements Component {
       throw error;
     } finally {
       await this.#dropJournal(id).catch(() => undefined);
-      await rm(journal.previous, { force: true });
+      await rm(this.#kept(journal), { force: true });
     }
   }
 
@@ -988,7 +997,7 @@ export class AppStoreService implements Component {
     await this.#journal(journal);
     logger.error({ app: id, version: journal.target.version }, `${reason}; rolling back`);
     try {
-      const status = await apps.install(journal.previous, { id, skipUpdateHook: true });
+      const status = await apps.install(this.#kept(journal), { id, skipUpdateHook: true });
       if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
         await apps.startApp(id);
       }
