@@ -225,6 +225,7 @@ export async function startManager(
           // Left active by the previous run: the server is up now, so it is over.
           if (database.state === 'running')
             alarms.clear('database-down', 'the database server is running', 'database');
+          await certificates.reconcileAlarm();
         },
         () => alarms.detach(),
       ),
@@ -314,6 +315,7 @@ export async function startManager(
         logger,
         folder: config.backup.folder || layout.backups,
         parallel: config.backup.parallel,
+        updates: { template: config.backup.updateTemplate, keep: config.backup.updateKeep },
         // #L: the label an admin set, else the machine's name.
         label: async () => (await settings.get()).label || defaultLabel(),
       }),

@@ -76,7 +76,10 @@ async function packageStream(path: string, id: string | undefined) {
   return createReadStream(full);
 }
 
-/** `appvisor app install <package> [--id ID] [--autostart] [--purge]` */
+/**
+ * `appvisor app install <package> [--id ID] [--autostart | --no-autostart] [--purge]`: without
+ * either flag a re-install keeps the app's autostart (the query leaves it out).
+ */
 export async function appInstall(
   context: CommandContext,
   path: string,
@@ -84,7 +87,7 @@ export async function appInstall(
 ): Promise<void> {
   const stream = await packageStream(path, options.id);
   const status = await context.client.upload<AppStatus>(
-    `/apps${query({ id: options.id, autostart: options.autostart ?? false, purge: options.purge ?? false })}`,
+    `/apps${query({ id: options.id, autostart: options.autostart, purge: options.purge ?? false })}`,
     stream,
     'application/octet-stream',
   );

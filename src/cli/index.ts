@@ -190,7 +190,11 @@ export async function run(
     .description('install or re-install an app from a .zip, .tar.gz or folder')
     .argument('<package>', 'package file or folder')
     .option('--id <id>', 'the app id (default: the top folder of the package)')
-    .option('--autostart', 'start it now and at every manager start')
+    .option(
+      '--autostart',
+      'start it now and at every manager start (a re-install keeps the setting unless given)',
+    )
+    .option('--no-autostart', 'do not start it with the manager')
     .option('--purge', "empty the app's data folder first")
     .action(
       async (path: string, options: { id?: string; autostart?: boolean; purge?: boolean }) => {

@@ -102,7 +102,10 @@ describe('app stores', () => {
       '--set',
       'appstore.stallSeconds=2',
       '--set',
-      'appstore.updateTimeoutSeconds=8',
+      // Long: a new version that fails must be rolled back at once, not after this.
+      'appstore.updateTimeoutSeconds=90',
+      '--set',
+      'backup.updateKeep=2',
     ],
   });
   let work: string;
@@ -218,9 +221,11 @@ describe('app stores', () => {
     const status = await run('status');
     assert.match(status.stdout, /updates\s+notes 2\.0\.0 \(beta\)/);
 
+    const started = Date.now();
     const updated = await run('store', 'update', 'notes');
     assert.equal(updated.code, 1, updated.stdout);
     assert.match(updated.stderr, /^error UPDATE_FAILED: .*rolled back to 1\.0\.0/m);
+    assert.ok(Date.now() - started < 45_000, 'rolled back as soon as the new version failed');
 
     const app = await appStatus(running.daemon, 'notes');
     assert.equal(app.version, '1.0.0');
@@ -277,6 +282,32 @@ describe('app stores', () => {
     assert.deepEqual(forced.to, { version: '1.0.0', build: 1 });
     await waitForInstance(running.daemon, 'n1');
     assert.equal((await notesOf('n1')).version, '1.0.0');
+  });
+
+  test("backups made before an update have their own names and retention, never the schedule's slots", async () => {
+    const backupsDir = join(running.daemon.data, 'backups');
+    const slotted = await run('backup', 'schedule', '--template', '#A/#I-#bn.tar', '--slots', '2');
+    assert.equal(slotted.code, 0, slotted.stderr);
+    for (let i = 0; i < 2; i++) {
+      const made = await run('backup', 'create', 'n1');
+      assert.equal(made.code, 0, made.stderr);
+    }
+    const slots = (await readdir(join(backupsDir, 'notes'))).filter((n) => /^n1-\d+\.tar$/.test(n));
+    assert.equal(slots.length, 2);
+    const times = () =>
+      Promise.all(slots.map(async (n) => (await stat(join(backupsDir, 'notes', n))).mtimeMs));
+    const before = await times();
+    for (const version of ['3', '1']) {
+      const updated = await run('store', 'update', 'notes', '--version', version, '--force');
+      assert.equal(updated.code, 0, updated.stderr);
+      await waitForInstance(running.daemon, 'n1');
+    }
+    assert.deepEqual(await times(), before, 'the scheduled backups are as they were');
+    const kept = await readdir(join(backupsDir, 'notes', 'before-update'));
+    assert.equal(kept.filter((n) => n.startsWith('n1-')).length, 2, 'backup.updateKeep=2 kept');
+    const reset = await run('backup', 'schedule', '--template', '#A/#I-#d.tar');
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.equal((await appStatus(running.daemon, 'notes')).version, '1.0.0');
   });
 
   test('a package whose bytes do not match its sha256 is refused, nothing installed', async () => {
@@ -435,11 +466,30 @@ describe('app stores', () => {
       { script: '#!/bin/sh\nexit 3\n' },
     );
     await buildStoreFolder(plainDir);
+    const started = Date.now();
     const updated = await run('store', 'update', 'hello');
+    assert.ok(Date.now() - started < 45_000, 'rolled back as soon as the new version ended');
     assert.equal(updated.code, 1, updated.stdout);
     assert.match(updated.stderr, /^error UPDATE_FAILED: .*rolled back to 0\.1/m);
     const app = await appStatus(running.daemon, 'hello');
     assert.equal(app.version, '0.1');
     assert.equal(app.state, 'running');
+  });
+
+  test('status tells the updates of a store right after it is added', async () => {
+    // notes 1.0.0 came from main, which offers 4.0.0; hello 0.1 from plain, which offers 0.2.
+    const updatesLine = async () => /^updates\s+(.*)$/m.exec((await run('status')).stdout)?.[1];
+    assert.equal((await run('store', 'remove', 'main')).code, 0);
+    await json<UpdateCheck>('store', 'check');
+    const without = await updatesLine();
+    assert.match(without ?? '', /hello 0\.2/);
+    assert.doesNotMatch(without ?? '', /notes/);
+    const added = await run('store', 'add', 'main', server.url(), '--key', publicKey);
+    assert.equal(added.code, 0, added.stderr);
+    const right = await updatesLine();
+    assert.notEqual(right, without, 'not what was found without the store');
+    const listing = await json<StoreListing>('store', 'list');
+    assert.equal(listing.apps.find((a) => a.id === 'notes')?.updateAvailable, true);
+    assert.match((await updatesLine()) ?? '', /notes 4\.0\.0/);
   });
 });

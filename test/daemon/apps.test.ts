@@ -257,7 +257,7 @@ describe('apps: install, run and supervise', () => {
     }
   });
 
-  test('re-install of a running app runs the new version; autostart is set anew', async () => {
+  test('re-install keeps autostart unless told, and leaves the app running or stopped as it was', async () => {
     const { daemon } = running;
     work = await makeTemp();
     try {
@@ -269,22 +269,47 @@ describe('apps: install, run and supervise', () => {
         run: loop('hot-two'),
         manifest: { version: '2' },
       });
-      await appCli(daemon, 'app', 'install', v1, '--autostart');
+      const install = async (folder: string, ...flags: string[]) => {
+        const result = await appCli(daemon, 'app', 'install', folder, ...flags);
+        assert.equal(result.code, 0, result.stderr);
+        return JSON.parse(
+          (await appCli(daemon, 'app', 'status', 'hot', '--json')).stdout,
+        ) as AppStatus;
+      };
+      await install(v1, '--autostart');
       const one = await waitFor(daemon, 'hot', (s) => s.state === 'running', 'running');
-      await appCli(daemon, 'app', 'install', v2);
-      const status = await waitFor(
+      // An upgrade without the flag: autostart stays on, the new version runs.
+      let status = await install(v2);
+      assert.equal(status.autostart, true, 'autostart kept');
+      status = await waitFor(
         daemon,
         'hot',
         (s) => s.state === 'running' && s.version === '2',
-        'running v2',
+        'v2',
       );
-      assert.equal(status.autostart, false);
       assert.notEqual(status.pid, one.pid);
       assert.deepEqual(
         await findProcesses(join(daemon.data, 'apps', 'hot', 'run')),
         [status.pid],
         'only v2 runs',
       );
+      // Stopped, it stays stopped, autostart or not.
+      assert.equal((await appCli(daemon, 'app', 'stop', 'hot')).code, 0);
+      status = await install(v1);
+      assert.deepEqual([status.version, status.state, status.autostart], ['1', 'stopped', true]);
+      status = await install(v2, '--no-autostart');
+      assert.deepEqual([status.version, status.state, status.autostart], ['2', 'stopped', false]);
+      // Running without autostart, it runs again.
+      assert.equal((await appCli(daemon, 'app', 'start', 'hot')).code, 0);
+      await waitFor(daemon, 'hot', (s) => s.state === 'running', 'running');
+      status = await install(v1);
+      assert.equal(status.autostart, false);
+      await waitFor(daemon, 'hot', (s) => s.state === 'running' && s.version === '1', 'v1');
+      // --autostart asks for a start too, as on a first install.
+      assert.equal((await appCli(daemon, 'app', 'stop', 'hot')).code, 0);
+      status = await install(v2, '--autostart');
+      assert.equal(status.autostart, true);
+      await waitFor(daemon, 'hot', (s) => s.state === 'running' && s.version === '2', 'v2');
     } finally {
       await appCli(daemon, 'app', 'uninstall', 'hot');
       await removeTemp(work);

@@ -68,6 +68,7 @@ if (missing) {
       await page.getByRole('link', { name: 'Apps', exact: true }).first().click();
       await page.getByRole('heading', { name: 'Apps', exact: true }).waitFor();
       await page.getByLabel('Package').setInputFiles(archive);
+      await page.getByLabel('Start with the manager').selectOption('true');
       await page.getByRole('button', { name: 'Install' }).click();
       await page.getByText(/sample_app_appcon .*installed/).waitFor();
       await row('sample_app_appcon').locator('.badge', { hasText: 'running' }).waitFor();

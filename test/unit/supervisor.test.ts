@@ -4,6 +4,7 @@ import {
   AppSupervisor,
   defaultRestartPolicy,
   restartDelayMs,
+  transitions,
   type Clock,
   type Launcher,
   type ProcessExit,
@@ -310,6 +311,60 @@ describe('supervisor state machine (fake clock and processes)', () => {
     assert.equal(raised.length, 1);
     clock.advance(30_000);
     assert.ok(notices.some((n) => n.type === 'crash-loop' && !n.raised));
+  });
+
+  test('the table: every way out of a run cancels its stable timer', () => {
+    // A run that ends (exit, stop) must not be declared stable later by its old timer.
+    for (const state of ['starting', 'running'] as const) {
+      for (const [event, step] of Object.entries(transitions[state])) {
+        if (step.next === 'starting' || step.next === 'running') continue;
+        assert.ok(
+          step.actions.includes('cancelStable'),
+          `${state} × ${event} → ${step.next} must cancel the stable timer`,
+        );
+      }
+    }
+  });
+
+  test('a stop leaves no timer behind', async () => {
+    const { supervisor, clock, run } = setup();
+    run();
+    clock.advance(10_000);
+    await supervisor.stop();
+    assert.equal(clock.pending, 0, 'no stable (or other) timer left after the stop');
+  });
+
+  test('the stable timer of a stopped run does not clear the crash-loop of the next one', async () => {
+    // Seen: 1.0.0 stopped for an update to a crashing 1.2.0; crash-loop raised, then cleared
+    // "runs stably again" 30 s after the old run started, and the delay fell back to 1 s.
+    const { supervisor, launcher, clock, notices, run } = setup({
+      delaySeconds: 1,
+      maxDelaySeconds: 60,
+      stableSeconds: 30,
+    });
+    run();
+    clock.advance(8_000);
+    await supervisor.stop();
+    supervisor.start();
+    for (let i = 0; i < 5; i++) {
+      launcher.last.spawned();
+      launcher.last.exit(1);
+      clock.advance(Date.parse(supervisor.status().nextRestartAt!) - clock.time);
+    }
+    assert.ok(notices.some((n) => n.type === 'crash-loop' && n.raised));
+    // Past 30 s after the first run's start; the new process crashes at once each time.
+    launcher.last.spawned();
+    launcher.last.exit(1);
+    assert.ok(clock.time > 1_000_000 + 30_000);
+    assert.ok(
+      !notices.some((n) => n.type === 'crash-loop' && !n.raised),
+      'crash-loop is not cleared by a stale timer',
+    );
+    assert.equal(
+      Date.parse(supervisor.status().nextRestartAt!) - clock.time,
+      32_000,
+      'the delay keeps growing',
+    );
   });
 
   test('failures spread over more than ten minutes raise no crash-loop', () => {

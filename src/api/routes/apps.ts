@@ -38,7 +38,8 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
           type: 'object',
           properties: {
             id: { type: 'string', maxLength: 200 },
-            autostart: { type: 'boolean', default: false },
+            // Absent: a new app is off, a re-install keeps the app's setting.
+            autostart: { type: 'boolean' },
             purge: { type: 'boolean', default: false },
           },
           additionalProperties: false,
@@ -57,7 +58,7 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
       const { id, autostart, purge } = request.query;
       const status = await apps.installStream(body, {
         ...(id !== undefined ? { id } : {}),
-        autostart: autostart ?? false,
+        ...(autostart !== undefined ? { autostart } : {}),
         purge: purge ?? false,
       });
       void reply.code(201);

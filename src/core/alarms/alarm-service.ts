@@ -29,6 +29,36 @@ export interface AlarmRaiser {
   raise(code: string, severity: Severity, text: string, subject?: string): void;
   /** Clears an alarm; nothing happens when it is not raised. */
   clear(code: string, text: string, subject?: string): void;
+  /** Alarms raised and not cleared, those left by the manager's previous run included. */
+  active(): ActiveAlarm[];
+}
+
+/** What {@link reconcileAlarms} needs to know of one owner of alarms. */
+export interface AlarmOwner {
+  /** Whether the owner raises and clears this alarm. */
+  owns(alarm: ActiveAlarm): boolean;
+  /** Whether what the owner knows now still makes this alarm true (it takes it over). */
+  holds(alarm: ActiveAlarm): boolean;
+  /** The text of the clear of an alarm it does not hold. */
+  why(alarm: ActiveAlarm): string;
+}
+
+/**
+ * Brings the stored alarms of one owner in line with what it knows. The active alarms survive
+ * a restart in the store, while what their owner knew (a supervisor's count of failures, the
+ * apps installed) starts afresh: an alarm it raised and no longer holds would never be cleared.
+ * Each owner calls this at its start, once the store's alarms are loaded: the alarms it owns
+ * and does not hold are cleared; those it holds are answered, for it to take over (so that
+ * what clears them in memory clears them again).
+ */
+export function reconcileAlarms(alarms: AlarmRaiser, owner: AlarmOwner): ActiveAlarm[] {
+  const held: ActiveAlarm[] = [];
+  for (const alarm of alarms.active()) {
+    if (!owner.owns(alarm)) continue;
+    if (owner.holds(alarm)) held.push(alarm);
+    else alarms.clear(alarm.code, owner.why(alarm), alarm.subject);
+  }
+  return held;
 }
 
 /** Options of {@link AlarmService}. */

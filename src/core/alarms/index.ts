@@ -6,6 +6,8 @@
 export {
   AlarmService,
   CertificateWatch,
+  reconcileAlarms,
+  type AlarmOwner,
   type CertificateWatchOptions,
   type ActiveAlarm,
   type AlarmChange,

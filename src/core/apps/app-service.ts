@@ -29,7 +29,7 @@ import {
   type PackageLimits,
 } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
-import type { AlarmRaiser } from '../alarms/index.js';
+import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/index.js';
 import { diskFullError } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
@@ -93,6 +93,11 @@ export const defaultResourceLimits: ResourceLimits = {
 export interface InstallOptions {
   /** The package's folder must carry this name. */
   id?: string;
+  /**
+   * Start the app with the manager. Not given: off for a new app, kept by a re-install. A
+   * re-install brings the app back to the state it was in (running again if it ran); `true`
+   * starts it in any case, as on a first install.
+   */
   autostart?: boolean;
   /** Empty the app's data folder (instance folders excepted). */
   purge?: boolean;
@@ -228,6 +233,24 @@ interface LoadedApp {
   memoryKills: number;
 }
 
+/** Alarms the app service raises about an app (the subject is the app id). */
+const appAlarmCodes = new Set([
+  'crash-loop',
+  'app-fatal',
+  'app-memory-limit',
+  'service-misbehaved',
+]);
+
+/**
+ * The app an alarm is about, when it goes with the app: one the app service raises about it,
+ * or one of the app's own (`app:<app>:<code>`, raised over the service protocol).
+ */
+function appOfAlarm(alarm: ActiveAlarm): string | undefined {
+  if (appAlarmCodes.has(alarm.code)) return alarm.subject;
+  const own = /^app:([^:]+):/.exec(alarm.code);
+  return own?.[1];
+}
+
 const defaultEnv = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   LANG: 'C.UTF-8',
@@ -356,6 +379,7 @@ export class AppService implements Component {
         text: `an interrupted install of ${id} was rolled back`,
       });
     }
+    const loaded: LoadedApp[] = [];
     for (const record of await this.#catalog.list()) {
       if (record.pid !== null) await this.#stopLeftover(record);
       if (!(await this.#catalog.hasFolder(record.id))) {
@@ -368,7 +392,12 @@ export class AppService implements Component {
         });
         continue;
       }
-      const app = await this.#load(record);
+      loaded.push(await this.#load(record));
+    }
+    // Before any start: a start must find the alarms it clears.
+    this.#adoptAlarms();
+    for (const app of loaded) {
+      const { record } = app;
       if (record.autostart && (await this.#catalog.isRunnable(record.id))) {
         try {
           await this.#requireReachable(app);
@@ -384,6 +413,24 @@ export class AppService implements Component {
         app.log.note('starting (autostart)');
         app.supervisor.start();
       }
+    }
+  }
+
+  /**
+   * The alarms of the previous run that concern apps: those of apps no longer installed are
+   * cleared; the supervisors take over the crash-loop and app-fatal alarms of the others, so
+   * that a stable run or a start clears them as it would have before the restart.
+   */
+  #adoptAlarms(): void {
+    const held = reconcileAlarms(this.#options.alarms, {
+      owns: (alarm) => appOfAlarm(alarm) !== undefined,
+      holds: (alarm) => this.#apps.has(appOfAlarm(alarm)!),
+      why: (alarm) => `${appOfAlarm(alarm)!} is no longer installed`,
+    });
+    for (const alarm of held) {
+      const supervisor = this.#apps.get(alarm.subject)?.supervisor;
+      if (alarm.code === 'crash-loop') supervisor?.adopt({ crashLoop: true });
+      if (alarm.code === 'app-fatal') supervisor?.adopt({ fatal: true });
     }
   }
 
@@ -835,7 +882,7 @@ export class AppService implements Component {
             `${id} gave up after ${notice.failures} failures`,
             id,
           );
-        else this.#options.alarms.clear('app-fatal', `${id} was started again`, id);
+        else this.#options.alarms.clear('app-fatal', `${id} was started or stopped again`, id);
         break;
       case 'state':
         if (notice.state === 'backoff') {
@@ -1034,8 +1081,9 @@ export class AppService implements Component {
 
   /**
    * Installs (or re-installs) an app from an archive: validated and unpacked beside the
-   * installed copy, then swapped in while the app is stopped; autostart is set anew. On any
-   * failure the previous version is installed and, if it ran, running again.
+   * installed copy, then swapped in while the app is stopped; a re-install keeps autostart
+   * unless it is given and leaves the app running or stopped as it was. On any failure the
+   * previous version is installed and, if it ran, running again.
    */
   async install(archivePath: string, options: InstallOptions = {}): Promise<AppStatus> {
     if (options.id !== undefined) checkAppId(options.id);
@@ -1085,7 +1133,7 @@ export class AppService implements Component {
         // (or none, which boot removes), never a folder without a row.
         await this.#catalog.save({
           id,
-          autostart: options.autostart ?? false,
+          autostart: options.autostart ?? before?.autostart ?? false,
           logMaxBytes: before?.logMaxBytes ?? null,
           logFiles: before?.logFiles ?? null,
           unixUser,
@@ -1121,9 +1169,9 @@ export class AppService implements Component {
         subject: id,
         text: `${id} ${app.manifest.version ?? ''} installed`.replace('  ', ' '),
       });
-      if (await this.#catalog.isRunnable(id)) {
-        if (wasRunning || app.record.autostart) app.supervisor.start();
-      }
+      // A new app starts with autostart on; a re-install leaves it running or stopped as it was.
+      const start = before ? wasRunning || options.autostart === true : app.record.autostart;
+      if (start && (await this.#catalog.isRunnable(id))) app.supervisor.start();
       return this.#statusOf(app);
     });
   }
@@ -1191,7 +1239,12 @@ export class AppService implements Component {
       const app = this.#get(id);
       await this.#stopProcess(app);
       this.#options.sandbox?.remove(id);
-      this.#clearMemoryAlarm(id, `${id} was uninstalled`);
+      // Its alarms, its own ones included, go with it: nothing would ever clear them.
+      for (const alarm of this.#options.alarms.active()) {
+        if (appOfAlarm(alarm) === id) {
+          this.#options.alarms.clear(alarm.code, `${id} was uninstalled`, alarm.subject);
+        }
+      }
       this.#apps.delete(id);
       await this.#catalog.remove(id);
       await this.#catalog.removeFolders(id);
@@ -1226,7 +1279,8 @@ export class AppService implements Component {
     clearInterval(this.#memoryTimer);
     await Promise.all(
       [...this.#apps.values()].map(async (app) => {
-        await this.#stopProcess(app);
+        // A gave-up app has no process; a stop would clear its alarm, which a shutdown must not.
+        if (app.supervisor.state !== 'fatal') await this.#stopProcess(app);
         await app.log.close();
       }),
     );

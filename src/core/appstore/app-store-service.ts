@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import type { AlarmRaiser } from '../alarms/index.js';
+import { reconcileAlarms, type AlarmRaiser } from '../alarms/index.js';
 import type { AppService, AppStatus } from '../apps/index.js';
 import { checkAppId } from '../catalog/index.js';
-import type { BackupEntry, BackupService } from '../backup/index.js';
+import type { BackupService } from '../backup/index.js';
 import { AppvisorError, errorCatalog, type ErrorCode } from '../errors/index.js';
 import type { EventLog } from '../events/index.js';
 import type { InstanceService } from '../instances/index.js';
@@ -138,6 +138,43 @@ interface Resolved {
   version: IndexVersion;
 }
 
+/** What store_installs keeps of an app installed from a store. */
+interface InstallRecord {
+  app: string;
+  store: string;
+  version: string;
+  build: number;
+  sha256: string;
+  /** The trusted key that signed the package; null: unsigned. */
+  key: string | null;
+}
+
+/**
+ * An update under way, kept in the store (`store_updates`) at each step, so that a manager
+ * killed during it finishes it, or its rollback, at the next start.
+ */
+interface UpdateJournal {
+  app: string;
+  /**
+   * `backing-up`: the installed version is still the previous one; `installing`: the new one
+   * may be in place (it replaces the previous one in one rename), then waited for;
+   * `rolling-back`: the previous one is being put back.
+   */
+  phase: 'backing-up' | 'installing' | 'rolling-back';
+  from: { version: string | null; build: number | null };
+  /** What store_installs gets once the update succeeds. */
+  target: InstallRecord;
+  /** Whether the app ran before the update: it is waited for, and runs again after a rollback. */
+  wasRunning: boolean;
+  /** The previous version as a package (`<workDir>/.update-…`), to roll back to. */
+  previous: string;
+  /** The backups made before the update, which a rollback restores. */
+  backups: { file: string; instance: string }[];
+}
+
+/** Names of the previous versions an update keeps (not removed at start while journaled). */
+const keptPrefix = '.update-';
+
 const operationKept = 10 * 60_000;
 /** How long an updated app must stay ready, the same process, to count as ready. */
 const settleMs = 1500;
@@ -155,22 +192,48 @@ export class AppStoreService implements Component {
   readonly #queue = new KeyedQueue();
   readonly #operations = new Map<string, StoreOperation>();
   #check: UpdateCheck = { checkedAt: null, updates: [], errors: [] };
+  /** Counts changes of the store list: a read begun before one does not say what is offered. */
+  #generation = 0;
   #timer: NodeJS.Timeout | undefined;
   #checking: Promise<UpdateCheck> | undefined;
 
   constructor(options: AppStoreServiceOptions) {
     this.#options = options;
-    this.sources = new StoreSources(options.store);
+    this.sources = new StoreSources(options.store, () => {
+      this.#sourcesChanged();
+    });
   }
 
   async start(): Promise<void> {
-    // Leftovers of a run that ended during a download or an update.
+    const journals = await this.#journals();
+    const kept = new Set(journals.map((journal) => basename(journal.previous)));
+    // Leftovers of a run that ended during a download or an update (but what the unfinished
+    // updates roll back to).
     const entries = await readdir(this.#options.workDir).catch(() => [] as string[]);
     for (const entry of entries) {
-      if (entry.startsWith('.appstore-')) {
+      if (entry.startsWith('.appstore-') || (entry.startsWith(keptPrefix) && !kept.has(entry))) {
         await rm(join(this.#options.workDir, entry), { force: true, recursive: true });
       }
     }
+    // Updates a killed manager left unfinished: finished or rolled back, in the background
+    // (waiting for the app to get ready must not hold the start up), each in its app's turn.
+    for (const journal of journals) {
+      void this.#queue
+        .run(journal.app, () => this.#resume(journal))
+        .catch((error: unknown) => {
+          this.#options.logger.error(
+            { err: error, app: journal.app },
+            'finishing an update failed',
+          );
+        });
+    }
+    // The alarm of an app uninstalled since its update failed would never be cleared.
+    const installed = new Set((await this.#options.apps.list()).map((app) => app.id));
+    reconcileAlarms(this.#options.alarms, {
+      owns: (alarm) => alarm.code === 'update-failed',
+      holds: (alarm) => installed.has(alarm.subject),
+      why: (alarm) => `${alarm.subject} is no longer installed`,
+    });
     if (this.#options.checkPeriodMs > 0) {
       // The first check soon after the start, not in it: a slow store must not delay the boot.
       this.#timer = setTimeout(() => {
@@ -356,8 +419,12 @@ export class AppStoreService implements Component {
     return installed;
   }
 
-  /** The apps of every configured store, with what is installed of each. */
+  /**
+   * The apps of every configured store, with what is installed of each. As it reads every
+   * store, it is an update check too: `appvisor status` says what it found.
+   */
   async list(): Promise<StoreListing> {
+    const generation = this.#generation;
     const [{ found, errors }, installed] = await Promise.all([this.#read(), this.#installed()]);
     const apps = new Map<string, StoreAppView>();
     for (const { source, apps: listed } of found) {
@@ -381,7 +448,36 @@ export class AppStoreService implements Component {
         });
       }
     }
-    return { apps: [...apps.values()].sort((a, b) => a.id.localeCompare(b.id)), errors };
+    const listing = { apps: [...apps.values()].sort((a, b) => a.id.localeCompare(b.id)), errors };
+    // Read before the list of stores changed: not what they offer now.
+    if (generation === this.#generation) {
+      this.#check = {
+        checkedAt: new Date().toISOString(),
+        updates: listing.apps
+          .filter((app) => app.updateAvailable && app.installed)
+          .map((app) => ({
+            app: app.id,
+            store: app.store,
+            installed: app.installed!,
+            available: app.latest,
+          })),
+        errors,
+      };
+    }
+    return listing;
+  }
+
+  /**
+   * A store was added, changed or removed: the last check no longer says what is offered
+   * ("not checked yet" until a new one, begun at once, has read the stores).
+   */
+  #sourcesChanged(): void {
+    this.#generation++;
+    this.#check = { checkedAt: null, updates: [], errors: [] };
+    this.#checking = undefined;
+    this.check().catch((error: unknown) => {
+      this.#options.logger.warn({ err: error }, 'update check failed');
+    });
   }
 
   /** One app as the stores offer it; APPSTORE_APP_NOT_FOUND when none lists it. */
@@ -460,13 +556,17 @@ export class AppStoreService implements Component {
     return [...this.#operations.values()].map((op) => ({ ...op }));
   }
 
-  #begin(action: StoreOperation['action'], resolved: Resolved): StoreOperation {
+  #begin(
+    action: StoreOperation['action'],
+    resolved: Pick<Resolved, 'version'> & { app: { id: string } },
+    phase: OperationPhase = 'downloading',
+  ): StoreOperation {
     const op: StoreOperation = {
       app: resolved.app.id,
       action,
       version: resolved.version.version,
       build: resolved.version.build,
-      phase: 'downloading',
+      phase,
       received: 0,
       total: resolved.version.size,
       startedAt: new Date().toISOString(),
@@ -503,23 +603,156 @@ export class AppStoreService implements Component {
     return file;
   }
 
-  async #record(resolved: Resolved): Promise<void> {
-    await this.#options.store.query(
-      `INSERT INTO store_installs (node_id, app, store, version, build, sha256, key, installed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-       ON CONFLICT (node_id, app) DO UPDATE SET store = excluded.store, version = excluded.version,
-         build = excluded.build, sha256 = excluded.sha256, key = excluded.key, installed_at = now()`,
-      [
+  #recordOf(resolved: Resolved): InstallRecord {
+    return {
+      app: resolved.app.id,
+      store: resolved.source.name,
+      version: resolved.version.version,
+      build: resolved.version.build,
+      sha256: resolved.version.sha256,
+      key: this.#signedBy(resolved.source, resolved.app, resolved.version),
+    };
+  }
+
+  /** Records what is installed from a store; an update's journal goes in the same step. */
+  async #record(record: InstallRecord): Promise<void> {
+    await this.#options.store.transaction(async (query) => {
+      await query(
+        `INSERT INTO store_installs (node_id, app, store, version, build, sha256, key, installed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         ON CONFLICT (node_id, app) DO UPDATE SET store = excluded.store,
+           version = excluded.version, build = excluded.build, sha256 = excluded.sha256,
+           key = excluded.key, installed_at = now()`,
+        [
+          this.#options.nodeId,
+          record.app,
+          record.store,
+          record.version,
+          record.build,
+          record.sha256,
+          record.key,
+        ],
+      );
+      await query('DELETE FROM store_updates WHERE node_id = $1 AND app = $2', [
         this.#options.nodeId,
-        resolved.app.id,
-        resolved.source.name,
-        resolved.version.version,
-        resolved.version.build,
-        resolved.version.sha256,
-        this.#signedBy(resolved.source, resolved.app, resolved.version),
-      ],
+        record.app,
+      ]);
+    });
+    this.#check.updates = this.#check.updates.filter((u) => u.app !== record.app);
+  }
+
+  // --- the journal of updates under way -----------------------------------------------------
+
+  async #journal(journal: UpdateJournal): Promise<void> {
+    await this.#options.store.query(
+      `INSERT INTO store_updates (node_id, app, phase, journal) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (node_id, app)
+       DO UPDATE SET phase = excluded.phase, journal = excluded.journal, updated_at = now()`,
+      [this.#options.nodeId, journal.app, journal.phase, JSON.stringify(journal)],
     );
-    this.#check.updates = this.#check.updates.filter((u) => u.app !== resolved.app.id);
+  }
+
+  async #dropJournal(app: string): Promise<void> {
+    await this.#options.store.query('DELETE FROM store_updates WHERE node_id = $1 AND app = $2', [
+      this.#options.nodeId,
+      app,
+    ]);
+  }
+
+  /** The journal's kept package: only ever a file of the work folder, whatever the row says. */
+  #kept(journal: UpdateJournal): string {
+    const name = basename(journal.previous);
+    if (!name.startsWith(keptPrefix)) {
+      throw new AppvisorError('INTERNAL', `not a kept package: ${journal.previous}`);
+    }
+    return join(this.#options.workDir, name);
+  }
+
+  async #journals(): Promise<UpdateJournal[]> {
+    const result = await this.#options.store.query<{ journal: UpdateJournal }>(
+      'SELECT journal FROM store_updates WHERE node_id = $1 ORDER BY started_at',
+      [this.#options.nodeId],
+    );
+    return result.rows.map((row) => row.journal);
+  }
+
+  /**
+   * Finishes an update that a killed manager left: before the new version was in place, the
+   * app is left (or started again) as it was; with the new version in place, it is waited for
+   * as the update would have, and kept or rolled back; a rollback under way is done again.
+   */
+  async #resume(journal: UpdateJournal): Promise<void> {
+    const { apps, events, logger } = this.#options;
+    const { app: id, target } = journal;
+    const op = this.#begin(
+      'update',
+      {
+        app: { id },
+        version: { version: target.version, build: target.build, size: 0 } as IndexVersion,
+      },
+      journal.phase === 'rolling-back' ? 'rolling-back' : 'waiting',
+    );
+    logger.warn(
+      { app: id, phase: journal.phase },
+      'finishing an update the manager was stopped in',
+    );
+    try {
+      const status = await apps.status(id);
+      const swapped =
+        status.version === target.version && (status.build ?? target.build) === target.build;
+      if (journal.phase === 'rolling-back') {
+        await this.#rollBack(
+          journal,
+          `${id} ${target.version}: the manager was stopped while rolling the update back`,
+          op,
+        );
+      }
+      if (journal.phase === 'backing-up' || !swapped) {
+        const text = `${id}: the update to ${target.version} was cut off by a stop of the manager before it was installed; ${journal.from.version ?? 'the previous version'} stays`;
+        events.record({ kind: 'app.update-failed', severity: 'warning', subject: id, text });
+        if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
+          await apps.startApp(id);
+        }
+        this.#finish(op, new AppvisorError('UPDATE_FAILED', text));
+        return;
+      }
+      if (journal.wasRunning) {
+        if (status.state === 'stopped' || status.state === 'fatal') await apps.startApp(id);
+        const failure = await this.#waitReady(id, this.#options.updateTimeoutMs);
+        if (failure !== null) {
+          await this.#rollBack(
+            journal,
+            `${id} ${target.version} did not get ready after a restart of the manager: ${failure}`,
+            op,
+          );
+        }
+      }
+      await this.#succeeded(target, journal.from, ' (finished after a restart of the manager)');
+      this.#finish(op);
+    } catch (error) {
+      if (op.finishedAt === null) this.#finish(op, error);
+      throw error;
+    } finally {
+      await this.#dropJournal(id).catch(() => undefined);
+      await rm(this.#kept(journal), { force: true });
+    }
+  }
+
+  /** An update is done: recorded (its journal dropped), its alarm cleared, an event. */
+  async #succeeded(
+    target: InstallRecord,
+    from: { version: string | null },
+    note = '',
+  ): Promise<void> {
+    const { app: id } = target;
+    await this.#record(target);
+    this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
+    this.#options.events.record({
+      kind: 'app.updated',
+      severity: 'info',
+      subject: id,
+      text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${target.store}${note}`,
+    });
   }
 
   /**
@@ -563,7 +796,7 @@ export class AppStoreService implements Component {
           autostart: options.autostart ?? false,
           expect: { version: resolved.version.version, build: resolved.version.build },
         });
-        await this.#record(resolved);
+        await this.#record(this.#recordOf(resolved));
         this.#options.events.record({
           kind: 'app.store-installed',
           severity: 'info',
@@ -650,18 +883,13 @@ export class AppStoreService implements Component {
       const file = await this.#download(resolved, op);
       work.push(file);
       const status = await this.#replace(id, resolved, file, op, work);
-      await this.#record(resolved);
-      this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
-      this.#options.events.record({
-        kind: 'app.updated',
-        severity: 'info',
-        subject: id,
-        text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${resolved.source.name}`,
-      });
+      await this.#succeeded(this.#recordOf(resolved), from);
       this.#finish(op);
       return { app: id, changed: true, from, to, status };
     } catch (error) {
       this.#finish(op, error);
+      // Failed or rolled back while the manager ran: nothing is left to finish.
+      await this.#dropJournal(id).catch(() => undefined);
       throw error;
     } finally {
       for (const file of work) await rm(file, { force: true });
@@ -702,7 +930,10 @@ export class AppStoreService implements Component {
     return key === null ? null : normalizeKey(key);
   }
 
-  /** The update proper, once the package is here: backup, install, wait, or roll back. */
+  /**
+   * The update proper, once the package is here: backup, install, wait, or roll back. Each
+   * step is journaled first, so that a manager killed in it finishes it at the next start.
+   */
   async #replace(
     id: string,
     resolved: Resolved,
@@ -710,47 +941,74 @@ export class AppStoreService implements Component {
     op: StoreOperation,
     work: string[],
   ): Promise<AppStatus> {
-    const { apps, backups, logger } = this.#options;
+    const { apps, backups } = this.#options;
     const before = await apps.status(id);
     const wasRunning = before.state !== 'stopped' && before.state !== 'fatal';
-    const previous = join(this.#options.workDir, `.appstore-${randomBytes(6).toString('hex')}`);
+    const previous = join(
+      this.#options.workDir,
+      `${keptPrefix}${id}-${randomBytes(6).toString('hex')}.tar`,
+    );
     work.push(previous);
     await apps.archiveInstalled(id, previous);
+    const journal: UpdateJournal = {
+      app: id,
+      phase: 'backing-up',
+      from: { version: before.version, build: before.build },
+      target: this.#recordOf(resolved),
+      wasRunning,
+      previous,
+      backups: [],
+    };
+    await this.#journal(journal);
     op.phase = 'backing-up';
     const saved = await backups.backupApp(id, `before the update to ${resolved.version.version}`);
+    journal.backups = saved.flatMap((entry) =>
+      entry.instance === null ? [] : [{ file: entry.file, instance: entry.instance }],
+    );
+    journal.phase = 'installing';
+    await this.#journal(journal);
     op.phase = 'installing';
     const expect = { version: resolved.version.version, build: resolved.version.build };
     // A package that cannot be installed leaves the previous version as it was (apps.install).
-    let status = await apps.install(file, {
-      id,
-      autostart: before.autostart,
-      expect,
-      skipUpdateHook: true,
-    });
+    // Autostart is kept; the app ends running or stopped as it was.
+    const status = await apps.install(file, { id, expect, skipUpdateHook: true });
     if (!wasRunning) return status;
     op.phase = 'waiting';
     const failure = await this.#waitReady(id, this.#options.updateTimeoutMs);
     if (failure === null) return apps.status(id);
+    return this.#rollBack(
+      journal,
+      `${id} ${resolved.version.version} did not get ready: ${failure}`,
+      op,
+    );
+  }
 
+  /**
+   * Puts the previous version back, running again if it ran, and every instance as the backup
+   * made before the update has it; raises `update-failed` and throws UPDATE_FAILED.
+   */
+  async #rollBack(journal: UpdateJournal, reason: string, op: StoreOperation): Promise<never> {
+    const { apps, logger } = this.#options;
+    const id = journal.app;
+    const was = journal.from.version ?? 'the previous version';
     op.phase = 'rolling-back';
     op.rolledBack = true;
-    const reason = `${id} ${resolved.version.version} did not get ready: ${failure}`;
-    logger.error({ app: id, version: resolved.version.version }, `${reason}; rolling back`);
+    journal.phase = 'rolling-back';
+    await this.#journal(journal);
+    logger.error({ app: id, version: journal.target.version }, `${reason}; rolling back`);
     try {
-      status = await apps.install(previous, {
-        id,
-        autostart: before.autostart,
-        skipUpdateHook: true,
-      });
-      if (status.state === 'stopped' || status.state === 'fatal') await apps.startApp(id);
-      await this.#restoreAll(saved);
+      const status = await apps.install(this.#kept(journal), { id, skipUpdateHook: true });
+      if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
+        await apps.startApp(id);
+      }
+      await this.#restoreAll(journal.backups);
       await this.#waitReady(id, this.#options.updateTimeoutMs);
     } catch (error) {
-      const text = `${reason}; the rollback to ${before.version ?? 'the previous version'} failed too: ${(error as Error).message}`;
+      const text = `${reason}; the rollback to ${was} failed too: ${(error as Error).message}`;
       this.#options.alarms.raise('update-failed', 'critical', text, id);
       throw new AppvisorError('UPDATE_FAILED', text, { cause: error });
     }
-    const text = `${reason}; rolled back to ${before.version ?? 'the previous version'}, instances restored from the backup made before the update`;
+    const text = `${reason}; rolled back to ${was}, instances restored from the backup made before the update`;
     this.#options.alarms.raise('update-failed', 'error', text, id);
     this.#options.events.record({
       kind: 'app.update-failed',
@@ -762,16 +1020,16 @@ export class AppStoreService implements Component {
   }
 
   /** Puts every instance back as the backup made before the update has it. */
-  async #restoreAll(saved: BackupEntry[]): Promise<void> {
+  async #restoreAll(saved: { file: string; instance: string }[]): Promise<void> {
     for (const entry of saved) {
-      if (entry.instance === null) continue;
       await this.#options.backups.restore(entry.file, { into: entry.instance });
     }
   }
 
   /**
    * Waits until the app runs and every enabled instance of it is ready; null then, else what
-   * is wrong when the time is up (or at once when the app gave up: fatal).
+   * is wrong: at once when the app ended (backoff, stopped, fatal) or an instance failed, else
+   * when the time is up.
    */
   async #waitReady(id: string, timeoutMs: number): Promise<string | null> {
     const until = Date.now() + timeoutMs;
@@ -791,10 +1049,20 @@ export class AppStoreService implements Component {
       }
       steady = undefined;
       if (status.state === 'fatal') return 'the app stopped for good (fatal) after failed starts';
+      const exit = status.lastExit;
+      const ended = exit ? ` (last exit ${exit.code ?? exit.signal ?? exit.kind})` : '';
+      if (status.state === 'backoff' || status.state === 'stopped') {
+        return `the app ended${ended} and is ${status.state}`;
+      }
+      const failed = this.#options.instances
+        .list({ app: id })
+        .filter((view) => view.enabled && view.state === 'failed');
+      if (failed.length > 0) {
+        return `instance(s) ${failed.map((v) => `${v.id} failed${v.error ? ` (${v.error})` : ''}`).join(', ')}`;
+      }
       if (Date.now() >= until) {
         if (status.state !== 'running') {
-          const exit = status.lastExit;
-          return `the app is ${status.state} after ${timeoutMs / 1000} s${exit ? ` (last exit ${exit.code ?? exit.signal ?? '?'})` : ''}, ${status.restarts} restart(s)`;
+          return `the app is ${status.state} after ${timeoutMs / 1000} s${ended}, ${status.restarts} restart(s)`;
         }
         return `instance(s) ${waiting.map((v) => `${v.id} (${v.state})`).join(', ')} not ready after ${timeoutMs / 1000} s`;
       }
@@ -806,27 +1074,14 @@ export class AppStoreService implements Component {
 
   /** Asks every store now; the result is kept for {@link updates} and `appvisor status`. */
   check(): Promise<UpdateCheck> {
-    this.#checking ??= (async () => {
-      try {
-        const listing = await this.list();
-        this.#check = {
-          checkedAt: new Date().toISOString(),
-          updates: listing.apps
-            .filter((app) => app.updateAvailable && app.installed)
-            .map((app) => ({
-              app: app.id,
-              store: app.store,
-              installed: app.installed!,
-              available: app.latest,
-            })),
-          errors: listing.errors,
-        };
-        return this.updates();
-      } finally {
-        this.#checking = undefined;
-      }
-    })();
-    return this.#checking;
+    if (this.#checking) return this.#checking;
+    const checking = this.list()
+      .then(() => this.updates())
+      .finally(() => {
+        if (this.#checking === checking) this.#checking = undefined;
+      });
+    this.#checking = checking;
+    return checking;
   }
 
   /** The last check's result (nothing asked). */

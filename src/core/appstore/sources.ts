@@ -67,9 +67,12 @@ export interface TrustedSource extends StoreSource {
 /** The configured app stores, kept in the store's settings table in the order they were added. */
 export class StoreSources {
   readonly #store: Store;
+  readonly #changed: (() => void) | undefined;
 
-  constructor(store: Store) {
+  /** `changed` is called after every change of the list (what the stores offer changes). */
+  constructor(store: Store, changed?: () => void) {
     this.#store = store;
+    this.#changed = changed;
   }
 
   async list(): Promise<StoreSource[]> {
@@ -127,5 +130,6 @@ export class StoreSources {
       edit(sources);
       await putSetting(query, settingKey, sources);
     });
+    this.#changed?.();
   }
 }

@@ -11,7 +11,7 @@ import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
 import { AppvisorError, type ErrorCode } from '../errors/index.js';
-import type { AlarmRaiser } from '../alarms/index.js';
+import { reconcileAlarms, type AlarmRaiser } from '../alarms/index.js';
 import { isDiskFull } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import type { InstanceService, InstanceView } from '../instances/index.js';
@@ -64,7 +64,15 @@ export interface BackupServiceOptions {
   parallel: number;
   /** The platform label (`#L`). */
   label: () => Promise<string>;
+  /**
+   * Names and retention of the backups made before an update (config `backup.updateTemplate`,
+   * `backup.updateKeep`): never the schedule's, so an update never replaces a scheduled backup.
+   */
+  updates?: { template: string; keep: number };
 }
+
+/** Pre-update backups by default: a folder of their own, the newest 3 per instance kept. */
+const defaultUpdateBackups = { template: '#A/before-update/#I-#d.tar', keep: 3 };
 
 const scheduleKey = 'backup.schedule';
 const workFolder = '.work';
@@ -153,6 +161,15 @@ export class BackupService implements Component {
   }
 
   async start(): Promise<void> {
+    try {
+      checkTemplate(this.#updates.template);
+    } catch (error) {
+      throw new AppvisorError(
+        'CONFIG_INVALID',
+        `backup.updateTemplate: ${(error as Error).message}`,
+        { field: 'backup.updateTemplate' },
+      );
+    }
     await mkdir(this.#options.folder, { recursive: true, mode: 0o700 });
     // Work files of backups and restores a crash interrupted: never under a final name.
     await rm(join(this.#options.folder, workFolder), { recursive: true, force: true });
@@ -162,11 +179,19 @@ export class BackupService implements Component {
     );
     if (stored.rows[0]) this.#schedule = { ...this.#schedule, ...stored.rows[0].value };
     this.#arm();
+    // The alarm of an instance deleted since its backup failed would never be cleared.
+    reconcileAlarms(this.#options.alarms, {
+      owns: (alarm) => alarm.code === 'backup-failed' && alarm.subject !== 'pg_dump',
+      holds: (alarm) => this.#options.instances.list({}).some((view) => view.id === alarm.subject),
+      why: (alarm) => `instance ${alarm.subject} no longer exists`,
+    });
     // The WebAssembly pg_dump is loaded from a package's files in a way a new version could
     // break: prove at every start that it runs, and say so loudly when it does not.
     void selfCheck().then(
       (report) => {
         this.#dumpCheck = { version: report.version, error: null };
+        // Raised by an earlier start whose pg_dump did not work: nothing else clears it.
+        this.#options.alarms.clear('backup-failed', `pg_dump works: ${report.version}`, 'pg_dump');
       },
       (error: unknown) => {
         const text = `pg_dump does not work: ${(error as Error).message}`;
@@ -295,13 +320,23 @@ export class BackupService implements Component {
     });
   }
 
-  /** Backs up every instance of an app (before an update); excluded ones too. */
+  get #updates(): { template: string; keep: number } {
+    return this.#options.updates ?? defaultUpdateBackups;
+  }
+
+  /**
+   * Backs up every instance of an app before an update, excluded ones too, under the update
+   * backups' own names and retention (`updates`), never into the schedule's rolling slots.
+   */
   async backupApp(app: string, why: string): Promise<BackupEntry[]> {
     const ids = this.#options.instances.list({ app }).map((view) => view.id);
+    const { template, keep } = this.#updates;
     const entries: BackupEntry[] = [];
     for (const id of ids) {
       this.#options.logger.info({ instance: id }, `backing up ${id} ${why}`);
-      entries.push(await this.create(id));
+      const entry = await this.create(id, { template, slots: Math.max(1, keep) });
+      await this.#prune(entry, { template, keep });
+      entries.push(entry);
     }
     return entries;
   }
@@ -314,7 +349,7 @@ export class BackupService implements Component {
       views.map(async (view) => {
         try {
           const entry = await this.create(view.id);
-          await this.#prune(entry);
+          await this.#prune(entry, this.#schedule);
           result.ok.push(view.id);
         } catch (error) {
           this.#options.logger.warn({ instance: view.id, err: error }, 'scheduled backup failed');
@@ -326,12 +361,14 @@ export class BackupService implements Component {
   }
 
   /**
-   * Count retention (`keep`, templates without `#bn`): after a scheduled backup, the oldest
-   * archives of the same instance and app in the new archive's folder beyond `keep` are
-   * removed. Archives it cannot attribute (encrypted ones) are left alone.
+   * Count retention (`keep`, templates without `#bn`): after a scheduled (or pre-update)
+   * backup, the oldest archives of the same instance and app in the new archive's folder beyond
+   * `keep` are removed. Archives it cannot attribute (encrypted ones) are left alone.
    */
-  async #prune(entry: BackupEntry): Promise<void> {
-    const { keep, template } = this.#schedule;
+  async #prune(
+    entry: BackupEntry,
+    { keep, template }: { keep: number; template: string },
+  ): Promise<void> {
     if (keep <= 0 || usesSlots(template)) return;
     const folder = dirname(join(this.#options.folder, entry.file));
     const siblings: BackupEntry[] = [];

@@ -332,6 +332,22 @@ export const configSchema = z.strictObject({
         .max(16)
         .default(1)
         .describe('Instance backups that may run at once (each holds a dump and a gzip).'),
+      updateTemplate: z
+        .string()
+        .min(1)
+        .max(500)
+        .default('#A/before-update/#I-#d.tar')
+        .describe(
+          "Names of the backups made before an update of an app (docs/backups.md templates): a folder of their own, apart from the schedule's archives, which an update never replaces.",
+        ),
+      updateKeep: z
+        .int()
+        .min(0)
+        .max(1000)
+        .default(3)
+        .describe(
+          'Backups made before updates kept per instance in their folder (the oldest go; 0 keeps all; with `#bn`: the number of slots).',
+        ),
     })
     .prefault({}),
   alarms: z

@@ -27,7 +27,7 @@ import {
 import { AppvisorError } from '../errors/index.js';
 import { PathRouter } from '../../lib/path-router.js';
 import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
-import type { ActiveAlarm, AlarmRaiser } from '../alarms/index.js';
+import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/index.js';
 import { escapeControls } from '../../lib/text-escape.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
@@ -121,7 +121,7 @@ export interface InstanceServiceOptions {
   apps: AppService;
   events: EventLog;
   /** Where alarms are raised and cleared (and the active ones counted, per app). */
-  alarms: AlarmRaiser & { active(): ActiveAlarm[] };
+  alarms: AlarmRaiser;
   /** Alarms one app may hold raised at once (config `services.maxAlarms`). */
   maxAppAlarms: number;
   logger: Logger;
@@ -231,6 +231,12 @@ export class InstanceService implements Component, InstanceHost {
       this.#routes.set(row.path, live);
     }
     await this.#cleanUpRestores();
+    // An app's alarms about an instance deleted meanwhile would never be cleared.
+    reconcileAlarms(this.#options.alarms, {
+      owns: (alarm) => instanceAlarm(alarm) !== undefined,
+      holds: (alarm) => this.#live.get(alarm.subject)?.row.app === instanceAlarm(alarm),
+      why: (alarm) => `instance ${alarm.subject} no longer exists`,
+    });
     this.#options.apps.setInstanceHost(this);
   }
 
@@ -962,6 +968,11 @@ export class InstanceService implements Component, InstanceHost {
       this.#setState(live, 'stopped');
       await this.#deprovision(live.row);
       this.#live.delete(id);
+      for (const alarm of this.#options.alarms.active()) {
+        if (alarm.subject === id && instanceAlarm(alarm) === live.row.app) {
+          this.#options.alarms.clear(alarm.code, `instance ${id} was deleted`, id);
+        }
+      }
       this.#options.events.record({
         kind: 'instance.deleted',
         severity: 'info',
@@ -980,6 +991,15 @@ export class InstanceService implements Component, InstanceHost {
   destroy(): void {
     for (const live of this.#live.values()) clearTimeout(live.timer);
   }
+}
+
+/**
+ * The app of an app's own alarm (`app:<app>:<code>`) about one of its instances; undefined for
+ * other alarms and for those about the app as a whole (the subject is the app id).
+ */
+function instanceAlarm(alarm: ActiveAlarm): string | undefined {
+  const app = /^app:([^:]+):/.exec(alarm.code)?.[1];
+  return app !== undefined && alarm.subject !== app ? app : undefined;
 }
 
 /** The default domain of new instances: this machine's name, or `localhost`. */

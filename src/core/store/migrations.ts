@@ -164,4 +164,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // 9 is another change's; the gap is harmless (migrations are applied by number).
+    version: 10,
+    name: 'app store updates under way, finished or rolled back at the next start',
+    sql: `
+      CREATE TABLE store_updates (
+        node_id text NOT NULL,
+        app text NOT NULL,
+        phase text NOT NULL,
+        journal jsonb NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (node_id, app)
+      );
+    `,
+  },
 ];

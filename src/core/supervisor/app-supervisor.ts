@@ -140,6 +140,16 @@ export class AppSupervisor {
     return { changed };
   }
 
+  /**
+   * Takes over the alarms a previous manager's supervisor of this app raised (they are in the
+   * store; the knowledge that raised them is not): a `crash-loop` is cleared again by a
+   * stable run, an `app-fatal` by a start, as if this supervisor had raised them.
+   */
+  adopt(raised: { crashLoop?: boolean; fatal?: boolean }): void {
+    if (raised.crashLoop) this.#crashLoop = true;
+    if (raised.fatal) this.#fatal = true;
+  }
+
   /** The service said it is ready (readiness `message`). */
   ready(): void {
     this.#dispatch('ready');
@@ -212,6 +222,7 @@ export class AppSupervisor {
         this.#nextRestartAt = null;
         break;
       case 'armStable':
+        clock.clearTimeout(this.#stableTimer);
         this.#stableTimer = clock.setTimeout(() => {
           this.#stableTimer = undefined;
           this.#onStable();

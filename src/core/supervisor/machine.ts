@@ -53,21 +53,26 @@ const exitWhileStopping: Transition = { next: 'stopped', actions: ['cancelGrace'
 
 /**
  * The table. A pair that is not listed has no effect (a start on a running app, a stop on a
- * stopped one): the caller reports "nothing to do".
+ * stopped one): the caller reports "nothing to do". Every way out of `starting` and `running`
+ * to another state cancels the stable timer: only the run that armed it may be called stable.
+ * A stop arms the grace timer before it signals, so that a process that ends at once finds it
+ * to cancel.
  */
 export const transitions: Readonly<Record<AppState, Partial<Record<SupervisorEvent, Transition>>>> =
   {
     stopped: {
-      start: { next: 'starting', actions: ['resetFailures', 'spawn'] },
+      // clearFatal: a gave-up alarm taken over from the previous manager ends with a start.
+      start: { next: 'starting', actions: ['clearFatal', 'resetFailures', 'spawn'] },
     },
     starting: {
       spawned: { next: 'starting', actions: [] },
       ready: { next: 'running', actions: ['armStable'] },
-      stop: { next: 'stopping', actions: ['term', 'armGrace'] },
+      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'term'] },
       ...exitWhileUp,
     },
     running: {
-      stop: { next: 'stopping', actions: ['term', 'armGrace'] },
+      // A stopped run never proves stable: its timer would clear the next run's crash-loop.
+      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'term'] },
       ...exitWhileUp,
     },
     stopping: {

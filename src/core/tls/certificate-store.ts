@@ -194,6 +194,20 @@ export class CertificateStore {
     return pair;
   }
 
+  /**
+   * Called once the store's alarms are loaded: a `certificate-unusable` alarm of an earlier run
+   * whose `.unusable` files are gone (removed by hand) is over; {@link load} ran too early to
+   * see it.
+   */
+  async reconcileAlarm(): Promise<void> {
+    if (await exists(join(this.#folder, 'cert.pem.unusable'))) return;
+    this.#alarms?.clear(
+      certificateUnusableAlarm,
+      'the unusable certificate files are gone',
+      'front',
+    );
+  }
+
   status(): CertificateStatus {
     if (!this.#pair) throw new AppvisorError('STARTING', 'the certificate is not loaded yet');
     return {

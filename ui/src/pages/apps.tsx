@@ -84,7 +84,8 @@ export function AppActions(props: {
 function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
   const [file, setFile] = useState<File>();
   const [appId, setAppId] = useState('');
-  const [autostart, setAutostart] = useState(true);
+  // '': not sent, so a re-install keeps the app's autostart (and a new app has it off).
+  const [autostart, setAutostart] = useState<'' | 'true' | 'false'>('');
   const [purge, setPurge] = useState(false);
   const [progress, setProgress] = useState<number>();
   const action = useAction();
@@ -105,10 +106,8 @@ function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
         event.preventDefault();
         if (!file) return;
         setProgress(0);
-        const query: Record<string, string> = {
-          autostart: String(autostart),
-          purge: String(purge),
-        };
+        const query: Record<string, string> = { purge: String(purge) };
+        if (autostart) query.autostart = autostart;
         if (appId.trim()) query.id = appId.trim();
         void action
           .run(() => uploadPackage<AppStatus>(file, query, setProgress))
@@ -157,17 +156,26 @@ function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
           />
         )}
       </Field>
-      <div class="checks">
-        <label>
-          <input
-            type="checkbox"
-            checked={autostart}
+      <Field
+        id="install-autostart"
+        label="Start with the manager"
+        hint="A re-install leaves the app running or stopped as it was"
+      >
+        {(aria) => (
+          <select
+            {...aria}
+            value={autostart}
             onChange={(event) => {
-              setAutostart(event.currentTarget.checked);
+              setAutostart(event.currentTarget.value as '' | 'true' | 'false');
             }}
-          />{' '}
-          Start it now and with the manager
-        </label>
+          >
+            <option value="">As it is (no for a new app)</option>
+            <option value="true">Yes: start it now and with the manager</option>
+            <option value="false">No</option>
+          </select>
+        )}
+      </Field>
+      <div class="checks">
         <label>
           <input
             type="checkbox"

@@ -1,0 +1,164 @@
+/**
+ * A manager killed (kill -9) while an app store update waits for the new version finishes the
+ * update, or rolls it back, at its next start.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ActiveAlarm, StoreAppView, StoreOperation } from '../../src/api/index.js';
+import {
+  buildStoreFolder,
+  makeStorePackage,
+  StaticStore,
+  storeKeygen,
+} from '../helpers/app-store.js';
+import {
+  appStatus,
+  cli,
+  eventually,
+  http,
+  killAll,
+  makeTemp,
+  removeTemp,
+  startDaemon,
+  stopQuietly,
+  type Daemon,
+} from '../helpers/daemon.js';
+
+describe('an update cut off by a kill of the manager', () => {
+  let data: string;
+  let work: string;
+  let storeDir: string;
+  let key: string;
+  let server: StaticStore;
+  let daemon: Daemon | undefined;
+
+  const args = ['--set', 'appstore.updateTimeoutSeconds=6', '--set', 'apps.stopGraceSeconds=2'];
+  const run = (...more: string[]) => cli([...more, '--data', data]);
+  const get = async <T>(path: string): Promise<T> =>
+    (await http('GET', { socket: daemon!.socket }, `/manager/api/v1${path}`)).body as T;
+
+  /** Starts `store update <app>` and kills the manager once it waits for the new version. */
+  const killWhileWaiting = async (app: string) => {
+    const update = run('store', 'update', app);
+    await eventually(
+      async () => {
+        const { operations } = await get<{ operations: StoreOperation[] }>('/store/operations');
+        return operations.some((op) => op.app === app && op.phase === 'waiting') || undefined;
+      },
+      60_000,
+      `${app} update waiting`,
+    );
+    daemon!.child.kill('SIGKILL');
+    await daemon!.exited;
+    await update;
+  };
+
+  before(async () => {
+    data = await makeTemp();
+    work = await makeTemp();
+    storeDir = join(work, 'store');
+    await mkdir(storeDir);
+    key = join(work, 'store.key');
+    const publicKey = await storeKeygen(key);
+    server = new StaticStore(storeDir);
+    await server.start();
+    daemon = await startDaemon({ data, args });
+    const added = await run('store', 'add', 'main', server.url(), '--key', publicKey);
+    assert.equal(added.code, 0, added.stderr);
+  });
+  after(async () => {
+    await stopQuietly(daemon);
+    await killAll(data);
+    await server.close();
+    await removeTemp(data);
+    await removeTemp(work);
+  });
+
+  test('the new version does not get ready after the restart: rolled back', async () => {
+    await makeStorePackage(join(storeDir, 'stuck-1.tar.gz'), 'stuck', { version: '1', build: 1 });
+    await buildStoreFolder(storeDir, key);
+    const installed = await run('store', 'install', 'stuck', '--autostart');
+    assert.equal(installed.code, 0, installed.stderr);
+    // A service that never says it is ready: the update waits for it.
+    await makeStorePackage(join(storeDir, 'stuck-2.tar.gz'), 'stuck', {
+      version: '2',
+      build: 2,
+      instances: true,
+    });
+    await buildStoreFolder(storeDir, key);
+    await killWhileWaiting('stuck');
+
+    daemon = await startDaemon({ data, args });
+    await eventually(
+      async () => {
+        const status = await appStatus(daemon!, 'stuck');
+        return status.version === '1' && status.state === 'running' ? status : undefined;
+      },
+      60_000,
+      'stuck rolled back to 1 and running',
+    );
+    // Raised once the rollback is complete (the app has been waited for again).
+    const alarm = await eventually(
+      async () =>
+        (await get<{ alarms: ActiveAlarm[] }>('/alarms')).alarms.find(
+          (a) => a.code === 'update-failed' && a.subject === 'stuck',
+        ),
+      30_000,
+      'update-failed raised',
+    );
+    assert.match(alarm.text, /after a restart of the manager.*rolled back to 1/);
+    await eventually(
+      async () =>
+        (await readdir(join(data, 'apps'))).every((name) => !name.startsWith('.')) || undefined,
+      10_000,
+      'no kept package left',
+    );
+  });
+
+  test('the new version gets ready after the restart: the update is finished', async () => {
+    const hold = join(work, 'hold');
+    await writeFile(hold, '');
+    await makeStorePackage(join(storeDir, 'late-1.tar.gz'), 'late', { version: '1', build: 1 });
+    await buildStoreFolder(storeDir, key);
+    const installed = await run('store', 'install', 'late', '--autostart');
+    assert.equal(installed.code, 0, installed.stderr);
+    // A service that says it is ready only once the hold file is gone.
+    await makeStorePackage(
+      join(storeDir, 'late-2.tar.gz'),
+      'late',
+      { version: '2', build: 2, instances: true },
+      {
+        script: '#!/bin/sh\nexec "${APPVISOR_NODE:-node}" "$APPVISOR_APP_DIR/main.mjs"\n',
+        files: [
+          {
+            name: 'main.mjs',
+            content: `import { existsSync } from 'node:fs';
+while (existsSync(${JSON.stringify(hold)})) await new Promise((r) => setTimeout(r, 100));
+const { createService } = await import(process.env.APPVISOR_SDK);
+createService({ start() { return {}; } });
+`,
+          },
+        ],
+      },
+    );
+    await buildStoreFolder(storeDir, key);
+    await killWhileWaiting('late');
+    await rm(hold);
+
+    daemon = await startDaemon({ data, args });
+    await eventually(
+      async () => {
+        const shown = await get<StoreAppView>('/store/apps/late');
+        return shown.installed?.store === 'main' && shown.installed.build === 2 ? true : undefined;
+      },
+      60_000,
+      'the update to 2 recorded',
+    );
+    const status = await appStatus(daemon, 'late');
+    assert.deepEqual([status.version, status.state], ['2', 'running']);
+    const { alarms } = await get<{ alarms: ActiveAlarm[] }>('/alarms');
+    assert.ok(!alarms.some((a) => a.code === 'update-failed' && a.subject === 'late'));
+  });
+});
