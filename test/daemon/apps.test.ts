@@ -257,7 +257,7 @@ describe('apps: install, run and supervise', () => {
     }
   });
 
-  test('re-install keeps autostart unless told, and leaves the app running or stopped as it was', async () => {
+  test('re-install keeps autostart unless told; it runs afterwards if it ran before or autostart is on', async () => {
     const { daemon } = running;
     work = await makeTemp();
     try {
@@ -293,10 +293,13 @@ describe('apps: install, run and supervise', () => {
         [status.pid],
         'only v2 runs',
       );
-      // Stopped, it stays stopped, autostart or not.
+      // Stopped with autostart on, it starts: autostart asks for a running app.
       assert.equal((await appCli(daemon, 'app', 'stop', 'hot')).code, 0);
       status = await install(v1);
-      assert.deepEqual([status.version, status.state, status.autostart], ['1', 'stopped', true]);
+      assert.equal(status.autostart, true);
+      await waitFor(daemon, 'hot', (s) => s.state === 'running' && s.version === '1', 'v1');
+      // Stopped with autostart off, it stays stopped.
+      assert.equal((await appCli(daemon, 'app', 'stop', 'hot')).code, 0);
       status = await install(v2, '--no-autostart');
       assert.deepEqual([status.version, status.state, status.autostart], ['2', 'stopped', false]);
       // Running without autostart, it runs again.

@@ -1082,7 +1082,7 @@ export class AppService implements Component {
   /**
    * Installs (or re-installs) an app from an archive: validated and unpacked beside the
    * installed copy, then swapped in while the app is stopped; a re-install keeps autostart
-   * unless it is given and leaves the app running or stopped as it was. On any failure the
+   * unless it is given; afterwards the app runs if autostart is on or it ran before. On any failure the
    * previous version is installed and, if it ran, running again.
    */
   async install(archivePath: string, options: InstallOptions = {}): Promise<AppStatus> {
@@ -1169,8 +1169,8 @@ export class AppService implements Component {
         subject: id,
         text: `${id} ${app.manifest.version ?? ''} installed`.replace('  ', ' '),
       });
-      // A new app starts with autostart on; a re-install leaves it running or stopped as it was.
-      const start = before ? wasRunning || options.autostart === true : app.record.autostart;
+      // Autostart on asks for a running app; a re-install also brings back an app that ran.
+      const start = app.record.autostart || (before !== undefined && wasRunning);
       if (start && (await this.#catalog.isRunnable(id))) app.supervisor.start();
       return this.#statusOf(app);
     });

@@ -970,9 +970,10 @@ export class AppStoreService implements Component {
     op.phase = 'installing';
     const expect = { version: resolved.version.version, build: resolved.version.build };
     // A package that cannot be installed leaves the previous version as it was (apps.install).
-    // Autostart is kept; the app ends running or stopped as it was.
+    // Autostart is kept; the app runs afterwards if it ran or autostart is on, and is then
+    // watched until ready.
     const status = await apps.install(file, { id, expect, skipUpdateHook: true });
-    if (!wasRunning) return status;
+    if (!wasRunning && status.state === 'stopped') return status;
     op.phase = 'waiting';
     const failure = await this.#waitReady(id, this.#options.updateTimeoutMs);
     if (failure === null) return apps.status(id);

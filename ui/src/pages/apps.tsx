@@ -159,7 +159,7 @@ function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
       <Field
         id="install-autostart"
         label="Start with the manager"
-        hint="A re-install leaves the app running or stopped as it was"
+        hint="A re-install runs the app afterwards if it ran or autostart is on"
       >
         {(aria) => (
           <select
