@@ -69,6 +69,10 @@ describe('PostgreSQL is killed during a loop of writes', () => {
       body: { app: 'echo', id: 'later', domain: 'example.com' },
     });
     assert.equal(created.status, 201, created.text);
+    const listed = (await http('GET', socket, `${api}/instances`)).body as {
+      instances: { id: string; state: string }[];
+    };
+    t.diagnostic(`instances: ${JSON.stringify(listed.instances.map((i) => [i.id, i.state]))}`);
     assertAlive(daemon);
   });
 });

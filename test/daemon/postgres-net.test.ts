@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AlarmsReport, InstanceView } from '../../src/api/index.js';
-import { echoWithInstance, http, withDaemon, type Daemon } from '../helpers/daemon.js';
+import { appStatus, echoWithInstance, http, withDaemon, type Daemon } from '../helpers/daemon.js';
 import {
   assertAlive,
   busyLoop,
@@ -64,6 +64,11 @@ describe(`PostgreSQL dies ${rounds} times while instances and the store are busy
     for (const id of instances.slice(1)) await echoWithInstance(daemon, id, false);
     await installAlarmer(daemon, 100);
 
+    // The services are not restarted for a database restart.
+    const servicePids = {
+      echo: (await appStatus(daemon, 'echo')).pid,
+      alarmer: (await appStatus(daemon, 'alarmer')).pid,
+    };
     const stop = { done: false };
     const tally = newTally();
     const loops = [
@@ -152,6 +157,13 @@ describe(`PostgreSQL dies ${rounds} times while instances and the store are busy
       await Promise.all(loops);
     }
     assertAlive(daemon);
+    assert.deepEqual(
+      {
+        echo: (await appStatus(daemon, 'echo')).pid,
+        alarmer: (await appStatus(daemon, 'alarmer')).pid,
+      },
+      servicePids,
+    );
     t.diagnostic(`answers by status: ${JSON.stringify([...tally.byStatus])}`);
     assert.deepEqual(tally.unexpected, []);
   });

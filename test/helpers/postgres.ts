@@ -148,14 +148,14 @@ export function newTally(): Tally {
 
 /**
  * Runs `work` over and over (`pauseMs` apart) until `stop.done`; an answer whose status is not
- * in `expected` is kept in the tally. A request that fails (the manager gone) ends the loop and
- * is kept too.
+ * in `expected`, or a 503 without Retry-After, is kept in the tally. A request that fails (the
+ * manager gone) ends the loop and is kept too.
  */
 export async function busyLoop(
   stop: { done: boolean },
   tally: Tally,
   expected: number[],
-  work: (n: number) => Promise<Pick<HttpAnswer, 'status' | 'text'>>,
+  work: (n: number) => Promise<HttpAnswer>,
   pauseMs = 0,
 ): Promise<void> {
   for (let n = 0; !stop.done; n++) {
@@ -164,6 +164,8 @@ export async function busyLoop(
       tally.byStatus.set(answer.status, (tally.byStatus.get(answer.status) ?? 0) + 1);
       if (!expected.includes(answer.status)) {
         tally.unexpected.push(`${answer.status} ${answer.text.slice(0, 300)}`);
+      } else if (answer.status === 503 && !answer.headers['retry-after']) {
+        tally.unexpected.push(`503 without Retry-After: ${answer.text.slice(0, 300)}`);
       }
     } catch (error) {
       tally.unexpected.push(`request failed: ${(error as Error).message}`);
