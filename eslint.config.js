@@ -90,14 +90,16 @@ export default tseslint.config(
   layer(['src/core/**'], ['api', 'cli', 'sdk', 'ui'], onlySiblingIndex),
   layer(['src/api/**'], ['cli', 'sdk', 'ui'], onlySubsystemIndex),
   layer(['src/cli/**'], ['sdk', 'ui'], onlySubsystemIndex),
-  // The SDK shares only the AppWebsocket login with the manager: pure functions, node:crypto.
+  // The SDK shares only pure functions with the manager: the AppWebsocket login (node:crypto)
+  // and what pg's errors mean.
   layer(
     ['src/sdk/**'],
     ['core', 'api', 'cli', 'ui'],
     [
       {
-        regex: '^(\\.\\./)+lib/(?!app-login\\.js$)',
-        message: 'The SDK imports nothing of the manager but lib/app-login.js.',
+        regex: '^(\\.\\./)+lib/(?!(app-login|pg-errors)\\.js$)',
+        message:
+          'The SDK imports nothing of the manager but lib/app-login.js and lib/pg-errors.js.',
       },
     ],
   ),

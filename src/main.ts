@@ -529,6 +529,10 @@ export async function startManager(
     const adminAt = adminListener.address();
     if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
     const ownUid = process.getuid?.() ?? 0;
+    const databaseOutage = {
+      code: 'DATABASE_UNAVAILABLE',
+      message: 'the database server is restarting; retry shortly',
+    };
     front.setInstanceResolver((path) => {
       const found = instances.resolve(path);
       if (!found) return undefined;
@@ -540,6 +544,9 @@ export async function startManager(
         // As root the socket must be the app user's; otherwise it is the manager's own.
         socketOwner: apps.ownerOf(found.app)?.uid ?? ownUid,
         ready: found.ready && socket !== null,
+        // Every instance needs its database: while the server is away a page would only fail
+        // inside the app (a 500), so the visitor is told to come back instead.
+        outage: database.state === 'running' ? undefined : databaseOutage,
         handoff: apps.handoffOf(found.app),
         staticDir: apps.staticDirOf(found.app),
       };

@@ -1,25 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDiskFull } from '../core/disk/index.js';
 import { AppvisorError, errorCatalog } from '../core/errors/index.js';
+import { isConnectionFailure } from '../lib/pg-errors.js';
 import type { ErrorBody } from './types.js';
 
-/** Server error codes that mean "the database is not there now" (shutdown, no connection). */
-const serverCodes = new Set(['57P01', '57P02', '57P03', '08006', '08001']);
-/** Socket errors count only while connecting (ENOENT: the server's Unix socket is gone). */
-const connectCodes = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT']);
-
-function isDatabaseDown(error: unknown): boolean {
-  const { code, message, syscall } = (error ?? {}) as {
-    code?: string;
-    message?: string;
-    syscall?: string;
-  };
-  return (
-    (code !== undefined && serverCodes.has(code)) ||
-    (code !== undefined && syscall === 'connect' && connectCodes.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect/.test(message ?? '')
-  );
-}
+/** Seconds a client should wait before retrying while the database is away (it restarts in 1 s first). */
+const databaseRetryAfter = 5;
 
 /** The top-level field a schema validation error names (`/logMaxBytes`, a missing `app`). */
 function validationField(validation: FastifyError['validation'] | undefined): string | undefined {
@@ -44,7 +30,10 @@ export function toErrorBody(error: unknown): {
   retryAfter?: number;
 } {
   if (error instanceof AppvisorError) {
-    const retryAfter = (error as { retryAfter?: number }).retryAfter;
+    // A lost database always says when to come back, whoever noticed it.
+    const retryAfter =
+      (error as { retryAfter?: number }).retryAfter ??
+      (error.code === 'DATABASE_UNAVAILABLE' ? databaseRetryAfter : undefined);
     return {
       status: error.status,
       body: {
@@ -80,11 +69,12 @@ export function toErrorBody(error: unknown): {
       body: { code: 'DISK_FULL', message: errorCatalog.DISK_FULL.text },
     };
   }
-  if (isDatabaseDown(error)) {
+  // A database error no store operation mapped (a pg client of its own: restores, ...).
+  if (isConnectionFailure(error)) {
     return {
       status: errorCatalog.DATABASE_UNAVAILABLE.status,
       body: { code: 'DATABASE_UNAVAILABLE', message: errorCatalog.DATABASE_UNAVAILABLE.text },
-      retryAfter: 5,
+      retryAfter: databaseRetryAfter,
     };
   }
   return { status: 500, body: { code: 'INTERNAL', message: errorCatalog.INTERNAL.text } };

@@ -10,6 +10,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isConnectionFailure } from '../lib/pg-errors.js';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
 import {
@@ -24,7 +25,8 @@ export interface InstanceHandlers {
   /**
    * Answers an HTTP request for this instance. `request.url` is the original full path (it
    * starts with `instance.path`). A throw or rejection is logged to the instance's log and
-   * answered 500 without the error's text.
+   * answered 500 without the error's text; 503 with Retry-After when it is a failed or broken
+   * database connection (the database server restarting).
    */
   http?(
     request: IncomingMessage,
@@ -474,6 +476,17 @@ class ServiceRuntime implements Service {
     } catch (error) {
       instance.log(`HTTP ${request.method ?? '?'} ${pathOf(request)} failed:`, error);
       if (!response.headersSent) {
+        if (isConnectionFailure(error)) {
+          // The database went away under the request (it restarts): a reason to come back,
+          // not a fault of the app.
+          sendJson(
+            response,
+            503,
+            { code: 'DATABASE_UNAVAILABLE', message: 'the database is not reachable right now' },
+            { 'retry-after': '2' },
+          );
+          return;
+        }
         sendJson(response, 500, {
           code: 'INTERNAL',
           message: 'the app failed to answer this request',

@@ -99,6 +99,23 @@ describe('toErrorBody', () => {
     assert.equal(toErrorBody(dropped).body.code, 'DATABASE_UNAVAILABLE');
   });
 
+  test('DATABASE_UNAVAILABLE from the core always says when to retry', () => {
+    const mapped = toErrorBody(new AppvisorError('DATABASE_UNAVAILABLE'));
+    assert.equal(mapped.status, 503);
+    assert.equal(mapped.body.code, 'DATABASE_UNAVAILABLE');
+    assert.ok(mapped.retryAfter! >= 1, JSON.stringify(mapped));
+  });
+
+  test('a connection reset while a query ran is DATABASE_UNAVAILABLE', () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), {
+      code: 'ECONNRESET',
+      syscall: 'read',
+    });
+    assert.equal(toErrorBody(reset).body.code, 'DATABASE_UNAVAILABLE');
+    const broken = new Error('Client has encountered a connection error and is not queryable');
+    assert.equal(toErrorBody(broken).body.code, 'DATABASE_UNAVAILABLE');
+  });
+
   test('a missing file outside a connection attempt is INTERNAL, not a database outage', () => {
     const error = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), {
       code: 'ENOENT',

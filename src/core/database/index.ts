@@ -24,3 +24,4 @@ export {
   lockDownServer,
   type InstanceDatabase,
 } from './provision.js';
+export { databaseError } from './errors.js';

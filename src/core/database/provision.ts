@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
+import { connectClient } from '../../lib/pg-clients.js';
+import { databaseError } from './errors.js';
 import type { DatabaseServer } from './types.js';
 
 /** Quotes an SQL identifier. */
@@ -150,15 +152,24 @@ export async function resetInstanceRoles(
   });
 }
 
+/**
+ * Runs `fn` on a connection of the admin role to the `postgres` database (only queries: a
+ * lost connection rejects with `DATABASE_UNAVAILABLE`).
+ */
 async function withAdmin<T>(
   server: DatabaseServer,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client(server.adminConfig('postgres'));
-  client.on('error', () => undefined);
-  await client.connect();
+  let client: pg.Client;
+  try {
+    client = await connectClient(server.adminConfig('postgres'));
+  } catch (error) {
+    throw databaseError(error);
+  }
   try {
     return await fn(client);
+  } catch (error) {
+    throw databaseError(error);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { connectClient } from '../../lib/pg-clients.js';
 import type { DatabaseState, DatabaseStateChange } from './types.js';
 
 /** The observed state of a database server, with its listeners. */
@@ -38,10 +39,8 @@ export async function serverVersion(
   config: pg.ClientConfig,
   timeoutMs: number,
 ): Promise<string | null> {
-  const client = new pg.Client({ ...config, connectionTimeoutMillis: timeoutMs });
-  client.on('error', () => undefined);
+  const client = await connectClient({ ...config, connectionTimeoutMillis: timeoutMs });
   try {
-    await client.connect();
     const result = await client.query<{ v: string }>(
       "SELECT current_setting('server_version') AS v",
     );

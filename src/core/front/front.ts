@@ -168,6 +168,7 @@ export class Front implements Component {
       if (
         scheme === 'http' &&
         target.ready &&
+        !target.outage &&
         socket instanceof Socket &&
         handOff(request, socket, head, target)
       ) {

@@ -27,6 +27,12 @@ export interface InstanceTarget {
   socketOwner: number;
   /** Whether the instance said it is ready. */
   ready: boolean;
+  /**
+   * Set while the platform cannot let the instance serve although it is ready (its database
+   * server is restarting): requests and upgrades are answered 503 with this code and message
+   * and Retry-After, and do not reach the service.
+   */
+  outage?: { code: string; message: string } | undefined;
   /** The path the instance is registered under (the request path starts with it). */
   path?: string;
   /** The app's `web.static` folder, whose files the front serves itself. */
@@ -121,8 +127,12 @@ export function forwardHeaders(
   return out;
 }
 
-function unavailable(response: ServerResponse, message: string): void {
-  const text = JSON.stringify({ code: 'INSTANCE_UNAVAILABLE', message });
+function unavailable(
+  response: ServerResponse,
+  message: string,
+  code = 'INSTANCE_UNAVAILABLE',
+): void {
+  const text = JSON.stringify({ code, message });
   response.writeHead(503, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -142,6 +152,10 @@ export function proxyRequest(
   target: InstanceTarget,
   scheme: 'http' | 'https',
 ): void {
+  if (target.outage) {
+    unavailable(response, target.outage.message, target.outage.code);
+    return;
+  }
   if (!target.ready || !target.socket) {
     unavailable(response, `instance ${target.id} is not ready`);
     return;
@@ -255,7 +269,7 @@ export function proxyUpgrade(
   target: InstanceTarget,
   scheme: 'http' | 'https',
 ): void {
-  if (!target.ready || !target.socket) {
+  if (target.outage || !target.ready || !target.socket) {
     client.end(unavailableHead);
     return;
   }

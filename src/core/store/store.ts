@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import type { DatabaseServer } from '../database/index.js';
+import { connectClient, withPoolClient } from '../../lib/pg-clients.js';
+import { databaseError, type DatabaseServer } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { migrations as allMigrations, type Migration } from './migrations.js';
 
@@ -69,9 +70,7 @@ export class Store implements Component {
   }
 
   async #ensureDatabase(): Promise<void> {
-    const client = new pg.Client(this.#options.database.adminConfig('postgres'));
-    client.on('error', () => undefined);
-    await client.connect();
+    const client = await connectClient(this.#options.database.adminConfig('postgres'));
     try {
       const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
         storeDatabase,
@@ -95,54 +94,54 @@ export class Store implements Component {
       (a, b) => a.version - b.version,
     );
     const newest = migrations.at(-1)?.version ?? 0;
-    const client = await this.pool.connect();
-    try {
-      await client.query('SELECT pg_advisory_lock($1)', [migrationLock]);
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-      const applied = await client.query<{ version: number }>(
-        'SELECT version FROM schema_migrations ORDER BY version',
-      );
-      const done = new Set(applied.rows.map((row) => row.version));
-      const highest = applied.rows.at(-1)?.version ?? 0;
-      if (highest > newest) {
-        throw new AppvisorError(
-          'STORE_TOO_NEW',
-          `the store is at schema version ${highest}, this appvisor knows up to ${newest}; run a newer appvisor`,
+    await withPoolClient(this.pool, async (client) => {
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [migrationLock]);
+        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          version integer PRIMARY KEY,
+          name text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+        const applied = await client.query<{ version: number }>(
+          'SELECT version FROM schema_migrations ORDER BY version',
         );
-      }
-      for (const migration of migrations) {
-        if (done.has(migration.version)) continue;
-        this.#options.logger.info(
-          { version: migration.version, name: migration.name },
-          'migrating the store',
-        );
-        await client.query('BEGIN');
-        try {
-          await client.query(migration.sql);
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-            migration.version,
-            migration.name,
-          ]);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK');
-          throw new Error(
-            `store migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`,
-            {
-              cause: error,
-            },
+        const done = new Set(applied.rows.map((row) => row.version));
+        const highest = applied.rows.at(-1)?.version ?? 0;
+        if (highest > newest) {
+          throw new AppvisorError(
+            'STORE_TOO_NEW',
+            `the store is at schema version ${highest}, this appvisor knows up to ${newest}; run a newer appvisor`,
           );
         }
+        for (const migration of migrations) {
+          if (done.has(migration.version)) continue;
+          this.#options.logger.info(
+            { version: migration.version, name: migration.name },
+            'migrating the store',
+          );
+          await client.query('BEGIN');
+          try {
+            await client.query(migration.sql);
+            await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+              migration.version,
+              migration.name,
+            ]);
+            await client.query('COMMIT');
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw new Error(
+              `store migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`,
+              {
+                cause: error,
+              },
+            );
+          }
+        }
+        this.#schemaVersion = Math.max(highest, newest);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [migrationLock]).catch(() => undefined);
       }
-      this.#schemaVersion = Math.max(highest, newest);
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [migrationLock]).catch(() => undefined);
-      client.release();
-    }
+    });
   }
 
   /** The connection pool; only valid between start and close. */
@@ -151,22 +150,49 @@ export class Store implements Component {
     return this.#pool;
   }
 
-  /** Runs one statement on a pooled connection. */
-  readonly query: Query = (text, values) => this.pool.query(text, values);
-
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  async transaction<T>(fn: (query: Query) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  /**
+   * Runs one statement on a pooled connection. A connection that cannot be made or breaks
+   * (the server is down or restarting) rejects with `DATABASE_UNAVAILABLE`.
+   */
+  readonly query: Query = async (text, values) => {
     try {
-      await client.query('BEGIN');
-      const result = await fn((text, values) => client.query(text, values));
-      await client.query('COMMIT');
-      return result;
+      return await this.pool.query(text, values);
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
+      throw databaseError(error);
+    }
+  };
+
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. A
+   * connection that cannot be made or breaks rejects with `DATABASE_UNAVAILABLE` (the
+   * transaction is then rolled back by the server, or was never begun).
+   */
+  async transaction<T>(fn: (query: Query) => Promise<T>): Promise<T> {
+    // Errors of `fn` pass as they are (a file error inside it is no database error); only a
+    // failed checkout is mapped out here.
+    const state = { checkedOut: false };
+    try {
+      return await withPoolClient(this.pool, async (client) => {
+        state.checkedOut = true;
+        const query: Query = async (text, values) => {
+          try {
+            return await client.query(text, values);
+          } catch (error) {
+            throw databaseError(error);
+          }
+        };
+        try {
+          await query('BEGIN');
+          const result = await fn(query);
+          await query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      });
+    } catch (error) {
+      throw state.checkedOut ? error : databaseError(error);
     }
   }
 
