@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Catalog, unixUserCandidates } from '../../src/core/catalog/index.js';
+import { Catalog, randomUnixUserName, unixUserCandidates } from '../../src/core/catalog/index.js';
 import type { Store } from '../../src/core/store/index.js';
 
 /** recover() touches only the disk; a store that must not be used proves it. */
@@ -80,6 +80,12 @@ describe('catalog recovery after a crash during an install', () => {
       assert.equal(names.length, 20);
       assert.equal(new Set(names).size, names.length);
       for (const name of names) assert.match(name, /^[a-z_][a-z0-9_-]{0,31}$/);
+      const random = [randomUnixUserName(id), randomUnixUserName(id)];
+      assert.notEqual(random[0], random[1], 'random names differ');
+      for (const name of random) {
+        assert.match(name, /^[a-z_][a-z0-9_-]{0,31}$/);
+        assert.ok(!names.includes(name));
+      }
     }
   });
 });

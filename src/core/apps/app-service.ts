@@ -22,6 +22,7 @@ import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import {
   Catalog,
   checkAppId,
+  randomUnixUserName,
   unixUserCandidates,
   type AppRecord,
   type AppSettingsChange,
@@ -702,11 +703,13 @@ export class AppService implements Component {
    * Makes a system user for an app: the first of its candidate names that no app of this node
    * has in the store and that does not exist on the system. An existing account is never
    * taken over, even with the very name the app would get: something else made it (and an app
-   * could choose its id to get that name). APP_USER_UNAVAILABLE when every candidate is taken.
+   * could choose its id to get that name). When every predictable name exists, a random one
+   * is taken; APP_USER_UNAVAILABLE only when those are taken too (user creation fails).
    */
   async #newUser(id: string): Promise<SystemUser> {
     return this.#userChoice.run('', async () => {
-      for (const name of unixUserCandidates(id)) {
+      const random = Array.from({ length: 10 }, () => randomUnixUserName(id));
+      for (const name of [...unixUserCandidates(id), ...random]) {
         if ((await this.#catalog.userOwner(name)) !== undefined) continue;
         const user = await createSystemUser(name);
         if (!user) continue;

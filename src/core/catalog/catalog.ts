@@ -100,6 +100,15 @@ export function unixUserCandidates(id: string, count = 20): string[] {
 }
 
 /**
+ * A user name for an app that nobody can have made in advance: the shortened id and random
+ * hex. Taken when every name of {@link unixUserCandidates} exists already (accounts left by
+ * crashed installs, or made to squat the predictable names).
+ */
+export function randomUnixUserName(id: string): string {
+  return `av-${id.toLowerCase().slice(0, 20)}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
  * The installed apps: their folders under `<data>/apps` and their rows in the store. Every
  * change to a folder is staged beside it and swapped in with renames, so a crash leaves the
  * old version or the new one, never a mix.

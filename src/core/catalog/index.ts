@@ -1,5 +1,6 @@
 export {
   Catalog,
+  randomUnixUserName,
   unixUserCandidates,
   type AppRecord,
   type AppSettingsChange,
