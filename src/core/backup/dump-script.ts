@@ -19,6 +19,8 @@
  * Incremental: text arrives in chunks of any size; memory is bounded by the largest entry (a
  * statement must be whole for the server anyway) and a chunk of COPY data.
  */
+import { Transform, type TransformCallback } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 /** One piece of the script, in order. */
 export type ScriptPiece =
@@ -280,4 +282,47 @@ function copyTarget(sql: string): string {
     else if (c === ' ' && !quoted) return sql.slice(5, i);
   }
   return sql.slice(5);
+}
+
+/**
+ * A pass-through for a dump being written that counts the rows of each COPY block (the rows
+ * of each table in pg_dump's snapshot), for a later check of a restore. It errors when the
+ * script is cut short, so a dump that did not end as pg_dump ends it is never kept.
+ */
+export class RowCounter extends Transform {
+  /** Rows per COPY target as the dump names it (`public.items`), once the stream ended. */
+  readonly tables: Record<string, number> = {};
+  readonly #script = new DumpScript();
+  readonly #decoder = new StringDecoder('utf8');
+  #table = '';
+
+  #count(pieces: ScriptPiece[]): void {
+    for (const piece of pieces) {
+      if (piece.kind === 'copy') this.#table = piece.table;
+      else if (piece.kind === 'copy-end') {
+        this.tables[this.#table] = (this.tables[this.#table] ?? 0) + piece.rows;
+      }
+    }
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.#count(this.#script.push(this.#decoder.write(chunk)));
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#count(this.#script.push(this.#decoder.end()));
+      this.#count(this.#script.end());
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback();
+  }
 }
