@@ -26,7 +26,7 @@ import type {
 } from '../core/settings/index.js';
 import type { ResourceLimits, SandboxInfo } from '../core/supervisor/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
-import type { BackupEntry, BackupSchedule, DumpCheck } from '../core/backup/index.js';
+import type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport } from '../core/backup/index.js';
 import type {
   StoreProblem,
   StoreResult,
@@ -34,7 +34,7 @@ import type {
   UpdateCheck,
 } from '../core/appstore/index.js';
 
-export type { BackupEntry, BackupSchedule, DumpCheck };
+export type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport };
 export type {
   AvailableUpdate,
   StoreAppView,
@@ -223,6 +223,8 @@ export interface BackupCreateBody {
   template?: string;
   slots?: number;
   passphrase?: string;
+  /** Restore the new archive into a scratch database and check it (`BACKUP_UNVERIFIED`). */
+  verify?: boolean;
 }
 
 /** `POST /backups/restore`: exactly one of `into` (replace) and `as` (a new instance). */
@@ -240,6 +242,8 @@ export interface BackupScheduleBody {
   slots?: number;
   /** Without `#bn`: archives kept per instance (0 keeps all). */
   keep?: number;
+  /** Verify each scheduled backup (a test restore into a scratch database). */
+  verify?: boolean;
 }
 
 /** `PUT /admin/password`: the generated password when none was given. */

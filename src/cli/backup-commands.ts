@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { BackupEntry, BackupSchedule, InstanceView } from '../api/index.js';
 import { CliError } from './client.js';
 import type { CommandContext } from './commands.js';
-import { printJson, table } from './output.js';
+import { onOff, printJson, table } from './output.js';
 
 /** Reads a passphrase from a file (first line), never from the command line (ps shows it). */
 async function passphraseFrom(file: string | undefined): Promise<string | undefined> {
@@ -26,20 +26,28 @@ function kib(bytes: number): string {
     : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** `appvisor backup create <instance> [--template T] [--passphrase-file F]` */
+/** `appvisor backup create <instance> [--template T] [--passphrase-file F] [--verify]` */
 export async function backupCreate(
   context: CommandContext,
   instance: string,
-  options: { template?: string; passphraseFile?: string },
+  options: { template?: string; passphraseFile?: string; verify?: boolean },
 ): Promise<void> {
   const passphrase = await passphraseFrom(options.passphraseFile);
   const entry = await context.client.call<BackupEntry>('POST', '/backups', {
     instance,
     ...(options.template === undefined ? {} : { template: options.template }),
     ...(passphrase === undefined ? {} : { passphrase }),
+    ...(options.verify ? { verify: true } : {}),
   });
-  if (context.json) printJson(context.io, entry);
-  else context.io.stdout.write(`${entry.file} (${kib(entry.size)})\n`);
+  if (context.json) {
+    printJson(context.io, entry);
+    return;
+  }
+  const { verified } = entry;
+  const check = verified
+    ? `, verified: ${verified.tables} tables, ${verified.rows} rows restored in ${verified.seconds} s`
+    : '';
+  context.io.stdout.write(`${entry.file} (${kib(entry.size)}${check})\n`);
 }
 
 /** `appvisor backup list [--instance I]` */
@@ -96,15 +104,27 @@ export async function backupRestore(
   else context.io.stdout.write(`restored into ${view.id} (${view.path})\n`);
 }
 
-/** `appvisor backup schedule [--cron EXPR] [--template T] [--slots N] [--off]` */
+/** The options of `appvisor backup schedule`, as typed. */
+export interface BackupScheduleOptions {
+  cron?: string;
+  template?: string;
+  slots?: string;
+  keep?: string;
+  verify?: string;
+  off?: boolean;
+}
+
+/** `appvisor backup schedule [--cron EXPR] [--template T] [--slots N] [--keep N] [--verify on|off] [--off]` */
 export async function backupSchedule(
   context: CommandContext,
-  options: { cron?: string; template?: string; slots?: string; keep?: string; off?: boolean },
+  options: BackupScheduleOptions,
 ): Promise<void> {
   const change: Record<string, unknown> = {};
   if (options.off) change.cron = null;
   else if (options.cron !== undefined) change.cron = options.cron;
   if (options.template !== undefined) change.template = options.template;
+  const verify = onOff(options.verify, '--verify');
+  if (verify !== undefined) change.verify = verify;
   for (const key of ['slots', 'keep'] as const) {
     const text = options[key];
     if (text === undefined) continue;
@@ -127,6 +147,7 @@ export async function backupSchedule(
     ['template', schedule.template],
     ['slots', String(schedule.slots)],
     ['keep', schedule.keep === 0 ? 'all' : String(schedule.keep)],
+    ['verify', schedule.verify ? 'on' : 'off'],
     ['next run', schedule.nextRun ?? '-'],
   ];
   context.io.stdout.write(`${table(rows)}\n`);

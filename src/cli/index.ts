@@ -19,7 +19,13 @@ import {
   logs,
 } from './app-commands.js';
 import { alarmList, diagnostics, diskRelease } from './alarm-commands.js';
-import { backupCreate, backupList, backupRestore, backupSchedule } from './backup-commands.js';
+import {
+  backupCreate,
+  backupList,
+  backupRestore,
+  backupSchedule,
+  type BackupScheduleOptions,
+} from './backup-commands.js';
 import { certReset, certSet, certShow } from './cert-commands.js';
 import { adminPassword, status, type CommandContext } from './commands.js';
 import {
@@ -338,9 +344,15 @@ export async function run(
     .argument('<instance>')
     .option('--template <template>', "archive name, e.g. #A/#I-#bn.tar (default: the schedule's)")
     .option('--passphrase-file <file>', 'encrypt with the passphrase on its first line')
-    .action(async (instance: string, options: { template?: string; passphraseFile?: string }) => {
-      await backupCreate(context(), instance, options);
-    });
+    .option('--verify', 'then restore it into a scratch database and compare row counts')
+    .action(
+      async (
+        instance: string,
+        options: { template?: string; passphraseFile?: string; verify?: boolean },
+      ) => {
+        await backupCreate(context(), instance, options);
+      },
+    );
   backup
     .command('list')
     .description('archives in the backup folder, newest first')
@@ -367,18 +379,11 @@ export async function run(
     .option('--template <template>', 'archive name template')
     .option('--slots <n>', 'rolling slots for #bn')
     .option('--keep <n>', 'without #bn: archives kept per instance (0: all)')
+    .option('--verify <on|off>', 'restore each backup into a scratch database and check it')
     .option('--off', 'no scheduled backups')
-    .action(
-      async (options: {
-        cron?: string;
-        template?: string;
-        slots?: string;
-        keep?: string;
-        off?: boolean;
-      }) => {
-        await backupSchedule(context(), options);
-      },
-    );
+    .action(async (options: BackupScheduleOptions) => {
+      await backupSchedule(context(), options);
+    });
 
   const cert = program.command('cert').description("the front's TLS certificate");
   cert

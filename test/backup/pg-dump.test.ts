@@ -3,22 +3,16 @@
  * dumps, that it streams with bounded memory, and that failures and aborts end cleanly.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { dumpDatabase, selfCheck, type DumpSource } from '../../src/core/backup/index.js';
-import {
-  EmbeddedPostgres,
-  ensureInstanceDatabase,
-  instanceDatabaseName,
-} from '../../src/core/database/index.js';
-import { createLogger } from '../../src/lib/logger.js';
+import type { EmbeddedPostgres } from '../../src/core/database/index.js';
 import { eventually, makeTemp, removeTemp } from '../helpers/daemon.js';
+import { dumpSourceOf, makeInstanceDatabase, startPostgres } from '../helpers/embedded-postgres.js';
 
-const isRoot = process.getuid?.() === 0;
 const rows = 3000;
 /** Rows of 1 kB in the large table: about 50 MB of COPY data. */
 const bigRows = 50_000;
@@ -75,35 +69,12 @@ describe('pg_dump (WebAssembly) against PostgreSQL 18', () => {
 
   before(async () => {
     root = await makeTemp();
-    await mkdir(join(root, 'server'), { recursive: true, mode: 0o711 });
-    const db = new EmbeddedPostgres({
-      dataDir: join(root, 'server', 'pg'),
-      socketDir: join(root, 'server', 'run'),
-      binariesDir: join(root, 'server'),
-      logFile: join(root, 'server', 'postgres.log'),
-      port: 0,
-      maxConnections: 50,
-      startTimeoutMs: 60_000,
-      managerUser: isRoot ? 'root' : (await import('node:os')).userInfo().username,
-      isRoot,
-      logger: createLogger({ level: 'silent', file: { write: () => undefined } }),
-    });
+    const db = await startPostgres(root);
     server = db;
-    await db.start();
     admin = new pg.Client(db.adminConfig('postgres'));
     await admin.connect();
-    const port = db.info().port;
-    // Databases made the way instances get theirs: their own role, a password, no superuser.
-    const makeDatabase = async (id: string, password: string): Promise<DumpSource> => {
-      const name = instanceDatabaseName(id);
-      await ensureInstanceDatabase(db, {
-        name,
-        password,
-        connectionLimit: 5,
-        accessPassword: `access-${password}`,
-      });
-      return { host: '127.0.0.1', port, user: name, password, database: name };
-    };
+    const makeDatabase = async (id: string, password: string): Promise<DumpSource> =>
+      dumpSourceOf(await makeInstanceDatabase(db, id, password));
     small = await makeDatabase('dumpsmall', 'small-secret-Pa55:word\\x');
     big = await makeDatabase('dumpbig', 'big-secret-Pa55word');
 

@@ -37,6 +37,7 @@ import {
   isEncrypted,
 } from '../../lib/stream-cipher.js';
 import { AppvisorError } from '../errors/index.js';
+import { RowCounter } from './dump-script.js';
 
 /** Version of the archive layout; a restore refuses others. */
 export const archiveFormat = 1;
@@ -65,6 +66,11 @@ export interface BackupManifest {
   members: { 'db.sql.gz': MemberDigest; 'files.tar': MemberDigest };
   /** Bytes of the plain dump before gzip. */
   dumpBytes: number;
+  /**
+   * Rows of each table in the dump's snapshot (its COPY blocks), named as the dump names them
+   * (`public.items`): what `verify` compares a restore with. Absent in older archives.
+   */
+  tables?: Record<string, number>;
 }
 
 const memberNames = ['manifest.json', 'db.sql.gz', 'files.tar'] as const;
@@ -107,7 +113,7 @@ export interface ArchiveInput {
   /** The instance's folder; its content goes to `files.tar`. */
   dataDir: string;
   /** The manifest without members, sizes and time taken. */
-  manifest: Omit<BackupManifest, 'members' | 'dumpBytes' | 'seconds' | 'format'>;
+  manifest: Omit<BackupManifest, 'members' | 'dumpBytes' | 'seconds' | 'format' | 'tables'>;
   /** A folder on the target's filesystem for work files; removed parts are cleaned by the caller. */
   workDir: string;
   /** The final file; it appears complete or not at all. */
@@ -126,12 +132,14 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
   const work = await mkdtemp(join(input.workDir, 'backup-'));
   try {
     const plain = new Digest(false);
+    const rows = new RowCounter();
     const packed = new Digest();
     // Level 1: several times faster than the default 6 on dump text, for archives a little
     // larger; a backup's time matters more than the last percent of its size.
     await pipeline(
       input.dump,
       plain,
+      rows,
       createGzip({ level: 1 }),
       packed,
       createWriteStream(join(work, 'db.sql.gz'), { mode: 0o600 }),
@@ -157,6 +165,7 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
       seconds: 0,
       members: { 'db.sql.gz': packed.result(), 'files.tar': filesDigest.result() },
       dumpBytes: plain.size,
+      tables: rows.tables,
     };
     manifest.seconds = Math.round((Date.now() - started) / 100) / 10;
     await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {

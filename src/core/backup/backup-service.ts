@@ -20,6 +20,7 @@ import { readManifest, unpackArchive, writeArchive, type BackupManifest } from '
 import { dumpDatabase } from './dump.js';
 import { selfCheck } from './self-check.js';
 import { replayDump } from './replay.js';
+import { verifyArchive, type VerifyReport } from './verify.js';
 import { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
 
 /** A backup archive as list and create show it. */
@@ -35,6 +36,8 @@ export interface BackupEntry {
   appVersion: string | null;
   instance: string | null;
   createdAt: string | null;
+  /** Only in the answer of a backup made with `verify`: what its test restore proved. */
+  verified?: VerifyReport;
 }
 
 /** The backup schedule; `cron: null` is off. */
@@ -45,6 +48,8 @@ export interface BackupSchedule {
   slots: number;
   /** Without `#bn`: archives kept per instance in the folder of a new one (0 keeps all). */
   keep: number;
+  /** Each scheduled backup is restored into a scratch database and checked (see `verify`). */
+  verify: boolean;
   /** The next run, when on. */
   nextRun: string | null;
 }
@@ -82,6 +87,7 @@ interface StoredSchedule {
   template: string;
   slots: number;
   keep: number;
+  verify: boolean;
 }
 
 /** Whether the dump tool works here (checked at start). */
@@ -151,7 +157,13 @@ export class BackupService implements Component {
   readonly name = 'backups';
   readonly #options: BackupServiceOptions;
   readonly #limiter: Limiter;
-  #schedule: StoredSchedule = { cron: null, template: defaultTemplate, slots: 3, keep: 0 };
+  #schedule: StoredSchedule = {
+    cron: null,
+    template: defaultTemplate,
+    slots: 3,
+    keep: 0,
+    verify: false,
+  };
   #dumpCheck: DumpCheck = { version: null, error: null };
   #job: Cron | undefined;
 
@@ -253,11 +265,13 @@ export class BackupService implements Component {
 
   /**
    * Backs one instance up. `template` defaults to the schedule's; `slots` to its slots.
-   * Throws `BACKUP_FAILED` (and raises the alarm) when the dump or the write fails.
+   * Throws `BACKUP_FAILED` (and raises the alarm) when the dump or the write fails. With
+   * `verify`, the written archive is then restored into a scratch database and checked
+   * (see `#verify`).
    */
   async create(
     id: string,
-    options: { template?: string; slots?: number; passphrase?: string } = {},
+    options: { template?: string; slots?: number; passphrase?: string; verify?: boolean } = {},
   ): Promise<BackupEntry> {
     const template = options.template ?? this.#schedule.template;
     checking('template', () => {
@@ -300,8 +314,11 @@ export class BackupService implements Component {
           subject: id,
           text: `${id} backed up to ${file} (${manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size} bytes)`,
         });
-        return await this.#entry(file, options.passphrase);
+        const entry = await this.#entry(file, options.passphrase);
+        return options.verify ? await this.#verify(id, entry, options.passphrase) : entry;
       } catch (error) {
+        // The archive was written: its test restore has its own code and alarm.
+        if (error instanceof AppvisorError && error.code === 'BACKUP_UNVERIFIED') throw error;
         const reason = (error as Error).message;
         this.#options.alarms.raise(
           'backup-failed',
@@ -319,6 +336,37 @@ export class BackupService implements Component {
       }
     });
   }
+
+  /**
+   * Proves that a backup of instance `id` restores: the archive is restored, as a restore reads
+   * it, into a scratch database of the instance's role (dropped after), and each table's rows
+   * are compared with the counts of the dump's snapshot. Success clears the alarm
+   * `backup-unverified` of the instance; failure raises it and throws `BACKUP_UNVERIFIED`
+   * (the archive stays: its files and SQL may still serve by hand).
+   */
+  async #verify(id: string, entry: BackupEntry, passphrase?: string): Promise<BackupEntry> {
+    try {
+      const report = await verifyArchive({
+        path: join(this.#options.folder, entry.file),
+        passphrase,
+        workDir: join(this.#options.folder, workFolder),
+        scratch: (use) => this.#options.instances.withScratchDatabase(id, use),
+      });
+      this.#options.alarms.clear('backup-unverified', `backup of ${id} verified`, id);
+      this.#options.events.record({
+        kind: 'backup.verified',
+        severity: 'info',
+        subject: id,
+        text: `${entry.file} restores: ${report.tables} tables, ${report.rows} rows (${report.seconds} s)`,
+      });
+      return { ...entry, verified: report };
+    } catch (error) {
+      const text = `${entry.file} was written, but a test restore of it failed: ${(error as Error).message}`;
+      this.#options.alarms.raise('backup-unverified', 'error', `backup of ${id}: ${text}`, id);
+      throw new AppvisorError('BACKUP_UNVERIFIED', text, { cause: error });
+    }
+  }
+
 
   get #updates(): { template: string; keep: number } {
     return this.#options.updates ?? defaultUpdateBackups;
@@ -348,7 +396,8 @@ export class BackupService implements Component {
     await Promise.all(
       views.map(async (view) => {
         try {
-          const entry = await this.create(view.id);
+          // An archive that fails its check is kept, but prunes no older one.
+          const entry = await this.create(view.id, { verify: this.#schedule.verify });
           await this.#prune(entry, this.#schedule);
           result.ok.push(view.id);
         } catch (error) {
@@ -521,8 +570,12 @@ export class BackupService implements Component {
     template?: string;
     slots?: number;
     keep?: number;
+    verify?: boolean;
   }): Promise<BackupSchedule> {
     const next: StoredSchedule = { ...this.#schedule, ...change };
+    if (typeof next.verify !== 'boolean') {
+      throw new AppvisorError('BAD_REQUEST', 'verify is true or false', { field: 'verify' });
+    }
     if (next.cron !== null) {
       try {
         new Cron(next.cron, { paused: true }).stop();

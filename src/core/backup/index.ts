@@ -18,8 +18,14 @@ export {
   writeArchive,
   type BackupManifest,
 } from './archive.js';
-export { replayDump, type ReplayResult } from './replay.js';
-export { DumpParser, type DumpPiece } from './dump-parser.js';
+export { replayDump, type ReplayOptions, type ReplayResult } from './replay.js';
+export { DumpScript, RowCounter, type ScriptPiece } from './dump-script.js';
+export {
+  verifyArchive,
+  type ScratchConnection,
+  type VerifyInput,
+  type VerifyReport,
+} from './verify.js';
 export { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
 export { dumpDatabase, type DumpOptions, type DumpSource } from './dump.js';
 export { selfCheck, type SelfCheckReport } from './self-check.js';

@@ -3,23 +3,46 @@ import { StringDecoder } from 'node:string_decoder';
 import pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { AppvisorError } from '../errors/index.js';
-import { DumpParser, type DumpPiece } from './dump-parser.js';
+import { DumpScript, type ScriptPiece } from './dump-script.js';
 
 /** What a replay did. */
 export interface ReplayResult {
-  statements: number;
+  /** Queries of SQL text sent (each a run of whole TOC entries). */
+  queries: number;
   copiedRows: number;
+  /** Rows the server took per COPY target, as the dump names the table (`public.items`). */
+  tables: Record<string, number>;
   /** `SET` lines this server rejected (parameters of a newer server). */
   skippedSettings: string[];
 }
 
-/** A `SET x = ...` or `SELECT pg_catalog.set_config(...)` line of the dump's preamble. */
-const settingLine = /^(SET\s+\w+|SELECT\s+pg_catalog\.set_config\()/i;
+/** Options of {@link replayDump}. */
+export interface ReplayOptions {
+  signal?: AbortSignal | undefined;
+  /** Run as this role (SET ROLE first). */
+  role?: string | undefined;
+  /** Entries are sent together up to about this many bytes of SQL (default 256 kB). */
+  batchBytes?: number | undefined;
+  /** ... and at most this many entries in one query (default 100). */
+  batchEntries?: number | undefined;
+}
+
 /** SQLSTATEs of a parameter this server does not know or a value it does not take. */
 const unknownSetting = new Set(['42704', '22023']);
 
-function shorten(sql: string): string {
-  const line = sql.replace(/\s+/g, ' ').trim();
+interface Batch {
+  sql: string[];
+  bytes: number;
+  /** Each entry's first line in the script, and in the batch's text (0-based). */
+  entries: { line: number; title: string; at: number }[];
+  /** Lines of the batch's text so far. */
+  lines: number;
+}
+
+const emptyBatch = (): Batch => ({ sql: [], bytes: 0, entries: [], lines: 0 });
+
+function shorten(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 160 ? `${line.slice(0, 160)}…` : line;
 }
 
@@ -48,69 +71,181 @@ function finish(stream: CopyStreamQuery): Promise<void> {
   });
 }
 
+/** The line of `text` that PostgreSQL's error position (1-based, in characters) points at. */
+function lineAt(text: string, position: number): number {
+  let line = 0;
+  let characters = 0;
+  for (const character of text) {
+    if (++characters >= position) break;
+    if (character === '\n') line++;
+  }
+  return line;
+}
+
+/** A failure where it happened: the line of the script and the entry's header. */
+class Failure extends Error {
+  constructor(
+    readonly where: string,
+    readonly error: unknown,
+  ) {
+    super(`${where}: ${(error as Error).message}`);
+  }
+}
+
+/** A refused COPY row: the server names its line in the block (`COPY t, line 3, ...`). */
+function copyFailure(copy: { where: string; dataLine: number }, error: unknown): Failure {
+  const row = /^COPY .*, line (\d+)/m.exec((error as { where?: string }).where ?? '');
+  if (!row) return new Failure(copy.where, error);
+  const line = copy.dataLine + Number(row[1]) - 1;
+  return new Failure(`at line ${line} ${copy.where.replace(/^at line \d+ /, '')}`, error);
+}
+
 /**
  * Replays a plain pg_dump script (as text bytes) into the database `config` connects to, in one
- * transaction: all of it or nothing. With `role`, as that role (SET ROLE first): objects are
- * made by it, and code of the dump that runs (a CHECK's function) has its rights, no more. psql meta-commands (`\restrict`, ...) are skipped; `SET`
- * lines this server rejects are skipped too (a dump of a newer server); COPY data is streamed
- * with backpressure. Throws `RESTORE_FAILED` naming the statement that failed.
+ * transaction: all of it or nothing. The script is cut only where it is not SQL (COPY data,
+ * meta-commands; see dump-script.ts); the SQL between is sent as multi-statement queries of
+ * whole TOC entries (the simple query protocol), for PostgreSQL to parse. Large objects' own
+ * `BEGIN;`/`COMMIT;` are left out, and the transaction's state is checked after every query,
+ * so nothing in a dump can end the restore's transaction early.
+ *
+ * With `role`, as that role (SET ROLE first): objects are made by it, and code of the dump
+ * that runs (a CHECK's function) has its rights, no more. The preamble's `SET` lines run
+ * before the transaction; those this server rejects (a parameter of a newer server) are
+ * skipped. COPY data is streamed with backpressure.
+ *
+ * Throws `RESTORE_FAILED` naming the line of the script and the object it was restoring.
  */
 export async function replayDump(
   script: Readable,
   config: pg.ClientConfig,
-  options: { signal?: AbortSignal; role?: string } = {},
+  options: ReplayOptions = {},
 ): Promise<ReplayResult> {
+  const batchBytes = options.batchBytes ?? 256 * 1024;
+  const batchEntries = options.batchEntries ?? 100;
   const client = new pg.Client(config);
   client.on('error', () => undefined);
   await client.connect();
-  const result: ReplayResult = { statements: 0, copiedRows: 0, skippedSettings: [] };
-  const parser = new DumpParser();
+  const result: ReplayResult = { queries: 0, copiedRows: 0, tables: {}, skippedSettings: [] };
+  const parser = new DumpScript();
   const decoder = new StringDecoder('utf8');
-  let copy: CopyStreamQuery | undefined;
-  let current = '';
+  let batch = emptyBatch();
+  let began = false;
+  let copy: { stream: CopyStreamQuery; table: string; where: string; dataLine: number } | undefined;
   let copyError: Error | undefined;
 
-  const run = async (piece: DumpPiece) => {
+  const begin = async () => {
+    if (began) return;
+    await client.query('BEGIN');
+    began = true;
+  };
+
+  /** The transaction must still be open: a dump's COMMIT or ROLLBACK would have ended it. */
+  const stillOne = (where: string) => {
+    if (client.getTransactionStatus() !== 'T') {
+      throw new Failure(where, new Error("the dump's SQL ended the restore's transaction"));
+    }
+  };
+
+  const flush = async () => {
+    if (batch.entries.length === 0) return;
+    const { sql, entries } = batch;
+    batch = emptyBatch();
+    const text = sql.join('\n');
+    const first = entries[0]!;
+    const last = entries.at(-1)!;
+    const range =
+      entries.length === 1
+        ? `at line ${first.line} (${first.title})`
+        : `in the entries at lines ${first.line} (${first.title}) to ${last.line} (${last.title})`;
+    await begin();
+    result.queries++;
+    try {
+      await client.query(text);
+    } catch (error) {
+      const position = Number((error as { position?: string }).position);
+      if (!Number.isInteger(position) || position < 1) throw new Failure(range, error);
+      // The server says where: the line, and the entry it is in.
+      const at = lineAt(text, position);
+      const entry = entries.findLast((candidate) => candidate.at <= at) ?? first;
+      const line = entry.line + at - entry.at;
+      const excerpt = text.split('\n')[at] ?? '';
+      throw new Failure(`at line ${line} (${entry.title}) in "${shorten(excerpt)}"`, error);
+    }
+    stillOne(range);
+  };
+
+  const run = async (piece: ScriptPiece) => {
     switch (piece.kind) {
       case 'meta':
+        await flush();
         return;
-      case 'statement':
-        current = piece.sql;
-        result.statements++;
-        if (settingLine.test(piece.sql)) {
-          await client.query('SAVEPOINT setting');
-          try {
-            await client.query(piece.sql);
-            await client.query('RELEASE SAVEPOINT setting');
-          } catch (error) {
-            if (!unknownSetting.has((error as { code?: string }).code ?? '')) throw error;
-            await client.query('ROLLBACK TO SAVEPOINT setting');
-            result.skippedSettings.push(piece.sql);
-          }
-          return;
+      case 'setting': {
+        const encoding = /^SET client_encoding = '([^']*)';$/.exec(piece.sql);
+        if (encoding && encoding[1]!.toUpperCase() !== 'UTF8') {
+          throw new Failure(
+            `at line ${piece.line}`,
+            new Error(`the dump is in ${encoding[1]}; a restore reads UTF8 dumps`),
+          );
         }
-        await client.query(piece.sql);
+        await flush();
+        // Before the transaction (the preamble is): a rejected setting aborts nothing.
+        try {
+          await client.query(piece.sql);
+        } catch (error) {
+          if (began || !unknownSetting.has((error as { code?: string }).code ?? '')) {
+            throw new Failure(`at line ${piece.line} in "${piece.sql}"`, error);
+          }
+          result.skippedSettings.push(piece.sql);
+        }
         return;
-      case 'copy':
-        current = piece.sql;
-        result.statements++;
-        copy = client.query(copyFrom(piece.sql));
+      }
+      case 'sql':
+        batch.entries.push({ line: piece.line, title: piece.title, at: batch.lines });
+        batch.sql.push(piece.sql);
+        batch.bytes += piece.sql.length;
+        batch.lines += piece.sql.split('\n').length;
+        if (batch.bytes >= batchBytes || batch.entries.length >= batchEntries) await flush();
+        return;
+      case 'copy': {
+        await flush();
+        await begin();
+        const where = `at line ${piece.line} (${piece.title})`;
+        const stream = client.query(copyFrom(piece.sql));
+        copy = {
+          stream,
+          table: piece.table,
+          where,
+          dataLine: piece.line + piece.sql.split('\n').length,
+        };
         // The server may refuse a row while nothing waits on the stream: keep the error for
         // the next write instead of letting it go unhandled.
         copyError = undefined;
-        copy.on('error', (error: Error) => {
+        stream.on('error', (error: Error) => {
           copyError = error;
         });
         return;
+      }
       case 'copy-data':
-        if (copyError) throw copyError;
-        await write(copy!, piece.data);
+        if (copyError) throw copyFailure(copy!, copyError);
+        try {
+          await write(copy!.stream, piece.data);
+        } catch (error) {
+          throw copyFailure(copy!, error);
+        }
         return;
-      case 'copy-end':
-        await finish(copy!);
-        result.copiedRows += copy!.rowCount;
+      case 'copy-end': {
+        const { stream, table, where } = copy!;
+        try {
+          await finish(stream);
+        } catch (error) {
+          throw copyFailure(copy!, error);
+        }
+        result.copiedRows += stream.rowCount;
+        result.tables[table] = (result.tables[table] ?? 0) + stream.rowCount;
         copy = undefined;
+        stillOne(where);
         return;
+      }
     }
   };
 
@@ -118,25 +253,33 @@ export async function replayDump(
     if (options.role !== undefined) {
       await client.query(`SET ROLE "${options.role.replace(/"/g, '""')}"`);
     }
-    await client.query('BEGIN');
+    const pieces = (produce: () => ScriptPiece[]) => {
+      try {
+        return produce();
+      } catch (error) {
+        throw new Failure('the script', error);
+      }
+    };
     for await (const chunk of script as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();
-      for (const piece of parser.push(decoder.write(chunk))) await run(piece);
+      for (const piece of pieces(() => parser.push(decoder.write(chunk)))) await run(piece);
     }
-    for (const piece of parser.push(decoder.end())) await run(piece);
-    for (const piece of parser.end()) await run(piece);
+    for (const piece of pieces(() => parser.push(decoder.end()))) await run(piece);
+    for (const piece of pieces(() => parser.end())) await run(piece);
+    await flush();
+    await begin();
+    stillOne('at the end');
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    copy?.destroy();
+    copy?.stream.destroy();
     if (error instanceof AppvisorError || (error as Error).name === 'AbortError') throw error;
-    const where = current ? ` in "${shorten(current)}"` : '';
+    const cause = error instanceof Failure ? error.error : error;
+    const where = error instanceof Failure ? ` ${error.where}` : '';
     throw new AppvisorError(
       'RESTORE_FAILED',
-      `the dump failed${where}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      `the dump failed${where}: ${(cause as Error).message}`,
+      { cause },
     );
   } finally {
     await client.end().catch(() => undefined);

@@ -49,6 +49,10 @@ export const errorCatalog = {
   BACKUP_APP_MISMATCH: { status: 409, text: 'The backup was made of another app.' },
   PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
+  BACKUP_UNVERIFIED: {
+    status: 500,
+    text: 'The backup was written but a test restore of it failed.',
+  },
   RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
   SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
   DUMP_FAILED: { status: 500, text: 'A database dump failed.' },

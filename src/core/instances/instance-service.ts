@@ -869,6 +869,28 @@ export class InstanceService implements Component, InstanceHost {
     });
   }
 
+  /**
+   * Runs `use` with a new empty database owned by the instance's role (the role a restore fills
+   * as), and drops it afterwards, whatever happened: for checking that a backup restores. It
+   * is named like a restore's staging database, so one a crash left behind is dropped at the
+   * next start. The live database and folder are not touched.
+   */
+  async withScratchDatabase<T>(
+    id: string,
+    use: (connection: InstanceConnection) => Promise<T>,
+  ): Promise<T> {
+    const { row } = this.#get(id);
+    const name = `${stagingPrefix}${this.#restoreTag}_${randomBytes(6).toString('hex')}`;
+    await createStagingDatabase(this.#options.database, name, row.db_name);
+    try {
+      return await use(this.#connection(row, name));
+    } finally {
+      await dropDatabase(this.#options.database, name).catch((error: unknown) => {
+        this.#options.logger.warn({ err: error, database: name }, 'cannot drop a scratch database');
+      });
+    }
+  }
+
   /** Changes settings: stored, then pushed to the running service (or started/stopped). */
   async set(
     id: string,

@@ -334,8 +334,9 @@ function ScheduleForm(props: {
   const [cron, setCron] = useState(schedule.cron ?? '0 3 * * *');
   const [template, setTemplate] = useState(schedule.template);
   const [slots, setSlots] = useState(String(schedule.slots));
+  const [verify, setVerify] = useState(schedule.verify);
   const action = useAction();
-  const errors = formErrors(action.error, ['cron', 'template', 'slots']);
+  const errors = formErrors(action.error, ['cron', 'template', 'slots', 'verify']);
   return (
     <form
       class="card"
@@ -346,6 +347,7 @@ function ScheduleForm(props: {
           cron: on ? cron.trim() : null,
           template: template.trim(),
           slots: Number(slots),
+          verify,
         };
         void action
           .run(() => call<BackupSchedule>('PUT', '/backups/schedule', body))
@@ -369,7 +371,14 @@ function ScheduleForm(props: {
       </p>
       <div class="checks">
         <Toggle id="schedule-on" label="Scheduled backups" checked={on} onChange={setOn} />
+        <Toggle
+          id="schedule-verify"
+          label="Verify each backup (restore it into a scratch database, compare row counts)"
+          checked={verify}
+          onChange={setVerify}
+        />
       </div>
+      <ErrorText message={errors.field.verify} />
       <Field
         id="schedule-cron"
         label="When (cron, UTC)"
@@ -498,7 +507,7 @@ export function BackupsPage() {
         )}
         {schedule.data ? (
           <ScheduleForm
-            key={`${schedule.data.cron}|${schedule.data.template}|${schedule.data.slots}`}
+            key={`${schedule.data.cron}|${schedule.data.template}|${schedule.data.slots}|${schedule.data.verify}`}
             schedule={schedule.data}
             onSaved={(saved) => {
               schedule.set(saved);
