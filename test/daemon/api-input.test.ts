@@ -184,4 +184,18 @@ describe('the API takes only what its routes read', () => {
     assert.doesNotMatch(JSON.stringify(schedule.body), /\\u0000/);
     await alive(daemon);
   });
+
+  test('a session cookie that is not percent-encoded right is no login, not a 500', async () => {
+    const { daemon } = running;
+    for (const cookie of ['appvisor_session=%E0%A4%A', 'appvisor_session=%; appvisor_session=%%']) {
+      const answer = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/apps', {
+        cookie,
+      });
+      assert.equal(answer.status, 401, `${cookie}: ${answer.text}`);
+      const health = await http('GET', { url: daemon.adminUrl }, '/manager/api/v1/health', {
+        cookie,
+      });
+      assert.equal(health.status, 200, `${cookie}: ${health.text}`);
+    }
+  });
 });
