@@ -4,7 +4,12 @@ import { chmod, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { once, type Component } from '../lib/lifecycle.js';
 import { AppvisorError } from '../core/errors/index.js';
-import { guardRequests, guardServer, type GuardReport } from '../lib/server-guard.js';
+import {
+  answerAndClose,
+  guardRequests,
+  guardServer,
+  type GuardReport,
+} from '../lib/server-guard.js';
 import { trustSocket } from './auth.js';
 import type { Api } from './server.js';
 
@@ -34,16 +39,10 @@ function refuseForwarded(
       handler(request, response);
       return;
     }
-    const text = JSON.stringify({
+    answerAndClose(response, 403, {
       code: 'FORBIDDEN',
       message: 'requests relayed by the front are not taken on the admin socket',
     });
-    response.writeHead(403, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      connection: 'close',
-    });
-    response.end(text);
   };
 }
 

@@ -5,6 +5,21 @@ import type { Duplex } from 'node:stream';
 /** What a guard reports: the error and where it was caught. */
 export type GuardReport = (error: unknown, where: string) => void;
 
+/** Answers `{code, message}` with the status and closes the connection afterwards. */
+export function answerAndClose(
+  response: ServerResponse,
+  status: number,
+  body: { code: string; message: string },
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    connection: 'close',
+  });
+  response.end(text);
+}
+
 /** Answers 500 when nothing was sent yet; otherwise cuts the response (its head is out). */
 function fail(response: ServerResponse): void {
   try {
@@ -12,16 +27,10 @@ function fail(response: ServerResponse): void {
       response.destroy();
       return;
     }
-    const text = JSON.stringify({
+    answerAndClose(response, 500, {
       code: 'INTERNAL',
       message: 'An unexpected error happened; see the manager log.',
     });
-    response.writeHead(500, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      connection: 'close',
-    });
-    response.end(text);
   } catch {
     response.destroy();
   }
