@@ -437,7 +437,10 @@ describe('API fuzz net', () => {
     assert.equal(apps.status, 200, apps.text);
     // Nothing reached the last resort (it logs what escaped and keeps the manager alive).
     const log = await readFile(join(daemon.data, 'logs', 'manager.log'), 'utf8');
-    assert.doesNotMatch(log, /an exception escaped|a rejection was not handled|escaped its handler/);
+    assert.doesNotMatch(
+      log,
+      /an exception escaped|a rejection was not handled|escaped its handler/,
+    );
     assert.doesNotMatch(daemon.stderr(), /uncaught|unhandled|escaped/i);
   });
 

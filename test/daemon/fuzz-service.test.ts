@@ -204,7 +204,9 @@ function frontGet(daemon: Daemon, path: string): Promise<{ status: number; ms: n
   return new Promise((resolve, reject) => {
     const req = request(`${daemon.httpUrl}${path}`, { agent: false }, (response) => {
       response.resume();
-      const done = () => { resolve({ status: response.statusCode ?? 0, ms: Date.now() - started }); };
+      const done = () => {
+        resolve({ status: response.statusCode ?? 0, ms: Date.now() - started });
+      };
       response.once('end', done);
       response.once('close', done);
       response.once('error', () => undefined);
