@@ -44,6 +44,7 @@ import { ensureSystemUser } from './lib/os-users.js';
 import { RotatingFile } from './lib/rotating-file.js';
 import { SecretBox } from './lib/secret-box.js';
 import { version } from './lib/version.js';
+import { keepAlive } from './lib/last-resort.js';
 
 /** Error codes that mean "this start cannot work as configured": exit code 2. */
 const startupCodes = new Set([
@@ -127,6 +128,7 @@ export async function startManager(
     maxConnections: config.admin.maxConnections,
     headersTimeoutMs: config.front.headersTimeoutSeconds * 1000,
     keepAliveTimeoutMs: config.front.keepAliveTimeoutSeconds * 1000,
+    logger: stderrLogger,
   });
   try {
     await adminListener.bind();
@@ -644,6 +646,8 @@ export async function runDaemon(input: DaemonInput): Promise<number> {
   } catch (error) {
     return fail(error);
   }
+  // From here on nothing that escaped is fatal: logged, and the manager goes on serving.
+  keepAlive(process, manager.logger);
 
   // One write, so that a reader never sees half of it.
   const lines = [`appvisor ${version} is ready (pid ${process.pid})`];

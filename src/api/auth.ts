@@ -18,7 +18,12 @@ function sessionCookies(header: string | undefined): string[] {
   for (const part of header.split(';')) {
     const at = part.indexOf('=');
     if (at > 0 && part.slice(0, at).trim() === sessionCookie) {
-      values.push(decodeURIComponent(part.slice(at + 1).trim()));
+      // Anyone can send a cookie: a value that does not decode is no token (it was a 500).
+      try {
+        values.push(decodeURIComponent(part.slice(at + 1).trim()));
+      } catch {
+        // not ours
+      }
     }
   }
   return values.slice(0, 8);

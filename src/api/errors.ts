@@ -1,7 +1,14 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaValidationError,
+} from 'fastify';
 import { isDiskFull } from '../core/disk/index.js';
 import { AppvisorError, errorCatalog } from '../core/errors/index.js';
 import { isConnectionFailure } from '../lib/pg-errors.js';
+import { escapeControls } from '../lib/text-escape.js';
+import { plainPattern } from './schemas.js';
 import type { ErrorBody } from './types.js';
 
 /** Seconds a client should wait before retrying while the database is away (it restarts in 1 s first). */
@@ -11,12 +18,40 @@ const databaseRetryAfter = 5;
 function validationField(validation: FastifyError['validation'] | undefined): string | undefined {
   const first = validation?.[0];
   if (!first) return undefined;
-  const missing = (first.params as { missingProperty?: unknown } | undefined)?.missingProperty;
-  if (typeof missing === 'string') return missing;
   // Errors made by hand (tests, plugins) may lack the path.
   const path = (first as { instancePath?: string }).instancePath ?? '';
   const segment = path.split('/')[1];
-  return segment === undefined || segment === '' ? undefined : segment;
+  if (segment !== undefined && segment !== '') return segment;
+  const params = first.params as
+    { missingProperty?: unknown; additionalProperty?: unknown } | undefined;
+  for (const name of [params?.missingProperty, params?.additionalProperty]) {
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
+/** A name the caller sent, fit to be quoted in a message (no control characters, cut). */
+const quoted = (name: string) => JSON.stringify(escapeControls(name, 100));
+
+/**
+ * Fastify's `schemaErrorFormatter`: one message for the first schema error, naming the field.
+ * An unknown field and a control character get words of their own; the rest keep Ajv's.
+ */
+export function formatSchemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const first = errors[0];
+  if (!first) return new Error(`${dataVar} is invalid`);
+  const at = `${dataVar}${first.instancePath}`;
+  const extra = (first.params as { additionalProperty?: unknown }).additionalProperty;
+  if (first.keyword === 'additionalProperties' && typeof extra === 'string') {
+    return new Error(`${at} has an unknown field ${quoted(extra)}`);
+  }
+  if (
+    first.keyword === 'pattern' &&
+    (first.params as { pattern?: unknown }).pattern === plainPattern
+  ) {
+    return new Error(`${at} must not contain control characters`);
+  }
+  return new Error(`${at} ${first.message ?? 'is invalid'}`);
 }
 
 /**
@@ -49,8 +84,14 @@ export function toErrorBody(error: unknown): {
     fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500
       ? fastifyError.statusCode
       : undefined;
+  if (clientStatus === 415) {
+    return {
+      status: 415,
+      body: { code: 'UNSUPPORTED_MEDIA_TYPE', message: errorCatalog.UNSUPPORTED_MEDIA_TYPE.text },
+    };
+  }
   if (fastifyError.validation || clientStatus) {
-    // The framework's own 4xx (415, 413, ...) keeps its status; the code says "your request".
+    // The framework's own 4xx (413, ...) keeps its status; the code says "your request".
     const status = clientStatus ?? 400;
     const field = validationField(fastifyError.validation);
     return {

@@ -1,4 +1,4 @@
-export { buildApi, apiPrefix, type Api } from './server.js';
+export { buildApi, apiPrefix, type Api, type ApiRoute } from './server.js';
 export { LocalSocketServer } from './local-socket.js';
 export { toErrorBody } from './errors.js';
 export type { ApiContext } from './context.js';

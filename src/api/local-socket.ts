@@ -4,6 +4,12 @@ import { chmod, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { once, type Component } from '../lib/lifecycle.js';
 import { AppvisorError } from '../core/errors/index.js';
+import {
+  answerAndClose,
+  guardRequests,
+  guardServer,
+  type GuardReport,
+} from '../lib/server-guard.js';
 import { trustSocket } from './auth.js';
 import type { Api } from './server.js';
 
@@ -33,16 +39,10 @@ function refuseForwarded(
       handler(request, response);
       return;
     }
-    const text = JSON.stringify({
+    answerAndClose(response, 403, {
       code: 'FORBIDDEN',
       message: 'requests relayed by the front are not taken on the admin socket',
     });
-    response.writeHead(403, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      connection: 'close',
-    });
-    response.end(text);
   };
 }
 
@@ -67,7 +67,10 @@ export class LocalSocketServer implements Component {
       throw new AppvisorError('ALREADY_RUNNING', `another manager answers on ${this.#path}`);
     }
     await unlink(this.#path).catch(() => undefined);
-    const server = createServer(refuseForwarded(this.#api.handler));
+    const report: GuardReport = (error, where) => {
+      this.#api.app.log.error({ err: error, where }, 'manager.sock: an error escaped');
+    };
+    const server = createServer(guardRequests(refuseForwarded(this.#api.handler), report));
     server.on('connection', trustSocket);
     server.keepAliveTimeout = 5_000;
     // Bound with the umask's mode, the socket would be open to others for a moment, and every
@@ -83,6 +86,7 @@ export class LocalSocketServer implements Component {
           resolve();
         });
       });
+      guardServer(server, report);
       await chmod(staged, 0o600);
       await rename(staged, this.#path);
     } catch (error) {

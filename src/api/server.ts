@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import { authenticate } from './auth.js';
 import { limitBodyTime } from './body-timeout.js';
 import { refuseCrossSite } from './cross-site.js';
 import type { ApiContext } from './context.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, formatSchemaError } from './errors.js';
+import { closeRouteSchema } from './schemas.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
@@ -22,10 +23,22 @@ import { uiRoutes } from './ui.js';
 /** Prefix of every API route. */
 export const apiPrefix = '/manager/api/v1';
 
+/** One route of the API as registered (its schema closed by {@link closeRouteSchema}). */
+export interface ApiRoute {
+  method: string;
+  /** With the prefix and `:param` placeholders. */
+  url: string;
+  schema: FastifySchema;
+  /** The body is a stream of bytes (a package upload), not JSON. */
+  streamedBody: boolean;
+}
+
 /** The admin API: a Node request handler for the front and for manager.sock. */
 export interface Api {
   handler: (request: IncomingMessage, response: ServerResponse) => void;
   app: FastifyInstance;
+  /** Every route under {@link apiPrefix} (HEAD routes Fastify adds for GET ones left out). */
+  routes: readonly ApiRoute[];
   close(): Promise<void>;
 }
 
@@ -46,7 +59,15 @@ export async function buildApi(context: ApiContext): Promise<Api> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     return503OnClosing: true,
+    // Ajv's default drops unknown fields: a misspelt `password` key then read as "no password
+    // given" and generated a new one. Every object schema is closed (closeRouteSchema), so an
+    // unknown field is a 400 naming it.
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: formatSchemaError,
   });
+  // The API reads JSON only (and the upload route its package types, in its own context):
+  // any other content type is 415 before a handler sees it.
+  app.removeContentTypeParser('text/plain');
   await app.register(fastifyCookie);
   const hsts = context.hstsMaxAgeSeconds ?? 0;
   if (hsts > 0) {
@@ -70,8 +91,23 @@ export async function buildApi(context: ApiContext): Promise<Api> {
 
   uiRoutes(app, context.uiDir);
 
+  const routes: ApiRoute[] = [];
   await app.register(
     (api, _options, done) => {
+      api.addHook('onRoute', (route) => {
+        closeRouteSchema(route);
+        const methods = Array.isArray(route.method) ? route.method : [route.method];
+        for (const method of methods) {
+          // Fastify adds a HEAD route for each GET one: the same route.
+          if (method === 'HEAD' && routes.some((r) => r.url === route.url)) continue;
+          routes.push({
+            method,
+            url: route.url,
+            schema: route.schema ?? {},
+            streamedBody: route.config?.streamedBody === true,
+          });
+        }
+      });
       api.addHook('onRequest', authenticate(context));
       api.addHook('onRequest', refuseCrossSite);
       statusRoutes(api, context);
@@ -90,5 +126,5 @@ export async function buildApi(context: ApiContext): Promise<Api> {
   );
   await app.ready();
   if (!handler) throw new Error('fastify did not provide a request handler');
-  return { handler, app, close: () => app.close() };
+  return { handler, app, routes, close: () => app.close() };
 }

@@ -39,3 +39,13 @@ export function hasControls(text: string, multiline = false): boolean {
   const found = text.match(unsafe);
   return found !== null && (!multiline || found.some((char) => char !== '\n'));
 }
+
+/**
+ * Whether text holds any control character, tab and newline included (C0, DEL, C1): what a
+ * name, path, template or URL must never hold. A NUL makes Node's file calls throw, a newline
+ * would split a line wherever the name is written.
+ */
+export function hasControlChars(text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text);
+}

@@ -191,7 +191,7 @@ describe('bad packages are refused and change nothing', () => {
       body: { not: 'a package' },
     });
     assert.equal(answer.status, 415);
-    assert.equal((answer.body as { code: string }).code, 'BAD_REQUEST');
+    assert.equal((answer.body as { code: string }).code, 'UNSUPPORTED_MEDIA_TYPE');
   });
 });
 

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { toErrorBody } from '../../src/api/errors.js';
+import { formatSchemaError, toErrorBody } from '../../src/api/errors.js';
 import { AppvisorError, errorCatalog } from '../../src/core/errors/index.js';
 
 describe('toErrorBody', () => {
@@ -129,12 +129,49 @@ describe('toErrorBody', () => {
     assert.equal(toErrorBody(undefined).status, 500);
   });
 
-  test("the framework's other client errors keep their status", () => {
+  test("the framework's 415 is UNSUPPORTED_MEDIA_TYPE, its other client errors keep their status", () => {
     const mapped = toErrorBody(
       Object.assign(new Error('Unsupported Media Type'), { statusCode: 415 }),
     );
     assert.equal(mapped.status, 415);
-    assert.equal(mapped.body.code, 'BAD_REQUEST');
+    assert.equal(mapped.body.code, 'UNSUPPORTED_MEDIA_TYPE');
+    const large = toErrorBody(
+      Object.assign(new Error('Request body is too large'), { statusCode: 413 }),
+    );
+    assert.equal(large.status, 413);
+    assert.equal(large.body.code, 'BAD_REQUEST');
+  });
+
+  test('an unknown field is named, in the message and as the field', () => {
+    const error = Object.assign(
+      formatSchemaError(
+        [
+          {
+            keyword: 'additionalProperties',
+            instancePath: '',
+            schemaPath: '#/additionalProperties',
+            params: { additionalProperty: 'passwrd' },
+            message: 'must NOT have additional properties',
+          },
+        ],
+        'body',
+      ),
+      {
+        validation: [
+          {
+            keyword: 'additionalProperties',
+            instancePath: '',
+            params: { additionalProperty: 'passwrd' },
+          },
+        ],
+        statusCode: 400,
+      },
+    );
+    assert.deepEqual(toErrorBody(error).body, {
+      code: 'BAD_REQUEST',
+      message: 'body has an unknown field "passwrd"',
+      field: 'passwrd',
+    });
   });
 
   test('any other error is 500 INTERNAL and its details are not shown', () => {

@@ -13,6 +13,7 @@ import {
   signBytes,
   verifyBytes,
 } from '../../src/core/appstore/index.js';
+import { checkSource } from '../../src/core/appstore/sources.js';
 import { AppvisorError } from '../../src/core/errors/index.js';
 import { makeTarGz } from '../helpers/archives.js';
 import { makeTemp } from '../helpers/daemon.js';
@@ -83,6 +84,23 @@ describe('app store signatures', () => {
         () => parsePublicKey(bad),
         (error: unknown) => error instanceof AppvisorError && error.code === 'APPSTORE_INVALID',
         bad.slice(0, 20),
+      );
+    }
+  });
+
+  test('a store URL with a control character is APPSTORE_INVALID, not silently cleaned', () => {
+    for (const url of [
+      'http://a.example/\u0000apps.json',
+      'http://a.example/x\ty',
+      'http://a.\nexample/',
+    ]) {
+      assert.throws(
+        () => checkSource({ name: 'a', url, allowUnsigned: true }),
+        (error: unknown) =>
+          error instanceof AppvisorError &&
+          error.code === 'APPSTORE_INVALID' &&
+          error.field === 'url',
+        JSON.stringify(url),
       );
     }
   });

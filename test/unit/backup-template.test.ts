@@ -54,6 +54,18 @@ describe('backup name templates', () => {
     }
   });
 
+  test('a control character (NUL, newline, tab) in a template is TEMPLATE_INVALID', () => {
+    for (const bad of ['#A/#I\u0000.tar', '#A/#I\n-#d.tar', 'a\tb', 'a\u007fb', 'a\u0085b']) {
+      assert.throws(
+        () => {
+          checkTemplate(bad);
+        },
+        (error: Error & { code?: string }) => error.code === 'TEMPLATE_INVALID',
+        JSON.stringify(bad),
+      );
+    }
+  });
+
   test('values never add a path segment', () => {
     assert.equal(expandTemplate('#L-#I.tar', { ...values, label: 'a/b\\c' }), 'a_b_c-acme.tar');
     assert.throws(

@@ -66,6 +66,8 @@ describe('alarm settings', () => {
       'https://',
       'http://exa mple.com/',
       `https://example.com/${'x'.repeat(maxAlarmUrlLength)}`,
+      'https://example.com/a\u0000b',
+      'https://example.com/a\tb',
     ]) {
       assert.equal(
         refusedField(() => checkAlarmUrl(bad)),
@@ -100,6 +102,8 @@ describe('alarm settings', () => {
       'a b@example.com',
       'Ops <ops@example.com>',
       'a@example.com; b@example.com',
+      'a\u0000b@example.com',
+      'a\u0001b@example.com',
     ]) {
       assert.equal(
         refusedField(() => checkAlarmEmail(bad)),

@@ -1,13 +1,9 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { AppvisorError } from '../../core/errors/index.js';
 import type { ApiContext } from '../context.js';
+import { idParams, text } from '../schemas.js';
 import type { AppConfigureBody } from '../types.js';
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', maxLength: 200 } },
-} as const;
 
 /** Content types an uploaded package may come with; the body is the archive itself. */
 const packageTypes = [
@@ -21,50 +17,57 @@ const packageTypes = [
 /** Apps: install, list, status, start, stop, restart, configure, uninstall, logs. */
 export function appRoutes(app: FastifyInstance, context: ApiContext): void {
   const { apps } = context;
-  // Package uploads are streamed to disk by the core, never buffered here.
-  app.addContentTypeParser(packageTypes, (_request, payload, done) => {
-    done(null, payload);
-  });
-
   app.get('/apps', async () => ({ apps: await apps.list() }));
 
-  app.post<{ Querystring: { id?: string; autostart?: boolean; purge?: boolean }; Body: Readable }>(
-    '/apps',
-    {
-      // A package may be large and come slowly: an idle timeout instead of a total one.
-      config: { streamedBody: true },
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', maxLength: 200 },
-            // Absent: a new app is off, a re-install keeps the app's setting.
-            autostart: { type: 'boolean' },
-            purge: { type: 'boolean', default: false },
+  // The upload's parsers live in a context of their own: registered on the whole API, they
+  // gave every JSON route's body as a raw stream to a client that chose their content type.
+  // Package uploads are streamed to disk by the core, never buffered here.
+  void app.register((upload, _options, done) => {
+    upload.removeAllContentTypeParsers();
+    upload.addContentTypeParser(packageTypes, (_request, payload, parsed) => {
+      parsed(null, payload);
+    });
+    upload.post<{
+      Querystring: { id?: string; autostart?: boolean; purge?: boolean };
+      Body: Readable;
+    }>(
+      '/apps',
+      {
+        // A package may be large and come slowly: an idle timeout instead of a total one.
+        config: { streamedBody: true },
+        schema: {
+          querystring: {
+            type: 'object',
+            properties: {
+              id: text(200),
+              // Absent: a new app is off, a re-install keeps the app's setting.
+              autostart: { type: 'boolean' },
+              purge: { type: 'boolean', default: false },
+            },
+            additionalProperties: false,
           },
-          additionalProperties: false,
         },
       },
-    },
-    async (request, reply) => {
-      const body = request.body as unknown;
-      if (!(body instanceof Readable)) {
-        void reply.code(415);
-        return {
-          code: 'BAD_REQUEST',
-          message: `send the package as the body, with content-type ${packageTypes[0]!}`,
-        };
-      }
-      const { id, autostart, purge } = request.query;
-      const status = await apps.installStream(body, {
-        ...(id !== undefined ? { id } : {}),
-        ...(autostart !== undefined ? { autostart } : {}),
-        purge: purge ?? false,
-      });
-      void reply.code(201);
-      return status;
-    },
-  );
+      async (request, reply) => {
+        const body = request.body as unknown;
+        if (!(body instanceof Readable)) {
+          throw new AppvisorError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `send the package as the body, with content-type ${packageTypes[0]!}`,
+          );
+        }
+        const { id, autostart, purge } = request.query;
+        const status = await apps.installStream(body, {
+          ...(id !== undefined ? { id } : {}),
+          ...(autostart !== undefined ? { autostart } : {}),
+          purge: purge ?? false,
+        });
+        void reply.code(201);
+        return status;
+      },
+    );
+    done();
+  });
 
   app.get<{ Params: { id: string } }>('/apps/:id', { schema: { params: idParams } }, (request) =>
     apps.status(request.params.id),
@@ -96,9 +99,10 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
           type: 'object',
           required: ['id', 'action'],
           properties: {
-            id: idParams.properties.id,
+            id: text(200),
             action: { type: 'string', enum: ['start', 'stop', 'restart'] },
           },
+          additionalProperties: false,
         },
       },
     },

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientKey, sessionCookie } from '../auth.js';
 import type { ApiContext } from '../context.js';
+import { secret } from '../schemas.js';
 import { AppvisorError } from '../../core/errors/index.js';
 
 function setSessionCookie(
@@ -54,7 +55,7 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
         body: {
           type: 'object',
           required: ['password'],
-          properties: { password: { type: 'string', minLength: 1, maxLength: 1024 } },
+          properties: { password: secret(1024, 1) },
           additionalProperties: false,
         },
       },
@@ -88,8 +89,8 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
           type: 'object',
           properties: {
             // The length rule is the core's (PASSWORD_WEAK); the schema only bounds the size.
-            password: { type: 'string', maxLength: 1024 },
-            current: { type: 'string', maxLength: 1024 },
+            password: secret(1024),
+            current: secret(1024),
           },
           additionalProperties: false,
         },

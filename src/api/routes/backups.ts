@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { secret, text } from '../schemas.js';
 import type {
   BackupCreateBody,
   BackupList,
@@ -7,8 +8,7 @@ import type {
   BackupScheduleBody,
 } from '../types.js';
 
-const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
-const passphrase = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+const passphrase = secret(1024, 1);
 
 /** Backups: make one, list them, restore one, the schedule. */
 export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -85,7 +85,7 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
         body: {
           type: 'object',
           properties: {
-            cron: { type: ['string', 'null'], maxLength: 200 },
+            cron: { ...text(200), type: ['string', 'null'] },
             template: text(500),
             slots: { type: 'integer', minimum: 1, maximum: 1000 },
             keep: { type: 'integer', minimum: 0, maximum: 10000 },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { secret } from '../schemas.js';
 
 /** The TLS certificate: show, upload (validated, swapped in without a restart), reset. */
 export function certRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -15,8 +16,8 @@ export function certRoutes(app: FastifyInstance, context: ApiContext): void {
           type: 'object',
           required: ['cert', 'key'],
           properties: {
-            cert: { type: 'string', maxLength: 256 * 1024 },
-            key: { type: 'string', maxLength: 64 * 1024 },
+            cert: secret(256 * 1024),
+            key: secret(64 * 1024),
           },
           additionalProperties: false,
         },

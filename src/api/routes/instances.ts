@@ -1,13 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', maxLength: 200 } },
-} as const;
-
-const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
+import { idParams, secret, text } from '../schemas.js';
 
 /** Instances: create, list, show, set, trace, admin login, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -43,7 +36,7 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
             id: text(200),
             domain: text(300),
             path: text(600),
-            password: text(300),
+            password: secret(300),
           },
           additionalProperties: false,
         },
@@ -91,7 +84,7 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
           properties: {
             domain: text(300),
             path: text(600),
-            password: text(300),
+            password: secret(300),
             enabled: { type: 'boolean' },
             excludeFromBackup: { type: 'boolean' },
           },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppvisorError } from '../../core/errors/index.js';
 import { resolutions } from '../../core/monitor/index.js';
 import type { ApiContext } from '../context.js';
+import { text } from '../schemas.js';
 import type { MonitorHistory, MonitorHistoryQuery, MonitorSnapshot } from '../types.js';
 
 /** `from`/`to` of the history: epoch ms or an ISO date. */
@@ -25,9 +26,9 @@ export function monitorRoutes(app: FastifyInstance, context: ApiContext): void {
         querystring: {
           type: 'object',
           properties: {
-            series: { type: 'string', maxLength: 4096 },
-            from: { type: 'string', maxLength: 64 },
-            to: { type: 'string', maxLength: 64 },
+            series: text(4096),
+            from: text(64),
+            to: text(64),
             resolution: { type: 'string', enum: Object.keys(resolutions) },
           },
           additionalProperties: false,

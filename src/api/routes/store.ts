@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { idParams, secret, text } from '../schemas.js';
 import type {
   StoreInstallBody,
   StoreListing,
@@ -10,16 +11,11 @@ import type {
   UpdateCheck,
 } from '../types.js';
 
-const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
 const nameParams = {
   type: 'object',
   required: ['name'],
   properties: { name: text(100) },
-} as const;
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: text(200) },
+  additionalProperties: false,
 } as const;
 const installBody = {
   type: 'object',
@@ -51,7 +47,7 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
           required: ['url'],
           properties: {
             url: text(2000),
-            keys: { type: 'array', maxItems: 20, items: text(2000) },
+            keys: { type: 'array', maxItems: 20, items: secret(2000) },
             allowUnsigned: { type: 'boolean' },
           },
           additionalProperties: false,

@@ -578,7 +578,15 @@ export class AppService implements Component {
             };
             app.channel = channel;
             process.onMessage((message) => {
-              this.#onServiceMessage(app, channel, message);
+              // Thrown out of the channel's 'message' event, an error would reach the process.
+              try {
+                this.#onServiceMessage(app, channel, message);
+              } catch (error) {
+                this.#options.logger.error(
+                  { err: error, app: id },
+                  'a message of the service could not be handled',
+                );
+              }
             });
             process.onViolation?.((_reason, detail) => {
               this.#misbehaved(app, `sent ${detail}`, false);

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { hasControlChars } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 import { putSetting, type Store } from '../store/index.js';
 import { parsePublicKey } from './signing.js';
@@ -33,6 +34,10 @@ export function checkSource(input: {
   const name = input.name.trim();
   if (!namePattern.test(name)) {
     throw invalid('name', `"${name}" is not a valid store name: 1 to 40 of a-z 0-9 - _`);
+  }
+  // The URL parser would drop a tab or newline silently, and percent-encode a NUL.
+  if (hasControlChars(input.url)) {
+    throw invalid('url', 'an app store URL must not contain control characters');
   }
   let url: URL;
   try {

@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { Cron } from 'croner';
 import { extract as extractTar } from 'tar';
 import { once, type Component } from '../../lib/lifecycle.js';
+import { hasControlChars } from '../../lib/text-escape.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
 import { AppvisorError, type ErrorCode } from '../errors/index.js';
@@ -495,6 +496,16 @@ export class BackupService implements Component {
   ): Promise<InstanceView> {
     if ((options.into === undefined) === (options.as === undefined)) {
       throw new AppvisorError('BAD_REQUEST', 'restore needs exactly one of into or as');
+    }
+    // A NUL makes the file calls throw (a 500), and no archive is named so.
+    if (hasControlChars(archive)) {
+      throw new AppvisorError(
+        'BAD_REQUEST',
+        'an archive name must not contain control characters',
+        {
+          field: 'archive',
+        },
+      );
     }
     const path = isAbsolute(archive) ? archive : resolve(this.#options.folder, archive);
     const manifest = await readManifest(path, options.passphrase).catch((error: unknown) => {

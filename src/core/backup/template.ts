@@ -1,3 +1,4 @@
+import { hasControlChars } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 
 /** The values a backup name template may use. */
@@ -88,6 +89,10 @@ function tokenize(template: string): Token[] {
 export function checkTemplate(template: string): void {
   if (template.length === 0 || template.length > 500) {
     throw new AppvisorError('TEMPLATE_INVALID', 'a template has 1 to 500 characters');
+  }
+  // A NUL reached the file calls only after the whole dump; a newline would split the name.
+  if (hasControlChars(template)) {
+    throw new AppvisorError('TEMPLATE_INVALID', 'a template must not contain control characters');
   }
   tokenize(template);
   if (template.startsWith('/')) {

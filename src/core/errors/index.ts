@@ -5,6 +5,10 @@
  */
 export const errorCatalog = {
   BAD_REQUEST: { status: 400, text: 'The request is malformed or its fields are invalid.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    text: 'The route does not take a body of this content type.',
+  },
   UNAUTHORIZED: { status: 401, text: 'Authentication is required: log in first.' },
   LOGIN_FAILED: { status: 401, text: 'The password is wrong.' },
   RATE_LIMITED: {

@@ -2,6 +2,8 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once, type Component } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import { guardRequests, guardServer, type GuardReport } from '../../lib/server-guard.js';
 import { AppvisorError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import type { FrontAddress, RequestHandler } from './front.js';
@@ -17,6 +19,8 @@ export interface AdminListenerOptions {
   /** Connections held at once; more are closed as they arrive (0: no cap). */
   maxConnections?: number;
   closeGraceMs?: number;
+  /** Where errors that escaped a request go (they are never fatal). */
+  logger?: Logger;
 }
 
 const managerPrefix = '/manager';
@@ -62,10 +66,14 @@ export class AdminListener implements Component {
       });
       response.end(text);
     };
+    const report: GuardReport = (error, where) => {
+      this.#options.logger?.error({ err: error, where }, 'admin listener: an error escaped');
+    };
+    const guarded = guardRequests(handle, report);
     const server = tls
       ? // The certificate comes with setCertificate once the data folder is read.
-        createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, handle)
-      : createHttpServer({ maxHeaderSize: 16 * 1024 }, handle);
+        createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, guarded)
+      : createHttpServer({ maxHeaderSize: 16 * 1024 }, guarded);
     server.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
     server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
     if (this.#options.maxConnections) server.maxConnections = this.#options.maxConnections;
@@ -90,6 +98,7 @@ export class AdminListener implements Component {
       });
       server.listen({ port, ...(host ? { host } : {}) }, () => {
         server.removeAllListeners('error');
+        guardServer(server, report);
         resolve();
       });
     });

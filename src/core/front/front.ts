@@ -10,6 +10,12 @@ import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
+import {
+  guardRequests,
+  guardServer,
+  guardUpgrades,
+  type GuardReport,
+} from '../../lib/server-guard.js';
 import { AppvisorError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
@@ -102,14 +108,24 @@ export class Front implements Component {
     this.#options = options;
   }
 
+  /** Whatever escaped a request, an upgrade or a server: logged, never fatal. */
+  readonly #report: GuardReport = (error, where) => {
+    this.#options.logger.error({ err: error, where }, 'front: an error escaped its handler');
+  };
+
   /** Listens on the configured ports. Throws PORT_IN_USE naming the port. */
   async bind(): Promise<void> {
     const { http, https } = this.#options;
-    this.#http = this.#setup(createHttpServer({ maxHeaderSize: 16 * 1024 }, this.#dispatch));
+    this.#http = this.#setup(
+      createHttpServer({ maxHeaderSize: 16 * 1024 }, guardRequests(this.#dispatch, this.#report)),
+    );
     await this.#listen(this.#http, 'http', http.host, http.port);
     if (https.enabled) {
       this.#https = this.#setup(
-        createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, this.#dispatch),
+        createHttpsServer(
+          { maxHeaderSize: 16 * 1024, ...tlsServerOptions },
+          guardRequests(this.#dispatch, this.#report),
+        ),
       );
       await this.#listen(this.#https, 'https', https.host, https.port);
     }
@@ -156,7 +172,7 @@ export class Front implements Component {
       }
     });
     const scheme = server instanceof HttpsServer ? 'https' : 'http';
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
       const target = this.#serving ? this.#resolve?.(path) : undefined;
       // A WebSocket may stay quiet for long: the idle timeout of requests does not apply.
@@ -175,7 +191,8 @@ export class Front implements Component {
         return;
       }
       proxyUpgrade(request, socket, head, target, scheme);
-    });
+    };
+    server.on('upgrade', guardUpgrades(upgrade, this.#report));
     this.#servers.push(server);
     return server;
   }
@@ -205,6 +222,7 @@ export class Front implements Component {
       server.once('error', onError);
       server.listen({ port, ...(host ? { host } : {}) }, () => {
         server.off('error', onError);
+        guardServer(server, this.#report);
         resolve();
       });
     });

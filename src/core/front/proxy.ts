@@ -141,6 +141,22 @@ function unavailable(
   response.end(text);
 }
 
+/** A reason phrase fit to pass on: printable ASCII and tabs (not Node's obs-text or DEL). */
+const plainReason = /^[\t\x20-\x7e]*$/;
+
+/** The service answered something that cannot be relayed. */
+function badGateway(response: ServerResponse, id: string): void {
+  const text = JSON.stringify({
+    code: 'INSTANCE_UNAVAILABLE',
+    message: `the service of instance ${id} sent an answer that cannot be relayed`,
+  });
+  response.writeHead(502, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
 /**
  * Proxies one request to the instance's service over its Unix socket, streaming both ways:
  * a large upload or download is never held in memory. A service that is down or fails to
@@ -183,7 +199,18 @@ export function proxyRequest(
       }
       headers[name] = value;
     }
-    response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+    // Node's client reads a reason phrase its server side refuses to write (a DEL in it):
+    // writeHead threw out of this listener, and the service's answer ended the manager.
+    const reason = plainReason.test(answer.statusMessage ?? '') ? answer.statusMessage : undefined;
+    try {
+      response.writeHead(answer.statusCode ?? 502, reason, headers);
+    } catch {
+      answer.destroy();
+      upstream.destroy();
+      if (!response.headersSent) badGateway(response, target.id);
+      else response.destroy();
+      return;
+    }
     answer.pipe(response);
   });
   upstream.on('error', () => {

@@ -1,3 +1,4 @@
+import { hasControlChars } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 import { putSetting, type Store } from '../store/index.js';
 
@@ -78,6 +79,8 @@ export function checkAlarmUrl(url: string): string {
   if (trimmed === '') return '';
   if (trimmed.length > maxAlarmUrlLength)
     throw invalid('alarmUrl', `the alarm URL has more than ${maxAlarmUrlLength} characters`);
+  if (hasControlChars(trimmed))
+    throw invalid('alarmUrl', 'the alarm URL must not contain control characters');
   let parsed: URL;
   try {
     parsed = new URL(trimmed);
@@ -98,7 +101,7 @@ export function checkAlarmEmail(list: string): string {
     .map((item) => item.trim())
     .filter((item) => item !== '');
   for (const item of addresses) {
-    if (item.length > 254 || !address.test(item))
+    if (item.length > 254 || !address.test(item) || hasControlChars(item))
       throw invalid('alarmEmail', `"${item}" is not an e-mail address (name@example.com)`);
   }
   return addresses.join(', ');

@@ -3,6 +3,7 @@ import { access, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { syncFolder, writeFileAtomic } from '../../lib/atomic-write.js';
+import { KeyedQueue } from '../../lib/keyed-queue.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import { AppvisorError } from '../errors/index.js';
 import {
@@ -160,6 +161,11 @@ export class CertificateStore {
   readonly #onChange: (pair: CertificatePair) => void;
   readonly #alarms: AlarmRaiser | undefined;
   #pair: CertificatePair | undefined;
+  /**
+   * Installs run one at a time: two at once wrote and renamed the same `.new` files, so one
+   * failed (ENOENT) or the key of one ended beside the certificate of the other.
+   */
+  readonly #installs = new KeyedQueue();
 
   constructor(folder: string, onChange: (pair: CertificatePair) => void, alarms?: AlarmRaiser) {
     this.#folder = folder;
@@ -219,14 +225,19 @@ export class CertificateStore {
   /** Validates and installs an uploaded bundle and key; the old one stays when they are refused. */
   async set(bundle: string, key: string): Promise<CertificateStatus> {
     const pair = validateCertificate(bundle, key);
-    await this.#install(pair);
-    return this.status();
+    return this.#installs.run('pair', async () => {
+      await this.#install(pair);
+      return this.status();
+    });
   }
 
   /** Goes back to a new self-signed certificate. */
   async reset(): Promise<CertificateStatus> {
-    await this.#install(await generateSelfSigned());
-    return this.status();
+    const pair = await generateSelfSigned();
+    return this.#installs.run('pair', async () => {
+      await this.#install(pair);
+      return this.status();
+    });
   }
 
   /**
