@@ -164,4 +164,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'a journal of operations a crash must finish or undo',
+    sql: `
+      CREATE TABLE operations (
+        node_id text NOT NULL,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        step text NOT NULL,
+        data jsonb NOT NULL DEFAULT '{}',
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (node_id, kind, subject)
+      );
+    `,
+  },
 ];
