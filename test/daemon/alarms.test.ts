@@ -468,7 +468,7 @@ describe('alarms', () => {
     t.after(async () => {
       await stopQuietly(holder.daemon);
       await killAll(data);
-      unmountTmpfs(data);
+      await unmountTmpfs(data);
     });
     const reserve = 40 * 1024 * 1024;
     holder.daemon = await startDaemon({

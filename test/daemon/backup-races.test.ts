@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { BackupEntry, ErrorBody } from '../../src/api/index.js';
 import { connectAs, credentials, storeClient } from '../helpers/database.js';
-import { activeAlarms, api, cli, echoWithInstance, withDaemon } from '../helpers/daemon.js';
+import {
+  activeAlarms,
+  api,
+  cli,
+  echoWithInstance,
+  eventually,
+  nodeServiceWithInstance,
+  withDaemon,
+} from '../helpers/daemon.js';
 
 describe('backups at the same time', () => {
   // Several dumps at once: backups of different instances, and of one if nothing kept them
@@ -105,9 +113,27 @@ describe('backups at the same time', () => {
     assert.equal((late.body as ErrorBody).code, 'INSTANCE_NOT_FOUND');
   });
 
-  test('deleting an instance clears its backup-failed alarm', async () => {
+  test("deleting an instance clears its alarms: backup-failed and its app's", async () => {
     const { daemon } = running;
-    await echoWithInstance(daemon, 'doomed', false);
+    // A service that raises an alarm about each instance it starts.
+    const alarming = `process.on('message', (m) => {
+  if (m.type === 'instance.start') {
+    process.send({ type: 'instance.ready', id: m.instance.id });
+    process.send({ type: 'alarm', code: 'quota', severity: 'warning', text: 'near its quota', id: m.instance.id });
+  }
+  if (m.type === 'instance.stop') process.send({ type: 'instance.stopped', id: m.id });
+});
+process.send({ type: 'ready', httpSocket: null });
+`;
+    await nodeServiceWithInstance(daemon, 'alarming', alarming, { id: 'doomed', path: '/doomed' });
+    await eventually(
+      async () =>
+        (await activeAlarms(daemon)).find(
+          (alarm) => alarm.code === 'app:alarming:quota' && alarm.subject === 'doomed',
+        ),
+      30_000,
+      "the app's alarm about its instance",
+    );
     // A table the instance's role may not read (the superuser's): its dump fails.
     const creds = await credentials(daemon, 'doomed');
     const admin = await storeClient(daemon, creds.user);
@@ -116,10 +142,12 @@ describe('backups at the same time', () => {
     const failed = await cli(['backup', 'create', 'doomed', '--data', daemon.data]);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /^error BACKUP_FAILED: /);
-    assert.ok(
-      (await activeAlarms(daemon)).some(
-        (alarm) => alarm.code === 'backup-failed' && alarm.subject === 'doomed',
-      ),
+    assert.deepEqual(
+      (await activeAlarms(daemon))
+        .filter((alarm) => alarm.subject === 'doomed')
+        .map((alarm) => alarm.code)
+        .sort(),
+      ['app:alarming:quota', 'backup-failed'],
     );
     const deleted = await cli(['instance', 'delete', 'doomed', '--yes', '--data', daemon.data]);
     assert.equal(deleted.code, 0, deleted.stderr);

@@ -641,7 +641,7 @@ describe('backups when things go wrong', () => {
     t.after(async () => {
       await stopQuietly(daemon);
       await killAll(data);
-      unmountTmpfs(target);
+      await unmountTmpfs(target);
     });
     await echoWithInstance(daemon, 'full');
     const first = await cli(['backup', 'create', 'full', '--json', '--data', data]);

@@ -81,7 +81,7 @@ describe('a full disk', () => {
     t.after(async () => {
       await stopQuietly(holder.daemon);
       await killAll(data);
-      unmountTmpfs(data);
+      await unmountTmpfs(data);
       await removeTemp(work);
     });
     let daemon = (holder.daemon = await daemonOn(data));

@@ -1,7 +1,7 @@
 /**
- * A manager killed (SIGKILL) in the middle of a restore: after the restart every instance is
- * complete or gone, never half made. The windows are held open with the test-only pauses of
- * config `testing.pauses`, whose warnings show on the daemon's stderr when they begin.
+ * A manager killed (SIGKILL) in the middle of a create or a restore: after the restart every
+ * instance is complete or gone, never half made. The windows are held open with the test-only
+ * pauses of config `testing.pauses`, whose warnings show on the daemon's stderr when they begin.
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -91,6 +91,33 @@ async function killAtPause(daemon: Daemon, step: string): Promise<void> {
 function pausing(data: string, step: string): Promise<Daemon> {
   return startDaemon({ data, args: ['--set', `testing.pauses=${step}=20000`] });
 }
+
+describe('kill -9 of the manager during a create', () => {
+  test('an instance create cut off after its row was written is undone at the restart', async (t) => {
+    const data = await makeTemp();
+    let daemon = await pausing(data, 'instance.provision');
+    t.after(async () => {
+      await stopQuietly(daemon);
+      await killAll(data);
+      await removeTemp(data);
+    });
+    await echoWithInstance(daemon, 'first');
+    const creating = cli(['instance', 'create', 'echo', 'cut', '--data', data]);
+    await killAtPause(daemon, 'instance.provision');
+    assert.notEqual((await creating).code, 0, 'the client was not told it worked');
+
+    daemon = await startDaemon({ data });
+    const shown = await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/cut');
+    assert.equal(shown.status, 404, shown.text);
+    const store = await storeClient(daemon);
+    const rows = await store.query("SELECT state FROM instances WHERE id = 'cut'");
+    await store.end();
+    assert.equal(rows.rowCount, 0, 'its row is removed');
+    const again = await cli(['instance', 'create', 'echo', 'cut', '--data', data]);
+    assert.equal(again.code, 0, again.stderr);
+    await waitForInstance(daemon, 'cut');
+  });
+});
 
 describe('kill -9 of the manager during a restore', () => {
   test('restore --as cut off while it fills the new instance: after the restart the instance is gone, and the restore runs again', async (t) => {

@@ -311,8 +311,12 @@ export function mountTmpfs(path: string, size: string, mode = '0711'): boolean {
   }
 }
 
-/** Unmounts what {@link mountTmpfs} mounted (lazily: a process may still hold a file). */
-export function unmountTmpfs(path: string): void {
+/**
+ * Unmounts what {@link mountTmpfs} mounted (lazily: a process may still hold a file), after
+ * removing the users of the apps a daemon installed there (see {@link removeTemp}).
+ */
+export async function unmountTmpfs(path: string): Promise<void> {
+  await removeAppUsers(path);
   execFileSync('umount', ['-l', path]);
 }
 
