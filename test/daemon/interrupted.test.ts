@@ -17,11 +17,15 @@ import {
   killAll,
   makeTemp,
   removeTemp,
+  repoRoot,
   startDaemon,
   stopQuietly,
+  waitForApp,
   waitForInstance,
   type Daemon,
 } from '../helpers/daemon.js';
+
+const echo = join(repoRoot, 'examples', 'echo');
 
 /** Sets the instance's one marker row (a table `marks`, made when missing). */
 async function mark(daemon: Daemon, id: string, value: string): Promise<void> {
@@ -75,16 +79,31 @@ async function leftoverDatabases(daemon: Daemon): Promise<string[]> {
   }
 }
 
-/** Waits for the pause's warning on stderr, then kills the manager with SIGKILL. */
-async function killAtPause(daemon: Daemon, step: string): Promise<void> {
+/** How often the manager has paused at `step` so far. */
+function pauses(daemon: Daemon, step: string): number {
+  return daemon.stderr().split(`test pause at ${step}`).length - 1;
+}
+
+/**
+ * Runs `operation` (not awaited) and kills the manager with SIGKILL once it paused at `step`
+ * (its warning is on stderr); resolves with the operation's result.
+ */
+async function killAtPause<T>(
+  daemon: Daemon,
+  step: string,
+  operation: () => Promise<T>,
+): Promise<T> {
+  const before = pauses(daemon, step);
+  const running = operation();
   await eventually(
-    () => Promise.resolve(daemon.stderr().includes(`test pause at ${step}`) ? true : undefined),
+    () => Promise.resolve(pauses(daemon, step) > before ? true : undefined),
     60_000,
     `the pause at ${step}`,
   );
   daemon.child.kill('SIGKILL');
   await daemon.exited;
   await killAll(daemon.data);
+  return running;
 }
 
 /** Starts a daemon on `data` that pauses 20 s at `step`. */
@@ -101,10 +120,13 @@ describe('kill -9 of the manager during a create', () => {
       await killAll(data);
       await removeTemp(data);
     });
-    await echoWithInstance(daemon, 'first');
-    const creating = cli(['instance', 'create', 'echo', 'cut', '--data', data]);
-    await killAtPause(daemon, 'instance.provision');
-    assert.notEqual((await creating).code, 0, 'the client was not told it worked');
+    const installed = await cli(['app', 'install', echo, '--autostart', '--data', data]);
+    assert.equal(installed.code, 0, installed.stderr);
+    await waitForApp(daemon, 'echo');
+    const created = await killAtPause(daemon, 'instance.provision', () =>
+      cli(['instance', 'create', 'echo', 'cut', '--data', data]),
+    );
+    assert.notEqual(created.code, 0, 'the client was not told it worked');
 
     daemon = await startDaemon({ data });
     const shown = await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/cut');
@@ -134,9 +156,10 @@ describe('kill -9 of the manager during a restore', () => {
     assert.equal(made.code, 0, made.stderr);
     const archive = (JSON.parse(made.stdout) as BackupEntry).file;
 
-    const restoring = cli(['backup', 'restore', archive, '--as', 'copy', '--data', data]);
-    await killAtPause(daemon, 'restore.fill');
-    assert.notEqual((await restoring).code, 0, 'the client was not told it worked');
+    const restored = await killAtPause(daemon, 'restore.fill', () =>
+      cli(['backup', 'restore', archive, '--as', 'copy', '--data', data]),
+    );
+    assert.notEqual(restored.code, 0, 'the client was not told it worked');
 
     daemon = await startDaemon({ data });
     const shown = await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/copy');
@@ -192,9 +215,9 @@ describe('kill -9 of the manager during a restore', () => {
       const archive = (JSON.parse(made.stdout) as BackupEntry).file;
       await mark(daemon, 'live', 'changed later');
 
-      const restoring = cli(['backup', 'restore', archive, '--into', 'live', '--data', data]);
-      await killAtPause(daemon, step);
-      await restoring;
+      await killAtPause(daemon, step, () =>
+        cli(['backup', 'restore', archive, '--into', 'live', '--data', data]),
+      );
 
       daemon = await startDaemon({ data });
       await waitForInstance(daemon, 'live');
