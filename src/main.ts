@@ -40,6 +40,7 @@ import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { makePause } from './lib/test-pause.js';
 import { ensureSystemUser } from './lib/os-users.js';
 import { RotatingFile } from './lib/rotating-file.js';
 import { SecretBox } from './lib/secret-box.js';
@@ -298,6 +299,10 @@ export async function startManager(
         connectionLimit: config.instances.connectionLimit,
         startTimeoutMs: config.instances.startTimeoutSeconds * 1000,
         restoreStagingDir: join(layout.appdata, '.restores'),
+        diskPath: layout.root,
+        pause: makePause(config.testing.pauses, (step) => {
+          logger.warn({ step }, `test pause at ${step}`);
+        }),
         maxAppAlarms: config.services.maxAlarms,
       }),
     );

@@ -26,8 +26,10 @@ import {
   login,
   killAll,
   makeTemp,
+  mountTmpfs,
   startDaemon,
   stopQuietly,
+  unmountTmpfs,
   type Daemon,
 } from '../helpers/daemon.js';
 
@@ -458,9 +460,7 @@ describe('alarms', () => {
 
   test('disk-low and the reserve on a small tmpfs data folder', async (t) => {
     const data = await makeTemp();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400m,mode=0711', 'tmpfs', data]);
-    } catch {
+    if (!mountTmpfs(data, '400m')) {
       t.skip('mounting a tmpfs needs root: disk-low and the reserve are not tested');
       return;
     }
@@ -468,7 +468,7 @@ describe('alarms', () => {
     t.after(async () => {
       await stopQuietly(holder.daemon);
       await killAll(data);
-      execFileSync('umount', ['-l', data]);
+      await unmountTmpfs(data);
     });
     const reserve = 40 * 1024 * 1024;
     holder.daemon = await startDaemon({

@@ -8,15 +8,19 @@ import type pg from 'pg';
 import type { BackupEntry, ErrorBody, InstanceView, StatusReport } from '../../src/api/index.js';
 import { connectAs, credentials } from '../helpers/database.js';
 import {
+  activeAlarms,
+  api,
   cli,
   echoWithInstance,
   eventually,
   http,
   killAll,
   makeTemp,
+  mountTmpfs,
   repoRoot,
   startDaemon,
   stopQuietly,
+  unmountTmpfs,
   waitForApp,
   waitForInstance,
   withDaemon,
@@ -164,23 +168,6 @@ async function filesOf(folder: string): Promise<Record<string, string>> {
   };
   await walk(folder, '');
   return out;
-}
-
-/** A request to the API over manager.sock; the body as JSON. */
-async function api(
-  daemon: Daemon,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  const answer = await http(method, { socket: daemon.socket }, `/manager/api/v1${path}`, {
-    body,
-  });
-  return { status: answer.status, body: answer.body };
-}
-
-async function activeAlarms(daemon: Daemon): Promise<StatusReport['alarms']> {
-  return ((await api(daemon, 'GET', '/status')).body as StatusReport).alarms;
 }
 
 describe('backups of an instance', () => {
@@ -646,10 +633,7 @@ describe('backups when things go wrong', () => {
   test('a full disk during a backup: alarm, no partial archive, earlier ones intact', async (t) => {
     const data = await makeTemp();
     const target = await makeTemp();
-    const { execFileSync } = await import('node:child_process');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', target]);
-    } catch {
+    if (!mountTmpfs(target, '4m', '0700')) {
       t.skip('mounting a tmpfs needs root');
       return;
     }
@@ -657,7 +641,7 @@ describe('backups when things go wrong', () => {
     t.after(async () => {
       await stopQuietly(daemon);
       await killAll(data);
-      execFileSync('umount', ['-l', target]);
+      await unmountTmpfs(target);
     });
     await echoWithInstance(daemon, 'full');
     const first = await cli(['backup', 'create', 'full', '--json', '--data', data]);

@@ -2,7 +2,7 @@
  * Starts the real daemon as a child process on ephemeral loopback ports in a temp data folder,
  * and talks to it the way users do: HTTP, the CLI, signals.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
-import type { AppStatus, InstanceView } from '../../src/api/index.js';
+import type { AppStatus, InstanceView, StatusReport } from '../../src/api/index.js';
 import { removeSystemUser } from '../../src/lib/os-users.js';
 import { findProcesses, isAlive, waitForExit } from '../../src/lib/processes.js';
 import { makeAppFolder } from './apps.js';
@@ -276,6 +276,48 @@ export function http(
     req.once('error', reject);
     req.end(payload);
   });
+}
+
+/** A request to the API over manager.sock; the body as JSON. */
+export async function api(
+  daemon: Daemon,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const answer = await http(method, { socket: daemon.socket }, `/manager/api/v1${path}`, {
+    body,
+  });
+  return { status: answer.status, body: answer.body };
+}
+
+/** The alarms raised now. */
+export async function activeAlarms(daemon: Daemon): Promise<StatusReport['alarms']> {
+  return ((await api(daemon, 'GET', '/status')).body as StatusReport).alarms;
+}
+
+/**
+ * Mounts a tmpfs of `size` (`400m`) on the folder `path`, for tests of a small or full disk:
+ * false when it cannot be mounted (only root can). Undo with {@link unmountTmpfs}.
+ */
+export function mountTmpfs(path: string, size: string, mode = '0711'): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=${mode}`, 'tmpfs', path], {
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Unmounts what {@link mountTmpfs} mounted (lazily: a process may still hold a file), after
+ * removing the users of the apps a daemon installed there (see {@link removeTemp}).
+ */
+export async function unmountTmpfs(path: string): Promise<void> {
+  await removeAppUsers(path);
+  execFileSync('umount', ['-l', path]);
 }
 
 /** Logs in with the admin password and returns the bearer token. */

@@ -31,7 +31,7 @@ import {
 } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/index.js';
-import { diskFullError } from '../disk/index.js';
+import { diskFullCause, diskFullError } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
 import { AppLog, defaultLogLimits, type LogLimits } from '../logs/index.js';
 import {
@@ -1097,6 +1097,15 @@ export class AppService implements Component {
    * previous version is installed and, if it ran, running again.
    */
   async install(archivePath: string, options: InstallOptions = {}): Promise<AppStatus> {
+    try {
+      return await this.#install(archivePath, options);
+    } catch (error) {
+      // Also a store that is down because its disk is full: the admin must free space.
+      throw await diskFullCause(error, 'installing an app', this.#options.appsDir);
+    }
+  }
+
+  async #install(archivePath: string, options: InstallOptions): Promise<AppStatus> {
     if (options.id !== undefined) checkAppId(options.id);
     const staged = await this.#catalog.stage(archivePath, options.id);
     try {

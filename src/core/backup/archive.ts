@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import {
+  link,
   lstat,
   mkdir,
   mkdtemp,
@@ -15,9 +16,10 @@ import {
   rename,
   rm,
   stat,
+  unlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   PassThrough,
   Readable,
@@ -116,17 +118,84 @@ export interface ArchiveInput {
   manifest: Omit<BackupManifest, 'members' | 'dumpBytes' | 'seconds' | 'format' | 'tables'>;
   /** A folder on the target's filesystem for work files; removed parts are cleaned by the caller. */
   workDir: string;
-  /** The final file; it appears complete or not at all. */
+  /**
+   * The final file; it appears complete or not at all. Unless `replace`, an existing file is
+   * never replaced: the archive gets the first free name of `path`, `<name>-2.<ext>`, `-3` ...
+   */
   path: string;
+  /** Replace a file at `path` (a rolling slot, `#bn`). */
+  replace?: boolean;
   passphrase?: string | undefined;
+}
+
+/** What {@link writeArchive} wrote. */
+export interface WrittenArchive {
+  manifest: BackupManifest;
+  /** Where the archive is: `path`, or the numbered name it got when `path` was taken. */
+  path: string;
+}
+
+/** Numbered names tried after a taken one, at most (`-2` to `-1000`). */
+const maxNumbered = 1000;
+
+/** `name.tar` → `name-2.tar`: the number before the last extension (or at the end). */
+export function numberedName(path: string, n: number): string {
+  const name = basename(path);
+  const dot = name.lastIndexOf('.');
+  const numbered = dot > 0 ? `${name.slice(0, dot)}-${n}${name.slice(dot)}` : `${name}-${n}`;
+  return join(dirname(path), numbered);
+}
+
+/** Errors of a file system that has no hard links. */
+const noLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Gives the finished `partial` the name `path` (replacing it when `replace`) or, when that is
+ * taken, the first free numbered name. Taking a name is one atomic step that fails when the
+ * name exists (a hard link; where the file system has none, an exclusive create of the name
+ * then a rename over it), so two writers can never take the same name.
+ */
+async function publish(partial: string, path: string, replace: boolean): Promise<string> {
+  if (replace) {
+    await rename(partial, path);
+    return path;
+  }
+  let links = true;
+  for (let n = 1; n <= maxNumbered; n++) {
+    const candidate = n === 1 ? path : numberedName(path, n);
+    try {
+      if (links) {
+        await link(partial, candidate);
+        await unlink(partial);
+      } else {
+        await (await open(candidate, 'wx', 0o600)).close();
+        await rename(partial, candidate);
+      }
+      return candidate;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') continue;
+      if (links && noLinks.has(code)) {
+        links = false;
+        n--;
+        continue;
+      }
+      throw error;
+    }
+  }
+  throw new AppvisorError(
+    'BACKUP_FAILED',
+    `${path} and its numbered names up to -${maxNumbered} exist already`,
+  );
 }
 
 /**
  * Writes a backup archive: dump and files to work files (hashed on the way), then the tar
- * (encrypted when a passphrase is given) to a temporary name, fsynced, renamed to `path`.
- * A crash or error leaves nothing under `path` and the work folder to be removed.
+ * (encrypted when a passphrase is given) to a temporary name, fsynced, then given its name
+ * (see {@link ArchiveInput.path}). A crash or error leaves nothing under its name and the
+ * work folder to be removed.
  */
-export async function writeArchive(input: ArchiveInput): Promise<BackupManifest> {
+export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive> {
   const started = Date.now();
   await mkdir(input.workDir, { recursive: true, mode: 0o700 });
   const work = await mkdtemp(join(input.workDir, 'backup-'));
@@ -181,9 +250,9 @@ export async function writeArchive(input: ArchiveInput): Promise<BackupManifest>
       partial,
     );
     await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
-    await rename(partial, input.path);
-    await syncFolder(dirname(input.path));
-    return manifest;
+    const path = await publish(partial, input.path, input.replace ?? false);
+    await syncFolder(dirname(path));
+    return { manifest, path };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

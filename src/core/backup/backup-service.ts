@@ -13,9 +13,14 @@ import type { Logger } from '../../lib/logger.js';
 import type { AppService } from '../apps/index.js';
 import { AppvisorError, type ErrorCode } from '../errors/index.js';
 import { reconcileAlarms, type AlarmRaiser } from '../alarms/index.js';
-import { isDiskFull } from '../disk/index.js';
+import { diskFullCause } from '../disk/index.js';
 import type { EventLog } from '../events/index.js';
-import type { InstanceService, InstanceView } from '../instances/index.js';
+import type {
+  BackupSource,
+  InstanceService,
+  InstanceView,
+  RestoreTarget,
+} from '../instances/index.js';
 import { putSetting, type Store } from '../store/index.js';
 import { readManifest, unpackArchive, writeArchive, type BackupManifest } from './archive.js';
 import { dumpDatabase } from './dump.js';
@@ -278,18 +283,35 @@ export class BackupService implements Component {
     checking('template', () => {
       checkTemplate(template);
     });
-    const source = checking('instance', () => this.#options.instances.backupSource(id));
+    checking('instance', () => this.#options.instances.backupSource(id));
+    // In the instance's queue: a delete or a restore of it waits for the backup (or comes
+    // first, and the backup finds no instance), never pulls the database away during the dump.
+    return this.#options.instances
+      .whileBackingUp(id, (source) => this.#backUp(id, source, template, options))
+      .catch(async (error: unknown) => {
+        const full = await diskFullCause(error, `backup of ${id}`, this.#options.folder);
+        throw concerning('instance', full, ['INSTANCE_NOT_FOUND']);
+      });
+  }
+
+  async #backUp(
+    id: string,
+    source: BackupSource,
+    template: string,
+    options: { slots?: number; passphrase?: string; verify?: boolean },
+  ): Promise<BackupEntry> {
     const app = await this.#options.apps.status(source.view.app);
     return this.#limiter.run(async () => {
-      const { file, path } = await this.#target(
+      const target = await this.#target(
         source.view,
         template,
         options.slots ?? this.#schedule.slots,
       );
+      let { file } = target;
       const started = Date.now();
       try {
         await this.#options.instances.repairAccess(id);
-        const manifest = await writeArchive({
+        const written = await writeArchive({
           dump: dumpDatabase(source.connection),
           dataDir: source.dataDir,
           manifest: {
@@ -305,9 +327,13 @@ export class BackupService implements Component {
             createdAt: new Date(started).toISOString(),
           },
           workDir: join(this.#options.folder, workFolder),
-          path,
+          path: target.path,
+          // Only a rolling slot is replaced; any other name taken gets a number (-2, -3, ...).
+          replace: usesSlots(template),
           passphrase: options.passphrase,
         });
+        const { manifest } = written;
+        file = relative(this.#options.folder, written.path);
         this.#options.alarms.clear('backup-failed', `backup of ${id} succeeded`, id);
         this.#options.events.record({
           kind: 'backup.created',
@@ -327,8 +353,9 @@ export class BackupService implements Component {
           `backup of ${id} to ${file} failed: ${reason}`,
           id,
         );
-        // A full target is its own code: the admin must free space, not look at the dump.
-        const full = isDiskFull(error) || /ENOSPC|no space left/i.test(reason);
+        // A full target (or a full disk under the database) is its own code: the admin must
+        // free space, not look at the dump.
+        const full = (await diskFullCause(error, id, this.#options.folder)) !== error;
         throw new AppvisorError(
           full ? 'DISK_FULL' : 'BACKUP_FAILED',
           `backup of ${id} failed: ${reason}`,
@@ -367,7 +394,6 @@ export class BackupService implements Component {
       throw new AppvisorError('BACKUP_UNVERIFIED', text, { cause: error });
     }
   }
-
 
   get #updates(): { template: string; keep: number } {
     return this.#options.updates ?? defaultUpdateBackups;
@@ -512,6 +538,25 @@ export class BackupService implements Component {
       throw concerning('passphrase', error, ['PASSPHRASE_WRONG']);
     });
     const target = options.into ?? options.as!;
+    const fill = async ({ connection, folder }: RestoreTarget): Promise<void> => {
+      const work = join(this.#options.folder, workFolder, `restore-${target}-${Date.now()}`);
+      await mkdir(work, { recursive: true, mode: 0o700 });
+      try {
+        const unpacked = await unpackArchive(path, work, options.passphrase);
+        const { role, ...login } = connection;
+        await replayDump(
+          createReadStream(unpacked.dumpFile).pipe(createGunzip()),
+          { ...login, application_name: 'appvisor restore' },
+          { role },
+        );
+        await pipeline(
+          createReadStream(unpacked.filesFile),
+          extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,
+        );
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    };
     if (options.into !== undefined) {
       const into = options.into;
       const live = checking('into', () => this.#options.instances.show(into));
@@ -522,40 +567,15 @@ export class BackupService implements Component {
           { field: 'into' },
         );
       }
+      await this.#options.instances.replaceContents(target, fill);
     } else {
-      // The new instance's id, and the path made of it, are the field `as`.
+      // Created and filled as one operation: not listed before it is complete, undone when
+      // it fails or a crash cuts it off. Its id, and the path made of it, are the field `as`.
       await this.#options.instances
-        .create(manifest.app.id, target, { domain: manifest.instance.domain })
+        .create(manifest.app.id, target, { domain: manifest.instance.domain, fill })
         .catch((error: unknown) => {
-          throw concerning('as', error);
+          throw concerning('as', error, ['INSTANCE_EXISTS', 'PATH_TAKEN', 'INVALID_INSTANCE']);
         });
-    }
-    try {
-      await this.#options.instances.replaceContents(target, async ({ connection, folder }) => {
-        const work = join(this.#options.folder, workFolder, `restore-${target}-${Date.now()}`);
-        await mkdir(work, { recursive: true, mode: 0o700 });
-        try {
-          const unpacked = await unpackArchive(path, work, options.passphrase);
-          const { role, ...login } = connection;
-          await replayDump(
-            createReadStream(unpacked.dumpFile).pipe(createGunzip()),
-            { ...login, application_name: 'appvisor restore' },
-            { role },
-          );
-          await pipeline(
-            createReadStream(unpacked.filesFile),
-            extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,
-          );
-        } finally {
-          await rm(work, { recursive: true, force: true });
-        }
-      });
-    } catch (error) {
-      // A clone that could not be filled is not left behind half made.
-      if (options.as !== undefined) {
-        await this.#options.instances.delete(target).catch(() => undefined);
-      }
-      throw error;
     }
     this.#options.events.record({
       kind: 'backup.restored',

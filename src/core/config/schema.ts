@@ -509,6 +509,20 @@ export const configSchema = z.strictObject({
         .describe('How long a graceful shutdown may take before the remaining parts are killed.'),
     })
     .prefault({}),
+  testing: z
+    .strictObject({
+      pauses: z
+        .string()
+        .default('')
+        .refine(
+          (v) => v === '' || /^[a-z][a-z.-]*=\d{1,6}(,[a-z][a-z.-]*=\d{1,6})*$/.test(v),
+          'step=milliseconds pairs separated by commas, or empty',
+        )
+        .describe(
+          'For tests only; leave empty. Pauses at named steps of long operations (`restore.fill=3000,restore.swap=3000`), so that a test can kill the manager in a known window; each pause logs a warning `test pause at <step>`. Steps: `instance.provision` (a create recorded its row, before its database), `restore.fill` (a restore made its staging database, before filling it), `restore.swap` (between the database swap and the folder swap).',
+        ),
+    })
+    .prefault({}),
 });
 
 /** The configuration as parsed, before defaults that depend on the machine are applied. */

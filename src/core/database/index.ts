@@ -11,6 +11,7 @@ export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
 export { findPostgresBinaries } from './binaries.js';
 export {
   createStagingDatabase,
+  databaseExists,
   dropDatabase,
   dropLeftoverDatabases,
   retiredPrefix,

@@ -200,10 +200,21 @@ export async function ensureInstanceDatabase(
   });
 }
 
-/** Drops the instance's database (ending its sessions) and roles; missing ones are fine. */
+/**
+ * Drops the instance's database (ending its sessions), every other database its role owns (a
+ * restore's staging database: the role cannot create one itself) and its roles; missing ones
+ * are fine.
+ */
 export async function dropInstanceDatabase(server: DatabaseServer, name: string): Promise<void> {
   await withAdmin(server, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    const owned = await client.query<{ datname: string }>(
+      'SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1',
+      [name],
+    );
+    for (const { datname } of owned.rows) {
+      await client.query(`DROP DATABASE IF EXISTS ${ident(datname)} WITH (FORCE)`);
+    }
     await client.query(`DROP ROLE IF EXISTS ${ident(instanceAccessRole(name))}`);
     await client.query(`DROP ROLE IF EXISTS ${ident(name)}`);
   });
@@ -270,6 +281,14 @@ export async function swapDatabases(
   });
 }
 
+/** Whether a database of that name exists on the server. */
+export async function databaseExists(server: DatabaseServer, name: string): Promise<boolean> {
+  return withAdmin(server, async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    return found.rowCount !== 0;
+  });
+}
+
 /** Drops a database if it exists, ending its sessions. */
 export async function dropDatabase(server: DatabaseServer, name: string): Promise<void> {
   await withAdmin(server, async (client) => {
@@ -279,16 +298,19 @@ export async function dropDatabase(server: DatabaseServer, name: string): Promis
 
 /**
  * Drops what interrupted restores of this manager left: staging and retired databases whose
- * names carry `tag` (other managers sharing an external server use other tags).
+ * names carry `tag` (other managers sharing an external server use other tags), except those
+ * in `keep`.
  */
 export async function dropLeftoverDatabases(
   server: DatabaseServer,
   tag: string,
+  keep: readonly string[] = [],
 ): Promise<string[]> {
   return withAdmin(server, async (client) => {
     const found = await client.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR starts_with(datname, $2)',
-      [`${stagingPrefix}${tag}_`, `${retiredPrefix}${tag}_`],
+      `SELECT datname FROM pg_database
+        WHERE (starts_with(datname, $1) OR starts_with(datname, $2)) AND NOT datname = ANY($3)`,
+      [`${stagingPrefix}${tag}_`, `${retiredPrefix}${tag}_`, keep],
     );
     for (const { datname } of found.rows) {
       await client.query(`DROP DATABASE IF EXISTS ${ident(datname)} WITH (FORCE)`);

@@ -44,22 +44,53 @@ export async function diskSpace(path: string): Promise<DiskSpace> {
 }
 
 /**
- * Whether an error means the disk is full; such errors are turned into DISK_FULL by
+ * Whether an error means the disk is full: ENOSPC or a quota from a file write, or
+ * PostgreSQL's disk_full (53100). Such errors are turned into DISK_FULL by
  * {@link diskFullError} where the manager writes.
  */
 export function isDiskFull(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === '53100';
 }
 
-/** DISK_FULL for an ENOSPC (or quota) error, else the error itself. */
-export function diskFullError(error: unknown, what: string): unknown {
-  if (!isDiskFull(error)) return error;
+function diskFull(error: unknown, what: string): AppvisorError {
   return new AppvisorError(
     'DISK_FULL',
     `${what}: the disk of the data folder is full (free space with \`appvisor disk release\`)`,
     { cause: error },
   );
+}
+
+/** DISK_FULL for an ENOSPC (or quota) error, else the error itself. */
+export function diskFullError(error: unknown, what: string): unknown {
+  return isDiskFull(error) ? diskFull(error, what) : error;
+}
+
+/**
+ * Free bytes below which a failure is put down to a full disk: a WAL segment. PostgreSQL that
+ * cannot write its WAL stops every session (a PANIC and a crash recovery), so its clients see
+ * a lost connection, not an error that names the disk.
+ */
+export const nearlyFullBytes = 16 * 1024 * 1024;
+
+/**
+ * DISK_FULL for a failure that came from a full disk: an error {@link isDiskFull} knows, a
+ * text that says so (a tool's message), or any failure while the disk of `path` has less than
+ * {@link nearlyFullBytes} free. Refusals of a request (catalog errors below 500) and
+ * everything else pass unchanged.
+ */
+export async function diskFullCause(error: unknown, what: string, path: string): Promise<unknown> {
+  if (error instanceof AppvisorError && (error.status < 500 || error.code === 'DISK_FULL')) {
+    return error;
+  }
+  if (
+    isDiskFull(error) ||
+    /ENOSPC|no space left on device/i.test(String((error as { message?: unknown } | null)?.message))
+  ) {
+    return diskFull(error, what);
+  }
+  const space = await diskSpace(path).catch(() => undefined);
+  return space && space.freeBytes < nearlyFullBytes ? diskFull(error, what) : error;
 }
 
 /**

@@ -4,7 +4,9 @@
  */
 export {
   DiskWatch,
+  diskFullCause,
   diskFullError,
+  nearlyFullBytes,
   diskSpace,
   isDiskFull,
   type DiskReport,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { loginDigest, sessionKeyOf } from '../../lib/app-login.js';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
@@ -11,6 +11,7 @@ import type { AppService, InstanceHost, ServiceChannel } from '../apps/index.js'
 import { generatePassword } from '../auth/index.js';
 import {
   createStagingDatabase,
+  databaseExists,
   dropDatabase,
   dropLeftoverDatabases,
   retiredPrefix,
@@ -25,12 +26,15 @@ import {
   type InstanceDatabase,
 } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
+import { diskFullCause } from '../disk/index.js';
+import { syncFolder } from '../../lib/atomic-write.js';
 import { PathRouter } from '../../lib/path-router.js';
 import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/index.js';
 import { escapeControls } from '../../lib/text-escape.js';
 import type { EventLog, Severity } from '../events/index.js';
-import type { Store } from '../store/index.js';
+import { Journal, type Store } from '../store/index.js';
+import { noPause, type Pause } from '../../lib/test-pause.js';
 import {
   applyTraceChanges,
   traceFlagNames,
@@ -138,7 +142,38 @@ export interface InstanceServiceOptions {
    * works on it (app ids never start with a dot).
    */
   restoreStagingDir: string;
+  /** Test-only pauses at named steps (config `testing.pauses`). */
+  pause?: Pause;
+  /**
+   * A path on the disk of the data folder (and the embedded database): a failure while it is
+   * nearly full is DISK_FULL (see diskFullCause).
+   */
+  diskPath: string;
 }
+
+/** What a restore records in the journal (kind `restore`) before it swaps anything. */
+interface RestoreWork {
+  /** The database the restore fills, put in the live one's place by the swap. */
+  stagingDb: string;
+  /** The name the live database has after the swap, until it is dropped. */
+  retired: string;
+  /** The folder the restore fills, moved in place of the live one. */
+  newFolder: string;
+  /** Where the live folder goes, until it is removed. */
+  oldFolder: string;
+}
+
+/** The journal's kind of restores. */
+const restoreKind = 'restore';
+
+/**
+ * Steps of a restore in the journal: `prepare` until the new database and folder are
+ * complete (a crash then drops them), `swap` from then on (a crash is rolled forward).
+ */
+type RestoreStep = 'prepare' | 'swap';
+
+/** Alarms about one instance (subject: its id) that end with it, besides its app's own. */
+const instanceAlarmCodes = ['backup-failed'];
 
 interface Row {
   id: string;
@@ -190,35 +225,43 @@ export class InstanceService implements Component, InstanceHost {
   /** Web paths → instances, for the front; changed in one step with the settings. */
   readonly #routes = new PathRouter<Live>();
   readonly #queue = new KeyedQueue();
+  readonly #journal: Journal;
 
   constructor(options: InstanceServiceOptions) {
     this.#options = options;
+    this.#journal = new Journal(options.store, options.nodeId);
   }
 
-  /** Finishes what a crash interrupted, loads the instances and starts hosting them. */
+  #pause(step: string): Promise<void> {
+    return (this.#options.pause ?? noPause)(step);
+  }
+
+  /**
+   * Finishes or undoes what a crash interrupted, loads the instances and starts hosting them.
+   * A creation cut off is undone (its client was never told it worked, or was told it failed);
+   * a deletion is finished; a restore that had its new database and folder complete is rolled
+   * forward, one that had not is dropped.
+   */
   async start(): Promise<void> {
     const { store, nodeId } = this.#options;
     const rows = (
       await store.query<Row>(`SELECT ${columns} FROM instances WHERE node_id = $1`, [nodeId])
     ).rows;
     for (const row of rows) {
-      if (row.state === 'creating') {
+      if (row.state !== 'ready') {
         this.#options.logger.warn(
           { instance: row.id },
-          'finishing an instance whose creation was interrupted',
+          row.state === 'creating'
+            ? 'undoing an instance creation that was cut off or failed'
+            : 'finishing an interrupted instance deletion',
         );
-        await this.#provision(row);
-        await store.query(
-          "UPDATE instances SET state = 'ready', updated_at = now() WHERE id = $1",
-          [row.id],
-        );
-        row.state = 'ready';
-      } else if (row.state === 'deleting') {
-        this.#options.logger.warn(
-          { instance: row.id },
-          'finishing an interrupted instance deletion',
-        );
-        await this.#deprovision(row);
+        // A failure here leaves the row: the next create or delete of the id tries again.
+        await this.#deprovision(row).catch((error: unknown) => {
+          this.#options.logger.error(
+            { err: error, instance: row.id },
+            'cannot remove what is left of an instance',
+          );
+        });
         continue;
       }
       const live: Live = {
@@ -229,6 +272,16 @@ export class InstanceService implements Component, InstanceHost {
       };
       this.#live.set(row.id, live);
       this.#routes.set(row.path, live);
+    }
+    for (const entry of await this.#journal.pending<RestoreWork>(restoreKind)) {
+      await this.#finishRestore(entry.subject, entry.step as RestoreStep, entry.data).catch(
+        (error: unknown) => {
+          this.#options.logger.error(
+            { err: error, instance: entry.subject },
+            'cannot finish a restore that was cut off; the next start tries again',
+          );
+        },
+      );
     }
     await this.#cleanUpRestores();
     // An app's alarms about an instance deleted meanwhile would never be cleared.
@@ -241,12 +294,21 @@ export class InstanceService implements Component, InstanceHost {
   }
 
   /**
-   * What restores interrupted by a crash left: staging and retired databases are dropped (the
-   * swap is one transaction, so the live name always holds a complete database); a staging
-   * folder is removed; a retired folder is moved back when the live one is missing.
+   * What restores interrupted by a crash left outside the journal: staging and retired
+   * databases are dropped (the swap is one transaction, so the live name always holds a
+   * complete database); a staging folder is removed; a retired folder is moved back when the
+   * live one is missing. What a journal entry still names (one that could not be finished) is
+   * kept for the next start.
    */
   async #cleanUpRestores(): Promise<void> {
-    const dropped = await dropLeftoverDatabases(this.#options.database, this.#restoreTag);
+    const kept = new Set<string>();
+    for (const { data } of await this.#journal.pending<RestoreWork>(restoreKind)) {
+      for (const name of [data.stagingDb, data.retired]) kept.add(name);
+      for (const path of [data.newFolder, data.oldFolder]) kept.add(basename(path));
+    }
+    const dropped = await dropLeftoverDatabases(this.#options.database, this.#restoreTag, [
+      ...kept,
+    ]);
     if (dropped.length > 0) {
       this.#options.logger.warn(
         { databases: dropped },
@@ -255,6 +317,7 @@ export class InstanceService implements Component, InstanceHost {
     }
     const staging = this.#options.restoreStagingDir;
     for (const name of await readdir(staging).catch(() => [] as string[])) {
+      if (kept.has(name)) continue;
       const match = /^(new|old)-(.+)-[0-9a-f]{12}$/.exec(name);
       const live = match ? this.#live.get(match[2]!) : undefined;
       if (
@@ -624,13 +687,21 @@ export class InstanceService implements Component, InstanceHost {
 
   /**
    * Creates an instance of `app`: validated, recorded as `creating`, its role, database and
-   * folder made, then `ready` and started in the service when it runs. A failure undoes every
-   * step; a crash is finished at the next start.
+   * folder made, filled by `fill` when given (a restore as a new instance: the new database
+   * and folder are put in place as a restore puts them), then `ready` and started in the
+   * service when it runs. Until then it is not listed. A failure undoes every step (a full
+   * disk is DISK_FULL); what cannot be undone then is undone by the next create or delete of
+   * the id, or the next start, as is a creation a crash cut off.
    */
   async create(
     app: string,
     id: string,
-    options: { domain?: string; path?: string; password?: string } = {},
+    options: {
+      domain?: string;
+      path?: string;
+      password?: string;
+      fill?: (target: RestoreTarget) => Promise<void>;
+    } = {},
   ): Promise<InstanceView> {
     checkInstanceId(id);
     const hosts = this.#options.apps.hostsInstances(app);
@@ -645,11 +716,22 @@ export class InstanceService implements Component, InstanceHost {
     const domain = normalizeDomain(options.domain ?? defaultDomain());
     const path = normalizePath(options.path ?? `/${domain}/${id}`);
     if (options.password !== undefined) checkPassword(options.password);
+    return this.#explained(`creating ${id}`, () => this.#create(app, id, domain, path, options));
+  }
+
+  async #create(
+    app: string,
+    id: string,
+    domain: string,
+    path: string,
+    options: { password?: string; fill?: (target: RestoreTarget) => Promise<void> },
+  ): Promise<InstanceView> {
     return this.#queue.run(id, async () => {
       if (this.#live.has(id))
         throw new AppvisorError('INSTANCE_EXISTS', `an instance "${id}" exists already`, {
           field: 'id',
         });
+      await this.#removeLeftover(id);
       const row: Row = {
         id,
         app,
@@ -683,7 +765,9 @@ export class InstanceService implements Component, InstanceHost {
         throw this.#uniqueViolation(error, id, path);
       }
       try {
+        await this.#pause('instance.provision');
         await this.#provision(row);
+        if (options.fill) await this.#replace(row, undefined, options.fill);
         await this.#options.store.query(
           "UPDATE instances SET state = 'ready', updated_at = now() WHERE id = $1",
           [id],
@@ -693,7 +777,7 @@ export class InstanceService implements Component, InstanceHost {
         await this.#deprovision(row).catch((cleanup: unknown) => {
           this.#options.logger.error(
             { err: cleanup, instance: id },
-            'cleaning up a failed instance creation failed',
+            'cleaning up a failed instance creation failed; the next create or delete of the id, or the next start, does',
           );
         });
         throw error;
@@ -711,6 +795,31 @@ export class InstanceService implements Component, InstanceHost {
       if (channel) this.#startIn(live, channel);
       return this.#view(live);
     });
+  }
+
+  /**
+   * Removes what a failed creation or deletion of `id` left (its row stays `creating` or
+   * `deleting` when the undo failed too, e.g. on a full disk): then the id is free again.
+   */
+  async #removeLeftover(id: string): Promise<boolean> {
+    const found = await this.#options.store.query<Row>(
+      `SELECT ${columns} FROM instances WHERE id = $1 AND node_id = $2 AND state <> 'ready'`,
+      [id, this.#options.nodeId],
+    );
+    const row = found.rows[0];
+    if (!row) return false;
+    this.#options.logger.warn({ instance: id }, 'removing what a failed operation left');
+    await this.#deprovision(row);
+    return true;
+  }
+
+  /** Runs `work`; a failure that came from a full disk is DISK_FULL, others are unchanged. */
+  async #explained<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw await diskFullCause(error, what, this.#options.diskPath);
+    }
   }
 
   #uniqueViolation(error: unknown, id: string, path: string): unknown {
@@ -800,6 +909,16 @@ export class InstanceService implements Component, InstanceHost {
     ];
   }
 
+  /**
+   * Runs `backup` with what a backup of the instance reads, in the instance's queue: after
+   * every operation on it queued before (a delete first makes it INSTANCE_NOT_FOUND) and
+   * before every one queued after, so a delete or a restore waits for the backup.
+   */
+  async whileBackingUp<T>(id: string, backup: (source: BackupSource) => Promise<T>): Promise<T> {
+    this.#get(id);
+    return this.#queue.run(id, () => backup(this.backupSource(id)));
+  }
+
   /** What a backup of the instance reads: its settings, database and folder. */
   backupSource(id: string): BackupSource {
     const live = this.#get(id);
@@ -822,51 +941,119 @@ export class InstanceService implements Component, InstanceHost {
     id: string,
     prepare: (target: RestoreTarget) => Promise<void>,
   ): Promise<void> {
-    await this.#queue.run(id, async () => {
-      const live = this.#get(id);
-      const { row } = live;
-      const suffix = randomBytes(6).toString('hex');
-      const stagingDb = `${stagingPrefix}${this.#restoreTag}_${suffix}`;
-      const retired = `${retiredPrefix}${this.#restoreTag}_${suffix}`;
-      const liveFolder = this.#dataDir(row);
-      // Staged where no app's user can reach (see restoreStagingDir): unpacked and chowned as
-      // root there, then moved in with a rename (which follows no link).
-      const staging = this.#options.restoreStagingDir;
-      await ensureFolder(staging, 0o700);
-      const newFolder = join(staging, `new-${id}-${suffix}`);
-      const oldFolder = join(staging, `old-${id}-${suffix}`);
+    const replace = () =>
+      this.#queue.run(id, async () => {
+        const live = this.#get(id);
+        await this.#replace(live.row, live, prepare);
+        this.#options.events.record({
+          kind: 'instance.restored',
+          severity: 'info',
+          subject: id,
+          text: `instance ${id} replaced by a restore`,
+        });
+      });
+    await this.#explained(`restoring ${id}`, replace);
+  }
+
+  /**
+   * The work of {@link replaceContents}, in the instance's queue; `live` is absent for an
+   * instance being created (a restore as a new instance), which no service hosts yet. Each
+   * step is in the journal before it is taken: a crash before the new database and folder are
+   * complete drops them at the next start, a crash after it finishes the swap.
+   */
+  async #replace(
+    row: Row,
+    live: Live | undefined,
+    prepare: (target: RestoreTarget) => Promise<void>,
+  ): Promise<void> {
+    const { id } = row;
+    // A restore of this instance that failed in its swap is finished first.
+    const left = (await this.#journal.pending<RestoreWork>(restoreKind)).find(
+      (entry) => entry.subject === id,
+    );
+    if (left) await this.#finishRestore(id, left.step as RestoreStep, left.data);
+    const suffix = randomBytes(6).toString('hex');
+    // Staged where no app's user can reach (see restoreStagingDir): unpacked and chowned as
+    // root there, then moved in with a rename (which follows no link).
+    const staging = this.#options.restoreStagingDir;
+    await ensureFolder(staging, 0o700);
+    const work: RestoreWork = {
+      stagingDb: `${stagingPrefix}${this.#restoreTag}_${suffix}`,
+      retired: `${retiredPrefix}${this.#restoreTag}_${suffix}`,
+      newFolder: join(staging, `new-${id}-${suffix}`),
+      oldFolder: join(staging, `old-${id}-${suffix}`),
+    };
+    await this.#journal.begin(restoreKind, id, 'prepare' satisfies RestoreStep, work);
+    try {
       await resetInstanceRoles(this.#options.database, [this.#databaseOf(row)]);
-      await createStagingDatabase(this.#options.database, stagingDb, row.db_name);
-      try {
-        await ensureFolder(newFolder, 0o700);
-        await prepare({ connection: this.#connection(row, stagingDb), folder: newFolder });
-        const owner = this.#options.apps.ownerOf(row.app);
-        if (owner) await chownTree(newFolder, owner.uid, owner.gid);
-        await ensureFolder(newFolder, 0o700, owner);
-      } catch (error) {
-        await dropDatabase(this.#options.database, stagingDb).catch(() => undefined);
-        await removeTree(newFolder);
-        throw error;
-      }
+      await createStagingDatabase(this.#options.database, work.stagingDb, row.db_name);
+      await this.#pause('restore.fill');
+      await ensureFolder(work.newFolder, 0o700);
+      await prepare({ connection: this.#connection(row, work.stagingDb), folder: work.newFolder });
+      const owner = this.#options.apps.ownerOf(row.app);
+      if (owner) await chownTree(work.newFolder, owner.uid, owner.gid);
+      await ensureFolder(work.newFolder, 0o700, owner);
+    } catch (error) {
+      await this.#finishRestore(id, 'prepare', work).catch((cleanup: unknown) => {
+        this.#options.logger.error(
+          { err: cleanup, instance: id },
+          'cannot drop what a failed restore made; the next start does',
+        );
+      });
+      throw error;
+    }
+    if (live) {
       const wasRunning = live.state !== 'stopped' && live.state !== 'disabled';
       await this.#stopIn(live);
       if (wasRunning) this.#setState(live, 'stopped');
-      await swapDatabases(this.#options.database, row.db_name, stagingDb, retired);
+    }
+    await this.#journal.step(restoreKind, id, 'swap' satisfies RestoreStep);
+    await this.#swapIn(row, work);
+    await this.#journal.end(restoreKind, id);
+    const channel = this.#channels.get(row.app);
+    if (live && channel && row.enabled) this.#startIn(live, channel);
+  }
+
+  /**
+   * Puts a restore's complete new database and folder in place of the live ones. Each part
+   * checks what is done, so it runs again after a crash at any point: the database swap is
+   * one transaction (the staging name is gone once it committed), then the folders move.
+   */
+  async #swapIn(row: Row, work: RestoreWork): Promise<void> {
+    const { database } = this.#options;
+    if (await databaseExists(database, work.stagingDb)) {
+      await swapDatabases(database, row.db_name, work.stagingDb, work.retired);
+    } else {
+      await dropDatabase(database, work.retired);
+    }
+    await this.#pause('restore.swap');
+    const liveFolder = this.#dataDir(row);
+    if (await lstat(work.newFolder).catch(() => null)) {
       // Whatever is at the live name (the folder, or a link its user put there) moves out.
-      await rename(liveFolder, oldFolder).catch((error: unknown) => {
+      await rename(liveFolder, work.oldFolder).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       });
-      await rename(newFolder, liveFolder);
-      await removeTree(oldFolder);
-      const channel = this.#channels.get(row.app);
-      if (channel && row.enabled) this.#startIn(live, channel);
-      this.#options.events.record({
-        kind: 'instance.restored',
-        severity: 'info',
-        subject: id,
-        text: `instance ${id} replaced by a restore`,
-      });
-    });
+      await rename(work.newFolder, liveFolder);
+      await syncFolder(dirname(liveFolder));
+      await syncFolder(dirname(work.newFolder));
+    }
+    await removeTree(work.oldFolder);
+  }
+
+  /**
+   * Ends a restore the journal holds: rolled forward when it reached the swap and its instance
+   * is still there; otherwise what it made is dropped and the live instance stays as it was.
+   */
+  async #finishRestore(id: string, step: RestoreStep, work: RestoreWork): Promise<void> {
+    const live = this.#live.get(id);
+    if (step === 'swap' && live) {
+      this.#options.logger.warn({ instance: id }, 'finishing the swap of a restore');
+      await this.#swapIn(live.row, work);
+    } else {
+      await dropDatabase(this.#options.database, work.stagingDb);
+      await removeTree(work.newFolder);
+    }
+    await this.#journal.end(restoreKind, id);
   }
 
   /**
@@ -976,9 +1163,18 @@ export class InstanceService implements Component, InstanceHost {
     });
   }
 
-  /** Stops the instance, drops its database and role, removes its folder. */
+  /**
+   * Stops the instance, drops its database and role, removes its folder, clears its alarms.
+   * For an id not listed, removes what a failed creation or deletion left, if anything.
+   */
   async delete(id: string): Promise<void> {
+    checkInstanceId(id);
+    await this.#explained(`deleting ${id}`, () => this.#delete(id));
+  }
+
+  async #delete(id: string): Promise<void> {
     await this.#queue.run(id, async () => {
+      if (!this.#live.has(id) && (await this.#removeLeftover(id))) return;
       const live = this.#get(id);
       await this.#options.store.query(
         "UPDATE instances SET state = 'deleting', updated_at = now() WHERE id = $1",
@@ -990,11 +1186,7 @@ export class InstanceService implements Component, InstanceHost {
       this.#setState(live, 'stopped');
       await this.#deprovision(live.row);
       this.#live.delete(id);
-      for (const alarm of this.#options.alarms.active()) {
-        if (alarm.subject === id && instanceAlarm(alarm) === live.row.app) {
-          this.#options.alarms.clear(alarm.code, `instance ${id} was deleted`, id);
-        }
-      }
+      this.#clearAlarms(live.row);
       this.#options.events.record({
         kind: 'instance.deleted',
         severity: 'info',
@@ -1002,6 +1194,24 @@ export class InstanceService implements Component, InstanceHost {
         text: `instance ${id} deleted`,
       });
     });
+  }
+
+  /**
+   * Clears the alarms about a deleted instance: those of {@link instanceAlarmCodes} and its
+   * app's (`app:<app>:*`) with the instance as subject. An app's alarms about itself have the
+   * app's id as subject: when the instance has its app's id, its app's codes are left alone.
+   */
+  #clearAlarms(row: Row): void {
+    const appPrefix = `app:${row.app}:`;
+    for (const alarm of this.#options.alarms.active()) {
+      if (alarm.subject !== row.id) continue;
+      if (
+        instanceAlarmCodes.includes(alarm.code) ||
+        (alarm.code.startsWith(appPrefix) && row.id !== row.app)
+      ) {
+        this.#options.alarms.clear(alarm.code, `instance ${row.id} was deleted`, row.id);
+      }
+    }
   }
 
   readonly close = once(async () => {

@@ -165,7 +165,22 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    // 9 is another change's; the gap is harmless (migrations are applied by number).
+    version: 9,
+    name: 'a journal of operations a crash must finish or undo',
+    sql: `
+      CREATE TABLE operations (
+        node_id text NOT NULL,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        step text NOT NULL,
+        data jsonb NOT NULL DEFAULT '{}',
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (node_id, kind, subject)
+      );
+    `,
+  },
+  {
     version: 10,
     name: 'app store updates under way, finished or rolled back at the next start',
     sql: `
