@@ -40,7 +40,7 @@ import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
-import { makePause } from './lib/test-pause.js';
+import { makePause } from './lib/pause-points.js';
 import { ensureSystemUser } from './lib/os-users.js';
 import { RotatingFile } from './lib/rotating-file.js';
 import { SecretBox } from './lib/secret-box.js';

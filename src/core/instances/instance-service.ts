@@ -34,7 +34,7 @@ import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/i
 import { escapeControls } from '../../lib/text-escape.js';
 import type { EventLog, Severity } from '../events/index.js';
 import { Journal, type Store } from '../store/index.js';
-import { noPause, type Pause } from '../../lib/test-pause.js';
+import { noPause, type Pause } from '../../lib/pause-points.js';
 import {
   applyTraceChanges,
   traceFlagNames,
