@@ -94,7 +94,9 @@ async function go() {
     const step = plan.steps[i];
     if ('raw' in step) { await raw(step.raw + '\\n'); continue; }
     if (step.fill) step.send[step.fill.field] = 'x'.repeat(step.fill.size);
-    process.send(step.send);
+    // Each message is written before the next step: a raw line must never land inside a
+    // message Node is still writing (that garbles it here, in the test, not in the manager).
+    await new Promise((resolve) => process.send(step.send, undefined, {}, () => resolve()));
   }
   fs.writeFileSync(progress, String(i));
   process.send({ type: 'log', text: 'plan done' }, undefined, {}, () => {
