@@ -6,10 +6,13 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { numberedName, readManifest, writeArchive } from '../../src/core/backup/archive.js';
 
-/** Writes a small archive of `dump` to `path` (relative to `root`). */
+/** A dump script of one comment line: the archive takes only scripts that pg_dump finished. */
+const script = (line: string) => `${line}--\n-- PostgreSQL database dump complete\n--\n`;
+
+/** Writes a small archive of `dump` (one line) to `path` (relative to `root`). */
 function write(root: string, path: string, dump: string, replace = false) {
   return writeArchive({
-    dump: Readable.from([Buffer.from(dump)]),
+    dump: Readable.from([Buffer.from(script(dump))]),
     dataDir: join(root, 'data'),
     manifest: {
       app: { id: 'echo', version: '1' },
@@ -67,6 +70,6 @@ describe('names of backup archives', () => {
     const second = await write(root, 'slot/acme-0.tar', '-- two, longer\n', true);
     assert.equal(first.path, second.path);
     assert.deepEqual(await readdir(join(root, 'slot')), ['acme-0.tar']);
-    assert.equal((await readManifest(second.path)).dumpBytes, '-- two, longer\n'.length);
+    assert.equal((await readManifest(second.path)).dumpBytes, script('-- two, longer\n').length);
   });
 });
