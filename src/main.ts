@@ -261,6 +261,9 @@ export async function startManager(
     else logger.warn({ limits: sandboxInfo }, 'app limits are not enforced by control groups');
     const grants = new InstanceGrants({ ttlMs: config.admin.sessionHours * 3600_000 });
     // The instances subsystem starts first: it must host services that autostart apps bring up.
+    const testPause = makePause(config.testing.pauses, (step) => {
+      logger.warn({ step }, `test pause at ${step}`);
+    });
     const apps = new AppService({
       store,
       events,
@@ -279,6 +282,7 @@ export async function startManager(
       serviceLimits: config.services,
       sandbox,
       resourceLimits,
+      pause: testPause,
       limits: {
         maxBytes: config.apps.maxUnpackedBytes,
         maxEntries: config.apps.maxEntries,
@@ -300,9 +304,7 @@ export async function startManager(
         startTimeoutMs: config.instances.startTimeoutSeconds * 1000,
         restoreStagingDir: join(layout.appdata, '.restores'),
         diskPath: layout.root,
-        pause: makePause(config.testing.pauses, (step) => {
-          logger.warn({ step }, `test pause at ${step}`);
-        }),
+        pause: testPause,
         maxAppAlarms: config.services.maxAlarms,
       }),
     );

@@ -34,6 +34,44 @@ export async function findProcesses(needle: string): Promise<number[]> {
   return pids;
 }
 
+/** A process as /proc shows it: its owner, its process group and its command line. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  uid: number;
+  pgrp: number;
+  argv: string[];
+}
+
+/** The process as /proc shows it; undefined when it is gone or a zombie. */
+export async function processInfo(pid: number): Promise<ProcessInfo | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may itself hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Zombies have ended; only their parent's wait removes them.
+    if (fields[0] === 'Z') return undefined;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+    const argv = await commandLine(pid);
+    if (argv === undefined || !Number.isInteger(uid)) return undefined;
+    return { pid, ppid: Number(fields[1]), uid, pgrp: Number(fields[2]), argv };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live process but this one that `match` accepts (those that end meanwhile are left out). */
+export async function listProcesses(match: (info: ProcessInfo) => boolean): Promise<ProcessInfo[]> {
+  const found: ProcessInfo[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const info = await processInfo(Number(entry));
+    if (info && match(info)) found.push(info);
+  }
+  return found;
+}
+
 /** Sends a signal, ignoring a process that is already gone. Returns false if it was gone. */
 export function signal(pid: number, name: NodeJS.Signals): boolean {
   try {

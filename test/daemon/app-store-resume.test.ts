@@ -3,7 +3,7 @@
  * update, or rolls it back, at its next start.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ActiveAlarm, StoreAppView, StoreOperation } from '../../src/api/index.js';
@@ -11,7 +11,7 @@ import {
   buildStoreFolder,
   makeStorePackage,
   StaticStore,
-  storeKeygen,
+  startSignedStore,
 } from '../helpers/app-store.js';
 import {
   appStatus,
@@ -58,14 +58,10 @@ describe('an update cut off by a kill of the manager', () => {
   before(async () => {
     data = await makeTemp();
     work = await makeTemp();
-    storeDir = join(work, 'store');
-    await mkdir(storeDir);
-    key = join(work, 'store.key');
-    const publicKey = await storeKeygen(key);
-    server = new StaticStore(storeDir);
-    await server.start();
+    const store = await startSignedStore(work);
+    ({ folder: storeDir, key, server } = store);
     daemon = await startDaemon({ data, args });
-    const added = await run('store', 'add', 'main', server.url(), '--key', publicKey);
+    const added = await run('store', 'add', 'main', server.url(), '--key', store.publicKey);
     assert.equal(added.code, 0, added.stderr);
   });
   after(async () => {
@@ -158,6 +154,21 @@ createService({ start() { return {}; } });
     );
     const status = await appStatus(daemon, 'late');
     assert.deepEqual([status.version, status.state], ['2', 'running']);
+    // Finished means cleaned up: the kept previous version is gone by then.
+    const finished = await eventually(
+      async () =>
+        (await get<{ operations: StoreOperation[] }>('/store/operations')).operations.find(
+          (op) => op.app === 'late' && op.finishedAt !== null,
+        ),
+      30_000,
+      'the resumed update finished',
+    );
+    assert.equal(finished.phase, 'done');
+    assert.deepEqual(
+      (await readdir(join(data, 'apps'))).filter((name) => name.startsWith('.')),
+      [],
+      'no kept package is left once the update is finished',
+    );
     const { alarms } = await get<{ alarms: ActiveAlarm[] }>('/alarms');
     assert.ok(!alarms.some((a) => a.code === 'update-failed' && a.subject === 'late'));
   });

@@ -4,18 +4,22 @@
  * pauses of config `testing.pauses`, whose warnings show on the daemon's stderr when they begin.
  */
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { BackupEntry } from '../../src/api/index.js';
-import { connectAs, credentials, storeClient } from '../helpers/database.js';
+import { markOf, setMark, storeClient } from '../helpers/database.js';
+import { loop, makeAppFolder } from '../helpers/apps.js';
 import {
+  appStatus,
   cli,
   echoWithInstance,
   eventually,
   http,
+  isAlive,
   killAll,
   makeTemp,
+  processesOf,
   removeTemp,
   repoRoot,
   startDaemon,
@@ -26,44 +30,6 @@ import {
 } from '../helpers/daemon.js';
 
 const echo = join(repoRoot, 'examples', 'echo');
-
-/** Sets the instance's one marker row (a table `marks`, made when missing). */
-async function mark(daemon: Daemon, id: string, value: string): Promise<void> {
-  const creds = await credentials(daemon, id);
-  const client = await connectAs(creds, creds.user);
-  try {
-    await client.query('CREATE TABLE IF NOT EXISTS marks (v text)');
-    await client.query('DELETE FROM marks');
-    await client.query('INSERT INTO marks VALUES ($1)', [value]);
-  } finally {
-    await client.end();
-  }
-  await writeFile(join(daemon.data, 'appdata', 'echo', id, 'mark.txt'), value);
-}
-
-/** The marker of the instance's database and of its folder (null where there is none). */
-async function marks(
-  daemon: Daemon,
-  id: string,
-): Promise<{ database: string | null; folder: string | null }> {
-  const creds = await credentials(daemon, id);
-  const client = await connectAs(creds, creds.user);
-  let database: string | null = null;
-  try {
-    const found = await client.query<{ v: string }>(
-      "SELECT v FROM marks WHERE to_regclass('marks') IS NOT NULL",
-    );
-    database = found.rows[0]?.v ?? null;
-  } catch {
-    database = null;
-  } finally {
-    await client.end();
-  }
-  const folder = await readFile(join(daemon.data, 'appdata', 'echo', id, 'mark.txt'), 'utf8').catch(
-    () => null,
-  );
-  return { database, folder };
-}
 
 /** Databases a restore left beside the live ones. */
 async function leftoverDatabases(daemon: Daemon): Promise<string[]> {
@@ -151,7 +117,7 @@ describe('kill -9 of the manager during a restore', () => {
       await removeTemp(data);
     });
     await echoWithInstance(daemon, 'orig');
-    await mark(daemon, 'orig', 'from the backup');
+    await setMark(daemon, 'orig', 'from the backup');
     const made = await cli(['backup', 'create', 'orig', '--json', '--data', data]);
     assert.equal(made.code, 0, made.stderr);
     const archive = (JSON.parse(made.stdout) as BackupEntry).file;
@@ -180,7 +146,7 @@ describe('kill -9 of the manager during a restore', () => {
     const again = await cli(['backup', 'restore', archive, '--as', 'copy', '--data', data]);
     assert.equal(again.code, 0, again.stderr);
     await waitForInstance(daemon, 'copy');
-    assert.deepEqual(await marks(daemon, 'copy'), {
+    assert.deepEqual(await markOf(daemon, 'copy'), {
       database: 'from the backup',
       folder: 'from the backup',
     });
@@ -209,11 +175,11 @@ describe('kill -9 of the manager during a restore', () => {
         await removeTemp(data);
       });
       await echoWithInstance(daemon, 'live');
-      await mark(daemon, 'live', 'backed up');
+      await setMark(daemon, 'live', 'backed up');
       const made = await cli(['backup', 'create', 'live', '--json', '--data', data]);
       assert.equal(made.code, 0, made.stderr);
       const archive = (JSON.parse(made.stdout) as BackupEntry).file;
-      await mark(daemon, 'live', 'changed later');
+      await setMark(daemon, 'live', 'changed later');
 
       await killAtPause(daemon, step, () =>
         cli(['backup', 'restore', archive, '--into', 'live', '--data', data]),
@@ -222,7 +188,7 @@ describe('kill -9 of the manager during a restore', () => {
       daemon = await startDaemon({ data });
       await waitForInstance(daemon, 'live');
       assert.deepEqual(
-        await marks(daemon, 'live'),
+        await markOf(daemon, 'live'),
         { database: expected, folder: expected },
         'the database and the folder come from the same side',
       );
@@ -230,4 +196,98 @@ describe('kill -9 of the manager during a restore', () => {
       assert.deepEqual(await readdir(join(data, 'appdata', '.restores')).catch(() => []), []);
     });
   }
+});
+
+describe('kill -9 of the manager during an app install or start', () => {
+  test('an app process spawned but not yet recorded is stopped at the restart: the app never runs twice', async (t) => {
+    const data = await makeTemp();
+    const work = await makeTemp();
+    let daemon = await pausing(data, 'app.spawned');
+    t.after(async () => {
+      await stopQuietly(daemon);
+      await killAll(data);
+      await removeTemp(data);
+      await removeTemp(work);
+    });
+    const folder = await makeAppFolder(work, 'idler', {
+      run: loop('idler'),
+      manifest: { version: '1.0.0' },
+    });
+    const before = pauses(daemon, 'app.spawned');
+    const installed = await cli(['app', 'install', folder, '--autostart', '--data', data]);
+    assert.equal(installed.code, 0, installed.stderr);
+    await eventually(
+      () => Promise.resolve(pauses(daemon, 'app.spawned') > before || undefined),
+      30_000,
+      'the pause at app.spawned',
+    );
+    const running = await appStatus(daemon, 'idler');
+    assert.ok(running.pid !== null);
+    const store = await storeClient(daemon);
+    const row = await store.query<{ pid: number | null }>(
+      "SELECT pid FROM apps WHERE id = 'idler'",
+    );
+    await store.end();
+    assert.equal(row.rows[0]?.pid, null, 'the pid is not recorded yet');
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    assert.ok(isAlive(running.pid), 'the app outlives the manager');
+
+    daemon = await startDaemon({ data });
+    const after = await waitForApp(daemon, 'idler');
+    assert.notEqual(after.pid, running.pid);
+    await eventually(
+      () => Promise.resolve(!isAlive(running.pid!) || undefined),
+      10_000,
+      'the old process to end',
+    );
+    const runners = (await processesOf(data)).filter((pid) => pid !== daemon.child.pid);
+    assert.ok(runners.includes(after.pid!), 'the new process runs');
+    assert.ok(!runners.includes(running.pid), 'the process of the killed manager is gone');
+  });
+
+  test('an install cut off after it made the app user: the user is removed at the restart', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('app users are made only as root');
+      return;
+    }
+    const data = await makeTemp();
+    const work = await makeTemp();
+    let daemon = await pausing(data, 'app.user');
+    t.after(async () => {
+      await stopQuietly(daemon);
+      await killAll(data);
+      await removeTemp(data);
+      await removeTemp(work);
+    });
+    const id = 'cutuser';
+    const users = async () =>
+      (await readFile('/etc/passwd', 'utf8'))
+        .split('\n')
+        .map((line) => line.split(':')[0]!)
+        .filter((name) => name.startsWith(`av-${id}`));
+    const had = await users();
+    const folder = await makeAppFolder(work, id, {
+      run: loop(id),
+      manifest: { version: '1.0.0' },
+    });
+    const installed = await killAtPause(daemon, 'app.user', () =>
+      cli(['app', 'install', folder, '--data', data]),
+    );
+    assert.notEqual(installed.code, 0, 'the client was not told it worked');
+    const made = (await users()).filter((name) => !had.includes(name));
+    assert.equal(made.length, 1, 'the pause came after the user was made');
+
+    daemon = await startDaemon({ data });
+    const shown = await http('GET', { socket: daemon.socket }, `/manager/api/v1/apps/${id}`);
+    assert.equal(shown.status, 404, shown.text);
+    assert.deepEqual(
+      (await users()).filter((name) => !had.includes(name)),
+      [],
+      'the user of the cut-off install is gone',
+    );
+    const again = await cli(['app', 'install', folder, '--autostart', '--data', data]);
+    assert.equal(again.code, 0, again.stderr);
+    await waitForApp(daemon, id);
+  });
 });

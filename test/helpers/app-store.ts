@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -113,4 +113,28 @@ export async function makeStorePackage(
     ...(options.files ?? []).map((file) => ({ name: `${id}/${file.name}`, content: file.content })),
   ]);
   return path;
+}
+
+/** A signed store served from a folder of its own: where packages go, its key, its server. */
+export interface SignedStore {
+  /** The folder served (packages and the built index). */
+  folder: string;
+  /** The private key's file, for {@link buildStoreFolder}. */
+  key: string;
+  publicKey: string;
+  server: StaticStore;
+}
+
+/**
+ * Makes `<work>/store`, a signing key and a started {@link StaticStore} for it; the caller
+ * closes the server. Add it to a daemon with `store add <name> <server.url()> --key <publicKey>`.
+ */
+export async function startSignedStore(work: string): Promise<SignedStore> {
+  const folder = join(work, 'store');
+  await mkdir(folder);
+  const key = join(work, 'store.key');
+  const publicKey = await storeKeygen(key);
+  const server = new StaticStore(folder);
+  await server.start();
+  return { folder, key, publicKey, server };
 }

@@ -1,5 +1,5 @@
 /** Database access for tests: the store as the manager sees it, instances as their roles. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { StatusReport } from '../../src/api/index.js';
@@ -62,4 +62,52 @@ export async function connectAs(
   });
   await client.connect();
   return client;
+}
+
+/**
+ * Writes `value` as the instance's one mark: in its database (table `marks`, made when
+ * missing, as the instance's role) and in its folder (`mark.txt`), so that a test can tell
+ * where a database and a folder came from. The instance's app is `echo` unless given.
+ */
+export async function setMark(
+  daemon: Daemon,
+  id: string,
+  value: string,
+  app = 'echo',
+): Promise<void> {
+  const creds = await credentials(daemon, id);
+  const client = await connectAs(creds, creds.user);
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS marks (v text)');
+    await client.query('DELETE FROM marks');
+    await client.query('INSERT INTO marks VALUES ($1)', [value]);
+  } finally {
+    await client.end();
+  }
+  await writeFile(join(daemon.data, 'appdata', app, id, 'mark.txt'), value);
+}
+
+/** The marks {@link setMark} wrote, in the database and in the folder (null where none is). */
+export async function markOf(
+  daemon: Daemon,
+  id: string,
+  app = 'echo',
+): Promise<{ database: string | null; folder: string | null }> {
+  const creds = await credentials(daemon, id);
+  const client = await connectAs(creds, creds.user);
+  let database: string | null = null;
+  try {
+    const found = await client.query<{ v: string }>(
+      "SELECT v FROM marks WHERE to_regclass('marks') IS NOT NULL",
+    );
+    database = found.rows[0]?.v ?? null;
+  } catch {
+    database = null;
+  } finally {
+    await client.end();
+  }
+  const folder = await readFile(join(daemon.data, 'appdata', app, id, 'mark.txt'), 'utf8').catch(
+    () => null,
+  );
+  return { database, folder };
 }

@@ -14,10 +14,18 @@ import { blockingFolder } from '../../lib/folder-access.js';
 import {
   createSystemUser,
   ensureSystemUser,
+  lookupUser,
   removeSystemUser,
   type SystemUser,
 } from '../../lib/os-users.js';
-import { commandLine, isAlive, waitForExit } from '../../lib/processes.js';
+import { noPause, type Pause } from '../../lib/pause-points.js';
+import {
+  commandLine,
+  isAlive,
+  listProcesses,
+  processInfo,
+  waitForExit,
+} from '../../lib/processes.js';
 import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
 import {
   Catalog,
@@ -40,7 +48,7 @@ import {
   type MessageKind,
   type ServiceLimits,
 } from './service-limits.js';
-import type { Store } from '../store/index.js';
+import { Journal, type Store } from '../store/index.js';
 import {
   AppSupervisor,
   defaultRestartPolicy,
@@ -213,6 +221,8 @@ export interface AppServiceOptions {
   sandbox?: Sandbox;
   /** Limits of an app that has none of its own. */
   resourceLimits?: ResourceLimits;
+  /** Test-only pauses at named steps (config `testing.pauses`). */
+  pause?: Pause;
 }
 
 interface LoadedApp {
@@ -232,7 +242,16 @@ interface LoadedApp {
   /** The memory group's OOM kill count when the process was started. */
   oomKillsAtStart: number;
   memoryKills: number;
+  /** The writes of the process's pid to the store, in the order of spawns and exits. */
+  pidWrites: Promise<void>;
 }
+
+/**
+ * Journal kind of a system user made for a new app: written before the user is made, ended
+ * once the app's row names it (or the install is undone), so that the user of an install a
+ * crash cut off is removed at the next start.
+ */
+const appUserKind = 'app-user';
 
 /** Alarms the app service raises about an app (the subject is the app id). */
 const appAlarmCodes = new Set([
@@ -269,6 +288,7 @@ export class AppService implements Component {
   readonly #catalog: Catalog;
   readonly #apps = new Map<string, LoadedApp>();
   readonly #queue = new KeyedQueue();
+  readonly #journal: Journal;
   #sdkUrl: string | undefined;
   #host: InstanceHost | undefined;
   #updateHook: ((app: string) => Promise<void>) | undefined;
@@ -351,6 +371,7 @@ export class AppService implements Component {
 
   constructor(options: AppServiceOptions) {
     this.#options = options;
+    this.#journal = new Journal(options.store, options.nodeId);
     this.#catalog = new Catalog({
       store: options.store,
       nodeId: options.nodeId,
@@ -383,8 +404,11 @@ export class AppService implements Component {
     const loaded: LoadedApp[] = [];
     for (const record of await this.#catalog.list()) {
       if (record.pid !== null) await this.#stopLeftover(record);
+      await this.#stopStrays(record);
       if (!(await this.#catalog.hasFolder(record.id))) {
         await this.#catalog.remove(record.id);
+        // Its user goes with it, as with an uninstall: nothing would ever remove it.
+        if (record.unixUser) await this.#dropUser(record.unixUser).catch(() => undefined);
         this.#options.events.record({
           kind: 'app.missing',
           severity: 'warning',
@@ -395,6 +419,7 @@ export class AppService implements Component {
       }
       loaded.push(await this.#load(record));
     }
+    await this.#dropCutOffUsers();
     // Before any start: a start must find the alarms it clears.
     this.#adoptAlarms();
     for (const app of loaded) {
@@ -493,6 +518,59 @@ export class AppService implements Component {
     await this.#catalog.setPid(record.id, null);
   }
 
+  /**
+   * Stops processes of the app that its row does not name: a manager killed between a spawn
+   * and the write of its pid leaves one running, which would run beside the new one. As root
+   * they are the processes of the app's own user, which nothing else runs as; otherwise those
+   * that run a file of the app's folder. Their process groups are stopped, TERM then KILL.
+   */
+  async #stopStrays(record: AppRecord): Promise<void> {
+    const uid = record.unixUser ? (await lookupUser(record.unixUser))?.uid : undefined;
+    if (record.unixUser && uid === undefined) return;
+    const folder = `${this.#catalog.folder(record.id)}/`;
+    const strays = await listProcesses((info) =>
+      uid !== undefined ? info.uid === uid : info.argv.some((part) => part.startsWith(folder)),
+    );
+    if (strays.length === 0) return;
+    this.#options.logger.warn(
+      { app: record.id, pids: strays.map((info) => info.pid) },
+      'stopping processes of the app that a previous manager left running',
+    );
+    const ownGroup = (await processInfo(process.pid))?.pgrp ?? -1;
+    const signalAll = (name: NodeJS.Signals) => {
+      for (const info of strays) {
+        try {
+          if (info.pgrp > 1 && info.pgrp !== ownGroup) signalGroup(info.pgrp, name);
+          else process.kill(info.pid, name);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    };
+    signalAll('SIGTERM');
+    const deadline = Date.now() + this.#graceMs(undefined);
+    for (const info of strays) await waitForExit(info.pid, Math.max(0, deadline - Date.now()));
+    signalAll('SIGKILL');
+  }
+
+  /**
+   * Removes the system users that installs cut off by a crash made and no app's row names
+   * (see {@link appUserKind}).
+   */
+  async #dropCutOffUsers(): Promise<void> {
+    for (const entry of await this.#journal.pending<{ user: string }>(appUserKind)) {
+      const { user } = entry.data;
+      if ((await this.#catalog.userOwner(user)) === undefined) {
+        this.#options.logger.warn(
+          { app: entry.subject, user },
+          'removing the user of an app install that was cut off',
+        );
+        await removeSystemUser(user);
+      }
+      await this.#journal.end(appUserKind, entry.subject);
+    }
+  }
+
   #graceMs(manifest: Manifest | undefined): number {
     return (manifest?.stop?.graceSeconds ?? 0) * 1000 || (this.#options.graceMs ?? 5_000);
   }
@@ -554,6 +632,7 @@ export class AppService implements Component {
       httpSocket: null,
       oomKillsAtStart: 0,
       memoryKills: 0,
+      pidWrites: Promise.resolve(),
       supervisor: new AppSupervisor({
         id,
         spec: () => this.#limited(app, this.#spec(app)),
@@ -719,8 +798,15 @@ export class AppService implements Component {
       const random = Array.from({ length: 10 }, () => randomUnixUserName(id));
       for (const name of [...unixUserCandidates(id), ...random]) {
         if ((await this.#catalog.userOwner(name)) !== undefined) continue;
+        if (await lookupUser(name)) continue;
+        await this.#journal.begin(appUserKind, id, 'creating', { user: name });
         const user = await createSystemUser(name);
-        if (!user) continue;
+        if (!user) {
+          // Made meanwhile by something else: not ours to remove after a crash.
+          await this.#journal.end(appUserKind, id);
+          continue;
+        }
+        await (this.#options.pause ?? noPause)('app.user');
         this.#owners.set(name, { uid: user.uid, gid: user.gid });
         this.#options.logger.info({ app: id, user: name, uid: user.uid }, 'made the app user');
         return user;
@@ -842,6 +928,20 @@ export class AppService implements Component {
     app.readyTimer.unref();
   }
 
+  /**
+   * Records the running process's pid (null: none), in the order of the notices: the start
+   * looks for what a killed manager left by it. `pause` is a test-only pause before the write.
+   */
+  #writePid(app: LoadedApp, pid: number | null, pause?: string): void {
+    const { id } = app.record;
+    app.pidWrites = app.pidWrites
+      .then(async () => {
+        if (pause) await (this.#options.pause ?? noPause)(pause);
+        await this.#catalog.setPid(id, pid);
+      })
+      .catch(() => undefined);
+  }
+
   #onNotice(app: LoadedApp, notice: SupervisorNotice): void {
     const { id } = app.record;
     const { events } = this.#options;
@@ -849,14 +949,14 @@ export class AppService implements Component {
       case 'spawned':
         app.log.note(`started, pid ${notice.pid}`);
         this.#armReadyTimeout(app);
-        this.#catalog.setPid(id, notice.pid).catch(() => undefined);
+        this.#writePid(app, notice.pid, 'app.spawned');
         break;
       case 'exited': {
         const { kind, code, signal } = notice.exit;
         app.log.note(
           `ended (${kind}${code !== null ? `, code ${code}` : ''}${signal ? `, ${signal}` : ''})${notice.error ? `: ${notice.error}` : ''}`,
         );
-        this.#catalog.setPid(id, null).catch(() => undefined);
+        this.#writePid(app, null);
         this.#afterExit(app);
         clearTimeout(app.readyTimer);
         if (app.channel) {
@@ -1158,6 +1258,7 @@ export class AppService implements Component {
           logFiles: before?.logFiles ?? null,
           unixUser,
         });
+        if (madeUser) await this.#journal.end(appUserKind, id);
         previous = await this.#catalog.swapIn(staged);
         swapped = true;
         const keep = new Set((await this.#host?.instanceIds(id)) ?? []);
@@ -1174,6 +1275,7 @@ export class AppService implements Component {
         if (before) await this.#catalog.save(before).catch(() => undefined);
         else await this.#catalog.remove(id).catch(() => undefined);
         if (madeUser) await this.#dropUser(madeUser.name).catch(() => undefined);
+        await this.#journal.end(appUserKind, id).catch(() => undefined);
         if (loaded && wasRunning) loaded.supervisor.start();
         throw diskFullError(error, `installing ${id}`);
       }

@@ -696,6 +696,7 @@ export class AppStoreService implements Component {
       { app: id, phase: journal.phase },
       'finishing an update the manager was stopped in',
     );
+    let failure: unknown = undefined;
     try {
       const status = await apps.status(id);
       const swapped =
@@ -713,7 +714,7 @@ export class AppStoreService implements Component {
         if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
           await apps.startApp(id);
         }
-        this.#finish(op, new AppvisorError('UPDATE_FAILED', text));
+        failure = new AppvisorError('UPDATE_FAILED', text);
         return;
       }
       if (journal.wasRunning) {
@@ -728,13 +729,14 @@ export class AppStoreService implements Component {
         }
       }
       await this.#succeeded(target, journal.from, ' (finished after a restart of the manager)');
-      this.#finish(op);
     } catch (error) {
-      if (op.finishedAt === null) this.#finish(op, error);
+      failure = error;
       throw error;
     } finally {
       await this.#dropJournal(id).catch(() => undefined);
-      await rm(this.#kept(journal), { force: true });
+      await rm(this.#kept(journal), { force: true }).catch(() => undefined);
+      // Finished only once the journal and the kept package are gone.
+      this.#finish(op, failure);
     }
   }
 
@@ -879,20 +881,22 @@ export class AppStoreService implements Component {
     }
     const op = this.#begin('update', resolved);
     const work: string[] = [];
+    let failure: unknown = undefined;
     try {
       const file = await this.#download(resolved, op);
       work.push(file);
       const status = await this.#replace(id, resolved, file, op, work);
       await this.#succeeded(this.#recordOf(resolved), from);
-      this.#finish(op);
       return { app: id, changed: true, from, to, status };
     } catch (error) {
-      this.#finish(op, error);
+      failure = error;
       // Failed or rolled back while the manager ran: nothing is left to finish.
       await this.#dropJournal(id).catch(() => undefined);
       throw error;
     } finally {
-      for (const file of work) await rm(file, { force: true });
+      // Finished only once its files are gone: a finished operation leaves nothing behind.
+      for (const file of work) await rm(file, { force: true }).catch(() => undefined);
+      this.#finish(op, failure);
     }
   }
 
