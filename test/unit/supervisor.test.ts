@@ -5,94 +5,10 @@ import {
   defaultRestartPolicy,
   restartDelayMs,
   transitions,
-  type Clock,
-  type Launcher,
-  type ProcessExit,
-  type ProcessHandle,
   type RestartPolicy,
   type SupervisorNotice,
 } from '../../src/core/supervisor/index.js';
-
-/** A clock whose time moves only when the test says so. */
-class FakeClock implements Clock {
-  time = 1_000_000;
-  #timers: { at: number; fn: () => void; id: number }[] = [];
-  #next = 1;
-  now = (): number => this.time;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = this.#next++;
-    this.#timers.push({ at: this.time + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (handle: unknown): void => {
-    this.#timers = this.#timers.filter((t) => t.id !== handle);
-  };
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      const due = this.#timers
-        .filter((t) => t.at <= end)
-        .sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!due) break;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      this.time = due.at;
-      due.fn();
-    }
-    this.time = end;
-  }
-  get pending(): number {
-    return this.#timers.length;
-  }
-}
-
-/** A process that does what the test says. */
-class FakeProcess implements ProcessHandle {
-  readonly stdout = null;
-  readonly stderr = null;
-  readonly signals: NodeJS.Signals[] = [];
-  ignoreTerm = false;
-  #spawn: (() => void)[] = [];
-  #exit: ((exit: ProcessExit) => void)[] = [];
-  #gone = false;
-  constructor(readonly pid: number) {}
-  onSpawn(listener: () => void): void {
-    this.#spawn.push(listener);
-  }
-  onExit(listener: (exit: ProcessExit) => void): void {
-    this.#exit.push(listener);
-  }
-  signalGroup(signal: NodeJS.Signals): boolean {
-    this.signals.push(signal);
-    if (this.#gone) return false;
-    if (signal === 'SIGKILL' || (signal === 'SIGTERM' && !this.ignoreTerm)) this.exit(null, signal);
-    return true;
-  }
-  spawned(): void {
-    for (const listener of this.#spawn) listener();
-  }
-  exit(code: number | null, signal: NodeJS.Signals | null = null): void {
-    if (this.#gone) return;
-    this.#gone = true;
-    for (const listener of this.#exit) listener({ code, signal });
-  }
-}
-
-class FakeLauncher implements Launcher {
-  readonly processes: FakeProcess[] = [];
-  ignoreTerm = false;
-  fail = false;
-  launch(): ProcessHandle {
-    if (this.fail) throw new Error('spawn run EACCES');
-    const process = new FakeProcess(1000 + this.processes.length);
-    process.ignoreTerm = this.ignoreTerm;
-    this.processes.push(process);
-    return process;
-  }
-  get last(): FakeProcess {
-    return this.processes.at(-1)!;
-  }
-}
+import { FakeClock, FakeLauncher } from './fake-process.js';
 
 function setup(policy: Partial<RestartPolicy> = {}, graceMs = 5000) {
   const clock = new FakeClock();
@@ -414,5 +330,58 @@ describe('supervisor state machine (fake clock and processes)', () => {
     assert.equal(supervisor.state, 'starting');
     supervisor.ready();
     assert.equal(supervisor.state, 'running');
+  });
+  test('a stop plan of its own: each signal to the leader in turn, SIGKILL to the group last', async () => {
+    const clock = new FakeClock();
+    const launcher = new FakeLauncher();
+    const supervisor = new AppSupervisor({
+      id: 'database',
+      spec: () => ({ command: 'postgres', args: [], cwd: '/', env: {} }),
+      policy: () => defaultRestartPolicy,
+      stopSignals: () => [
+        { signal: 'SIGINT', graceMs: 15_000, to: 'leader' },
+        { signal: 'SIGQUIT', graceMs: 5_000, to: 'leader' },
+      ],
+      clock,
+      launcher,
+    });
+    supervisor.start();
+    launcher.last.spawned();
+    const stopped = supervisor.stop();
+    assert.deepEqual(launcher.last.signals, ['leader:SIGINT']);
+    clock.advance(14_999);
+    assert.deepEqual(launcher.last.signals, ['leader:SIGINT']);
+    clock.advance(1);
+    assert.deepEqual(launcher.last.signals, ['leader:SIGINT', 'leader:SIGQUIT']);
+    clock.advance(5_000);
+    await stopped;
+    // (then SIGKILL again to the strays of the group, as after any exit)
+    assert.deepEqual(launcher.last.signals.slice(0, 3), [
+      'leader:SIGINT',
+      'leader:SIGQUIT',
+      'SIGKILL',
+    ]);
+    assert.equal(supervisor.status().lastExit?.kind, 'killed');
+    assert.equal(clock.pending, 0);
+
+    // The next run starts its plan from the first step; one that ends on it is 'stopped'.
+    supervisor.start();
+    launcher.last.endsOn = ['SIGINT'];
+    launcher.last.spawned();
+    await supervisor.stop();
+    assert.deepEqual(launcher.last.signals.slice(0, 1), ['leader:SIGINT']);
+    assert.equal(supervisor.status().lastExit?.kind, 'stopped');
+    assert.equal(clock.pending, 0);
+  });
+
+  test('destroy sends the given last signal (SIGKILL to the group by default)', () => {
+    const { supervisor, launcher, run } = setup();
+    run();
+    supervisor.destroy({ signal: 'SIGQUIT', to: 'leader' });
+    assert.deepEqual(launcher.last.signals, ['leader:SIGQUIT']);
+    const other = setup();
+    other.run();
+    other.supervisor.destroy();
+    assert.deepEqual(other.launcher.last.signals.slice(0, 1), ['SIGKILL']);
   });
 });

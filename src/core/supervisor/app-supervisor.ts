@@ -9,7 +9,7 @@ import {
   type SupervisorAction,
   type SupervisorEvent,
 } from './machine.js';
-import type { Clock, Launcher, ProcessExit, ProcessHandle, ProcessSpec } from './os.js';
+import type { Clock, Launcher, ProcessExit, ProcessHandle, ProcessSpec, StopStep } from './os.js';
 
 /** How the process ended last time. */
 export interface LastExit {
@@ -44,11 +44,18 @@ export interface AppSupervisorOptions {
   /** What to run; asked at every spawn, so a re-install or new credentials apply. */
   spec: () => ProcessSpec;
   policy: () => RestartPolicy;
-  /** Time between SIGTERM and SIGKILL on stop. */
-  graceMs: () => number;
+  /** Time between SIGTERM and SIGKILL on stop (when no {@link stopSignals} are given). */
+  graceMs?: () => number;
   /**
-   * `spawn`: running once the process runs; `message`: once {@link ready} is called. Asked at
-   * every spawn, so a re-installed app may change it.
+   * How the process is asked to end, step by step, before SIGKILL to its group; by default
+   * SIGTERM to the group and {@link graceMs}. A server that stops its own children (PostgreSQL)
+   * takes its signals to the leader.
+   */
+  stopSignals?: () => readonly StopStep[];
+  /**
+   * `spawn`: running once the process runs; `message`: once {@link ready} is called (by the
+   * service's ready message, or by the owner once the process answers, as a database server
+   * accepting connections). Asked at every spawn, so a re-installed app may change it.
    */
   readiness?: () => 'spawn' | 'message';
   clock: Clock;
@@ -62,7 +69,8 @@ export interface AppSupervisorOptions {
 }
 
 /**
- * Supervises one app's process with the table of machine.ts. Desired state (what the admin
+ * Supervises one process (an app's service, or the embedded database server) with the table of
+ * machine.ts. Desired state (what the admin
  * asked: started or stopped) is kept apart from the observed state of the process.
  */
 export class AppSupervisor {
@@ -81,6 +89,8 @@ export class AppSupervisor {
   #fatal = false;
   #lastExit: LastExit | null = null;
   #killed = false;
+  /** The step of the stop plan the next stop signal takes. */
+  #stopStep = 0;
   #nextRestartAt: number | null = null;
   #retryTimer: unknown;
   #graceTimer: unknown;
@@ -183,20 +193,23 @@ export class AppSupervisor {
       case 'spawn':
         this.#spawn();
         break;
-      case 'term':
+      case 'signalStop':
         this.#killed = false;
-        this.#process?.signalGroup('SIGTERM');
+        this.#sendStopSignal();
         break;
-      case 'kill':
-        this.#killed = true;
-        this.#process?.signalGroup('SIGKILL');
+      case 'escalate':
+        this.#sendStopSignal();
         break;
-      case 'armGrace':
+      case 'armGrace': {
+        // The grace of the signal about to be sent; none after SIGKILL.
+        const step = this.#stopPlan()[this.#stopStep];
+        if (!step) break;
         this.#graceTimer = clock.setTimeout(() => {
           this.#graceTimer = undefined;
           this.#dispatch('graceOver');
-        }, this.#options.graceMs());
+        }, step.graceMs);
         break;
+      }
       case 'cancelGrace':
         clock.clearTimeout(this.#graceTimer);
         this.#graceTimer = undefined;
@@ -254,6 +267,24 @@ export class AppSupervisor {
     }
   }
 
+  #stopPlan(): readonly StopStep[] {
+    const { stopSignals, graceMs } = this.#options;
+    return stopSignals?.() ?? [{ signal: 'SIGTERM', graceMs: graceMs?.() ?? 10_000, to: 'group' }];
+  }
+
+  /** Sends the stop plan's next signal, or SIGKILL to the group once the plan is used up. */
+  #sendStopSignal(): void {
+    const step = this.#stopPlan()[this.#stopStep++];
+    if (!step) {
+      this.#killed = true;
+      this.#process?.signalGroup('SIGKILL');
+    } else if (step.to === 'leader') {
+      this.#process?.signal(step.signal);
+    } else {
+      this.#process?.signalGroup(step.signal);
+    }
+  }
+
   /** A run lasted stableSeconds: the next failure starts again from the first delay. */
   #onStable(): void {
     this.#failures = 0;
@@ -267,6 +298,7 @@ export class AppSupervisor {
   #spawn(): void {
     const { launcher } = this.#options;
     this.#startCount++;
+    this.#stopStep = 0;
     let handle: ProcessHandle;
     try {
       handle = launcher.launch(this.#options.spec());
@@ -350,12 +382,22 @@ export class AppSupervisor {
     }
   }
 
-  /** Stops timers and kills the process group at once (manager shutting down hard). */
-  destroy(): void {
+  /**
+   * Stops timers and ends the process at once (manager shutting down hard): SIGKILL to its
+   * group unless `last` says otherwise (PostgreSQL takes SIGQUIT, immediate shutdown, and
+   * recovers from its WAL at the next start).
+   */
+  destroy(
+    last: { signal: NodeJS.Signals; to: 'group' | 'leader' } = {
+      signal: 'SIGKILL',
+      to: 'group',
+    },
+  ): void {
     const { clock } = this.#options;
     clock.clearTimeout(this.#retryTimer);
     clock.clearTimeout(this.#graceTimer);
     clock.clearTimeout(this.#stableTimer);
-    this.#process?.signalGroup('SIGKILL');
+    if (last.to === 'leader') this.#process?.signal(last.signal);
+    else this.#process?.signalGroup(last.signal);
   }
 }

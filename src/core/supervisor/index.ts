@@ -28,6 +28,7 @@ export {
   type ProcessExit,
   type ProcessHandle,
   type ProcessSpec,
+  type StopStep,
 } from './os.js';
 export {
   cpuShares,

@@ -22,11 +22,15 @@ export type SupervisorEvent =
   | 'retry'
   | 'graceOver';
 
-/** What the supervisor does on a transition, in the order listed. */
+/**
+ * What the supervisor does on a transition, in the order listed. A stop sends the first signal
+ * of the process's stop plan (`signalStop`, SIGTERM to the group for an app) and arms its grace
+ * time; each grace that runs out sends the next signal (`escalate`), SIGKILL to the group last.
+ */
 export type SupervisorAction =
   | 'spawn'
-  | 'term'
-  | 'kill'
+  | 'signalStop'
+  | 'escalate'
   | 'armGrace'
   | 'cancelGrace'
   | 'scheduleRetry'
@@ -67,16 +71,17 @@ export const transitions: Readonly<Record<AppState, Partial<Record<SupervisorEve
     starting: {
       spawned: { next: 'starting', actions: [] },
       ready: { next: 'running', actions: ['armStable'] },
-      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'term'] },
+      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'signalStop'] },
       ...exitWhileUp,
     },
     running: {
       // A stopped run never proves stable: its timer would clear the next run's crash-loop.
-      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'term'] },
+      stop: { next: 'stopping', actions: ['cancelStable', 'armGrace', 'signalStop'] },
       ...exitWhileUp,
     },
     stopping: {
-      graceOver: { next: 'stopping', actions: ['kill'] },
+      // The next signal's grace is armed before it is sent, as on the first one.
+      graceOver: { next: 'stopping', actions: ['armGrace', 'escalate'] },
       exitDone: exitWhileStopping,
       exitRestart: exitWhileStopping,
       exitGiveUp: exitWhileStopping,

@@ -35,6 +35,16 @@ export interface ProcessSpec {
   maxMessageBytes?: number;
 }
 
+/**
+ * One step of stopping a process: a signal, to its group or its leader only, and the time it is
+ * given before the next step. After the last step comes SIGKILL to the group.
+ */
+export interface StopStep {
+  signal: NodeJS.Signals;
+  graceMs: number;
+  to: 'group' | 'leader';
+}
+
 /** How a process ended. `error` is set when it could not be started at all. */
 export interface ProcessExit {
   code: number | null;
@@ -53,6 +63,8 @@ export interface ProcessHandle {
   onExit(listener: (exit: ProcessExit) => void): void;
   /** Signals the whole process group; false when it is gone. */
   signalGroup(signal: NodeJS.Signals): boolean;
+  /** Signals the leader only (a server that stops its children itself); false when it is gone. */
+  signal(signal: NodeJS.Signals): boolean;
   /** The IPC channel, when the spec asked for one. */
   /** `done` is called once the message (and the handle) left this process, or failed to. */
   send?(message: unknown, handle?: unknown, done?: (error: Error | null) => void): boolean;
@@ -130,6 +142,8 @@ export const processLauncher: Launcher = {
       onSpawn: (listener) => child.once('spawn', listener),
       onExit: (listener) => exitListeners.push(listener),
       signalGroup: (signal) => (child.pid === undefined ? false : signalGroup(child.pid, signal)),
+      signal: (signal) =>
+        child.exitCode === null && child.signalCode === null && child.kill(signal),
       ...(spec.ipc
         ? {
             send: (message: unknown, handle?: unknown, done?: (error: Error | null) => void) =>
