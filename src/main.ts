@@ -18,6 +18,7 @@ import {
   ExternalPostgres,
   serverUser,
   type DatabaseServer,
+  watchDatabaseDown,
 } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { diagnosticsArchive } from './core/diagnostics/index.js';
@@ -197,18 +198,7 @@ export async function startManager(
         logger,
       });
     }
-    database.onStateChange((change) => {
-      if (change.state === 'restarting') {
-        alarms.raise(
-          'database-down',
-          'critical',
-          change.reason ?? 'the database server is down',
-          'database',
-        );
-      } else if (change.state === 'running' && change.previous === 'restarting') {
-        alarms.clear('database-down', 'the database server is running again', 'database');
-      }
-    });
+    const databaseDown = watchDatabaseDown(database, alarms);
     await group.startOne(database);
     const store = await group.startOne(new Store({ database, logger }));
     await group.startOne(
@@ -225,9 +215,7 @@ export async function startManager(
         'alarms-store',
         async () => {
           await alarms.attach(store);
-          // Left active by the previous run: the server is up now, so it is over.
-          if (database.state === 'running')
-            alarms.clear('database-down', 'the database server is running', 'database');
+          databaseDown.reconcile();
           await certificates.reconcileAlarm();
         },
         () => alarms.detach(),

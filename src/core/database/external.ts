@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { once } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import { ServerState, serverVersion } from './server-state.js';
+import { ServerMachine } from './machine.js';
+import { serverVersion } from './probe.js';
 import type { DatabaseInfo, DatabaseServer, DatabaseState, DatabaseStateChange } from './types.js';
 
 /** Options of {@link ExternalPostgres}. */
@@ -15,14 +16,15 @@ export interface ExternalPostgresOptions {
 
 /**
  * A PostgreSQL server the manager does not run: it only connects to it, and probes it
- * periodically so that an outage shows as a state change like the embedded server's.
+ * periodically so that an outage shows as a state change like the embedded server's (the table
+ * of machine.ts: an unanswered probe is `down`, an answered one `ready`).
  */
 export class ExternalPostgres implements DatabaseServer {
   readonly name = 'database';
   readonly mode = 'external' as const;
   readonly #options: ExternalPostgresOptions;
   readonly #url: URL;
-  readonly #state = new ServerState();
+  readonly #state = new ServerMachine();
   #version: string | null = null;
   #timer: NodeJS.Timeout | undefined;
 
@@ -60,20 +62,20 @@ export class ExternalPostgres implements DatabaseServer {
   }
 
   async start(): Promise<void> {
-    this.#state.set('starting');
+    this.#state.dispatch('start');
     await this.#probe();
-    this.#state.set('running');
+    this.#state.dispatch('ready');
     this.#timer = setInterval(() => {
       this.#probe().then(
         () => {
-          this.#state.set('running');
+          this.#state.dispatch('ready');
         },
         (error: unknown) => {
           const reason = (error as Error).message;
           if (this.#state.state === 'running') {
             this.#options.logger.error({ reason }, 'the external database is unreachable');
           }
-          this.#state.set('restarting', reason);
+          this.#state.dispatch('down', { reason });
         },
       );
     }, this.#options.probeIntervalMs ?? 10_000);
@@ -86,7 +88,7 @@ export class ExternalPostgres implements DatabaseServer {
 
   readonly close = once(async () => {
     clearInterval(this.#timer);
-    this.#state.set('stopped');
+    this.#state.dispatch('stop');
     await Promise.resolve();
   });
 

@@ -26,3 +26,13 @@ export {
   type InstanceDatabase,
 } from './provision.js';
 export { databaseError } from './errors.js';
+export { watchDatabaseDown, type DatabaseDownAlarm } from './down-alarm.js';
+export {
+  databaseTransition,
+  databaseTransitions,
+  ServerMachine,
+  type DatabaseContext,
+  type DatabaseEvent,
+  type DatabaseTransition,
+} from './machine.js';
+export { Postmaster, type PostmasterOptions } from './postmaster.js';
