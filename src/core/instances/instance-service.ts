@@ -186,7 +186,8 @@ interface Row {
   trace_flags: string[];
   enabled: boolean;
   exclude_from_backup: boolean;
-  state: 'creating' | 'ready' | 'deleting';
+  /** Where the row is in its making or removal (the runtime state is Live.state). */
+  provisioning: 'creating' | 'ready' | 'deleting';
   created_at: Date;
 }
 
@@ -201,7 +202,7 @@ interface Live {
 }
 
 const columns =
-  'id, app, domain, path, password_sealed, db_name, db_password_sealed, trace_flags, enabled, exclude_from_backup, state, created_at';
+  'id, app, domain, path, password_sealed, db_name, db_password_sealed, trace_flags, enabled, exclude_from_backup, provisioning, created_at';
 
 const severities = new Set(['info', 'warning', 'error', 'critical']);
 
@@ -248,10 +249,10 @@ export class InstanceService implements Component, InstanceHost {
       await store.query<Row>(`SELECT ${columns} FROM instances WHERE node_id = $1`, [nodeId])
     ).rows;
     for (const row of rows) {
-      if (row.state !== 'ready') {
+      if (row.provisioning !== 'ready') {
         this.#options.logger.warn(
           { instance: row.id },
-          row.state === 'creating'
+          row.provisioning === 'creating'
             ? 'undoing an instance creation that was cut off or failed'
             : 'finishing an interrupted instance deletion',
         );
@@ -532,11 +533,11 @@ export class InstanceService implements Component, InstanceHost {
   async #hostAll(app: string, channel: ServiceChannel): Promise<void> {
     await this.#resetRoles(
       this.#ofApp(app)
-        .filter((live) => live.row.state === 'ready' && live.row.enabled)
+        .filter((live) => live.row.provisioning === 'ready' && live.row.enabled)
         .map((live) => live.row),
     );
     for (const live of this.#ofApp(app)) {
-      if (live.row.state !== 'ready' || !live.row.enabled) continue;
+      if (live.row.provisioning !== 'ready' || !live.row.enabled) continue;
       try {
         await this.#prepareFolder(live.row);
       } catch (error) {
@@ -743,12 +744,12 @@ export class InstanceService implements Component, InstanceHost {
         trace_flags: [],
         enabled: true,
         exclude_from_backup: false,
-        state: 'creating',
+        provisioning: 'creating',
         created_at: new Date(),
       };
       try {
         await this.#options.store.query(
-          `INSERT INTO instances (id, node_id, app, domain, path, password_sealed, db_name, db_password_sealed, state)
+          `INSERT INTO instances (id, node_id, app, domain, path, password_sealed, db_name, db_password_sealed, provisioning)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'creating')`,
           [
             id,
@@ -769,10 +770,10 @@ export class InstanceService implements Component, InstanceHost {
         await this.#provision(row);
         if (options.fill) await this.#replace(row, undefined, options.fill);
         await this.#options.store.query(
-          "UPDATE instances SET state = 'ready', updated_at = now() WHERE id = $1",
+          "UPDATE instances SET provisioning = 'ready', updated_at = now() WHERE id = $1",
           [id],
         );
-        row.state = 'ready';
+        row.provisioning = 'ready';
       } catch (error) {
         await this.#deprovision(row).catch((cleanup: unknown) => {
           this.#options.logger.error(
@@ -803,7 +804,7 @@ export class InstanceService implements Component, InstanceHost {
    */
   async #removeLeftover(id: string): Promise<boolean> {
     const found = await this.#options.store.query<Row>(
-      `SELECT ${columns} FROM instances WHERE id = $1 AND node_id = $2 AND state <> 'ready'`,
+      `SELECT ${columns} FROM instances WHERE id = $1 AND node_id = $2 AND provisioning <> 'ready'`,
       [id, this.#options.nodeId],
     );
     const row = found.rows[0];
@@ -1177,10 +1178,10 @@ export class InstanceService implements Component, InstanceHost {
       if (!this.#live.has(id) && (await this.#removeLeftover(id))) return;
       const live = this.#get(id);
       await this.#options.store.query(
-        "UPDATE instances SET state = 'deleting', updated_at = now() WHERE id = $1",
+        "UPDATE instances SET provisioning = 'deleting', updated_at = now() WHERE id = $1",
         [id],
       );
-      live.row = { ...live.row, state: 'deleting' };
+      live.row = { ...live.row, provisioning: 'deleting' };
       this.#routes.delete(live.row.path);
       await this.#stopIn(live);
       this.#setState(live, 'stopped');
