@@ -88,12 +88,12 @@ describe('many operations at once', () => {
     for (const id of made) await waitForInstance(daemon, id);
 
     const store = await storeClient(daemon);
-    const rows = await store.query<{ state: string; n: string }>(
-      'SELECT state, count(*) AS n FROM instances GROUP BY state',
+    const rows = await store.query<{ provisioning: string; n: string }>(
+      'SELECT provisioning, count(*) AS n FROM instances GROUP BY provisioning',
     );
     await store.end();
     assert.deepEqual(
-      rows.rows.map((row) => [row.state, Number(row.n)]),
+      rows.rows.map((row) => [row.provisioning, Number(row.n)]),
       [['ready', made.size + 1]],
     );
     const server = await storeClient(daemon, 'postgres');

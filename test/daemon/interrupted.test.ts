@@ -98,7 +98,7 @@ describe('kill -9 of the manager during a create', () => {
     const shown = await http('GET', { socket: daemon.socket }, '/manager/api/v1/instances/cut');
     assert.equal(shown.status, 404, shown.text);
     const store = await storeClient(daemon);
-    const rows = await store.query("SELECT state FROM instances WHERE id = 'cut'");
+    const rows = await store.query("SELECT provisioning FROM instances WHERE id = 'cut'");
     await store.end();
     assert.equal(rows.rowCount, 0, 'its row is removed');
     const again = await cli(['instance', 'create', 'echo', 'cut', '--data', data]);

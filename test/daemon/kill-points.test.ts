@@ -522,10 +522,13 @@ describe('kill -9 of the manager at random points of its multi-step operations',
       await store.end();
     }
     const catalog = await storeClient(d);
-    let rows: { id: string; state: string }[];
+    let rows: { id: string; provisioning: string }[];
     try {
-      rows = (await catalog.query<{ id: string; state: string }>('SELECT id, state FROM instances'))
-        .rows;
+      rows = (
+        await catalog.query<{ id: string; provisioning: string }>(
+          'SELECT id, provisioning FROM instances',
+        )
+      ).rows;
     } finally {
       await catalog.end();
     }
@@ -538,7 +541,7 @@ describe('kill -9 of the manager at random points of its multi-step operations',
       'the roles exist iff their instance is listed',
     );
     assert.deepEqual(
-      rows.map((row) => `${row.id} ${row.state}`).sort(),
+      rows.map((row) => `${row.id} ${row.provisioning}`).sort(),
       views.map((view) => `${view.id} ready`).sort(),
       'no row of a half-made or half-deleted instance is left',
     );

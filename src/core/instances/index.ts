@@ -1,5 +1,5 @@
+export { InstanceService } from './instance-service.js';
 export {
-  InstanceService,
   type AdminLogin,
   type BackupSource,
   type InstanceConnection,
@@ -7,5 +7,5 @@ export {
   type InstanceServiceOptions,
   type InstanceState,
   type InstanceView,
-} from './instance-service.js';
+} from './model.js';
 export { applyTraceChanges, normalizeDomain, normalizePath, traceFlagNames } from './validation.js';

@@ -195,4 +195,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: "an instance row's making or removal is its provisioning, not its state",
+    // "state" is the runtime state of an instance (stopped, starting, ready, failed), which
+    // lives in the manager only; the row's column says how far its creation or deletion got.
+    sql: `
+      ALTER TABLE instances RENAME COLUMN state TO provisioning;
+      ALTER TABLE instances RENAME CONSTRAINT instances_state_check TO instances_provisioning_check;
+    `,
+  },
 ];

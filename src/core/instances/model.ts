@@ -1,0 +1,144 @@
+/**
+ * The instances subsystem's types: what it answers (views, connections, logins), what it is
+ * built from (options), and its row in the store.
+ */
+import type { Logger } from '../../lib/logger.js';
+import type { Pause } from '../../lib/pause-points.js';
+import type { SecretBox } from '../../lib/secret-box.js';
+import type { AlarmRaiser } from '../alarms/index.js';
+import type { AppService } from '../apps/index.js';
+import type { DatabaseServer } from '../database/index.js';
+import type { EventLog } from '../events/index.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * Where an instance is, as seen from the manager: its observed state in its app's service
+ * (lifecycle.ts), or `disabled` for one the admin disabled that no service hosts.
+ */
+export type InstanceState = 'stopped' | 'starting' | 'ready' | 'failed' | 'disabled';
+
+/** An instance as list and show return it: no secret unless asked for. */
+export interface InstanceView {
+  id: string;
+  app: string;
+  domain: string;
+  path: string;
+  enabled: boolean;
+  excludeFromBackup: boolean;
+  traceFlags: string[];
+  /** Flags that can be set: the platform's and those the app declares in app.json. */
+  traceFlagsAvailable: string[];
+  state: InstanceState;
+  /** Why it failed, when it did. */
+  error: string | null;
+  since: string;
+  createdAt: string;
+  database: string;
+  dataDir: string;
+  /** Only with `reveal`. */
+  password?: string;
+}
+
+/** What {@link InstanceService.adminLogin} gives: a frame to send as is, and its session key. */
+export interface AdminLogin {
+  login: {
+    mt: 'AppLogin';
+    app: string;
+    domain: string;
+    sip: string;
+    guid: string;
+    dn: string;
+    digest: string;
+  };
+  sessionKey: string;
+}
+
+/**
+ * How the manager reaches an instance's database as the instance's role (over TCP): it logs in
+ * as its own role of the instance (`user`, with a password only the manager knows) and acts as
+ * `role` (SET ROLE), so the instance's role changing its own password cannot lock it out.
+ */
+export interface InstanceConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** The instance's role, to SET ROLE to after logging in. */
+  role: string;
+}
+
+/** What a backup of an instance reads. */
+export interface BackupSource {
+  view: InstanceView;
+  /** The instance's database, as its role. */
+  connection: InstanceConnection;
+  /** The instance's data folder. */
+  dataDir: string;
+}
+
+/** Where a restore puts the new contents before they replace the live ones. */
+export interface RestoreTarget {
+  /** A new empty database owned by the instance's role. */
+  connection: InstanceConnection;
+  /** A new empty folder owned by the app's user. */
+  folder: string;
+}
+
+/** Options of {@link InstanceService}. */
+export interface InstanceServiceOptions {
+  store: Store;
+  database: DatabaseServer;
+  apps: AppService;
+  events: EventLog;
+  /** Where alarms are raised and cleared (and the active ones counted, per app). */
+  alarms: AlarmRaiser;
+  /** Alarms one app may hold raised at once (config `services.maxAlarms`). */
+  maxAppAlarms: number;
+  logger: Logger;
+  nodeId: string;
+  secrets: SecretBox;
+  /** Connections each instance role may hold. */
+  connectionLimit: number;
+  /** Time a service has to answer instance.start. */
+  startTimeoutMs: number;
+  /**
+   * Where restores stage folders (`<data>/appdata/.restores`): root's alone (0700), on the
+   * same filesystem as the app folders so that a staged folder moves in with a rename. No
+   * app's user can enter it, so nothing in it can be swapped for a link while the manager
+   * works on it (app ids never start with a dot).
+   */
+  restoreStagingDir: string;
+  /** Test-only pauses at named steps (config `testing.pauses`). */
+  pause?: Pause;
+  /**
+   * A path on the disk of the data folder (and the embedded database): a failure while it is
+   * nearly full is DISK_FULL (see diskFullCause).
+   */
+  diskPath: string;
+}
+
+/** An instance's row in the store (table `instances`). */
+export interface Row {
+  id: string;
+  app: string;
+  domain: string;
+  path: string;
+  password_sealed: string;
+  db_name: string;
+  db_password_sealed: string;
+  trace_flags: string[];
+  /** The desired state: hosted by its service (true) or not. */
+  enabled: boolean;
+  exclude_from_backup: boolean;
+  /**
+   * How far its making or removal got: `creating` and `deleting` are finished or undone at the
+   * next start (its runtime state is not stored: see lifecycle.ts).
+   */
+  provisioning: 'creating' | 'ready' | 'deleting';
+  created_at: Date;
+}
+
+/** The columns of {@link Row}, for SELECT. */
+export const rowColumns =
+  'id, app, domain, path, password_sealed, db_name, db_password_sealed, trace_flags, enabled, exclude_from_backup, provisioning, created_at';

@@ -1,0 +1,111 @@
+/**
+ * Hosting instances in their app's service: what the manager does when a service becomes
+ * ready or goes, what it does with a service's `instance.*` answers, and how a change of
+ * settings reaches the running service. Every change of an instance's state goes through
+ * its lifecycle (lifecycle.ts).
+ */
+import type { ServiceChannel } from '../apps/index.js';
+import { escapeControls } from '../../lib/text-escape.js';
+import type { InstanceRegistry, Live } from './registry.js';
+import { describeRow, prepareFolder, resetRoles } from './rows.js';
+import { ServiceMessages, maxTextLength } from './service-messages.js';
+
+/** What services ask of the instances subsystem, and how instances follow their settings. */
+export class InstanceRuntime {
+  readonly #registry: InstanceRegistry;
+  readonly #messages: ServiceMessages;
+
+  constructor(registry: InstanceRegistry) {
+    this.#registry = registry;
+    this.#messages = new ServiceMessages(registry.options);
+  }
+
+  serviceReady(app: string, channel: ServiceChannel): void {
+    this.#registry.channels.set(app, channel);
+    void this.#hostAll(app, channel);
+  }
+
+  /**
+   * Starts every enabled instance in a service that just became ready. Folders are checked
+   * first: an instance finished after a crash, before its app was loaded, may lack its owner.
+   */
+  async #hostAll(app: string, channel: ServiceChannel): Promise<void> {
+    const { options, channels } = this.#registry;
+    const hosted = () =>
+      this.#registry
+        .ofApp(app)
+        .filter((live) => live.row.provisioning === 'ready' && live.row.enabled);
+    await resetRoles(
+      options,
+      hosted().map((live) => live.row),
+    );
+    for (const live of hosted()) {
+      try {
+        await prepareFolder(options, live.row);
+      } catch (error) {
+        const text = `its data folder cannot be prepared: ${(error as Error).message}`;
+        live.lifecycle.dispatch('folderFailed', text);
+        continue;
+      }
+      if (channels.get(app) === channel) live.lifecycle.dispatch('host');
+    }
+  }
+
+  serviceGone(app: string): void {
+    this.#registry.channels.delete(app);
+    for (const live of this.#registry.ofApp(app)) live.lifecycle.dispatch('gone');
+  }
+
+  /**
+   * What a service says besides `ready` (docs/service-protocol.md): its answers about its
+   * instances feed their lifecycles (the table ignores what does not fit the state, so a
+   * service repeating `instance.failed` cannot fill the event log); the rest is its logs,
+   * events and alarms (ServiceMessages). Nothing of it is trusted.
+   */
+  serviceMessage(app: string, message: Record<string, unknown>): void {
+    const id =
+      typeof message.id === 'string'
+        ? message.id
+        : typeof message.instance === 'string'
+          ? message.instance
+          : undefined;
+    const live = id === undefined ? undefined : this.#registry.live.get(id);
+    const mine = live?.row.app === app ? live : undefined;
+    switch (message.type) {
+      case 'instance.ready':
+        mine?.lifecycle.dispatch('ready');
+        break;
+      case 'instance.failed': {
+        const error = escapeControls(
+          typeof message.error === 'string' ? message.error : 'the service reported a failure',
+          maxTextLength,
+        );
+        mine?.lifecycle.dispatch('failed', error);
+        break;
+      }
+      case 'instance.stopped':
+        mine?.lifecycle.dispatch('stopped');
+        break;
+      default:
+        this.#messages.handle(app, mine?.row.id, message);
+        break;
+    }
+  }
+
+  /**
+   * Applies a change of settings to the running service: a disable stops the instance there,
+   * an enable starts it (when its service runs), another change is sent as instance.update.
+   */
+  async push(live: Live, wasEnabled: boolean): Promise<void> {
+    const { row, lifecycle } = live;
+    lifecycle.setDesired(row.enabled);
+    const channel = this.#registry.channels.get(row.app);
+    if (wasEnabled && !row.enabled) {
+      await lifecycle.stop();
+    } else if (!wasEnabled && row.enabled) {
+      lifecycle.dispatch('host');
+    } else if (channel && row.enabled && lifecycle.state !== 'stopped') {
+      channel.send({ type: 'instance.update', instance: describeRow(this.#registry.options, row) });
+    }
+  }
+}
