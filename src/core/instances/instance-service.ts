@@ -7,7 +7,12 @@ import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { SecretBox } from '../../lib/secret-box.js';
-import type { AppService, InstanceHost, ServiceChannel } from '../apps/index.js';
+import {
+  namedInstance,
+  type AppInstances,
+  type AppService,
+  type ServiceChannel,
+} from '../apps/index.js';
 import { generatePassword } from '../auth/index.js';
 import {
   createStagingDatabase,
@@ -217,7 +222,7 @@ const maxTextLength = 1000;
  * Creation and deletion are recorded before they start and finished at the next start after a
  * crash, so an instance is always either complete or gone.
  */
-export class InstanceService implements Component, InstanceHost {
+export class InstanceService implements Component, AppInstances {
   readonly name = 'instances';
   readonly #options: InstanceServiceOptions;
   readonly #live = new Map<string, Live>();
@@ -290,7 +295,6 @@ export class InstanceService implements Component, InstanceHost {
       holds: (alarm) => this.#live.get(alarm.subject)?.row.app === instanceAlarm(alarm),
       why: (alarm) => `instance ${alarm.subject} no longer exists`,
     });
-    this.#options.apps.setInstanceHost(this);
   }
 
   /**
@@ -518,7 +522,7 @@ export class InstanceService implements Component, InstanceHost {
     return [...this.#live.values()].filter((live) => live.row.app === app);
   }
 
-  // --- InstanceHost ---------------------------------------------------------------------
+  // --- the app service's events (subscribed in main.ts) and AppInstances -----------------
 
   serviceReady(app: string, channel: ServiceChannel): void {
     this.#channels.set(app, channel);
@@ -560,7 +564,7 @@ export class InstanceService implements Component, InstanceHost {
   }
 
   /**
-   * What a service says besides `ready` (docs/service-protocol.md). Nothing of it is trusted:
+   * What a service says besides `ready` and `log` (docs/service-protocol.md); nothing is trusted:
    * texts are cut to {@link maxTextLength} and their control characters escaped; an event's
    * kind and an alarm's code must be short words; an app's alarm code is recorded as
    * `app:<app>:<code>`, so no app can raise or clear an alarm of the manager's own or of
@@ -568,12 +572,7 @@ export class InstanceService implements Component, InstanceHost {
    * before this (AppService).
    */
   serviceMessage(app: string, message: Record<string, unknown>): void {
-    const id =
-      typeof message.id === 'string'
-        ? message.id
-        : typeof message.instance === 'string'
-          ? message.instance
-          : undefined;
+    const id = namedInstance(message);
     const live = id === undefined ? undefined : this.#live.get(id);
     const mine = live?.row.app === app ? live : undefined;
     const text = typeof message.text === 'string' ? message.text : '';
@@ -603,16 +602,6 @@ export class InstanceService implements Component, InstanceHost {
         this.#setState(mine, mine.row.enabled ? 'stopped' : 'disabled');
         mine.stopped?.();
         break;
-      case 'log': {
-        const flag = typeof message.flag === 'string' ? message.flag.slice(0, 64) : null;
-        // AppLog escapes control characters and cuts long lines.
-        this.#options.apps.writeLog(
-          app,
-          mine ? mine.row.id : app,
-          flag !== null && flag !== 'app' ? `${flag}: ${text}` : text,
-        );
-        break;
-      }
       case 'event': {
         const severity = (
           severities.has(message.severity as string) ? message.severity : 'info'
@@ -674,6 +663,10 @@ export class InstanceService implements Component, InstanceHost {
 
   /** Apps told (once until one of their alarms passes again) that their alarms are full. */
   readonly #alarmsFull = new Set<string>();
+
+  appOf(instance: string): string | undefined {
+    return this.#live.get(instance)?.row.app;
+  }
 
   instanceIds(app: string): Promise<string[]> {
     return Promise.resolve(this.#ofApp(app).map((live) => live.row.id));
