@@ -252,7 +252,11 @@ export async function startManager(
     const testPause = makePause(config.testing.pauses, (step) => {
       logger.warn({ step }, `test pause at ${step}`);
     });
+    // The subsystems above apps, built after it: what apps asks of them is resolved when asked.
+    const above: { instances?: InstanceService; backups?: BackupService } = {};
     const apps = new AppService({
+      instances: () => above.instances,
+      updateGuard: () => above.backups,
       store,
       events,
       alarms,
@@ -296,6 +300,17 @@ export async function startManager(
         maxAppAlarms: config.services.maxAlarms,
       }),
     );
+    above.instances = instances;
+    // The instances are hosted in the services: they learn of them from the app service.
+    apps.on('service.ready', ({ app, channel }) => {
+      instances.serviceReady(app, channel);
+    });
+    apps.on('service.message', ({ app, message }) => {
+      instances.serviceMessage(app, message);
+    });
+    apps.on('service.gone', ({ app }) => {
+      instances.serviceGone(app);
+    });
     await group.startOne(apps);
     // The alarm URL and recipients of the configuration apply while their settings are empty.
     const settings = new SettingsService(store, {
@@ -317,6 +332,8 @@ export async function startManager(
         label: async () => (await settings.get()).label || defaultLabel(),
       }),
     );
+    // Installs back an app's instances up before replacing it from now on.
+    above.backups = backups;
 
     const appStore = await group.startOne(
       new AppStoreService({

@@ -1,11 +1,15 @@
-export {
-  AppService,
-  defaultResourceLimits,
-  type AppLimitsStatus,
-  type AppServiceOptions,
-  type AppStatus,
-  type AppSummary,
-  type InstallOptions,
-  type InstanceHost,
-  type ServiceChannel,
-} from './app-service.js';
+export { AppService } from './app-service.js';
+export type { ControlResult } from './control.js';
+export { defaultResourceLimits } from './limits.js';
+export { namedInstance } from './service-channel.js';
+export type {
+  AppInstances,
+  AppLimitsStatus,
+  AppServiceEvents,
+  AppServiceOptions,
+  AppStatus,
+  AppSummary,
+  InstallOptions,
+  ServiceChannel,
+  UpdateGuard,
+} from './types.js';

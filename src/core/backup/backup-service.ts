@@ -10,7 +10,7 @@ import { extract as extractTar } from 'tar';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { hasControlChars } from '../../lib/text-escape.js';
 import type { Logger } from '../../lib/logger.js';
-import type { AppService } from '../apps/index.js';
+import type { AppService, UpdateGuard } from '../apps/index.js';
 import { AppvisorError, type ErrorCode } from '../errors/index.js';
 import { reconcileAlarms, type AlarmRaiser } from '../alarms/index.js';
 import { diskFullCause } from '../disk/index.js';
@@ -159,7 +159,7 @@ class Limiter {
  * alarm `backup-failed` (per instance) and leaves the previous archives as they were; the next
  * success clears it.
  */
-export class BackupService implements Component {
+export class BackupService implements Component, UpdateGuard {
   readonly name = 'backups';
   readonly #options: BackupServiceOptions;
   readonly #limiter: Limiter;
@@ -218,9 +218,11 @@ export class BackupService implements Component {
         this.#options.alarms.raise('backup-failed', 'critical', text, 'pg_dump');
       },
     );
-    this.#options.apps.setUpdateHook(async (app) => {
-      await this.backupApp(app, 'before an update');
-    });
+  }
+
+  /** Backs an app's instances up before it is replaced by another version (UpdateGuard). */
+  async beforeUpdate(app: string): Promise<void> {
+    await this.backupApp(app, 'before an update');
   }
 
   /** Whether pg_dump works here (see `appvisor status`). */

@@ -5,7 +5,7 @@
  * (settings.ts), restores (restore.ts), routes (routes.ts) and admin logins (admin-login.ts).
  */
 import { once, type Component } from '../../lib/lifecycle.js';
-import type { InstanceHost, ServiceChannel } from '../apps/index.js';
+import type { AppInstances, ServiceChannel } from '../apps/index.js';
 import { resetInstanceRoles } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { adminLoginOf } from './admin-login.js';
@@ -35,7 +35,7 @@ import { checkInstanceId, checkPassword, normalizeDomain, normalizePath } from '
  * Creation and deletion are recorded before they start and finished at the next start after a
  * crash, so an instance is always either complete or gone.
  */
-export class InstanceService implements Component, InstanceHost {
+export class InstanceService implements Component, AppInstances {
   readonly name = 'instances';
   readonly #options: InstanceServiceOptions;
   readonly #registry: InstanceRegistry;
@@ -70,7 +70,6 @@ export class InstanceService implements Component, InstanceHost {
     await this.#restorer.recover();
     // An app's alarms about an instance deleted meanwhile would never be cleared.
     reconcileInstanceAlarms(this.#options.alarms, (id) => this.#registry.live.get(id)?.row.app);
-    this.#options.apps.setInstanceHost(this);
   }
 
   /**
@@ -82,7 +81,7 @@ export class InstanceService implements Component, InstanceHost {
     await resetInstanceRoles(this.#options.database, [databaseOf(this.#options, row)]);
   }
 
-  // --- InstanceHost ---------------------------------------------------------------------
+  // --- the app service's events (subscribed in main.ts) and AppInstances -----------------
 
   serviceReady(app: string, channel: ServiceChannel): void {
     this.#runtime.serviceReady(app, channel);
@@ -94,6 +93,10 @@ export class InstanceService implements Component, InstanceHost {
 
   serviceMessage(app: string, message: Record<string, unknown>): void {
     this.#runtime.serviceMessage(app, message);
+  }
+
+  appOf(instance: string): string | undefined {
+    return this.#registry.live.get(instance)?.row.app;
   }
 
   instanceIds(app: string): Promise<string[]> {

@@ -4,7 +4,7 @@
  * settings reaches the running service. Every change of an instance's state goes through
  * its lifecycle (lifecycle.ts).
  */
-import type { ServiceChannel } from '../apps/index.js';
+import { namedInstance, type ServiceChannel } from '../apps/index.js';
 import { escapeControls } from '../../lib/text-escape.js';
 import type { InstanceRegistry, Live } from './registry.js';
 import { describeRow, prepareFolder, resetRoles } from './rows.js';
@@ -57,18 +57,13 @@ export class InstanceRuntime {
   }
 
   /**
-   * What a service says besides `ready` (docs/service-protocol.md): its answers about its
+   * What a service says besides `ready` and `log` (docs/service-protocol.md): its answers about its
    * instances feed their lifecycles (the table ignores what does not fit the state, so a
    * service repeating `instance.failed` cannot fill the event log); the rest is its logs,
    * events and alarms (ServiceMessages). Nothing of it is trusted.
    */
   serviceMessage(app: string, message: Record<string, unknown>): void {
-    const id =
-      typeof message.id === 'string'
-        ? message.id
-        : typeof message.instance === 'string'
-          ? message.instance
-          : undefined;
+    const id = namedInstance(message);
     const live = id === undefined ? undefined : this.#registry.live.get(id);
     const mine = live?.row.app === app ? live : undefined;
     switch (message.type) {

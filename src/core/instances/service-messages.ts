@@ -1,5 +1,5 @@
 /**
- * A service's logs, events and alarms (docs/service-protocol.md). Nothing of it is trusted:
+ * A service's events and alarms (its log lines the app service writes itself) (docs/service-protocol.md). Nothing of it is trusted:
  * texts are cut to {@link maxTextLength} and their control characters escaped; an event's
  * kind and an alarm's code must be short words; an app's alarm code is recorded as
  * `app:<app>:<code>`, so no app can raise or clear an alarm of the manager's own or of
@@ -34,16 +34,6 @@ export class ServiceMessages {
   handle(app: string, instance: string | undefined, message: Record<string, unknown>): void {
     const text = typeof message.text === 'string' ? message.text : '';
     switch (message.type) {
-      case 'log': {
-        const flag = typeof message.flag === 'string' ? message.flag.slice(0, 64) : null;
-        // AppLog escapes control characters and cuts long lines.
-        this.#options.apps.writeLog(
-          app,
-          instance ?? app,
-          flag !== null && flag !== 'app' ? `${flag}: ${text}` : text,
-        );
-        break;
-      }
       case 'event': {
         const severity = (
           severities.has(message.severity as string) ? message.severity : 'info'
