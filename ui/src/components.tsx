@@ -264,6 +264,51 @@ export function ConfirmDialog(props: {
   );
 }
 
+/**
+ * A danger-zone card: what the action destroys, its button, and the dialog that asks first.
+ * `onOpen` runs when the button opens the dialog (to reset choices made in it).
+ */
+export function DangerZone(props: {
+  title: string;
+  text: string;
+  button: string;
+  question: string;
+  confirmLabel: string;
+  children: ComponentChildren;
+  onConfirm: () => Promise<void>;
+  onOpen?: () => void;
+}) {
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <div class="card danger-zone">
+      <h2>{props.title}</h2>
+      <p>{props.text}</p>
+      <button
+        type="button"
+        class="danger"
+        onClick={() => {
+          props.onOpen?.();
+          setConfirming(true);
+        }}
+      >
+        {props.button}
+      </button>
+      <ConfirmDialog
+        open={confirming}
+        title={props.question}
+        confirmLabel={props.confirmLabel}
+        danger
+        onClose={() => {
+          setConfirming(false);
+        }}
+        onConfirm={props.onConfirm}
+      >
+        {props.children}
+      </ConfirmDialog>
+    </div>
+  );
+}
+
 /** A line that says when data was loaded, or why the last reload failed. */
 export function Freshness(props: { at: Date | undefined; error: string | undefined }) {
   if (props.error)

@@ -1,34 +1,6 @@
-/** `1536` → `1.5 KiB`. */
-export function bytes(count: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = count;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
-}
+import { duration } from '../../src/lib/format.js';
 
-/** `93` → `1m 33s`. */
-export function duration(seconds: number): string {
-  const units: [number, string][] = [
-    [86400, 'd'],
-    [3600, 'h'],
-    [60, 'm'],
-    [1, 's'],
-  ];
-  const parts: string[] = [];
-  let rest = Math.max(0, Math.round(seconds));
-  for (const [size, unit] of units) {
-    if (rest >= size || (unit === 's' && parts.length === 0)) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-    if (parts.length === 2) break;
-  }
-  return parts.join(' ');
-}
+export { bytes, duration } from '../../src/lib/format.js';
 
 /** A date and time in the browser's locale. */
 export function dateTime(iso: string | null | undefined): string {

@@ -1,4 +1,5 @@
 import { once, type Component } from '../../lib/lifecycle.js';
+import { WriteBehind } from '../../lib/write-behind.js';
 import type { Logger } from '../../lib/logger.js';
 import type { EventLog, Severity } from '../events/index.js';
 import type { Store } from '../store/index.js';
@@ -88,22 +89,24 @@ export class AlarmService implements Component, AlarmRaiser {
   readonly name = 'alarms';
   readonly #options: AlarmServiceOptions;
   readonly #active = new Map<string, ActiveAlarm>();
-  readonly #pending: Operation[] = [];
+  readonly #queue: WriteBehind<Operation, Store>;
   readonly #recent: AlarmChange[] = [];
   readonly #listeners = new Set<(change: AlarmChange) => void>();
-  #store: Store | undefined;
-  #flushing: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: AlarmServiceOptions) {
     this.#options = options;
+    this.#queue = new WriteBehind({
+      max: maxPending,
+      retryMs: 10_000,
+      write: async (store, pending) => {
+        if (pending[0]) await this.#write(store, pending[0]);
+        return 1;
+      },
+    });
   }
 
   async start(): Promise<void> {
-    this.#timer = setInterval(() => {
-      this.#flush();
-    }, 10_000);
-    this.#timer.unref();
+    this.#queue.start();
     await Promise.resolve();
   }
 
@@ -119,7 +122,7 @@ export class AlarmService implements Component, AlarmRaiser {
       [this.#options.nodeId],
     );
     const touched = new Set(
-      this.#pending.map((op) =>
+      this.#queue.pending.map((op) =>
         op.kind === 'raise'
           ? keyOf(op.alarm.code, op.alarm.subject)
           : keyOf(op.change.code, op.change.subject),
@@ -135,16 +138,12 @@ export class AlarmService implements Component, AlarmRaiser {
       }
       this.#active.set(key, row);
     }
-    this.#store = store;
-    this.#flush();
+    this.#queue.attach(store);
   }
 
   /** Stops writing to the store after writing what is pending (before the store closes). */
   async detach(): Promise<void> {
-    await this.#flushing;
-    this.#flush();
-    await this.#flushing;
-    this.#store = undefined;
+    await this.#queue.detach();
   }
 
   /** Calls `listener` with every raise and clear from now on. */
@@ -163,7 +162,7 @@ export class AlarmService implements Component, AlarmRaiser {
     const change: AlarmChange | null = existing
       ? null
       : { at, action: 'raised', code, severity, subject, text };
-    this.#queue({ kind: 'raise', alarm, history: change });
+    this.#enqueue({ kind: 'raise', alarm, history: change });
     if (change) {
       this.#options.events.record({ kind: `alarm.raised.${code}`, severity, subject, text, at });
       this.#emit(change);
@@ -184,7 +183,7 @@ export class AlarmService implements Component, AlarmRaiser {
       subject,
       text,
     };
-    this.#queue({ kind: 'clear', change });
+    this.#enqueue({ kind: 'clear', change });
     this.#options.events.record({
       kind: `alarm.cleared.${code}`,
       severity: 'info',
@@ -204,16 +203,17 @@ export class AlarmService implements Component, AlarmRaiser {
 
   /** The newest raises and clears, newest first: from the store when it answers, else memory. */
   async history(limit: number): Promise<AlarmChange[]> {
-    if (this.#store) {
+    const store = this.#queue.target;
+    if (store) {
       try {
-        await this.#flushing;
-        const result = await this.#store.query<AlarmChange>(
+        await this.#queue.settled();
+        const result = await store.query<AlarmChange>(
           `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
                   action, code, severity, subject, text
              FROM alarm_history WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
           [this.#options.nodeId, limit],
         );
-        const waiting = this.#pending
+        const waiting = this.#queue.pending
           .map((op) => (op.kind === 'raise' ? op.history : op.change))
           .filter((change): change is AlarmChange => change !== null)
           .reverse();
@@ -241,76 +241,56 @@ export class AlarmService implements Component, AlarmRaiser {
     }
   }
 
-  #queue(op: Operation): void {
-    if (this.#pending.length >= maxPending) {
-      // The store has been away for long: the oldest unsaved change goes (it was logged).
-      this.#pending.shift();
-    }
-    this.#pending.push(op);
-    this.#flush();
+  #enqueue(op: Operation): void {
+    // When the store has been away for long, the oldest unsaved change goes (it was logged).
+    this.#queue.push(op);
   }
 
-  #flush(): void {
-    if (!this.#store || this.#flushing || this.#pending.length === 0) return;
-    const store = this.#store;
+  /** Writes one change: the active alarm (or its removal) and its history row, together. */
+  async #write(store: Store, op: Operation): Promise<void> {
     const nodeId = this.#options.nodeId;
-    this.#flushing = (async () => {
-      while (this.#pending.length > 0) {
-        const op = this.#pending[0];
-        if (!op) break;
-        await store.transaction(async (query) => {
-          if (op.kind === 'raise') {
-            const { code, subject, severity, text, since } = op.alarm;
-            await query(
-              `INSERT INTO alarms (node_id, code, subject, severity, text, since)
-               VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (node_id, code, subject)
-               DO UPDATE SET severity = excluded.severity, text = excluded.text`,
-              [nodeId, code, subject, severity, text, since],
-            );
-          } else {
-            await query('DELETE FROM alarms WHERE node_id = $1 AND code = $2 AND subject = $3', [
-              nodeId,
-              op.change.code,
-              op.change.subject,
-            ]);
-          }
-          const change = op.kind === 'raise' ? op.history : op.change;
-          if (change) {
-            await query(
-              `INSERT INTO alarm_history (node_id, at, action, code, subject, severity, text)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-              [
-                nodeId,
-                change.at,
-                change.action,
-                change.code,
-                change.subject,
-                change.severity,
-                change.text,
-              ],
-            );
-          }
-        });
-        this.#pending.shift();
+    await store.transaction(async (query) => {
+      if (op.kind === 'raise') {
+        const { code, subject, severity, text, since } = op.alarm;
+        await query(
+          `INSERT INTO alarms (node_id, code, subject, severity, text, since)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (node_id, code, subject)
+           DO UPDATE SET severity = excluded.severity, text = excluded.text`,
+          [nodeId, code, subject, severity, text, since],
+        );
+      } else {
+        await query('DELETE FROM alarms WHERE node_id = $1 AND code = $2 AND subject = $3', [
+          nodeId,
+          op.change.code,
+          op.change.subject,
+        ]);
       }
-    })()
-      .catch(() => {
-        // kept pending; the timer or the next change tries again
-      })
-      .finally(() => {
-        this.#flushing = undefined;
-      });
+      const change = op.kind === 'raise' ? op.history : op.change;
+      if (change) {
+        await query(
+          `INSERT INTO alarm_history (node_id, at, action, code, subject, severity, text)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            nodeId,
+            change.at,
+            change.action,
+            change.code,
+            change.subject,
+            change.severity,
+            change.text,
+          ],
+        );
+      }
+    });
   }
 
   readonly close = once(async () => {
-    clearInterval(this.#timer);
-    await this.detach();
+    await this.#queue.close();
   });
 
   destroy(): void {
-    clearInterval(this.#timer);
-    this.#store = undefined;
+    this.#queue.destroy();
   }
 }
 

@@ -1,5 +1,6 @@
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
+import { WriteBehind } from '../../lib/write-behind.js';
 import type { Store } from '../store/index.js';
 
 export type Severity = 'info' | 'warning' | 'error' | 'critical';
@@ -34,34 +35,29 @@ export class EventLog implements Component {
   readonly name = 'events';
   readonly #options: EventLogOptions;
   readonly #recent: ManagerEvent[] = [];
-  readonly #pending: ManagerEvent[] = [];
-  #store: Store | undefined;
-  #flushing: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #queue: WriteBehind<ManagerEvent, Store>;
 
   constructor(options: EventLogOptions) {
     this.#options = options;
+    this.#queue = new WriteBehind({
+      max: maxPending,
+      retryMs: 10_000,
+      write: (store, pending) => this.#write(store, pending),
+    });
   }
 
   /** Starts writing to the store: what was recorded before is written first. */
   attach(store: Store): void {
-    this.#store = store;
-    this.#flush();
+    this.#queue.attach(store);
   }
 
   /** Stops writing to the store after writing what is pending (before the store closes). */
   async detach(): Promise<void> {
-    await this.#flushing;
-    this.#flush();
-    await this.#flushing;
-    this.#store = undefined;
+    await this.#queue.detach();
   }
 
   async start(): Promise<void> {
-    this.#timer = setInterval(() => {
-      this.#flush();
-    }, 10_000);
-    this.#timer.unref();
+    this.#queue.start();
     await Promise.resolve();
   }
 
@@ -77,21 +73,18 @@ export class EventLog implements Component {
     this.#recent.push(full);
     const memory = this.#options.memory ?? 1000;
     if (this.#recent.length > memory) this.#recent.splice(0, this.#recent.length - memory);
-    if (this.#pending.length >= maxPending) {
-      // The store has been away for long: the oldest unsaved event goes (it was logged).
-      this.#pending.shift();
-    }
-    this.#pending.push(full);
-    this.#flush();
+    // When the store has been away for long, the oldest unsaved event goes (it was logged).
+    this.#queue.push(full);
     return full;
   }
 
   /** The newest events, newest first: from the store when it answers, else from memory. */
   async list(limit: number): Promise<ManagerEvent[]> {
-    if (this.#store) {
+    const store = this.#queue.target;
+    if (store) {
       try {
-        await this.#flushing;
-        const result = await this.#store.query<ManagerEvent>(
+        await this.#queue.settled();
+        const result = await store.query<ManagerEvent>(
           `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
                   kind, severity, subject, text
              FROM events WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
@@ -99,7 +92,7 @@ export class EventLog implements Component {
         );
         const stored = result.rows;
         // Events still waiting for the store are newer than any stored one.
-        return [...[...this.#pending].reverse(), ...stored].slice(0, limit);
+        return [...[...this.#queue.pending].reverse(), ...stored].slice(0, limit);
       } catch {
         // the store is down: memory is all there is
       }
@@ -107,42 +100,29 @@ export class EventLog implements Component {
     return [...this.#recent].reverse().slice(0, limit);
   }
 
-  #flush(): void {
-    if (!this.#store || this.#flushing || this.#pending.length === 0) return;
-    const store = this.#store;
-    this.#flushing = (async () => {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.slice(0, 100);
-        await store.query(
-          `INSERT INTO events (node_id, at, kind, severity, subject, text)
-           SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-          [
-            this.#options.nodeId,
-            batch.map((e) => e.at),
-            batch.map((e) => e.kind),
-            batch.map((e) => e.severity),
-            batch.map((e) => e.subject),
-            batch.map((e) => e.text),
-          ],
-        );
-        this.#pending.splice(0, batch.length);
-      }
-    })()
-      .catch(() => {
-        // kept pending; the timer or the next event tries again
-      })
-      .finally(() => {
-        this.#flushing = undefined;
-      });
+  /** Writes the first 100 pending events in one statement. */
+  async #write(store: Store, pending: readonly ManagerEvent[]): Promise<number> {
+    const batch = pending.slice(0, 100);
+    await store.query(
+      `INSERT INTO events (node_id, at, kind, severity, subject, text)
+       SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+      [
+        this.#options.nodeId,
+        batch.map((e) => e.at),
+        batch.map((e) => e.kind),
+        batch.map((e) => e.severity),
+        batch.map((e) => e.subject),
+        batch.map((e) => e.text),
+      ],
+    );
+    return batch.length;
   }
 
   readonly close = once(async () => {
-    clearInterval(this.#timer);
-    await this.detach();
+    await this.#queue.close();
   });
 
   destroy(): void {
-    clearInterval(this.#timer);
-    this.#store = undefined;
+    this.#queue.destroy();
   }
 }

@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { call, id, type AppConfigureBody, type AppStatus } from '../api.js';
 import {
   AppBadge,
-  ConfirmDialog,
+  DangerZone,
   ErrorText,
   Field,
   Freshness,
@@ -185,12 +185,8 @@ function exitText(status: AppStatus): string {
 export function AppPage(props: { id: string }) {
   const polled = usePoll(() => call<AppStatus>('GET', `/apps/${id(props.id)}`), 2500, props.id);
   const [notice, setNotice] = useState<{ kind: 'ok' | 'bad'; text: string }>();
-  const [confirming, setConfirming] = useState(false);
   const [force, setForce] = useState(false);
   const status = polled.data;
-  useEffect(() => {
-    setForce(false);
-  }, [confirming]);
 
   if (!status) {
     return (
@@ -267,50 +263,38 @@ export function AppPage(props: { id: string }) {
             void polled.reload();
           }}
         />
-        <div class="card danger-zone">
-          <h2>Uninstall</h2>
-          <p>Stops the app and removes its folder, data folder, log and user.</p>
-          <button
-            type="button"
-            class="danger"
-            onClick={() => {
-              setConfirming(true);
-            }}
-          >
-            Uninstall {status.id}…
-          </button>
-        </div>
+        <DangerZone
+          title="Uninstall"
+          text="Stops the app and removes its folder, data folder, log and user."
+          button={`Uninstall ${status.id}…`}
+          question={`Uninstall ${status.id}?`}
+          confirmLabel="Uninstall"
+          onOpen={() => {
+            setForce(false);
+          }}
+          onConfirm={async () => {
+            await call('DELETE', `/apps/${id(status.id)}${force ? '?force=true' : ''}`);
+            navigate('/apps');
+          }}
+        >
+          <p>
+            This stops <strong>{status.id}</strong> and deletes its files and data. It cannot be
+            undone.
+          </p>
+          {status.instances && (
+            <label class="check">
+              <input
+                type="checkbox"
+                checked={force}
+                onChange={(event) => {
+                  setForce(event.currentTarget.checked);
+                }}
+              />{' '}
+              Also delete its instances with their databases
+            </label>
+          )}
+        </DangerZone>
       </div>
-      <ConfirmDialog
-        open={confirming}
-        title={`Uninstall ${status.id}?`}
-        confirmLabel="Uninstall"
-        danger
-        onClose={() => {
-          setConfirming(false);
-        }}
-        onConfirm={async () => {
-          await call('DELETE', `/apps/${id(status.id)}${force ? '?force=true' : ''}`);
-          navigate('/apps');
-        }}
-      >
-        <p>
-          This stops <strong>{status.id}</strong> and deletes its files and data. It cannot be
-          undone.
-        </p>
-        {status.instances && (
-          <label class="check">
-            <input
-              type="checkbox"
-              checked={force}
-              onChange={(event) => {
-                setForce(event.currentTarget.checked);
-              }}
-            />{' '}
-            Also delete its instances with their databases
-          </label>
-        )}
-      </ConfirmDialog>
     </section>
   );
 }

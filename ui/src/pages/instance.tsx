@@ -9,7 +9,7 @@ import {
   type TraceBody,
 } from '../api.js';
 import {
-  ConfirmDialog,
+  DangerZone,
   ErrorText,
   Field,
   Freshness,
@@ -211,7 +211,6 @@ export function InstancePage(props: { id: string }) {
     props.id,
   );
   const [notice, setNotice] = useState<string>();
-  const [confirming, setConfirming] = useState(false);
   const instance = polled.data;
   const saved = (view: InstanceView, text?: string) => {
     polled.set(view);
@@ -297,27 +296,12 @@ export function InstancePage(props: { id: string }) {
           }}
         />
       </div>
-      <div class="card danger-zone">
-        <h2>Delete</h2>
-        <p>Stops the instance, drops its database and removes its data folder.</p>
-        <button
-          type="button"
-          class="danger"
-          onClick={() => {
-            setConfirming(true);
-          }}
-        >
-          Delete {instance.id}…
-        </button>
-      </div>
-      <ConfirmDialog
-        open={confirming}
-        title={`Delete ${instance.id}?`}
+      <DangerZone
+        title="Delete"
+        text="Stops the instance, drops its database and removes its data folder."
+        button={`Delete ${instance.id}…`}
+        question={`Delete ${instance.id}?`}
         confirmLabel="Delete"
-        danger
-        onClose={() => {
-          setConfirming(false);
-        }}
         onConfirm={async () => {
           await call('DELETE', `/instances/${id(instance.id)}`);
           navigate('/instances');
@@ -327,7 +311,7 @@ export function InstancePage(props: { id: string }) {
           The database <code>{instance.database}</code> and every file of{' '}
           <strong>{instance.id}</strong> are deleted. This cannot be undone.
         </p>
-      </ConfirmDialog>
+      </DangerZone>
     </section>
   );
 }

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { CertificateStatus } from '../api/index.js';
-import { CliError } from './client.js';
-import type { CommandContext } from './commands.js';
-import { printJson, table } from './output.js';
+import type { CertificateStatus } from '../../api/index.js';
+import { CliError } from '../client.js';
+import type { Cli, CommandContext } from '../context.js';
+import { printJson, table } from '../output.js';
 
 function printStatus(context: CommandContext, status: CertificateStatus): void {
   if (context.json) {
@@ -44,4 +44,29 @@ export async function certSet(
 /** `appvisor cert reset` */
 export async function certReset(context: CommandContext): Promise<void> {
   printStatus(context, await context.client.call<CertificateStatus>('POST', '/cert/reset'));
+}
+
+/** Registers `appvisor cert`. */
+export function registerCert(cli: Cli): void {
+  const cert = cli.program.command('cert').description("the front's TLS certificate");
+  cert
+    .command('show')
+    .description('subject, issuer, validity and fingerprint')
+    .action(async () => {
+      await certShow(cli.context());
+    });
+  cert
+    .command('set')
+    .description('use a PEM bundle (leaf first) and its key; served to new connections at once')
+    .argument('<bundle.pem>')
+    .argument('<key.pem>')
+    .action(async (bundle: string, key: string) => {
+      await certSet(cli.context(), bundle, key);
+    });
+  cert
+    .command('reset')
+    .description('go back to a new self-signed certificate')
+    .action(async () => {
+      await certReset(cli.context());
+    });
 }

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { BackupEntry, BackupSchedule, InstanceView } from '../api/index.js';
-import { CliError } from './client.js';
-import type { CommandContext } from './commands.js';
-import { onOff, printJson, table } from './output.js';
+import type { BackupEntry, BackupSchedule, InstanceView } from '../../api/index.js';
+import { CliError } from '../client.js';
+import type { Cli, CommandContext } from '../context.js';
+import { onOff, printJson, table } from '../output.js';
 
 /** Reads a passphrase from a file (first line), never from the command line (ps shows it). */
 async function passphraseFrom(file: string | undefined): Promise<string | undefined> {
@@ -151,4 +151,55 @@ export async function backupSchedule(
     ['next run', schedule.nextRun ?? '-'],
   ];
   context.io.stdout.write(`${table(rows)}\n`);
+}
+
+/** Registers `appvisor backup`. */
+export function registerBackup(cli: Cli): void {
+  const backup = cli.program.command('backup').description('back instances up and restore them');
+  backup
+    .command('create')
+    .description('back an instance up: its database and folder, in one archive')
+    .argument('<instance>')
+    .option('--template <template>', "archive name, e.g. #A/#I-#bn.tar (default: the schedule's)")
+    .option('--passphrase-file <file>', 'encrypt with the passphrase on its first line')
+    .option('--verify', 'then restore it into a scratch database and compare row counts')
+    .action(
+      async (
+        instance: string,
+        options: { template?: string; passphraseFile?: string; verify?: boolean },
+      ) => {
+        await backupCreate(cli.context(), instance, options);
+      },
+    );
+  backup
+    .command('list')
+    .description('archives in the backup folder, newest first')
+    .option('--instance <instance>', 'only those of this instance')
+    .action(async (options: { instance?: string }) => {
+      await backupList(cli.context(), options);
+    });
+  backup
+    .command('restore')
+    .description('replace an instance from an archive, or make a new one from it')
+    .argument('<archive>')
+    .option('--into <instance>', 'replace this instance (same app)')
+    .option('--as <new-id>', 'create a new instance from the archive')
+    .option('--passphrase-file <file>', 'the passphrase of an encrypted archive')
+    .action(
+      async (archive: string, options: { into?: string; as?: string; passphraseFile?: string }) => {
+        await backupRestore(cli.context(), archive, options);
+      },
+    );
+  backup
+    .command('schedule')
+    .description('show or change when all instances are backed up')
+    .option('--cron <expr>', 'a cron expression (UTC), e.g. "0 3 * * *"')
+    .option('--template <template>', 'archive name template')
+    .option('--slots <n>', 'rolling slots for #bn')
+    .option('--keep <n>', 'without #bn: archives kept per instance (0: all)')
+    .option('--verify <on|off>', 'restore each backup into a scratch database and check it')
+    .option('--off', 'no scheduled backups')
+    .action(async (options: BackupScheduleOptions) => {
+      await backupSchedule(cli.context(), options);
+    });
 }

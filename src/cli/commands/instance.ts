@@ -1,7 +1,7 @@
-import type { AdminLogin, InstanceView } from '../api/index.js';
-import { CliError } from './client.js';
-import type { CommandContext } from './commands.js';
-import { onOff, printJson, table } from './output.js';
+import type { AdminLogin, InstanceView } from '../../api/index.js';
+import { CliError } from '../client.js';
+import type { Cli, CommandContext } from '../context.js';
+import { onOff, printJson, table } from '../output.js';
 
 function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
@@ -80,17 +80,20 @@ export async function instanceShow(
   );
 }
 
+/** The options of `appvisor instance set`, as given. */
+export interface InstanceSetOptions {
+  domain?: string;
+  path?: string;
+  password?: string;
+  enabled?: string;
+  excludeFromBackup?: string;
+}
+
 /** `appvisor instance set <id> [--domain D] [--path P] [--password PW] [--enabled on|off] [--exclude-from-backup on|off]` */
 export async function instanceSet(
   context: CommandContext,
   id: string,
-  options: {
-    domain?: string;
-    path?: string;
-    password?: string;
-    enabled?: string;
-    excludeFromBackup?: string;
-  },
+  options: InstanceSetOptions,
 ): Promise<void> {
   const body = {
     domain: options.domain,
@@ -146,4 +149,82 @@ export async function instanceDelete(
   await context.client.call('DELETE', path(id));
   if (context.json) printJson(context.io, { ok: true });
   else context.io.stdout.write(`deleted ${id}\n`);
+}
+
+/** Registers `appvisor instance`. */
+export function registerInstance(cli: Cli): void {
+  const instance = cli.program
+    .command('instance')
+    .description('instances of apps: a database, web path and password each');
+  instance
+    .command('create')
+    .description('create an instance of an app that hosts instances')
+    .argument('<app>')
+    .argument('<id>')
+    .option('--domain <domain>', 'its domain (default: this machine name)')
+    .option('--path <path>', 'its web path (default /<domain>/<id>)')
+    .option('--password <password>', 'its password (default: generated)')
+    .action(
+      async (
+        appId: string,
+        id: string,
+        options: { domain?: string; path?: string; password?: string },
+      ) => {
+        await instanceCreate(cli.context(), appId, id, options);
+      },
+    );
+  instance
+    .command('list')
+    .description('every instance')
+    .option('--app <app>', 'only those of one app')
+    .action(async (options: { app?: string }) => {
+      await instanceList(cli.context(), options);
+    });
+  instance
+    .command('show')
+    .description('one instance, without its password unless asked')
+    .argument('<id>')
+    .option('--reveal-password', 'also print the instance password')
+    .action(async (id: string, options: { revealPassword?: boolean }) => {
+      await instanceShow(cli.context(), id, options);
+    });
+  instance
+    .command('set')
+    .description("change an instance's settings")
+    .argument('<id>')
+    .option('--domain <domain>')
+    .option('--path <path>')
+    .option('--password <password>')
+    .option('--enabled <on|off>')
+    .option('--exclude-from-backup <on|off>')
+    .action(async (id: string, options: InstanceSetOptions) => {
+      await instanceSet(cli.context(), id, options);
+    });
+  instance
+    .command('trace')
+    .description('turn trace flags on (+flag) or off (-flag); without flags, show them')
+    .argument('<id>')
+    .argument('[changes...]')
+    // -flag must reach the command as an argument: -http-client is not -h.
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (id: string, changes: string[]) => {
+      await instanceTrace(cli.context(), id, changes);
+    });
+  instance
+    .command('login')
+    .description("an admin login for the instance's app: the AppLogin to send after AppChallenge")
+    .argument('<id>')
+    .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
+    .action(async (id: string, options: { challenge: string }) => {
+      await instanceLogin(cli.context(), id, options);
+    });
+  instance
+    .command('delete')
+    .description('delete an instance with its database and files')
+    .argument('<id>')
+    .option('--yes', 'really')
+    .action(async (id: string, options: { yes?: boolean }) => {
+      await instanceDelete(cli.context(), id, options);
+    });
 }

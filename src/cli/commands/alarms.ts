@@ -2,9 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../api/index.js';
-import type { CommandContext } from './commands.js';
-import { bytes, printJson, table } from './output.js';
+import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../../api/index.js';
+import type { Cli, CommandContext } from '../context.js';
+import { bytes, printJson, table } from '../output.js';
 
 /** `appvisor alarms [--history]` */
 export async function alarmList(
@@ -65,4 +65,31 @@ export async function diagnostics(context: CommandContext, file: string): Promis
   }
   if (context.json) printJson(context.io, { file: target });
   else context.io.stdout.write(`diagnostics written to ${target}\n`);
+}
+
+/** Registers `appvisor alarms`, `diagnostics` and `disk`. */
+export function registerAlarms(cli: Cli): void {
+  cli.program
+    .command('alarms')
+    .description('active alarms, or with --history their raises and clears')
+    .option('--history', 'raises and clears, newest first')
+    .option('--limit <n>', 'with --history: how many (default 100)')
+    .action(async (options: { history?: boolean; limit?: string }) => {
+      await alarmList(cli.context(), options);
+    });
+
+  cli.program
+    .command('diagnostics <file>')
+    .description('logs + status + settings + alarm history in one tar.gz, secrets removed')
+    .action(async (file: string) => {
+      await diagnostics(cli.context(), file);
+    });
+
+  const disk = cli.program.command('disk').description('the disk of the data folder');
+  disk
+    .command('release')
+    .description('empty the disk reserve file (when the disk is full)')
+    .action(async () => {
+      await diskRelease(cli.context());
+    });
 }

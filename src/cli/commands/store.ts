@@ -1,5 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { Option } from 'commander';
 import type {
   StoreAppView,
   StoreInstallBody,
@@ -9,40 +8,11 @@ import type {
   StoreSourceList,
   StoreUpdateAllAnswer,
   UpdateCheck,
-} from '../api/index.js';
-import {
-  buildStore,
-  generateSigningKey,
-  parsePrivateKey,
-  publicKeyOf,
-  signStoreFile,
-} from '../core/appstore/index.js';
-import { AppvisorError } from '../core/errors/index.js';
-import { CliError } from './client.js';
-import type { CommandContext } from './commands.js';
-import { bytes, printJson, table, type Io } from './output.js';
-
-/** The store-side commands run here, without a manager: their errors are the CLI's. */
-async function local<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof AppvisorError) throw new CliError(error.code, error.message);
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code) throw new CliError('BAD_REQUEST', (error as Error).message);
-    throw error;
-  }
-}
-
-async function readKey(file: string) {
-  const pem = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new CliError(
-      'BAD_REQUEST',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-    );
-  });
-  return parsePrivateKey(pem);
-}
+} from '../../api/index.js';
+import { CliError } from '../client.js';
+import { collect, type Cli, type CommandContext } from '../context.js';
+import { bytes, printJson, table, type Io } from '../output.js';
+import { registerStorePublish } from './store-publish.js';
 
 function warnProblems(io: Io, listing: { errors: StoreListing['errors'] }): void {
   for (const problem of listing.errors) {
@@ -246,57 +216,82 @@ export async function storeRemove(context: CommandContext, name: string): Promis
   else context.io.stdout.write(`app store ${name} removed\n`);
 }
 
-/** `appvisor store keygen <file>`: a new private key (0600) and its public key on stdout. */
-export async function storeKeygen(io: Io, json: boolean, file: string): Promise<void> {
-  const key = generateSigningKey();
-  await local(() => writeFile(resolve(file), key.privateKeyPem, { mode: 0o600, flag: 'wx' }));
-  if (json) printJson(io, { file: resolve(file), publicKey: key.publicKey });
-  else io.stdout.write(`${key.publicKey}\n`);
-}
-
-/** `appvisor store sign <file> --key KEY`: writes `<file>.sig`. */
-export async function storeSign(
-  io: Io,
-  json: boolean,
-  file: string,
-  options: { key: string; validDays?: string },
-): Promise<void> {
-  const key = await readKey(options.key);
-  const signature = await local(() => signStoreFile(file, key, days(options.validDays)));
-  if (json) printJson(io, { file: `${file}.sig`, signature, publicKey: publicKeyOf(key) });
-  else io.stdout.write(`${file}.sig (key ${publicKeyOf(key)})\n`);
-}
-
-/** `--valid-days N`: a positive number of days, or undefined for the default. */
-function days(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(value > 0)) throw new CliError('BAD_REQUEST', '--valid-days is a positive number of days');
-  return value;
-}
-
-/** `appvisor store build <folder> [--key KEY] [--name N]`: writes apps.json for the packages. */
-export async function storeBuild(
-  io: Io,
-  json: boolean,
-  folder: string,
-  options: { key?: string; name?: string; validDays?: string },
-): Promise<void> {
-  const key = options.key === undefined ? undefined : await readKey(options.key);
-  const validDays = days(options.validDays);
-  const result = await local(() =>
-    buildStore(resolve(folder), {
-      ...(key ? { key } : {}),
-      ...(validDays === undefined ? {} : { validDays }),
-      ...(options.name ? { name: options.name } : {}),
-    }),
-  );
-  if (json) {
-    printJson(io, result);
-    return;
-  }
-  const count = result.apps.reduce((n, app) => n + app.versions.length, 0);
-  io.stdout.write(
-    `${result.index}: ${result.apps.length} app(s), ${count} package(s)${result.signature ? `, signed with ${publicKeyOf(key!)}` : ', unsigned'}\n`,
-  );
+/** Registers `appvisor store`. */
+export function registerStore(cli: Cli): void {
+  const store = cli.program
+    .command('store')
+    .description('app stores: install and update apps from them; build and sign one');
+  store
+    .command('list')
+    .description('apps of every configured app store, with what is installed')
+    .action(async () => {
+      await storeList(cli.context());
+    });
+  store
+    .command('show')
+    .description('one app: its versions, builds, labels and signatures')
+    .argument('<app>')
+    .action(async (id: string) => {
+      await storeShow(cli.context(), id);
+    });
+  store
+    .command('install')
+    .description('download, verify and install an app (an installed one is updated)')
+    .argument('<app>')
+    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--store <name>', 'only from this app store')
+    .option('--autostart', 'start it now and at every boot')
+    .option('--force', 'install an older or the same build')
+    .option('--switch-store', 'replace an installed app from another store, key, or a file')
+    .action(async (id: string, options: StoreInstallBody) => {
+      await storeInstall(cli.context(), id, options);
+    });
+  store
+    .command('update')
+    .description('back up, update, and roll back if the new version does not get ready')
+    .argument('[app]')
+    .option('--all', 'every app with a newer build')
+    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--force', 'allow a downgrade, or the same build again')
+    .option('--store <name>', 'from this app store (another than its own needs --switch-store)')
+    .option('--switch-store', 'update from another store or key than it was installed from')
+    .action(async (id: string | undefined, options: StoreUpdateOptions) => {
+      await storeUpdate(cli.context(), id, options);
+    });
+  store
+    .command('check')
+    .description('ask the app stores for updates now')
+    .action(async () => {
+      await storeCheck(cli.context());
+    });
+  store
+    .command('sources')
+    .description('the configured app stores')
+    .action(async () => {
+      await storeSources(cli.context());
+    });
+  store
+    .command('add')
+    .description('add (or change) an app store: the URL of its apps.json and its public key')
+    .argument('<name>')
+    .argument('<url>')
+    .addOption(
+      new Option('--key <public-key>', 'a trusted public key (repeatable)')
+        .argParser(collect)
+        .default([]),
+    )
+    .option('--allow-unsigned', 'install unsigned or wrongly signed packages from it')
+    .action(
+      async (name: string, url: string, options: { key: string[]; allowUnsigned?: boolean }) => {
+        await storeAdd(cli.context(), name, url, options);
+      },
+    );
+  store
+    .command('remove')
+    .description('forget an app store (installed apps stay)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      await storeRemove(cli.context(), name);
+    });
+  registerStorePublish(store, cli);
 }

@@ -3,10 +3,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { create as createTar } from 'tar';
-import type { AppLimitsStatus, AppStatus, AppSummary } from '../api/index.js';
-import { CliError } from './client.js';
-import type { CommandContext } from './commands.js';
-import { bytes, duration, onOff, printJson, table } from './output.js';
+import type { AppLimitsStatus, AppStatus, AppSummary } from '../../api/index.js';
+import { CliError } from '../client.js';
+import type { Cli, CommandContext } from '../context.js';
+import { bytes, duration, onOff, printJson, table } from '../output.js';
 
 function query(params: Record<string, string | boolean | number | undefined>): string {
   const search = new URLSearchParams();
@@ -236,4 +236,81 @@ export async function logs(
     `/apps/${encodeURIComponent(id)}/logs${query({ lines, follow: options.follow ?? false })}`,
   );
   for await (const chunk of response) context.io.stdout.write(chunk as Buffer);
+}
+
+/** Registers `appvisor app`. */
+export function registerApp(cli: Cli): void {
+  const app = cli.program.command('app').description('install, run and supervise apps');
+  app
+    .command('install')
+    .description('install or re-install an app from a .zip, .tar.gz or folder')
+    .argument('<package>', 'package file or folder')
+    .option('--id <id>', 'the app id (default: the top folder of the package)')
+    .option(
+      '--autostart',
+      'start it now and at every manager start (a re-install keeps the setting unless given)',
+    )
+    .option('--no-autostart', 'do not start it with the manager')
+    .option('--purge', "empty the app's data folder first")
+    .action(
+      async (path: string, options: { id?: string; autostart?: boolean; purge?: boolean }) => {
+        await appInstall(cli.context(), path, options);
+      },
+    );
+  app
+    .command('uninstall')
+    .description('stop the app and remove it with its data')
+    .argument('<id>')
+    .option('--force', 'also when it has instances')
+    .action(async (id: string, options: { force?: boolean }) => {
+      await appUninstall(cli.context(), id, options);
+    });
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app
+      .command(action)
+      .description(`${action} an app`)
+      .argument('<id>')
+      .action(async (id: string) => {
+        await appAction(cli.context(), action, id);
+      });
+  }
+  app
+    .command('status')
+    .description("an app's state, pid, restarts and last exit")
+    .argument('<id>')
+    .action(async (id: string) => {
+      await appStatus(cli.context(), id);
+    });
+  app
+    .command('configure')
+    .description('change autostart, log size and resource limits; never starts or stops the app')
+    .argument('<id>')
+    .option('--autostart <on|off>', 'start at every manager start')
+    .option('--log-size <bytes>', 'size of one log file')
+    .option('--log-files <n>', 'log files kept')
+    .option('--memory <size>', 'memory cap of all its processes (bytes, or 512M, 2G; "default")')
+    .option('--cpu-weight <n>', 'CPU weight 1-10000, 100 = equal share ("default")')
+    .option('--pids <n>', 'processes and threads at once ("default")')
+    .action(async (id: string, options: AppConfigureOptions) => {
+      await appConfigure(cli.context(), id, options);
+    });
+  app
+    .command('list')
+    .description('every installed app')
+    .action(async () => {
+      await appList(cli.context());
+    });
+}
+
+/** Registers `appvisor logs`. */
+export function registerLogs(cli: Cli): void {
+  cli.program
+    .command('logs')
+    .description("an app's log")
+    .argument('<app>')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'lines to print first', '100')
+    .action(async (id: string, options: { follow?: boolean; lines?: string }) => {
+      await logs(cli.context(), id, options);
+    });
 }

@@ -1,6 +1,6 @@
-import type { MonitorSnapshot } from '../api/index.js';
-import type { CommandContext } from './commands.js';
-import { bytes, printJson, table } from './output.js';
+import type { MonitorSnapshot } from '../../api/index.js';
+import type { Cli, CommandContext } from '../context.js';
+import { bytes, printJson, table } from '../output.js';
 
 const percent = (value: number | null): string => (value === null ? '-' : `${value}%`);
 const size = (value: number | null): string => (value === null ? '-' : bytes(value));
@@ -46,4 +46,14 @@ export async function monitorShow(context: CommandContext): Promise<void> {
     ]);
   }
   context.io.stdout.write(`${head}\n\n${table(rows)}\n`);
+}
+
+/** Registers `appvisor monitor`. */
+export function registerMonitor(cli: Cli): void {
+  cli.program
+    .command('monitor')
+    .description('CPU, memory, load and disk now, and the CPU and memory of each app')
+    .action(async () => {
+      await monitorShow(cli.context());
+    });
 }

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
-import type { PlatformSettings, PlatformSettingsChange } from '../api/index.js';
-import type { CommandContext } from './commands.js';
-import { printJson, table } from './output.js';
+import type { PlatformSettings, PlatformSettingsChange } from '../../api/index.js';
+import type { Cli, CommandContext } from '../context.js';
+import { printJson, table } from '../output.js';
 
 /** A setting that falls back to the configuration: its value, else the configuration's. */
 function withDefault(value: string, fallback: string): string {
@@ -49,4 +49,33 @@ export async function settingsSet(
     );
   }
   printSettings(context, await context.client.call<PlatformSettings>('PATCH', '/settings', body));
+}
+
+/** Registers `appvisor settings`. */
+export function registerSettings(cli: Cli): void {
+  const settings = cli.program
+    .command('settings')
+    .description('platform settings: the label, the DNS name, where alarms are sent');
+  settings
+    .command('show')
+    .description('the platform label, DNS name, alarm URL and alarm e-mail recipients')
+    .action(async () => {
+      await settingsShow(cli.context());
+    });
+  settings
+    .command('set')
+    .description('change platform settings ("" clears one)')
+    .option('--label <label>', 'a name for this platform, up to 64 printable characters')
+    .option('--dns-name <name>', 'the host name the platform is reached by')
+    .option(
+      '--alarm-url <url>',
+      'http(s) URL alarm notifications are POSTed to ("": the configured alarms.url)',
+    )
+    .option(
+      '--alarm-email <addresses>',
+      'recipients of alarm e-mails, comma-separated ("": the configured alarms.smtp.to)',
+    )
+    .action(async (options: PlatformSettingsChange) => {
+      await settingsSet(cli.context(), options);
+    });
 }
