@@ -292,6 +292,7 @@ export class AppService implements Component {
   #sdkUrl: string | undefined;
   #host: InstanceHost | undefined;
   #updateHook: ((app: string) => Promise<void>) | undefined;
+  readonly #stateListeners = new Set<(app: string) => void>();
 
   /** Connects the instances subsystem; services are reported to it from now on. */
   setInstanceHost(host: InstanceHost): void {
@@ -942,8 +943,15 @@ export class AppService implements Component {
       .catch(() => undefined);
   }
 
+  /** Calls `listener` with the app's id at each notice of its supervisor (state, start, end). */
+  onStateChange(listener: (app: string) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
   #onNotice(app: LoadedApp, notice: SupervisorNotice): void {
     const { id } = app.record;
+    for (const listener of this.#stateListeners) listener(id);
     const { events } = this.#options;
     switch (notice.type) {
       case 'spawned':

@@ -221,6 +221,7 @@ export class InstanceService implements Component, InstanceHost {
   readonly name = 'instances';
   readonly #options: InstanceServiceOptions;
   readonly #live = new Map<string, Live>();
+  readonly #stateListeners = new Set<(app: string) => void>();
   readonly #channels = new Map<string, ServiceChannel>();
   /** Web paths → instances, for the front; changed in one step with the settings. */
   readonly #routes = new PathRouter<Live>();
@@ -472,6 +473,12 @@ export class InstanceService implements Component, InstanceHost {
     };
   }
 
+  /** Calls `listener` with the app's id whenever one of its instances changes state. */
+  onStateChange(listener: (app: string) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
   #setState(live: Live, state: InstanceState, error: string | null = null): void {
     live.state = state;
     live.error = error;
@@ -480,6 +487,7 @@ export class InstanceService implements Component, InstanceHost {
       clearTimeout(live.timer);
       live.timer = undefined;
     }
+    for (const listener of this.#stateListeners) listener(live.row.app);
   }
 
   /** Sends instance.start and waits (without blocking) for the answer, with a deadline. */
