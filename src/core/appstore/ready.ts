@@ -49,28 +49,8 @@ export function waitReady(
   timeoutMs: number,
   settle = settleMs,
 ): Promise<string | null> {
-  const deadline = Date.now() + timeoutMs;
-  // Ready only once it stays so, the same process, for a moment: an app that is ready as
-  // soon as it is spawned (no instances) would otherwise pass even when it exits at once.
-  let steady: { since: number; pid: number | null } | undefined;
-  // Set by the deadline's timer, which may fire a moment before the clock reads the deadline.
-  let pastDeadline = false;
-  const look = async (): Promise<Verdict> => {
-    const status = await watch.status(id);
-    const enabled = watch.instancesOf(id).filter((view) => view.enabled);
-    const waiting = enabled.filter((view) => view.state !== 'ready');
-    if (status.state === 'running' && waiting.length === 0) {
-      if (steady?.pid !== status.pid) steady = { since: Date.now(), pid: status.pid };
-      return { ready: steady.since };
-    }
-    steady = undefined;
-    const wrong = whatIsWrong(
-      status,
-      enabled,
-      pastDeadline || Date.now() >= deadline ? timeoutMs : null,
-    );
-    return wrong === null ? { ready: null } : { wrong };
-  };
+  const seen: Seen = { deadline: Date.now() + timeoutMs, timeoutMs, pastDeadline: false };
+  const look = () => lookAt(watch, id, seen);
   return new Promise((resolve, reject) => {
     let settleTimer: NodeJS.Timeout | undefined;
     let looking = false;
@@ -116,15 +96,44 @@ export function waitReady(
           }
         });
     }
+    // Told in the middle of a change (a supervisor's transition): looked at once it is over.
     const off = watch.onChange((app) => {
-      if (app === id) check();
+      if (app === id) queueMicrotask(check);
     });
     const deadlineTimer = setTimeout(() => {
-      pastDeadline = true;
+      seen.pastDeadline = true;
       check();
     }, timeoutMs);
     check();
   });
+}
+
+/** What a wait carries from one look to the next. */
+interface Seen {
+  deadline: number;
+  timeoutMs: number;
+  /** Set by the deadline's timer, which may fire a moment before the clock reads the deadline. */
+  pastDeadline: boolean;
+  /**
+   * Ready only once it stays so, the same process, for a moment: an app that is ready as
+   * soon as it is spawned (no instances) would otherwise pass even when it exits at once.
+   */
+  steady?: { since: number; pid: number | null } | undefined;
+}
+
+/** One look at the app and its enabled instances. */
+async function lookAt(watch: ReadinessWatch, id: string, seen: Seen): Promise<Verdict> {
+  const status = await watch.status(id);
+  const enabled = watch.instancesOf(id).filter((view) => view.enabled);
+  const waiting = enabled.filter((view) => view.state !== 'ready');
+  if (status.state === 'running' && waiting.length === 0) {
+    if (seen.steady?.pid !== status.pid) seen.steady = { since: Date.now(), pid: status.pid };
+    return { ready: seen.steady.since };
+  }
+  seen.steady = undefined;
+  const over = seen.pastDeadline || Date.now() >= seen.deadline;
+  const wrong = whatIsWrong(status, enabled, over ? seen.timeoutMs : null);
+  return wrong === null ? { ready: null } : { wrong };
 }
 
 /**
