@@ -5,7 +5,7 @@
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildApi, LocalSocketServer, type HealthReport, type StatusReport } from './api/index.js';
+import { buildApi, LocalSocketServer } from './api/index.js';
 import { AlarmNotifier, AlarmService, CertificateWatch } from './core/alarms/index.js';
 import { AppService } from './core/apps/index.js';
 import { AppStoreService } from './core/appstore/index.js';
@@ -21,11 +21,10 @@ import {
   watchDatabaseDown,
 } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
-import { diagnosticsArchive } from './core/diagnostics/index.js';
 import { DiskWatch } from './core/disk/index.js';
 import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
-import { AdminListener, Front, type FrontAddress } from './core/front/index.js';
+import { AdminListener, Front, instanceResolver, type FrontAddress } from './core/front/index.js';
 import { BackupService, defaultLabel } from './core/backup/index.js';
 import { InstanceService } from './core/instances/index.js';
 import {
@@ -36,6 +35,7 @@ import {
   type ListenAddress,
 } from './core/monitor/index.js';
 import { SettingsService } from './core/settings/index.js';
+import { clientConnections, ManagerStatus, managerDiagnostics } from './core/status/index.js';
 import { Sandbox } from './core/supervisor/index.js';
 import { Store } from './core/store/index.js';
 import { CertificateStore } from './core/tls/index.js';
@@ -101,14 +101,18 @@ function lifecycleOf(
   };
 }
 
-/** Starts every part of the manager in order; on failure, closes what was started. */
+/**
+ * Starts every part of the manager in order; on failure, closes what was started.
+ * Longer than a function should be, on purpose: it is the composition root, read top to bottom
+ * in start order. It only builds parts and hands them to each other; what the manager reports
+ * about itself lives in core/status, the front's routing to instances in core/front.
+ */
 export async function startManager(
   config: Config,
   io: Pick<DaemonInput, 'stderr'>,
 ): Promise<Manager> {
   const isRoot = process.getuid?.() === 0;
   const startedAt = new Date();
-  let state: StatusReport['manager']['state'] = 'starting';
   const group = new ComponentGroup();
   // The log goes to stderr until the data folder (and so the log file) exists.
   const stderrLogger = createLogger({ level: 'warn', file: io.stderr });
@@ -398,11 +402,6 @@ export async function startManager(
       new CertificateWatch({ alarms, certificate: () => certificates.status() }),
     );
 
-    const health = (): HealthReport => ({
-      status: state === 'running' ? (database.state === 'running' ? 'ok' : 'degraded') : state,
-      version,
-      database: database.state,
-    });
     // Checked before anything listens, so that a bad address stops the start at once.
     const metricsListen = config.monitor.metricsListen
       ? parseListen(config.monitor.metricsListen, config.monitor.metricsAllowRemote)
@@ -422,80 +421,26 @@ export async function startManager(
             const info = database.info();
             return { state: info.state, pid: info.pid };
           },
-          // One cheap catalog read on the store's pool; it fails fast while the server is down.
-          connections: async () => {
-            const result = await store.query<{ n: number }>(
-              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'",
-            );
-            return result.rows[0]?.n ?? 0;
-          },
+          connections: () => clientConnections(store),
         },
       }),
     );
     const metrics = new PrometheusExporter(() => monitor.current());
-    const status = async (): Promise<StatusReport> => ({
-      manager: {
-        state,
-        version,
-        pid: process.pid,
-        nodeId: dataDir.nodeId,
-        startedAt: startedAt.toISOString(),
-        uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-        dataDir: layout.root,
-        node: process.version,
-        listen: front.addresses(),
-        admin: adminListener.address() ?? null,
-        schemaVersion: store.schemaVersion,
-      },
-      database: database.info(),
-      system: (await monitor.current()).machine,
-      backup: backups.dumpCheck(),
-      apps: await apps.list(),
+    const status = new ManagerStatus({
+      nodeId: dataDir.nodeId,
+      dataDir: layout.root,
+      startedAt,
+      front,
+      adminListener,
+      store,
+      database,
+      monitor,
+      backups,
+      apps,
       limits: { ...sandboxInfo, defaults: resourceLimits },
-      alarms: alarms.active(),
-      updates: appStore.updates(),
+      alarms,
+      appStore,
     });
-    // Every secret value the manager knows, so that the diagnostics can replace it anywhere.
-    const knownSecrets = (): string[] => {
-      const found = [
-        dataDir.secretKey.toString('hex'),
-        dataDir.secretKey.toString('base64'),
-        dataDir.secretKey.toString('base64url'),
-        config.alarms.smtp.password,
-        config.admin.initialPassword ?? '',
-      ];
-      for (const instance of instances.list()) {
-        try {
-          found.push(...instances.secretsOf(instance.id));
-        } catch {
-          // deleted meanwhile
-        }
-      }
-      return found.filter((secret) => secret !== '');
-    };
-    const diagnostics = async () =>
-      diagnosticsArchive({
-        logsDir: layout.logs,
-        secrets: knownSecrets(),
-        documents: {
-          'status.json': await status(),
-          'instances.json': instances.list(),
-          'settings.json': await settings.get().catch((error: unknown) => ({
-            error: (error as Error).message,
-          })),
-          'config.json': config,
-          'appstores.json': await appStore.sources.list().catch((error: unknown) => ({
-            error: (error as Error).message,
-          })),
-          'alarms.json': {
-            active: alarms.active(),
-            history: await alarms.history(10_000),
-          },
-          'events.json': await events.list(1000),
-          'disk.json': await disk.report(),
-          'certificate.json': certificates.status(),
-        },
-      });
     const api = await buildApi({
       logger,
       auth,
@@ -508,7 +453,20 @@ export async function startManager(
       events,
       alarms,
       disk,
-      diagnostics,
+      diagnostics: () =>
+        managerDiagnostics({
+          logsDir: layout.logs,
+          secretKey: dataDir.secretKey,
+          config,
+          status: () => status.status(),
+          instances,
+          settings,
+          appStore,
+          alarms,
+          events,
+          disk,
+          certificates,
+        }),
       settings,
       monitor,
       metrics,
@@ -519,8 +477,8 @@ export async function startManager(
         uploadIdleMs: config.admin.uploadIdleTimeoutSeconds * 1000,
       },
       hstsMaxAgeSeconds: config.https.hstsMaxAgeSeconds,
-      health,
-      status,
+      health: () => status.health(),
+      status: () => status.status(),
     });
     await group.startOne(
       lifecycleOf(
@@ -542,29 +500,9 @@ export async function startManager(
     });
     const adminAt = adminListener.address();
     if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
-    const ownUid = process.getuid?.() ?? 0;
-    const databaseOutage = {
-      code: 'DATABASE_UNAVAILABLE',
-      message: 'the database server is restarting; retry shortly',
-    };
-    front.setInstanceResolver((path) => {
-      const found = instances.resolve(path);
-      if (!found) return undefined;
-      const socket = apps.httpSocketOf(found.app);
-      return {
-        id: found.id,
-        path: found.path,
-        socket,
-        // As root the socket must be the app user's; otherwise it is the manager's own.
-        socketOwner: apps.ownerOf(found.app)?.uid ?? ownUid,
-        ready: found.ready && socket !== null,
-        // Every instance needs its database: while the server is away a page would only fail
-        // inside the app (a 500), so the visitor is told to come back instead.
-        outage: database.state === 'running' ? undefined : databaseOutage,
-        handoff: apps.handoffOf(found.app),
-        staticDir: apps.staticDirOf(found.app),
-      };
-    });
+    front.setInstanceResolver(
+      instanceResolver({ instances, apps, database, ownUid: process.getuid?.() ?? 0 }),
+    );
     await group.startOne(front);
     await group.startOne(new LocalSocketServer(layout.socket, api));
     const metricsServer = metricsListen
@@ -577,7 +515,7 @@ export async function startManager(
           }),
         )
       : undefined;
-    state = 'running';
+    status.state = 'running';
     logger.info({ listen: front.addresses(), admin: adminListener.address() }, 'manager ready');
 
     const file = logFile;
@@ -591,7 +529,7 @@ export async function startManager(
       metricsAddress: () => metricsServer?.address(),
       close: () =>
         (closing ??= (async () => {
-          state = 'stopping';
+          status.state = 'stopping';
           logger.info('manager stopping');
           try {
             await group.close();

@@ -155,6 +155,7 @@ function writePid(ctx: AppContext, app: LoadedApp, pid: number | null, pause?: s
 /** What the supervisor tells of the app's process: to its log, the store, events and alarms. */
 function onNotice(ctx: AppContext, app: LoadedApp, notice: SupervisorNotice): void {
   const { id } = app.record;
+  ctx.emitter.emit('app.changed', { app: id });
   const { alarms } = ctx.options;
   switch (notice.type) {
     case 'spawned':

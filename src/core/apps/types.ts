@@ -113,6 +113,8 @@ export interface AppServiceEvents {
   'service.message': { app: string; message: Record<string, unknown> };
   /** The service process that said `ready` has ended; its channel is closed. */
   'service.gone': { app: string };
+  /** The app's supervisor told something (a state, a start, an end): its status may differ. */
+  'app.changed': { app: string };
 }
 
 /** Options of {@link AppService}. */

@@ -5,17 +5,29 @@
 export {
   AppStoreService,
   type AppStoreServiceOptions,
-  type AvailableUpdate,
-  type InstalledView,
-  type OperationPhase,
-  type StoreAppView,
-  type StoreListing,
-  type StoreOperation,
-  type StoreProblem,
-  type StoreResult,
-  type StoreVersionView,
-  type UpdateCheck,
+  type StoreApps,
+  type UpdateAllResult,
 } from './app-store-service.js';
+export type {
+  AvailableUpdate,
+  InstalledView,
+  StoreAppView,
+  StoreListing,
+  StoreOperation,
+  StoreProblem,
+  StoreResult,
+  StoreVersionView,
+  UpdateCheck,
+} from './types.js';
+export {
+  operationTransition,
+  operationTransitions,
+  type OperationEvent,
+  type OperationPhase,
+  type OperationTransition,
+} from './operation-machine.js';
+export { StoreOperations } from './operations.js';
+export { waitReady, type ReadinessWatch } from './ready.js';
 export { checkSource, StoreSources, type StoreSource } from './sources.js';
 export {
   generateSigningKey,

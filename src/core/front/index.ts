@@ -1,4 +1,5 @@
 export { AdminListener, type AdminListenerOptions } from './admin-listener.js';
 export { Front, type FrontAddress, type FrontOptions, type RequestHandler } from './front.js';
+export { instanceResolver, type ResolverSources } from './instance-resolver.js';
 export { forwardHeaders, type InstanceTarget } from './proxy.js';
 export { serveStatic, type StaticOptions } from './static-files.js';

@@ -95,6 +95,12 @@ export class InstanceService implements Component, AppInstances {
     this.#runtime.serviceMessage(app, message);
   }
 
+  /** Calls `listener` with the app's id whenever one of its instances changes state. */
+  onStateChange(listener: (app: string) => void): () => void {
+    this.#registry.stateListeners.add(listener);
+    return () => this.#registry.stateListeners.delete(listener);
+  }
+
   appOf(instance: string): string | undefined {
     return this.#registry.live.get(instance)?.row.app;
   }

@@ -132,6 +132,8 @@ export interface LifecycleEffects {
   sendStop(): void;
   /** Records the failure in the event log; `error` is what the instance shows. */
   recordFailure(event: InstanceEvent, error: string): void;
+  /** Told after every transition and change of the desired state (waiters look again). */
+  changed?(): void;
 }
 
 /** Options of {@link InstanceLifecycle}. */
@@ -191,6 +193,7 @@ export class InstanceLifecycle {
     const before = this.state;
     this.#desired = enabled ? 'enabled' : 'disabled';
     if (this.state !== before) this.#since = this.#options.clock.now();
+    this.#options.effects.changed?.();
   }
 
   /**
@@ -210,6 +213,7 @@ export class InstanceLifecycle {
       this.#since = this.#options.clock.now();
     }
     for (const action of step.actions) this.#perform(action, event);
+    this.#options.effects.changed?.();
     return true;
   }
 

@@ -32,6 +32,8 @@ export class InstanceRegistry {
   /** Orders operations per instance id: two never interleave. */
   readonly queue = new KeyedQueue();
   readonly journal: Journal;
+  /** Told the app's id whenever one of its instances changes state. */
+  readonly stateListeners = new Set<(app: string) => void>();
   readonly #clock: Clock;
 
   constructor(options: InstanceServiceOptions, clock: Clock = systemClock) {
@@ -66,6 +68,9 @@ export class InstanceRegistry {
               subject: live.row.id,
               text: event === 'failed' ? `instance ${live.row.id} failed: ${error}` : error,
             });
+          },
+          changed: () => {
+            for (const listener of this.stateListeners) listener(live.row.app);
           },
         },
       }),

@@ -1,0 +1,47 @@
+import type { InstanceTarget } from './proxy.js';
+
+/** What the front needs to route a request path to an instance's service. */
+export interface ResolverSources {
+  instances: {
+    resolve(path: string): { id: string; app: string; path: string; ready: boolean } | undefined;
+  };
+  apps: {
+    httpSocketOf(app: string): string | null;
+    ownerOf(app: string): { uid: number } | null;
+    handoffOf(app: string): InstanceTarget['handoff'];
+    staticDirOf(app: string): string | undefined;
+  };
+  database: { readonly state: string };
+  /** The manager's own uid: the owner of the apps' sockets when it does not run as root. */
+  ownUid: number;
+}
+
+const databaseOutage = {
+  code: 'DATABASE_UNAVAILABLE',
+  message: 'the database server is restarting; retry shortly',
+};
+
+/** The front's instance resolver ({@link Front.setInstanceResolver}) over instances and apps. */
+export function instanceResolver(
+  sources: ResolverSources,
+): (path: string) => InstanceTarget | undefined {
+  const { instances, apps, database, ownUid } = sources;
+  return (path) => {
+    const found = instances.resolve(path);
+    if (!found) return undefined;
+    const socket = apps.httpSocketOf(found.app);
+    return {
+      id: found.id,
+      path: found.path,
+      socket,
+      // As root the socket must be the app user's; otherwise it is the manager's own.
+      socketOwner: apps.ownerOf(found.app)?.uid ?? ownUid,
+      ready: found.ready && socket !== null,
+      // Every instance needs its database: while the server is away a page would only fail
+      // inside the app (a 500), so the visitor is told to come back instead.
+      outage: database.state === 'running' ? undefined : databaseOutage,
+      handoff: apps.handoffOf(found.app),
+      staticDir: apps.staticDirOf(found.app),
+    };
+  };
+}
