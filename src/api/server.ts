@@ -31,6 +31,8 @@ export interface ApiRoute {
   schema: FastifySchema;
   /** The body is a stream of bytes (a package upload), not JSON. */
   streamedBody: boolean;
+  /** Reachable without a login (health and login only). */
+  public: boolean;
 }
 
 /** The admin API: a Node request handler for the front and for manager.sock. */
@@ -105,6 +107,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
             url: route.url,
             schema: route.schema ?? {},
             streamedBody: route.config?.streamedBody === true,
+            public: route.config?.public === true,
           });
         }
       });
