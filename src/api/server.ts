@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
+import { AppvisorError } from '../core/errors/index.js';
 import { authenticate } from './auth.js';
 import { limitBodyTime } from './body-timeout.js';
 import { refuseCrossSite } from './cross-site.js';
@@ -85,10 +86,8 @@ export async function buildApi(context: ApiContext): Promise<Api> {
   app.setErrorHandler(errorHandler);
   limitBodyTime(app, context.bodyTimeouts ?? { bodyMs: 30_000, uploadIdleMs: 60_000 });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({
-      code: 'NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    });
+    const message = `no route ${request.method} ${request.url.split('?')[0] ?? ''}`;
+    errorHandler(new AppvisorError('NOT_FOUND', message), request, reply);
   });
 
   uiRoutes(app, context.uiDir);
