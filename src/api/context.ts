@@ -1,40 +1,47 @@
 import type { Readable } from 'node:stream';
-import type { AlarmService } from '../core/alarms/index.js';
-import type { DiskWatch } from '../core/disk/index.js';
-import type { AppService } from '../core/apps/index.js';
-import type { AppStoreService } from '../core/appstore/index.js';
-import type { AdminAuth, InstanceGrants } from '../core/auth/index.js';
-import type { BackupService } from '../core/backup/index.js';
-import type { InstanceService } from '../core/instances/index.js';
-import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
-import type { CertificateStore } from '../core/tls/index.js';
-import type { EventLog } from '../core/events/index.js';
-import type { SettingsService } from '../core/settings/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { BodyTimeouts } from './body-timeout.js';
+import type {
+  ApiAlarms,
+  ApiApps,
+  ApiAppStore,
+  ApiAuth,
+  ApiBackups,
+  ApiCertificates,
+  ApiDisk,
+  ApiEvents,
+  ApiGrants,
+  ApiInstances,
+  ApiMetrics,
+  ApiMonitor,
+  ApiSettings,
+} from './services.js';
 import type { HealthReport, StatusReport } from './types.js';
 
-/** What the API needs of the manager; the composition root provides it. */
+/**
+ * What the API needs of the manager; the composition root provides it. The services are the
+ * narrow views of `services.ts`.
+ */
 export interface ApiContext {
   logger: Logger;
-  auth: AdminAuth;
+  auth: ApiAuth;
   /** Grants for instance pages the admin opens (admin logins to that instance only). */
-  grants: InstanceGrants;
-  apps: AppService;
-  instances: InstanceService;
-  backups: BackupService;
-  appStore: AppStoreService;
-  certificates: CertificateStore;
-  events: EventLog;
-  alarms: AlarmService;
-  disk: DiskWatch;
+  grants: ApiGrants;
+  apps: ApiApps;
+  instances: ApiInstances;
+  backups: ApiBackups;
+  appStore: ApiAppStore;
+  certificates: ApiCertificates;
+  events: ApiEvents;
+  alarms: ApiAlarms;
+  disk: ApiDisk;
   /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
   diagnostics(): Promise<Readable>;
-  settings: SettingsService;
+  settings: ApiSettings;
   /** Samples and their history (`/monitor`). */
-  monitor: MonitorSampler;
+  monitor: ApiMonitor;
   /** The Prometheus text of the latest sample (`/metrics`). */
-  metrics: PrometheusExporter;
+  metrics: ApiMetrics;
   /** The built admin UI (index.html and assets/); a missing folder gives a page saying so. */
   uiDir: string;
   /** How long request bodies may take (default: 30 s in all, uploads 60 s without a byte). */

@@ -8,7 +8,7 @@ import { isDiskFull } from '../core/disk/index.js';
 import { AppvisorError, errorCatalog } from '../core/errors/index.js';
 import { isConnectionFailure } from '../lib/pg-errors.js';
 import { escapeControls } from '../lib/text-escape.js';
-import { plainPattern } from './schemas.js';
+import { plainPattern } from './contract.js';
 import type { ErrorBody } from './types.js';
 
 /** Seconds a client should wait before retrying while the database is away (it restarts in 1 s first). */

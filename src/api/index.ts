@@ -3,6 +3,22 @@ export { LocalSocketServer } from './local-socket.js';
 export { toErrorBody } from './errors.js';
 export type { ApiContext } from './context.js';
 export type {
+  ApiAlarms,
+  ApiApps,
+  ApiAppStore,
+  ApiAuth,
+  ApiBackups,
+  ApiCertificates,
+  ApiDisk,
+  ApiEvents,
+  ApiGrants,
+  ApiInstances,
+  ApiMetrics,
+  ApiMonitor,
+  ApiSettings,
+  ApiStoreSources,
+} from './services.js';
+export type {
   ActiveAlarm,
   AlarmChange,
   AlarmsReport,

@@ -11,6 +11,7 @@ import {
   type GuardReport,
 } from '../lib/server-guard.js';
 import { trustSocket } from './auth.js';
+import { toErrorBody } from './errors.js';
 import type { Api } from './server.js';
 
 /** Resolves true when something accepts connections on the socket path. */
@@ -39,10 +40,13 @@ function refuseForwarded(
       handler(request, response);
       return;
     }
-    answerAndClose(response, 403, {
-      code: 'FORBIDDEN',
-      message: 'requests relayed by the front are not taken on the admin socket',
-    });
+    const { status, body } = toErrorBody(
+      new AppvisorError(
+        'FORBIDDEN',
+        'requests relayed by the front are not taken on the admin socket',
+      ),
+    );
+    answerAndClose(response, status, body);
   };
 }
 

@@ -1,31 +1,5 @@
 import type { FastifySchema, RouteOptions } from 'fastify';
 
-/**
- * A string without control characters (C0, DEL, C1, tab included): what every name, id, path,
- * template, URL and query value of the API must be. A NUL in a file name makes Node's file
- * calls throw, and a newline in a name would forge lines wherever it is written.
- */
-export const plainPattern = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
-
-/** A name, id, path, URL or other one-line text of at most `maxLength` characters. */
-export const text = (maxLength: number) =>
-  ({ type: 'string', maxLength, pattern: plainPattern }) as const;
-
-/**
- * A secret (password, passphrase) or a PEM text: any characters, bounded in size. The core
- * applies its own rules to them (PASSWORD_WEAK, CERT_INVALID, ...).
- */
-export const secret = (maxLength: number, minLength = 0) =>
-  ({ type: 'string', minLength, maxLength }) as const;
-
-/** `:id` of the app, instance and store routes. */
-export const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: text(200) },
-  additionalProperties: false,
-} as const;
-
 /** The body schema of a route that takes none: nothing, or an empty JSON object. */
 const noBody = { type: ['object', 'null'], properties: {}, additionalProperties: false } as const;
 /** The query schema of a route that takes no query parameters. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
+import { AppvisorError } from '../core/errors/index.js';
 import { authenticate } from './auth.js';
 import { limitBodyTime } from './body-timeout.js';
 import { refuseCrossSite } from './cross-site.js';
@@ -31,6 +32,8 @@ export interface ApiRoute {
   schema: FastifySchema;
   /** The body is a stream of bytes (a package upload), not JSON. */
   streamedBody: boolean;
+  /** Reachable without a login (health and login only). */
+  public: boolean;
 }
 
 /** The admin API: a Node request handler for the front and for manager.sock. */
@@ -83,10 +86,8 @@ export async function buildApi(context: ApiContext): Promise<Api> {
   app.setErrorHandler(errorHandler);
   limitBodyTime(app, context.bodyTimeouts ?? { bodyMs: 30_000, uploadIdleMs: 60_000 });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({
-      code: 'NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    });
+    const message = `no route ${request.method} ${request.url.split('?')[0] ?? ''}`;
+    errorHandler(new AppvisorError('NOT_FOUND', message), request, reply);
   });
 
   uiRoutes(app, context.uiDir);
@@ -105,6 +106,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
             url: route.url,
             schema: route.schema ?? {},
             streamedBody: route.config?.streamedBody === true,
+            public: route.config?.public === true,
           });
         }
       });

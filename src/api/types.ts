@@ -1,7 +1,22 @@
 /**
  * The API's types: what each route takes and answers. Clients (the CLI, the admin UI) import
- * them with `import type` only.
+ * them with `import type` only. The request bodies are derived from their contracts
+ * (`contracts.ts`), where each is declared once.
  */
+import type { RequestOf } from './contract.js';
+import type {
+  appConfigureBody,
+  backupCreateBody,
+  backupRestoreBody,
+  backupScheduleBody,
+  certificateBody,
+  instanceCreateBody,
+  instanceUpdateBody,
+  monitorHistoryQuery,
+  storeInstallBody,
+  storeSourceBody,
+  traceBody,
+} from './contracts.js';
 import type { AppLimitsStatus, AppStatus, AppSummary } from '../core/apps/index.js';
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
@@ -53,27 +68,10 @@ export interface StoreSourceList {
 }
 
 /** `PUT /store/sources/:name`. */
-export interface StoreSourceBody {
-  url: string;
-  keys?: string[];
-  allowUnsigned?: boolean;
-}
+export type StoreSourceBody = RequestOf<typeof storeSourceBody>;
 
 /** `POST /store/apps/:id/install` and `/update`. */
-export interface StoreInstallBody {
-  /** A version or a build number; default: the newest build. */
-  version?: string;
-  /** Only this store. */
-  store?: string;
-  autostart?: boolean;
-  /** Install an older build, or the same build again. */
-  force?: boolean;
-  /**
-   * Confirms replacing an installed app from another store (or signed by another key) than
-   * the one it was installed from, or one installed from a package file (APPSTORE_PINNED).
-   */
-  switchStore?: boolean;
-}
+export type StoreInstallBody = RequestOf<typeof storeInstallBody>;
 
 /** `POST /store/update` (every app with a newer build). */
 export interface StoreUpdateAllAnswer {
@@ -172,17 +170,7 @@ export interface AppActionAnswer {
 }
 
 /** `PATCH /apps/:id`; null puts a value back to its default. */
-export interface AppConfigureBody {
-  autostart?: boolean;
-  logMaxBytes?: number | null;
-  logFiles?: number | null;
-  /** Memory cap of all the app's processes together, at least 16 MiB. */
-  memoryMaxBytes?: number | null;
-  /** CPU weight, 1 to 10000 (100: the same as every other app). */
-  cpuWeight?: number | null;
-  /** Processes and threads at once, 16 to 4194304. */
-  pidsMax?: number | null;
-}
+export type AppConfigureBody = RequestOf<typeof appConfigureBody>;
 
 /** `GET /instances`. */
 export interface InstanceList {
@@ -190,27 +178,13 @@ export interface InstanceList {
 }
 
 /** `POST /instances`. */
-export interface InstanceCreateBody {
-  app: string;
-  id: string;
-  domain?: string;
-  path?: string;
-  password?: string;
-}
+export type InstanceCreateBody = RequestOf<typeof instanceCreateBody>;
 
 /** `PATCH /instances/:id`. */
-export interface InstanceUpdateBody {
-  domain?: string;
-  path?: string;
-  password?: string;
-  enabled?: boolean;
-  excludeFromBackup?: boolean;
-}
+export type InstanceUpdateBody = RequestOf<typeof instanceUpdateBody>;
 
 /** `POST /instances/:id/trace`: `+flag` turns a flag on, `-flag` off. */
-export interface TraceBody {
-  changes: string[];
-}
+export type TraceBody = RequestOf<typeof traceBody>;
 
 /** `GET /backups`: newest first. */
 export interface BackupList {
@@ -218,33 +192,13 @@ export interface BackupList {
 }
 
 /** `POST /backups`: template and slots default to the schedule's. */
-export interface BackupCreateBody {
-  instance: string;
-  template?: string;
-  slots?: number;
-  passphrase?: string;
-  /** Restore the new archive into a scratch database and check it (`BACKUP_UNVERIFIED`). */
-  verify?: boolean;
-}
+export type BackupCreateBody = RequestOf<typeof backupCreateBody>;
 
 /** `POST /backups/restore`: exactly one of `into` (replace) and `as` (a new instance). */
-export interface BackupRestoreBody {
-  archive: string;
-  into?: string;
-  as?: string;
-  passphrase?: string;
-}
+export type BackupRestoreBody = RequestOf<typeof backupRestoreBody>;
 
 /** `PUT /backups/schedule`: `cron: null` turns it off. */
-export interface BackupScheduleBody {
-  cron?: string | null;
-  template?: string;
-  slots?: number;
-  /** Without `#bn`: archives kept per instance (0 keeps all). */
-  keep?: number;
-  /** Verify each scheduled backup (a test restore into a scratch database). */
-  verify?: boolean;
-}
+export type BackupScheduleBody = RequestOf<typeof backupScheduleBody>;
 
 /** `PUT /admin/password`: the generated password when none was given. */
 export interface PasswordAnswer {
@@ -252,10 +206,7 @@ export interface PasswordAnswer {
 }
 
 /** `PUT /cert`: a PEM bundle (leaf first) and its key. */
-export interface CertificateBody {
-  cert: string;
-  key: string;
-}
+export type CertificateBody = RequestOf<typeof certificateBody>;
 
 /** What a route answers when it only confirms. */
 export interface OkAnswer {
@@ -285,14 +236,5 @@ export interface AlarmHistoryReport {
   history: AlarmChange[];
 }
 
-/**
- * Query of `GET /monitor/history`. `series`: comma-separated names (`machine.cpu`,
- * `app.<id>.rss`, ...; all when absent). `from`/`to`: epoch ms or an ISO date (default: the
- * whole history). `resolution`: bucket size, `raw` for one point per sample (default `1m`).
- */
-export interface MonitorHistoryQuery {
-  series?: string;
-  from?: string;
-  to?: string;
-  resolution?: Resolution;
-}
+/** Query of `GET /monitor/history` (see `monitorHistoryQuery`). */
+export type MonitorHistoryQuery = RequestOf<typeof monitorHistoryQuery>;

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { AppvisorError } from '../core/errors/index.js';
 import { serveStatic } from '../core/front/index.js';
+import { toErrorBody } from './errors.js';
 
 /** Where the admin UI lives on the front. */
 export const uiPrefix = '/manager';
@@ -56,8 +58,9 @@ export async function serveUi(
 ): Promise<void> {
   if (await serveStatic(request, response, uiDir, rest, { headers: headersFor })) return;
   if (looksLikeFile(rest)) {
-    const body = JSON.stringify({ code: 'NOT_FOUND', message: `no file ${uiPrefix}${rest}` });
-    response.writeHead(404, {
+    const answer = toErrorBody(new AppvisorError('NOT_FOUND', `no file ${uiPrefix}${rest}`));
+    const body = JSON.stringify(answer.body);
+    response.writeHead(answer.status, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
     });

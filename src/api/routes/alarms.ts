@@ -1,24 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import type { RouteOf } from '../contract.js';
+import { alarmHistoryContract } from '../contracts.js';
 import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../types.js';
 
 /** Alarms, the disk reserve, and the diagnostics archive. */
 export function alarmRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/alarms', (): AlarmsReport => ({ alarms: context.alarms.active() }));
 
-  app.get<{ Querystring: { limit?: number } }>(
+  app.get<RouteOf<typeof alarmHistoryContract>>(
     '/alarms/history',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: alarmHistoryContract.schema },
     async (request): Promise<AlarmHistoryReport> => ({
-      history: await context.alarms.history(request.query.limit ?? 100),
+      history: await context.alarms.history(request.query.limit),
     }),
   );
 

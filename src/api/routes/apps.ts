@@ -2,8 +2,15 @@ import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { AppvisorError } from '../../core/errors/index.js';
 import type { ApiContext } from '../context.js';
-import { idParams, text } from '../schemas.js';
-import type { AppConfigureBody } from '../types.js';
+import type { RouteOf } from '../contract.js';
+import {
+  appActionContract,
+  appConfigureContract,
+  idContract,
+  appLogsContract,
+  appUninstallContract,
+  appUploadContract,
+} from '../contracts.js';
 
 /** Content types an uploaded package may come with; the body is the archive itself. */
 const packageTypes = [
@@ -27,26 +34,12 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
     upload.addContentTypeParser(packageTypes, (_request, payload, parsed) => {
       parsed(null, payload);
     });
-    upload.post<{
-      Querystring: { id?: string; autostart?: boolean; purge?: boolean };
-      Body: Readable;
-    }>(
+    upload.post<RouteOf<typeof appUploadContract> & { Body: Readable }>(
       '/apps',
       {
         // A package may be large and come slowly: an idle timeout instead of a total one.
         config: { streamedBody: true },
-        schema: {
-          querystring: {
-            type: 'object',
-            properties: {
-              id: text(200),
-              // Absent: a new app is off, a re-install keeps the app's setting.
-              autostart: { type: 'boolean' },
-              purge: { type: 'boolean', default: false },
-            },
-            additionalProperties: false,
-          },
-        },
+        schema: appUploadContract.schema,
       },
       async (request, reply) => {
         const body = request.body as unknown;
@@ -60,7 +53,7 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
         const status = await apps.installStream(body, {
           ...(id !== undefined ? { id } : {}),
           ...(autostart !== undefined ? { autostart } : {}),
-          purge: purge ?? false,
+          purge,
         });
         void reply.code(201);
         return status;
@@ -69,43 +62,22 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
     done();
   });
 
-  app.get<{ Params: { id: string } }>('/apps/:id', { schema: { params: idParams } }, (request) =>
+  app.get<RouteOf<typeof idContract>>('/apps/:id', { schema: idContract.schema }, (request) =>
     apps.status(request.params.id),
   );
 
-  app.delete<{ Params: { id: string }; Querystring: { force?: boolean } }>(
+  app.delete<RouteOf<typeof appUninstallContract>>(
     '/apps/:id',
-    {
-      schema: {
-        params: idParams,
-        querystring: {
-          type: 'object',
-          properties: { force: { type: 'boolean' } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: appUninstallContract.schema },
     async (request) => {
       await apps.uninstall(request.params.id, { force: request.query.force ?? false });
       return { ok: true };
     },
   );
 
-  app.post<{ Params: { id: string; action: 'start' | 'stop' | 'restart' } }>(
+  app.post<RouteOf<typeof appActionContract>>(
     '/apps/:id/:action',
-    {
-      schema: {
-        params: {
-          type: 'object',
-          required: ['id', 'action'],
-          properties: {
-            id: text(200),
-            action: { type: 'string', enum: ['start', 'stop', 'restart'] },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: appActionContract.schema },
     (request) => {
       const { id, action } = request.params;
       switch (action) {
@@ -119,46 +91,15 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.patch<{
-    Params: { id: string };
-    Body: AppConfigureBody;
-  }>(
+  app.patch<RouteOf<typeof appConfigureContract>>(
     '/apps/:id',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          properties: {
-            autostart: { type: 'boolean' },
-            logMaxBytes: { type: ['integer', 'null'], minimum: 65536 },
-            logFiles: { type: ['integer', 'null'], minimum: 1, maximum: 100 },
-            memoryMaxBytes: { type: ['integer', 'null'], minimum: 16 * 1024 * 1024 },
-            cpuWeight: { type: ['integer', 'null'], minimum: 1, maximum: 10_000 },
-            pidsMax: { type: ['integer', 'null'], minimum: 16, maximum: 4_194_304 },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: appConfigureContract.schema },
     (request) => apps.configure(request.params.id, request.body),
   );
 
-  app.get<{ Params: { id: string }; Querystring: { lines: number; follow: boolean } }>(
+  app.get<RouteOf<typeof appLogsContract>>(
     '/apps/:id/logs',
-    {
-      schema: {
-        params: idParams,
-        querystring: {
-          type: 'object',
-          properties: {
-            lines: { type: 'integer', minimum: 0, maximum: 100_000, default: 100 },
-            follow: { type: 'boolean', default: false },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: appLogsContract.schema },
     async (request, reply) => {
       const { lines, follow } = await apps.logs(request.params.id, request.query.lines);
       void reply.type('text/plain; charset=utf-8');

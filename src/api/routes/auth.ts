@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientKey, sessionCookie } from '../auth.js';
 import type { ApiContext } from '../context.js';
-import { secret } from '../schemas.js';
+import type { RouteOf } from '../contract.js';
+import { loginContract, passwordContract } from '../contracts.js';
 import { AppvisorError } from '../../core/errors/index.js';
 
 function setSessionCookie(
@@ -47,19 +48,9 @@ async function checkCurrentPassword(
 
 /** Login, logout, the current login, and the admin password. */
 export function authRoutes(app: FastifyInstance, context: ApiContext): void {
-  app.post<{ Body: { password: string } }>(
+  app.post<RouteOf<typeof loginContract>>(
     '/auth/login',
-    {
-      config: { public: true },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['password'],
-          properties: { password: secret(1024, 1) },
-          additionalProperties: false,
-        },
-      },
-    },
+    { config: { public: true }, schema: loginContract.schema },
     async (request, reply) => {
       const session = await context.auth.login(request.body.password, clientKey(request));
       setSessionCookie(request, reply, session.token, session.expiresAt);
@@ -81,21 +72,9 @@ export function authRoutes(app: FastifyInstance, context: ApiContext): void {
       : { via: principal.via, expiresAt: principal.expiresAt };
   });
 
-  app.put<{ Body: { password?: string; current?: string } }>(
+  app.put<RouteOf<typeof passwordContract>>(
     '/admin/password',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          properties: {
-            // The length rule is the core's (PASSWORD_WEAK); the schema only bounds the size.
-            password: secret(1024),
-            current: secret(1024),
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: passwordContract.schema },
     async (request, reply) => {
       // A stolen session (or a page acting through the admin's browser) must not be able to
       // lock the admin out: over HTTP the change needs the current password; the local socket

@@ -1,30 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-import { secret, text } from '../schemas.js';
-import type {
-  BackupCreateBody,
-  BackupList,
-  BackupRestoreBody,
-  BackupScheduleBody,
-} from '../types.js';
-
-const passphrase = secret(1024, 1);
+import type { RouteOf } from '../contract.js';
+import {
+  backupCreateContract,
+  backupListContract,
+  backupRestoreContract,
+  backupScheduleContract,
+} from '../contracts.js';
+import type { BackupList } from '../types.js';
 
 /** Backups: make one, list them, restore one, the schedule. */
 export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
   const { backups } = context;
 
-  app.get<{ Querystring: { instance?: string } }>(
+  app.get<RouteOf<typeof backupListContract>>(
     '/backups',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { instance: text(200) },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: backupListContract.schema },
     async (request): Promise<BackupList> => ({
       backups: await backups.list(
         request.query.instance === undefined ? {} : { instance: request.query.instance },
@@ -32,24 +23,9 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
     }),
   );
 
-  app.post<{ Body: BackupCreateBody }>(
+  app.post<RouteOf<typeof backupCreateContract>>(
     '/backups',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['instance'],
-          properties: {
-            instance: text(200),
-            template: text(500),
-            slots: { type: 'integer', minimum: 1, maximum: 1000 },
-            passphrase,
-            verify: { type: 'boolean' },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: backupCreateContract.schema },
     async (request, reply) => {
       const { instance, ...options } = request.body;
       const entry = await backups.create(instance, options);
@@ -58,18 +34,9 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.post<{ Body: BackupRestoreBody }>(
+  app.post<RouteOf<typeof backupRestoreContract>>(
     '/backups/restore',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['archive'],
-          properties: { archive: text(4096), into: text(200), as: text(200), passphrase },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: backupRestoreContract.schema },
     (request) => {
       const { archive, ...options } = request.body;
       return backups.restore(archive, options);
@@ -78,23 +45,9 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/backups/schedule', () => backups.schedule());
 
-  app.put<{ Body: BackupScheduleBody }>(
+  app.put<RouteOf<typeof backupScheduleContract>>(
     '/backups/schedule',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          properties: {
-            cron: { ...text(200), type: ['string', 'null'] },
-            template: text(500),
-            slots: { type: 'integer', minimum: 1, maximum: 1000 },
-            keep: { type: 'integer', minimum: 0, maximum: 10000 },
-            verify: { type: 'boolean' },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: backupScheduleContract.schema },
     (request) => backups.setSchedule(request.body),
   );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-import { secret } from '../schemas.js';
+import type { RouteOf } from '../contract.js';
+import { certificateContract } from '../contracts.js';
 
 /** The TLS certificate: show, upload (validated, swapped in without a restart), reset. */
 export function certRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -8,21 +9,9 @@ export function certRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/cert', () => certificates.status());
 
-  app.put<{ Body: { cert: string; key: string } }>(
+  app.put<RouteOf<typeof certificateContract>>(
     '/cert',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['cert', 'key'],
-          properties: {
-            cert: secret(256 * 1024),
-            key: secret(64 * 1024),
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: certificateContract.schema },
     (request) => certificates.set(request.body.cert, request.body.key),
   );
 

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import type { RouteOf } from '../contract.js';
+import { eventsContract } from '../contracts.js';
 import type { EventsReport, StatusReport } from '../types.js';
 
 /** Health (public), status and events. */
@@ -12,19 +14,11 @@ export function statusRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/status', (): Promise<StatusReport> => context.status());
 
-  app.get<{ Querystring: { limit?: number } }>(
+  app.get<RouteOf<typeof eventsContract>>(
     '/events',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: eventsContract.schema },
     async (request): Promise<EventsReport> => ({
-      events: await context.events.list(request.query.limit ?? 100),
+      events: await context.events.list(request.query.limit),
     }),
   );
 }

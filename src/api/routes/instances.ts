@@ -1,47 +1,31 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-import { idParams, secret, text } from '../schemas.js';
+import type { RouteOf } from '../contract.js';
+import {
+  idContract,
+  instanceCreateContract,
+  instanceListContract,
+  instanceLoginContract,
+  instanceShowContract,
+  instanceUpdateContract,
+  traceContract,
+} from '../contracts.js';
 
 /** Instances: create, list, show, set, trace, admin login, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
   const { instances } = context;
 
-  app.get<{ Querystring: { app?: string } }>(
+  app.get<RouteOf<typeof instanceListContract>>(
     '/instances',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { app: text(200) },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: instanceListContract.schema },
     (request) => ({
       instances: instances.list(request.query.app === undefined ? {} : { app: request.query.app }),
     }),
   );
 
-  app.post<{
-    Body: { app: string; id: string; domain?: string; path?: string; password?: string };
-  }>(
+  app.post<RouteOf<typeof instanceCreateContract>>(
     '/instances',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['app', 'id'],
-          properties: {
-            app: text(200),
-            id: text(200),
-            domain: text(300),
-            path: text(600),
-            password: secret(300),
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: instanceCreateContract.schema },
     async (request, reply) => {
       const { app: appId, id, ...options } = request.body;
       const view = await instances.create(appId, id, options);
@@ -50,86 +34,33 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { reveal?: boolean } }>(
+  app.get<RouteOf<typeof instanceShowContract>>(
     '/instances/:id',
-    {
-      schema: {
-        params: idParams,
-        querystring: {
-          type: 'object',
-          properties: { reveal: { type: 'boolean' } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: instanceShowContract.schema },
     (request) => instances.show(request.params.id, { reveal: request.query.reveal ?? false }),
   );
 
-  app.patch<{
-    Params: { id: string };
-    Body: {
-      domain?: string;
-      path?: string;
-      password?: string;
-      enabled?: boolean;
-      excludeFromBackup?: boolean;
-    };
-  }>(
+  app.patch<RouteOf<typeof instanceUpdateContract>>(
     '/instances/:id',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          properties: {
-            domain: text(300),
-            path: text(600),
-            password: secret(300),
-            enabled: { type: 'boolean' },
-            excludeFromBackup: { type: 'boolean' },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: instanceUpdateContract.schema },
     (request) => instances.set(request.params.id, request.body),
   );
 
-  app.post<{ Params: { id: string }; Body: { changes: string[] } }>(
+  app.post<RouteOf<typeof traceContract>>(
     '/instances/:id/trace',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          required: ['changes'],
-          properties: { changes: { type: 'array', items: text(64), maxItems: 64 } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: traceContract.schema },
     (request) => instances.trace(request.params.id, request.body.changes),
   );
 
-  app.post<{ Params: { id: string }; Body: { challenge: string } }>(
+  app.post<RouteOf<typeof instanceLoginContract>>(
     '/instances/:id/login',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          required: ['challenge'],
-          properties: { challenge: text(64) },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: instanceLoginContract.schema },
     (request) => instances.adminLogin(request.params.id, request.body.challenge),
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post<RouteOf<typeof idContract>>(
     '/instances/:id/open',
-    { schema: { params: idParams } },
+    { schema: idContract.schema },
     (request) => {
       // The instance must exist; the grant lets its page ask the front for admin logins.
       instances.show(request.params.id);
@@ -137,9 +68,9 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete<RouteOf<typeof idContract>>(
     '/instances/:id',
-    { schema: { params: idParams } },
+    { schema: idContract.schema },
     async (request) => {
       await instances.delete(request.params.id);
       // A later instance of the same id (perhaps of another app) is not the one granted.

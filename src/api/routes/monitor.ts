@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppvisorError } from '../../core/errors/index.js';
-import { resolutions } from '../../core/monitor/index.js';
 import type { ApiContext } from '../context.js';
-import { text } from '../schemas.js';
-import type { MonitorHistory, MonitorHistoryQuery, MonitorSnapshot } from '../types.js';
+import type { RouteOf } from '../contract.js';
+import { monitorHistoryContract } from '../contracts.js';
+import type { MonitorHistory, MonitorSnapshot } from '../types.js';
 
 /** `from`/`to` of the history: epoch ms or an ISO date. */
 function instant(text: string | undefined, field: string): number | undefined {
@@ -19,22 +19,9 @@ function instant(text: string | undefined, field: string): number | undefined {
 export function monitorRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/monitor', (): Promise<MonitorSnapshot> => context.monitor.current());
 
-  app.get<{ Querystring: MonitorHistoryQuery }>(
+  app.get<RouteOf<typeof monitorHistoryContract>>(
     '/monitor/history',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: {
-            series: text(4096),
-            from: text(64),
-            to: text(64),
-            resolution: { type: 'string', enum: Object.keys(resolutions) },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: monitorHistoryContract.schema },
     (request): MonitorHistory => {
       const { query } = request;
       const series = (query.series ?? '')

@@ -1,33 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
-import { idParams, secret, text } from '../schemas.js';
+import type { RouteOf } from '../contract.js';
+import {
+  idContract,
+  storeInstallContract,
+  storeSourceContract,
+  nameContract,
+  storeUpdateAllContract,
+} from '../contracts.js';
 import type {
-  StoreInstallBody,
   StoreListing,
   StoreOperation,
-  StoreSourceBody,
   StoreSourceList,
   StoreUpdateAllAnswer,
   UpdateCheck,
 } from '../types.js';
-
-const nameParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: text(100) },
-  additionalProperties: false,
-} as const;
-const installBody = {
-  type: 'object',
-  properties: {
-    version: text(64),
-    store: text(100),
-    autostart: { type: 'boolean' },
-    force: { type: 'boolean' },
-    switchStore: { type: 'boolean' },
-  },
-  additionalProperties: false,
-} as const;
 
 /** App stores: their sources, what they offer, install, update, the update check. */
 export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -37,29 +24,15 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
     sources: await appStore.sources.list(),
   }));
 
-  app.put<{ Params: { name: string }; Body: StoreSourceBody }>(
+  app.put<RouteOf<typeof storeSourceContract>>(
     '/store/sources/:name',
-    {
-      schema: {
-        params: nameParams,
-        body: {
-          type: 'object',
-          required: ['url'],
-          properties: {
-            url: text(2000),
-            keys: { type: 'array', maxItems: 20, items: secret(2000) },
-            allowUnsigned: { type: 'boolean' },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: storeSourceContract.schema },
     (request) => appStore.sources.put({ name: request.params.name, ...request.body }),
   );
 
-  app.delete<{ Params: { name: string } }>(
+  app.delete<RouteOf<typeof nameContract>>(
     '/store/sources/:name',
-    { schema: { params: nameParams } },
+    { schema: nameContract.schema },
     async (request) => {
       await appStore.sources.remove(request.params.name);
       return { ok: true };
@@ -68,19 +41,19 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/store/apps', (): Promise<StoreListing> => appStore.list());
 
-  app.get<{ Params: { id: string } }>('/store/apps/:id', { schema: { params: idParams } }, (r) =>
+  app.get<RouteOf<typeof idContract>>('/store/apps/:id', { schema: idContract.schema }, (r) =>
     appStore.show(r.params.id),
   );
 
-  app.post<{ Params: { id: string }; Body: StoreInstallBody | undefined }>(
+  app.post<RouteOf<typeof storeInstallContract>>(
     '/store/apps/:id/install',
-    { schema: { params: idParams, body: installBody } },
+    { schema: storeInstallContract.schema },
     (request) => appStore.install(request.params.id, request.body ?? {}),
   );
 
-  app.post<{ Params: { id: string }; Body: StoreInstallBody | undefined }>(
+  app.post<RouteOf<typeof storeInstallContract>>(
     '/store/apps/:id/update',
-    { schema: { params: idParams, body: installBody } },
+    { schema: storeInstallContract.schema },
     (request) => {
       const { version, store, force, switchStore } = request.body ?? {};
       return appStore.update(request.params.id, {
@@ -92,17 +65,9 @@ export function storeRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.post<{ Body: { force?: boolean } | undefined }>(
+  app.post<RouteOf<typeof storeUpdateAllContract>>(
     '/store/update',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          properties: { force: { type: 'boolean' } },
-          additionalProperties: false,
-        },
-      },
-    },
+    { schema: storeUpdateAllContract.schema },
     (request): Promise<StoreUpdateAllAnswer> => appStore.updateAll(request.body ?? {}),
   );
 

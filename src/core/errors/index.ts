@@ -44,6 +44,10 @@ export const errorCatalog = {
   INSTANCES_UNSUPPORTED: { status: 409, text: 'This app does not host instances.' },
   INSTANCE_NOT_FOUND: { status: 404, text: 'No instance with this id exists.' },
   INSTANCE_EXISTS: { status: 409, text: 'An instance with this id exists already.' },
+  INSTANCE_UNAVAILABLE: {
+    status: 503,
+    text: "The instance's service is not answering right now; retry shortly.",
+  },
   PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
   INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
   CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },

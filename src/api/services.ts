@@ -1,0 +1,85 @@
+/**
+ * What the API calls of each service: the methods its routes use and nothing else. The
+ * composition root passes the real services (they fit by shape); the route tests
+ * (`test/api/`) pass fakes, so every route is reached without PostgreSQL or app processes.
+ * A route that needs another method adds it here, which is the place to see what the API
+ * depends on.
+ */
+import type { AlarmService } from '../core/alarms/index.js';
+import type { AppService } from '../core/apps/index.js';
+import type { AppStoreService } from '../core/appstore/index.js';
+import type { AdminAuth, InstanceGrants } from '../core/auth/index.js';
+import type { BackupService } from '../core/backup/index.js';
+import type { DiskWatch } from '../core/disk/index.js';
+import type { EventLog } from '../core/events/index.js';
+import type { InstanceService } from '../core/instances/index.js';
+import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
+import type { SettingsService } from '../core/settings/index.js';
+import type { CertificateStore } from '../core/tls/index.js';
+
+/** The admin's logins and password. */
+export type ApiAuth = Pick<
+  AdminAuth,
+  'verify' | 'login' | 'logout' | 'checkPassword' | 'setPassword'
+>;
+
+/** Grants for instance pages the admin opens. */
+export type ApiGrants = Pick<InstanceGrants, 'issue' | 'revoke'>;
+
+/** Installed apps: install, status, start and stop, settings, logs, uninstall. */
+export type ApiApps = Pick<
+  AppService,
+  | 'list'
+  | 'installStream'
+  | 'status'
+  | 'uninstall'
+  | 'startApp'
+  | 'stopApp'
+  | 'restartApp'
+  | 'configure'
+  | 'logs'
+>;
+
+/** Instances of the apps. */
+export type ApiInstances = Pick<
+  InstanceService,
+  'list' | 'create' | 'show' | 'set' | 'trace' | 'adminLogin' | 'delete'
+>;
+
+/** Backup archives and their schedule. */
+export type ApiBackups = Pick<
+  BackupService,
+  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule'
+>;
+
+/** The app stores' sources. */
+export type ApiStoreSources = Pick<AppStoreService['sources'], 'list' | 'put' | 'remove'>;
+
+/** App stores: what they offer, install, update, the update check. */
+export interface ApiAppStore extends Pick<
+  AppStoreService,
+  'list' | 'show' | 'install' | 'update' | 'updateAll' | 'updates' | 'check' | 'operations'
+> {
+  sources: ApiStoreSources;
+}
+
+/** The TLS certificate of the front. */
+export type ApiCertificates = Pick<CertificateStore, 'status' | 'set' | 'reset'>;
+
+/** The manager's event log. */
+export type ApiEvents = Pick<EventLog, 'list'>;
+
+/** Active alarms and their history. */
+export type ApiAlarms = Pick<AlarmService, 'active' | 'history'>;
+
+/** The disk reserve of the data folder. */
+export type ApiDisk = Pick<DiskWatch, 'report' | 'release' | 'check'>;
+
+/** Platform settings. */
+export type ApiSettings = Pick<SettingsService, 'get' | 'update'>;
+
+/** Samples and their history. */
+export type ApiMonitor = Pick<MonitorSampler, 'current' | 'history'>;
+
+/** The Prometheus text of the latest sample. */
+export type ApiMetrics = Pick<PrometheusExporter, 'render' | 'contentType'>;
