@@ -21,7 +21,7 @@
  * replay lands in about the same step, not necessarily the same line.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join, relative } from 'node:path';
@@ -110,8 +110,14 @@ async function echoPackage(n: number): Promise<Package> {
 }
 
 /** A small app without instances that idles until it is stopped. */
+/**
+ * The id of the app the install points install: its own per run, so that the system users of
+ * two runs on one machine (two CI clones) are told apart.
+ */
+const spareId = `spare${randomBytes(3).toString('hex')}`;
+
 function sparePackage(): Package {
-  return pack('spare', {
+  return pack(spareId, {
     'app.json': JSON.stringify({ version: '1.0.0' }),
     run: "#!/bin/sh\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2 & wait $!; done\n",
   });
@@ -227,7 +233,7 @@ describe('kill -9 of the manager at random points of its multi-step operations',
     (await readFile('/etc/passwd', 'utf8'))
       .split('\n')
       .map((line) => line.split(':')[0]!)
-      .filter((name) => name.startsWith('av-spare'));
+      .filter((name) => name.startsWith(`av-${spareId}`));
 
   const args = [
     '--set',
@@ -330,11 +336,11 @@ describe('kill -9 of the manager at random points of its multi-step operations',
     }
     switch (kind) {
       case 'install': {
-        if ((await request(d, 'GET', '/apps/spare')).status === 200) {
-          expectOk(await request(d, 'DELETE', '/apps/spare'), 'uninstall spare');
+        if ((await request(d, 'GET', `/apps/${spareId}`)).status === 200) {
+          expectOk(await request(d, 'DELETE', `/apps/${spareId}`), 'uninstall spare');
         }
         return {
-          point: { kind, subject: 'spare' },
+          point: { kind, subject: spareId },
           run: () => upload(d, spare.bytes, 'autostart=true'),
         };
       }
@@ -431,7 +437,7 @@ describe('kill -9 of the manager at random points of its multi-step operations',
     );
     for (const app of apps) {
       const tree = await treeOf(join(appsDir, app.id));
-      if (app.id === 'spare') {
+      if (app.id === spareId) {
         assert.ok(sameTree(tree, spare.files), 'spare has its whole package');
       } else {
         const candidates = [echo, point.to].filter((p): p is Package => p !== undefined);
@@ -441,9 +447,9 @@ describe('kill -9 of the manager at random points of its multi-step operations',
       }
       await appRunning(d, app.id);
     }
-    if (!apps.some((app) => app.id === 'spare')) {
+    if (!apps.some((app) => app.id === spareId)) {
       assert.equal(
-        await exists(join(d.data, 'appdata', 'spare')),
+        await exists(join(d.data, 'appdata', spareId)),
         false,
         'no data folder of spare is left',
       );
@@ -453,7 +459,9 @@ describe('kill -9 of the manager at random points of its multi-step operations',
       let rows: { unix_user: string }[];
       try {
         rows = (
-          await owner.query<{ unix_user: string }>("SELECT unix_user FROM apps WHERE id = 'spare'")
+          await owner.query<{ unix_user: string }>('SELECT unix_user FROM apps WHERE id = $1', [
+            spareId,
+          ])
         ).rows;
       } finally {
         await owner.end();
@@ -466,7 +474,7 @@ describe('kill -9 of the manager at random points of its multi-step operations',
     }
     if (kind === 'install' && ok(answer)) {
       assert.ok(
-        apps.some((app) => app.id === 'spare'),
+        apps.some((app) => app.id === spareId),
         'an install that answered 201 stays',
       );
     }
