@@ -64,7 +64,8 @@ export interface BackupSchedule {
 export interface BackupServiceOptions {
   store: Store;
   instances: InstanceService;
-  apps: AppService;
+  /** Backups read only an app's status (its version, for the manifest). */
+  apps: Pick<AppService, 'status'>;
   events: EventLog;
   /** Where alarms are raised and cleared. */
   alarms: AlarmRaiser;

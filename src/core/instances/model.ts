@@ -89,7 +89,8 @@ export interface RestoreTarget {
 export interface InstanceServiceOptions {
   store: Store;
   database: DatabaseServer;
-  apps: AppService;
+  /** What instances need of the apps subsystem: where an app's files are, whom they belong to. */
+  apps: Pick<AppService, 'dataFolder' | 'hostsInstances' | 'note' | 'ownerOf' | 'traceFlagsOf'>;
   events: EventLog;
   /** Where alarms are raised and cleared (and the active ones counted, per app). */
   alarms: AlarmRaiser;
