@@ -207,6 +207,17 @@ describe('the service channel', () => {
     assert.deepEqual(f.emitted, []);
   });
 
+  test('an unknown type or an array counts against the limits, then goes nowhere', () => {
+    const f = fake({ othersBurst: 2 });
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'nosuch', id: 'a0' });
+    onServiceMessage(f.ctx, f.app, f.channel, []);
+    // The burst is spent: this one is dropped too.
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'instance.ready', id: 'a0' });
+    assert.deepEqual(f.emitted, []);
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'ready' });
+    assert.equal(f.readyCalls, 0);
+  });
+
   test('the end of the process closes the channel once, with service.gone', () => {
     const f = fake();
     onServiceMessage(f.ctx, f.app, f.channel, { type: 'ready', httpSocket: 'x', handoff: true });
