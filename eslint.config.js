@@ -90,16 +90,17 @@ export default tseslint.config(
   layer(['src/core/**'], ['api', 'cli', 'sdk', 'ui'], onlySiblingIndex),
   layer(['src/api/**'], ['cli', 'sdk', 'ui'], onlySubsystemIndex),
   layer(['src/cli/**'], ['sdk', 'ui'], onlySubsystemIndex),
-  // The SDK shares only pure functions with the manager: the AppWebsocket login (node:crypto)
-  // and what pg's errors mean.
+  // The SDK shares only pure files with the manager, which it bundles (scripts/bundle-sdk.mjs):
+  // the protocol's messages and their checks, the AppWebsocket login (node:crypto) and what
+  // pg's errors mean.
   layer(
     ['src/sdk/**'],
     ['core', 'api', 'cli', 'ui'],
     [
       {
-        regex: '^(\\.\\./)+lib/(?!(app-login|pg-errors)\\.js$)',
+        regex: '^(\\.\\./)+lib/(?!(service-protocol|app-login|pg-errors)\\.js$)',
         message:
-          'The SDK imports nothing of the manager but lib/app-login.js and lib/pg-errors.js.',
+          'The SDK imports nothing of the manager but lib/service-protocol.js, lib/app-login.js and lib/pg-errors.js.',
       },
     ],
   ),

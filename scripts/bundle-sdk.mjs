@@ -3,7 +3,7 @@
 // may vendor it. Run by `npm run build`.
 import { build } from 'esbuild';
 
-await build({
+const { metafile } = await build({
   entryPoints: ['src/sdk/index.ts'],
   outfile: 'dist/sdk/appvisor-sdk.mjs',
   bundle: true,
@@ -18,4 +18,18 @@ await build({
   },
   legalComments: 'linked',
   logLevel: 'warning',
+  metafile: true,
 });
+
+// The SDK shares only pure files of src/lib with the manager (the eslint rule checks its own
+// imports; this checks what those files bring along): nothing else of the manager, no zod.
+const shared = /^src\/(sdk\/.*|lib\/(service-protocol|app-login|pg-errors))\.ts$/;
+const foreign = new Set(
+  Object.keys(metafile.inputs)
+    .map((input) => input.replace(/^(.*\/)?node_modules\/zod\/.*$/, 'zod'))
+    .filter((input) => input === 'zod' || (input.startsWith('src/') && !shared.test(input))),
+);
+if (foreign.size > 0) {
+  process.stderr.write(`the SDK bundle must not contain: ${[...foreign].join(', ')}\n`);
+  process.exit(1);
+}

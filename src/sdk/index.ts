@@ -1,14 +1,16 @@
 /**
  * The appvisor SDK for services that host instances (app.json `"instances": true`). It speaks
  * the service protocol (docs/service-protocol.md) with the manager; docs/sdk.md shows how to
- * use it. It imports nothing of the manager: only node:, `pg` and `ws`.
+ * use it. It imports nothing of the manager but three pure files of src/lib it shares with it
+ * (the protocol's messages, the AppWebsocket login, what pg's errors mean): else only node:,
+ * `pg` and `ws`.
  */
 export { createService, maxPayload, stopTimeoutMs } from './service.js';
 export type { InstanceHandlers, Service, ServiceDefinition, ServiceOptions } from './service.js';
 export type { Instance } from './instance.js';
 export { poolConnectTimeoutMs, poolIdleMs, poolMax } from './instance.js';
 export { processChannel, type Channel } from './channel.js';
-export type { DatabaseInfo, InstanceInfo, Severity } from './protocol.js';
+export type { DatabaseInfo, InstanceInfo, Severity } from '../lib/service-protocol.js';
 export {
   AppSession,
   appWebsocket,

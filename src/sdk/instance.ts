@@ -1,6 +1,11 @@
 import { inspect } from 'node:util';
 import pg from 'pg';
-import type { DatabaseInfo, InstanceInfo, ServiceMessage, Severity } from './protocol.js';
+import type {
+  DatabaseInfo,
+  InstanceInfo,
+  ServiceMessage,
+  Severity,
+} from '../lib/service-protocol.js';
 
 /** Largest number of database connections one instance's pool opens. */
 export const poolMax = 3;

@@ -18,7 +18,7 @@ import {
   type InstanceInfo,
   type ManagerMessage,
   type ServiceMessage,
-} from './protocol.js';
+} from '../lib/service-protocol.js';
 
 /** What an app does with one of its instances; every handler is optional. */
 export interface InstanceHandlers {

@@ -17,6 +17,7 @@ import type {
   UpdateGuard,
 } from '../../src/core/apps/types.js';
 import { AppvisorError } from '../../src/core/errors/index.js';
+import { ServiceMessages } from '../../src/core/instances/service-messages.js';
 
 // The parts of the app service behind its narrow interfaces (AppInstances, UpdateGuard, the
 // events), with fakes for what is below them: no PostgreSQL, no processes.
@@ -206,6 +207,17 @@ describe('the service channel', () => {
     assert.deepEqual(f.emitted, []);
   });
 
+  test('an unknown type or an array counts against the limits, then goes nowhere', () => {
+    const f = fake({ othersBurst: 2 });
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'nosuch', id: 'a0' });
+    onServiceMessage(f.ctx, f.app, f.channel, []);
+    // The burst is spent: this one is dropped too.
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'instance.ready', id: 'a0' });
+    assert.deepEqual(f.emitted, []);
+    onServiceMessage(f.ctx, f.app, f.channel, { type: 'ready' });
+    assert.equal(f.readyCalls, 0);
+  });
+
   test('the end of the process closes the channel once, with service.gone', () => {
     const f = fake();
     onServiceMessage(f.ctx, f.app, f.channel, { type: 'ready', httpSocket: 'x', handoff: true });
@@ -234,6 +246,97 @@ describe('the service channel', () => {
     f.app.handoff?.({ type: 'http' }, socket);
     assert.equal(destroyed, true);
     sent = true;
+  });
+});
+
+describe('what the manager makes of a sloppy service message', () => {
+  /** The channel with the instances' ServiceMessages behind it, recording what they do. */
+  function sloppy(maxAppAlarms = 20) {
+    const f = fake({ instances: instancesOf({ a1: 'notes' }) });
+    const done: string[] = [];
+    const messages = new ServiceMessages({
+      apps: { note: (app: string, text: string) => done.push(`note ${app} ${text}`) },
+      events: {
+        record: (e: { kind: string; severity: string; subject: string; text: string }) =>
+          done.push(`event ${e.kind} ${e.severity} ${e.subject} ${JSON.stringify(e.text)}`),
+      },
+      alarms: {
+        active: () => [],
+        raise: (code: string, severity: string, text: string, subject?: string) =>
+          done.push(`raise ${code} ${severity} ${subject ?? '-'} ${JSON.stringify(text)}`),
+        clear: (code: string, text: string, subject?: string) =>
+          done.push(`clear ${code} ${subject ?? '-'} ${JSON.stringify(text)}`),
+      },
+      maxAppAlarms,
+    } as unknown as ConstructorParameters<typeof ServiceMessages>[0]);
+    f.ctx.emitter.on('service.message', ({ app, message }) => {
+      if (message.type === 'event' || message.type === 'alarm') {
+        messages.handle(app, undefined, message);
+      }
+    });
+    const send = (...bodies: unknown[]) => {
+      for (const body of bodies) onServiceMessage(f.ctx, f.app, f.channel, body);
+    };
+    return { f, done, send };
+  }
+
+  test('ready: a socket that is not a string is none; a handoff that is not true is none', () => {
+    const { f, send } = sloppy();
+    send({ type: 'ready', httpSocket: 42, handoff: 'yes' });
+    assert.equal(f.readyCalls, 1);
+    assert.equal(f.app.httpSocket, null);
+    assert.equal(f.app.handoff, undefined);
+  });
+
+  test('log: id before instance, a flag cut to 64 characters or none, a text or nothing', () => {
+    const { f, send } = sloppy();
+    send(
+      { type: 'log', id: 'a1', instance: 'b1', text: 'by id' },
+      { type: 'log', id: 7, instance: 'a1', flag: 'f'.repeat(70), text: 'long flag' },
+      { type: 'log', instance: 'a1', flag: ['sql'], text: ['x'] },
+    );
+    assert.deepEqual(f.lines, [
+      ['a1', 'by id'],
+      ['a1', `${'f'.repeat(64)}: long flag`],
+      ['a1', ''],
+    ]);
+  });
+
+  test('event: an unknown severity is info, a kind that is no short word is event, a text or nothing', () => {
+    const { done, send } = sloppy();
+    send(
+      { type: 'event', kind: 'import.done', severity: 'error', text: 'ok' },
+      { type: 'event', kind: 'app.started', severity: 'loud', text: 42 },
+      { type: 'event', kind: 'two words', text: 'line\nbreak' },
+      { type: 'event', kind: 'k'.repeat(65) },
+      { type: 'event' },
+    );
+    assert.deepEqual(done, [
+      'event app.import.done error notes "ok"',
+      'event app.started info notes ""',
+      'event app.event info notes "line\\\\nbreak"',
+      'event app.event info notes ""',
+      'event app.event info notes ""',
+    ]);
+  });
+
+  test('alarm: a code that is no short word is ignored, an unknown severity is warning, only false clears', () => {
+    const { done, send } = sloppy();
+    send(
+      { type: 'alarm', code: 'disk', severity: 'critical', text: 'full', active: true },
+      { type: 'alarm', code: 'disk', severity: 'loud', active: 0 },
+      { type: 'alarm', code: 'disk', active: false },
+      { type: 'alarm', code: 'disk', text: 'done', active: false },
+      { type: 'alarm', code: 'two words', active: true },
+      { type: 'alarm', code: 7 },
+      { type: 'alarm' },
+    );
+    assert.deepEqual(done, [
+      'raise app:notes:disk critical notes "full"',
+      'raise app:notes:disk warning notes ""',
+      'clear app:notes:disk notes "disk cleared"',
+      'clear app:notes:disk notes "done"',
+    ]);
   });
 });
 

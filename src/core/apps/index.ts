@@ -1,7 +1,6 @@
 export { AppService } from './app-service.js';
 export type { ControlResult } from './control.js';
 export { defaultResourceLimits } from './limits.js';
-export { namedInstance } from './service-channel.js';
 export type {
   AppInstances,
   AppLimitsStatus,
@@ -9,6 +8,7 @@ export type {
   AppServiceOptions,
   AppStatus,
   AppSummary,
+  ForwardedServiceMessage,
   InstallOptions,
   ServiceChannel,
   UpdateGuard,

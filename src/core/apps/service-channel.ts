@@ -1,4 +1,5 @@
 import { signalGroup, type ProcessHandle } from '../supervisor/index.js';
+import { parseServiceMessage, type ServiceMessageOf } from '../../lib/service-protocol.js';
 import type { AppContext } from './context.js';
 import { httpSocketPath } from './sdk.js';
 import {
@@ -70,9 +71,12 @@ export function closeChannel(ctx: AppContext, app: LoadedApp): void {
 }
 
 /**
- * A message of a service (docs/service-protocol.md); nothing of it is trusted. Every message,
- * `ready` included, passes the app's rate limits first; `ready` and `log` are the app
- * service's own, the rest goes to the subsystems above as `service.message`.
+ * A message of a service (docs/service-protocol.md); nothing of it is trusted. Every message
+ * that is an object, `ready` and unknown types included, passes the app's rate limits first,
+ * by the `type` it claims; then it is parsed once (lib/service-protocol.ts: what a service
+ * means by a sloppy message is decided there, and what it cannot mean is ignored). `ready`
+ * and `log` are the app service's own, the rest goes to the subsystems above as
+ * `service.message`, typed.
  */
 export function onServiceMessage(
   ctx: AppContext,
@@ -81,42 +85,45 @@ export function onServiceMessage(
   message: unknown,
 ): void {
   if (typeof message !== 'object' || message === null || app.channel !== channel) return;
-  const body = message as Record<string, unknown>;
-  if (!app.limiter.admit(body.type)) return;
-  if (body.type === 'ready') {
-    serviceReady(ctx, app, channel, body);
-    return;
+  if (!app.limiter.admit((message as { type?: unknown }).type)) return;
+  const parsed = parseServiceMessage(message);
+  if (!parsed.ok) return;
+  const body = parsed.message;
+  switch (body.type) {
+    case 'ready':
+      serviceReady(ctx, app, channel, body);
+      break;
+    case 'log':
+      serviceLog(ctx, app, body);
+      break;
+    default:
+      ctx.emitter.emit('service.message', { app: app.record.id, message: body });
+      break;
   }
-  if (body.type === 'log') {
-    serviceLog(ctx, app, body);
-    return;
-  }
-  ctx.emitter.emit('service.message', { app: app.record.id, message: body });
 }
 
 function serviceReady(
   ctx: AppContext,
   app: LoadedApp,
   channel: ServiceChannel,
-  body: Record<string, unknown>,
+  body: ServiceMessageOf<'ready'>,
 ): void {
   clearTimeout(app.readyTimer);
   // The front connects only to the socket assigned in APPVISOR_HTTP_SOCKET, in the app's own
   // folder: a path the service names could be the admin socket or another app's.
   const assigned = httpSocketPath(ctx.options.runDir, app.record.id);
   const named = body.httpSocket;
-  if (typeof named === 'string' && named !== assigned) {
+  if (named !== null && named !== assigned) {
     app.log.note(
       `the service named another HTTP socket; the front connects only to ${assigned} (APPVISOR_HTTP_SOCKET)`,
     );
   }
-  app.httpSocket = typeof named === 'string' ? assigned : null;
-  app.handoff =
-    body.handoff === true
-      ? (message, socket) => {
-          if (!channel.sendSocket(message, socket) && app.channel !== channel) socket.destroy();
-        }
-      : undefined;
+  app.httpSocket = named !== null ? assigned : null;
+  app.handoff = body.handoff
+    ? (message, socket) => {
+        if (!channel.sendSocket(message, socket) && app.channel !== channel) socket.destroy();
+      }
+    : undefined;
   app.log.note(`service ready${app.httpSocket ? `, HTTP on ${app.httpSocket}` : ''}`);
   app.supervisor.ready();
   ctx.emitter.emit('service.ready', { app: app.record.id, channel });
@@ -127,21 +134,13 @@ function serviceReady(
  * instance is the app's own, else under the app (AppLog escapes control characters and cuts
  * long lines).
  */
-function serviceLog(ctx: AppContext, app: LoadedApp, body: Record<string, unknown>): void {
+function serviceLog(ctx: AppContext, app: LoadedApp, body: ServiceMessageOf<'log'>): void {
   const { id } = app.record;
-  const named = namedInstance(body);
-  const own = named !== undefined && ctx.options.instances?.()?.appOf(named) === id;
-  const text = typeof body.text === 'string' ? body.text : '';
-  const flag = typeof body.flag === 'string' ? body.flag.slice(0, 64) : null;
+  const { instance, flag, text } = body;
+  const own = instance !== undefined && ctx.options.instances?.()?.appOf(instance) === id;
   ctx.apps
     .get(id)
-    ?.log.write(own ? named : id, flag !== null && flag !== 'app' ? `${flag}: ${text}` : text);
-}
-
-/** The instance a service message names (`id`, else `instance`), unchecked. */
-export function namedInstance(message: Record<string, unknown>): string | undefined {
-  if (typeof message.id === 'string') return message.id;
-  return typeof message.instance === 'string' ? message.instance : undefined;
+    ?.log.write(own ? instance : id, flag !== null && flag !== 'app' ? `${flag}: ${text}` : text);
 }
 
 /** A service that never says `ready` is killed, which counts as a failed start. */

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import type { Pause } from '../../lib/pause-points.js';
+import type { ManagerMessage, ServiceMessage } from '../../lib/service-protocol.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { AppRecord, Manifest, PackageLimits } from '../catalog/index.js';
 import type { EventLog } from '../events/index.js';
@@ -69,9 +70,12 @@ export interface AppSummary {
   state: AppState;
 }
 
+/** What the app service passes up of a service's messages (`service.message`). */
+export type ForwardedServiceMessage = Exclude<ServiceMessage, { type: 'ready' | 'log' }>;
+
 /** Sends messages to a running service process (the protocol of docs/service-protocol.md). */
 export interface ServiceChannel {
-  send(message: object): boolean;
+  send(message: ManagerMessage): boolean;
   /** Sends a message with a socket; the socket is closed here once it is on its way. */
   sendSocket(message: object, socket: Socket): boolean;
 }
@@ -108,9 +112,10 @@ export interface AppServiceEvents {
   'service.ready': { app: string; channel: ServiceChannel };
   /**
    * A message of a service besides `ready` and `log` (`instance.*`, `event`, `alarm`), after the
-   * app's rate limits; nothing in it is checked yet.
+   * app's rate limits, parsed (its fields have their types; whether the instance it names is
+   * the app's own is not checked yet).
    */
-  'service.message': { app: string; message: Record<string, unknown> };
+  'service.message': { app: string; message: ForwardedServiceMessage };
   /** The service process that said `ready` has ended; its channel is closed. */
   'service.gone': { app: string };
   /** The app's supervisor told something (a state, a start, an end): its status may differ. */

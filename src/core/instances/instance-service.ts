@@ -5,7 +5,7 @@
  * (settings.ts), restores (restore.ts), routes (routes.ts) and admin logins (admin-login.ts).
  */
 import { once, type Component } from '../../lib/lifecycle.js';
-import type { AppInstances, ServiceChannel } from '../apps/index.js';
+import type { AppInstances, ForwardedServiceMessage, ServiceChannel } from '../apps/index.js';
 import { resetInstanceRoles } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { adminLoginOf } from './admin-login.js';
@@ -91,7 +91,7 @@ export class InstanceService implements Component, AppInstances {
     this.#runtime.serviceGone(app);
   }
 
-  serviceMessage(app: string, message: Record<string, unknown>): void {
+  serviceMessage(app: string, message: ForwardedServiceMessage): void {
     this.#runtime.serviceMessage(app, message);
   }
 

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureFolder } from '../../lib/safe-fs.js';
+import type { InstanceInfo } from '../../lib/service-protocol.js';
 import {
   instanceAccessRole,
   resetInstanceRoles,
@@ -59,7 +60,7 @@ export function connectionOf(
 }
 
 /** The instance object of the protocol, with its credentials. */
-export function describeRow(options: RowOptions, row: Row): Record<string, unknown> {
+export function describeRow(options: RowOptions, row: Row): InstanceInfo {
   const info = options.database.info();
   const user = row.db_name;
   const password = options.secrets.open(row.db_password_sealed);

@@ -4,7 +4,7 @@
  * settings reaches the running service. Every change of an instance's state goes through
  * its lifecycle (lifecycle.ts).
  */
-import { namedInstance, type ServiceChannel } from '../apps/index.js';
+import type { ForwardedServiceMessage, ServiceChannel } from '../apps/index.js';
 import { escapeControls } from '../../lib/text-escape.js';
 import type { InstanceRegistry, Live } from './registry.js';
 import { describeRow, prepareFolder, resetRoles } from './rows.js';
@@ -57,27 +57,23 @@ export class InstanceRuntime {
   }
 
   /**
-   * What a service says besides `ready` and `log` (docs/service-protocol.md): its answers about its
-   * instances feed their lifecycles (the table ignores what does not fit the state, so a
-   * service repeating `instance.failed` cannot fill the event log); the rest is its logs,
-   * events and alarms (ServiceMessages). Nothing of it is trusted.
+   * What a service says besides `ready` and `log` (docs/service-protocol.md), parsed by the app
+   * service: its answers about its instances feed their lifecycles (the table ignores what
+   * does not fit the state, so a service repeating `instance.failed` cannot fill the event
+   * log); the rest is its events and alarms (ServiceMessages). An instance it names that is
+   * not its app's own is ignored, or taken as the service as a whole.
    */
-  serviceMessage(app: string, message: Record<string, unknown>): void {
-    const id = namedInstance(message);
+  serviceMessage(app: string, message: ForwardedServiceMessage): void {
+    const id = 'id' in message ? message.id : message.instance;
     const live = id === undefined ? undefined : this.#registry.live.get(id);
     const mine = live?.row.app === app ? live : undefined;
     switch (message.type) {
       case 'instance.ready':
         mine?.lifecycle.dispatch('ready');
         break;
-      case 'instance.failed': {
-        const error = escapeControls(
-          typeof message.error === 'string' ? message.error : 'the service reported a failure',
-          maxTextLength,
-        );
-        mine?.lifecycle.dispatch('failed', error);
+      case 'instance.failed':
+        mine?.lifecycle.dispatch('failed', escapeControls(message.error, maxTextLength));
         break;
-      }
       case 'instance.stopped':
         mine?.lifecycle.dispatch('stopped');
         break;

@@ -1,19 +1,15 @@
 /**
- * A service's events and alarms (its log lines the app service writes itself) (docs/service-protocol.md). Nothing of it is trusted:
- * texts are cut to {@link maxTextLength} and their control characters escaped; an event's
- * kind and an alarm's code must be short words; an app's alarm code is recorded as
- * `app:<app>:<code>`, so no app can raise or clear an alarm of the manager's own or of
- * another app, and one app holds at most `maxAlarms` raised at once. Rates are limited
- * before this (AppService).
+ * A service's events and alarms (docs/service-protocol.md; its log lines the app service
+ * writes itself). Nothing of them is trusted: texts are cut to {@link maxTextLength} and their
+ * control characters escaped; an event's kind and an alarm's code are short words (the
+ * parser in lib/service-protocol.ts sees to that); an app's alarm code is recorded as
+ * `app:<app>:<code>`, so no app can raise or clear an alarm of the manager's own or of another
+ * app, and one app holds at most `maxAppAlarms` raised at once. Rates are limited and messages
+ * parsed before this (the app service).
  */
 import { escapeControls } from '../../lib/text-escape.js';
-import type { Severity } from '../events/index.js';
+import type { ServiceMessageOf } from '../../lib/service-protocol.js';
 import type { InstanceServiceOptions } from './model.js';
-
-const severities = new Set(['info', 'warning', 'error', 'critical']);
-
-/** An event kind or alarm code a service may use: a short word. */
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Longest text of a service's event, alarm or failure the manager keeps (longer is cut). */
 export const maxTextLength = 1000;
@@ -31,52 +27,33 @@ export class ServiceMessages {
   }
 
   /** `instance` is the id of the app's instance the message is about, if any. */
-  handle(app: string, instance: string | undefined, message: Record<string, unknown>): void {
-    const text = typeof message.text === 'string' ? message.text : '';
-    switch (message.type) {
-      case 'event': {
-        const severity = (
-          severities.has(message.severity as string) ? message.severity : 'info'
-        ) as Severity;
-        const kind =
-          typeof message.kind === 'string' && namePattern.test(message.kind)
-            ? message.kind
-            : 'event';
-        this.#options.events.record({
-          kind: `app.${kind}`.replace(/^app\.app\./, 'app.'),
-          severity,
-          subject: instance ?? app,
-          text: escapeControls(text, maxTextLength),
-        });
-        break;
-      }
-      case 'alarm':
-        this.#alarm(app, instance, message, text);
-        break;
-      default:
-        break;
+  handle(
+    app: string,
+    instance: string | undefined,
+    message: ServiceMessageOf<'event' | 'alarm'>,
+  ): void {
+    if (message.type === 'alarm') {
+      this.#alarm(app, instance, message);
+      return;
     }
+    this.#options.events.record({
+      kind: `app.${message.kind}`.replace(/^app\.app\./, 'app.'),
+      severity: message.severity,
+      subject: instance ?? app,
+      text: escapeControls(message.text, maxTextLength),
+    });
   }
 
   /** An app's `alarm` message: raised or cleared under `app:<app>:<code>`, bounded per app. */
-  #alarm(
-    app: string,
-    instance: string | undefined,
-    message: Record<string, unknown>,
-    text: string,
-  ): void {
-    if (typeof message.code !== 'string' || !namePattern.test(message.code)) return;
+  #alarm(app: string, instance: string | undefined, message: ServiceMessageOf<'alarm'>): void {
     const prefix = `app:${app}:`;
     const code = `${prefix}${message.code}`;
     const subject = instance ?? app;
-    const safe = escapeControls(text, maxTextLength);
-    if (message.active === false) {
+    const safe = escapeControls(message.text, maxTextLength);
+    if (!message.active) {
       this.#options.alarms.clear(code, safe || `${message.code} cleared`, subject);
       return;
     }
-    const severity = (
-      severities.has(message.severity as string) ? message.severity : 'warning'
-    ) as Severity;
     const held = this.#options.alarms.active().filter((alarm) => alarm.code.startsWith(prefix));
     const known = held.some((alarm) => alarm.code === code && alarm.subject === subject);
     if (!known && held.length >= this.#options.maxAppAlarms) {
@@ -90,6 +67,6 @@ export class ServiceMessages {
       return;
     }
     this.#alarmsFull.delete(app);
-    this.#options.alarms.raise(code, severity, safe, subject);
+    this.#options.alarms.raise(code, message.severity, safe, subject);
   }
 }
