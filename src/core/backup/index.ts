@@ -3,14 +3,14 @@
  * native binaries) and files, restores, templates and schedules. The subsystem's only public
  * surface.
  */
+export { BackupService } from './backup-service.js';
+export { defaultLabel } from './naming.js';
 export {
-  BackupService,
-  defaultLabel,
   type BackupEntry,
   type BackupSchedule,
   type DumpCheck,
   type BackupServiceOptions,
-} from './backup-service.js';
+} from './model.js';
 export {
   archiveFormat,
   readManifest,
