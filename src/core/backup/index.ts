@@ -11,13 +11,8 @@ export {
   type DumpCheck,
   type BackupServiceOptions,
 } from './model.js';
-export {
-  archiveFormat,
-  readManifest,
-  unpackArchive,
-  writeArchive,
-  type BackupManifest,
-} from './archive.js';
+export { archiveFormat, writeArchive, type BackupManifest } from './archive.js';
+export { readManifest, unpackArchive } from './archive-read.js';
 export { replayDump, type ReplayOptions, type ReplayResult } from './replay.js';
 export { DumpScript, RowCounter, type ScriptPiece } from './dump-script.js';
 export {

@@ -2,7 +2,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { AppvisorError } from '../errors/index.js';
-import { readManifest, type BackupManifest } from './archive.js';
+import { readManifest } from './archive-read.js';
+import type { BackupManifest } from './archive.js';
 import type { BackupContext } from './context.js';
 import type { BackupEntry } from './model.js';
 

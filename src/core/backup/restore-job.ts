@@ -9,7 +9,7 @@ import { extract as extractTar } from 'tar';
 import { hasControlChars } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceView, RestoreTarget } from '../instances/index.js';
-import { readManifest, unpackArchive } from './archive.js';
+import { readManifest, unpackArchive } from './archive-read.js';
 import type { BackupContext } from './context.js';
 import { checking, concerning } from './field-errors.js';
 
