@@ -26,7 +26,7 @@ import { AppvisorError } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
 import { AdminListener, Front, instanceResolver, type FrontAddress } from './core/front/index.js';
 import { BackupService, defaultLabel } from './core/backup/index.js';
-import { InstanceService } from './core/instances/index.js';
+import { InstanceService, instanceDatabases } from './core/instances/index.js';
 import {
   MetricsServer,
   MonitorSampler,
@@ -289,7 +289,7 @@ export async function startManager(
     const instances = await group.startOne(
       new InstanceService({
         store,
-        database,
+        database: instanceDatabases(database),
         apps,
         events,
         alarms,

@@ -1,4 +1,5 @@
 export { InstanceService } from './instance-service.js';
+export { instanceDatabases, type InstanceDatabases } from './databases.js';
 export {
   type AdminLogin,
   type BackupSource,
