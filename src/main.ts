@@ -22,9 +22,15 @@ import {
 } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
-import { AppvisorError } from './core/errors/index.js';
+import { AppvisorError, type ErrorCode } from './core/errors/index.js';
 import { EventLog } from './core/events/index.js';
-import { AdminListener, Front, instanceResolver, type FrontAddress } from './core/front/index.js';
+import {
+  AdminListener,
+  Front,
+  grantExchange,
+  instanceResolver,
+  type FrontAddress,
+} from './core/front/index.js';
 import { BackupService, defaultLabel } from './core/backup/index.js';
 import { InstanceService } from './core/instances/index.js';
 import {
@@ -49,7 +55,7 @@ import { version } from './lib/version.js';
 import { keepAlive } from './lib/last-resort.js';
 
 /** Error codes that mean "this start cannot work as configured": exit code 2. */
-const startupCodes = new Set([
+const startupCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CONFIG_INVALID',
   'DATA_DIR_UNUSABLE',
   'PORT_IN_USE',
@@ -488,16 +494,7 @@ export async function startManager(
       ),
     );
     adminListener.setHandler(api.handler);
-    front.setGrantExchange((token, challenge) => {
-      const instance = grants.instanceOf(token);
-      if (instance === undefined) {
-        throw new AppvisorError(
-          'UNAUTHORIZED',
-          'the grant is unknown or expired: open the instance from the admin UI again',
-        );
-      }
-      return instances.adminLogin(instance, challenge);
-    });
+    front.setGrantExchange(grantExchange({ grants, instances }));
     const adminAt = adminListener.address();
     if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
     front.setInstanceResolver(
@@ -574,13 +571,13 @@ function urlOf({ scheme, host, port }: FrontAddress, path: string): string {
  */
 export async function runDaemon(input: DaemonInput): Promise<number> {
   const print = (text: string) => input.stdout.write(`${text}\n`);
+  // The operator's own terminal: an unexpected error's message is shown too, as INTERNAL.
   const fail = (error: unknown): number => {
-    if (error instanceof AppvisorError) {
-      input.stderr.write(`appvisor: error ${error.code}: ${error.message}\n`);
-      return startupCodes.has(error.code) ? 2 : 1;
-    }
-    input.stderr.write(`appvisor: error INTERNAL: ${(error as Error).message}\n`);
-    return 1;
+    const known = error instanceof AppvisorError ? error : undefined;
+    input.stderr.write(
+      `appvisor: error ${known?.code ?? 'INTERNAL'}: ${(error as Error | undefined)?.message}\n`,
+    );
+    return known && startupCodes.has(known.code) ? 2 : 1;
   };
 
   let manager: Manager;

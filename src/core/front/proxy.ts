@@ -10,6 +10,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
 import { sessionCookieName } from '../auth/index.js';
+import { AppvisorError, sendError } from '../errors/index.js';
+
+/** Seconds a visitor is told to wait (Retry-After) while an instance cannot be reached. */
+export const retrySeconds = 2;
 
 /** Where a request for an instance goes. */
 export interface InstanceTarget {
@@ -29,10 +33,10 @@ export interface InstanceTarget {
   ready: boolean;
   /**
    * Set while the platform cannot let the instance serve although it is ready (its database
-   * server is restarting): requests and upgrades are answered 503 with this code and message
-   * and Retry-After, and do not reach the service.
+   * server is restarting): requests are answered with this error (upgrades with a bare 503)
+   * and do not reach the service.
    */
-  outage?: { code: string; message: string } | undefined;
+  outage?: AppvisorError | undefined;
   /** The path the instance is registered under (the request path starts with it). */
   path?: string;
   /** The app's `web.static` folder, whose files the front serves itself. */
@@ -127,18 +131,12 @@ export function forwardHeaders(
   return out;
 }
 
-function unavailable(
-  response: ServerResponse,
-  message: string,
-  code = 'INSTANCE_UNAVAILABLE',
-): void {
-  const text = JSON.stringify({ code, message });
-  response.writeHead(503, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'retry-after': '2',
-  });
-  response.end(text);
+/** The instance's service cannot be reached now: 503, retry shortly. */
+function unavailable(response: ServerResponse, message: string): void {
+  sendError(
+    response,
+    new AppvisorError('INSTANCE_UNAVAILABLE', message, { retryAfter: retrySeconds }),
+  );
 }
 
 /** A reason phrase fit to pass on: printable ASCII and tabs (not Node's obs-text or DEL). */
@@ -146,15 +144,14 @@ const plainReason = /^[\t\x20-\x7e]*$/;
 
 /** The service answered something that cannot be relayed. */
 function badGateway(response: ServerResponse, id: string): void {
-  const text = JSON.stringify({
-    code: 'INSTANCE_UNAVAILABLE',
-    message: `the service of instance ${id} sent an answer that cannot be relayed`,
-  });
-  response.writeHead(502, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
+  sendError(
+    response,
+    new AppvisorError(
+      'INSTANCE_UNAVAILABLE',
+      `the service of instance ${id} sent an answer that cannot be relayed`,
+      { status: 502 },
+    ),
+  );
 }
 
 /**
@@ -169,7 +166,7 @@ export function proxyRequest(
   scheme: 'http' | 'https',
 ): void {
   if (target.outage) {
-    unavailable(response, target.outage.message, target.outage.code);
+    sendError(response, target.outage);
     return;
   }
   if (!target.ready || !target.socket) {
@@ -263,8 +260,7 @@ export function handOff(
   return true;
 }
 
-const unavailableHead =
-  'HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+const unavailableHead = `HTTP/1.1 503 Service Unavailable\r\nretry-after: ${retrySeconds}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
 
 /** A response head as the front writes it to a raw client socket. */
 function responseHead(
