@@ -18,7 +18,8 @@ import {
 } from '../../lib/server-guard.js';
 import { AppvisorError, httpErrorOf, sendError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
-import { handOff, proxyRequest, proxyUpgrade, retrySeconds, type InstanceTarget } from './proxy.js';
+import { proxyRequest, retrySeconds, type InstanceTarget } from './proxy.js';
+import { handOff, proxyUpgrade } from './upgrade.js';
 import { serveStatic } from './static-files.js';
 import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
 
