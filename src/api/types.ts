@@ -218,13 +218,8 @@ export interface EventsReport {
   events: ManagerEvent[];
 }
 
-/** What every failed request answers. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-  /** The request field the error concerns, when it concerns one. */
-  field?: string;
-}
+/** What every failed request answers (its shape is core/errors'). */
+export type { ErrorBody } from '../core/errors/index.js';
 
 /** `GET /alarms`: the active alarms, oldest first. */
 export interface AlarmsReport {
