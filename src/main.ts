@@ -38,6 +38,7 @@ import { SettingsService } from './core/settings/index.js';
 import { clientConnections, ManagerStatus, managerDiagnostics } from './core/status/index.js';
 import { Sandbox } from './core/supervisor/index.js';
 import { Store } from './core/store/index.js';
+import { ConfigTransfer } from './core/transfer/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { ComponentGroup, type Component } from './lib/lifecycle.js';
 import { createLogger, type Logger } from './lib/logger.js';
@@ -441,8 +442,20 @@ export async function startManager(
       alarms,
       appStore,
     });
+    const configTransfer = new ConfigTransfer({
+      settings,
+      certificates,
+      sources: appStore.sources,
+      appStore,
+      apps,
+      instances,
+      backups,
+      events,
+      logger,
+    });
     const api = await buildApi({
       logger,
+      configTransfer,
       auth,
       grants,
       apps,
