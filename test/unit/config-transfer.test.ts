@@ -4,7 +4,7 @@
  * of every step when one fails.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { AppvisorError } from '../../src/core/errors/index.js';
 import {
   ConfigTransfer,
@@ -13,6 +13,13 @@ import {
   type ConfigDocument,
   type TransferPorts,
 } from '../../src/core/transfer/index.js';
+import { makeEcCertificate } from '../helpers/certificates.js';
+
+/** The fake platforms' certificate: a real one, since an import checks it. */
+let certificate = { cert: '', key: '' };
+before(async () => {
+  certificate = await makeEcCertificate();
+});
 
 function baseDocument(): ConfigDocument {
   return {
@@ -103,7 +110,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
     },
     certificates: {
       status: () => ({ subject: 'CN=old' }) as never,
-      pair: () => ({ cert: 'old', key: 'old' }),
+      pair: () => certificate,
       set: () => Promise.reject(new Error('not in these tests')),
     },
     sources: {
@@ -328,5 +335,32 @@ describe('importing into a platform', () => {
         error.code === 'IMPORT_CONFLICT' && /the path of the instance acme/.test(error.message),
     );
     assert.deepEqual(platform.log, []);
+  });
+
+  test('an alarm URL keeps its credentials out of the file and in the secrets', async () => {
+    const source = fakePlatform();
+    source.settings.alarmUrl = 'https://hook:s3cret-token@alarms.example.com/in';
+    const plain = await source.transfer.export();
+    assert.equal(plain.platform.alarmUrl, 'https://alarms.example.com/in');
+    assert.ok(!renderDocument(plain).includes('s3cret-token'));
+    // Importing the file without secrets back leaves the URL with its credentials alone.
+    const same = await source.transfer.import(renderDocument(plain), { dryRun: true });
+    assert.ok(!same.changes.some((change) => change.field === 'alarmUrl'));
+
+    const sealed = await source.transfer.export({
+      includeSecrets: true,
+      passphrase: 'a passphrase',
+    });
+    assert.ok(!renderDocument(sealed).includes('s3cret-token'));
+    const target = fakePlatform();
+    const result = await target.transfer.import(renderDocument(sealed), {
+      passphrase: 'a passphrase',
+    });
+    assert.equal(target.settings.alarmUrl, 'https://hook:s3cret-token@alarms.example.com/in');
+    assert.ok(!JSON.stringify(result).includes('s3cret-token'));
+    await assert.rejects(
+      target.transfer.import(renderDocument(sealed), { passphrase: 'wrong one' }),
+      (error: AppvisorError) => error.code === 'PASSPHRASE_WRONG',
+    );
   });
 });

@@ -109,6 +109,24 @@ export interface SecretParts {
   certificate?: { cert: string; key: string };
   /** Instance passwords by instance id. */
   instancePasswords: Record<string, string>;
+  /** The alarm URL with its `user:password@`, when it has one (the file shows it without). */
+  alarmUrl?: string;
+}
+
+/**
+ * A URL without its `user:password@`: what the file shows of an alarm URL, whose credentials
+ * are a secret. Anything that is not a URL is returned as it is.
+ */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return url;
+  }
 }
 
 /** Largest configuration file read, in bytes. */

@@ -1,6 +1,12 @@
 /** Writing the configuration file from what the platform has now. */
 import { hostname } from 'node:os';
-import { documentFormat, documentKind, type ConfigDocument, type SecretParts } from './document.js';
+import {
+  documentFormat,
+  documentKind,
+  withoutCredentials,
+  type ConfigDocument,
+  type SecretParts,
+} from './document.js';
 import type { TransferPorts } from './ports.js';
 import { sealSecrets } from './secrets.js';
 
@@ -47,7 +53,7 @@ export async function exportDocument(
     platform: {
       label: settings.label,
       dnsName: settings.dnsName,
-      alarmUrl: settings.alarmUrl,
+      alarmUrl: withoutCredentials(settings.alarmUrl),
       alarmEmail: settings.alarmEmail,
     },
     stores: (await ports.sources.list()).map(({ name, url, keys, allowUnsigned }) => ({
@@ -62,15 +68,19 @@ export async function exportDocument(
   };
   if (options.includeSecrets) {
     document.secrets = {
-      encrypted: await sealSecrets(collectSecrets(ports), options.passphrase ?? ''),
+      encrypted: await sealSecrets(
+        collectSecrets(ports, settings.alarmUrl),
+        options.passphrase ?? '',
+      ),
     };
   }
   return document;
 }
 
-function collectSecrets(ports: TransferPorts): SecretParts {
+function collectSecrets(ports: TransferPorts, alarmUrl: string): SecretParts {
   // Also a self-signed certificate: clients that trust it by its fingerprint keep trusting it.
   const parts: SecretParts = { certificate: ports.certificates.pair(), instancePasswords: {} };
+  if (withoutCredentials(alarmUrl) !== alarmUrl) parts.alarmUrl = alarmUrl;
   for (const view of ports.instances.list()) {
     const password = ports.instances.show(view.id, { reveal: true }).password;
     if (password !== undefined) parts.instancePasswords[view.id] = password;

@@ -8,12 +8,13 @@
 import type { AppSettingsChange } from '../catalog/index.js';
 import type { InstanceView } from '../instances/index.js';
 import type { PlatformSettingsChange } from '../settings/index.js';
-import type {
-  AppPart,
-  ConfigDocument,
-  InstancePart,
-  SecretParts,
-  StorePart,
+import {
+  withoutCredentials,
+  type AppPart,
+  type ConfigDocument,
+  type InstancePart,
+  type SecretParts,
+  type StorePart,
 } from './document.js';
 import type { TransferPorts } from './ports.js';
 
@@ -63,16 +64,43 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-async function platformSteps(ports: TransferPorts, document: ConfigDocument): Promise<Step[]> {
+/**
+ * The alarm URL to set: the secret one (with its credentials) while the file's shows the same
+ * URL without them; the file's when it was edited. Undefined: leave the current one, which is
+ * the file's once its credentials are left out.
+ */
+function alarmUrlOf(
+  current: string,
+  document: ConfigDocument,
+  secrets: SecretParts | undefined,
+): string | undefined {
+  const shown = document.platform.alarmUrl;
+  const secret = secrets?.alarmUrl;
+  const wanted = secret !== undefined && withoutCredentials(secret) === shown ? secret : shown;
+  if (wanted === current) return undefined;
+  if (wanted === shown && withoutCredentials(current) === shown) return undefined;
+  return wanted;
+}
+
+async function platformSteps(
+  ports: TransferPorts,
+  document: ConfigDocument,
+  secrets: SecretParts | undefined,
+): Promise<Step[]> {
   const current = await ports.settings.get();
   const steps: Step[] = [];
   for (const field of ['label', 'dnsName', 'alarmUrl', 'alarmEmail'] as const) {
     const from = current[field];
-    const to = document.platform[field];
-    if (from === to) continue;
+    const to =
+      field === 'alarmUrl' ? alarmUrlOf(from, document, secrets) : document.platform[field];
+    if (to === undefined || from === to) continue;
     const patch = (value: string): PlatformSettingsChange => ({ [field]: value });
     steps.push({
-      change: changed('platform', field, from, to),
+      // An alarm URL is shown without its credentials, which are a secret.
+      change:
+        field === 'alarmUrl'
+          ? changed('platform', field, withoutCredentials(from), withoutCredentials(to))
+          : changed('platform', field, from, to),
       apply: () => ports.settings.update(patch(to)),
       undo: () => ports.settings.update(patch(from)),
     });
@@ -351,7 +379,7 @@ export async function planImport(
   secrets: SecretParts | undefined,
 ): Promise<Step[]> {
   return [
-    ...(await platformSteps(ports, document)),
+    ...(await platformSteps(ports, document, secrets)),
     ...certificateSteps(ports, secrets),
     ...(await storeSteps(ports, document)),
     ...(await appSteps(ports, document)),
