@@ -26,6 +26,7 @@ import {
 import { SettingsService } from './core/settings/index.js';
 import { ManagerStatus } from './core/status/index.js';
 import { Store } from './core/store/index.js';
+import { ConfigTransfer } from './core/transfer/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { once } from './lib/lifecycle.js';
 import { apiContext } from './manager/api-context.js';
@@ -176,8 +177,20 @@ export async function startManager(
       alarms,
       appStore,
     });
+    const configTransfer = new ConfigTransfer({
+      settings,
+      certificates,
+      sources: appStore.sources,
+      appStore,
+      apps,
+      instances,
+      backups,
+      events,
+      logger,
+    });
     const api = await buildApi(
       apiContext(basis, {
+        configTransfer,
         auth,
         grants,
         apps,

@@ -10,6 +10,8 @@ import type {
   backupRestoreBody,
   backupScheduleBody,
   certificateBody,
+  configExportBody,
+  configImportBody,
   instanceCreateBody,
   instanceUpdateBody,
   monitorHistoryQuery,
@@ -61,6 +63,14 @@ export type {
   StoreVersionView,
   UpdateCheck,
 } from '../core/appstore/index.js';
+
+export type { ConfigDocument, ImportResult, PlannedChange } from '../core/transfer/index.js';
+
+/** `POST /config/export`. */
+export type ConfigExportBody = RequestOf<typeof configExportBody>;
+
+/** `POST /config/import`. */
+export type ConfigImportBody = RequestOf<typeof configImportBody>;
 
 /** `GET /store/sources`. */
 export interface StoreSourceList {

@@ -13,6 +13,7 @@ import { registerAlarms } from './commands/alarms.js';
 import { registerApp, registerLogs } from './commands/app.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCert } from './commands/cert.js';
+import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerInstance } from './commands/instance.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -88,6 +89,7 @@ export async function run(
   registerCert(cli);
   registerLogs(cli);
   registerSettings(cli);
+  registerConfig(cli);
   registerStore(cli);
   registerAdmin(cli);
 

@@ -1,24 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BackupEntry, BackupSchedule, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
 import type { Cli, CommandContext } from '../context.js';
 import { onOff, printJson, table } from '../output.js';
-
-/** Reads a passphrase from a file (first line), never from the command line (ps shows it). */
-async function passphraseFrom(file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
-  const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new CliError(
-      'BAD_REQUEST',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-    );
-  });
-  const line = text.split(/\r?\n/)[0] ?? '';
-  if (!line) throw new CliError('BAD_REQUEST', `${file} holds no passphrase on its first line`);
-  return line;
-}
+import { passphraseFrom } from '../passphrase.js';
 
 function kib(bytes: number): string {
   return bytes < 1024 * 1024

@@ -80,6 +80,18 @@ export const errorCatalog = {
   },
   RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
   SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
+  IMPORT_INVALID: {
+    status: 400,
+    text: 'The configuration file is not valid; nothing was changed.',
+  },
+  IMPORT_CONFLICT: {
+    status: 409,
+    text: 'The configuration file does not fit this platform as it is; nothing was changed.',
+  },
+  IMPORT_FAILED: {
+    status: 500,
+    text: 'The configuration import failed and could not be undone completely.',
+  },
   DUMP_FAILED: { status: 500, text: 'A database dump failed.' },
   DISK_FULL: {
     status: 507,

@@ -9,4 +9,11 @@ export {
   type InstanceState,
   type InstanceView,
 } from './model.js';
-export { applyTraceChanges, normalizeDomain, normalizePath, traceFlagNames } from './validation.js';
+export {
+  applyTraceChanges,
+  checkInstanceId,
+  checkPassword,
+  normalizeDomain,
+  normalizePath,
+  traceFlagNames,
+} from './validation.js';

@@ -11,6 +11,7 @@ import {
 import { ConfirmDialog, ErrorText, Field, Notice, formErrors } from '../components.js';
 import { dateTime } from '../format.js';
 import { useAction } from '../hooks.js';
+import { ConfigFileSection } from './settings/config-file.js';
 
 type PlatformFields = Required<PlatformSettingsChange>;
 
@@ -366,7 +367,10 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
   );
 }
 
-/** Platform label, DNS name and alarm targets, the TLS certificate, the admin password. */
+/**
+ * Platform label, DNS name and alarm targets, the admin password, the TLS certificate, the
+ * configuration file.
+ */
 export function SettingsPage(props: { onLoggedOut: (message: string) => void }) {
   const [notice, setNotice] = useState<string>();
   return (
@@ -387,6 +391,7 @@ export function SettingsPage(props: { onLoggedOut: (message: string) => void }) 
         <PasswordForm onChanged={props.onLoggedOut} />
       </div>
       <CertificateSection onSaved={setNotice} />
+      <ConfigFileSection onDone={setNotice} />
     </section>
   );
 }
