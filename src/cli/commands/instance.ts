@@ -1,18 +1,18 @@
 import type { AdminLogin, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
-import type { Cli, CommandContext } from '../context.js';
-import { onOff, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { onOff, printAnswer, printList, table } from '../output.js';
 
 function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
 }
 
 function printView(context: CommandContext, view: InstanceView): void {
-  if (context.json) {
-    printJson(context.io, view);
-    return;
-  }
-  const rows = [
+  printAnswer(context, view, () => table(viewRows(view)));
+}
+
+function viewRows(view: InstanceView): string[][] {
+  return [
     ['instance', `${view.id} (app ${view.app})`],
     ['state', `${view.state}${view.error ? `: ${view.error}` : ''}`],
     ['domain', view.domain],
@@ -24,7 +24,6 @@ function printView(context: CommandContext, view: InstanceView): void {
     ['data', view.dataDir],
     ...(view.password !== undefined ? [['password', view.password]] : []),
   ];
-  context.io.stdout.write(`${table(rows)}\n`);
 }
 
 /** `appvisor instance create <app> <id> [--domain D] [--path P] [--password PW]` */
@@ -50,19 +49,13 @@ export async function instanceList(
     'GET',
     `/instances${query}`,
   );
-  if (context.json) {
-    printJson(context.io, instances);
-    return;
-  }
-  if (instances.length === 0) {
-    context.io.stdout.write('no instances\n');
-    return;
-  }
-  const rows = [
-    ['ID', 'APP', 'STATE', 'PATH', 'ENABLED'],
-    ...instances.map((i) => [i.id, i.app, i.state, i.path, i.enabled ? 'on' : 'off']),
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printList(context, instances, 'no instances', ['ID', 'APP', 'STATE', 'PATH', 'ENABLED'], (i) => [
+    i.id,
+    i.app,
+    i.state,
+    i.path,
+    i.enabled ? 'on' : 'off',
+  ]);
 }
 
 /** `appvisor instance show <id> [--reveal-password]` */
@@ -115,11 +108,9 @@ export async function instanceTrace(
     changes.length === 0
       ? await context.client.call<InstanceView>('GET', path(id))
       : await context.client.call<InstanceView>('POST', `${path(id)}/trace`, { changes });
-  if (context.json) printJson(context.io, { id: view.id, traceFlags: view.traceFlags });
-  else
-    context.io.stdout.write(
-      `${view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on'}\n`,
-    );
+  printAnswer(context, { id: view.id, traceFlags: view.traceFlags }, () =>
+    view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on',
+  );
 }
 
 /**
@@ -134,8 +125,11 @@ export async function instanceLogin(
   const login = await context.client.call<AdminLogin>('POST', `${path(id)}/login`, {
     challenge: options.challenge,
   });
-  if (context.json) printJson(context.io, login);
-  else context.io.stdout.write(`${JSON.stringify(login.login)}\nsession key ${login.sessionKey}\n`);
+  printAnswer(
+    context,
+    login,
+    () => `${JSON.stringify(login.login)}\nsession key ${login.sessionKey}`,
+  );
 }
 
 /** `appvisor instance delete <id> --yes` */
@@ -147,8 +141,7 @@ export async function instanceDelete(
   if (!options.yes)
     throw new CliError('BAD_REQUEST', `deleting ${id} drops its database and files: add --yes`);
   await context.client.call('DELETE', path(id));
-  if (context.json) printJson(context.io, { ok: true });
-  else context.io.stdout.write(`deleted ${id}\n`);
+  printAnswer(context, { ok: true }, () => `deleted ${id}`);
 }
 
 /** Registers `appvisor instance`. */
@@ -164,30 +157,18 @@ export function registerInstance(cli: Cli): void {
     .option('--domain <domain>', 'its domain (default: this machine name)')
     .option('--path <path>', 'its web path (default /<domain>/<id>)')
     .option('--password <password>', 'its password (default: generated)')
-    .action(
-      async (
-        appId: string,
-        id: string,
-        options: { domain?: string; path?: string; password?: string },
-      ) => {
-        await instanceCreate(cli.context(), appId, id, options);
-      },
-    );
+    .action(withContext(cli, instanceCreate));
   instance
     .command('list')
     .description('every instance')
     .option('--app <app>', 'only those of one app')
-    .action(async (options: { app?: string }) => {
-      await instanceList(cli.context(), options);
-    });
+    .action(withContext(cli, instanceList));
   instance
     .command('show')
     .description('one instance, without its password unless asked')
     .argument('<id>')
     .option('--reveal-password', 'also print the instance password')
-    .action(async (id: string, options: { revealPassword?: boolean }) => {
-      await instanceShow(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceShow));
   instance
     .command('set')
     .description("change an instance's settings")
@@ -197,9 +178,7 @@ export function registerInstance(cli: Cli): void {
     .option('--password <password>')
     .option('--enabled <on|off>')
     .option('--exclude-from-backup <on|off>')
-    .action(async (id: string, options: InstanceSetOptions) => {
-      await instanceSet(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceSet));
   instance
     .command('trace')
     .description('turn trace flags on (+flag) or off (-flag); without flags, show them')
@@ -208,23 +187,17 @@ export function registerInstance(cli: Cli): void {
     // -flag must reach the command as an argument: -http-client is not -h.
     .allowUnknownOption()
     .helpOption(false)
-    .action(async (id: string, changes: string[]) => {
-      await instanceTrace(cli.context(), id, changes);
-    });
+    .action(withContext(cli, instanceTrace));
   instance
     .command('login')
     .description("an admin login for the instance's app: the AppLogin to send after AppChallenge")
     .argument('<id>')
     .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
-    .action(async (id: string, options: { challenge: string }) => {
-      await instanceLogin(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceLogin));
   instance
     .command('delete')
     .description('delete an instance with its database and files')
     .argument('<id>')
     .option('--yes', 'really')
-    .action(async (id: string, options: { yes?: boolean }) => {
-      await instanceDelete(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceDelete));
 }

@@ -6,7 +6,8 @@ import {
   type ConfigImportBody,
   type ImportResult,
 } from '../../api.js';
-import { ErrorText, Field, formErrors } from '../../components.js';
+import { ErrorText } from '../../components.js';
+import { Field, formErrors } from '../../forms.js';
 import { useAction } from '../../hooks.js';
 
 /** Offers a document as a file download, named as the API names it. */
