@@ -93,16 +93,16 @@ export default tseslint.config(
   layer(['src/manager/**'], ['cli', 'sdk', 'ui'], onlySubsystemIndex),
   layer(['src/cli/**'], ['manager', 'sdk', 'ui'], onlySubsystemIndex),
   // The SDK shares only pure files with the manager, which it bundles (scripts/bundle-sdk.mjs):
-  // the protocol's messages and their checks, the AppWebsocket login (node:crypto) and what
-  // pg's errors mean.
+  // the protocol's messages and their checks, the AppWebsocket login (node:crypto), the JSON
+  // answer writer and what pg's errors mean.
   layer(
     ['src/sdk/**'],
     ['core', 'api', 'cli', 'manager', 'ui'],
     [
       {
-        regex: '^(\\.\\./)+lib/(?!(service-protocol|app-login|pg-errors)\\.js$)',
+        regex: '^(\\.\\./)+lib/(?!(service-protocol|app-login|pg-errors|http-json)\\.js$)',
         message:
-          'The SDK imports nothing of the manager but lib/service-protocol.js, lib/app-login.js and lib/pg-errors.js.',
+          'The SDK imports nothing of the manager but lib/service-protocol.js, lib/app-login.js, lib/pg-errors.js and lib/http-json.js.',
       },
     ],
   ),

@@ -23,7 +23,7 @@ const { metafile } = await build({
 
 // The SDK shares only pure files of src/lib with the manager (the eslint rule checks its own
 // imports; this checks what those files bring along): nothing else of the manager, no zod.
-const shared = /^src\/(sdk\/.*|lib\/(service-protocol|app-login|pg-errors))\.ts$/;
+const shared = /^src\/(sdk\/.*|lib\/(service-protocol|app-login|pg-errors|http-json))\.ts$/;
 const foreign = new Set(
   Object.keys(metafile.inputs)
     .map((input) => input.replace(/^(.*\/)?node_modules\/zod\/.*$/, 'zod'))

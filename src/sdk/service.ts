@@ -19,6 +19,7 @@ import {
   type ManagerMessage,
   type ServiceMessage,
 } from '../lib/service-protocol.js';
+import { sendJson } from '../lib/http-json.js';
 
 /** What an app does with one of its instances; every handler is optional. */
 export interface InstanceHandlers {
@@ -125,21 +126,6 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
     };
     promise.then(done, done);
   });
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: object,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
 }
 
 /** Answers an upgrade request with a plain HTTP refusal and drops the socket. */
