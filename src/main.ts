@@ -302,6 +302,10 @@ export async function startManager(
         diskPath: layout.root,
         pause: testPause,
         maxAppAlarms: config.services.maxAlarms,
+        usage: {
+          intervalMs: config.monitor.intervalSeconds * 1000,
+          largeSharePercent: config.instances.largeSharePercent,
+        },
       }),
     );
     above.instances = instances;
@@ -414,9 +418,12 @@ export async function startManager(
         sources: {
           apps: () => apps.processes(),
           instances: () =>
-            instances
-              .list()
-              .map((view) => ({ id: view.id, app: view.app, ready: view.state === 'ready' })),
+            instances.list().map((view) => ({
+              id: view.id,
+              app: view.app,
+              ready: view.state === 'ready',
+              usage: view.usage,
+            })),
           database: () => {
             const info = database.info();
             return { state: info.state, pid: info.pid };

@@ -2,6 +2,7 @@ import type { AdminLogin, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
 import type { Cli, CommandContext } from '../context.js';
 import { onOff, printJson, table } from '../output.js';
+import { measuredNote, registerVacuum, usageCells, usageRow } from './instance-usage.js';
 
 function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
@@ -22,6 +23,7 @@ function printView(context: CommandContext, view: InstanceView): void {
     ['trace', view.traceFlags.length ? view.traceFlags.join(' ') : 'none'],
     ['database', view.database],
     ['data', view.dataDir],
+    ['usage', usageRow(view.usage)],
     ...(view.password !== undefined ? [['password', view.password]] : []),
   ];
   context.io.stdout.write(`${table(rows)}\n`);
@@ -40,12 +42,17 @@ export async function instanceCreate(
   );
 }
 
-/** `appvisor instance list [--app A]` */
+/** `appvisor instance list [--app A] [--sort id|size]` */
 export async function instanceList(
   context: CommandContext,
-  options: { app?: string },
+  options: { app?: string; sort?: string },
 ): Promise<void> {
-  const query = options.app ? `?app=${encodeURIComponent(options.app)}` : '';
+  if (options.sort !== undefined && options.sort !== 'id' && options.sort !== 'size')
+    throw new CliError('BAD_REQUEST', `--sort takes id or size, not "${options.sort}"`);
+  const params = new URLSearchParams();
+  if (options.app) params.set('app', options.app);
+  if (options.sort) params.set('sort', options.sort);
+  const query = params.size > 0 ? `?${params.toString()}` : '';
   const { instances } = await context.client.call<{ instances: InstanceView[] }>(
     'GET',
     `/instances${query}`,
@@ -59,10 +66,17 @@ export async function instanceList(
     return;
   }
   const rows = [
-    ['ID', 'APP', 'STATE', 'PATH', 'ENABLED'],
-    ...instances.map((i) => [i.id, i.app, i.state, i.path, i.enabled ? 'on' : 'off']),
+    ['ID', 'APP', 'STATE', 'PATH', 'ENABLED', 'DATABASE', 'FILES'],
+    ...instances.map((i) => [
+      i.id,
+      i.app,
+      i.state,
+      i.path,
+      i.enabled ? 'on' : 'off',
+      ...usageCells(i.usage),
+    ]),
   ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  context.io.stdout.write(`${table(rows)}\n${measuredNote(instances)}\n`);
 }
 
 /** `appvisor instance show <id> [--reveal-password]` */
@@ -177,7 +191,8 @@ export function registerInstance(cli: Cli): void {
     .command('list')
     .description('every instance')
     .option('--app <app>', 'only those of one app')
-    .action(async (options: { app?: string }) => {
+    .option('--sort <id|size>', 'by id (default), or largest first (database and files)')
+    .action(async (options: { app?: string; sort?: string }) => {
       await instanceList(cli.context(), options);
     });
   instance
@@ -219,6 +234,7 @@ export function registerInstance(cli: Cli): void {
     .action(async (id: string, options: { challenge: string }) => {
       await instanceLogin(cli.context(), id, options);
     });
+  registerVacuum(cli, instance);
   instance
     .command('delete')
     .description('delete an instance with its database and files')

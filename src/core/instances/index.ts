@@ -7,5 +7,9 @@ export {
   type InstanceServiceOptions,
   type InstanceState,
   type InstanceView,
+  type InstanceUsage,
+  type VacuumProgress,
+  type VacuumResult,
 } from './model.js';
+export { usageTotal } from './usage.js';
 export { applyTraceChanges, normalizeDomain, normalizePath, traceFlagNames } from './validation.js';
