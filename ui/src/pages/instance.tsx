@@ -23,6 +23,7 @@ import { dateTime } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
 import { openInstance, useFrontOrigin } from './instances.js';
+import { usageText, VacuumCard } from './instance-usage.js';
 
 /** A strong password made in the browser (144 bits, URL-safe). */
 function generatePassword(): string {
@@ -234,6 +235,7 @@ export function InstancePage(props: { id: string }) {
     ['Domain', instance.domain],
     ['Database', instance.database],
     ['Data folder', instance.dataDir],
+    ['Size', usageText(instance.usage)],
     ['Created', dateTime(instance.createdAt)],
     ['State since', dateTime(instance.since)],
   ];
@@ -296,6 +298,7 @@ export function InstancePage(props: { id: string }) {
           }}
         />
       </div>
+      <VacuumCard instance={instance} />
       <DangerZone
         title="Delete"
         text="Stops the instance, drops its database and removes its data folder."

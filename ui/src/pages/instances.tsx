@@ -21,6 +21,7 @@ import {
   ListTable,
 } from '../components.js';
 import { useAction, usePoll } from '../hooks.js';
+import { MeasuredNote, OrderChoice, SizeCells, type InstanceOrder } from './instance-usage.js';
 
 /**
  * The front's origin as this browser reaches it: apps' pages are served there, never on the
@@ -265,19 +266,68 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
   );
 }
 
-/** Every instance, by app, with its readiness; the create form. */
+/** A table of instances; with `showApp`, a column of their apps. */
+function InstanceTable(props: { instances: InstanceView[]; showApp?: boolean }) {
+  const columns = ['Instance', ...(props.showApp ? ['App'] : []), 'State', 'Path', 'Enabled'];
+  return (
+    <ListTable columns={[...columns, 'Database', 'Files']} actions>
+      {props.instances.map((instance) => (
+        <tr key={instance.id} data-instance={instance.id}>
+          <th scope="row" data-label="Instance">
+            <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
+          </th>
+          {props.showApp && (
+            <td data-label="App">
+              <Link to={`/apps/${id(instance.app)}`}>{instance.app}</Link>
+            </td>
+          )}
+          <td data-label="State">
+            <InstanceBadge instance={instance} />
+          </td>
+          <td data-label="Path">
+            <code>{instance.path}</code>
+          </td>
+          <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
+          <SizeCells usage={instance.usage} />
+          <td>
+            <div class="buttons">
+              <button
+                type="button"
+                onClick={() => {
+                  openInstance(instance);
+                }}
+              >
+                Open
+              </button>
+              <Link class="button" to={`/instances/${id(instance.id)}`}>
+                Edit
+              </Link>
+            </div>
+          </td>
+        </tr>
+      ))}
+    </ListTable>
+  );
+}
+
+/** Every instance, by app or largest first, with its readiness and size; the create form. */
 export function InstancesPage() {
   useFrontOrigin();
   const filter = new URLSearchParams(window.location.search).get('app') ?? undefined;
+  const [order, setOrder] = useState<InstanceOrder>('app');
+  const query = new URLSearchParams();
+  if (filter) query.set('app', filter);
+  if (order === 'size') query.set('sort', 'size');
   const polled = usePoll(
-    () => call<InstanceList>('GET', `/instances${filter ? `?app=${id(filter)}` : ''}`),
+    () => call<InstanceList>('GET', `/instances${query.size > 0 ? `?${query.toString()}` : ''}`),
     3000,
-    filter,
+    query.toString(),
   );
   const hosts = useHostApps();
   const [created, setCreated] = useState<{ id: string; password?: string }>();
+  const instances = polled.data?.instances ?? [];
   const byApp = new Map<string, InstanceView[]>();
-  for (const instance of polled.data?.instances ?? []) {
+  for (const instance of instances) {
     byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
   }
 
@@ -312,44 +362,22 @@ export function InstancesPage() {
         </Notice>
       )}
       {polled.data && byApp.size === 0 && <p class="quiet">No instance yet.</p>}
-      {[...byApp].map(([app, list]) => (
-        <div key={app} class="group">
-          <h2>
-            <Link to={`/apps/${id(app)}`}>{app}</Link>
-          </h2>
-          <ListTable columns={['Instance', 'State', 'Path', 'Enabled']} actions>
-            {list.map((instance) => (
-              <tr key={instance.id} data-instance={instance.id}>
-                <th scope="row" data-label="Instance">
-                  <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
-                </th>
-                <td data-label="State">
-                  <InstanceBadge instance={instance} />
-                </td>
-                <td data-label="Path">
-                  <code>{instance.path}</code>
-                </td>
-                <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
-                <td>
-                  <div class="buttons">
-                    <button
-                      type="button"
-                      onClick={() => {
-                        openInstance(instance);
-                      }}
-                    >
-                      Open
-                    </button>
-                    <Link class="button" to={`/instances/${id(instance.id)}`}>
-                      Edit
-                    </Link>
-                  </div>
-                </td>
-              </tr>
-            ))}
-          </ListTable>
-        </div>
-      ))}
+      {instances.length > 0 && (
+        <>
+          <OrderChoice order={order} onChange={setOrder} />
+          <MeasuredNote instances={instances} />
+        </>
+      )}
+      {order === 'size' && instances.length > 0 && <InstanceTable instances={instances} showApp />}
+      {order === 'app' &&
+        [...byApp].map(([app, list]) => (
+          <div key={app} class="group">
+            <h2>
+              <Link to={`/apps/${id(app)}`}>{app}</Link>
+            </h2>
+            <InstanceTable instances={list} />
+          </div>
+        ))}
       <ErrorText message={hosts.error && `Cannot list the apps: ${hosts.error}`} />
       {hosts.apps && hosts.apps.length === 0 && (
         <p class="quiet">
