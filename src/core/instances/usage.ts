@@ -102,8 +102,15 @@ export class UsageMeter {
     return this.#registry.usage.get(id) ?? unmeasured;
   }
 
+  /**
+   * Measures `lives`; skipped while the database server is not running (nothing to learn, and
+   * no failure to log every interval). An instance whose database or folder cannot be measured
+   * this time (a restore swapping them, a link in the folder's place) keeps its last
+   * measurement, with its time: a passing gap must not clear its alarm and raise it again.
+   */
   async #measure(lives: readonly Live[]): Promise<void> {
     const registry = this.#registry;
+    if (registry.options.database.state !== 'running') return;
     const sizes = await databaseSizes(
       registry.options.database,
       lives.map((live) => live.row.db_name),
@@ -114,10 +121,12 @@ export class UsageMeter {
         maxEntries,
         deadline: Date.now() + walkMs,
       }).catch(() => undefined);
+      const databaseBytes = sizes.get(live.row.db_name) ?? null;
       // Deleted (or deleted and made again) meanwhile: what was measured is not its.
       if (registry.live.get(id) !== live) continue;
+      if ((databaseBytes === null || !files) && registry.usage.has(id)) continue;
       registry.usage.set(id, {
-        databaseBytes: sizes.get(live.row.db_name) ?? null,
+        databaseBytes,
         filesBytes: files?.bytes ?? null,
         filesComplete: files?.complete ?? false,
         measuredAt: new Date().toISOString(),

@@ -4,13 +4,14 @@
  * its progress, in the instance's queue (never during its backup, restore or delete).
  */
 import type pg from 'pg';
+import { bytes } from '../../lib/format.js';
 import { connectClient } from '../../lib/pg-clients.js';
-import { databaseError, databaseSizes } from '../database/index.js';
+import { databaseError, databaseSizes, resetInstanceRoles } from '../database/index.js';
 import { isDiskFull } from '../disk/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceConnection, Row, VacuumProgress, VacuumResult } from './model.js';
 import type { InstanceRegistry } from './registry.js';
-import { connectionOf } from './rows.js';
+import { connectionOf, databaseOf } from './rows.js';
 import { unmeasured, type UsageMeter } from './usage.js';
 
 /**
@@ -103,7 +104,7 @@ export class Vacuumer {
         kind: 'instance.vacuumed',
         severity: 'info',
         subject: id,
-        text: `${what} of instance ${id}: ${result.tables} tables in ${result.seconds} s, database ${result.databaseBytesBefore ?? '?'} → ${result.databaseBytesAfter ?? '?'} bytes`,
+        text: `${what} of instance ${id}: ${result.tables} tables in ${result.seconds} s, database ${sizeText(result.databaseBytesBefore)} → ${sizeText(result.databaseBytesAfter)}`,
       });
       return result;
     } catch (error) {
@@ -124,6 +125,8 @@ export class Vacuumer {
   async #vacuum(row: Row, progress: VacuumProgress): Promise<VacuumResult> {
     const { options } = this.#registry;
     const started = Date.now();
+    // As before a backup: the manager's role of the instance is there and may SET ROLE to it.
+    await resetInstanceRoles(options.database, [databaseOf(options, row)]);
     const before = (await databaseSizes(options.database, [row.db_name])).get(row.db_name) ?? null;
     const connection = connectionOf(options, row);
     const skipped: string[] = [];
@@ -217,6 +220,11 @@ export class Vacuumer {
         });
     }, pollMs);
   }
+}
+
+/** A size for an event's text. */
+function sizeText(value: number | null): string {
+  return value === null ? 'unknown' : bytes(value);
 }
 
 /** What a failed vacuum rejects with: the database's unavailability and a full disk as they are. */
