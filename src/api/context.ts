@@ -8,6 +8,7 @@ import type {
   ApiAuth,
   ApiBackups,
   ApiCertificates,
+  ApiConfigTransfer,
   ApiDisk,
   ApiEvents,
   ApiGrants,
@@ -38,6 +39,8 @@ export interface ApiContext {
   /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
   diagnostics(): Promise<Readable>;
   settings: ApiSettings;
+  /** The configuration file (`/config/export`, `/config/import`). */
+  configTransfer: ApiConfigTransfer;
   /** Samples and their history (`/monitor`). */
   monitor: ApiMonitor;
   /** The Prometheus text of the latest sample (`/metrics`). */

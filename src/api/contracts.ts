@@ -142,6 +142,23 @@ export const settingsBody = z.strictObject({
 });
 export const settingsContract = contract({ body: settingsBody });
 
+// The configuration file.
+
+/** `POST /config/export`: secrets only with a passphrase to seal them (8 characters or more). */
+export const configExportBody = z.strictObject({
+  includeSecrets: z.boolean().default(false),
+  passphrase: passphrase.optional(),
+});
+export const configExportContract = contract({ body: configExportBody.optional() });
+
+/** `POST /config/import`: the file's text as it was read (so errors can name its lines). */
+export const configImportBody = z.strictObject({
+  file: z.string().max(16 * 1024 * 1024),
+  passphrase: passphrase.optional(),
+  dryRun: z.boolean().default(false),
+});
+export const configImportContract = contract({ body: configImportBody });
+
 // Backups.
 
 export const backupListContract = contract({

@@ -5,11 +5,10 @@ import type {
   FastifySchemaValidationError,
 } from 'fastify';
 import { isDiskFull } from '../core/disk/index.js';
-import { AppvisorError, errorCatalog } from '../core/errors/index.js';
+import { AppvisorError, errorBody, httpErrorOf, type HttpError } from '../core/errors/index.js';
 import { isConnectionFailure } from '../lib/pg-errors.js';
 import { escapeControls } from '../lib/text-escape.js';
 import { plainPattern } from './contract.js';
-import type { ErrorBody } from './types.js';
 
 /** Seconds a client should wait before retrying while the database is away (it restarts in 1 s first). */
 const databaseRetryAfter = 5;
@@ -56,69 +55,47 @@ export function formatSchemaError(errors: FastifySchemaValidationError[], dataVa
 
 /**
  * The one mapper from a thrown error to `{code, message}` and its HTTP status. Catalog errors
- * keep their code and message; framework validation errors become BAD_REQUEST; a lost database
- * becomes DATABASE_UNAVAILABLE; anything else is INTERNAL and its details stay in the log.
+ * are answered as core/errors says ({@link httpErrorOf}); framework validation errors become
+ * BAD_REQUEST; a lost database becomes DATABASE_UNAVAILABLE; anything else is INTERNAL and its
+ * details stay in the log.
  */
-export function toErrorBody(error: unknown): {
-  status: number;
-  body: ErrorBody;
-  retryAfter?: number;
-} {
+export function toErrorBody(error: unknown): HttpError {
   if (error instanceof AppvisorError) {
+    const mapped = httpErrorOf(error);
     // A lost database always says when to come back, whoever noticed it.
-    const retryAfter =
-      (error as { retryAfter?: number }).retryAfter ??
-      (error.code === 'DATABASE_UNAVAILABLE' ? databaseRetryAfter : undefined);
-    return {
-      status: error.status,
-      body: {
-        code: error.code,
-        message: error.message,
-        ...(error.field !== undefined ? { field: error.field } : {}),
-      },
-      ...(retryAfter ? { retryAfter } : {}),
-    };
+    if (mapped.retryAfter === undefined && error.code === 'DATABASE_UNAVAILABLE') {
+      return { ...mapped, retryAfter: databaseRetryAfter };
+    }
+    return mapped;
   }
   const fastifyError = (error ?? {}) as Partial<FastifyError>;
   const clientStatus =
     fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500
       ? fastifyError.statusCode
       : undefined;
-  if (clientStatus === 415) {
-    return {
-      status: 415,
-      body: { code: 'UNSUPPORTED_MEDIA_TYPE', message: errorCatalog.UNSUPPORTED_MEDIA_TYPE.text },
-    };
-  }
+  if (clientStatus === 415) return httpErrorOf(new AppvisorError('UNSUPPORTED_MEDIA_TYPE'));
   if (fastifyError.validation || clientStatus) {
-    // The framework's own 4xx (413, ...) keeps its status; the code says "your request".
-    const status = clientStatus ?? 400;
-    const field = validationField(fastifyError.validation);
+    // The framework's own 4xx (413, 414, ...) keeps its status; the code says "your request".
     return {
-      status,
-      body: {
-        code: 'BAD_REQUEST',
-        message: fastifyError.message ?? 'bad request',
-        ...(field !== undefined ? { field } : {}),
-      },
+      status: clientStatus ?? 400,
+      body: errorBody(
+        'BAD_REQUEST',
+        fastifyError.message ?? 'bad request',
+        validationField(fastifyError.validation),
+      ),
     };
   }
   // ENOSPC from a file write, or PostgreSQL's disk_full (53100) from a store write.
   if (isDiskFull(error) || (error as { code?: unknown } | undefined)?.code === '53100') {
-    return {
-      status: errorCatalog.DISK_FULL.status,
-      body: { code: 'DISK_FULL', message: errorCatalog.DISK_FULL.text },
-    };
+    return httpErrorOf(new AppvisorError('DISK_FULL'));
   }
   // A database error no store operation mapped (a pg client of its own: restores, ...).
   if (isConnectionFailure(error)) {
-    return {
-      status: errorCatalog.DATABASE_UNAVAILABLE.status,
-      body: { code: 'DATABASE_UNAVAILABLE', message: errorCatalog.DATABASE_UNAVAILABLE.text },
-      retryAfter: databaseRetryAfter,
-    };
+    return httpErrorOf(
+      new AppvisorError('DATABASE_UNAVAILABLE', undefined, { retryAfter: databaseRetryAfter }),
+    );
   }
-  return { status: 500, body: { code: 'INTERNAL', message: errorCatalog.INTERNAL.text } };
+  return httpErrorOf(new AppvisorError('INTERNAL'));
 }
 
 /** Fastify error handler that answers with {@link toErrorBody}. */

@@ -74,7 +74,8 @@ export class LocalSocketServer implements Component {
     const report: GuardReport = (error, where) => {
       this.#api.app.log.error({ err: error, where }, 'manager.sock: an error escaped');
     };
-    const server = createServer(guardRequests(refuseForwarded(this.#api.handler), report));
+    const failure = toErrorBody(new AppvisorError('INTERNAL'));
+    const server = createServer(guardRequests(refuseForwarded(this.#api.handler), report, failure));
     server.on('connection', trustSocket);
     server.keepAliveTimeout = 5_000;
     // Bound with the umask's mode, the socket would be open to others for a moment, and every

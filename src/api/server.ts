@@ -16,6 +16,7 @@ import { backupRoutes } from './routes/backups.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
 import { monitorRoutes } from './routes/monitor.js';
+import { configRoutes } from './routes/config.js';
 import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
 import { storeRoutes } from './routes/store.js';
@@ -118,6 +119,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       instanceRoutes(api, context);
       certRoutes(api, context);
       settingsRoutes(api, context);
+      configRoutes(api, context);
       backupRoutes(api, context);
       alarmRoutes(api, context);
       monitorRoutes(api, context);

@@ -15,6 +15,7 @@ import type { EventLog } from '../core/events/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
 import type { SettingsService } from '../core/settings/index.js';
+import type { ConfigTransfer } from '../core/transfer/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
 
 /** The admin's logins and password. */
@@ -77,6 +78,9 @@ export type ApiDisk = Pick<DiskWatch, 'report' | 'release' | 'check'>;
 
 /** Platform settings. */
 export type ApiSettings = Pick<SettingsService, 'get' | 'update'>;
+
+/** The configuration file: export and import. */
+export type ApiConfigTransfer = Pick<ConfigTransfer, 'export' | 'import'>;
 
 /** Samples and their history. */
 export type ApiMonitor = Pick<MonitorSampler, 'current' | 'history'>;

@@ -10,6 +10,8 @@ import type {
   backupRestoreBody,
   backupScheduleBody,
   certificateBody,
+  configExportBody,
+  configImportBody,
   instanceCreateBody,
   instanceUpdateBody,
   instanceVacuumBody,
@@ -68,6 +70,14 @@ export type {
   StoreVersionView,
   UpdateCheck,
 } from '../core/appstore/index.js';
+
+export type { ConfigDocument, ImportResult, PlannedChange } from '../core/transfer/index.js';
+
+/** `POST /config/export`. */
+export type ConfigExportBody = RequestOf<typeof configExportBody>;
+
+/** `POST /config/import`. */
+export type ConfigImportBody = RequestOf<typeof configImportBody>;
 
 /** `GET /store/sources`. */
 export interface StoreSourceList {
@@ -231,13 +241,8 @@ export interface EventsReport {
   events: ManagerEvent[];
 }
 
-/** What every failed request answers. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-  /** The request field the error concerns, when it concerns one. */
-  field?: string;
-}
+/** What every failed request answers (its shape is core/errors'). */
+export type { ErrorBody } from '../core/errors/index.js';
 
 /** `GET /alarms`: the active alarms, oldest first. */
 export interface AlarmsReport {

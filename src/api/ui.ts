@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { AppvisorError } from '../core/errors/index.js';
+import { AppvisorError, sendError } from '../core/errors/index.js';
 import { serveStatic } from '../core/front/index.js';
-import { toErrorBody } from './errors.js';
 
 /** Where the admin UI lives on the front. */
 export const uiPrefix = '/manager';
@@ -58,13 +57,7 @@ export async function serveUi(
 ): Promise<void> {
   if (await serveStatic(request, response, uiDir, rest, { headers: headersFor })) return;
   if (looksLikeFile(rest)) {
-    const answer = toErrorBody(new AppvisorError('NOT_FOUND', `no file ${uiPrefix}${rest}`));
-    const body = JSON.stringify(answer.body);
-    response.writeHead(answer.status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    response.end(body);
+    sendError(response, new AppvisorError('NOT_FOUND', `no file ${uiPrefix}${rest}`));
     return;
   }
   if (await serveStatic(request, response, uiDir, '/index.html', { headers: headersFor })) return;

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ApiClient } from './client.js';
 import type { Io } from './output.js';
 
@@ -29,6 +29,23 @@ export interface Cli {
 }
 
 /** Option parser of repeatable options: each value adds to the list. */
-export function collect(value: string, previous: string[]): string[] {
+function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A repeatable option (`--key A --key B`): its values as a list, empty when not given. */
+export function repeatable(flags: string, description: string): Option {
+  return new Option(flags, description).argParser(collect).default([]);
+}
+
+/**
+ * The action of a command that talks to the manager: `command` called with the context of
+ * the run (made when the command runs, after the global options are parsed) and commander's
+ * arguments (the command's arguments, then its options).
+ */
+export function withContext<A extends unknown[]>(
+  cli: Pick<Cli, 'context'>,
+  command: (context: CommandContext, ...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return (...args) => command(cli.context(), ...args);
 }

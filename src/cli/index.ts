@@ -13,6 +13,7 @@ import { registerAlarms } from './commands/alarms.js';
 import { registerApp, registerLogs } from './commands/app.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCert } from './commands/cert.js';
+import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerInstance } from './commands/instance.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -29,19 +30,9 @@ interface GlobalOptions {
   token?: string;
 }
 
-/** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
-export async function run(
-  argv: string[],
-  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
-  env: Record<string, string | undefined> = process.env,
-): Promise<number> {
-  let exitCode = 0;
-  // Not commander's version option: it would take `store install --version V` for itself.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    io.stdout.write(`${version}\n`);
-    return 0;
-  }
-  const program = new Command('appvisor')
+/** The program with its global options, writing its help and usage errors to `io`. */
+function makeProgram(io: Io): Command {
+  return new Command('appvisor')
     .description('appvisor: a self-hosted app platform')
     .addHelpText('after', '\nappvisor --version prints the version.')
     .option('--data <dir>', 'data folder (default ./data, or APPVISOR_DATA)')
@@ -54,23 +45,62 @@ export async function run(
       writeErr: (text) => io.stderr.write(text),
     })
     .showHelpAfterError('(add --help for usage)');
+}
 
+/** Where the manager is: `--url` (with `--token`), else the socket in the data folder. */
+function targetOf(options: GlobalOptions, env: Record<string, string | undefined>): Target {
+  const url = options.url ?? env.APPVISOR_URL;
+  if (url) {
+    const token = options.token ?? env.APPVISOR_TOKEN;
+    return token ? { url, token } : { url };
+  }
+  const data = resolve(options.data ?? env.APPVISOR_DATA ?? './data');
+  return { socket: resolve(data, 'manager.sock') };
+}
+
+/** The exit code of a failed run, its error printed: 2 for usage, 1 for the rest. */
+function failure(error: unknown, io: Io): number {
+  if (error instanceof CommanderError) {
+    if (
+      error.exitCode === 0 ||
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version'
+    )
+      return 0;
+    if (error.code === 'appvisor.usage') io.stderr.write(`error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof CliError) {
+    io.stderr.write(`error ${error.code}: ${error.message}\n`);
+    return 1;
+  }
+  io.stderr.write(`error INTERNAL: ${(error as Error).message}\n`);
+  return 1;
+}
+
+/** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
+export async function run(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  let exitCode = 0;
+  // Not commander's version option: it would take `store install --version V` for itself.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${version}\n`);
+    return 0;
+  }
+  const program = makeProgram(io);
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const target = (): Target => {
-    const options = globals();
-    const url = options.url ?? env.APPVISOR_URL;
-    if (url) {
-      const token = options.token ?? env.APPVISOR_TOKEN;
-      return token ? { url, token } : { url };
-    }
-    const data = resolve(options.data ?? env.APPVISOR_DATA ?? './data');
-    return { socket: resolve(data, 'manager.sock') };
-  };
   const cli: Cli = {
     program,
     io,
     env,
-    context: () => ({ client: new ApiClient(target()), io, json: Boolean(globals().json) }),
+    context: () => ({
+      client: new ApiClient(targetOf(globals(), env)),
+      io,
+      json: Boolean(globals().json),
+    }),
     json: () => Boolean(globals().json),
     dataOption: () => globals().data,
     setExitCode: (code) => {
@@ -88,6 +118,7 @@ export async function run(
   registerCert(cli);
   registerLogs(cli);
   registerSettings(cli);
+  registerConfig(cli);
   registerStore(cli);
   registerAdmin(cli);
 
@@ -95,21 +126,6 @@ export async function run(
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (
-        error.exitCode === 0 ||
-        error.code === 'commander.helpDisplayed' ||
-        error.code === 'commander.version'
-      )
-        return 0;
-      if (error.code === 'appvisor.usage') io.stderr.write(`error: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof CliError) {
-      io.stderr.write(`error ${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`error INTERNAL: ${(error as Error).message}\n`);
-    return 1;
+    return failure(error, io);
   }
 }

@@ -17,13 +17,20 @@ export interface AppLoginFields {
   info?: unknown;
 }
 
+/**
+ * Hex SHA-256 as innovaphone's JavaScript client computes it: its `innovaphone.crypto.sha256`
+ * passes the text through `Utf8Encode`, which replaces every CR LF with LF first (a lone CR or
+ * LF stays). The digest, the session key and `hash` all go through it, so a field or data with
+ * CR LF gives the value that client gives. RC4 (`encrypt`) takes the bytes as they are: the
+ * client encodes them with `TextEncoder`, which keeps CR LF.
+ */
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n'), 'utf8').digest('hex');
 }
 
 /**
  * The digest of a login: lowercase hex SHA-256 of
- * `app:domain:sip:guid:dn[:info]:challenge:password`.
+ * `app:domain:sip:guid:dn[:info]:challenge:password` (CR LF hashed as LF, see sha256Hex).
  */
 export function loginDigest(fields: AppLoginFields, challenge: string, password: string): string {
   const parts = [

@@ -1,36 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { sendJson, type JsonAnswer } from './http-json.js';
 
 /** What a guard reports: the error and where it was caught. */
 export type GuardReport = (error: unknown, where: string) => void;
 
-/** Answers `{code, message}` with the status and closes the connection afterwards. */
-export function answerAndClose(
-  response: ServerResponse,
-  status: number,
-  body: { code: string; message: string },
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    connection: 'close',
-  });
-  response.end(text);
+/** Answers a JSON body with the status and closes the connection afterwards. */
+export function answerAndClose(response: ServerResponse, status: number, body: object): void {
+  sendJson(response, status, body, { connection: 'close' });
 }
 
-/** Answers 500 when nothing was sent yet; otherwise cuts the response (its head is out). */
-function fail(response: ServerResponse): void {
+/** Answers `failure` when nothing was sent yet; otherwise cuts the response (its head is out). */
+function fail(response: ServerResponse, failure: JsonAnswer): void {
   try {
     if (response.headersSent) {
       response.destroy();
       return;
     }
-    answerAndClose(response, 500, {
-      code: 'INTERNAL',
-      message: 'An unexpected error happened; see the manager log.',
-    });
+    answerAndClose(response, failure.status, failure.body);
   } catch {
     response.destroy();
   }
@@ -39,17 +27,19 @@ function fail(response: ServerResponse): void {
 /**
  * A request handler that cannot end the process: a throw out of a server's `request` listener
  * is an uncaught exception (fatal, by Node's default), and a rejection of what an async
- * handler returns is an unhandled one. Either is reported and answered 500 (or the response
- * cut, when its head is out already).
+ * handler returns is an unhandled one. Either is reported and answered with `failure` (the
+ * caller's error answer: this layer knows no error codes), or the response cut when its head
+ * is out already.
  */
 export function guardRequests(
   handler: (request: IncomingMessage, response: ServerResponse) => unknown,
   report: GuardReport,
+  failure: JsonAnswer,
 ): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
     const failed = (error: unknown) => {
       report(error, `${request.method ?? '?'} request`);
-      fail(response);
+      fail(response, failure);
     };
     try {
       const result = handler(request, response);

@@ -116,6 +116,14 @@ export interface AppWebsocketOptions {
   session(session: AppSession, instance: Instance): void;
   /** Closes a connection that has not logged in after this long; default 30 s. */
   loginTimeoutMs?: number;
+  /**
+   * Answers a client's `CheckBuild` (innovaphone's JavaScript client sends it with the URL of
+   * the page it runs in, `location.href`, before it logs in): a URL to load instead, when that
+   * page is of another build than this service serves, or undefined when it is fine. Without
+   * this option, or when it throws (logged to the instance), the answer has no `url`, which
+   * tells the client to carry on.
+   */
+  checkBuild?(url: string, instance: Instance): string | undefined;
 }
 
 const loginStrings = ['app', 'domain', 'sip', 'guid', 'dn', 'pbxObj'] as const;
@@ -164,7 +172,8 @@ function parseFrame(data: Buffer, isBinary: boolean): AppMessage | number {
  * A `websocket` handler that speaks the AppWebsocket login of innovaphone PBX App objects
  * (docs/appwebsocket.md): it answers `AppChallenge` with a fresh challenge, checks `AppLogin`'s
  * digest against the instance password as it is at that moment, and hands the app only logged
- * in sessions. Before the login nothing but the login is answered; each challenge serves one
+ * in sessions. Before the login nothing but the login and `CheckBuild` (answered with
+ * `CheckBuildResult`, see {@link AppWebsocketOptions.checkBuild}) is answered; each challenge serves one
  * login attempt; after {@link maxFailedLogins} failures, or when the login timeout passes, the
  * connection is closed (1008).
  */
@@ -187,6 +196,20 @@ export function appWebsocket(
     const answer = (message: AppMessage, replyTo: AppMessage) => {
       const reply = replyTo.src === undefined ? message : { ...message, src: replyTo.src };
       socket.send(JSON.stringify(reply));
+    };
+
+    const checkBuild = (message: AppMessage) => {
+      let url: string | undefined;
+      try {
+        const page = typeof message.url === 'string' ? message.url : '';
+        url = options.checkBuild?.(page, instance);
+      } catch (error) {
+        instance.log('AppWebsocket checkBuild failed:', error);
+      }
+      answer(
+        typeof url === 'string' ? { mt: 'CheckBuildResult', url } : { mt: 'CheckBuildResult' },
+        message,
+      );
     };
 
     const tryLogin = (message: AppMessage) => {
@@ -225,6 +248,11 @@ export function appWebsocket(
         return;
       }
       if (message.mt === 'KeepAlive') return;
+      // Answered before the login as after it: the client sends it before AppChallenge.
+      if (message.mt === 'CheckBuild') {
+        checkBuild(message);
+        return;
+      }
       if (session === undefined) {
         if (message.mt === 'AppChallenge') {
           challenge = newChallenge();

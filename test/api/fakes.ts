@@ -135,6 +135,12 @@ export function fakeContext(calls: string[] = []): ApiContext {
       check: called('disk.check', () => Promise.resolve(answer({ fake: 'disk' }))),
     },
     diagnostics: called('diagnostics', () => Promise.resolve(Readable.from(['fake archive']))),
+    configTransfer: {
+      export: called('configTransfer.export', () => Promise.resolve(answer({ fake: 'config' }))),
+      import: called('configTransfer.import', () =>
+        Promise.resolve(answer({ fake: 'import', applied: true })),
+      ),
+    },
     settings: {
       get: called('settings.get', () => Promise.resolve(answer({ fake: 'settings' }))),
       update: called('settings.update', () => Promise.resolve(answer({ fake: 'settings' }))),

@@ -141,6 +141,21 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     status: 200,
     fragment: '"fake":"settings"',
   },
+  'GET /config/export': { url: '/config/export', status: 200, fragment: '"fake": "config"' },
+  'POST /config/export': {
+    url: '/config/export',
+    body: { includeSecrets: true, passphrase: 'long enough' },
+    status: 200,
+    fragment: '"fake": "config"',
+    calls: ['configTransfer.export'],
+  },
+  'POST /config/import': {
+    url: '/config/import',
+    body: { file: '{}', dryRun: true },
+    status: 200,
+    fragment: '"fake":"import"',
+    calls: ['configTransfer.import'],
+  },
   'GET /backups': { url: '/backups?instance=demo', status: 200, fragment: '"fake":"backup"' },
   'POST /backups': {
     url: '/backups',

@@ -39,6 +39,20 @@ describe('AppWebsocket login to an instance through the front', () => {
     }
   });
 
+  test('as innovaphone clients do: CheckBuild first, CR LF in a field hashed as LF', async () => {
+    for (const [how, url] of urls) {
+      const client = await connect(url);
+      client.send({ mt: 'CheckBuild', url: `https://apps.example/example.com/pbx/echo.htm` });
+      assert.deepEqual(await client.next(), { mt: 'CheckBuildResult' }, how);
+      const result = await client.login(password, { dn: 'Alice\r\nSmith', info: { cn: 'A' } });
+      assert.equal(result.ok, true, how);
+      client.send({ mt: 'CheckBuild', url: 'x', src: 'again' });
+      assert.deepEqual(await client.next(), { mt: 'CheckBuildResult', src: 'again' }, how);
+      await echoes(client, `CR LF over ${how}`);
+      client.ws.close();
+    }
+  });
+
   test('missing fields are empty strings; a login without digest fails', async () => {
     for (const [, url] of urls) {
       const client = await connect(url);

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/**
+ * SHA-256 as innovaphone's JavaScript client computes it: its `Utf8Encode` turns every CR LF
+ * into LF before hashing.
+ */
+const sha256 = (text: string) =>
+  createHash('sha256').update(text.replace(/\r\n/g, '\n'), 'utf8').digest('hex');
 
 /** A client that queues what it receives. */
 export class Client {

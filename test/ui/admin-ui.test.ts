@@ -207,6 +207,40 @@ if (missing) {
       await page.locator('.brand .label', { hasText: 'Test platform' }).waitFor();
     });
 
+    test('the configuration file: download it, edit it, check it, apply it', async () => {
+      await page.getByRole('link', { name: 'Settings', exact: true }).click();
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download configuration' }).click(),
+      ]);
+      assert.match(
+        download.suggestedFilename(),
+        /^appvisor-config-apps\.example\.com-\d{4}-\d\d-\d\d\.json$/,
+      );
+      const text = await readFile(await download.path(), 'utf8');
+      assert.match(text, /"label": "Test platform"/);
+
+      const broken = join(work, 'broken.json');
+      await writeFile(broken, text.replace('"label"', '"lable"'));
+      await page.getByLabel('File to import').setInputFiles(broken);
+      await page.getByRole('button', { name: 'Check' }).click();
+      await page.getByText(/IMPORT_INVALID: platform\.lable \(line \d+\): unknown key/).waitFor();
+
+      const edited = join(work, 'edited.json');
+      await writeFile(edited, text.replace('"Test platform"', '"Renamed platform"'));
+      await page.getByLabel('File to import').setInputFiles(edited);
+      await page.getByRole('button', { name: 'Check' }).click();
+      const plan = page.getByTestId('config-plan');
+      await plan.getByText('1 change would be made:').waitFor();
+      await plan.getByText('~ platform label: "Test platform" -> "Renamed platform"').waitFor();
+      // Checking changed nothing yet.
+      assert.equal(await page.getByLabel('Label').inputValue(), 'Test platform');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.getByText('The configuration was imported.').waitFor();
+      await page.reload();
+      await page.locator('.brand .label', { hasText: 'Renamed platform' }).waitFor();
+    });
+
     test('log out: the session ends', async () => {
       const { daemon } = running;
       await page.getByRole('button', { name: 'Log out' }).click();

@@ -14,6 +14,13 @@ import {
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
+/**
+ * What innovaphone's own JavaScript client hashes: its `innovaphone.crypto.sha256` runs the
+ * text through `Utf8Encode`, which first replaces every CR LF with LF. So does ours, for the
+ * digest, the session key and `hash` to agree with that client (issue 20, part 5).
+ */
+const clientSha256 = (text: string) => sha256(text.replace(/\r\n/g, '\n'));
+
 describe('AppWebsocket login digest', () => {
   // The spec's three vectors: challenge 0123456789abcdef, password pwd.
   const vectors: [string, unknown, string][] = [
@@ -52,6 +59,29 @@ describe('AppWebsocket login digest', () => {
     assert.equal(loginDigest({ domain: 'd' }, 'c', 'ü'), sha256(':d::::c:ü'));
   });
 
+  test('CR LF in a field is hashed as LF, as the innovaphone client does', () => {
+    const fields = {
+      app: 'a',
+      domain: 'd',
+      sip: 's',
+      guid: 'g',
+      dn: 'two\r\nlines',
+      info: { x: 1 },
+    };
+    const digest = loginDigest(fields, 'c', 'p\r\nw');
+    assert.equal(digest, sha256('a:d:s:g:two\nlines:{"x":1}:c:p\nw'));
+    assert.equal(digest, clientSha256('a:d:s:g:two\r\nlines:{"x":1}:c:p\r\nw'));
+    assert.notEqual(digest, sha256('a:d:s:g:two\r\nlines:{"x":1}:c:p\r\nw'));
+    // The spec's style of vector, worked out with sha256sum over `pbxadminapi::::Test<LF>User:…`.
+    assert.equal(
+      loginDigest({ app: 'pbxadminapi', dn: 'Test\r\nUser' }, '0123456789abcdef', 'pwd'),
+      '0789302e734fdf7c5cf2c15b9be696928e5cac7450e3625af1319c8e92b7d715',
+    );
+    // A lone CR or LF is left as it is; only the pair becomes LF (CR CR LF: CR LF).
+    assert.equal(loginDigest({ dn: 'x\ry\nz' }, 'c', 'p'), sha256('::::x\ry\nz:c:p'));
+    assert.equal(loginDigest({ dn: 'x\r\r\n' }, 'c', 'p'), sha256('::::x\r\n:c:p'));
+  });
+
   test('digestMatches: equal in either case; wrong, short, long or non-strings are not', () => {
     const expected = sha256('x');
     assert.equal(digestMatches(expected, expected), true);
@@ -85,6 +115,23 @@ describe('AppWebsocket session helpers', () => {
 
   test('hash is SHA-256 of seed:key:data', () => {
     assert.equal(sessionHash(key, 'seed', 'data'), sha256(`seed:${key}:data`));
+  });
+
+  test('a vector with CR LF: hash, session key and digest as the innovaphone client makes them', () => {
+    const text = 'first line\r\nsecond line\r\n';
+    // Worked out by hand: the client hashes `seed:key:first line\nsecond line\n`.
+    assert.equal(sessionHash(key, 'seed', text), sha256(`seed:${key}:first line\nsecond line\n`));
+    assert.equal(sessionHash(key, 'seed', text), clientSha256(`seed:${key}:${text}`));
+    assert.notEqual(sessionHash(key, 'seed', text), sha256(`seed:${key}:${text}`));
+    assert.equal(
+      sessionKeyOf('0123456789abcdef', 'p\r\nwd'),
+      sha256('innovaphoneAppSessionKey:0123456789abcdef:p\nwd'),
+    );
+    // encrypt is RC4 over the bytes as they are: the client encodes them with TextEncoder,
+    // which keeps CR LF.
+    const hex = sessionEncrypt(key, 's', 'a\r\nb');
+    assert.equal(hex.length, 8);
+    assert.equal(sessionDecrypt(key, 's', hex), 'a\r\nb');
   });
 
   test('RC4 matches the published test vectors', () => {

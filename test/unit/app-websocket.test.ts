@@ -110,6 +110,17 @@ describe('appWebsocket: the login', () => {
     assert.equal(sessions[0]!.login.info, undefined);
   });
 
+  test('a login with CR LF in a field: the digest the innovaphone client makes', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    // The helper hashes as that client does (CR LF as LF).
+    const result = await client.login('pwd', { dn: 'Alice\r\nSmith' });
+    assert.equal(result.ok, true);
+    assert.equal(sessions[0]!.login.dn, 'Alice\r\nSmith');
+    const key = sessions[0]!.sessionKey;
+    assert.equal(sessions[0]!.hash('s', 'a\r\nb'), sha256(`s:${key}:a\nb`));
+  });
+
   test('before the login nothing else is answered', async (t) => {
     const { url, sessions } = await serve(t);
     const client = await connect(url);
@@ -227,5 +238,62 @@ describe('appWebsocket: refusals', () => {
     assert.equal((await client.login('pwd')).ok, true);
     assert.equal((await client.closed).code, 1011);
     assert.ok(instance.logged.some((parts) => String(parts[1]).includes('boom')));
+  });
+});
+
+describe('appWebsocket: CheckBuild', () => {
+  // innovaphone's JavaScript client (innovaphone.appwebsocket.Connection), when its
+  // `checkBuild` is on, sends {mt: "CheckBuild", url: location.href} right after the socket
+  // opens, before AppChallenge, and on CheckBuildResult loads `url` when the answer has one.
+  test('answered before and after the login, without url unless the app gives one', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(url);
+    client.send({ mt: 'CheckBuild', url: 'https://apps.example/example.com/x/app.htm' });
+    assert.deepEqual(await client.next(), { mt: 'CheckBuildResult' });
+    assert.equal((await client.login('pwd')).ok, true);
+    client.send({ mt: 'CheckBuild', url: 'https://apps.example/', src: 'b' });
+    assert.deepEqual(await client.next(), { mt: 'CheckBuildResult', src: 'b' });
+    client.send({ mt: 'Echo', text: 'after' });
+    assert.equal((await client.next()).text, 'after', 'the app never saw the CheckBuild');
+    assert.equal(sessions.length, 1);
+  });
+
+  test("the app's checkBuild names the page to load instead", async (t) => {
+    const asked: [string, string][] = [];
+    const { url } = await serve(t, {
+      checkBuild(page, instance) {
+        asked.push([page, instance.domain]);
+        return page.includes('build=1') ? page.replace('build=1', 'build=2') : undefined;
+      },
+    });
+    const client = await connect(url);
+    client.send({ mt: 'CheckBuild', url: 'https://apps.example/x/app.htm?build=1' });
+    assert.deepEqual(await client.next(), {
+      mt: 'CheckBuildResult',
+      url: 'https://apps.example/x/app.htm?build=2',
+    });
+    client.send({ mt: 'CheckBuild', url: 'https://apps.example/x/app.htm?build=2' });
+    assert.deepEqual(await client.next(), { mt: 'CheckBuildResult' });
+    // A url that is not a string reaches the app as "".
+    client.send({ mt: 'CheckBuild', url: 42 });
+    assert.deepEqual(await client.next(), { mt: 'CheckBuildResult' });
+    assert.deepEqual(asked, [
+      ['https://apps.example/x/app.htm?build=1', 'example.com'],
+      ['https://apps.example/x/app.htm?build=2', 'example.com'],
+      ['', 'example.com'],
+    ]);
+  });
+
+  test('a throwing checkBuild is logged and answered without url', async (t) => {
+    const { url, instance } = await serve(t, {
+      checkBuild() {
+        throw new Error('no build here');
+      },
+    });
+    const client = await connect(url);
+    client.send({ mt: 'CheckBuild', url: 'https://apps.example/' });
+    assert.deepEqual(await client.next(), { mt: 'CheckBuildResult' });
+    assert.ok(instance.logged.some((parts) => String(parts[1]).includes('no build here')));
+    assert.match(await client.challenge(), /^[0-9a-f]{16}$/);
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { numberedName, readManifest, writeArchive } from '../../src/core/backup/archive.js';
+import { readManifest } from '../../src/core/backup/archive-read.js';
+import { numberedName, writeArchive } from '../../src/core/backup/archive.js';
 
 /** A dump script of one comment line: the archive takes only scripts that pg_dump finished. */
 const script = (line: string) => `${line}--\n-- PostgreSQL database dump complete\n--\n`;

@@ -1,7 +1,15 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { AppvisorError, errorCatalog, isErrorCode } from '../../src/core/errors/index.js';
+import {
+  AppvisorError,
+  errorBody,
+  errorCatalog,
+  httpErrorOf,
+  isErrorCode,
+  statusOf,
+  type CatalogEntry,
+} from '../../src/core/errors/index.js';
 
 const codes = Object.keys(errorCatalog) as (keyof typeof errorCatalog)[];
 
@@ -27,6 +35,43 @@ describe('errorCatalog', () => {
     const custom = new AppvisorError('NOT_FOUND', 'no app "blog"');
     assert.equal(custom.message, 'no app "blog"');
     assert.equal(custom.status, 404);
+  });
+
+  test('an error takes another status only when the catalog lists it for its code', () => {
+    const tooLarge = new AppvisorError('BAD_REQUEST', 'too large', { status: 413 });
+    assert.equal(tooLarge.status, 413);
+    const relayed = new AppvisorError('INSTANCE_UNAVAILABLE', 'bad answer', { status: 502 });
+    assert.equal(relayed.status, 502);
+    // 502 is listed for INSTANCE_UNAVAILABLE, not for NOT_FOUND: the catalog's own status wins.
+    assert.equal(new AppvisorError('NOT_FOUND', 'x', { status: 502 }).status, 404);
+    assert.equal(statusOf('NOT_FOUND', 413), 404);
+    for (const code of codes) {
+      const entry: CatalogEntry = errorCatalog[code];
+      for (const status of entry.alsoStatus ?? []) {
+        assert.ok(status >= 400 && status <= 599 && status !== entry.status, `${code}: ${status}`);
+        assert.equal(statusOf(code, status), status);
+      }
+    }
+  });
+
+  test('httpErrorOf answers the one shape: {code, message}, field and Retry-After when known', () => {
+    assert.deepEqual(httpErrorOf(new AppvisorError('STARTING')), {
+      status: 503,
+      body: { code: 'STARTING', message: errorCatalog.STARTING.text },
+    });
+    const full = new AppvisorError('PATH_TAKEN', 'the path /a is taken', {
+      field: 'path',
+      retryAfter: 3,
+    });
+    assert.deepEqual(httpErrorOf(full), {
+      status: 409,
+      body: { code: 'PATH_TAKEN', message: 'the path /a is taken', field: 'path' },
+      retryAfter: 3,
+    });
+    assert.deepEqual(errorBody('NOT_FOUND', 'no such page'), {
+      code: 'NOT_FOUND',
+      message: 'no such page',
+    });
   });
 
   test('isErrorCode accepts catalog codes only', () => {
@@ -56,5 +101,17 @@ describe('docs/errors.md', () => {
       .filter((code): code is string => code !== undefined);
     const unknown = documented.filter((code) => !isErrorCode(code));
     assert.deepEqual(unknown, [], `docs/errors.md documents codes not in the catalog`);
+  });
+
+  test("each code's row gives its HTTP status and says when it has another", async () => {
+    const text = await readFile(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+    for (const code of codes) {
+      const row = text.split('\n').find((line) => line.startsWith(`| \`${code}\` |`)) ?? '';
+      const entry: CatalogEntry = errorCatalog[code];
+      assert.equal(row.split('|')[2]?.trim(), String(entry.status), `${code}: ${row}`);
+      for (const status of entry.alsoStatus ?? []) {
+        assert.match(row, new RegExp(`\\b${status}\\b`), `${code} does not say ${status}`);
+      }
+    }
   });
 });

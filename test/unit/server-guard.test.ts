@@ -27,6 +27,7 @@ describe('guarded servers', () => {
         return undefined;
       },
       (error, where) => reports.push(`${where}: ${(error as Error).message}`),
+      { status: 500, body: { code: 'INTERNAL', message: 'failed' } },
     ),
   );
   after(() => server.close());

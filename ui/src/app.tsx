@@ -52,13 +52,12 @@ function Page(props: { route: string; onLoggedOut: (message: string) => void }) 
   );
 }
 
-/** The admin UI: the login until there is a session, then the pages. */
-export function App() {
-  const route = useRoute();
+/**
+ * The admin session: checked at start, ended when the API answers 401 anywhere (then the
+ * login page shows why). `loggedOut` ends it with a message; `loggedIn` starts it.
+ */
+function useSession() {
   const [session, setSession] = useState<Session>({ state: 'checking' });
-  const [label, setLabel] = useState('');
-  const [logoutError, setLogoutError] = useState<string>();
-
   useEffect(() => {
     whenUnauthorized((message) => {
       setSession({ state: 'out', message });
@@ -77,16 +76,72 @@ export function App() {
       },
     );
   }, []);
+  return {
+    session,
+    loggedIn: () => {
+      setSession({ state: 'in' });
+    },
+    loggedOut: (message: string) => {
+      setSession({ state: 'out', message });
+    },
+  };
+}
 
+/** The platform's label, read again on every page while logged in. */
+function usePlatformLabel(loggedIn: boolean, route: string): string {
+  const [label, setLabel] = useState('');
   useEffect(() => {
-    if (session.state !== 'in') return;
+    if (!loggedIn) return;
     call<PlatformSettings>('GET', '/settings').then(
       (settings) => {
         setLabel(settings.label);
       },
       () => undefined,
     );
-  }, [session.state, route]);
+  }, [loggedIn, route]);
+  return label;
+}
+
+/** The bar at the top: the brand and label, the sections, and Log out. */
+function TopBar(props: { label: string; current: string; onLogout: () => void }) {
+  return (
+    <header class="top">
+      <div class="brand">
+        <Link to="/">appvisor</Link>
+        {props.label && <span class="label">{props.label}</span>}
+      </div>
+      <nav aria-label="Sections">
+        <ul>
+          {sections.map((s) => (
+            <li key={s.route}>
+              <a
+                href={`/manager${s.route}`}
+                aria-current={props.current === s.route ? 'page' : undefined}
+                onClick={(event) => {
+                  if (event.button !== 0 || event.metaKey || event.ctrlKey) return;
+                  event.preventDefault();
+                  navigate(s.route);
+                }}
+              >
+                {s.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <button type="button" class="logout" onClick={props.onLogout}>
+        Log out
+      </button>
+    </header>
+  );
+}
+
+/** The admin UI: the login until there is a session, then the pages. */
+export function App() {
+  const route = useRoute();
+  const { session, loggedIn, loggedOut } = useSession();
+  const label = usePlatformLabel(session.state === 'in', route);
+  const [logoutError, setLogoutError] = useState<string>();
 
   useEffect(() => {
     const name = sections.find((s) => s.route === sectionOf(route))?.label ?? 'appvisor';
@@ -99,7 +154,7 @@ export function App() {
       <LoginPage
         message={session.message}
         onLoggedIn={() => {
-          setSession({ state: 'in' });
+          loggedIn();
           if (route === '/login') navigate('/', { replace: true });
         }}
       />
@@ -110,56 +165,22 @@ export function App() {
     setLogoutError(undefined);
     call('POST', '/auth/logout').then(
       () => {
-        setSession({ state: 'out', message: 'You are logged out.' });
+        loggedOut('You are logged out.');
       },
       (error: unknown) => {
         setLogoutError(messageOf(error));
       },
     );
   };
-  const current = sectionOf(route);
   return (
     <>
       <a class="skip" href="#main">
         Skip to content
       </a>
-      <header class="top">
-        <div class="brand">
-          <Link to="/">appvisor</Link>
-          {label && <span class="label">{label}</span>}
-        </div>
-        <nav aria-label="Sections">
-          <ul>
-            {sections.map((s) => (
-              <li key={s.route}>
-                <a
-                  href={`/manager${s.route}`}
-                  aria-current={current === s.route ? 'page' : undefined}
-                  onClick={(event) => {
-                    if (event.button !== 0 || event.metaKey || event.ctrlKey) return;
-                    event.preventDefault();
-                    navigate(s.route);
-                  }}
-                >
-                  {s.label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <button type="button" class="logout" onClick={logout}>
-          Log out
-        </button>
-      </header>
+      <TopBar label={label} current={sectionOf(route)} onLogout={logout} />
       <main id="main" tabIndex={-1}>
         <ErrorText message={logoutError && `Logging out failed: ${logoutError}`} />
-        <Page
-          key={route}
-          route={route}
-          onLoggedOut={(message) => {
-            setSession({ state: 'out', message });
-          }}
-        />
+        <Page key={route} route={route} onLoggedOut={loggedOut} />
       </main>
     </>
   );

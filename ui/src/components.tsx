@@ -1,12 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import {
-  ApiError,
-  messageOf,
-  type ActiveAlarm,
-  type AppSummary,
-  type InstanceView,
-} from './api.js';
+import { messageOf, type ActiveAlarm, type AppSummary, type InstanceView } from './api.js';
 import { duration, relative, time } from './format.js';
 import { useElapsed } from './hooks.js';
 import { href, onLinkClick } from './router.js';
@@ -23,60 +17,6 @@ export function Link(props: { to: string; children: ComponentChildren; class?: s
     >
       {props.children}
     </a>
-  );
-}
-
-/**
- * Splits an error for a form: the message goes next to the field the API named when the form
- * has that field (or the field `byCode` gives for the error's code), else to the form as a whole.
- */
-export function formErrors(
-  error: unknown,
-  fields: readonly string[],
-  byCode: Record<string, string> = {},
-): { field: Record<string, string>; form: string | undefined } {
-  if (error === undefined || error === null) return { field: {}, form: undefined };
-  const field = error instanceof ApiError ? (error.field ?? byCode[error.code]) : undefined;
-  if (error instanceof ApiError && field && fields.includes(field))
-    return { field: { [field]: error.message }, form: undefined };
-  const code = error instanceof ApiError ? `${error.code}: ` : '';
-  return { field: {}, form: `${code}${messageOf(error)}` };
-}
-
-/** A labelled form control with its hint and its error, tied together for screen readers. */
-export function Field(props: {
-  id: string;
-  label: string;
-  error?: string | undefined;
-  hint?: string;
-  children: (aria: {
-    id: string;
-    'aria-invalid': boolean;
-    'aria-describedby': string | undefined;
-  }) => ComponentChildren;
-}) {
-  const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : '']
-    .filter(Boolean)
-    .join(' ');
-  return (
-    <div class={`field${props.error ? ' invalid' : ''}`}>
-      <label for={props.id}>{props.label}</label>
-      {props.children({
-        id: props.id,
-        'aria-invalid': Boolean(props.error),
-        'aria-describedby': described || undefined,
-      })}
-      {props.hint && (
-        <small id={`${props.id}-hint`} class="hint">
-          {props.hint}
-        </small>
-      )}
-      {props.error && (
-        <p id={`${props.id}-error`} class="field-error" role="alert">
-          {props.error}
-        </p>
-      )}
-    </div>
   );
 }
 
@@ -110,6 +50,30 @@ export function ListTable(props: {
         </thead>
         <tbody>{props.children}</tbody>
       </table>
+    </div>
+  );
+}
+
+/** Facts of one thing as a description list: a name and its value each. */
+export function Facts(props: { facts: [string, ComponentChildren][] }) {
+  return (
+    <dl class="facts">
+      {props.facts.map(([name, value]) => (
+        <div key={name}>
+          <dt>{name}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** A control on one line beside a heading (a filter, a period), `children` being it. */
+export function InlineField(props: { id: string; label: string; children: ComponentChildren }) {
+  return (
+    <div class="field inline-field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
     </div>
   );
 }
@@ -166,34 +130,10 @@ export function SeverityBadge(props: { severity: ActiveAlarm['severity'] }) {
   return <span class={`badge ${kind}`}>{props.severity}</span>;
 }
 
-/** A checkbox that reads as a switch. */
-export function Toggle(props: {
-  id: string;
-  label: string;
-  checked: boolean;
-  disabled?: boolean;
-  onChange: (checked: boolean) => void;
-}) {
-  return (
-    <label class="toggle" for={props.id}>
-      <input
-        id={props.id}
-        type="checkbox"
-        role="switch"
-        checked={props.checked}
-        disabled={props.disabled}
-        onChange={(event) => {
-          props.onChange(event.currentTarget.checked);
-        }}
-      />
-      <span>{props.label}</span>
-    </label>
-  );
-}
-
 /**
  * A modal question (the browser's `<dialog>`: focus stays inside, Escape cancels). The confirm
- * button runs `onConfirm`; its error is shown inside and the dialog stays open.
+ * button runs `onConfirm`; its error is shown inside and the dialog stays open. An `onConfirm`
+ * that only starts what the page then follows elsewhere returns nothing: the dialog closes.
  */
 export function ConfirmDialog(props: {
   open: boolean;
@@ -201,7 +141,7 @@ export function ConfirmDialog(props: {
   confirmLabel: string;
   danger?: boolean;
   children: ComponentChildren;
-  onConfirm: () => Promise<void>;
+  onConfirm: () => Promise<void> | void;
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -231,7 +171,7 @@ export function ConfirmDialog(props: {
           event.preventDefault();
           setBusy(true);
           setError(undefined);
-          props.onConfirm().then(
+          Promise.resolve(props.onConfirm()).then(
             () => {
               setBusy(false);
               ref.current?.close();
@@ -309,6 +249,21 @@ export function DangerZone(props: {
   );
 }
 
+/** A page's title (`id` names the page's section by it) and when its data was last loaded. */
+export function PageHeading(props: {
+  id: string;
+  at: Date | undefined;
+  error: string | undefined;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="heading">
+      <h1 id={props.id}>{props.children}</h1>
+      <Freshness at={props.at} error={props.error} />
+    </div>
+  );
+}
+
 /** A line that says when data was loaded, or why the last reload failed. */
 export function Freshness(props: { at: Date | undefined; error: string | undefined }) {
   if (props.error)
@@ -318,6 +273,28 @@ export function Freshness(props: { at: Date | undefined; error: string | undefin
       </p>
     );
   return <p class="freshness">{props.at ? `Updated ${time(props.at)}` : 'Loading…'}</p>;
+}
+
+/**
+ * The page of one thing before its first load answered: its name, why it has not loaded, and
+ * the way back to the list (`back`, named `backLabel`).
+ */
+export function NotLoaded(props: {
+  title: string;
+  at: Date | undefined;
+  error: string | undefined;
+  back: string;
+  backLabel: string;
+}) {
+  return (
+    <section>
+      <h1>{props.title}</h1>
+      <Freshness at={props.at} error={props.error} />
+      <p>
+        <Link to={props.back}>{props.backLabel}</Link>
+      </p>
+    </section>
+  );
 }
 
 /** A notice that stays until dismissed: results of actions, announced to screen readers. */
@@ -334,6 +311,40 @@ export function Notice(props: {
       </button>
     </div>
   );
+}
+
+/** What a page tells of the last action until dismissed: a {@link Notice} of its own. */
+export interface PageNotice<T> {
+  /** What it tells now. */
+  value: T | undefined;
+  show: (value: T) => void;
+  clear: () => void;
+  /** The notice to put on the page (nothing while there is none). */
+  view: ComponentChildren;
+}
+
+/**
+ * A page's notice of what its last action did: `render` makes the notice's kind and content
+ * of a value shown with `show`; Dismiss clears it.
+ */
+export function useNotice<T>(
+  render: (value: T) => { kind: 'ok' | 'bad'; children: ComponentChildren },
+): PageNotice<T> {
+  const [value, setValue] = useState<T>();
+  const clear = () => {
+    setValue(undefined);
+  };
+  const shown = value === undefined ? undefined : render(value);
+  return {
+    value,
+    show: setValue,
+    clear,
+    view: shown && (
+      <Notice kind={shown.kind} onDismiss={clear}>
+        {shown.children}
+      </Notice>
+    ),
+  };
 }
 
 /**

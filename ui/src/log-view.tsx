@@ -17,21 +17,25 @@ function highlight(line: string, query: string) {
   return parts;
 }
 
+/** The lines of a followed log: those shown, those held back while paused, and its state. */
+interface LogStream {
+  lines: string[];
+  held: string[];
+  state: 'connecting' | 'live' | 'ended';
+  error: string | undefined;
+  /** Shows the held lines (on resume). */
+  release: () => void;
+}
+
 /**
- * An app's log, followed live over `GET /apps/:id/logs?follow=true`. Pausing keeps receiving
- * but holds the new lines back; the search shows only the lines that contain the text.
+ * Follows the app's log (again when `attempt` changes): new lines go to `lines`, or to `held`
+ * while `paused` says so; at most {@link keptLines} of each are kept.
  */
-export function LogView(props: { app: string }) {
+function useLogStream(app: string, attempt: number, paused: { current: boolean }): LogStream {
   const [lines, setLines] = useState<string[]>([]);
   const [held, setHeld] = useState<string[]>([]);
-  const [paused, setPaused] = useState(false);
-  const [query, setQuery] = useState('');
-  const [state, setState] = useState<'connecting' | 'live' | 'ended'>('connecting');
+  const [state, setState] = useState<LogStream['state']>('connecting');
   const [error, setError] = useState<string>();
-  const [attempt, setAttempt] = useState(0);
-  const pausedRef = useRef(paused);
-  pausedRef.current = paused;
-  const box = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -45,10 +49,10 @@ export function LogView(props: { app: string }) {
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
       if (parts.length === 0) return;
-      const target = pausedRef.current ? setHeld : setLines;
+      const target = paused.current ? setHeld : setLines;
       target((previous) => [...previous, ...parts].slice(-keptLines));
     };
-    followLog(props.app, 200, add, controller.signal).then(
+    followLog(app, 200, add, controller.signal).then(
       () => {
         if (!controller.signal.aborted) setState('ended');
       },
@@ -61,7 +65,41 @@ export function LogView(props: { app: string }) {
     return () => {
       controller.abort();
     };
-  }, [props.app, attempt]);
+  }, [app, attempt]);
+
+  const release = () => {
+    setLines((previous) => [...previous, ...held].slice(-keptLines));
+    setHeld([]);
+  };
+  return { lines, held, state, error, release };
+}
+
+/** Where the stream is: connecting, live (or paused, with what it holds), ended and why. */
+function LogState(props: { stream: LogStream; paused: boolean }) {
+  const { state, error, held } = props.stream;
+  return (
+    <p class="freshness" aria-live="polite">
+      {state === 'connecting' && 'Connecting…'}
+      {state === 'live' &&
+        (props.paused ? `Paused, ${held.length} new lines held` : 'Following live')}
+      {state === 'ended' && (error ? `Stopped: ${error}` : 'The log stream ended.')}
+    </p>
+  );
+}
+
+/**
+ * An app's log, followed live over `GET /apps/:id/logs?follow=true`. Pausing keeps receiving
+ * but holds the new lines back; the search shows only the lines that contain the text.
+ */
+export function LogView(props: { app: string }) {
+  const [paused, setPaused] = useState(false);
+  const [query, setQuery] = useState('');
+  const [attempt, setAttempt] = useState(0);
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+  const stream = useLogStream(props.app, attempt, pausedRef);
+  const { lines } = stream;
+  const box = useRef<HTMLPreElement>(null);
 
   // Follow the end while live and not searching; a paused view stays where the reader is.
   useLayoutEffect(() => {
@@ -76,28 +114,20 @@ export function LogView(props: { app: string }) {
     <section class="log" aria-labelledby="log-title">
       <div class="heading">
         <h2 id="log-title">Log</h2>
-        <p class="freshness" aria-live="polite">
-          {state === 'connecting' && 'Connecting…'}
-          {state === 'live' &&
-            (paused ? `Paused, ${held.length} new lines held` : 'Following live')}
-          {state === 'ended' && (error ? `Stopped: ${error}` : 'The log stream ended.')}
-        </p>
+        <LogState stream={stream} paused={paused} />
       </div>
       <div class="log-tools">
         <button
           type="button"
           aria-pressed={paused}
           onClick={() => {
-            if (paused) {
-              setLines((previous) => [...previous, ...held].slice(-keptLines));
-              setHeld([]);
-            }
+            if (paused) stream.release();
             setPaused(!paused);
           }}
         >
           {paused ? 'Resume' : 'Pause'}
         </button>
-        {state === 'ended' && (
+        {stream.state === 'ended' && (
           <button
             type="button"
             onClick={() => {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
-import type { Cli, CommandContext } from '../context.js';
-import { printJson, type Io } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { printAnswer, type Io } from '../output.js';
 
 /**
  * Reads answers line by line from one reader (a second reader on a pipe would lose what the
@@ -62,17 +62,11 @@ export async function adminPassword(
     }
   }
   const answer = await context.client.call<{ password?: string }>('PUT', '/admin/password', body);
-  if (context.json) {
-    printJson(context.io, answer);
-    return;
-  }
-  if (answer.password) {
-    context.io.stdout.write(
-      `new admin password: ${answer.password}\n(shown only now; every login was ended)\n`,
-    );
-  } else {
-    context.io.stdout.write('admin password changed; every login was ended\n');
-  }
+  printAnswer(context, answer, () =>
+    answer.password
+      ? `new admin password: ${answer.password}\n(shown only now; every login was ended)`
+      : 'admin password changed; every login was ended',
+  );
 }
 
 /** Registers `appvisor admin`. */
@@ -82,7 +76,5 @@ export function registerAdmin(cli: Cli): void {
     .command('password')
     .description('print a new one-time admin password, or read one with --set')
     .option('--set', 'read the new password from the terminal or stdin')
-    .action(async (options: { set?: boolean }) => {
-      await adminPassword(cli.context(), options);
-    });
+    .action(withContext(cli, adminPassword));
 }

@@ -3,8 +3,8 @@ import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../../api/index.js';
-import type { Cli, CommandContext } from '../context.js';
-import { bytes, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, printAnswer, tableOr } from '../output.js';
 
 /** `appvisor alarms [--history]` */
 export async function alarmList(
@@ -14,40 +14,32 @@ export async function alarmList(
   if (options.history) {
     const limit = options.limit ? `?limit=${encodeURIComponent(options.limit)}` : '';
     const report = await context.client.call<AlarmHistoryReport>('GET', `/alarms/history${limit}`);
-    if (context.json) {
-      printJson(context.io, report);
-      return;
-    }
-    const rows = report.history.map((c) => [c.at, c.action, c.severity, c.code, c.subject, c.text]);
-    context.io.stdout.write(
-      rows.length === 0
-        ? 'no alarm history\n'
-        : `${table([['AT', 'ACTION', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'], ...rows])}\n`,
+    printAnswer(context, report, () =>
+      tableOr(
+        'no alarm history',
+        ['AT', 'ACTION', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'],
+        report.history.map((c) => [c.at, c.action, c.severity, c.code, c.subject, c.text]),
+      ),
     );
     return;
   }
   const report = await context.client.call<AlarmsReport>('GET', '/alarms');
-  if (context.json) {
-    printJson(context.io, report);
-    return;
-  }
-  const rows = report.alarms.map((a) => [a.since, a.severity, a.code, a.subject, a.text]);
-  context.io.stdout.write(
-    rows.length === 0
-      ? 'no active alarms\n'
-      : `${table([['SINCE', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'], ...rows])}\n`,
+  printAnswer(context, report, () =>
+    tableOr(
+      'no active alarms',
+      ['SINCE', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'],
+      report.alarms.map((a) => [a.since, a.severity, a.code, a.subject, a.text]),
+    ),
   );
 }
 
 /** `appvisor disk release` */
 export async function diskRelease(context: CommandContext): Promise<void> {
   const report = await context.client.call<DiskReport>('POST', '/disk/release');
-  if (context.json) {
-    printJson(context.io, report);
-    return;
-  }
-  context.io.stdout.write(
-    `disk reserve released: ${bytes(report.freeBytes)} free of ${bytes(report.totalBytes)}\n`,
+  printAnswer(
+    context,
+    report,
+    () => `disk reserve released: ${bytes(report.freeBytes)} free of ${bytes(report.totalBytes)}`,
   );
 }
 
@@ -63,8 +55,7 @@ export async function diagnostics(context: CommandContext, file: string): Promis
     await rm(partial, { force: true });
     throw error;
   }
-  if (context.json) printJson(context.io, { file: target });
-  else context.io.stdout.write(`diagnostics written to ${target}\n`);
+  printAnswer(context, { file: target }, () => `diagnostics written to ${target}`);
 }
 
 /** Registers `appvisor alarms`, `diagnostics` and `disk`. */
@@ -74,22 +65,16 @@ export function registerAlarms(cli: Cli): void {
     .description('active alarms, or with --history their raises and clears')
     .option('--history', 'raises and clears, newest first')
     .option('--limit <n>', 'with --history: how many (default 100)')
-    .action(async (options: { history?: boolean; limit?: string }) => {
-      await alarmList(cli.context(), options);
-    });
+    .action(withContext(cli, alarmList));
 
   cli.program
     .command('diagnostics <file>')
     .description('logs + status + settings + alarm history in one tar.gz, secrets removed')
-    .action(async (file: string) => {
-      await diagnostics(cli.context(), file);
-    });
+    .action(withContext(cli, diagnostics));
 
   const disk = cli.program.command('disk').description('the disk of the data folder');
   disk
     .command('release')
     .description('empty the disk reserve file (when the disk is full)')
-    .action(async () => {
-      await diskRelease(cli.context());
-    });
+    .action(withContext(cli, diskRelease));
 }

@@ -5,8 +5,8 @@ import { PassThrough } from 'node:stream';
 import { create as createTar } from 'tar';
 import type { AppLimitsStatus, AppStatus, AppSummary } from '../../api/index.js';
 import { CliError } from '../client.js';
-import type { Cli, CommandContext } from '../context.js';
-import { bytes, duration, onOff, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, duration, onOff, printAnswer, printList, table } from '../output.js';
 
 function query(params: Record<string, string | boolean | number | undefined>): string {
   const search = new URLSearchParams();
@@ -32,12 +32,12 @@ export function limitsText(limits: AppLimitsStatus): string {
 }
 
 function printStatus(context: CommandContext, status: AppStatus): void {
-  if (context.json) {
-    printJson(context.io, status);
-    return;
-  }
+  printAnswer(context, status, () => table(statusRows(status)));
+}
+
+function statusRows(status: AppStatus): string[][] {
   const exit = status.lastExit;
-  const rows = [
+  return [
     [
       'app',
       `${status.id}${status.version ? ` ${status.version}` : ''}${status.title ? ` (${status.title})` : ''}`,
@@ -54,7 +54,6 @@ function printStatus(context: CommandContext, status: AppStatus): void {
     ['log', `${status.log.files} × ${status.log.maxBytes} bytes`],
     ['limits', limitsText(status.limits)],
   ];
-  context.io.stdout.write(`${table(rows)}\n`);
 }
 
 /**
@@ -91,11 +90,12 @@ export async function appInstall(
     stream,
     'application/octet-stream',
   );
-  if (context.json) printJson(context.io, status);
-  else
-    context.io.stdout.write(
-      `installed ${status.id}${status.version ? ` ${status.version}` : ''}: ${stateText(status)}\n`,
-    );
+  printAnswer(
+    context,
+    status,
+    () =>
+      `installed ${status.id}${status.version ? ` ${status.version}` : ''}: ${stateText(status)}`,
+  );
 }
 
 /** `appvisor app uninstall <id> [--force]` */
@@ -108,8 +108,7 @@ export async function appUninstall(
     'DELETE',
     `/apps/${encodeURIComponent(id)}${query({ force: options.force })}`,
   );
-  if (context.json) printJson(context.io, { ok: true });
-  else context.io.stdout.write(`uninstalled ${id}\n`);
+  printAnswer(context, { ok: true }, () => `uninstalled ${id}`);
 }
 
 /** `appvisor app start|stop|restart <id>` */
@@ -122,16 +121,14 @@ export async function appAction(
     'POST',
     `/apps/${encodeURIComponent(id)}/${action}`,
   );
-  if (context.json) {
-    printJson(context.io, result);
-    return;
-  }
   const done = { start: 'started', stop: 'stopped', restart: 'restarted' }[action];
   const already = { start: 'already running', stop: 'already stopped', restart: 'restarted' }[
     action
   ];
-  context.io.stdout.write(
-    `${id} ${result.changed ? done : already}: ${stateText(result.status)}\n`,
+  printAnswer(
+    context,
+    result,
+    () => `${id} ${result.changed ? done : already}: ${stateText(result.status)}`,
   );
 }
 
@@ -204,24 +201,12 @@ export async function appConfigure(
 /** `appvisor app list` */
 export async function appList(context: CommandContext): Promise<void> {
   const { apps } = await context.client.call<{ apps: AppSummary[] }>('GET', '/apps');
-  if (context.json) {
-    printJson(context.io, apps);
-    return;
-  }
-  if (apps.length === 0) {
-    context.io.stdout.write('no apps installed\n');
-    return;
-  }
-  const rows = [
-    ['ID', 'VERSION', 'STATE', 'AUTOSTART'],
-    ...apps.map((app) => [
-      app.id,
-      app.version ?? '-',
-      app.runnable ? app.state : 'not runnable',
-      app.autostart ? 'on' : 'off',
-    ]),
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printList(context, apps, 'no apps installed', ['ID', 'VERSION', 'STATE', 'AUTOSTART'], (app) => [
+    app.id,
+    app.version ?? '-',
+    app.runnable ? app.state : 'not runnable',
+    app.autostart ? 'on' : 'off',
+  ]);
 }
 
 /** `appvisor logs <app> [-f] [-n LINES]` */
@@ -252,35 +237,25 @@ export function registerApp(cli: Cli): void {
     )
     .option('--no-autostart', 'do not start it with the manager')
     .option('--purge', "empty the app's data folder first")
-    .action(
-      async (path: string, options: { id?: string; autostart?: boolean; purge?: boolean }) => {
-        await appInstall(cli.context(), path, options);
-      },
-    );
+    .action(withContext(cli, appInstall));
   app
     .command('uninstall')
     .description('stop the app and remove it with its data')
     .argument('<id>')
     .option('--force', 'also when it has instances')
-    .action(async (id: string, options: { force?: boolean }) => {
-      await appUninstall(cli.context(), id, options);
-    });
+    .action(withContext(cli, appUninstall));
   for (const action of ['start', 'stop', 'restart'] as const) {
     app
       .command(action)
       .description(`${action} an app`)
       .argument('<id>')
-      .action(async (id: string) => {
-        await appAction(cli.context(), action, id);
-      });
+      .action(withContext(cli, (context, id: string) => appAction(context, action, id)));
   }
   app
     .command('status')
     .description("an app's state, pid, restarts and last exit")
     .argument('<id>')
-    .action(async (id: string) => {
-      await appStatus(cli.context(), id);
-    });
+    .action(withContext(cli, appStatus));
   app
     .command('configure')
     .description('change autostart, log size and resource limits; never starts or stops the app')
@@ -291,15 +266,8 @@ export function registerApp(cli: Cli): void {
     .option('--memory <size>', 'memory cap of all its processes (bytes, or 512M, 2G; "default")')
     .option('--cpu-weight <n>', 'CPU weight 1-10000, 100 = equal share ("default")')
     .option('--pids <n>', 'processes and threads at once ("default")')
-    .action(async (id: string, options: AppConfigureOptions) => {
-      await appConfigure(cli.context(), id, options);
-    });
-  app
-    .command('list')
-    .description('every installed app')
-    .action(async () => {
-      await appList(cli.context());
-    });
+    .action(withContext(cli, appConfigure));
+  app.command('list').description('every installed app').action(withContext(cli, appList));
 }
 
 /** Registers `appvisor logs`. */
@@ -310,7 +278,5 @@ export function registerLogs(cli: Cli): void {
     .argument('<app>')
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --lines <n>', 'lines to print first', '100')
-    .action(async (id: string, options: { follow?: boolean; lines?: string }) => {
-      await logs(cli.context(), id, options);
-    });
+    .action(withContext(cli, logs));
 }

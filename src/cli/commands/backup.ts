@@ -1,24 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BackupEntry, BackupSchedule, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
-import type { Cli, CommandContext } from '../context.js';
-import { onOff, printJson, table } from '../output.js';
-
-/** Reads a passphrase from a file (first line), never from the command line (ps shows it). */
-async function passphraseFrom(file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
-  const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new CliError(
-      'BAD_REQUEST',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-    );
-  });
-  const line = text.split(/\r?\n/)[0] ?? '';
-  if (!line) throw new CliError('BAD_REQUEST', `${file} holds no passphrase on its first line`);
-  return line;
-}
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { onOff, printAnswer, printList, table } from '../output.js';
+import { passphraseFrom } from '../passphrase.js';
 
 function kib(bytes: number): string {
   return bytes < 1024 * 1024
@@ -39,15 +25,13 @@ export async function backupCreate(
     ...(passphrase === undefined ? {} : { passphrase }),
     ...(options.verify ? { verify: true } : {}),
   });
-  if (context.json) {
-    printJson(context.io, entry);
-    return;
-  }
-  const { verified } = entry;
-  const check = verified
-    ? `, verified: ${verified.tables} tables, ${verified.rows} rows restored in ${verified.seconds} s`
-    : '';
-  context.io.stdout.write(`${entry.file} (${kib(entry.size)}${check})\n`);
+  printAnswer(context, entry, () => {
+    const { verified } = entry;
+    const check = verified
+      ? `, verified: ${verified.tables} tables, ${verified.rows} rows restored in ${verified.seconds} s`
+      : '';
+    return `${entry.file} (${kib(entry.size)}${check})`;
+  });
 }
 
 /** `appvisor backup list [--instance I]` */
@@ -60,25 +44,13 @@ export async function backupList(
     'GET',
     `/backups${query}`,
   );
-  if (context.json) {
-    printJson(context.io, backups);
-    return;
-  }
-  if (backups.length === 0) {
-    context.io.stdout.write('no backups\n');
-    return;
-  }
-  const rows = [
-    ['FILE', 'INSTANCE', 'APP', 'SIZE', 'MADE'],
-    ...backups.map((b) => [
-      b.file,
-      b.instance ?? (b.encrypted ? '(encrypted)' : '?'),
-      b.app ?? '',
-      kib(b.size),
-      b.createdAt ?? b.modifiedAt,
-    ]),
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printList(context, backups, 'no backups', ['FILE', 'INSTANCE', 'APP', 'SIZE', 'MADE'], (b) => [
+    b.file,
+    b.instance ?? (b.encrypted ? '(encrypted)' : '?'),
+    b.app ?? '',
+    kib(b.size),
+    b.createdAt ?? b.modifiedAt,
+  ]);
 }
 
 /** `appvisor backup restore <archive> (--into <instance> | --as <new-id>) [--passphrase-file F]` */
@@ -100,8 +72,7 @@ export async function backupRestore(
     ...(options.as === undefined ? {} : { as: options.as }),
     ...(passphrase === undefined ? {} : { passphrase }),
   });
-  if (context.json) printJson(context.io, view);
-  else context.io.stdout.write(`restored into ${view.id} (${view.path})\n`);
+  printAnswer(context, view, () => `restored into ${view.id} (${view.path})`);
 }
 
 /** The options of `appvisor backup schedule`, as typed. */
@@ -138,19 +109,16 @@ export async function backupSchedule(
     Object.keys(change).length === 0
       ? await context.client.call<BackupSchedule>('GET', '/backups/schedule')
       : await context.client.call<BackupSchedule>('PUT', '/backups/schedule', change);
-  if (context.json) {
-    printJson(context.io, schedule);
-    return;
-  }
-  const rows = [
-    ['cron', schedule.cron ?? 'off'],
-    ['template', schedule.template],
-    ['slots', String(schedule.slots)],
-    ['keep', schedule.keep === 0 ? 'all' : String(schedule.keep)],
-    ['verify', schedule.verify ? 'on' : 'off'],
-    ['next run', schedule.nextRun ?? '-'],
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printAnswer(context, schedule, () =>
+    table([
+      ['cron', schedule.cron ?? 'off'],
+      ['template', schedule.template],
+      ['slots', String(schedule.slots)],
+      ['keep', schedule.keep === 0 ? 'all' : String(schedule.keep)],
+      ['verify', schedule.verify ? 'on' : 'off'],
+      ['next run', schedule.nextRun ?? '-'],
+    ]),
+  );
 }
 
 /** Registers `appvisor backup`. */
@@ -163,21 +131,12 @@ export function registerBackup(cli: Cli): void {
     .option('--template <template>', "archive name, e.g. #A/#I-#bn.tar (default: the schedule's)")
     .option('--passphrase-file <file>', 'encrypt with the passphrase on its first line')
     .option('--verify', 'then restore it into a scratch database and compare row counts')
-    .action(
-      async (
-        instance: string,
-        options: { template?: string; passphraseFile?: string; verify?: boolean },
-      ) => {
-        await backupCreate(cli.context(), instance, options);
-      },
-    );
+    .action(withContext(cli, backupCreate));
   backup
     .command('list')
     .description('archives in the backup folder, newest first')
     .option('--instance <instance>', 'only those of this instance')
-    .action(async (options: { instance?: string }) => {
-      await backupList(cli.context(), options);
-    });
+    .action(withContext(cli, backupList));
   backup
     .command('restore')
     .description('replace an instance from an archive, or make a new one from it')
@@ -185,11 +144,7 @@ export function registerBackup(cli: Cli): void {
     .option('--into <instance>', 'replace this instance (same app)')
     .option('--as <new-id>', 'create a new instance from the archive')
     .option('--passphrase-file <file>', 'the passphrase of an encrypted archive')
-    .action(
-      async (archive: string, options: { into?: string; as?: string; passphraseFile?: string }) => {
-        await backupRestore(cli.context(), archive, options);
-      },
-    );
+    .action(withContext(cli, backupRestore));
   backup
     .command('schedule')
     .description('show or change when all instances are backed up')
@@ -199,7 +154,5 @@ export function registerBackup(cli: Cli): void {
     .option('--keep <n>', 'without #bn: archives kept per instance (0: all)')
     .option('--verify <on|off>', 'restore each backup into a scratch database and check it')
     .option('--off', 'no scheduled backups')
-    .action(async (options: BackupScheduleOptions) => {
-      await backupSchedule(cli.context(), options);
-    });
+    .action(withContext(cli, backupSchedule));
 }

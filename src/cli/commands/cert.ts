@@ -1,22 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import type { CertificateStatus } from '../../api/index.js';
 import { CliError } from '../client.js';
-import type { Cli, CommandContext } from '../context.js';
-import { printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { printAnswer, table } from '../output.js';
 
 function printStatus(context: CommandContext, status: CertificateStatus): void {
-  if (context.json) {
-    printJson(context.io, status);
-    return;
-  }
-  const rows = [
-    ['subject', status.subject.replace(/\n/g, ', ')],
-    ['issuer', status.issuer.replace(/\n/g, ', ')],
-    ['valid', `${status.validFrom} to ${status.validTo}`],
-    ['chain', `${status.chainLength} certificate(s)${status.selfSigned ? ', self-signed' : ''}`],
-    ['sha256', status.fingerprint256],
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printAnswer(context, status, () =>
+    table([
+      ['subject', status.subject.replace(/\n/g, ', ')],
+      ['issuer', status.issuer.replace(/\n/g, ', ')],
+      ['valid', `${status.validFrom} to ${status.validTo}`],
+      ['chain', `${status.chainLength} certificate(s)${status.selfSigned ? ', self-signed' : ''}`],
+      ['sha256', status.fingerprint256],
+    ]),
+  );
 }
 
 /** `appvisor cert show` */
@@ -52,21 +49,15 @@ export function registerCert(cli: Cli): void {
   cert
     .command('show')
     .description('subject, issuer, validity and fingerprint')
-    .action(async () => {
-      await certShow(cli.context());
-    });
+    .action(withContext(cli, certShow));
   cert
     .command('set')
     .description('use a PEM bundle (leaf first) and its key; served to new connections at once')
     .argument('<bundle.pem>')
     .argument('<key.pem>')
-    .action(async (bundle: string, key: string) => {
-      await certSet(cli.context(), bundle, key);
-    });
+    .action(withContext(cli, certSet));
   cert
     .command('reset')
     .description('go back to a new self-signed certificate')
-    .action(async () => {
-      await certReset(cli.context());
-    });
+    .action(withContext(cli, certReset));
 }

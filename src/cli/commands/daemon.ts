@@ -1,6 +1,32 @@
-import { CommanderError, Option } from 'commander';
+import { CommanderError } from 'commander';
 import { runDaemon } from '../../main.js';
-import { collect, type Cli } from '../context.js';
+import { repeatable, type Cli } from '../context.js';
+
+/** The options of `appvisor daemon`, as commander gives them. */
+interface DaemonOptions {
+  httpPort?: string;
+  httpsPort?: string;
+  adminPort?: string;
+  config?: string;
+  set: string[];
+}
+
+/** The daemon's options as configuration flags (`--set` pairs, then the port options). */
+function daemonFlags(options: DaemonOptions, data: string | undefined): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (const pair of options.set) {
+    const at = pair.indexOf('=');
+    if (at <= 0)
+      throw new CommanderError(2, 'appvisor.usage', `--set expects key=value, got "${pair}"`);
+    flags[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if (data) flags.data = data;
+  if (options.httpPort !== undefined) flags['http.port'] = options.httpPort;
+  if (options.httpsPort !== undefined) flags['https.port'] = options.httpsPort;
+  if (options.adminPort !== undefined) flags['admin.port'] = options.adminPort;
+  return flags;
+}
+
 /** Registers `appvisor daemon`: the manager itself, in the foreground. */
 export function registerDaemon(cli: Cli): void {
   cli.program
@@ -10,41 +36,17 @@ export function registerDaemon(cli: Cli): void {
     .option('--https-port <n>', 'HTTPS port (0: any free port)')
     .option('--admin-port <n>', 'port of the admin UI and API (0: any free port)')
     .option('--config <file>', 'JSON configuration file (or APPVISOR_CONFIG)')
-    .addOption(
-      new Option('--set <key=value>', 'set any configuration key; repeatable')
-        .argParser(collect)
-        .default([]),
-    )
-    .action(
-      async (options: {
-        httpPort?: string;
-        httpsPort?: string;
-        adminPort?: string;
-        config?: string;
-        set: string[];
-      }) => {
-        const flags: Record<string, string | undefined> = {};
-        for (const pair of options.set) {
-          const at = pair.indexOf('=');
-          if (at <= 0)
-            throw new CommanderError(2, 'appvisor.usage', `--set expects key=value, got "${pair}"`);
-          flags[pair.slice(0, at)] = pair.slice(at + 1);
-        }
-        const data = cli.dataOption();
-        if (data) flags.data = data;
-        if (options.httpPort !== undefined) flags['http.port'] = options.httpPort;
-        if (options.httpsPort !== undefined) flags['https.port'] = options.httpsPort;
-        if (options.adminPort !== undefined) flags['admin.port'] = options.adminPort;
-        cli.setExitCode(
-          await runDaemon({
-            flags,
-            ...(options.config ? { configFile: options.config } : {}),
-            env: cli.env,
-            cwd: process.cwd(),
-            stdout: cli.io.stdout,
-            stderr: cli.io.stderr,
-          }),
-        );
-      },
-    );
+    .addOption(repeatable('--set <key=value>', 'set any configuration key; repeatable'))
+    .action(async (options: DaemonOptions) => {
+      cli.setExitCode(
+        await runDaemon({
+          flags: daemonFlags(options, cli.dataOption()),
+          ...(options.config ? { configFile: options.config } : {}),
+          env: cli.env,
+          cwd: process.cwd(),
+          stdout: cli.io.stdout,
+          stderr: cli.io.stderr,
+        }),
+      );
+    });
 }

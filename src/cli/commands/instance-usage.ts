@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { InstanceUsage, InstanceView, VacuumProgress, VacuumResult } from '../../api/index.js';
-import type { Cli, CommandContext } from '../context.js';
-import { bytes, duration, printJson } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, duration, printAnswer } from '../output.js';
 import { progressLine, withProgress } from '../progress.js';
 
 /** A size, or `-` when it is not known; `≥` when it is a lower bound. */
@@ -74,14 +74,10 @@ export async function instanceVacuum(
     () =>
       context.client.call<VacuumResult>('POST', `${path}/vacuum`, { full: options.full ?? false }),
   );
-  if (context.json) {
-    printJson(context.io, result);
-    return;
-  }
-  const skipped = result.skipped.length ? ` (${result.skipped.length} dropped meanwhile)` : '';
-  context.io.stdout.write(
-    `${result.full ? 'vacuum full' : 'vacuum'} of ${result.id}: ${result.tables} tables${skipped} in ${result.seconds}s, database ${size(result.databaseBytesBefore)} → ${size(result.databaseBytesAfter)}\n`,
-  );
+  printAnswer(context, result, () => {
+    const skipped = result.skipped.length ? ` (${result.skipped.length} dropped meanwhile)` : '';
+    return `${result.full ? 'vacuum full' : 'vacuum'} of ${result.id}: ${result.tables} tables${skipped} in ${result.seconds}s, database ${size(result.databaseBytesBefore)} → ${size(result.databaseBytesAfter)}`;
+  });
 }
 
 /** Registers `appvisor instance vacuum` under `instance`. */
@@ -93,7 +89,5 @@ export function registerVacuum(cli: Cli, instance: Command): void {
     )
     .argument('<id>')
     .option('--full', 'rewrite every table and index (needs room for a copy of the largest table)')
-    .action(async (id: string, options: { full?: boolean }) => {
-      await instanceVacuum(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceVacuum));
 }

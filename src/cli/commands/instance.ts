@@ -1,7 +1,7 @@
 import type { AdminLogin, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
-import type { Cli, CommandContext } from '../context.js';
-import { onOff, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { onOff, printAnswer, table, tableOr } from '../output.js';
 import { measuredNote, registerVacuum, usageCells, usageRow } from './instance-usage.js';
 
 function path(id: string): string {
@@ -9,11 +9,11 @@ function path(id: string): string {
 }
 
 function printView(context: CommandContext, view: InstanceView): void {
-  if (context.json) {
-    printJson(context.io, view);
-    return;
-  }
-  const rows = [
+  printAnswer(context, view, () => table(viewRows(view)));
+}
+
+function viewRows(view: InstanceView): string[][] {
+  return [
     ['instance', `${view.id} (app ${view.app})`],
     ['state', `${view.state}${view.error ? `: ${view.error}` : ''}`],
     ['domain', view.domain],
@@ -26,7 +26,6 @@ function printView(context: CommandContext, view: InstanceView): void {
     ['usage', usageRow(view.usage)],
     ...(view.password !== undefined ? [['password', view.password]] : []),
   ];
-  context.io.stdout.write(`${table(rows)}\n`);
 }
 
 /** `appvisor instance create <app> <id> [--domain D] [--path P] [--password PW]` */
@@ -57,26 +56,19 @@ export async function instanceList(
     'GET',
     `/instances${query}`,
   );
-  if (context.json) {
-    printJson(context.io, instances);
-    return;
-  }
-  if (instances.length === 0) {
-    context.io.stdout.write('no instances\n');
-    return;
-  }
-  const rows = [
-    ['ID', 'APP', 'STATE', 'PATH', 'ENABLED', 'DATABASE', 'FILES'],
-    ...instances.map((i) => [
-      i.id,
-      i.app,
-      i.state,
-      i.path,
-      i.enabled ? 'on' : 'off',
-      ...usageCells(i.usage),
-    ]),
-  ];
-  context.io.stdout.write(`${table(rows)}\n${measuredNote(instances)}\n`);
+  const header = ['ID', 'APP', 'STATE', 'PATH', 'ENABLED', 'DATABASE', 'FILES'];
+  const rows = instances.map((i) => [
+    i.id,
+    i.app,
+    i.state,
+    i.path,
+    i.enabled ? 'on' : 'off',
+    ...usageCells(i.usage),
+  ]);
+  printAnswer(context, instances, () => {
+    const text = tableOr('no instances', header, rows);
+    return rows.length === 0 ? text : `${text}\n${measuredNote(instances)}`;
+  });
 }
 
 /** `appvisor instance show <id> [--reveal-password]` */
@@ -129,11 +121,9 @@ export async function instanceTrace(
     changes.length === 0
       ? await context.client.call<InstanceView>('GET', path(id))
       : await context.client.call<InstanceView>('POST', `${path(id)}/trace`, { changes });
-  if (context.json) printJson(context.io, { id: view.id, traceFlags: view.traceFlags });
-  else
-    context.io.stdout.write(
-      `${view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on'}\n`,
-    );
+  printAnswer(context, { id: view.id, traceFlags: view.traceFlags }, () =>
+    view.traceFlags.length ? view.traceFlags.join(' ') : 'no trace flags on',
+  );
 }
 
 /**
@@ -148,8 +138,11 @@ export async function instanceLogin(
   const login = await context.client.call<AdminLogin>('POST', `${path(id)}/login`, {
     challenge: options.challenge,
   });
-  if (context.json) printJson(context.io, login);
-  else context.io.stdout.write(`${JSON.stringify(login.login)}\nsession key ${login.sessionKey}\n`);
+  printAnswer(
+    context,
+    login,
+    () => `${JSON.stringify(login.login)}\nsession key ${login.sessionKey}`,
+  );
 }
 
 /** `appvisor instance delete <id> --yes` */
@@ -161,8 +154,7 @@ export async function instanceDelete(
   if (!options.yes)
     throw new CliError('BAD_REQUEST', `deleting ${id} drops its database and files: add --yes`);
   await context.client.call('DELETE', path(id));
-  if (context.json) printJson(context.io, { ok: true });
-  else context.io.stdout.write(`deleted ${id}\n`);
+  printAnswer(context, { ok: true }, () => `deleted ${id}`);
 }
 
 /** Registers `appvisor instance`. */
@@ -178,31 +170,19 @@ export function registerInstance(cli: Cli): void {
     .option('--domain <domain>', 'its domain (default: this machine name)')
     .option('--path <path>', 'its web path (default /<domain>/<id>)')
     .option('--password <password>', 'its password (default: generated)')
-    .action(
-      async (
-        appId: string,
-        id: string,
-        options: { domain?: string; path?: string; password?: string },
-      ) => {
-        await instanceCreate(cli.context(), appId, id, options);
-      },
-    );
+    .action(withContext(cli, instanceCreate));
   instance
     .command('list')
     .description('every instance')
     .option('--app <app>', 'only those of one app')
     .option('--sort <id|size>', 'by id (default), or largest first (database and files)')
-    .action(async (options: { app?: string; sort?: string }) => {
-      await instanceList(cli.context(), options);
-    });
+    .action(withContext(cli, instanceList));
   instance
     .command('show')
     .description('one instance, without its password unless asked')
     .argument('<id>')
     .option('--reveal-password', 'also print the instance password')
-    .action(async (id: string, options: { revealPassword?: boolean }) => {
-      await instanceShow(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceShow));
   instance
     .command('set')
     .description("change an instance's settings")
@@ -212,9 +192,7 @@ export function registerInstance(cli: Cli): void {
     .option('--password <password>')
     .option('--enabled <on|off>')
     .option('--exclude-from-backup <on|off>')
-    .action(async (id: string, options: InstanceSetOptions) => {
-      await instanceSet(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceSet));
   instance
     .command('trace')
     .description('turn trace flags on (+flag) or off (-flag); without flags, show them')
@@ -223,24 +201,18 @@ export function registerInstance(cli: Cli): void {
     // -flag must reach the command as an argument: -http-client is not -h.
     .allowUnknownOption()
     .helpOption(false)
-    .action(async (id: string, changes: string[]) => {
-      await instanceTrace(cli.context(), id, changes);
-    });
+    .action(withContext(cli, instanceTrace));
   instance
     .command('login')
     .description("an admin login for the instance's app: the AppLogin to send after AppChallenge")
     .argument('<id>')
     .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
-    .action(async (id: string, options: { challenge: string }) => {
-      await instanceLogin(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceLogin));
   registerVacuum(cli, instance);
   instance
     .command('delete')
     .description('delete an instance with its database and files')
     .argument('<id>')
     .option('--yes', 'really')
-    .action(async (id: string, options: { yes?: boolean }) => {
-      await instanceDelete(cli.context(), id, options);
-    });
+    .action(withContext(cli, instanceDelete));
 }

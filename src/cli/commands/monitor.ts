@@ -1,6 +1,6 @@
 import type { MonitorSnapshot } from '../../api/index.js';
-import type { Cli, CommandContext } from '../context.js';
-import { bytes, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, printAnswer, table } from '../output.js';
 
 const percent = (value: number | null): string => (value === null ? '-' : `${value}%`);
 const size = (value: number | null): string => (value === null ? '-' : bytes(value));
@@ -8,10 +8,10 @@ const size = (value: number | null): string => (value === null ? '-' : bytes(val
 /** `appvisor monitor`: the latest sample as a short table (`--json`: as the API answers it). */
 export async function monitorShow(context: CommandContext): Promise<void> {
   const sample = await context.client.call<MonitorSnapshot>('GET', '/monitor');
-  if (context.json) {
-    printJson(context.io, sample);
-    return;
-  }
+  printAnswer(context, sample, () => monitorText(sample));
+}
+
+function monitorText(sample: MonitorSnapshot): string {
   const { machine, postgres } = sample;
   const head = table([
     ['sampled', `${sample.at} (every ${sample.intervalSeconds}s)`],
@@ -29,10 +29,7 @@ export async function monitorShow(context: CommandContext): Promise<void> {
       ].join(', '),
     ],
   ]);
-  if (sample.apps.length === 0) {
-    context.io.stdout.write(`${head}\n\nno apps installed\n`);
-    return;
-  }
+  if (sample.apps.length === 0) return `${head}\n\nno apps installed`;
   // CPU of an app is in percent of one core, so it may exceed 100.
   const rows = [['APP', 'STATE', 'CPU', 'MEMORY', 'PROCESSES', 'RESTARTS']];
   for (const app of sample.apps) {
@@ -45,7 +42,7 @@ export async function monitorShow(context: CommandContext): Promise<void> {
       String(app.restarts),
     ]);
   }
-  context.io.stdout.write(`${head}\n\n${table(rows)}\n`);
+  return `${head}\n\n${table(rows)}`;
 }
 
 /** Registers `appvisor monitor`. */
@@ -53,7 +50,5 @@ export function registerMonitor(cli: Cli): void {
   cli.program
     .command('monitor')
     .description('CPU, memory, load and disk now, and the CPU and memory of each app')
-    .action(async () => {
-      await monitorShow(cli.context());
-    });
+    .action(withContext(cli, monitorShow));
 }

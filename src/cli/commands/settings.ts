@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import type { PlatformSettings, PlatformSettingsChange } from '../../api/index.js';
-import type { Cli, CommandContext } from '../context.js';
-import { printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { printAnswer, table } from '../output.js';
 
 /** A setting that falls back to the configuration: its value, else the configuration's. */
 function withDefault(value: string, fallback: string): string {
@@ -10,17 +10,14 @@ function withDefault(value: string, fallback: string): string {
 }
 
 function printSettings(context: CommandContext, settings: PlatformSettings): void {
-  if (context.json) {
-    printJson(context.io, settings);
-    return;
-  }
-  const rows = [
-    ['label', settings.label || '-'],
-    ['dns name', settings.dnsName || '-'],
-    ['alarm url', withDefault(settings.alarmUrl, settings.defaults.alarmUrl)],
-    ['alarm e-mail', withDefault(settings.alarmEmail, settings.defaults.alarmEmail)],
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printAnswer(context, settings, () =>
+    table([
+      ['label', settings.label || '-'],
+      ['dns name', settings.dnsName || '-'],
+      ['alarm url', withDefault(settings.alarmUrl, settings.defaults.alarmUrl)],
+      ['alarm e-mail', withDefault(settings.alarmEmail, settings.defaults.alarmEmail)],
+    ]),
+  );
 }
 
 /** `appvisor settings show` */
@@ -59,9 +56,7 @@ export function registerSettings(cli: Cli): void {
   settings
     .command('show')
     .description('the platform label, DNS name, alarm URL and alarm e-mail recipients')
-    .action(async () => {
-      await settingsShow(cli.context());
-    });
+    .action(withContext(cli, settingsShow));
   settings
     .command('set')
     .description('change platform settings ("" clears one)')
@@ -75,7 +70,5 @@ export function registerSettings(cli: Cli): void {
       '--alarm-email <addresses>',
       'recipients of alarm e-mails, comma-separated ("": the configured alarms.smtp.to)',
     )
-    .action(async (options: PlatformSettingsChange) => {
-      await settingsSet(cli.context(), options);
-    });
+    .action(withContext(cli, settingsSet));
 }

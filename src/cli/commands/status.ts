@@ -1,14 +1,15 @@
 import type { StatusReport } from '../../api/index.js';
-import type { Cli, CommandContext } from '../context.js';
-import { bytes, duration, printJson, table } from '../output.js';
+import { withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, duration, printAnswer, table } from '../output.js';
 
 /** `appvisor status` */
 export async function status(context: CommandContext): Promise<void> {
   const report = await context.client.call<StatusReport>('GET', '/status');
-  if (context.json) {
-    printJson(context.io, report);
-    return;
-  }
+  printAnswer(context, report, () => statusText(report));
+}
+
+/** The status report as the table `appvisor status` prints, the active alarms below it. */
+function statusText(report: StatusReport): string {
   const { manager, database, system, apps, alarms, backup } = report;
   const counts = new Map<string, number>();
   for (const app of apps) {
@@ -66,7 +67,7 @@ export async function status(context: CommandContext): Promise<void> {
   const lines = [table(rows)];
   for (const alarm of alarms)
     lines.push(`  ${alarm.severity} ${alarm.code} ${alarm.subject}: ${alarm.text}`);
-  context.io.stdout.write(`${lines.join('\n')}\n`);
+  return lines.join('\n');
 }
 
 /** Registers `appvisor status`. */
@@ -74,7 +75,5 @@ export function registerStatus(cli: Cli): void {
   cli.program
     .command('status')
     .description('manager, database, apps and alarms at a glance')
-    .action(async () => {
-      await status(cli.context());
-    });
+    .action(withContext(cli, status));
 }

@@ -1,4 +1,3 @@
-import { Option } from 'commander';
 import type {
   StoreAppView,
   StoreInstallBody,
@@ -10,8 +9,8 @@ import type {
   UpdateCheck,
 } from '../../api/index.js';
 import { CliError } from '../client.js';
-import { collect, type Cli, type CommandContext } from '../context.js';
-import { bytes, printJson, table, type Io } from '../output.js';
+import { repeatable, withContext, type Cli, type CommandContext } from '../context.js';
+import { bytes, printAnswer, printJson, printList, table, tableOr, type Io } from '../output.js';
 import { registerStorePublish } from './store-publish.js';
 
 function warnProblems(io: Io, listing: { errors: StoreListing['errors'] }): void {
@@ -26,29 +25,23 @@ const versionText = (v: { version: string | null; build: number | null }) =>
 /** `appvisor store list` */
 export async function storeList(context: CommandContext): Promise<void> {
   const listing = await context.client.call<StoreListing>('GET', '/store/apps');
-  if (context.json) {
-    printJson(context.io, listing);
-    return;
-  }
-  warnProblems(context.io, listing);
-  if (listing.apps.length === 0) {
-    context.io.stdout.write('no apps in the configured app stores\n');
-    return;
-  }
-  const rows = [
-    ['ID', 'LATEST', 'LABEL', 'INSTALLED', 'STORE', 'TITLE'],
-    ...listing.apps.map((app) => [
-      app.id,
-      versionText(app.latest),
-      app.latest.label,
-      app.installed
-        ? `${versionText(app.installed)}${app.updateAvailable ? ' (update available)' : ''}`
-        : '-',
-      app.store,
-      app.title,
-    ]),
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+  printAnswer(context, listing, () => {
+    warnProblems(context.io, listing);
+    return tableOr(
+      'no apps in the configured app stores',
+      ['ID', 'LATEST', 'LABEL', 'INSTALLED', 'STORE', 'TITLE'],
+      listing.apps.map((app) => [
+        app.id,
+        versionText(app.latest),
+        app.latest.label,
+        app.installed
+          ? `${versionText(app.installed)}${app.updateAvailable ? ' (update available)' : ''}`
+          : '-',
+        app.store,
+        app.title,
+      ]),
+    );
+  });
 }
 
 /** `appvisor store show <app>` */
@@ -57,41 +50,31 @@ export async function storeShow(context: CommandContext, id: string): Promise<vo
     'GET',
     `/store/apps/${encodeURIComponent(id)}`,
   );
-  if (context.json) {
-    printJson(context.io, app);
-    return;
-  }
-  const lines = [
-    `${app.id}${app.title ? ` — ${app.title}` : ''} (app store ${app.store})`,
-    ...(app.description ? [app.description] : []),
-    `installed: ${app.installed ? versionText(app.installed) : 'no'}${app.updateAvailable ? ', update available' : ''}`,
-    '',
-    table([
-      ['VERSION', 'BUILD', 'LABEL', 'SIZE', 'SIGNED'],
-      ...app.versions.map((v) => [
-        v.version,
-        String(v.build),
-        v.label,
-        bytes(v.size),
-        v.signed ? 'yes' : 'no',
+  printAnswer(context, app, () =>
+    [
+      `${app.id}${app.title ? ` — ${app.title}` : ''} (app store ${app.store})`,
+      ...(app.description ? [app.description] : []),
+      `installed: ${app.installed ? versionText(app.installed) : 'no'}${app.updateAvailable ? ', update available' : ''}`,
+      '',
+      table([
+        ['VERSION', 'BUILD', 'LABEL', 'SIZE', 'SIGNED'],
+        ...app.versions.map((v) => [
+          v.version,
+          String(v.build),
+          v.label,
+          bytes(v.size),
+          v.signed ? 'yes' : 'no',
+        ]),
       ]),
-    ]),
-  ];
-  context.io.stdout.write(`${lines.join('\n')}\n`);
+    ].join('\n'),
+  );
 }
 
-function printResult(context: CommandContext, result: StoreResult): void {
-  if (!result.changed) {
-    context.io.stdout.write(`${result.app} is at ${versionText(result.to)} already\n`);
-  } else if (result.from) {
-    context.io.stdout.write(
-      `${result.app} updated from ${versionText(result.from)} to ${versionText(result.to)}: ${result.status.state}\n`,
-    );
-  } else {
-    context.io.stdout.write(
-      `${result.app} ${versionText(result.to)} installed: ${result.status.state}\n`,
-    );
-  }
+function resultText(result: StoreResult): string {
+  if (!result.changed) return `${result.app} is at ${versionText(result.to)} already`;
+  if (result.from)
+    return `${result.app} updated from ${versionText(result.from)} to ${versionText(result.to)}: ${result.status.state}`;
+  return `${result.app} ${versionText(result.to)} installed: ${result.status.state}`;
 }
 
 /** `appvisor store install <app> [--version V] [--store S] [--autostart] [--force]` */
@@ -105,8 +88,7 @@ export async function storeInstall(
     `/store/apps/${encodeURIComponent(id)}/install`,
     options,
   );
-  if (context.json) printJson(context.io, result);
-  else printResult(context, result);
+  printAnswer(context, result, () => resultText(result));
 }
 
 /** The options of `appvisor store update`. */
@@ -132,8 +114,7 @@ export async function storeUpdate(
         ...(options.switchStore ? { switchStore: true } : {}),
       },
     );
-    if (context.json) printJson(context.io, result);
-    else printResult(context, result);
+    printAnswer(context, result, () => resultText(result));
     return;
   }
   const answer = await context.client.call<StoreUpdateAllAnswer>('POST', '/store/update', {
@@ -143,7 +124,7 @@ export async function storeUpdate(
   else if (answer.results.length === 0) context.io.stdout.write('every app is up to date\n');
   else {
     for (const item of answer.results) {
-      if (item.result) printResult(context, item.result);
+      if (item.result) context.io.stdout.write(`${resultText(item.result)}\n`);
       else if (item.error) {
         context.io.stdout.write(`${item.app} failed: ${item.error.code}: ${item.error.message}\n`);
       }
@@ -157,40 +138,28 @@ export async function storeUpdate(
 /** `appvisor store check` */
 export async function storeCheck(context: CommandContext): Promise<void> {
   const check = await context.client.call<UpdateCheck>('POST', '/store/check');
-  if (context.json) {
-    printJson(context.io, check);
-    return;
-  }
-  warnProblems(context.io, check);
-  if (check.updates.length === 0) context.io.stdout.write('every app is up to date\n');
-  for (const update of check.updates) {
-    context.io.stdout.write(
-      `${update.app}: ${versionText(update.installed)} → ${versionText(update.available)} ${update.available.label} (app store ${update.store})\n`,
-    );
-  }
+  printAnswer(context, check, () => {
+    warnProblems(context.io, check);
+    if (check.updates.length === 0) return 'every app is up to date';
+    return check.updates
+      .map(
+        (update) =>
+          `${update.app}: ${versionText(update.installed)} → ${versionText(update.available)} ${update.available.label} (app store ${update.store})`,
+      )
+      .join('\n');
+  });
 }
 
 /** `appvisor store sources` */
 export async function storeSources(context: CommandContext): Promise<void> {
   const { sources } = await context.client.call<StoreSourceList>('GET', '/store/sources');
-  if (context.json) {
-    printJson(context.io, sources);
-    return;
-  }
-  if (sources.length === 0) {
-    context.io.stdout.write('no app stores configured (appvisor store add <name> <url> --key K)\n');
-    return;
-  }
-  const rows = [
+  printList(
+    context,
+    sources,
+    'no app stores configured (appvisor store add <name> <url> --key K)',
     ['NAME', 'URL', 'KEYS', 'UNSIGNED'],
-    ...sources.map((s) => [
-      s.name,
-      s.url,
-      String(s.keys.length),
-      s.allowUnsigned ? 'allowed' : 'refused',
-    ]),
-  ];
-  context.io.stdout.write(`${table(rows)}\n`);
+    (s) => [s.name, s.url, String(s.keys.length), s.allowUnsigned ? 'allowed' : 'refused'],
+  );
 }
 
 /** `appvisor store add <name> <url> [--key K ...] [--allow-unsigned]` */
@@ -205,16 +174,17 @@ export async function storeAdd(
     `/store/sources/${encodeURIComponent(name)}`,
     { url, keys: options.key, allowUnsigned: options.allowUnsigned ?? false },
   );
-  if (context.json) printJson(context.io, source);
-  else context.io.stdout.write(`app store ${source.name}: ${source.url}\n`);
+  printAnswer(context, source, () => `app store ${source.name}: ${source.url}`);
 }
 
 /** `appvisor store remove <name>` */
 export async function storeRemove(context: CommandContext, name: string): Promise<void> {
   await context.client.call('DELETE', `/store/sources/${encodeURIComponent(name)}`);
-  if (context.json) printJson(context.io, { ok: true });
-  else context.io.stdout.write(`app store ${name} removed\n`);
+  printAnswer(context, { ok: true }, () => `app store ${name} removed`);
 }
+
+/** The help of `--version` of `store install` and `store update`. */
+const newestBuild = 'a version or build number (default: the newest build)';
 
 /** Registers `appvisor store`. */
 export function registerStore(cli: Cli): void {
@@ -224,74 +194,52 @@ export function registerStore(cli: Cli): void {
   store
     .command('list')
     .description('apps of every configured app store, with what is installed')
-    .action(async () => {
-      await storeList(cli.context());
-    });
+    .action(withContext(cli, storeList));
   store
     .command('show')
     .description('one app: its versions, builds, labels and signatures')
     .argument('<app>')
-    .action(async (id: string) => {
-      await storeShow(cli.context(), id);
-    });
+    .action(withContext(cli, storeShow));
   store
     .command('install')
     .description('download, verify and install an app (an installed one is updated)')
     .argument('<app>')
-    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--version <version>', newestBuild)
     .option('--store <name>', 'only from this app store')
     .option('--autostart', 'start it now and at every boot')
     .option('--force', 'install an older or the same build')
     .option('--switch-store', 'replace an installed app from another store, key, or a file')
-    .action(async (id: string, options: StoreInstallBody) => {
-      await storeInstall(cli.context(), id, options);
-    });
+    .action(withContext(cli, storeInstall));
   store
     .command('update')
     .description('back up, update, and roll back if the new version does not get ready')
     .argument('[app]')
     .option('--all', 'every app with a newer build')
-    .option('--version <version>', 'a version or build number (default: the newest build)')
+    .option('--version <version>', newestBuild)
     .option('--force', 'allow a downgrade, or the same build again')
     .option('--store <name>', 'from this app store (another than its own needs --switch-store)')
     .option('--switch-store', 'update from another store or key than it was installed from')
-    .action(async (id: string | undefined, options: StoreUpdateOptions) => {
-      await storeUpdate(cli.context(), id, options);
-    });
+    .action(withContext(cli, storeUpdate));
   store
     .command('check')
     .description('ask the app stores for updates now')
-    .action(async () => {
-      await storeCheck(cli.context());
-    });
+    .action(withContext(cli, storeCheck));
   store
     .command('sources')
     .description('the configured app stores')
-    .action(async () => {
-      await storeSources(cli.context());
-    });
+    .action(withContext(cli, storeSources));
   store
     .command('add')
     .description('add (or change) an app store: the URL of its apps.json and its public key')
     .argument('<name>')
     .argument('<url>')
-    .addOption(
-      new Option('--key <public-key>', 'a trusted public key (repeatable)')
-        .argParser(collect)
-        .default([]),
-    )
+    .addOption(repeatable('--key <public-key>', 'a trusted public key (repeatable)'))
     .option('--allow-unsigned', 'install unsigned or wrongly signed packages from it')
-    .action(
-      async (name: string, url: string, options: { key: string[]; allowUnsigned?: boolean }) => {
-        await storeAdd(cli.context(), name, url, options);
-      },
-    );
+    .action(withContext(cli, storeAdd));
   store
     .command('remove')
     .description('forget an app store (installed apps stay)')
     .argument('<name>')
-    .action(async (name: string) => {
-      await storeRemove(cli.context(), name);
-    });
+    .action(withContext(cli, storeRemove));
   registerStorePublish(store, cli);
 }

@@ -213,6 +213,17 @@ export class AppService implements Component {
     return restartApp(this.#ctx, id);
   }
 
+  /**
+   * An app's own settings as stored: null where it follows the configured default (status
+   * shows the effective values instead). What a configuration export writes.
+   */
+  settingsOf(id: string): Required<AppSettingsChange> {
+    checkAppId(id);
+    const { autostart, logMaxBytes, logFiles, memoryMaxBytes, cpuWeight, pidsMax } =
+      this.#ctx.get(id).record;
+    return { autostart, logMaxBytes, logFiles, memoryMaxBytes, cpuWeight, pidsMax };
+  }
+
   /** Stores settings at once; never starts or stops the app (see control.ts). */
   configure(id: string, change: AppSettingsChange): Promise<AppStatus> {
     return configure(this.#ctx, id, change);

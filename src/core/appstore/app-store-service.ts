@@ -18,6 +18,7 @@ import { readinessOf } from './ready.js';
 import { UpdateResumer } from './resume.js';
 import { StoreSources } from './sources.js';
 import type {
+  InstalledView,
   StoreAppView,
   StoreListing,
   StoreOperation,
@@ -164,6 +165,11 @@ export class AppStoreService implements Component {
     const installed = (await this.#reader.installed()).get(id);
     if (installed) return this.update(id, options);
     return this.#installer.install(id, options);
+  }
+
+  /** What is installed of each app, and from which store (no store is read). */
+  installed(): Promise<Map<string, InstalledView>> {
+    return this.#reader.installed();
   }
 
   /** Updates an installed app ({@link StoreUpdater.update}). */

@@ -3,21 +3,16 @@
  * native binaries) and files, restores, templates and schedules. The subsystem's only public
  * surface.
  */
+export { BackupService } from './backup-service.js';
+export { defaultLabel } from './naming.js';
 export {
-  BackupService,
-  defaultLabel,
   type BackupEntry,
   type BackupSchedule,
   type DumpCheck,
   type BackupServiceOptions,
-} from './backup-service.js';
-export {
-  archiveFormat,
-  readManifest,
-  unpackArchive,
-  writeArchive,
-  type BackupManifest,
-} from './archive.js';
+} from './model.js';
+export { archiveFormat, writeArchive, type BackupManifest } from './archive.js';
+export { readManifest, unpackArchive } from './archive-read.js';
 export { replayDump, type ReplayOptions, type ReplayResult } from './replay.js';
 export { DumpScript, RowCounter, type ScriptPiece } from './dump-script.js';
 export {

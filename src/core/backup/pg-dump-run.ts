@@ -48,187 +48,214 @@ const workerUrl = new URL('./dump-worker.js', import.meta.url);
 const streamHighWaterMark = 256 * 1024;
 
 /**
- * Runs pg_dump in a worker thread, bridging its libpq to a real socket owned by this thread,
- * and streams its output with backpressure down to the worker. Whatever ends the run (exit,
- * failure, abort, the consumer destroying the stream), the worker is terminated and the
- * socket closed.
+ * One run: the worker, the socket its libpq talks through, and the stream of its output. Every
+ * way the run ends goes through {@link finish}, once.
  */
-export function runPgDump(job: PgDumpJob): PgDumpRun {
-  const channel = createChannel();
-  const { control } = channel;
-  const queue: Buffer[] = [];
-  let paused = false;
-  let exitResult: PgDumpResult | undefined;
-  let settled = false;
-  let socket: Socket | undefined;
-  let socketError: Error | undefined;
-  let pendingInput: Buffer | undefined;
+class PgDumpBridge {
+  readonly #job: PgDumpJob;
+  readonly #channel = createChannel();
+  /** Output received from the worker that the stream has not taken yet. */
+  readonly #queue: Buffer[] = [];
+  #paused = false;
+  #exitResult: PgDumpResult | undefined;
+  #settled = false;
+  #socket: Socket | undefined;
+  #socketError: Error | undefined;
+  #pendingInput: Buffer | undefined;
   /** The socket ended while some of its data still waited for ring space. */
-  let inputEndDeferred = false;
-  let resolveResult!: (result: PgDumpResult) => void;
-  let rejectResult!: (error: Error) => void;
-  const result = new Promise<PgDumpResult>((resolve, reject) => {
-    resolveResult = resolve;
-    rejectResult = reject;
-  });
-  // A caller that only reads the stream sees the error there.
-  result.catch(() => undefined);
+  #inputEndDeferred = false;
+  readonly #worker: Worker;
+  readonly output: Readable;
+  readonly result: Promise<PgDumpResult>;
+  #resolveResult!: (result: PgDumpResult) => void;
+  #rejectResult!: (error: Error) => void;
+  readonly #onAbort = (): void => {
+    this.#finish(abortError(this.#job.signal!));
+  };
 
-  const output = new Readable({
-    highWaterMark: streamHighWaterMark,
-    read() {
-      paused = false;
-      drain();
-    },
-    destroy(error, callback) {
-      // The consumer gave up (or the run failed): nothing may keep running for it.
-      if (!settled) finish(error ?? new Error('the dump stream was destroyed before its end'));
-      callback(error);
-    },
-  });
+  constructor(job: PgDumpJob) {
+    this.#job = job;
+    this.result = new Promise<PgDumpResult>((resolve, reject) => {
+      this.#resolveResult = resolve;
+      this.#rejectResult = reject;
+    });
+    // A caller that only reads the stream sees the error there.
+    this.result.catch(() => undefined);
+    this.output = new Readable({
+      highWaterMark: streamHighWaterMark,
+      read: () => {
+        this.#paused = false;
+        this.#drain();
+      },
+      destroy: (error, callback) => {
+        // The consumer gave up (or the run failed): nothing may keep running for it.
+        if (!this.#settled) {
+          this.#finish(error ?? new Error('the dump stream was destroyed before its end'));
+        }
+        callback(error);
+      },
+    });
+    const data: WorkerJob = {
+      channel: this.#channel.buffer,
+      args: job.args,
+      password: job.password,
+    };
+    this.#worker = new Worker(workerUrl, { workerData: data });
+    this.#worker.on('message', (message: WorkerMessage) => {
+      this.#onMessage(message);
+    });
+    this.#worker.on('error', (error) => {
+      this.#finish(dumpFailed(`the pg_dump worker failed: ${error.message}`));
+    });
+    this.#worker.on('exit', (code) => {
+      if (!this.#settled && !this.#exitResult) {
+        this.#finish(dumpFailed(`the pg_dump worker stopped unexpectedly (exit ${code})`));
+      }
+    });
+    if (job.server) this.#connect(job.server);
+    if (job.signal?.aborted) {
+      // Still asynchronous for the caller: the stream errors after it is returned.
+      queueMicrotask(this.#onAbort);
+    } else {
+      job.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
 
-  const data: WorkerJob = { channel: channel.buffer, args: job.args, password: job.password };
-  const worker = new Worker(workerUrl, { workerData: data });
-
-  function stop(): void {
+  #stop(): void {
+    const { control } = this.#channel;
     Atomics.store(control, slot.cancelled, 1);
     Atomics.store(control, slot.state, inputState.ended);
-    wakeReader(channel);
+    wakeReader(this.#channel);
     Atomics.notify(control, slot.outPending);
-    void worker.terminate().catch(() => undefined);
-    socket?.destroy();
-    job.signal?.removeEventListener('abort', onAbort);
+    void this.#worker.terminate().catch(() => undefined);
+    this.#socket?.destroy();
+    this.#job.signal?.removeEventListener('abort', this.#onAbort);
   }
 
   /** Ends the run once: with the result, or with an error that also destroys the stream. */
-  function finish(error: Error | undefined): void {
-    if (settled) return;
-    settled = true;
-    stop();
+  #finish(error: Error | undefined): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#stop();
     if (error) {
-      rejectResult(error);
-      if (!output.destroyed) output.destroy(error);
+      this.#rejectResult(error);
+      if (!this.output.destroyed) this.output.destroy(error);
     } else {
-      resolveResult(exitResult!);
+      this.#resolveResult(this.#exitResult!);
     }
   }
 
   /** Hands queued output to the stream while it wants more; the worker gets its credit back. */
-  function drain(): void {
-    while (!paused && queue.length > 0) {
-      const chunk = queue.shift()!;
+  #drain(): void {
+    const { control } = this.#channel;
+    while (!this.#paused && this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!;
       Atomics.sub(control, slot.outPending, chunk.length);
       Atomics.notify(control, slot.outPending);
-      if (!output.push(chunk)) paused = true;
+      if (!this.output.push(chunk)) this.#paused = true;
     }
-    if (queue.length === 0 && exitResult && !settled) {
-      output.push(null);
-      finish(undefined);
+    if (this.#queue.length === 0 && this.#exitResult && !this.#settled) {
+      this.output.push(null);
+      this.#finish(undefined);
     }
   }
 
   /** The run's error: what failed, pg_dump's stderr, and the socket's own error if any. */
-  function failure(message: string, stderr: string): Error {
+  #failure(message: string, stderr: string): Error {
     const text = stderr.trim();
     let full = text ? `${message}: ${text}` : message;
-    if (socketError) full += ` (socket: ${socketError.message})`;
+    if (this.#socketError) full += ` (socket: ${this.#socketError.message})`;
     return dumpFailed(full);
   }
 
-  worker.on('message', (message: WorkerMessage) => {
-    if (settled) return;
+  #onMessage(message: WorkerMessage): void {
+    if (this.#settled) return;
     switch (message.type) {
       case 'send':
-        if (socket && !socket.destroyed) socket.write(message.data);
+        if (this.#socket && !this.#socket.destroyed) this.#socket.write(message.data);
         break;
       case 'space':
-        if (pendingInput) {
-          const rest = pendingInput;
-          pendingInput = undefined;
-          if (feed(rest)) {
-            if (inputEndDeferred) endInput();
-            else socket?.resume();
+        if (this.#pendingInput) {
+          const rest = this.#pendingInput;
+          this.#pendingInput = undefined;
+          if (this.#feed(rest)) {
+            if (this.#inputEndDeferred) this.#endInput();
+            else this.#socket?.resume();
           }
         }
         break;
       case 'output':
-        queue.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.length));
-        drain();
+        this.#queue.push(
+          Buffer.from(message.data.buffer, message.data.byteOffset, message.data.length),
+        );
+        this.#drain();
         break;
       case 'exit':
         if (message.code === 0) {
-          exitResult = { stdout: message.stdout, stderr: message.stderr };
-          drain();
+          this.#exitResult = { stdout: message.stdout, stderr: message.stderr };
+          this.#drain();
         } else {
-          finish(failure(`pg_dump failed (exit ${message.code})`, message.stderr));
+          this.#finish(this.#failure(`pg_dump failed (exit ${message.code})`, message.stderr));
         }
         break;
       case 'failed':
-        finish(failure(message.message, message.stderr));
+        this.#finish(this.#failure(message.message, message.stderr));
         break;
     }
-  });
-  worker.on('error', (error) => {
-    finish(dumpFailed(`the pg_dump worker failed: ${error.message}`));
-  });
-  worker.on('exit', (code) => {
-    if (!settled && !exitResult) {
-      finish(dumpFailed(`the pg_dump worker stopped unexpectedly (exit ${code})`));
-    }
-  });
+  }
 
   /**
    * Puts socket data into the ring; what does not fit waits, with the socket paused.
    * True when all of it went in.
    */
-  function feed(chunk: Buffer): boolean {
-    let taken = writeRing(channel, chunk);
+  #feed(chunk: Buffer): boolean {
+    let taken = writeRing(this.#channel, chunk);
     if (taken < chunk.length) {
       // Flag first, then retry: either the retry finds the space the worker freed, or the
       // worker sees the flag after freeing more and says so. No wake-up is lost.
-      Atomics.store(control, slot.wantSpace, 1);
-      taken += writeRing(channel, chunk.subarray(taken));
+      Atomics.store(this.#channel.control, slot.wantSpace, 1);
+      taken += writeRing(this.#channel, chunk.subarray(taken));
       if (taken < chunk.length) {
-        pendingInput = chunk.subarray(taken);
-        socket?.pause();
+        this.#pendingInput = chunk.subarray(taken);
+        this.#socket?.pause();
         return false;
       }
     }
     return true;
   }
 
-  function endInput(): void {
-    if (pendingInput && !socketError) {
-      inputEndDeferred = true;
+  readonly #endInput = (): void => {
+    if (this.#pendingInput && !this.#socketError) {
+      this.#inputEndDeferred = true;
       return;
     }
-    Atomics.store(control, slot.state, inputState.ended);
-    wakeReader(channel);
-  }
+    Atomics.store(this.#channel.control, slot.state, inputState.ended);
+    wakeReader(this.#channel);
+  };
 
-  if (job.server) {
-    socket = connect({ host: job.server.host, port: job.server.port });
+  #connect(server: { host: string; port: number }): void {
+    const socket = connect({ host: server.host, port: server.port });
+    this.#socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      feed(chunk);
+      this.#feed(chunk);
     });
-    socket.on('end', endInput);
-    socket.on('close', endInput);
+    socket.on('end', this.#endInput);
+    socket.on('close', this.#endInput);
     socket.on('error', (error) => {
-      socketError = error;
-      endInput();
+      this.#socketError = error;
+      this.#endInput();
     });
   }
+}
 
-  function onAbort(): void {
-    finish(abortError(job.signal!));
-  }
-  if (job.signal?.aborted) {
-    // Still asynchronous for the caller: the stream errors after it is returned.
-    queueMicrotask(onAbort);
-  } else {
-    job.signal?.addEventListener('abort', onAbort, { once: true });
-  }
-
-  return { output, result };
+/**
+ * Runs pg_dump in a worker thread, bridging its libpq to a real socket owned by this thread,
+ * and streams its output with backpressure down to the worker. Whatever ends the run (exit,
+ * failure, abort, the consumer destroying the stream), the worker is terminated and the
+ * socket closed.
+ */
+export function runPgDump(job: PgDumpJob): PgDumpRun {
+  const run = new PgDumpBridge(job);
+  return { output: run.output, result: run.result };
 }

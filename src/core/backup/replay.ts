@@ -100,6 +100,184 @@ function copyFailure(copy: { where: string; dataLine: number }, error: unknown):
   return new Failure(`at line ${line} ${copy.where.replace(/^at line \d+ /, '')}`, error);
 }
 
+/** An open COPY: its stream, its table, and where its data begins in the script. */
+interface OpenCopy {
+  stream: CopyStreamQuery;
+  table: string;
+  where: string;
+  dataLine: number;
+}
+
+/**
+ * One replay over one client: the batch of SQL being gathered, the COPY under way, and what
+ * was done. {@link replayDump} feeds it the script's pieces in order.
+ */
+class Replay {
+  readonly result: ReplayResult = { queries: 0, copiedRows: 0, tables: {}, skippedSettings: [] };
+  readonly #client: pg.Client;
+  readonly #batchBytes: number;
+  readonly #batchEntries: number;
+  #batch = emptyBatch();
+  #began = false;
+  #copy: OpenCopy | undefined;
+  #copyError: Error | undefined;
+
+  constructor(client: pg.Client, options: ReplayOptions) {
+    this.#client = client;
+    this.#batchBytes = options.batchBytes ?? 256 * 1024;
+    this.#batchEntries = options.batchEntries ?? 100;
+  }
+
+  async begin(): Promise<void> {
+    if (this.#began) return;
+    await this.#client.query('BEGIN');
+    this.#began = true;
+  }
+
+  /** The transaction must still be open: a dump's COMMIT or ROLLBACK would have ended it. */
+  stillOne(where: string): void {
+    if (this.#client.getTransactionStatus() !== 'T') {
+      throw new Failure(where, new Error("the dump's SQL ended the restore's transaction"));
+    }
+  }
+
+  /** Sends the gathered entries as one query; a failure names its line and entry. */
+  async flush(): Promise<void> {
+    if (this.#batch.entries.length === 0) return;
+    const { sql, entries } = this.#batch;
+    this.#batch = emptyBatch();
+    const text = sql.join('\n');
+    const first = entries[0]!;
+    const last = entries.at(-1)!;
+    const range =
+      entries.length === 1
+        ? `at line ${first.line} (${first.title})`
+        : `in the entries at lines ${first.line} (${first.title}) to ${last.line} (${last.title})`;
+    await this.begin();
+    this.result.queries++;
+    try {
+      await this.#client.query(text);
+    } catch (error) {
+      const position = Number((error as { position?: string }).position);
+      if (!Number.isInteger(position) || position < 1) throw new Failure(range, error);
+      // The server says where: the line, and the entry it is in.
+      const at = lineAt(text, position);
+      const entry = entries.findLast((candidate) => candidate.at <= at) ?? first;
+      const line = entry.line + at - entry.at;
+      const excerpt = text.split('\n')[at] ?? '';
+      throw new Failure(`at line ${line} (${entry.title}) in "${shorten(excerpt)}"`, error);
+    }
+    this.stillOne(range);
+  }
+
+  /** Carries out one piece of the script. */
+  async run(piece: ScriptPiece): Promise<void> {
+    switch (piece.kind) {
+      case 'meta':
+        await this.flush();
+        return;
+      case 'setting':
+        await this.#setting(piece.sql, piece.line);
+        return;
+      case 'sql': {
+        const batch = this.#batch;
+        batch.entries.push({ line: piece.line, title: piece.title, at: batch.lines });
+        batch.sql.push(piece.sql);
+        batch.bytes += piece.sql.length;
+        batch.lines += piece.sql.split('\n').length;
+        if (batch.bytes >= this.#batchBytes || batch.entries.length >= this.#batchEntries) {
+          await this.flush();
+        }
+        return;
+      }
+      case 'copy':
+        await this.#openCopy(piece);
+        return;
+      case 'copy-data':
+        if (this.#copyError) throw copyFailure(this.#copy!, this.#copyError);
+        try {
+          await write(this.#copy!.stream, piece.data);
+        } catch (error) {
+          throw copyFailure(this.#copy!, error);
+        }
+        return;
+      case 'copy-end':
+        await this.#endCopy();
+        return;
+    }
+  }
+
+  /**
+   * A `SET` line: run before the transaction (the preamble is), where a rejected one aborts
+   * nothing; one this server does not know is skipped.
+   */
+  async #setting(sql: string, line: number): Promise<void> {
+    const encoding = /^SET client_encoding = '([^']*)';$/.exec(sql);
+    if (encoding && encoding[1]!.toUpperCase() !== 'UTF8') {
+      throw new Failure(
+        `at line ${line}`,
+        new Error(`the dump is in ${encoding[1]}; a restore reads UTF8 dumps`),
+      );
+    }
+    await this.flush();
+    try {
+      await this.#client.query(sql);
+    } catch (error) {
+      if (this.#began || !unknownSetting.has((error as { code?: string }).code ?? '')) {
+        throw new Failure(`at line ${line} in "${sql}"`, error);
+      }
+      this.result.skippedSettings.push(sql);
+    }
+  }
+
+  async #openCopy(piece: Extract<ScriptPiece, { kind: 'copy' }>): Promise<void> {
+    await this.flush();
+    await this.begin();
+    const where = `at line ${piece.line} (${piece.title})`;
+    const stream = this.#client.query(copyFrom(piece.sql));
+    this.#copy = {
+      stream,
+      table: piece.table,
+      where,
+      dataLine: piece.line + piece.sql.split('\n').length,
+    };
+    // The server may refuse a row while nothing waits on the stream: keep the error for
+    // the next write instead of letting it go unhandled.
+    this.#copyError = undefined;
+    stream.on('error', (error: Error) => {
+      this.#copyError = error;
+    });
+  }
+
+  async #endCopy(): Promise<void> {
+    const copy = this.#copy!;
+    const { stream, table, where } = copy;
+    try {
+      await finish(stream);
+    } catch (error) {
+      throw copyFailure(copy, error);
+    }
+    this.result.copiedRows += stream.rowCount;
+    this.result.tables[table] = (this.result.tables[table] ?? 0) + stream.rowCount;
+    this.#copy = undefined;
+    this.stillOne(where);
+  }
+
+  /** Stops a COPY under way (the replay failed). */
+  abandon(): void {
+    this.#copy?.stream.destroy();
+  }
+}
+
+/** The pieces `produce` gives; a script it cannot read is a failure of the script. */
+function pieces(produce: () => ScriptPiece[]): ScriptPiece[] {
+  try {
+    return produce();
+  } catch (error) {
+    throw new Failure('the script', error);
+  }
+}
+
 /**
  * Replays a plain pg_dump script (as text bytes) into the database `config` connects to, in one
  * transaction: all of it or nothing. The script is cut only where it is not SQL (COPY data,
@@ -120,159 +298,29 @@ export async function replayDump(
   config: pg.ClientConfig,
   options: ReplayOptions = {},
 ): Promise<ReplayResult> {
-  const batchBytes = options.batchBytes ?? 256 * 1024;
-  const batchEntries = options.batchEntries ?? 100;
   const client = new pg.Client(config);
   client.on('error', () => undefined);
   await client.connect();
-  const result: ReplayResult = { queries: 0, copiedRows: 0, tables: {}, skippedSettings: [] };
+  const replay = new Replay(client, options);
   const parser = new DumpScript();
   const decoder = new StringDecoder('utf8');
-  let batch = emptyBatch();
-  let began = false;
-  let copy: { stream: CopyStreamQuery; table: string; where: string; dataLine: number } | undefined;
-  let copyError: Error | undefined;
-
-  const begin = async () => {
-    if (began) return;
-    await client.query('BEGIN');
-    began = true;
-  };
-
-  /** The transaction must still be open: a dump's COMMIT or ROLLBACK would have ended it. */
-  const stillOne = (where: string) => {
-    if (client.getTransactionStatus() !== 'T') {
-      throw new Failure(where, new Error("the dump's SQL ended the restore's transaction"));
-    }
-  };
-
-  const flush = async () => {
-    if (batch.entries.length === 0) return;
-    const { sql, entries } = batch;
-    batch = emptyBatch();
-    const text = sql.join('\n');
-    const first = entries[0]!;
-    const last = entries.at(-1)!;
-    const range =
-      entries.length === 1
-        ? `at line ${first.line} (${first.title})`
-        : `in the entries at lines ${first.line} (${first.title}) to ${last.line} (${last.title})`;
-    await begin();
-    result.queries++;
-    try {
-      await client.query(text);
-    } catch (error) {
-      const position = Number((error as { position?: string }).position);
-      if (!Number.isInteger(position) || position < 1) throw new Failure(range, error);
-      // The server says where: the line, and the entry it is in.
-      const at = lineAt(text, position);
-      const entry = entries.findLast((candidate) => candidate.at <= at) ?? first;
-      const line = entry.line + at - entry.at;
-      const excerpt = text.split('\n')[at] ?? '';
-      throw new Failure(`at line ${line} (${entry.title}) in "${shorten(excerpt)}"`, error);
-    }
-    stillOne(range);
-  };
-
-  const run = async (piece: ScriptPiece) => {
-    switch (piece.kind) {
-      case 'meta':
-        await flush();
-        return;
-      case 'setting': {
-        const encoding = /^SET client_encoding = '([^']*)';$/.exec(piece.sql);
-        if (encoding && encoding[1]!.toUpperCase() !== 'UTF8') {
-          throw new Failure(
-            `at line ${piece.line}`,
-            new Error(`the dump is in ${encoding[1]}; a restore reads UTF8 dumps`),
-          );
-        }
-        await flush();
-        // Before the transaction (the preamble is): a rejected setting aborts nothing.
-        try {
-          await client.query(piece.sql);
-        } catch (error) {
-          if (began || !unknownSetting.has((error as { code?: string }).code ?? '')) {
-            throw new Failure(`at line ${piece.line} in "${piece.sql}"`, error);
-          }
-          result.skippedSettings.push(piece.sql);
-        }
-        return;
-      }
-      case 'sql':
-        batch.entries.push({ line: piece.line, title: piece.title, at: batch.lines });
-        batch.sql.push(piece.sql);
-        batch.bytes += piece.sql.length;
-        batch.lines += piece.sql.split('\n').length;
-        if (batch.bytes >= batchBytes || batch.entries.length >= batchEntries) await flush();
-        return;
-      case 'copy': {
-        await flush();
-        await begin();
-        const where = `at line ${piece.line} (${piece.title})`;
-        const stream = client.query(copyFrom(piece.sql));
-        copy = {
-          stream,
-          table: piece.table,
-          where,
-          dataLine: piece.line + piece.sql.split('\n').length,
-        };
-        // The server may refuse a row while nothing waits on the stream: keep the error for
-        // the next write instead of letting it go unhandled.
-        copyError = undefined;
-        stream.on('error', (error: Error) => {
-          copyError = error;
-        });
-        return;
-      }
-      case 'copy-data':
-        if (copyError) throw copyFailure(copy!, copyError);
-        try {
-          await write(copy!.stream, piece.data);
-        } catch (error) {
-          throw copyFailure(copy!, error);
-        }
-        return;
-      case 'copy-end': {
-        const { stream, table, where } = copy!;
-        try {
-          await finish(stream);
-        } catch (error) {
-          throw copyFailure(copy!, error);
-        }
-        result.copiedRows += stream.rowCount;
-        result.tables[table] = (result.tables[table] ?? 0) + stream.rowCount;
-        copy = undefined;
-        stillOne(where);
-        return;
-      }
-    }
-  };
-
   try {
     if (options.role !== undefined) {
       await client.query(`SET ROLE "${options.role.replace(/"/g, '""')}"`);
     }
-    const pieces = (produce: () => ScriptPiece[]) => {
-      try {
-        return produce();
-      } catch (error) {
-        throw new Failure('the script', error);
-      }
-    };
     for await (const chunk of script as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();
-      for (const piece of pieces(() => parser.push(decoder.write(chunk)))) await run(piece);
+      for (const piece of pieces(() => parser.push(decoder.write(chunk)))) await replay.run(piece);
     }
-    for (const piece of pieces(() => parser.push(decoder.end()))) await run(piece);
-    for (const piece of pieces(() => parser.end())) await run(piece);
-    await flush();
-    await begin();
-    stillOne('at the end');
+    for (const piece of pieces(() => parser.push(decoder.end()))) await replay.run(piece);
+    for (const piece of pieces(() => parser.end())) await replay.run(piece);
+    await replay.flush();
+    await replay.begin();
+    replay.stillOne('at the end');
     await client.query('COMMIT');
-    return result;
+    return replay.result;
   } catch (error) {
-    copy?.stream.destroy();
+    replay.abandon();
     if (error instanceof AppvisorError || (error as Error).name === 'AbortError') throw error;
     const cause = error instanceof Failure ? error.error : error;
     const where = error instanceof Failure ? ` ${error.where}` : '';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
 import type { InstanceConnection } from '../instances/index.js';
-import { unpackArchive } from './archive.js';
+import { unpackArchive } from './archive-read.js';
 import { replayDump } from './replay.js';
 
 /** A database to restore into, as whom (the instance's role, after SET ROLE). */

@@ -1,151 +1,16 @@
 /**
- * The one catalog of error codes. Clients match on `code`, never on text; every code is
- * documented in docs/errors.md (a test keeps the two in step). Handlers throw
- * {@link AppvisorError}; one mapper in the API turns it into `{code, message}` with the status.
+ * The one catalog of error codes and the one shape of an error answer. Handlers throw
+ * {@link AppvisorError}; {@link httpErrorOf} says it in HTTP (`{code, message}` and the status
+ * of the catalog). The API's mapper (src/api/errors.ts) uses it for every error it answers,
+ * and the front and the listeners answer with {@link sendError}.
  */
-export const errorCatalog = {
-  BAD_REQUEST: { status: 400, text: 'The request is malformed or its fields are invalid.' },
-  UNSUPPORTED_MEDIA_TYPE: {
-    status: 415,
-    text: 'The route does not take a body of this content type.',
-  },
-  UNAUTHORIZED: { status: 401, text: 'Authentication is required: log in first.' },
-  LOGIN_FAILED: { status: 401, text: 'The password is wrong.' },
-  RATE_LIMITED: {
-    status: 429,
-    text: 'Too many logins from this client, or at once; wait and retry.',
-  },
-  NOT_FOUND: { status: 404, text: 'No such route.' },
-  FORBIDDEN: { status: 403, text: 'The request is not allowed from where it came.' },
-  PASSWORD_WEAK: { status: 400, text: 'The password is too short or too simple.' },
-  STARTING: { status: 503, text: 'The manager is still starting.' },
-  DATABASE_UNAVAILABLE: { status: 503, text: 'The database server is not reachable right now.' },
-  CONFIG_INVALID: { status: 400, text: 'The configuration is invalid.' },
-  DATA_DIR_UNUSABLE: { status: 500, text: 'The data folder cannot be used.' },
-  ALREADY_RUNNING: { status: 409, text: 'Another manager is running on this data folder.' },
-  PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
-  STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
-  MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
-  APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },
-  INVALID_APP_ID: {
-    status: 400,
-    text: 'An app id is 1 to 64 characters of A-Z a-z 0-9 _ -.',
-  },
-  PACKAGE_INVALID: { status: 400, text: 'The package is not a valid app package.' },
-  NOT_RUNNABLE: {
-    status: 409,
-    text: 'The app has no run file, so it cannot be started or stopped.',
-  },
-  APP_HAS_INSTANCES: { status: 409, text: 'The app still has instances; delete them or force.' },
-  APP_USER_UNAVAILABLE: {
-    status: 409,
-    text: 'No system user name is free for this app.',
-  },
-  INSTANCES_UNSUPPORTED: { status: 409, text: 'This app does not host instances.' },
-  INSTANCE_NOT_FOUND: { status: 404, text: 'No instance with this id exists.' },
-  INSTANCE_EXISTS: { status: 409, text: 'An instance with this id exists already.' },
-  INSTANCE_UNAVAILABLE: {
-    status: 503,
-    text: "The instance's service is not answering right now; retry shortly.",
-  },
-  PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
-  VACUUM_FAILED: {
-    status: 500,
-    text: "The vacuum of the instance's database stopped; nothing was lost.",
-  },
-  INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
-  CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },
-  TEMPLATE_INVALID: { status: 400, text: 'The backup name template is not valid.' },
-  BACKUP_NOT_FOUND: { status: 404, text: 'No such backup archive.' },
-  BACKUP_INVALID: { status: 400, text: 'The backup archive is damaged or not a backup.' },
-  BACKUP_APP_MISMATCH: { status: 409, text: 'The backup was made of another app.' },
-  PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
-  BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
-  BACKUP_UNVERIFIED: {
-    status: 500,
-    text: 'The backup was written but a test restore of it failed.',
-  },
-  RESTORE_FAILED: { status: 500, text: 'The restore failed; the live instance is unchanged.' },
-  SETTING_INVALID: { status: 400, text: 'A platform setting is invalid.' },
-  DUMP_FAILED: { status: 500, text: 'A database dump failed.' },
-  DISK_FULL: {
-    status: 507,
-    text: 'The disk of the data folder is full; free space (appvisor disk release) and retry.',
-  },
-  APPSTORE_NOT_FOUND: { status: 404, text: 'No app store with this name is configured.' },
-  APPSTORE_INVALID: { status: 400, text: 'An app store setting (name, URL, key) is invalid.' },
-  APPSTORE_UNREACHABLE: {
-    status: 502,
-    text: 'The app store or its package could not be fetched (connection, HTTP status, stall).',
-  },
-  APPSTORE_INDEX_INVALID: { status: 502, text: "The app store's apps.json is not a valid index." },
-  APPSTORE_INDEX_EXPIRED: {
-    status: 502,
-    text: "The app store's signed index is past its expiry time.",
-  },
-  APPSTORE_INDEX_REPLAYED: {
-    status: 502,
-    text: "The app store's signed index is older than one seen before.",
-  },
-  APPSTORE_PINNED: {
-    status: 409,
-    text: 'The app is pinned to the app store and key it was installed from.',
-  },
-  APPSTORE_APP_NOT_FOUND: {
-    status: 404,
-    text: 'No configured app store lists this app or version.',
-  },
-  SIGNATURE_INVALID: {
-    status: 502,
-    text: 'The index or package is unsigned or not signed by a trusted key.',
-  },
-  PACKAGE_DIGEST_MISMATCH: {
-    status: 502,
-    text: "The downloaded package's size or sha256 is not the one the index says.",
-  },
-  DOWNGRADE_REFUSED: {
-    status: 409,
-    text: 'The version is older than the installed one; force it.',
-  },
-  UPDATE_FAILED: {
-    status: 500,
-    text: 'The new version did not get ready; the previous one was put back.',
-  },
-  INTERNAL: { status: 500, text: 'An unexpected error happened; see the manager log.' },
-} as const satisfies Record<string, { status: number; text: string }>;
-
-/** A stable error code of the catalog. */
-export type ErrorCode = keyof typeof errorCatalog;
-
-/** Options of {@link AppvisorError}. */
-export interface AppvisorErrorOptions {
-  cause?: unknown;
-  /**
-   * The request field the error concerns (`path`, `password`, ...), as named in the request
-   * body; forms show the message next to it.
-   */
-  field?: string;
-}
-
-/** An error with a stable code; its message is safe to show to the caller (no secrets). */
-export class AppvisorError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly field: string | undefined;
-
-  constructor(code: ErrorCode, message?: string, options?: AppvisorErrorOptions) {
-    super(
-      message ?? errorCatalog[code].text,
-      options?.cause === undefined ? undefined : { cause: options.cause },
-    );
-    this.name = 'AppvisorError';
-    this.code = code;
-    this.status = errorCatalog[code].status;
-    this.field = options?.field;
-  }
-}
-
-/** True for a code of the catalog. */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(errorCatalog, code);
-}
+export {
+  errorCatalog,
+  isErrorCode,
+  statusOf,
+  type AlsoStatus,
+  type CatalogEntry,
+  type ErrorCode,
+} from './catalog.js';
+export { AppvisorError, type AppvisorErrorOptions } from './appvisor-error.js';
+export { errorBody, httpErrorOf, sendError, type ErrorBody, type HttpError } from './http.js';

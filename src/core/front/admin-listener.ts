@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { guardRequests, guardServer, type GuardReport } from '../../lib/server-guard.js';
-import { AppvisorError } from '../errors/index.js';
+import { AppvisorError, httpErrorOf, sendError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import type { FrontAddress, RequestHandler } from './front.js';
 
@@ -56,20 +56,17 @@ export class AdminListener implements Component {
         response.end();
         return;
       }
-      const text = JSON.stringify({
-        code: this.#handler ? 'NOT_FOUND' : 'STARTING',
-        message: this.#handler ? `nothing is served at ${path}` : 'the manager is starting',
-      });
-      response.writeHead(this.#handler ? 404 : 503, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-      });
-      response.end(text);
+      sendError(
+        response,
+        this.#handler
+          ? new AppvisorError('NOT_FOUND', `nothing is served at ${path}`)
+          : new AppvisorError('STARTING', 'the manager is starting'),
+      );
     };
     const report: GuardReport = (error, where) => {
       this.#options.logger?.error({ err: error, where }, 'admin listener: an error escaped');
     };
-    const guarded = guardRequests(handle, report);
+    const guarded = guardRequests(handle, report, httpErrorOf(new AppvisorError('INTERNAL')));
     const server = tls
       ? // The certificate comes with setCertificate once the data folder is read.
         createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, guarded)

@@ -16,9 +16,10 @@ import {
   guardUpgrades,
   type GuardReport,
 } from '../../lib/server-guard.js';
-import { AppvisorError } from '../errors/index.js';
+import { AppvisorError, httpErrorOf, sendError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
-import { handOff, proxyRequest, proxyUpgrade, type InstanceTarget } from './proxy.js';
+import { proxyRequest, retrySeconds, type InstanceTarget } from './proxy.js';
+import { handOff, proxyUpgrade } from './upgrade.js';
 import { serveStatic } from './static-files.js';
 import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
 
@@ -58,20 +59,8 @@ function isManagerPath(url: string): boolean {
   return path === managerPrefix || path.startsWith(`${managerPrefix}/`);
 }
 
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: object,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
-}
+/** What a request gets when its handler failed before answering. */
+const internalFailure = httpErrorOf(new AppvisorError('INTERNAL'));
 
 /**
  * The host name of a `Host` header, without its port; `localhost` when there is none or it is
@@ -117,14 +106,17 @@ export class Front implements Component {
   async bind(): Promise<void> {
     const { http, https } = this.#options;
     this.#http = this.#setup(
-      createHttpServer({ maxHeaderSize: 16 * 1024 }, guardRequests(this.#dispatch, this.#report)),
+      createHttpServer(
+        { maxHeaderSize: 16 * 1024 },
+        guardRequests(this.#dispatch, this.#report, internalFailure),
+      ),
     );
     await this.#listen(this.#http, 'http', http.host, http.port);
     if (https.enabled) {
       this.#https = this.#setup(
         createHttpsServer(
           { maxHeaderSize: 16 * 1024, ...tlsServerOptions },
-          guardRequests(this.#dispatch, this.#report),
+          guardRequests(this.#dispatch, this.#report, internalFailure),
         ),
       );
       await this.#listen(this.#https, 'https', https.host, https.port);
@@ -283,11 +275,9 @@ export class Front implements Component {
   readonly #dispatch = (request: IncomingMessage, response: ServerResponse): void => {
     const url = request.url ?? '/';
     if (!this.#serving) {
-      sendJson(
+      sendError(
         response,
-        503,
-        { code: 'STARTING', message: 'the manager is starting' },
-        { 'retry-after': '2' },
+        new AppvisorError('STARTING', 'the manager is starting', { retryAfter: retrySeconds }),
       );
       return;
     }
@@ -334,7 +324,7 @@ export class Front implements Component {
         return;
       }
     }
-    sendJson(response, 404, { code: 'NOT_FOUND', message: `nothing is served at ${path}` });
+    sendError(response, new AppvisorError('NOT_FOUND', `nothing is served at ${path}`));
   };
 
   readonly close = once(async () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppvisorError } from '../errors/index.js';
+import { sendJson } from '../../lib/http-json.js';
+import { AppvisorError, sendError } from '../errors/index.js';
 
 /** Where the front answers a page's request for an admin login to its instance. */
 export const grantLoginPath = '/.appvisor/login';
@@ -7,17 +8,33 @@ export const grantLoginPath = '/.appvisor/login';
 /** Trades a grant and a challenge for a signed login (or throws an AppvisorError). */
 export type GrantExchange = (token: string, challenge: string) => object;
 
+/** What {@link grantExchange} asks of the admin's grants and of the instances. */
+export interface GrantSources {
+  grants: { instanceOf(token: string): string | undefined };
+  instances: { adminLogin(id: string, challenge: string): object };
+}
+
+/**
+ * The exchange the front answers `POST /.appvisor/login` with: the instance a live grant was
+ * given for, logged in with the page's challenge. An unknown or expired grant is UNAUTHORIZED.
+ */
+export function grantExchange({ grants, instances }: GrantSources): GrantExchange {
+  return (token, challenge) => {
+    const instance = grants.instanceOf(token);
+    if (instance === undefined) {
+      throw new AppvisorError(
+        'UNAUTHORIZED',
+        'the grant is unknown or expired: open the instance from the admin UI again',
+      );
+    }
+    return instances.adminLogin(instance, challenge);
+  };
+}
+
 const maxBody = 4 * 1024;
 
-function answer(response: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  response.end(text);
-}
+/** A login is for this page and this moment only: no answer here is ever stored. */
+const noStore = { 'cache-control': 'no-store' };
 
 /**
  * `POST /.appvisor/login {token, challenge}` on the front: the page of an instance the admin
@@ -31,7 +48,10 @@ export function serveGrantLogin(
   exchange: GrantExchange,
 ): void {
   if (request.method !== 'POST') {
-    answer(response, 405, { code: 'BAD_REQUEST', message: 'use POST' });
+    sendError(response, new AppvisorError('BAD_REQUEST', 'use POST', { status: 405 }), {
+      ...noStore,
+      allow: 'POST',
+    });
     return;
   }
   const chunks: Buffer[] = [];
@@ -40,8 +60,12 @@ export function serveGrantLogin(
   request.on('data', (chunk: Buffer) => {
     size += chunk.length;
     if (size > maxBody) {
-      if (!refused)
-        answer(response, 413, { code: 'BAD_REQUEST', message: 'the body is too large' });
+      if (!refused) {
+        const tooLarge = new AppvisorError('BAD_REQUEST', 'the body is too large', { status: 413 });
+        // The connection ends here (the rest of the body is never read): a client that kept
+        // it for its next request would have that one cut off.
+        sendError(response, tooLarge, { ...noStore, connection: 'close' });
+      }
       refused = true;
       request.destroy();
       return;
@@ -61,13 +85,13 @@ export function serveGrantLogin(
       if (typeof token !== 'string' || typeof challenge !== 'string') {
         throw new AppvisorError('BAD_REQUEST', 'the body must be JSON: {token, challenge}');
       }
-      answer(response, 200, exchange(token, challenge));
+      sendJson(response, 200, exchange(token, challenge), noStore);
     } catch (error) {
-      if (error instanceof AppvisorError) {
-        answer(response, error.status, { code: error.code, message: error.message });
-      } else {
-        answer(response, 500, { code: 'INTERNAL', message: 'the login could not be made' });
-      }
+      const refusal =
+        error instanceof AppvisorError
+          ? error
+          : new AppvisorError('INTERNAL', 'the login could not be made');
+      sendError(response, refusal, noStore);
     }
   });
   request.once('error', () => undefined);

@@ -1,4 +1,5 @@
-import type { InstanceTarget } from './proxy.js';
+import { AppvisorError } from '../errors/index.js';
+import { retrySeconds, type InstanceTarget } from './proxy.js';
 
 /** What the front needs to route a request path to an instance's service. */
 export interface ResolverSources {
@@ -16,10 +17,11 @@ export interface ResolverSources {
   ownUid: number;
 }
 
-const databaseOutage = {
-  code: 'DATABASE_UNAVAILABLE',
-  message: 'the database server is restarting; retry shortly',
-};
+const databaseOutage = new AppvisorError(
+  'DATABASE_UNAVAILABLE',
+  'the database server is restarting; retry shortly',
+  { retryAfter: retrySeconds },
+);
 
 /** The front's instance resolver ({@link Front.setInstanceResolver}) over instances and apps. */
 export function instanceResolver(

@@ -10,6 +10,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
 import { sessionCookieName } from '../auth/index.js';
+import { AppvisorError, sendError } from '../errors/index.js';
+
+/** Seconds a visitor is told to wait (Retry-After) while an instance cannot be reached. */
+export const retrySeconds = 2;
 
 /** Where a request for an instance goes. */
 export interface InstanceTarget {
@@ -29,10 +33,10 @@ export interface InstanceTarget {
   ready: boolean;
   /**
    * Set while the platform cannot let the instance serve although it is ready (its database
-   * server is restarting): requests and upgrades are answered 503 with this code and message
-   * and Retry-After, and do not reach the service.
+   * server is restarting): requests are answered with this error (upgrades with a bare 503)
+   * and do not reach the service.
    */
-  outage?: { code: string; message: string } | undefined;
+  outage?: AppvisorError | undefined;
   /** The path the instance is registered under (the request path starts with it). */
   path?: string;
   /** The app's `web.static` folder, whose files the front serves itself. */
@@ -127,18 +131,35 @@ export function forwardHeaders(
   return out;
 }
 
-function unavailable(
-  response: ServerResponse,
-  message: string,
-  code = 'INSTANCE_UNAVAILABLE',
-): void {
-  const text = JSON.stringify({ code, message });
-  response.writeHead(503, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'retry-after': '2',
-  });
-  response.end(text);
+/** The instance's service cannot be reached now: 503, retry shortly. */
+/**
+ * The headers of a service's answer passed on to the client: hop-by-hop ones dropped (and
+ * the others `drop` names), and what would touch the admin's session (see
+ * {@link keepsAdminCookie}) taken out.
+ */
+export function answerHeaders(
+  headers: IncomingHttpHeaders,
+  drop: readonly string[] = [],
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || hopByHop.has(name) || drop.includes(name)) continue;
+    if (name === 'clear-site-data') continue;
+    if (name === 'set-cookie') {
+      const kept = (value as string[]).filter(keepsAdminCookie);
+      if (kept.length > 0) out[name] = kept;
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function unavailable(response: ServerResponse, message: string): void {
+  sendError(
+    response,
+    new AppvisorError('INSTANCE_UNAVAILABLE', message, { retryAfter: retrySeconds }),
+  );
 }
 
 /** A reason phrase fit to pass on: printable ASCII and tabs (not Node's obs-text or DEL). */
@@ -146,15 +167,14 @@ const plainReason = /^[\t\x20-\x7e]*$/;
 
 /** The service answered something that cannot be relayed. */
 function badGateway(response: ServerResponse, id: string): void {
-  const text = JSON.stringify({
-    code: 'INSTANCE_UNAVAILABLE',
-    message: `the service of instance ${id} sent an answer that cannot be relayed`,
-  });
-  response.writeHead(502, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
+  sendError(
+    response,
+    new AppvisorError(
+      'INSTANCE_UNAVAILABLE',
+      `the service of instance ${id} sent an answer that cannot be relayed`,
+      { status: 502 },
+    ),
+  );
 }
 
 /**
@@ -169,7 +189,7 @@ export function proxyRequest(
   scheme: 'http' | 'https',
 ): void {
   if (target.outage) {
-    unavailable(response, target.outage.message, target.outage.code);
+    sendError(response, target.outage);
     return;
   }
   if (!target.ready || !target.socket) {
@@ -189,16 +209,7 @@ export function proxyRequest(
   };
   const upstream = request(options);
   upstream.on('response', (answer) => {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value === undefined || hopByHop.has(name) || name === 'clear-site-data') continue;
-      if (name === 'set-cookie') {
-        const kept = (value as string[]).filter(keepsAdminCookie);
-        if (kept.length > 0) headers[name] = kept;
-        continue;
-      }
-      headers[name] = value;
-    }
+    const headers = answerHeaders(answer.headers);
     // Node's client reads a reason phrase its server side refuses to write (a DEL in it):
     // writeHead threw out of this listener, and the service's answer ended the manager.
     const reason = plainReason.test(answer.statusMessage ?? '') ? answer.statusMessage : undefined;
@@ -222,177 +233,4 @@ export function proxyRequest(
     if (!response.writableFinished) upstream.destroy();
   });
   incoming.pipe(upstream);
-}
-
-/**
- * Hands a WebSocket upgrade to the service process with the socket itself: the front stops
- * reading it first (bytes the client sent after the head stay in the kernel and travel with the
- * socket), then sends `{type: 'upgrade', ...}` with the socket as the message's handle. After
- * that the manager holds nothing for this connection.
- */
-export function handOff(
-  incoming: IncomingMessage,
-  client: Socket,
-  head: Buffer,
-  target: InstanceTarget,
-): boolean {
-  if (!target.handoff) return false;
-  // Without readStop, data arriving before the service's 101 would be read into this process
-  // and lost to the service.
-  (client as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
-  const message = {
-    type: 'upgrade',
-    instance: target.id,
-    method: incoming.method ?? 'GET',
-    url: incoming.url ?? '/',
-    headers: forwardHeaders(
-      incoming.headers,
-      target,
-      { address: client.remoteAddress, scheme: 'http' },
-      true,
-    ),
-    head: head.toString('base64'),
-  };
-  // Once reading has stopped the socket is the service's: a false return of send() only says
-  // that messages are queued (they still go), so there is no falling back to a pipe.
-  try {
-    target.handoff(message, client);
-  } catch {
-    client.destroy();
-  }
-  return true;
-}
-
-const unavailableHead =
-  'HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
-
-/** A response head as the front writes it to a raw client socket. */
-function responseHead(
-  status: number,
-  message: string,
-  headers: Record<string, string | string[] | undefined>,
-): string {
-  const lines = [`HTTP/1.1 ${status} ${message.replace(/[^\t\x20-\x7e]/g, '')}`];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
-  }
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-/**
- * Proxies a WebSocket upgrade to the service's socket. The request goes on as a request (with
- * the front's forwarding headers); only when the service answers `101 Switching Protocols` do
- * bytes flow both ways untouched, starting with what the client sent after its head. Until then
- * the client's further bytes wait in its socket: a second request pipelined behind the upgrade
- * must never reach the service raw, where its `x-appvisor-instance` and `x-forwarded-*` headers
- * would be taken as the front's. Any other answer is relayed as an HTTP response and the
- * connection closed.
- */
-export function proxyUpgrade(
-  incoming: IncomingMessage,
-  client: Duplex,
-  head: Buffer,
-  target: InstanceTarget,
-  scheme: 'http' | 'https',
-): void {
-  if (target.outage || !target.ready || !target.socket) {
-    client.end(unavailableHead);
-    return;
-  }
-  const upstream = request({
-    socketPath: target.socket,
-    createConnection: () => connectOwnedSocket(target.socket ?? '', target.socketOwner),
-    method: incoming.method ?? 'GET',
-    path: incoming.url ?? '/',
-    headers: forwardHeaders(
-      incoming.headers,
-      target,
-      { address: incoming.socket.remoteAddress, scheme },
-      true,
-    ),
-  });
-  let done = false;
-  const abandon = () => {
-    if (done) return;
-    done = true;
-    upstream.destroy();
-  };
-  client.once('error', abandon);
-  client.once('close', abandon);
-  upstream.once('upgrade', (answer, socket, upstreamHead) => {
-    if (done || client.destroyed) {
-      socket.destroy();
-      return;
-    }
-    done = true;
-    client.off('error', abandon);
-    client.off('close', abandon);
-    const headers: Record<string, string | string[] | undefined> = {};
-    for (let index = 0; index < answer.rawHeaders.length; index += 2) {
-      const name = answer.rawHeaders[index]!;
-      const value = answer.rawHeaders[index + 1]!;
-      const existing = headers[name];
-      headers[name] =
-        existing === undefined
-          ? value
-          : [...(Array.isArray(existing) ? existing : [existing]), value];
-    }
-    client.write(responseHead(101, answer.statusMessage ?? 'Switching Protocols', headers));
-    if (upstreamHead.length > 0) client.write(upstreamHead);
-    if (head.length > 0) socket.write(head);
-    const close = () => {
-      socket.destroy();
-      client.destroy();
-    };
-    socket.once('error', close);
-    socket.once('close', close);
-    client.once('error', close);
-    client.once('close', close);
-    socket.pipe(client);
-    client.pipe(socket);
-  });
-  upstream.once('response', (answer) => {
-    if (done || client.destroyed) {
-      answer.destroy();
-      return;
-    }
-    // Not upgraded: an ordinary response, relayed with the front's own framing. The body is
-    // delimited by the connection's end, which is closed afterwards.
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value === undefined || hopByHop.has(name) || name === 'content-length') continue;
-      if (name === 'clear-site-data') continue;
-      if (name === 'set-cookie') {
-        const kept = (value as string[]).filter(keepsAdminCookie);
-        if (kept.length > 0) headers[name] = kept;
-        continue;
-      }
-      headers[name] = value;
-    }
-    headers.connection = 'close';
-    client.write(responseHead(answer.statusCode ?? 502, answer.statusMessage ?? '', headers));
-    answer.on('data', (chunk: Buffer) => {
-      if (!client.write(chunk)) {
-        answer.pause();
-        client.once('drain', () => answer.resume());
-      }
-    });
-    answer.once('end', () => {
-      done = true;
-      client.end();
-      upstream.destroy();
-    });
-    answer.once('error', () => {
-      done = true;
-      client.destroy();
-    });
-  });
-  upstream.once('error', () => {
-    if (done) return;
-    done = true;
-    if (client.writable) client.end(unavailableHead);
-    else client.destroy();
-  });
-  upstream.end();
 }

@@ -1,4 +1,5 @@
 export { InstanceService } from './instance-service.js';
+export { instanceDatabases, type InstanceDatabases } from './databases.js';
 export {
   type AdminLogin,
   type BackupSource,
@@ -12,4 +13,11 @@ export {
   type VacuumResult,
 } from './model.js';
 export { usageTotal } from './usage.js';
-export { applyTraceChanges, normalizeDomain, normalizePath, traceFlagNames } from './validation.js';
+export {
+  applyTraceChanges,
+  checkInstanceId,
+  checkPassword,
+  normalizeDomain,
+  normalizePath,
+  traceFlagNames,
+} from './validation.js';

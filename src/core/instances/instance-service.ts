@@ -7,7 +7,6 @@
  */
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { AppInstances, ForwardedServiceMessage, ServiceChannel } from '../apps/index.js';
-import { resetInstanceRoles } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { adminLoginOf } from './admin-login.js';
 import { reconcileInstanceAlarms } from './instance-alarms.js';
@@ -87,7 +86,7 @@ export class InstanceService implements Component, AppInstances {
    */
   async repairAccess(id: string): Promise<void> {
     const { row } = this.#registry.get(id);
-    await resetInstanceRoles(this.#options.database, [databaseOf(this.#options, row)]);
+    await this.#options.database.resetRoles([databaseOf(this.#options, row)]);
   }
 
   // --- the app service's events (subscribed in main.ts) and AppInstances -----------------

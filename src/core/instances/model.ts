@@ -7,9 +7,10 @@ import type { Pause } from '../../lib/pause-points.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { AppService } from '../apps/index.js';
-import type { DatabaseServer } from '../database/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
+import type { Clock } from '../supervisor/index.js';
+import type { InstanceDatabases } from './databases.js';
 
 /**
  * Where an instance is, as seen from the manager: its observed state in its app's service
@@ -144,11 +145,13 @@ export interface RestoreTarget {
 
 /** Options of {@link InstanceService}. */
 export interface InstanceServiceOptions {
-  store: Store;
-  database: DatabaseServer;
+  /** Where the instances' rows and the journal of their operations are. */
+  store: Pick<Store, 'query'>;
+  /** The database server, for the instances' databases and roles. */
+  database: InstanceDatabases;
   /** What instances need of the apps subsystem: where an app's files are, whom they belong to. */
   apps: Pick<AppService, 'dataFolder' | 'hostsInstances' | 'note' | 'ownerOf' | 'traceFlagsOf'>;
-  events: EventLog;
+  events: Pick<EventLog, 'record'>;
   /** Where alarms are raised and cleared (and the active ones counted, per app). */
   alarms: AlarmRaiser;
   /** Alarms one app may hold raised at once (config `services.maxAlarms`). */
@@ -180,6 +183,8 @@ export interface InstanceServiceOptions {
    * of the data folder's disk (0: no alarm). Absent: measured only after a vacuum.
    */
   usage?: { intervalMs: number; largeSharePercent: number };
+  /** The start deadline's timers and the state's times; the system's unless given. */
+  clock?: Clock;
 }
 
 /** An instance's row in the store (table `instances`). */

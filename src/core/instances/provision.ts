@@ -5,11 +5,7 @@
  */
 import { generatePassword } from '../auth/index.js';
 import { removeTree } from '../../lib/safe-fs.js';
-import {
-  dropInstanceDatabase,
-  ensureInstanceDatabase,
-  instanceDatabaseName,
-} from '../database/index.js';
+import { instanceDatabaseName } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { clearInstanceAlarms } from './instance-alarms.js';
 import { rowColumns, type InstanceView, type RestoreTarget, type Row } from './model.js';
@@ -75,7 +71,7 @@ export class Provisioner {
       const row = await this.#insert(made);
       try {
         await registry.pause('instance.provision');
-        await ensureInstanceDatabase(options.database, databaseOf(options, row));
+        await options.database.ensure(databaseOf(options, row));
         await prepareFolder(options, row);
         if (made.fill) await this.#restorer.replace(row, undefined, made.fill);
         await options.store.query(
@@ -193,7 +189,7 @@ export class Provisioner {
   /** Drops the database and role, removes the folder and the row; each step may run again. */
   async #deprovision(row: Row): Promise<void> {
     const { options } = this.#registry;
-    await dropInstanceDatabase(options.database, row.db_name);
+    await options.database.drop(row.db_name);
     await removeTree(this.#registry.dataDir(row));
     await options.store.query('DELETE FROM instances WHERE id = $1', [row.id]);
   }

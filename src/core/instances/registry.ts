@@ -47,10 +47,10 @@ export class InstanceRegistry {
   readonly stateListeners = new Set<(app: string) => void>();
   readonly #clock: Clock;
 
-  constructor(options: InstanceServiceOptions, clock: Clock = systemClock) {
+  constructor(options: InstanceServiceOptions) {
     this.options = options;
     this.journal = new Journal(options.store, options.nodeId);
-    this.#clock = clock;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Loads an instance whose row is `ready`: listed and routed, stopped until hosted. */

@@ -9,16 +9,7 @@ import { lstat, readdir, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { syncFolder } from '../../lib/atomic-write.js';
 import { chownTree, ensureFolder, removeTree } from '../../lib/safe-fs.js';
-import {
-  createStagingDatabase,
-  databaseExists,
-  dropDatabase,
-  dropLeftoverDatabases,
-  resetInstanceRoles,
-  retiredPrefix,
-  stagingPrefix,
-  swapDatabases,
-} from '../database/index.js';
+import { retiredPrefix, stagingPrefix } from '../database/index.js';
 import type { InstanceConnection, RestoreTarget, Row } from './model.js';
 import type { InstanceRegistry, Live } from './registry.js';
 import { connectionOf, databaseOf } from './rows.js';
@@ -94,7 +85,7 @@ export class Restorer {
       for (const name of [data.stagingDb, data.retired]) kept.add(name);
       for (const path of [data.newFolder, data.oldFolder]) kept.add(basename(path));
     }
-    const dropped = await dropLeftoverDatabases(options.database, this.#tag, [...kept]);
+    const dropped = await options.database.dropLeftovers(this.#tag, [...kept]);
     if (dropped.length > 0) {
       options.logger.warn({ databases: dropped }, 'dropped databases of interrupted restores');
     }
@@ -169,8 +160,8 @@ export class Restorer {
     };
     await journal.begin(restoreKind, id, 'prepare' satisfies RestoreStep, work);
     try {
-      await resetInstanceRoles(options.database, [databaseOf(options, row)]);
-      await createStagingDatabase(options.database, work.stagingDb, row.db_name);
+      await options.database.resetRoles([databaseOf(options, row)]);
+      await options.database.createStaging(work.stagingDb, row.db_name);
       await this.#registry.pause('restore.fill');
       await ensureFolder(work.newFolder, 0o700);
       await prepare({
@@ -199,10 +190,10 @@ export class Restorer {
    */
   async #swapIn(row: Row, work: RestoreWork): Promise<void> {
     const { database } = this.#registry.options;
-    if (await databaseExists(database, work.stagingDb)) {
-      await swapDatabases(database, row.db_name, work.stagingDb, work.retired);
+    if (await database.exists(work.stagingDb)) {
+      await database.swap(row.db_name, work.stagingDb, work.retired);
     } else {
-      await dropDatabase(database, work.retired);
+      await database.dropDatabase(work.retired);
     }
     await this.#registry.pause('restore.swap');
     const liveFolder = this.#registry.dataDir(row);
@@ -229,7 +220,7 @@ export class Restorer {
       options.logger.warn({ instance: id }, 'finishing the swap of a restore');
       await this.#swapIn(live.row, work);
     } else {
-      await dropDatabase(options.database, work.stagingDb);
+      await options.database.dropDatabase(work.stagingDb);
       await removeTree(work.newFolder);
     }
     await journal.end(restoreKind, id);
@@ -247,11 +238,11 @@ export class Restorer {
   ): Promise<T> {
     const { options } = this.#registry;
     const name = `${stagingPrefix}${this.#tag}_${randomBytes(6).toString('hex')}`;
-    await createStagingDatabase(options.database, name, row.db_name);
+    await options.database.createStaging(name, row.db_name);
     try {
       return await use(connectionOf(options, row, name));
     } finally {
-      await dropDatabase(options.database, name).catch((error: unknown) => {
+      await options.database.dropDatabase(name).catch((error: unknown) => {
         options.logger.warn({ err: error, database: name }, 'cannot drop a scratch database');
       });
     }

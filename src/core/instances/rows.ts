@@ -7,11 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureFolder } from '../../lib/safe-fs.js';
 import type { InstanceInfo } from '../../lib/service-protocol.js';
-import {
-  instanceAccessRole,
-  resetInstanceRoles,
-  type InstanceDatabase,
-} from '../database/index.js';
+import { instanceAccessRole, type InstanceDatabase } from '../database/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceConnection, InstanceServiceOptions, Row } from './model.js';
 import { normalizeDomain } from './validation.js';
@@ -48,7 +44,7 @@ export function connectionOf(
   row: Row,
   database = row.db_name,
 ): InstanceConnection {
-  const info = options.database.info();
+  const info = options.database.endpoint();
   return {
     host: info.host,
     port: info.port,
@@ -61,7 +57,7 @@ export function connectionOf(
 
 /** The instance object of the protocol, with its credentials. */
 export function describeRow(options: RowOptions, row: Row): InstanceInfo {
-  const info = options.database.info();
+  const info = options.database.endpoint();
   const user = row.db_name;
   const password = options.secrets.open(row.db_password_sealed);
   return {
@@ -101,15 +97,14 @@ export async function prepareFolder(options: RowOptions, row: Row): Promise<void
  * are logged: the instances start anyway.
  */
 export async function resetRoles(options: RowOptions, rows: readonly Row[]): Promise<void> {
-  await resetInstanceRoles(
-    options.database,
-    rows.map((row) => databaseOf(options, row)),
-  ).catch((error: unknown) => {
-    options.logger.warn(
-      { err: error, instances: rows.map((row) => row.id) },
-      'cannot reset the roles of instances',
-    );
-  });
+  await options.database
+    .resetRoles(rows.map((row) => databaseOf(options, row)))
+    .catch((error: unknown) => {
+      options.logger.warn(
+        { err: error, instances: rows.map((row) => row.id) },
+        'cannot reset the roles of instances',
+      );
+    });
 }
 
 /** Every secret of the instance (its password, its role's, the manager's role's). */

@@ -6,7 +6,6 @@
  */
 import { bytes } from '../../lib/format.js';
 import { folderUsage } from '../../lib/folder-usage.js';
-import { databaseSizes } from '../database/index.js';
 import { diskSpace } from '../disk/index.js';
 import type { InstanceUsage } from './model.js';
 import type { InstanceRegistry, Live } from './registry.js';
@@ -110,11 +109,8 @@ export class UsageMeter {
    */
   async #measure(lives: readonly Live[]): Promise<void> {
     const registry = this.#registry;
-    if (registry.options.database.state !== 'running') return;
-    const sizes = await databaseSizes(
-      registry.options.database,
-      lives.map((live) => live.row.db_name),
-    );
+    if (!registry.options.database.running()) return;
+    const sizes = await registry.options.database.sizes(lives.map((live) => live.row.db_name));
     for (const live of lives) {
       const { id } = live.row;
       const files = await folderUsage(registry.dataDir(live.row), {

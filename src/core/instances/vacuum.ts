@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { bytes } from '../../lib/format.js';
 import { connectClient } from '../../lib/pg-clients.js';
-import { databaseError, databaseSizes, resetInstanceRoles } from '../database/index.js';
+import { databaseError } from '../database/index.js';
 import { isDiskFull } from '../disk/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceConnection, Row, VacuumProgress, VacuumResult } from './model.js';
@@ -126,8 +126,8 @@ export class Vacuumer {
     const { options } = this.#registry;
     const started = Date.now();
     // As before a backup: the manager's role of the instance is there and may SET ROLE to it.
-    await resetInstanceRoles(options.database, [databaseOf(options, row)]);
-    const before = (await databaseSizes(options.database, [row.db_name])).get(row.db_name) ?? null;
+    await options.database.resetRoles([databaseOf(options, row)]);
+    const before = (await options.database.sizes([row.db_name])).get(row.db_name) ?? null;
     const connection = connectionOf(options, row);
     const skipped: string[] = [];
     let client: pg.Client | undefined;

@@ -15,10 +15,10 @@ export interface JournalEntry<D = Record<string, unknown>> {
  * or undo what was cut off (table `operations`). One entry per kind and subject at a time.
  */
 export class Journal {
-  readonly #store: Store;
+  readonly #store: Pick<Store, 'query'>;
   readonly #nodeId: string;
 
-  constructor(store: Store, nodeId: string) {
+  constructor(store: Pick<Store, 'query'>, nodeId: string) {
     this.#store = store;
     this.#nodeId = nodeId;
   }

@@ -31,16 +31,17 @@ export {
   type StopStep,
 } from './os.js';
 export {
-  cpuShares,
   detectCgroups,
-  parseFlatKeyed,
   parseMountinfo,
   parseProcCgroup,
-  Sandbox,
   type CgroupLayout,
   type CgroupMount,
-  type Enforcement,
   type ProcCgroupEntry,
+} from './cgroup-detect.js';
+export { cpuShares, parseFlatKeyed } from './cgroup-files.js';
+export {
+  Sandbox,
+  type Enforcement,
   type ResourceLimits,
   type SandboxInfo,
   type SandboxOptions,

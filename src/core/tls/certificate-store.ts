@@ -222,6 +222,12 @@ export class CertificateStore {
     };
   }
 
+  /** The certificate bundle and key served now (a configuration export with secrets). */
+  pair(): CertificatePair {
+    if (!this.#pair) throw new AppvisorError('STARTING', 'the certificate is not loaded yet');
+    return { cert: this.#pair.cert, key: this.#pair.key };
+  }
+
   /** Validates and installs an uploaded bundle and key; the old one stays when they are refused. */
   async set(bundle: string, key: string): Promise<CertificateStatus> {
     const pair = validateCertificate(bundle, key);

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { call, type AlarmHistoryReport, type AlarmsReport } from '../api.js';
-import { ErrorText, Freshness, ListTable, SeverityBadge } from '../components.js';
+import { ErrorText, InlineField, ListTable, PageHeading, SeverityBadge } from '../components.js';
 import { dateTime, relative } from '../format.js';
 import { usePoll } from '../hooks.js';
 
@@ -14,6 +14,65 @@ function matches(alarm: { code: string; subject: string }, filter: string): bool
     text === '' ||
     alarm.code.toLowerCase().includes(text) ||
     alarm.subject.toLowerCase().includes(text)
+  );
+}
+
+/** The active alarms, newest first. */
+function ActiveAlarms(props: { alarms: AlarmsReport['alarms'] }) {
+  return (
+    <ListTable
+      labelledBy="active-title"
+      testId="active-alarms"
+      columns={['Severity', 'Code', 'Subject', 'Text', 'Since']}
+    >
+      {props.alarms.map((alarm) => (
+        <tr key={`${alarm.code}\n${alarm.subject}`}>
+          <td data-label="Severity">
+            <SeverityBadge severity={alarm.severity} />
+          </td>
+          <th scope="row" data-label="Code">
+            <code>{alarm.code}</code>
+          </th>
+          <td data-label="Subject">{alarm.subject}</td>
+          <td data-label="Text">{alarm.text}</td>
+          <td data-label="Since">
+            {dateTime(alarm.since)} <span class="quiet">({relative(alarm.since)})</span>
+          </td>
+        </tr>
+      ))}
+    </ListTable>
+  );
+}
+
+/** Raises and clears, newest first. */
+function AlarmHistory(props: { changes: AlarmHistoryReport['history'] }) {
+  return (
+    <ListTable
+      labelledBy="history-title"
+      testId="alarm-history"
+      columns={['Time', 'Event', 'Severity', 'Code', 'Subject', 'Text']}
+    >
+      {props.changes.map((change, index) => (
+        <tr key={`${change.at}\n${change.code}\n${change.subject}\n${index}`}>
+          <th scope="row" data-label="Time">
+            {dateTime(change.at)}
+          </th>
+          <td data-label="Event">
+            <span class={`badge ${change.action === 'raised' ? 'warn' : 'ok'}`}>
+              {change.action}
+            </span>
+          </td>
+          <td data-label="Severity">
+            <SeverityBadge severity={change.severity} />
+          </td>
+          <td data-label="Code">
+            <code>{change.code}</code>
+          </td>
+          <td data-label="Subject">{change.subject}</td>
+          <td data-label="Text">{change.text}</td>
+        </tr>
+      ))}
+    </ListTable>
   );
 }
 
@@ -33,12 +92,10 @@ export function AlarmsPage() {
 
   return (
     <section aria-labelledby="alarms-title">
-      <div class="heading">
-        <h1 id="alarms-title">Alarms</h1>
-        <Freshness at={active.at} error={active.error} />
-      </div>
-      <div class="field inline-field">
-        <label for="alarms-filter">Filter by code or subject</label>
+      <PageHeading id="alarms-title" at={active.at} error={active.error}>
+        Alarms
+      </PageHeading>
+      <InlineField id="alarms-filter" label="Filter by code or subject">
         <input
           id="alarms-filter"
           type="search"
@@ -47,7 +104,7 @@ export function AlarmsPage() {
             setFilter(event.currentTarget.value);
           }}
         />
-      </div>
+      </InlineField>
 
       <h2 id="active-title">Active</h2>
       {alarms && alarms.length === 0 && (
@@ -55,29 +112,7 @@ export function AlarmsPage() {
           No active alarms{filtered}.
         </p>
       )}
-      {alarms && alarms.length > 0 && (
-        <ListTable
-          labelledBy="active-title"
-          testId="active-alarms"
-          columns={['Severity', 'Code', 'Subject', 'Text', 'Since']}
-        >
-          {alarms.map((alarm) => (
-            <tr key={`${alarm.code}\n${alarm.subject}`}>
-              <td data-label="Severity">
-                <SeverityBadge severity={alarm.severity} />
-              </td>
-              <th scope="row" data-label="Code">
-                <code>{alarm.code}</code>
-              </th>
-              <td data-label="Subject">{alarm.subject}</td>
-              <td data-label="Text">{alarm.text}</td>
-              <td data-label="Since">
-                {dateTime(alarm.since)} <span class="quiet">({relative(alarm.since)})</span>
-              </td>
-            </tr>
-          ))}
-        </ListTable>
-      )}
+      {alarms && alarms.length > 0 && <ActiveAlarms alarms={alarms} />}
 
       <div class="heading">
         <h2 id="history-title">History</h2>
@@ -89,34 +124,7 @@ export function AlarmsPage() {
           No alarm raised or cleared yet{filtered}.
         </p>
       )}
-      {changes && changes.length > 0 && (
-        <ListTable
-          labelledBy="history-title"
-          testId="alarm-history"
-          columns={['Time', 'Event', 'Severity', 'Code', 'Subject', 'Text']}
-        >
-          {changes.map((change, index) => (
-            <tr key={`${change.at}\n${change.code}\n${change.subject}\n${index}`}>
-              <th scope="row" data-label="Time">
-                {dateTime(change.at)}
-              </th>
-              <td data-label="Event">
-                <span class={`badge ${change.action === 'raised' ? 'warn' : 'ok'}`}>
-                  {change.action}
-                </span>
-              </td>
-              <td data-label="Severity">
-                <SeverityBadge severity={change.severity} />
-              </td>
-              <td data-label="Code">
-                <code>{change.code}</code>
-              </td>
-              <td data-label="Subject">{change.subject}</td>
-              <td data-label="Text">{change.text}</td>
-            </tr>
-          ))}
-        </ListTable>
-      )}
+      {changes && changes.length > 0 && <AlarmHistory changes={changes} />}
     </section>
   );
 }

@@ -9,18 +9,20 @@ import {
   type AppStatus,
   type AppSummary,
 } from '../api.js';
+import { AppBadge, Link, ListTable, PageHeading, useNotice } from '../components.js';
 import {
-  AppBadge,
-  ErrorText,
-  Field,
-  Freshness,
-  Link,
-  Notice,
-  formErrors,
-  ListTable,
-} from '../components.js';
+  Checkbox,
+  FileField,
+  FormCard,
+  SelectField,
+  SubmitRow,
+  TextField,
+  useForm,
+} from '../forms.js';
 import { bytes } from '../format.js';
-import { useAction, usePoll } from '../hooks.js';
+import { usePoll } from '../hooks.js';
+
+type AppAction = 'start' | 'stop' | 'restart';
 
 /** Start, stop and restart buttons of one app; the answer's state shows at once. */
 export function AppActions(props: {
@@ -28,10 +30,10 @@ export function AppActions(props: {
   onDone: (message: string) => void;
   onError: (message: string) => void;
 }) {
-  const [busy, setBusy] = useState<string>();
+  const [busy, setBusy] = useState<AppAction>();
   const { app } = props;
   if (!app.runnable) return null;
-  const act = (action: 'start' | 'stop' | 'restart') => {
+  const act = (action: AppAction) => {
     setBusy(action);
     call<AppActionAnswer>('POST', `/apps/${id(app.id)}/${action}`).then(
       (answer) => {
@@ -48,62 +50,71 @@ export function AppActions(props: {
     );
   };
   const up = app.state !== 'stopped' && app.state !== 'fatal';
+  // Each button: its action, its label, its label while it runs, and whether it is pointless.
+  const buttons: [AppAction, string, string, boolean][] = [
+    ['start', 'Start', 'Starting…', up],
+    ['stop', 'Stop', 'Stopping…', !up],
+    ['restart', 'Restart', 'Restarting…', false],
+  ];
   return (
     <div class="buttons">
-      <button
-        type="button"
-        disabled={busy !== undefined || up}
-        onClick={() => {
-          act('start');
-        }}
-      >
-        {busy === 'start' ? 'Starting…' : 'Start'}
-      </button>
-      <button
-        type="button"
-        disabled={busy !== undefined || !up}
-        onClick={() => {
-          act('stop');
-        }}
-      >
-        {busy === 'stop' ? 'Stopping…' : 'Stop'}
-      </button>
-      <button
-        type="button"
-        disabled={busy !== undefined}
-        onClick={() => {
-          act('restart');
-        }}
-      >
-        {busy === 'restart' ? 'Restarting…' : 'Restart'}
-      </button>
+      {buttons.map(([action, label, busyLabel, pointless]) => (
+        <button
+          key={action}
+          type="button"
+          disabled={busy !== undefined || pointless}
+          onClick={() => {
+            act(action);
+          }}
+        >
+          {busy === action ? busyLabel : label}
+        </button>
+      ))}
     </div>
   );
 }
+
+/** What uploading the package, then installing it, has come to. */
+function UploadProgress(props: { progress: number; file: File | undefined }) {
+  const { progress, file } = props;
+  return (
+    <div class="progress" aria-live="polite">
+      <label for="install-progress">
+        {progress < 1
+          ? `Uploading ${file ? bytes(file.size * progress) : ''}… ${Math.round(progress * 100)}%`
+          : 'Uploaded; installing…'}
+      </label>
+      <progress id="install-progress" max={1} {...(progress < 1 ? { value: progress } : {})} />
+    </div>
+  );
+}
+
+/** Start with the manager: '' is not sent, so a re-install keeps the app's autostart. */
+type Autostart = '' | 'true' | 'false';
+
+const autostartOptions: [Autostart, string][] = [
+  ['', 'As it is (no for a new app)'],
+  ['true', 'Yes: start it now and with the manager'],
+  ['false', 'No'],
+];
 
 function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
   const [file, setFile] = useState<File>();
   const [appId, setAppId] = useState('');
   // '': not sent, so a re-install keeps the app's autostart (and a new app has it off).
-  const [autostart, setAutostart] = useState<'' | 'true' | 'false'>('');
+  const [autostart, setAutostart] = useState<Autostart>('');
   const [purge, setPurge] = useState(false);
   const [progress, setProgress] = useState<number>();
-  const action = useAction();
   // The package's own faults are about the file; a bad id is about the id.
-  const errors = formErrors(action.error, ['file', 'id'], {
+  const { action, errors } = useForm(['file', 'id'], {
     PACKAGE_INVALID: 'file',
     INVALID_APP_ID: 'id',
   });
-  const fileError = errors.field.file;
-  const idError = errors.field.id;
-  const formError = errors.form;
 
   return (
-    <form
-      class="card"
-      aria-labelledby="install-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      labelledBy="install-title"
+      onSubmit={() => {
         if (!file) return;
         setProgress(0);
         const query: Record<string, string> = { purge: String(purge) };
@@ -118,92 +129,51 @@ function InstallForm(props: { onInstalled: (status: AppStatus) => void }) {
       }}
     >
       <h2 id="install-title">Install an app</h2>
-      <Field
+      <FileField
         id="install-file"
         label="Package"
         hint="A .zip or .tar.gz with one top folder: the app"
-        error={fileError}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="file"
-            name="file"
-            required
-            accept=".zip,.tar.gz,.tgz,application/zip,application/gzip"
-            onChange={(event) => {
-              setFile(event.currentTarget.files?.[0]);
-              action.clear();
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        error={errors.field.file}
+        name="file"
+        required
+        accept=".zip,.tar.gz,.tgz,application/zip,application/gzip"
+        onFile={(chosen) => {
+          setFile(chosen);
+          action.clear();
+        }}
+      />
+      <TextField
         id="install-id"
         label="App id (optional)"
         hint="Default: the package's top folder"
-        error={idError}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            name="id"
-            value={appId}
-            pattern="[A-Za-z0-9_\-]{1,64}"
-            onInput={(event) => {
-              setAppId(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        error={errors.field.id}
+        name="id"
+        value={appId}
+        pattern="[A-Za-z0-9_\-]{1,64}"
+        onValue={setAppId}
+      />
+      <SelectField
         id="install-autostart"
         label="Start with the manager"
         hint="A re-install runs the app afterwards if it ran or autostart is on"
-      >
-        {(aria) => (
-          <select
-            {...aria}
-            value={autostart}
-            onChange={(event) => {
-              setAutostart(event.currentTarget.value as '' | 'true' | 'false');
-            }}
-          >
-            <option value="">As it is (no for a new app)</option>
-            <option value="true">Yes: start it now and with the manager</option>
-            <option value="false">No</option>
-          </select>
-        )}
-      </Field>
+        value={autostart}
+        options={autostartOptions}
+        onValue={setAutostart}
+      />
       <div class="checks">
-        <label>
-          <input
-            type="checkbox"
-            checked={purge}
-            onChange={(event) => {
-              setPurge(event.currentTarget.checked);
-            }}
-          />{' '}
+        <Checkbox checked={purge} onChange={setPurge}>
           Empty its data folder first (re-install)
-        </label>
+        </Checkbox>
       </div>
-      {progress !== undefined && (
-        <div class="progress" aria-live="polite">
-          <label for="install-progress">
-            {progress < 1
-              ? `Uploading ${file ? bytes(file.size * progress) : ''}… ${Math.round(progress * 100)}%`
-              : 'Uploaded; installing…'}
-          </label>
-          <progress id="install-progress" max={1} {...(progress < 1 ? { value: progress } : {})} />
-        </div>
-      )}
-      <ErrorText message={formError} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy || !file}>
-          {action.busy ? 'Installing…' : 'Install'}
-        </button>
-      </div>
-    </form>
+      {progress !== undefined && <UploadProgress progress={progress} file={file} />}
+      <SubmitRow
+        error={errors.form}
+        busy={action.busy}
+        disabled={!file}
+        label="Install"
+        busyLabel="Installing…"
+      />
+    </FormCard>
   );
 }
 
@@ -224,55 +194,57 @@ async function loadApps(): Promise<{ apps: (AppSummary & { nextRestartAt?: strin
   };
 }
 
+/** The installed apps, each with its state and actions. */
+function AppsTable(props: {
+  list: (AppSummary & { nextRestartAt?: string | null })[];
+  onDone: (text: string) => void;
+  onError: (text: string) => void;
+}) {
+  return (
+    <ListTable columns={['App', 'State', 'Version', 'Autostart']} actions>
+      {props.list.map((app) => (
+        <tr key={app.id} data-app={app.id}>
+          <th scope="row" data-label="App">
+            <Link to={`/apps/${id(app.id)}`}>{app.id}</Link>
+          </th>
+          <td data-label="State">
+            <AppBadge app={app} nextRestartAt={app.nextRestartAt} />
+          </td>
+          <td data-label="Version">{app.version ?? '-'}</td>
+          <td data-label="Autostart">{app.autostart ? 'yes' : 'no'}</td>
+          <td>
+            <AppActions app={app} onDone={props.onDone} onError={props.onError} />
+          </td>
+        </tr>
+      ))}
+    </ListTable>
+  );
+}
+
 /** Every app with its state and actions, and the install form. */
 export function AppsPage() {
   const apps = usePoll(loadApps, 2500);
-  const [notice, setNotice] = useState<{ kind: 'ok' | 'bad'; text: string }>();
+  const notice = useNotice((shown: { kind: 'ok' | 'bad'; text: string }) => ({
+    kind: shown.kind,
+    children: shown.text,
+  }));
   const done = (text: string) => {
-    setNotice({ kind: 'ok', text });
+    notice.show({ kind: 'ok', text });
     void apps.reload();
   };
   const failed = (text: string) => {
-    setNotice({ kind: 'bad', text });
+    notice.show({ kind: 'bad', text });
     void apps.reload();
   };
   const list = apps.data?.apps;
   return (
     <section aria-labelledby="apps-title">
-      <div class="heading">
-        <h1 id="apps-title">Apps</h1>
-        <Freshness at={apps.at} error={apps.error} />
-      </div>
-      {notice && (
-        <Notice
-          kind={notice.kind}
-          onDismiss={() => {
-            setNotice(undefined);
-          }}
-        >
-          {notice.text}
-        </Notice>
-      )}
+      <PageHeading id="apps-title" at={apps.at} error={apps.error}>
+        Apps
+      </PageHeading>
+      {notice.view}
       {list && list.length === 0 && <p class="quiet">No app is installed yet.</p>}
-      {list && list.length > 0 && (
-        <ListTable columns={['App', 'State', 'Version', 'Autostart']} actions>
-          {list.map((app) => (
-            <tr key={app.id} data-app={app.id}>
-              <th scope="row" data-label="App">
-                <Link to={`/apps/${id(app.id)}`}>{app.id}</Link>
-              </th>
-              <td data-label="State">
-                <AppBadge app={app} nextRestartAt={app.nextRestartAt} />
-              </td>
-              <td data-label="Version">{app.version ?? '-'}</td>
-              <td data-label="Autostart">{app.autostart ? 'yes' : 'no'}</td>
-              <td>
-                <AppActions app={app} onDone={done} onError={failed} />
-              </td>
-            </tr>
-          ))}
-        </ListTable>
-      )}
+      {list && list.length > 0 && <AppsTable list={list} onDone={done} onError={failed} />}
       <InstallForm
         onInstalled={(status) => {
           done(`${status.id} ${status.version ?? ''} installed: ${status.state}`);

@@ -12,9 +12,9 @@ import {
   type VacuumProgress,
   type VacuumResult,
 } from '../api.js';
-import { ErrorText, Notice, Toggle, formErrors } from '../components.js';
+import { InlineField, Notice } from '../components.js';
+import { FormCard, SubmitRow, Toggle, useForm } from '../forms.js';
 import { bytes, relative } from '../format.js';
-import { useAction } from '../hooks.js';
 
 /** How the Instances page orders them. */
 export type InstanceOrder = 'app' | 'size';
@@ -41,8 +41,7 @@ export function SizeCells(props: { usage: InstanceUsage }) {
 /** The order control of the Instances page. */
 export function OrderChoice(props: { order: InstanceOrder; onChange: (o: InstanceOrder) => void }) {
   return (
-    <div class="field inline-field">
-      <label for="instances-order">Order</label>
+    <InlineField id="instances-order" label="Order">
       <select
         id="instances-order"
         value={props.order}
@@ -53,7 +52,7 @@ export function OrderChoice(props: { order: InstanceOrder; onChange: (o: Instanc
         <option value="app">by app</option>
         <option value="size">largest first</option>
       </select>
-    </div>
+    </InlineField>
   );
 }
 
@@ -96,18 +95,9 @@ function progressText(progress: VacuumProgress): string {
   return `Table ${Math.min(progress.done + 1, progress.tables)} of ${progress.tables}: ${progress.table ?? ''}${step}`;
 }
 
-/**
- * Vacuum of the instance's database: plain, or full (space back to the disk); its progress
- * from the instance's view, asked every second while it runs; the result.
- */
-export function VacuumCard(props: { instance: InstanceView }) {
-  const { instance } = props;
-  const [full, setFull] = useState(false);
+/** Asks the instance's view every second while `running`: the vacuum's progress, or null. */
+function useVacuumProgress(instance: InstanceView, running: boolean): VacuumProgress | null {
   const [progress, setProgress] = useState<VacuumProgress | null>(instance.vacuum);
-  const [result, setResult] = useState<VacuumResult>();
-  const action = useAction();
-  const running = action.busy || instance.vacuum !== null;
-
   useEffect(() => {
     if (!running) {
       setProgress(null);
@@ -125,14 +115,51 @@ export function VacuumCard(props: { instance: InstanceView }) {
       window.clearInterval(timer);
     };
   }, [running, instance.id]);
+  return progress ?? instance.vacuum;
+}
 
-  const shown = progress ?? instance.vacuum;
+/** A vacuum under way: its step and a bar of the tables done. */
+function VacuumRunning(props: { progress: VacuumProgress | null }) {
+  const shown = props.progress;
   return (
-    <form
-      class="card"
-      aria-labelledby="vacuum-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <div class="progress" data-testid="vacuum-progress">
+      <label for="vacuum-bar">
+        <span role="status">{shown ? progressText(shown) : 'Starting…'}</span>
+      </label>
+      <progress
+        id="vacuum-bar"
+        {...(shown && shown.tables > 0 ? { value: shown.done, max: shown.tables } : {})}
+      />
+    </div>
+  );
+}
+
+/** What a vacuum did. */
+function VacuumDone(props: { result: VacuumResult; onDone: () => void }) {
+  const { result } = props;
+  return (
+    <Notice kind="ok" onDismiss={props.onDone}>
+      {result.full ? 'Full vacuum' : 'Vacuum'} done: {result.tables} tables in {result.seconds} s;
+      database {size(result.databaseBytesBefore)} → {size(result.databaseBytesAfter)}.
+    </Notice>
+  );
+}
+
+/**
+ * Vacuum of the instance's database: plain, or full (space back to the disk); its progress
+ * from the instance's view, asked every second while it runs; the result.
+ */
+export function VacuumCard(props: { instance: InstanceView }) {
+  const { instance } = props;
+  const [full, setFull] = useState(false);
+  const [result, setResult] = useState<VacuumResult>();
+  const { action, errors } = useForm([]);
+  const running = action.busy || instance.vacuum !== null;
+  const progress = useVacuumProgress(instance, running);
+  return (
+    <FormCard
+      labelledBy="vacuum-title"
+      onSubmit={() => {
         setResult(undefined);
         const body: InstanceVacuumBody = { full };
         void action
@@ -155,34 +182,21 @@ export function VacuumCard(props: { instance: InstanceView }) {
         disabled={running}
         onChange={setFull}
       />
-      {running && (
-        <div class="progress" data-testid="vacuum-progress">
-          <label for="vacuum-bar">
-            <span role="status">{shown ? progressText(shown) : 'Starting…'}</span>
-          </label>
-          <progress
-            id="vacuum-bar"
-            {...(shown && shown.tables > 0 ? { value: shown.done, max: shown.tables } : {})}
-          />
-        </div>
-      )}
+      {running && <VacuumRunning progress={progress} />}
       {result && (
-        <Notice
-          kind="ok"
-          onDismiss={() => {
+        <VacuumDone
+          result={result}
+          onDone={() => {
             setResult(undefined);
           }}
-        >
-          {result.full ? 'Full vacuum' : 'Vacuum'} done: {result.tables} tables in {result.seconds}{' '}
-          s; database {size(result.databaseBytesBefore)} → {size(result.databaseBytesAfter)}.
-        </Notice>
+        />
       )}
-      <ErrorText message={formErrors(action.error, []).form} />
-      <div class="actions">
-        <button type="submit" disabled={running}>
-          {running ? 'Vacuuming…' : full ? 'Vacuum full' : 'Vacuum'}
-        </button>
-      </div>
-    </form>
+      <SubmitRow
+        error={errors.form}
+        busy={running}
+        label={full ? 'Vacuum full' : 'Vacuum'}
+        busyLabel="Vacuuming…"
+      />
+    </FormCard>
   );
 }

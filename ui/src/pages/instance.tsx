@@ -1,4 +1,3 @@
-import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import {
   call,
@@ -11,16 +10,16 @@ import {
 import {
   DangerZone,
   ErrorText,
-  Field,
-  Freshness,
+  Facts,
   InstanceBadge,
   Link,
-  Notice,
-  Toggle,
-  formErrors,
+  NotLoaded,
+  PageHeading,
+  useNotice,
 } from '../components.js';
+import { Field, FormCard, SubmitRow, TextField, Toggle, useForm } from '../forms.js';
 import { dateTime } from '../format.js';
-import { useAction, usePoll } from '../hooks.js';
+import { usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
 import { openInstance, useFrontOrigin } from './instances.js';
 import { usageText, VacuumCard } from './instance-usage.js';
@@ -33,16 +32,72 @@ function generatePassword(): string {
     .replace(/\//g, '_');
 }
 
+/**
+ * A new password, typed (hidden) or generated in the browser; a generated one is shown, so
+ * that it can be read and kept.
+ */
+function NewPasswordField(props: {
+  error: string | undefined;
+  value: string;
+  onValue: (value: string) => void;
+}) {
+  const [shown, setShown] = useState(false);
+  return (
+    <Field
+      id="edit-password"
+      label="New password"
+      hint="Empty: unchanged. 8 to 256 characters."
+      error={props.error}
+    >
+      {(aria) => (
+        <div class="inline">
+          <input
+            {...aria}
+            {...(shown
+              ? { type: 'text' as const, autocomplete: 'off' }
+              : { type: 'password' as const, autocomplete: 'new-password' })}
+            value={props.value}
+            onInput={(event) => {
+              props.onValue(event.currentTarget.value);
+            }}
+          />
+          <button
+            type="button"
+            onClick={() => {
+              props.onValue(generatePassword());
+              setShown(true);
+            }}
+          >
+            Generate
+          </button>
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** Only what changed: each change is pushed to the running service. */
+function changes(
+  instance: InstanceView,
+  edited: { domain: string; path: string; password: string; enabled: boolean; exclude: boolean },
+): InstanceUpdateBody {
+  const body: InstanceUpdateBody = {};
+  if (edited.domain.trim() !== instance.domain) body.domain = edited.domain.trim();
+  if (edited.path.trim() !== instance.path) body.path = edited.path.trim();
+  if (edited.password) body.password = edited.password;
+  if (edited.enabled !== instance.enabled) body.enabled = edited.enabled;
+  if (edited.exclude !== instance.excludeFromBackup) body.excludeFromBackup = edited.exclude;
+  return body;
+}
+
 function EditForm(props: { instance: InstanceView; onSaved: (view: InstanceView) => void }) {
   const { instance } = props;
   const [domain, setDomain] = useState(instance.domain);
   const [path, setPath] = useState(instance.path);
   const [password, setPassword] = useState('');
-  const [showPassword, setShowPassword] = useState(false);
   const [enabled, setEnabled] = useState(instance.enabled);
   const [exclude, setExclude] = useState(instance.excludeFromBackup);
-  const action = useAction();
-  const errors = formErrors(action.error, [
+  const { action, errors } = useForm([
     'domain',
     'path',
     'password',
@@ -50,18 +105,10 @@ function EditForm(props: { instance: InstanceView; onSaved: (view: InstanceView)
     'excludeFromBackup',
   ]);
   return (
-    <form
-      class="card"
-      aria-labelledby="edit-title"
-      onSubmit={(event) => {
-        event.preventDefault();
-        // Only what changed is sent: each change is pushed to the running service.
-        const body: InstanceUpdateBody = {};
-        if (domain.trim() !== instance.domain) body.domain = domain.trim();
-        if (path.trim() !== instance.path) body.path = path.trim();
-        if (password) body.password = password;
-        if (enabled !== instance.enabled) body.enabled = enabled;
-        if (exclude !== instance.excludeFromBackup) body.excludeFromBackup = exclude;
+    <FormCard
+      labelledBy="edit-title"
+      onSubmit={() => {
+        const body = changes(instance, { domain, path, password, enabled, exclude });
         void action
           .run(() => call<InstanceView>('PATCH', `/instances/${id(instance.id)}`, body))
           .then((view) => {
@@ -72,72 +119,23 @@ function EditForm(props: { instance: InstanceView; onSaved: (view: InstanceView)
       }}
     >
       <h2 id="edit-title">Settings</h2>
-      <Field id="edit-domain" label="Domain" error={errors.field.domain}>
-        {(aria) => (
-          <input
-            {...aria}
-            value={domain}
-            required
-            onInput={(event) => {
-              setDomain(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field id="edit-path" label="Web path" error={errors.field.path}>
-        {(aria) => (
-          <input
-            {...aria}
-            value={path}
-            required
-            onInput={(event) => {
-              setPath(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
-        id="edit-password"
-        label="New password"
-        hint="Empty: unchanged. 8 to 256 characters."
-        error={errors.field.password}
-      >
-        {(aria) => (
-          <div class="inline">
-            {/* Shown once generated, so that it can be read and kept. */}
-            {showPassword ? (
-              <input
-                {...aria}
-                type="text"
-                autocomplete="off"
-                value={password}
-                onInput={(event) => {
-                  setPassword(event.currentTarget.value);
-                }}
-              />
-            ) : (
-              <input
-                {...aria}
-                type="password"
-                autocomplete="new-password"
-                value={password}
-                onInput={(event) => {
-                  setPassword(event.currentTarget.value);
-                }}
-              />
-            )}
-            <button
-              type="button"
-              onClick={() => {
-                setPassword(generatePassword());
-                setShowPassword(true);
-              }}
-            >
-              Generate
-            </button>
-          </div>
-        )}
-      </Field>
+      <TextField
+        id="edit-domain"
+        label="Domain"
+        error={errors.field.domain}
+        value={domain}
+        required
+        onValue={setDomain}
+      />
+      <TextField
+        id="edit-path"
+        label="Web path"
+        error={errors.field.path}
+        value={path}
+        required
+        onValue={setPath}
+      />
+      <NewPasswordField error={errors.field.password} value={password} onValue={setPassword} />
       <div class="checks">
         <Toggle id="edit-enabled" label="Enabled" checked={enabled} onChange={setEnabled} />
         <Toggle
@@ -147,13 +145,13 @@ function EditForm(props: { instance: InstanceView; onSaved: (view: InstanceView)
           onChange={setExclude}
         />
       </div>
-      <ErrorText message={errors.form ?? errors.field.enabled ?? errors.field.excludeFromBackup} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy}>
-          {action.busy ? 'Saving…' : 'Save'}
-        </button>
-      </div>
-    </form>
+      <SubmitRow
+        error={errors.form ?? errors.field.enabled ?? errors.field.excludeFromBackup}
+        busy={action.busy}
+        label="Save"
+        busyLabel="Saving…"
+      />
+    </FormCard>
   );
 }
 
@@ -203,64 +201,34 @@ function TraceFlags(props: { instance: InstanceView; onChanged: (view: InstanceV
   );
 }
 
-/** One instance: readiness, settings, trace flags; open and delete. */
-export function InstancePage(props: { id: string }) {
-  useFrontOrigin();
-  const polled = usePoll(
-    () => call<InstanceView>('GET', `/instances/${id(props.id)}`),
-    3000,
-    props.id,
-  );
-  const [notice, setNotice] = useState<string>();
-  const instance = polled.data;
-  const saved = (view: InstanceView, text?: string) => {
-    polled.set(view);
-    if (text) setNotice(text);
-  };
-
-  if (!instance) {
-    return (
-      <section>
-        <h1>{props.id}</h1>
-        <Freshness at={polled.at} error={polled.error} />
-        <p>
-          <Link to="/instances">All instances</Link>
-        </p>
-      </section>
-    );
-  }
-  const facts: [string, ComponentChildren][] = [
-    ['App', <Link to={`/apps/${id(instance.app)}`}>{instance.app}</Link>],
-    ['Path', instance.path],
-    ['Domain', instance.domain],
-    ['Database', instance.database],
-    ['Data folder', instance.dataDir],
-    ['Size', usageText(instance.usage)],
-    ['Created', dateTime(instance.createdAt)],
-    ['State since', dateTime(instance.since)],
-  ];
+/** Deletes the instance (after a question) and goes back to the list. */
+function DeleteInstance(props: { instance: InstanceView }) {
+  const { instance } = props;
   return (
-    <section aria-labelledby="instance-title">
-      <p class="crumbs">
-        <Link to="/instances">Instances</Link> /
+    <DangerZone
+      title="Delete"
+      text="Stops the instance, drops its database and removes its data folder."
+      button={`Delete ${instance.id}…`}
+      question={`Delete ${instance.id}?`}
+      confirmLabel="Delete"
+      onConfirm={async () => {
+        await call('DELETE', `/instances/${id(instance.id)}`);
+        navigate('/instances');
+      }}
+    >
+      <p>
+        The database <code>{instance.database}</code> and every file of{' '}
+        <strong>{instance.id}</strong> are deleted. This cannot be undone.
       </p>
-      <div class="heading">
-        <h1 id="instance-title">
-          {instance.id} <InstanceBadge instance={instance} />
-        </h1>
-        <Freshness at={polled.at} error={polled.error} />
-      </div>
-      {notice && (
-        <Notice
-          kind="ok"
-          onDismiss={() => {
-            setNotice(undefined);
-          }}
-        >
-          {notice}
-        </Notice>
-      )}
-      {instance.error && <ErrorText message={`Failed: ${instance.error}`} />}
+    </DangerZone>
+  );
+}
+
+/** Where the instance is and what it has, and its buttons (open it, back it up). */
+function InstanceSummary(props: { instance: InstanceView }) {
+  const { instance } = props;
+  return (
+    <>
       <div class="buttons">
         <button
           type="button"
@@ -275,14 +243,59 @@ export function InstancePage(props: { id: string }) {
           Back up now
         </Link>
       </div>
-      <dl class="facts">
-        {facts.map(([name, value]) => (
-          <div key={name}>
-            <dt>{name}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Facts
+        facts={[
+          ['App', <Link to={`/apps/${id(instance.app)}`}>{instance.app}</Link>],
+          ['Path', instance.path],
+          ['Domain', instance.domain],
+          ['Database', instance.database],
+          ['Data folder', instance.dataDir],
+          ['Size', usageText(instance.usage)],
+          ['Created', dateTime(instance.createdAt)],
+          ['State since', dateTime(instance.since)],
+        ]}
+      />
+    </>
+  );
+}
+
+/** One instance: readiness, settings, trace flags; open and delete. */
+export function InstancePage(props: { id: string }) {
+  useFrontOrigin();
+  const polled = usePoll(
+    () => call<InstanceView>('GET', `/instances/${id(props.id)}`),
+    3000,
+    props.id,
+  );
+  const notice = useNotice((text: string) => ({ kind: 'ok', children: text }));
+  const instance = polled.data;
+  const saved = (view: InstanceView, text?: string) => {
+    polled.set(view);
+    if (text) notice.show(text);
+  };
+
+  if (!instance) {
+    return (
+      <NotLoaded
+        title={props.id}
+        at={polled.at}
+        error={polled.error}
+        back="/instances"
+        backLabel="All instances"
+      />
+    );
+  }
+  return (
+    <section aria-labelledby="instance-title">
+      <p class="crumbs">
+        <Link to="/instances">Instances</Link> /
+      </p>
+      <PageHeading id="instance-title" at={polled.at} error={polled.error}>
+        {instance.id} <InstanceBadge instance={instance} />
+      </PageHeading>
+      {notice.view}
+      {instance.error && <ErrorText message={`Failed: ${instance.error}`} />}
+      <InstanceSummary instance={instance} />
       <div class="columns">
         <EditForm
           key={`${instance.domain}|${instance.path}|${instance.enabled}|${instance.excludeFromBackup}`}
@@ -299,22 +312,7 @@ export function InstancePage(props: { id: string }) {
         />
       </div>
       <VacuumCard instance={instance} />
-      <DangerZone
-        title="Delete"
-        text="Stops the instance, drops its database and removes its data folder."
-        button={`Delete ${instance.id}…`}
-        question={`Delete ${instance.id}?`}
-        confirmLabel="Delete"
-        onConfirm={async () => {
-          await call('DELETE', `/instances/${id(instance.id)}`);
-          navigate('/instances');
-        }}
-      >
-        <p>
-          The database <code>{instance.database}</code> and every file of{' '}
-          <strong>{instance.id}</strong> are deleted. This cannot be undone.
-        </p>
-      </DangerZone>
+      <DeleteInstance instance={instance} />
     </section>
   );
 }

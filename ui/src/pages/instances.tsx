@@ -10,17 +10,9 @@ import {
   type InstanceView,
   type StatusReport,
 } from '../api.js';
-import {
-  ErrorText,
-  Field,
-  Freshness,
-  InstanceBadge,
-  Link,
-  Notice,
-  formErrors,
-  ListTable,
-} from '../components.js';
-import { useAction, usePoll } from '../hooks.js';
+import { ErrorText, InstanceBadge, Link, ListTable, Notice, PageHeading } from '../components.js';
+import { FormCard, SelectField, SubmitRow, TextField, useForm } from '../forms.js';
+import { usePoll } from '../hooks.js';
 import { MeasuredNote, OrderChoice, SizeCells, type InstanceOrder } from './instance-usage.js';
 
 /**
@@ -95,6 +87,30 @@ function useHostApps(): { apps: string[] | undefined; error: string | undefined 
   return { apps, error };
 }
 
+/** What the create form sends: only the fields given. */
+function createBody(fields: {
+  app: string;
+  instanceId: string;
+  domain: string;
+  path: string;
+  password: string;
+}): InstanceCreateBody {
+  const body: InstanceCreateBody = { app: fields.app, id: fields.instanceId.trim() };
+  if (fields.domain.trim()) body.domain = fields.domain.trim();
+  if (fields.path.trim()) body.path = fields.path.trim();
+  if (fields.password) body.password = fields.password;
+  return body;
+}
+
+/** Creates the instance; a generated password is read back once, to be shown once. */
+async function create(body: InstanceCreateBody) {
+  const created = await call<InstanceView>('POST', '/instances', body);
+  const revealed = body.password
+    ? undefined
+    : (await call<InstanceView>('GET', `/instances/${id(created.id)}?reveal=true`)).password;
+  return { created, revealed };
+}
+
 function CreateForm(props: {
   apps: string[];
   initialApp: string | undefined;
@@ -105,28 +121,14 @@ function CreateForm(props: {
   const [domain, setDomain] = useState('');
   const [path, setPath] = useState('');
   const [password, setPassword] = useState('');
-  const action = useAction();
-  const errors = formErrors(action.error, ['app', 'id', 'domain', 'path', 'password']);
+  const { action, errors } = useForm(['app', 'id', 'domain', 'path', 'password']);
   return (
-    <form
-      class="card"
-      aria-labelledby="create-title"
-      onSubmit={(event) => {
-        event.preventDefault();
-        const body: InstanceCreateBody = { app, id: instanceId.trim() };
-        if (domain.trim()) body.domain = domain.trim();
-        if (path.trim()) body.path = path.trim();
-        if (password) body.password = password;
+    <FormCard
+      labelledBy="create-title"
+      onSubmit={() => {
+        const body = createBody({ app, instanceId, domain, path, password });
         void action
-          .run(async () => {
-            const created = await call<InstanceView>('POST', '/instances', body);
-            // A generated password is read back once, to be shown once.
-            const revealed = password
-              ? undefined
-              : (await call<InstanceView>('GET', `/instances/${id(created.id)}?reveal=true`))
-                  .password;
-            return { created, revealed };
-          })
+          .run(() => create(body))
           .then((result) => {
             if (!result) return;
             setInstanceId('');
@@ -137,99 +139,59 @@ function CreateForm(props: {
       }}
     >
       <h2 id="create-title">Create an instance</h2>
-      <Field id="create-app" label="App" error={errors.field.app}>
-        {(aria) => (
-          <select
-            {...aria}
-            value={app}
-            required
-            onChange={(event) => {
-              setApp(event.currentTarget.value);
-            }}
-          >
-            {props.apps.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field
+      <SelectField
+        id="create-app"
+        label="App"
+        error={errors.field.app}
+        value={app}
+        required
+        options={props.apps.map((name) => [name, name])}
+        onValue={setApp}
+      />
+      <TextField
         id="create-id"
         label="Instance id"
         hint="1 to 64 of A-Z a-z 0-9 _ -"
         error={errors.field.id}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            required
-            value={instanceId}
-            onInput={(event) => {
-              setInstanceId(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        required
+        value={instanceId}
+        onValue={setInstanceId}
+      />
+      <TextField
         id="create-domain"
         label="Domain (optional)"
         hint="Default: this machine's name"
         error={errors.field.domain}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={domain}
-            onInput={(event) => {
-              setDomain(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={domain}
+        onValue={setDomain}
+      />
+      <TextField
         id="create-path"
         label="Web path (optional)"
         hint="Default: /<domain>/<id>"
         error={errors.field.path}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={path}
-            placeholder="/example.com/acme"
-            onInput={(event) => {
-              setPath(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={path}
+        placeholder="/example.com/acme"
+        onValue={setPath}
+      />
+      <TextField
         id="create-password"
         label="Password (optional)"
         hint="Empty: a strong one is generated and shown once"
         error={errors.field.password}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            autocomplete="new-password"
-            value={password}
-            onInput={(event) => {
-              setPassword(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <ErrorText message={errors.form} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy || !app}>
-          {action.busy ? 'Creating…' : 'Create'}
-        </button>
-      </div>
-    </form>
+        type="password"
+        autocomplete="new-password"
+        value={password}
+        onValue={setPassword}
+      />
+      <SubmitRow
+        error={errors.form}
+        busy={action.busy}
+        disabled={!app}
+        label="Create"
+        busyLabel="Creating…"
+      />
+    </FormCard>
   );
 }
 
@@ -266,12 +228,12 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
   );
 }
 
-/** A table of instances; with `showApp`, a column of their apps. */
-function InstanceTable(props: { instances: InstanceView[]; showApp?: boolean }) {
+/** A table of instances, each with its state, size, Open and Edit; `showApp`: their apps too. */
+function InstanceTable(props: { list: InstanceView[]; showApp?: boolean }) {
   const columns = ['Instance', ...(props.showApp ? ['App'] : []), 'State', 'Path', 'Enabled'];
   return (
     <ListTable columns={[...columns, 'Database', 'Files']} actions>
-      {props.instances.map((instance) => (
+      {props.list.map((instance) => (
         <tr key={instance.id} data-instance={instance.id}>
           <th scope="row" data-label="Instance">
             <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
@@ -310,6 +272,82 @@ function InstanceTable(props: { instances: InstanceView[]; showApp?: boolean }) 
   );
 }
 
+/** The instances of one app. */
+function InstanceGroup(props: { app: string; list: InstanceView[] }) {
+  return (
+    <div class="group">
+      <h2>
+        <Link to={`/apps/${id(props.app)}`}>{props.app}</Link>
+      </h2>
+      <InstanceTable list={props.list} />
+    </div>
+  );
+}
+
+/** The instances by app, or all in one table largest first, with when they were measured. */
+function InstanceLists(props: {
+  instances: InstanceView[];
+  order: InstanceOrder;
+  onOrder: (order: InstanceOrder) => void;
+}) {
+  const { instances } = props;
+  if (instances.length === 0) return null;
+  const byApp = new Map<string, InstanceView[]>();
+  for (const instance of instances) {
+    byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
+  }
+  return (
+    <>
+      <OrderChoice order={props.order} onChange={props.onOrder} />
+      <MeasuredNote instances={instances} />
+      {props.order === 'size' ? (
+        <InstanceTable list={instances} showApp />
+      ) : (
+        [...byApp].map(([app, list]) => <InstanceGroup key={app} app={app} list={list} />)
+      )}
+    </>
+  );
+}
+
+/** That an instance was created, with its generated password when there is one. */
+function CreatedNotice(props: { created: { id: string; password?: string }; onDone: () => void }) {
+  const { created } = props;
+  if (created.password !== undefined)
+    return <OncePassword instance={created.id} password={created.password} onDone={props.onDone} />;
+  return (
+    <Notice kind="ok" onDismiss={props.onDone}>
+      Instance {created.id} created.
+    </Notice>
+  );
+}
+
+/** The create form once the apps that host instances are known, or why there is none. */
+function CreateSection(props: {
+  hosts: { apps: string[] | undefined; error: string | undefined };
+  filter: string | undefined;
+  onCreated: (instance: InstanceView, password: string | undefined) => void;
+}) {
+  const { apps, error } = props.hosts;
+  return (
+    <>
+      <ErrorText message={error && `Cannot list the apps: ${error}`} />
+      {apps && apps.length === 0 && (
+        <p class="quiet">
+          No installed app hosts instances. Install one (its app.json says{' '}
+          <code>"instances": true</code>) on the <Link to="/apps">Apps</Link> page.
+        </p>
+      )}
+      {apps && apps.length > 0 && (
+        <CreateForm
+          apps={apps}
+          initialApp={props.filter && apps.includes(props.filter) ? props.filter : undefined}
+          onCreated={props.onCreated}
+        />
+      )}
+    </>
+  );
+}
+
 /** Every instance, by app or largest first, with its readiness and size; the create form. */
 export function InstancesPage() {
   useFrontOrigin();
@@ -326,75 +364,35 @@ export function InstancesPage() {
   const hosts = useHostApps();
   const [created, setCreated] = useState<{ id: string; password?: string }>();
   const instances = polled.data?.instances ?? [];
-  const byApp = new Map<string, InstanceView[]>();
-  for (const instance of instances) {
-    byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
-  }
 
   return (
     <section aria-labelledby="instances-title">
-      <div class="heading">
-        <h1 id="instances-title">Instances{filter ? ` of ${filter}` : ''}</h1>
-        <Freshness at={polled.at} error={polled.error} />
-      </div>
+      <PageHeading id="instances-title" at={polled.at} error={polled.error}>
+        Instances{filter ? ` of ${filter}` : ''}
+      </PageHeading>
       {filter && (
         <p>
           <Link to="/instances">All instances</Link>
         </p>
       )}
-      {created?.password !== undefined && (
-        <OncePassword
-          instance={created.id}
-          password={created.password}
+      {created && (
+        <CreatedNotice
+          created={created}
           onDone={() => {
             setCreated(undefined);
           }}
         />
       )}
-      {created && created.password === undefined && (
-        <Notice
-          kind="ok"
-          onDismiss={() => {
-            setCreated(undefined);
-          }}
-        >
-          Instance {created.id} created.
-        </Notice>
-      )}
-      {polled.data && byApp.size === 0 && <p class="quiet">No instance yet.</p>}
-      {instances.length > 0 && (
-        <>
-          <OrderChoice order={order} onChange={setOrder} />
-          <MeasuredNote instances={instances} />
-        </>
-      )}
-      {order === 'size' && instances.length > 0 && <InstanceTable instances={instances} showApp />}
-      {order === 'app' &&
-        [...byApp].map(([app, list]) => (
-          <div key={app} class="group">
-            <h2>
-              <Link to={`/apps/${id(app)}`}>{app}</Link>
-            </h2>
-            <InstanceTable instances={list} />
-          </div>
-        ))}
-      <ErrorText message={hosts.error && `Cannot list the apps: ${hosts.error}`} />
-      {hosts.apps && hosts.apps.length === 0 && (
-        <p class="quiet">
-          No installed app hosts instances. Install one (its app.json says{' '}
-          <code>"instances": true</code>) on the <Link to="/apps">Apps</Link> page.
-        </p>
-      )}
-      {hosts.apps && hosts.apps.length > 0 && (
-        <CreateForm
-          apps={hosts.apps}
-          initialApp={filter && hosts.apps.includes(filter) ? filter : undefined}
-          onCreated={(instance, password) => {
-            setCreated({ id: instance.id, ...(password !== undefined ? { password } : {}) });
-            void polled.reload();
-          }}
-        />
-      )}
+      {polled.data && instances.length === 0 && <p class="quiet">No instance yet.</p>}
+      <InstanceLists instances={instances} order={order} onOrder={setOrder} />
+      <CreateSection
+        hosts={hosts}
+        filter={filter}
+        onCreated={(instance, password) => {
+          setCreated({ id: instance.id, ...(password !== undefined ? { password } : {}) });
+          void polled.reload();
+        }}
+      />
     </section>
   );
 }

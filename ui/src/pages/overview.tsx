@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import {
   call,
@@ -8,9 +9,9 @@ import {
   type StatusReport,
 } from '../api.js';
 import { Chart, type Line } from '../charts.js';
-import { Freshness, Link } from '../components.js';
+import { InlineField, Link, PageHeading } from '../components.js';
 import { bytes, dateTime, duration } from '../format.js';
-import { usePoll } from '../hooks.js';
+import { usePoll, type Polled } from '../hooks.js';
 
 function Meter(props: { label: string; percent: number; text: string }) {
   const level = props.percent >= 90 ? 'bad' : props.percent >= 75 ? 'warn' : 'ok';
@@ -72,9 +73,52 @@ function processLines(history: MonitorHistory, metric: 'cpu' | 'rss'): Line[] {
   return lines;
 }
 
-/** CPU, memory and disk of the machine and CPU and memory of each app over a chosen period. */
-function Graphs(props: { report: StatusReport }) {
-  const [period, setPeriod] = useState<number>(periods[1].ms);
+/** The charts of a history: the machine's, scaled to its totals, and each app's. */
+function charts(data: MonitorHistory, report: StatusReport) {
+  const machine = (name: string, label: string): Line[] => {
+    const series = data.series.find((s) => s.name === name);
+    return series ? [{ label, values: series.avg }] : [];
+  };
+  const { memory, disk } = report.system;
+  return [
+    {
+      id: 'chart-cpu',
+      title: 'CPU',
+      unit: 'percent' as const,
+      max: 100,
+      lines: machine('machine.cpu', 'busy'),
+    },
+    {
+      id: 'chart-memory',
+      title: 'Memory',
+      unit: 'bytes' as const,
+      max: memory.totalBytes,
+      lines: machine('machine.memoryUsed', 'used'),
+    },
+    {
+      id: 'chart-disk',
+      title: 'Disk',
+      unit: 'bytes' as const,
+      max: disk.totalBytes,
+      lines: machine('machine.diskUsed', 'used'),
+    },
+    {
+      id: 'chart-app-cpu',
+      title: 'CPU per app (of one core)',
+      unit: 'percent' as const,
+      lines: processLines(data, 'cpu'),
+    },
+    {
+      id: 'chart-app-rss',
+      title: 'Memory per app (resident)',
+      unit: 'bytes' as const,
+      lines: processLines(data, 'rss'),
+    },
+  ];
+}
+
+/** The sampling interval of the monitor (10 s when it cannot be read), once known. */
+function useSampleInterval(): number | undefined {
   const [interval, setIntervalSeconds] = useState<number>();
   useEffect(() => {
     call<MonitorSnapshot>('GET', '/monitor').then(
@@ -87,6 +131,13 @@ function Graphs(props: { report: StatusReport }) {
       },
     );
   }, []);
+  return interval;
+}
+
+/** CPU, memory and disk of the machine and CPU and memory of each app over a chosen period. */
+function Graphs(props: { report: StatusReport }) {
+  const [period, setPeriod] = useState<number>(periods[1].ms);
+  const interval = useSampleInterval();
   const resolution = resolutionFor(period, interval ?? 10);
   const history = usePoll(
     () =>
@@ -100,17 +151,11 @@ function Graphs(props: { report: StatusReport }) {
     `${period} ${interval ?? ''}`,
   );
   const data = history.data;
-  const machine = (name: string, label: string): Line[] => {
-    const series = data?.series.find((s) => s.name === name);
-    return series ? [{ label, values: series.avg }] : [];
-  };
-  const { memory, disk } = props.report.system;
   return (
     <section aria-labelledby="graphs-title" class="graphs">
       <div class="heading">
         <h2 id="graphs-title">Graphs</h2>
-        <div class="field inline-field">
-          <label for="graphs-period">Period</label>
+        <InlineField id="graphs-period" label="Period">
           <select
             id="graphs-period"
             value={String(period)}
@@ -124,46 +169,12 @@ function Graphs(props: { report: StatusReport }) {
               </option>
             ))}
           </select>
-        </div>
+        </InlineField>
       </div>
       {history.error && <p class="error">The history did not load: {history.error}</p>}
       {data && (
         <div class="charts">
-          {[
-            {
-              id: 'chart-cpu',
-              title: 'CPU',
-              unit: 'percent' as const,
-              max: 100,
-              lines: machine('machine.cpu', 'busy'),
-            },
-            {
-              id: 'chart-memory',
-              title: 'Memory',
-              unit: 'bytes' as const,
-              max: memory.totalBytes,
-              lines: machine('machine.memoryUsed', 'used'),
-            },
-            {
-              id: 'chart-disk',
-              title: 'Disk',
-              unit: 'bytes' as const,
-              max: disk.totalBytes,
-              lines: machine('machine.diskUsed', 'used'),
-            },
-            {
-              id: 'chart-app-cpu',
-              title: 'CPU per app (of one core)',
-              unit: 'percent' as const,
-              lines: processLines(data, 'cpu'),
-            },
-            {
-              id: 'chart-app-rss',
-              title: 'Memory per app (resident)',
-              unit: 'bytes' as const,
-              lines: processLines(data, 'rss'),
-            },
-          ].map((chart) => (
+          {charts(data, props.report).map((chart) => (
             <Chart key={chart.id} {...chart} times={data.times} />
           ))}
         </div>
@@ -172,119 +183,144 @@ function Graphs(props: { report: StatusReport }) {
   );
 }
 
+/** A state as a badge: `ok` when it is the good one, else `otherwise`. */
+function StateStat(props: {
+  title: string;
+  state: string;
+  otherwise: 'warn' | 'bad';
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="stat">
+      <h3>{props.title}</h3>
+      <p class="figure">
+        <span class={`badge ${props.state === 'running' ? 'ok' : props.otherwise}`}>
+          {props.state}
+        </span>
+      </p>
+      <p class="detail">{props.children}</p>
+    </div>
+  );
+}
+
+/** The manager, the database, and CPU, memory and disk now. */
+function StatusGrid(props: { report: StatusReport }) {
+  const { manager, database, system } = props.report;
+  return (
+    <div class="grid">
+      <StateStat title="Manager" state={manager.state} otherwise="warn">
+        version {manager.version}, up {duration(manager.uptimeSeconds)}, pid {manager.pid}
+      </StateStat>
+      <StateStat title="Database" state={database.state} otherwise="bad">
+        {database.mode} PostgreSQL {database.version ?? ''}
+        {database.restarts ? `, ${database.restarts} restarts` : ''}
+      </StateStat>
+      <Meter
+        label="CPU"
+        percent={system.cpu.percent}
+        text={`${system.cpu.cores} cores, load ${system.load.map((l) => l.toFixed(2)).join(' ')}`}
+      />
+      <Meter
+        label="Memory"
+        percent={system.memory.percent}
+        text={`${bytes(system.memory.usedBytes)} of ${bytes(system.memory.totalBytes)} used`}
+      />
+      <Meter
+        label="Disk"
+        percent={system.disk.percent}
+        text={`${bytes(system.disk.freeBytes)} free of ${bytes(system.disk.totalBytes)}`}
+      />
+    </div>
+  );
+}
+
+/** The active alarms, or that there are none. */
+function OverviewAlarms(props: { alarms: StatusReport['alarms'] }) {
+  return (
+    <>
+      <h2>
+        <Link to="/alarms">Alarms</Link>
+      </h2>
+      {props.alarms.length === 0 ? (
+        <p class="quiet" data-testid="no-alarms">
+          No active alarms. <Link to="/alarms">See the history</Link>.
+        </p>
+      ) : (
+        <ul class="alarms">
+          {props.alarms.map((alarm) => (
+            <li key={`${alarm.code}-${alarm.subject}`} class={`alarm ${alarm.severity}`}>
+              <strong>{alarm.severity}</strong> <code>{alarm.code}</code> {alarm.subject}:{' '}
+              {alarm.text} <span class="quiet">since {dateTime(alarm.since)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+/** How many apps (by state) and instances (ready) there are. */
+function Counts(props: { report: StatusReport; instances: Polled<InstanceList> }) {
+  const { report } = props;
+  const list = props.instances.data?.instances;
+  const appCounts = new Map<string, number>();
+  for (const app of report.apps) {
+    const state = app.runnable ? app.state : 'not runnable';
+    appCounts.set(state, (appCounts.get(state) ?? 0) + 1);
+  }
+  const ready = list?.filter((i) => i.state === 'ready').length ?? 0;
+  return (
+    <div class="grid two">
+      <div class="stat">
+        <h3>
+          <Link to="/apps">Apps</Link>
+        </h3>
+        <p class="figure" data-testid="apps-count">
+          {report.apps.length}
+        </p>
+        <p class="detail">
+          {report.apps.length === 0
+            ? 'none installed'
+            : [...appCounts].map(([state, n]) => `${n} ${state}`).join(', ')}
+        </p>
+      </div>
+      <div class="stat">
+        <h3>
+          <Link to="/instances">Instances</Link>
+        </h3>
+        <p class="figure" data-testid="instances-count">
+          {list ? list.length : '…'}
+        </p>
+        <p class="detail">{list ? `${ready} ready` : (props.instances.error ?? 'loading')}</p>
+      </div>
+    </div>
+  );
+}
+
 /** The platform at a glance: manager, database, resources, alarms, apps and instances. */
 export function OverviewPage() {
   const status = usePoll(() => call<StatusReport>('GET', '/status'), 3000);
   const instances = usePoll(() => call<InstanceList>('GET', '/instances'), 5000);
   const report = status.data;
-  const list = instances.data?.instances;
-
-  const appCounts = new Map<string, number>();
-  for (const app of report?.apps ?? []) {
-    const state = app.runnable ? app.state : 'not runnable';
-    appCounts.set(state, (appCounts.get(state) ?? 0) + 1);
-  }
-  const ready = list?.filter((i) => i.state === 'ready').length ?? 0;
+  const updates = report?.updates.updates.length ?? 0;
 
   return (
     <section aria-labelledby="overview-title">
-      <div class="heading">
-        <h1 id="overview-title">Overview</h1>
-        <Freshness at={status.at} error={status.error} />
-      </div>
+      <PageHeading id="overview-title" at={status.at} error={status.error}>
+        Overview
+      </PageHeading>
       {report && (
         <>
-          <div class="grid">
-            <div class="stat">
-              <h3>Manager</h3>
-              <p class="figure">
-                <span class={`badge ${report.manager.state === 'running' ? 'ok' : 'warn'}`}>
-                  {report.manager.state}
-                </span>
-              </p>
-              <p class="detail">
-                version {report.manager.version}, up {duration(report.manager.uptimeSeconds)}, pid{' '}
-                {report.manager.pid}
-              </p>
-            </div>
-            <div class="stat">
-              <h3>Database</h3>
-              <p class="figure">
-                <span class={`badge ${report.database.state === 'running' ? 'ok' : 'bad'}`}>
-                  {report.database.state}
-                </span>
-              </p>
-              <p class="detail">
-                {report.database.mode} PostgreSQL {report.database.version ?? ''}
-                {report.database.restarts ? `, ${report.database.restarts} restarts` : ''}
-              </p>
-            </div>
-            <Meter
-              label="CPU"
-              percent={report.system.cpu.percent}
-              text={`${report.system.cpu.cores} cores, load ${report.system.load.map((l) => l.toFixed(2)).join(' ')}`}
-            />
-            <Meter
-              label="Memory"
-              percent={report.system.memory.percent}
-              text={`${bytes(report.system.memory.usedBytes)} of ${bytes(report.system.memory.totalBytes)} used`}
-            />
-            <Meter
-              label="Disk"
-              percent={report.system.disk.percent}
-              text={`${bytes(report.system.disk.freeBytes)} free of ${bytes(report.system.disk.totalBytes)}`}
-            />
-          </div>
-
-          <h2>
-            <Link to="/alarms">Alarms</Link>
-          </h2>
-          {report.alarms.length === 0 ? (
-            <p class="quiet" data-testid="no-alarms">
-              No active alarms. <Link to="/alarms">See the history</Link>.
-            </p>
-          ) : (
-            <ul class="alarms">
-              {report.alarms.map((alarm) => (
-                <li key={`${alarm.code}-${alarm.subject}`} class={`alarm ${alarm.severity}`}>
-                  <strong>{alarm.severity}</strong> <code>{alarm.code}</code> {alarm.subject}:{' '}
-                  {alarm.text} <span class="quiet">since {dateTime(alarm.since)}</span>
-                </li>
-              ))}
-            </ul>
-          )}
-
-          {report.updates.updates.length > 0 && (
+          <StatusGrid report={report} />
+          <OverviewAlarms alarms={report.alarms} />
+          {updates > 0 && (
             <p class="info" data-testid="updates-available">
               <Link to="/store">
-                {`${report.updates.updates.length} app update${report.updates.updates.length === 1 ? '' : 's'} available`}
+                {`${updates} app update${updates === 1 ? '' : 's'} available`}
               </Link>
             </p>
           )}
-          <div class="grid two">
-            <div class="stat">
-              <h3>
-                <Link to="/apps">Apps</Link>
-              </h3>
-              <p class="figure" data-testid="apps-count">
-                {report.apps.length}
-              </p>
-              <p class="detail">
-                {report.apps.length === 0
-                  ? 'none installed'
-                  : [...appCounts].map(([state, n]) => `${n} ${state}`).join(', ')}
-              </p>
-            </div>
-            <div class="stat">
-              <h3>
-                <Link to="/instances">Instances</Link>
-              </h3>
-              <p class="figure" data-testid="instances-count">
-                {list ? list.length : '…'}
-              </p>
-              <p class="detail">{list ? `${ready} ready` : (instances.error ?? 'loading')}</p>
-            </div>
-          </div>
+          <Counts report={report} instances={instances} />
           <Graphs report={report} />
         </>
       )}

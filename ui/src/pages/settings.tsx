@@ -8,9 +8,10 @@ import {
   type PlatformSettings,
   type PlatformSettingsChange,
 } from '../api.js';
-import { ConfirmDialog, ErrorText, Field, Notice, formErrors } from '../components.js';
+import { ConfirmDialog, ErrorText, useNotice } from '../components.js';
+import { FileField, FormCard, SubmitRow, TextField, useForm } from '../forms.js';
 import { dateTime } from '../format.js';
-import { useAction } from '../hooks.js';
+import { ConfigFileSection } from './settings/config-file.js';
 
 type PlatformFields = Required<PlatformSettingsChange>;
 
@@ -75,11 +76,7 @@ function PlatformForm(props: { onSaved: (text: string) => void }) {
     alarmUrl: '',
     alarmEmail: '',
   });
-  const action = useAction();
-  const errors = formErrors(
-    action.error,
-    platformFields.map((item) => item.field),
-  );
+  const { action, errors } = useForm(platformFields.map((item) => item.field));
   const loaded = (answer: PlatformSettings) => {
     setSettings(answer);
     setValues(fieldsOf(answer));
@@ -90,11 +87,9 @@ function PlatformForm(props: { onSaved: (text: string) => void }) {
     });
   }, []);
   return (
-    <form
-      class="card"
-      aria-labelledby="platform-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      labelledBy="platform-title"
+      onSubmit={() => {
         void action
           .run(() => call<PlatformSettings>('PATCH', '/settings', values))
           .then((saved) => {
@@ -107,33 +102,27 @@ function PlatformForm(props: { onSaved: (text: string) => void }) {
       <h2 id="platform-title">Platform</h2>
       <ErrorText message={loadError && `Cannot load the settings: ${loadError}`} />
       {platformFields.map((item) => (
-        <Field
+        <TextField
           key={item.field}
           id={item.id}
           label={item.label}
           hint={item.hint(settings?.defaults)}
           error={errors.field[item.field]}
-        >
-          {(aria) => (
-            <input
-              {...aria}
-              value={values[item.field]}
-              disabled={!settings}
-              onInput={(event) => {
-                const value = event.currentTarget.value;
-                setValues((current) => ({ ...current, [item.field]: value }));
-              }}
-            />
-          )}
-        </Field>
+          value={values[item.field]}
+          disabled={!settings}
+          onValue={(value) => {
+            setValues((current) => ({ ...current, [item.field]: value }));
+          }}
+        />
       ))}
-      <ErrorText message={errors.form} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy || !settings}>
-          {action.busy ? 'Saving…' : 'Save'}
-        </button>
-      </div>
-    </form>
+      <SubmitRow
+        error={errors.form}
+        busy={action.busy}
+        disabled={!settings}
+        label="Save"
+        busyLabel="Saving…"
+      />
+    </FormCard>
   );
 }
 
@@ -141,126 +130,130 @@ function daysLeft(validTo: string): number {
   return Math.floor((new Date(validTo).getTime() - Date.now()) / 86_400_000);
 }
 
+/** What the certificate in use is: subject, issuer, expiry, chain, fingerprint. */
+function CertificateFacts(props: { status: CertificateStatus }) {
+  const { status } = props;
+  const left = daysLeft(status.validTo);
+  return (
+    <dl class="facts" data-testid="cert-facts">
+      <div>
+        <dt>Subject</dt>
+        <dd>{status.subject.replace(/\n/g, ', ')}</dd>
+      </div>
+      <div>
+        <dt>Issuer</dt>
+        <dd>
+          {status.issuer.replace(/\n/g, ', ')}
+          {status.selfSigned ? ' (self-signed)' : ''}
+        </dd>
+      </div>
+      <div>
+        <dt>Expires</dt>
+        <dd class={left < 14 ? 'warn-text' : undefined}>
+          {dateTime(status.validTo)} ({left >= 0 ? `in ${left} days` : 'expired'})
+        </dd>
+      </div>
+      <div>
+        <dt>Chain</dt>
+        <dd>{status.chainLength} certificate(s)</dd>
+      </div>
+      <div>
+        <dt>SHA-256</dt>
+        <dd class="wrap">
+          <code>{status.fingerprint256}</code>
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+/** Upload a PEM bundle and its key; the reset button opens the question (`onReset`). */
+function CertificateUpload(props: {
+  onSaved: (status: CertificateStatus) => void;
+  onReset: () => void;
+}) {
+  const [bundle, setBundle] = useState<File>();
+  const [key, setKey] = useState<File>();
+  const { action, errors } = useForm(['cert', 'key'], { CERT_INVALID: 'cert' });
+  return (
+    <form
+      aria-labelledby="cert-upload-title"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (!bundle || !key) return;
+        void action
+          .run(async () => {
+            const body: CertificateBody = { cert: await bundle.text(), key: await key.text() };
+            return call<CertificateStatus>('PUT', '/cert', body);
+          })
+          .then((saved) => {
+            if (saved) props.onSaved(saved);
+          });
+      }}
+    >
+      <h3 id="cert-upload-title">Upload a certificate</h3>
+      <FileField
+        id="cert-bundle"
+        label="Certificate bundle (PEM)"
+        hint="The certificate first, then its intermediates"
+        error={errors.field.cert}
+        accept=".pem,.crt,.cer,text/plain"
+        required
+        onFile={(file) => {
+          setBundle(file);
+          action.clear();
+        }}
+      />
+      <FileField
+        id="cert-key"
+        label="Private key (PEM)"
+        hint="Not encrypted: PKCS#1, PKCS#8 or EC"
+        error={errors.field.key}
+        accept=".pem,.key,text/plain"
+        required
+        onFile={(file) => {
+          setKey(file);
+          action.clear();
+        }}
+      />
+      <SubmitRow
+        error={errors.form}
+        busy={action.busy}
+        disabled={!bundle || !key}
+        label="Upload"
+        busyLabel="Checking…"
+      >
+        <button type="button" onClick={props.onReset}>
+          Reset to self-signed…
+        </button>
+      </SubmitRow>
+    </form>
+  );
+}
+
 function CertificateSection(props: { onSaved: (text: string) => void }) {
   const [status, setStatus] = useState<CertificateStatus>();
   const [loadError, setLoadError] = useState<string>();
-  const [bundle, setBundle] = useState<File>();
-  const [key, setKey] = useState<File>();
   const [resetting, setResetting] = useState(false);
-  const action = useAction();
-  const errors = formErrors(action.error, ['cert', 'key'], { CERT_INVALID: 'cert' });
   useEffect(() => {
     call<CertificateStatus>('GET', '/cert').then(setStatus, (error: unknown) => {
       setLoadError(messageOf(error));
     });
   }, []);
-  const left = status ? daysLeft(status.validTo) : 0;
   return (
     <div class="card" aria-labelledby="cert-title" role="group">
       <h2 id="cert-title">TLS certificate</h2>
       <ErrorText message={loadError && `Cannot read the certificate: ${loadError}`} />
-      {status && (
-        <dl class="facts" data-testid="cert-facts">
-          <div>
-            <dt>Subject</dt>
-            <dd>{status.subject.replace(/\n/g, ', ')}</dd>
-          </div>
-          <div>
-            <dt>Issuer</dt>
-            <dd>
-              {status.issuer.replace(/\n/g, ', ')}
-              {status.selfSigned ? ' (self-signed)' : ''}
-            </dd>
-          </div>
-          <div>
-            <dt>Expires</dt>
-            <dd class={left < 14 ? 'warn-text' : undefined}>
-              {dateTime(status.validTo)} ({left >= 0 ? `in ${left} days` : 'expired'})
-            </dd>
-          </div>
-          <div>
-            <dt>Chain</dt>
-            <dd>{status.chainLength} certificate(s)</dd>
-          </div>
-          <div>
-            <dt>SHA-256</dt>
-            <dd class="wrap">
-              <code>{status.fingerprint256}</code>
-            </dd>
-          </div>
-        </dl>
-      )}
-      <form
-        aria-labelledby="cert-upload-title"
-        onSubmit={(event) => {
-          event.preventDefault();
-          if (!bundle || !key) return;
-          void action
-            .run(async () => {
-              const body: CertificateBody = { cert: await bundle.text(), key: await key.text() };
-              return call<CertificateStatus>('PUT', '/cert', body);
-            })
-            .then((saved) => {
-              if (!saved) return;
-              setStatus(saved);
-              props.onSaved('The new certificate is in use for new connections.');
-            });
+      {status && <CertificateFacts status={status} />}
+      <CertificateUpload
+        onSaved={(saved) => {
+          setStatus(saved);
+          props.onSaved('The new certificate is in use for new connections.');
         }}
-      >
-        <h3 id="cert-upload-title">Upload a certificate</h3>
-        <Field
-          id="cert-bundle"
-          label="Certificate bundle (PEM)"
-          hint="The certificate first, then its intermediates"
-          error={errors.field.cert}
-        >
-          {(aria) => (
-            <input
-              {...aria}
-              type="file"
-              accept=".pem,.crt,.cer,text/plain"
-              required
-              onChange={(event) => {
-                setBundle(event.currentTarget.files?.[0]);
-                action.clear();
-              }}
-            />
-          )}
-        </Field>
-        <Field
-          id="cert-key"
-          label="Private key (PEM)"
-          hint="Not encrypted: PKCS#1, PKCS#8 or EC"
-          error={errors.field.key}
-        >
-          {(aria) => (
-            <input
-              {...aria}
-              type="file"
-              accept=".pem,.key,text/plain"
-              required
-              onChange={(event) => {
-                setKey(event.currentTarget.files?.[0]);
-                action.clear();
-              }}
-            />
-          )}
-        </Field>
-        <ErrorText message={errors.form} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={action.busy || !bundle || !key}>
-            {action.busy ? 'Checking…' : 'Upload'}
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setResetting(true);
-            }}
-          >
-            Reset to self-signed…
-          </button>
-        </div>
-      </form>
+        onReset={() => {
+          setResetting(true);
+        }}
+      />
       <ConfirmDialog
         open={resetting}
         title="Go back to a self-signed certificate?"
@@ -286,14 +279,11 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
   const [mismatch, setMismatch] = useState<string>();
-  const action = useAction();
-  const errors = formErrors(action.error, ['current', 'password']);
+  const { action, errors } = useForm(['current', 'password']);
   return (
-    <form
-      class="card"
-      aria-labelledby="password-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      labelledBy="password-title"
+      onSubmit={() => {
         if (password !== again) {
           setMismatch('The two passwords differ.');
           return;
@@ -309,84 +299,63 @@ function PasswordForm(props: { onChanged: (message: string) => void }) {
     >
       <h2 id="password-title">Admin password</h2>
       <p class="hint">Changing it ends every login, this one too.</p>
-      <Field id="current-password" label="Current password" error={errors.field.current}>
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            autocomplete="current-password"
-            required
-            value={current}
-            onInput={(event) => {
-              setCurrent(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+      <TextField
+        id="current-password"
+        label="Current password"
+        error={errors.field.current}
+        type="password"
+        autocomplete="current-password"
+        required
+        value={current}
+        onValue={setCurrent}
+      />
+      <TextField
         id="new-password"
         label="New password"
         hint="At least 12 characters"
         error={errors.field.password}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            autocomplete="new-password"
-            required
-            value={password}
-            onInput={(event) => {
-              setPassword(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field id="new-password-again" label="Repeat it" error={mismatch}>
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            autocomplete="new-password"
-            required
-            value={again}
-            onInput={(event) => {
-              setAgain(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <ErrorText message={errors.form} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy}>
-          {action.busy ? 'Changing…' : 'Change password'}
-        </button>
-      </div>
-    </form>
+        type="password"
+        autocomplete="new-password"
+        required
+        value={password}
+        onValue={setPassword}
+      />
+      <TextField
+        id="new-password-again"
+        label="Repeat it"
+        error={mismatch}
+        type="password"
+        autocomplete="new-password"
+        required
+        value={again}
+        onValue={setAgain}
+      />
+      <SubmitRow
+        error={errors.form}
+        busy={action.busy}
+        label="Change password"
+        busyLabel="Changing…"
+      />
+    </FormCard>
   );
 }
 
-/** Platform label, DNS name and alarm targets, the TLS certificate, the admin password. */
+/**
+ * Platform label, DNS name and alarm targets, the admin password, the TLS certificate, the
+ * configuration file.
+ */
 export function SettingsPage(props: { onLoggedOut: (message: string) => void }) {
-  const [notice, setNotice] = useState<string>();
+  const notice = useNotice((text: string) => ({ kind: 'ok', children: text }));
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
-      {notice && (
-        <Notice
-          kind="ok"
-          onDismiss={() => {
-            setNotice(undefined);
-          }}
-        >
-          {notice}
-        </Notice>
-      )}
+      {notice.view}
       <div class="columns">
-        <PlatformForm onSaved={setNotice} />
+        <PlatformForm onSaved={notice.show} />
         <PasswordForm onChanged={props.onLoggedOut} />
       </div>
-      <CertificateSection onSaved={setNotice} />
+      <CertificateSection onSaved={notice.show} />
+      <ConfigFileSection onDone={notice.show} />
     </section>
   );
 }

@@ -10,7 +10,7 @@ import {
   type StoreSourceList,
   type UpdateCheck,
 } from '../api.js';
-import { ErrorText, Freshness, Notice, ListTable } from '../components.js';
+import { ErrorText, ListTable, PageHeading, useNotice, type PageNotice } from '../components.js';
 import { dateTime } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
 import { AddSourceForm } from './store/add-source-form.js';
@@ -34,57 +34,47 @@ async function loadStore(): Promise<StoreData> {
   return { sources: sources.sources, listing, check };
 }
 
-/** The app stores: what they offer, install, update, downgrade, the update check, the stores. */
-export function StorePage() {
-  const store = usePoll(loadStore, 10_000);
-  const [pending, setPending] = useState<Pending>();
-  const [outcome, setOutcome] = useState<Outcome>();
-  const checking = useAction();
-  const data = store.data;
+/** What an install or update that ended well tells. */
+function resultTitle(result: StoreResult): string {
+  return result.changed
+    ? `${result.app} ${result.to.version} (build ${result.to.build}) ${result.from ? `installed, was ${result.from.version ?? 'no version'}` : 'installed'}: ${result.status.state}`
+    : `${result.app} is at ${result.to.version} already`;
+}
 
-  const runOperation = (next: Pending, body: StoreInstallBody, path: 'install' | 'update') => {
+/**
+ * The page's one install or update at a time: `pending` while it runs, its outcome told in
+ * `outcome`, the page reloaded (`reload`) when it ended either way.
+ */
+function useOperation(outcome: PageNotice<Outcome>, reload: () => Promise<void>) {
+  const [pending, setPending] = useState<Pending>();
+  const run = (next: Pending, body: StoreInstallBody, path: 'install' | 'update') => {
     setPending(next);
-    setOutcome(undefined);
+    outcome.clear();
     call<StoreResult>('POST', `/store/apps/${id(next.app)}/${path}`, body).then(
       (result) => {
         setPending(undefined);
-        setOutcome({
-          kind: 'ok',
-          title: result.changed
-            ? `${result.app} ${result.to.version} (build ${result.to.build}) ${result.from ? `installed, was ${result.from.version ?? 'no version'}` : 'installed'}: ${result.status.state}`
-            : `${result.app} is at ${result.to.version} already`,
-        });
-        void store.reload();
+        outcome.show({ kind: 'ok', title: resultTitle(result) });
+        void reload();
       },
       (error: unknown) => {
         setPending(undefined);
-        setOutcome(failureOutcome(next.app, path === 'install' ? 'Installing' : 'Updating', error));
-        void store.reload();
+        outcome.show(
+          failureOutcome(next.app, path === 'install' ? 'Installing' : 'Updating', error),
+        );
+        void reload();
       },
     );
   };
+  return { pending, run };
+}
 
-  const check = data?.check;
+/** The button that asks the stores for updates now, and when they were last asked. */
+function CheckForUpdates(props: { check: UpdateCheck | undefined; onChecked: () => void }) {
+  const checking = useAction();
+  const { check } = props;
   const updates = check?.updates.length ?? 0;
   return (
-    <section aria-labelledby="store-title">
-      <div class="heading">
-        <h1 id="store-title">App store</h1>
-        <Freshness at={store.at} error={store.error} />
-      </div>
-      {outcome && (
-        <Notice
-          kind={outcome.kind}
-          onDismiss={() => {
-            setOutcome(undefined);
-          }}
-        >
-          <p>{outcome.title}</p>
-          {outcome.text && <p>{outcome.text}</p>}
-        </Notice>
-      )}
-      {pending && <OperationProgress pending={pending} />}
-
+    <>
       <div class="inline-check">
         <button
           type="button"
@@ -93,7 +83,7 @@ export function StorePage() {
             void checking
               .run(() => call<UpdateCheck>('POST', '/store/check'))
               .then((result) => {
-                if (result) void store.reload();
+                if (result) props.onChecked();
               });
           }}
         >
@@ -108,21 +98,62 @@ export function StorePage() {
       <ErrorText
         message={checking.error === undefined ? undefined : `Check: ${messageOf(checking.error)}`}
       />
+    </>
+  );
+}
 
-      {data && data.listing.errors.length > 0 && (
-        <div class="warning" role="alert" data-testid="store-problems">
-          <p>
-            <strong>Some app stores could not be read</strong>; their apps are not listed:
-          </p>
-          <ul>
-            {data.listing.errors.map((problem) => (
-              <li key={problem.store}>
-                <strong>{problem.store}</strong>: <code>{problem.code}</code> {problem.message}
-              </li>
-            ))}
-          </ul>
-        </div>
-      )}
+/** The stores that could not be read: their apps are missing from the list. */
+function StoreProblems(props: { errors: StoreListing['errors'] }) {
+  if (props.errors.length === 0) return null;
+  return (
+    <div class="warning" role="alert" data-testid="store-problems">
+      <p>
+        <strong>Some app stores could not be read</strong>; their apps are not listed:
+      </p>
+      <ul>
+        {props.errors.map((problem) => (
+          <li key={problem.store}>
+            <strong>{problem.store}</strong>: <code>{problem.code}</code> {problem.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The app stores: what they offer, install, update, downgrade, the update check, the stores. */
+export function StorePage() {
+  const store = usePoll(loadStore, 10_000);
+  const outcome = useNotice((shown: Outcome) => ({
+    kind: shown.kind,
+    children: (
+      <>
+        <p>{shown.title}</p>
+        {shown.text && <p>{shown.text}</p>}
+      </>
+    ),
+  }));
+  const operation = useOperation(outcome, store.reload);
+  const data = store.data;
+  const told = (title: string) => {
+    outcome.show({ kind: 'ok', title });
+    void store.reload();
+  };
+
+  return (
+    <section aria-labelledby="store-title">
+      <PageHeading id="store-title" at={store.at} error={store.error}>
+        App store
+      </PageHeading>
+      {outcome.view}
+      {operation.pending && <OperationProgress pending={operation.pending} />}
+      <CheckForUpdates
+        check={data?.check}
+        onChecked={() => {
+          void store.reload();
+        }}
+      />
+      {data && <StoreProblems errors={data.listing.errors} />}
 
       <h2>Apps</h2>
       {data && data.listing.apps.length === 0 && (
@@ -136,8 +167,8 @@ export function StorePage() {
             <StoreAppRow
               key={`${app.id}-${app.latest.build}`}
               app={app}
-              busy={pending !== undefined}
-              onRun={runOperation}
+              busy={operation.pending !== undefined}
+              onRun={operation.run}
             />
           ))}
         </ListTable>
@@ -148,15 +179,13 @@ export function StorePage() {
         <SourcesTable
           sources={data.sources}
           onRemoved={(name) => {
-            setOutcome({ kind: 'ok', title: `App store ${name} removed.` });
-            void store.reload();
+            told(`App store ${name} removed.`);
           }}
         />
       )}
       <AddSourceForm
         onAdded={(source) => {
-          setOutcome({ kind: 'ok', title: `App store ${source.name} added.` });
-          void store.reload();
+          told(`App store ${source.name} added.`);
         }}
       />
     </section>

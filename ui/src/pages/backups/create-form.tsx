@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { call, type BackupCreateBody, type BackupEntry, type InstanceView } from '../../api.js';
-import { ErrorText, Field, Working, formErrors } from '../../components.js';
-import { useAction } from '../../hooks.js';
+import { Working } from '../../components.js';
+import { FormCard, SelectField, SubmitRow, TextField, useForm } from '../../forms.js';
 
 /** What a backup name template may hold, shown under each template field. */
 export const templateHint =
@@ -17,16 +17,13 @@ export function CreateForm(props: {
   const [instance, setInstance] = useState(props.initial ?? '');
   const [template, setTemplate] = useState('');
   const [passphrase, setPassphrase] = useState('');
-  const action = useAction();
-  const errors = formErrors(action.error, ['instance', 'template', 'slots', 'passphrase']);
+  const { action, errors } = useForm(['instance', 'template', 'slots', 'passphrase']);
   // The first instance once the list has come, unless one was chosen.
   const chosen = instance || props.instances[0]?.id || '';
   return (
-    <form
-      class="card"
-      aria-labelledby="backup-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      labelledBy="backup-title"
+      onSubmit={() => {
         const body: BackupCreateBody = { instance: chosen };
         if (template.trim()) body.template = template.trim();
         if (passphrase) body.passphrase = passphrase;
@@ -41,69 +38,45 @@ export function CreateForm(props: {
       }}
     >
       <h2 id="backup-title">Back up now</h2>
-      <Field id="backup-instance" label="Instance" error={errors.field.instance}>
-        {(aria) => (
-          <select
-            {...aria}
-            value={chosen}
-            required
-            disabled={action.busy}
-            onChange={(event) => {
-              setInstance(event.currentTarget.value);
-            }}
-          >
-            {props.instances.map((view) => (
-              <option key={view.id} value={view.id}>
-                {view.id} ({view.app})
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field
+      <SelectField
+        id="backup-instance"
+        label="Instance"
+        error={errors.field.instance}
+        value={chosen}
+        required
+        disabled={action.busy}
+        options={props.instances.map((view) => [view.id, `${view.id} (${view.app})`])}
+        onValue={setInstance}
+      />
+      <TextField
         id="backup-template"
         label="Name template (optional)"
         hint={`Default: the schedule's${props.defaultTemplate ? ` (${props.defaultTemplate})` : ''}. ${templateHint}`}
         error={errors.field.template}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={template}
-            disabled={action.busy}
-            placeholder={props.defaultTemplate}
-            onInput={(event) => {
-              setTemplate(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={template}
+        disabled={action.busy}
+        placeholder={props.defaultTemplate}
+        onValue={setTemplate}
+      />
+      <TextField
         id="backup-passphrase"
         label="Passphrase (optional)"
         hint="Encrypts the archive. It is not stored: without it the archive cannot be restored."
         error={errors.field.passphrase}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            autocomplete="new-password"
-            value={passphrase}
-            disabled={action.busy}
-            onInput={(event) => {
-              setPassphrase(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
+        type="password"
+        autocomplete="new-password"
+        value={passphrase}
+        disabled={action.busy}
+        onValue={setPassphrase}
+      />
       {action.busy && <Working id="backup-progress" text={`Backing up ${chosen}…`} />}
-      <ErrorText message={errors.form ?? errors.field.slots} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy || !chosen}>
-          {action.busy ? 'Backing up…' : 'Back up now'}
-        </button>
-      </div>
-    </form>
+      <SubmitRow
+        error={errors.form ?? errors.field.slots}
+        busy={action.busy}
+        disabled={!chosen}
+        label="Back up now"
+        busyLabel="Backing up…"
+      />
+    </FormCard>
   );
 }

@@ -1,9 +1,27 @@
 import { useState } from 'preact/hooks';
 import { call, type BackupSchedule, type BackupScheduleBody } from '../../api.js';
-import { ErrorText, Field, Toggle, formErrors } from '../../components.js';
+import { ErrorText } from '../../components.js';
+import { FormCard, NumberField, SubmitRow, TextField, Toggle, useForm } from '../../forms.js';
 import { dateTime } from '../../format.js';
-import { useAction } from '../../hooks.js';
 import { templateHint } from './create-form.js';
+
+/** What the schedule does, and when it runs next (or that it is off). */
+function ScheduleHint(props: { nextRun: string | null }) {
+  return (
+    <p class="hint">
+      Backs up every instance that is not excluded from backups.{' '}
+      <span data-testid="next-run">
+        {props.nextRun ? (
+          <>
+            Next run: <time dateTime={props.nextRun}>{dateTime(props.nextRun)}</time>
+          </>
+        ) : (
+          'Off.'
+        )}
+      </span>
+    </p>
+  );
+}
 
 /** The schedule: cron (UTC), template, slots, on or off, and the next run. */
 export function ScheduleForm(props: {
@@ -16,14 +34,11 @@ export function ScheduleForm(props: {
   const [template, setTemplate] = useState(schedule.template);
   const [slots, setSlots] = useState(String(schedule.slots));
   const [verify, setVerify] = useState(schedule.verify);
-  const action = useAction();
-  const errors = formErrors(action.error, ['cron', 'template', 'slots', 'verify']);
+  const { action, errors } = useForm(['cron', 'template', 'slots', 'verify']);
   return (
-    <form
-      class="card"
-      aria-labelledby="schedule-title"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      labelledBy="schedule-title"
+      onSubmit={() => {
         const body: BackupScheduleBody = {
           cron: on ? cron.trim() : null,
           template: template.trim(),
@@ -38,18 +53,7 @@ export function ScheduleForm(props: {
       }}
     >
       <h2 id="schedule-title">Schedule</h2>
-      <p class="hint">
-        Backs up every instance that is not excluded from backups.{' '}
-        <span data-testid="next-run">
-          {schedule.nextRun ? (
-            <>
-              Next run: <time dateTime={schedule.nextRun}>{dateTime(schedule.nextRun)}</time>
-            </>
-          ) : (
-            'Off.'
-          )}
-        </span>
-      </p>
+      <ScheduleHint nextRun={schedule.nextRun} />
       <div class="checks">
         <Toggle id="schedule-on" label="Scheduled backups" checked={on} onChange={setOn} />
         <Toggle
@@ -60,68 +64,37 @@ export function ScheduleForm(props: {
         />
       </div>
       <ErrorText message={errors.field.verify} />
-      <Field
+      <TextField
         id="schedule-cron"
         label="When (cron, UTC)"
         hint="minute hour day month weekday, e.g. 0 3 * * * is 03:00 UTC every day; a 6th field in front is seconds"
         error={errors.field.cron}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={cron}
-            required={on}
-            disabled={!on}
-            onInput={(event) => {
-              setCron(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={cron}
+        required={on}
+        disabled={!on}
+        onValue={setCron}
+      />
+      <TextField
         id="schedule-template"
         label="Name template"
         hint={templateHint}
         error={errors.field.template}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={template}
-            required
-            onInput={(event) => {
-              setTemplate(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={template}
+        required
+        onValue={setTemplate}
+      />
+      <NumberField
         id="schedule-slots"
         label="Slots"
         hint="With #bn: at most this many archives per instance, the oldest overwritten"
         error={errors.field.slots}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={1000}
-            required
-            value={slots}
-            onInput={(event) => {
-              setSlots(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <ErrorText message={errors.form} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy}>
-          {action.busy ? 'Saving…' : 'Save schedule'}
-        </button>
-      </div>
-    </form>
+        min={1}
+        max={1000}
+        required
+        value={slots}
+        onValue={setSlots}
+      />
+      <SubmitRow error={errors.form} busy={action.busy} label="Save schedule" busyLabel="Saving…" />
+    </FormCard>
   );
 }

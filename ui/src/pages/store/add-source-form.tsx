@@ -1,7 +1,25 @@
 import { useState } from 'preact/hooks';
 import { call, id, type StoreSource, type StoreSourceBody } from '../../api.js';
-import { ErrorText, Field, formErrors } from '../../components.js';
-import { useAction } from '../../hooks.js';
+import { Checkbox, FormCard, SubmitRow, TextAreaField, TextField, useForm } from '../../forms.js';
+
+/** What allowing unsigned packages means, shown while it is ticked. */
+function UnsignedWarning() {
+  return (
+    <p class="warning" role="note">
+      <strong>Unsafe:</strong> packages and indexes of this store are then installed even when they
+      are not signed or their signature does not verify. Whoever can change the store, or the
+      connection to it, can run their code on this machine.
+    </p>
+  );
+}
+
+/** The trusted keys as typed, one a line. */
+function keyList(text: string): string[] {
+  return text
+    .split('\n')
+    .map((key) => key.trim())
+    .filter(Boolean);
+}
 
 /** Add (or replace) an app store: name, URL, trusted keys, unsigned allowed. */
 export function AddSourceForm(props: { onAdded: (source: StoreSource) => void }) {
@@ -9,22 +27,12 @@ export function AddSourceForm(props: { onAdded: (source: StoreSource) => void })
   const [url, setUrl] = useState('');
   const [keys, setKeys] = useState('');
   const [allowUnsigned, setAllowUnsigned] = useState(false);
-  const action = useAction();
-  const errors = formErrors(action.error, ['name', 'url', 'keys']);
+  const { action, errors } = useForm(['name', 'url', 'keys']);
   return (
-    <form
-      class="card"
-      aria-labelledby="store-add-title"
-      onSubmit={(event) => {
-        event.preventDefault();
-        const body: StoreSourceBody = {
-          url: url.trim(),
-          keys: keys
-            .split('\n')
-            .map((key) => key.trim())
-            .filter(Boolean),
-          allowUnsigned,
-        };
+    <FormCard
+      labelledBy="store-add-title"
+      onSubmit={() => {
+        const body: StoreSourceBody = { url: url.trim(), keys: keyList(keys), allowUnsigned };
         void action
           .run(() => call<StoreSource>('PUT', `/store/sources/${id(name.trim() || '-')}`, body))
           .then((source) => {
@@ -38,89 +46,46 @@ export function AddSourceForm(props: { onAdded: (source: StoreSource) => void })
       }}
     >
       <h2 id="store-add-title">Add an app store</h2>
-      <Field
+      <TextField
         id="store-name"
         label="Name"
         hint="1 to 40 of a-z 0-9 - _; a store of the same name is replaced"
         error={errors.field.name}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            value={name}
-            required
-            disabled={action.busy}
-            onInput={(event) => {
-              setName(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        value={name}
+        required
+        disabled={action.busy}
+        onValue={setName}
+      />
+      <TextField
         id="store-url"
         label="URL"
         hint="Of its apps.json (a URL ending in / gets apps.json added)"
         error={errors.field.url}
-      >
-        {(aria) => (
-          <input
-            {...aria}
-            type="url"
-            value={url}
-            required
-            disabled={action.busy}
-            placeholder="https://apps.example.com/apps.json"
-            onInput={(event) => {
-              setUrl(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field
+        type="url"
+        value={url}
+        required
+        disabled={action.busy}
+        placeholder="https://apps.example.com/apps.json"
+        onValue={setUrl}
+      />
+      <TextAreaField
         id="store-keys"
         label="Public keys"
         hint="One a line: the Ed25519 keys its index and packages are signed with (appvisor store keygen prints one)"
         error={errors.field.keys}
-      >
-        {(aria) => (
-          <textarea
-            {...aria}
-            rows={2}
-            value={keys}
-            disabled={action.busy}
-            spellcheck={false}
-            onInput={(event) => {
-              setKeys(event.currentTarget.value);
-            }}
-          />
-        )}
-      </Field>
+        rows={2}
+        value={keys}
+        disabled={action.busy}
+        spellcheck={false}
+        onValue={setKeys}
+      />
       <div class="checks">
-        <label>
-          <input
-            type="checkbox"
-            checked={allowUnsigned}
-            disabled={action.busy}
-            onChange={(event) => {
-              setAllowUnsigned(event.currentTarget.checked);
-            }}
-          />{' '}
+        <Checkbox checked={allowUnsigned} disabled={action.busy} onChange={setAllowUnsigned}>
           Allow unsigned packages
-        </label>
+        </Checkbox>
       </div>
-      {allowUnsigned && (
-        <p class="warning" role="note">
-          <strong>Unsafe:</strong> packages and indexes of this store are then installed even when
-          they are not signed or their signature does not verify. Whoever can change the store, or
-          the connection to it, can run their code on this machine.
-        </p>
-      )}
-      <ErrorText message={errors.form} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy}>
-          {action.busy ? 'Adding…' : 'Add store'}
-        </button>
-      </div>
-    </form>
+      {allowUnsigned && <UnsignedWarning />}
+      <SubmitRow error={errors.form} busy={action.busy} label="Add store" busyLabel="Adding…" />
+    </FormCard>
   );
 }

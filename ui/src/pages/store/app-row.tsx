@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { StoreAppView, StoreInstallBody, StoreVersionView } from '../../api.js';
 import { ConfirmDialog } from '../../components.js';
+import { Checkbox } from '../../forms.js';
 import { bytes } from '../../format.js';
 import type { Pending } from './progress.js';
 
@@ -12,38 +13,12 @@ function LabelBadge(props: { label: string }) {
   return <span class={`badge ${props.label === 'final' ? 'ok' : 'warn'}`}>{props.label}</span>;
 }
 
-/** One app's row: what the store offers, what is installed, and install, update or downgrade. */
-export function StoreAppRow(props: {
-  app: StoreAppView;
-  busy: boolean;
-  onRun: (pending: Pending, body: StoreInstallBody, path: 'install' | 'update') => void;
-}) {
+/** The row's cells of what the store offers and what is installed. */
+function OfferCells(props: { app: StoreAppView }) {
   const { app } = props;
-  const [chosen, setChosen] = useState(String(app.latest.build));
-  const [autostart, setAutostart] = useState(true);
-  const [confirming, setConfirming] = useState(false);
-  const version = app.versions.find((v) => String(v.build) === chosen) ?? app.latest;
   const installed = app.installed;
-  const installedBuild = installed?.build ?? null;
-  const older = installedBuild !== null && version.build < installedBuild;
-  const same = installedBuild !== null && version.build === installedBuild;
-  const label = !installed
-    ? 'Install'
-    : older
-      ? `Downgrade to ${version.version}`
-      : same
-        ? 'Installed'
-        : `Update to ${version.version}`;
-  const body: StoreInstallBody = { version: String(version.build), store: app.store };
-
-  const act = () => {
-    if (!installed) {
-      props.onRun({ app: app.id, text: `Installing ${app.id}` }, { ...body, autostart }, 'install');
-    } else if (older) setConfirming(true);
-    else props.onRun({ app: app.id, text: `Updating ${app.id}` }, body, 'update');
-  };
   return (
-    <tr key={app.id} data-store-app={app.id} class={app.updateAvailable ? 'highlight' : undefined}>
+    <>
       <th scope="row" data-label="App">
         {app.title}
         <div class="quiet">
@@ -67,26 +42,110 @@ export function StoreAppRow(props: {
           </>
         )}
       </td>
+    </>
+  );
+}
+
+/** The version to install, update or downgrade to, as a select named for screen readers. */
+function VersionSelect(props: {
+  app: StoreAppView;
+  chosen: string;
+  busy: boolean;
+  onChoose: (build: string) => void;
+}) {
+  const { app } = props;
+  return (
+    <>
+      <label class="visually-hidden" for={`store-version-${app.id}`}>
+        Version of {app.id}
+      </label>
+      <select
+        id={`store-version-${app.id}`}
+        value={props.chosen}
+        disabled={props.busy}
+        onChange={(event) => {
+          props.onChoose(event.currentTarget.value);
+        }}
+      >
+        {app.versions.map((v) => (
+          <option key={v.build} value={String(v.build)}>
+            {versionText(v)}
+            {v.signed ? '' : ', unsigned'}
+          </option>
+        ))}
+      </select>
+    </>
+  );
+}
+
+/** Asks before a downgrade: the older version may not read what the newer one wrote. */
+function DowngradeDialog(props: {
+  open: boolean;
+  app: string;
+  version: StoreVersionView;
+  installedBuild: number | null;
+  onClose: () => void;
+  onConfirm: () => void;
+}) {
+  return (
+    <ConfirmDialog
+      open={props.open}
+      title={`Downgrade ${props.app} to ${props.version.version}?`}
+      confirmLabel="Downgrade"
+      danger
+      onClose={props.onClose}
+      onConfirm={props.onConfirm}
+    >
+      <p>
+        Build {props.version.build} is older than the installed build {props.installedBuild}. Its
+        instances are backed up first, but an older version may not understand data the newer one
+        wrote.
+      </p>
+    </ConfirmDialog>
+  );
+}
+
+/** What the row's button does with the chosen version, by what is installed. */
+function choice(app: StoreAppView, version: StoreVersionView) {
+  const installedBuild = app.installed?.build ?? null;
+  const older = installedBuild !== null && version.build < installedBuild;
+  const same = installedBuild !== null && version.build === installedBuild;
+  const label = !app.installed
+    ? 'Install'
+    : older
+      ? `Downgrade to ${version.version}`
+      : same
+        ? 'Installed'
+        : `Update to ${version.version}`;
+  return { installedBuild, older, same, label };
+}
+
+/** One app's row: what the store offers, what is installed, and install, update or downgrade. */
+export function StoreAppRow(props: {
+  app: StoreAppView;
+  busy: boolean;
+  onRun: (pending: Pending, body: StoreInstallBody, path: 'install' | 'update') => void;
+}) {
+  const { app } = props;
+  const [chosen, setChosen] = useState(String(app.latest.build));
+  const [autostart, setAutostart] = useState(true);
+  const [confirming, setConfirming] = useState(false);
+  const version = app.versions.find((v) => String(v.build) === chosen) ?? app.latest;
+  const { installedBuild, older, same, label } = choice(app, version);
+  const body: StoreInstallBody = { version: String(version.build), store: app.store };
+
+  const act = () => {
+    if (!app.installed) {
+      props.onRun({ app: app.id, text: `Installing ${app.id}` }, { ...body, autostart }, 'install');
+    } else if (older) setConfirming(true);
+    else props.onRun({ app: app.id, text: `Updating ${app.id}` }, body, 'update');
+  };
+  return (
+    <tr key={app.id} data-store-app={app.id} class={app.updateAvailable ? 'highlight' : undefined}>
+      <OfferCells app={app} />
       <td>
         <div class="buttons">
-          <label class="visually-hidden" for={`store-version-${app.id}`}>
-            Version of {app.id}
-          </label>
-          <select
-            id={`store-version-${app.id}`}
-            value={chosen}
-            disabled={props.busy}
-            onChange={(event) => {
-              setChosen(event.currentTarget.value);
-            }}
-          >
-            {app.versions.map((v) => (
-              <option key={v.build} value={String(v.build)}>
-                {versionText(v)}
-                {v.signed ? '' : ', unsigned'}
-              </option>
-            ))}
-          </select>
+          <VersionSelect app={app} chosen={chosen} busy={props.busy} onChoose={setChosen} />
           <button
             type="button"
             class={older ? 'danger' : 'primary'}
@@ -95,25 +154,17 @@ export function StoreAppRow(props: {
           >
             {label}
           </button>
-          {!installed && (
-            <label>
-              <input
-                type="checkbox"
-                checked={autostart}
-                disabled={props.busy}
-                onChange={(event) => {
-                  setAutostart(event.currentTarget.checked);
-                }}
-              />{' '}
+          {!app.installed && (
+            <Checkbox checked={autostart} disabled={props.busy} onChange={setAutostart}>
               Start it now and with the manager
-            </label>
+            </Checkbox>
           )}
         </div>
-        <ConfirmDialog
+        <DowngradeDialog
           open={confirming}
-          title={`Downgrade ${app.id} to ${version.version}?`}
-          confirmLabel="Downgrade"
-          danger
+          app={app.id}
+          version={version}
+          installedBuild={installedBuild}
           onClose={() => {
             setConfirming(false);
           }}
@@ -123,14 +174,8 @@ export function StoreAppRow(props: {
               { ...body, force: true },
               'update',
             );
-            return Promise.resolve();
           }}
-        >
-          <p>
-            Build {version.build} is older than the installed build {installedBuild}. Its instances
-            are backed up first, but an older version may not understand data the newer one wrote.
-          </p>
-        </ConfirmDialog>
+        />
       </td>
     </tr>
   );

@@ -1,0 +1,89 @@
+/** Writing the configuration file from what the platform has now. */
+import { hostname } from 'node:os';
+import {
+  documentFormat,
+  documentKind,
+  withoutCredentials,
+  type ConfigDocument,
+  type SecretParts,
+} from './document.js';
+import type { TransferPorts } from './ports.js';
+import { sealSecrets } from './secrets.js';
+
+/** Options of {@link exportDocument}. */
+export interface ExportOptions {
+  /** Add the certificate and the instance passwords, encrypted with `passphrase`. */
+  includeSecrets?: boolean;
+  passphrase?: string;
+}
+
+/** The platform's configuration as a document; secrets only when asked, and then sealed. */
+export async function exportDocument(
+  ports: TransferPorts,
+  options: ExportOptions = {},
+  now = new Date(),
+): Promise<ConfigDocument> {
+  const settings = await ports.settings.get();
+  const installed = await ports.appStore.installed();
+  const apps = (await ports.apps.list()).map((app) => {
+    const origin = installed.get(app.id);
+    return {
+      id: app.id,
+      version: app.version,
+      build: origin?.build ?? null,
+      store: origin?.store ?? null,
+      ...ports.apps.settingsOf(app.id),
+    };
+  });
+  const instances = ports.instances.list().map((view) => ({
+    id: view.id,
+    app: view.app,
+    domain: view.domain,
+    path: view.path,
+    enabled: view.enabled,
+    excludeFromBackup: view.excludeFromBackup,
+    traceFlags: [...view.traceFlags].sort(),
+  }));
+  const { cron, template, slots, keep, verify } = ports.backups.schedule();
+  const document: ConfigDocument = {
+    kind: documentKind,
+    format: documentFormat,
+    exportedAt: now.toISOString(),
+    source: settings.dnsName || settings.label || hostname(),
+    platform: {
+      label: settings.label,
+      dnsName: settings.dnsName,
+      alarmUrl: withoutCredentials(settings.alarmUrl),
+      alarmEmail: settings.alarmEmail,
+    },
+    stores: (await ports.sources.list()).map(({ name, url, keys, allowUnsigned }) => ({
+      name,
+      url,
+      keys: [...keys],
+      allowUnsigned,
+    })),
+    apps,
+    instances,
+    backupSchedule: { cron, template, slots, keep, verify },
+  };
+  if (options.includeSecrets) {
+    document.secrets = {
+      encrypted: await sealSecrets(
+        collectSecrets(ports, settings.alarmUrl),
+        options.passphrase ?? '',
+      ),
+    };
+  }
+  return document;
+}
+
+function collectSecrets(ports: TransferPorts, alarmUrl: string): SecretParts {
+  // Also a self-signed certificate: clients that trust it by its fingerprint keep trusting it.
+  const parts: SecretParts = { certificate: ports.certificates.pair(), instancePasswords: {} };
+  if (withoutCredentials(alarmUrl) !== alarmUrl) parts.alarmUrl = alarmUrl;
+  for (const view of ports.instances.list()) {
+    const password = ports.instances.show(view.id, { reveal: true }).password;
+    if (password !== undefined) parts.instancePasswords[view.id] = password;
+  }
+  return parts;
+}

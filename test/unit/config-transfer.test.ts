@@ -1,0 +1,368 @@
+/**
+ * The configuration file without a platform: reading (lines and keys in errors), the secrets
+ * block, and importing into a fake platform: the plan, the order of the steps, and the undo
+ * of every step when one fails.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { AppvisorError } from '../../src/core/errors/index.js';
+import {
+  ConfigTransfer,
+  parseDocument,
+  renderDocument,
+  type ConfigDocument,
+  type TransferPorts,
+} from '../../src/core/transfer/index.js';
+import { makeEcCertificate } from '../helpers/certificates.js';
+
+/** The fake platforms' certificate: a real one, since an import checks it. */
+let certificate = { cert: '', key: '' };
+before(async () => {
+  certificate = await makeEcCertificate();
+});
+
+function baseDocument(): ConfigDocument {
+  return {
+    kind: 'appvisor-config',
+    format: 1,
+    platform: { label: 'Lab', dnsName: 'apps.example.com', alarmUrl: '', alarmEmail: '' },
+    stores: [],
+    apps: [
+      {
+        id: 'notes',
+        version: '1.0.0',
+        build: null,
+        store: null,
+        autostart: true,
+        logMaxBytes: null,
+        logFiles: 3,
+        memoryMaxBytes: null,
+        cpuWeight: null,
+        pidsMax: null,
+      },
+    ],
+    instances: [
+      {
+        id: 'acme',
+        app: 'notes',
+        domain: 'example.com',
+        path: '/example.com/acme',
+        enabled: true,
+        excludeFromBackup: false,
+        traceFlags: [],
+      },
+    ],
+    backupSchedule: { cron: null, template: '#A/#I-#d.tar', slots: 3, keep: 0, verify: false },
+  };
+}
+
+interface FakeInstance {
+  id: string;
+  app: string;
+  domain: string;
+  path: string;
+  enabled: boolean;
+  excludeFromBackup: boolean;
+  traceFlags: string[];
+  password: string;
+}
+
+/** A platform in memory; `failOn` makes one call throw; `log` records every change. */
+function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
+  const log: string[] = [];
+  let undoing = false;
+  const settings = { label: '', dnsName: '', alarmUrl: '', alarmEmail: '' };
+  const appSettings = {
+    autostart: false,
+    logMaxBytes: null as number | null,
+    logFiles: null as number | null,
+    memoryMaxBytes: null as number | null,
+    cpuWeight: null as number | null,
+    pidsMax: null as number | null,
+  };
+  const instances = new Map<string, FakeInstance>();
+  const change = (name: string) => {
+    log.push(name);
+    if (name === options.failOn && !undoing) {
+      undoing = true;
+      throw new AppvisorError('INVALID_INSTANCE', `${name} refused`);
+    }
+    if (undoing && name === options.failUndo) throw new Error(`${name} broke`);
+  };
+  const view = (i: FakeInstance) => ({
+    ...i,
+    traceFlagsAvailable: [],
+    state: 'ready' as const,
+    error: null,
+    since: '',
+    createdAt: '',
+    database: '',
+    dataDir: '',
+    usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
+    vacuum: null,
+  });
+  const ports: TransferPorts = {
+    settings: {
+      get: () => Promise.resolve({ ...settings, defaults: { alarmUrl: '', alarmEmail: '' } }),
+      update: (patch) => {
+        change(`settings ${Object.keys(patch).join()}`);
+        Object.assign(settings, patch);
+        return Promise.resolve({ ...settings, defaults: { alarmUrl: '', alarmEmail: '' } });
+      },
+    },
+    certificates: {
+      status: () => ({ subject: 'CN=old' }) as never,
+      pair: () => certificate,
+      set: () => Promise.reject(new Error('not in these tests')),
+    },
+    sources: {
+      list: () => Promise.resolve([]),
+      put: () => Promise.reject(new Error('not in these tests')),
+      remove: () => Promise.resolve(),
+    },
+    appStore: {
+      install: () => Promise.reject(new Error('no stores')),
+      installed: () => Promise.resolve(new Map()),
+    },
+    apps: {
+      list: () =>
+        Promise.resolve([
+          {
+            id: 'notes',
+            version: '1.0.0',
+            autostart: appSettings.autostart,
+            runnable: true,
+            state: 'running' as const,
+          },
+        ]),
+      settingsOf: () => ({ ...appSettings }),
+      configure: (_id, patch) => {
+        change(`app ${Object.keys(patch).join()}`);
+        Object.assign(appSettings, patch);
+        return Promise.resolve({} as never);
+      },
+      uninstall: () => Promise.resolve(),
+      hostsInstances: () => true,
+    },
+    instances: {
+      list: () => [...instances.values()].map(view),
+      show: (id, reveal) => {
+        const found = instances.get(id);
+        if (!found) throw new AppvisorError('INSTANCE_NOT_FOUND');
+        const shown = view(found);
+        return reveal?.reveal ? shown : { ...shown, password: undefined };
+      },
+      create: (app, id, made) => {
+        change(`create ${id}`);
+        const instance: FakeInstance = {
+          id,
+          app,
+          domain: made?.domain ?? 'localhost',
+          path: made?.path ?? `/x/${id}`,
+          enabled: true,
+          excludeFromBackup: false,
+          traceFlags: [],
+          password: made?.password ?? 'generated-pw',
+        };
+        instances.set(id, instance);
+        return Promise.resolve(view(instance));
+      },
+      set: (id, patch) => {
+        change(`set ${id} ${Object.keys(patch).join()}`);
+        Object.assign(instances.get(id)!, patch);
+        return Promise.resolve(view(instances.get(id)!));
+      },
+      trace: (id, changes) => {
+        change(`trace ${id} ${changes.join()}`);
+        return Promise.resolve(view(instances.get(id)!));
+      },
+      delete: (id) => {
+        change(`delete ${id}`);
+        instances.delete(id);
+        return Promise.resolve();
+      },
+    },
+    backups: {
+      schedule: () => ({
+        cron: null,
+        template: '#A/#I-#d.tar',
+        slots: 3,
+        keep: 0,
+        verify: false,
+        nextRun: null,
+      }),
+      setSchedule: () => Promise.reject(new Error('not in these tests')),
+    },
+  };
+  const events: string[] = [];
+  const transfer = new ConfigTransfer({
+    ...ports,
+    events: {
+      record: (event) => {
+        events.push(`${event.kind}: ${event.text}`);
+        return { ...event, at: '' };
+      },
+    },
+  });
+  return { transfer, log, settings, appSettings, instances, events };
+}
+
+describe('the configuration file', () => {
+  test('a syntax error names its line', () => {
+    const text = renderDocument(baseDocument()).replace('"format": 1,', '"format": 1,,');
+    assert.throws(() => parseDocument(text), /IMPORT_INVALID|not JSON \(line 3\)/);
+    assert.throws(
+      () => parseDocument(text),
+      (error: AppvisorError) => error.code === 'IMPORT_INVALID',
+    );
+  });
+
+  test('a wrong value names its key and line; an unknown key is named before a missing one', () => {
+    const text = renderDocument(baseDocument());
+    const lines = text.split('\n');
+    const pathLine = lines.findIndex((line) => line.includes('"path"')) + 1;
+    assert.throws(
+      () => parseDocument(text.replace('"enabled": true', '"enabled": "yes"')),
+      (error: AppvisorError) =>
+        error.field === 'instances[0].enabled' &&
+        error.message.startsWith(`instances[0].enabled (line ${pathLine + 1}):`),
+    );
+    assert.throws(
+      () => parseDocument(text.replace('"dnsName"', '"dnsname"')),
+      (error: AppvisorError) =>
+        error.field === 'platform.dnsname' && /unknown key "dnsname"/.test(error.message),
+    );
+    assert.throws(
+      () => parseDocument(text.replace('"format": 1', '"format": 2')),
+      /format 1 is the one this manager reads/,
+    );
+  });
+
+  test('a document survives rendering and reading unchanged', () => {
+    const document = baseDocument();
+    assert.deepEqual(parseDocument(renderDocument(document)), document);
+  });
+});
+
+describe('importing into a platform', () => {
+  test('a dry run plans without changing; the import applies in order; a second finds nothing', async () => {
+    const platform = fakePlatform();
+    const text = renderDocument(baseDocument());
+    const dry = await platform.transfer.import(text, { dryRun: true });
+    assert.equal(dry.applied, false);
+    assert.deepEqual(platform.log, []);
+    assert.deepEqual(
+      dry.changes.map((c) => c.text),
+      [
+        '~ platform label: "" -> "Lab"',
+        '~ platform dnsName: "" -> "apps.example.com"',
+        '~ app notes autostart: false -> true',
+        '~ app notes logFiles: null -> 3',
+        '+ instance acme of notes at example.com/example.com/acme (new password)',
+      ],
+    );
+    const done = await platform.transfer.import(text);
+    assert.equal(done.applied, true);
+    assert.deepEqual(platform.log, [
+      'settings label',
+      'settings dnsName',
+      'app autostart',
+      'app logFiles',
+      'create acme',
+    ]);
+    assert.equal(platform.instances.get('acme')?.path, '/example.com/acme');
+    assert.match(platform.events.join('\n'), /config\.imported: configuration imported: 5 changes/);
+    const again = await platform.transfer.import(text);
+    assert.equal(again.applied, false);
+    assert.equal(platform.log.length, 5);
+  });
+
+  test('a failing step undoes itself and every step before it, newest first', async () => {
+    const document = baseDocument();
+    document.instances[0]!.traceFlags = ['database'];
+    const platform = fakePlatform({ failOn: 'trace acme +database' });
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) =>
+        error.code === 'INVALID_INSTANCE' &&
+        /every change of the import was undone/.test(error.message),
+    );
+    assert.deepEqual(platform.log.slice(6), [
+      'delete acme',
+      'app logFiles',
+      'app autostart',
+      'settings dnsName',
+      'settings label',
+    ]);
+    assert.deepEqual(platform.settings, { label: '', dnsName: '', alarmUrl: '', alarmEmail: '' });
+    assert.equal(platform.appSettings.autostart, false);
+    assert.equal(platform.appSettings.logFiles, null);
+    assert.equal(platform.instances.size, 0);
+  });
+
+  test('an undo that fails too is IMPORT_FAILED naming what stays changed', async () => {
+    const document = baseDocument();
+    document.instances[0]!.traceFlags = ['database'];
+    const platform = fakePlatform({ failOn: 'trace acme +database', failUndo: 'settings label' });
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) =>
+        error.code === 'IMPORT_FAILED' &&
+        /platform label: "" -> "Lab" \(settings label broke\)/.test(error.message),
+    );
+    assert.match(platform.events.join('\n'), /could not be undone completely/);
+  });
+
+  test('checks run before any change: an app from a package file that is not installed', async () => {
+    const document = baseDocument();
+    document.apps.push({ ...document.apps[0]!, id: 'other' });
+    const platform = fakePlatform();
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) =>
+        error.code === 'IMPORT_CONFLICT' &&
+        error.field === 'apps[1].store' &&
+        /line \d+/.test(error.message),
+    );
+    assert.deepEqual(platform.log, []);
+  });
+
+  test('two instances on one path are refused before any change', async () => {
+    const document = baseDocument();
+    document.instances.push({ ...document.instances[0]!, id: 'copy' });
+    const platform = fakePlatform();
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) =>
+        error.code === 'IMPORT_CONFLICT' && /the path of the instance acme/.test(error.message),
+    );
+    assert.deepEqual(platform.log, []);
+  });
+
+  test('an alarm URL keeps its credentials out of the file and in the secrets', async () => {
+    const source = fakePlatform();
+    source.settings.alarmUrl = 'https://hook:s3cret-token@alarms.example.com/in';
+    const plain = await source.transfer.export();
+    assert.equal(plain.platform.alarmUrl, 'https://alarms.example.com/in');
+    assert.ok(!renderDocument(plain).includes('s3cret-token'));
+    // Importing the file without secrets back leaves the URL with its credentials alone.
+    const same = await source.transfer.import(renderDocument(plain), { dryRun: true });
+    assert.ok(!same.changes.some((change) => change.field === 'alarmUrl'));
+
+    const sealed = await source.transfer.export({
+      includeSecrets: true,
+      passphrase: 'a passphrase',
+    });
+    assert.ok(!renderDocument(sealed).includes('s3cret-token'));
+    const target = fakePlatform();
+    const result = await target.transfer.import(renderDocument(sealed), {
+      passphrase: 'a passphrase',
+    });
+    assert.equal(target.settings.alarmUrl, 'https://hook:s3cret-token@alarms.example.com/in');
+    assert.ok(!JSON.stringify(result).includes('s3cret-token'));
+    await assert.rejects(
+      target.transfer.import(renderDocument(sealed), { passphrase: 'wrong one' }),
+      (error: AppvisorError) => error.code === 'PASSPHRASE_WRONG',
+    );
+  });
+});
