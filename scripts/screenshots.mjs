@@ -159,6 +159,10 @@ try {
 
   await page.goto(`${daemon.adminUrl}/manager/instances`);
   await page.locator('tr[data-instance="acme"] .badge', { hasText: 'ready' }).waitFor();
+  // Sizes are measured every monitor interval.
+  await page
+    .locator('tr[data-instance="globex"] td[data-label="Database"]', { hasText: 'MiB' })
+    .waitFor();
   await shot('instances');
 
   await page.goto(`${daemon.adminUrl}/manager/instances/acme`);

@@ -78,8 +78,12 @@ export const appLogsContract = contract({
 
 // Instances.
 
+/** `sort`: `id` (the default) or `size` (database and files together, largest first). */
 export const instanceListContract = contract({
-  querystring: z.strictObject({ app: text(200).optional() }),
+  querystring: z.strictObject({
+    app: text(200).optional(),
+    sort: z.enum(['id', 'size']).optional(),
+  }),
 });
 
 export const instanceCreateBody = z.strictObject({
@@ -108,6 +112,10 @@ export const instanceUpdateContract = contract({ params: idParams, body: instanc
 /** `+flag` turns a flag on, `-flag` off. */
 export const traceBody = z.strictObject({ changes: z.array(text(64)).max(64) });
 export const traceContract = contract({ params: idParams, body: traceBody });
+
+/** `full`: VACUUM FULL and REINDEX DATABASE instead of VACUUM (ANALYZE). */
+export const instanceVacuumBody = z.strictObject({ full: z.boolean().optional() });
+export const instanceVacuumContract = contract({ params: idParams, body: instanceVacuumBody });
 
 export const instanceLoginContract = contract({
   params: idParams,

@@ -44,7 +44,7 @@ export type ApiApps = Pick<
 /** Instances of the apps. */
 export type ApiInstances = Pick<
   InstanceService,
-  'list' | 'create' | 'show' | 'set' | 'trace' | 'adminLogin' | 'delete'
+  'list' | 'create' | 'show' | 'set' | 'trace' | 'adminLogin' | 'vacuum' | 'delete'
 >;
 
 /** Backup archives and their schedule. */

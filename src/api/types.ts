@@ -14,6 +14,7 @@ import type {
   configImportBody,
   instanceCreateBody,
   instanceUpdateBody,
+  instanceVacuumBody,
   monitorHistoryQuery,
   storeInstallBody,
   storeSourceBody,
@@ -25,7 +26,13 @@ import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
 import type { DiskReport } from '../core/disk/index.js';
 import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
-import type { AdminLogin, InstanceView } from '../core/instances/index.js';
+import type {
+  AdminLogin,
+  InstanceUsage,
+  InstanceView,
+  VacuumProgress,
+  VacuumResult,
+} from '../core/instances/index.js';
 import type {
   AppUsage,
   InstanceReadiness,
@@ -112,7 +119,10 @@ export type {
 export type {
   AdminLogin,
   FrontAddress,
+  InstanceUsage,
   InstanceView,
+  VacuumProgress,
+  VacuumResult,
   ManagerEvent,
   AlarmTargets,
   PlatformSettings,
@@ -192,6 +202,9 @@ export type InstanceCreateBody = RequestOf<typeof instanceCreateBody>;
 
 /** `PATCH /instances/:id`. */
 export type InstanceUpdateBody = RequestOf<typeof instanceUpdateBody>;
+
+/** `POST /instances/:id/vacuum`: `full` for VACUUM FULL and REINDEX; answers a {@link VacuumResult}. */
+export type InstanceVacuumBody = RequestOf<typeof instanceVacuumBody>;
 
 /** `POST /instances/:id/trace`: `+flag` turns a flag on, `-flag` off. */
 export type TraceBody = RequestOf<typeof traceBody>;

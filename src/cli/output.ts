@@ -5,7 +5,8 @@ export { bytes, duration } from '../lib/format.js';
 /** Where a command writes. */
 export interface Io {
   stdout: { write(text: string | Uint8Array): unknown };
-  stderr: { write(text: string): unknown };
+  /** `isTTY`: a terminal, where long operations show their progress (never with `--json`). */
+  stderr: { write(text: string): unknown; isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
 }
 

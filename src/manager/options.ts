@@ -114,6 +114,10 @@ export function instanceServiceOptions(
     diskPath: layout.root,
     pause,
     maxAppAlarms: config.services.maxAlarms,
+    usage: {
+      intervalMs: config.monitor.intervalSeconds * 1000,
+      largeSharePercent: config.instances.largeSharePercent,
+    },
   };
 }
 
@@ -215,9 +219,12 @@ export function monitorOptions(
     sources: {
       apps: () => apps.processes(),
       instances: () =>
-        instances
-          .list()
-          .map((view) => ({ id: view.id, app: view.app, ready: view.state === 'ready' })),
+        instances.list().map((view) => ({
+          id: view.id,
+          app: view.app,
+          ready: view.state === 'ready',
+          usage: view.usage,
+        })),
       database: () => {
         const info = database.info();
         return { state: info.state, pid: info.pid };

@@ -88,6 +88,11 @@ export function fakeContext(calls: string[] = []): ApiContext {
       adminLogin: called('instances.adminLogin', () =>
         answer({ fake: 'admin-login', challenge: 'signed' }),
       ),
+      vacuum: called('instances.vacuum', (id: string) =>
+        id === 'demo'
+          ? Promise.resolve(answer({ fake: 'vacuum' }))
+          : Promise.reject(new AppvisorError('INSTANCE_NOT_FOUND')),
+      ),
       delete: called('instances.delete', () => Promise.resolve()),
     },
     backups: {

@@ -72,7 +72,11 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     calls: ['apps.configure'],
   },
   'GET /apps/:id/logs': { url: '/apps/demo/logs?lines=1', status: 200, fragment: 'fake log line' },
-  'GET /instances': { url: '/instances?app=demo', status: 200, fragment: '"fake":"instance"' },
+  'GET /instances': {
+    url: '/instances?app=demo&sort=size',
+    status: 200,
+    fragment: '"fake":"instance"',
+  },
   'POST /instances': {
     url: '/instances',
     body: { app: 'demo', id: 'demo', path: '/demo' },
@@ -102,6 +106,13 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     body: { challenge: 'abc' },
     status: 200,
     fragment: '"fake":"admin-login"',
+  },
+  'POST /instances/:id/vacuum': {
+    url: '/instances/demo/vacuum',
+    body: { full: true },
+    status: 200,
+    fragment: '"fake":"vacuum"',
+    calls: ['instances.vacuum'],
   },
   'POST /instances/:id/open': {
     url: '/instances/demo/open',

@@ -141,12 +141,27 @@ if (missing) {
       await echoPage.getByRole('button', { name: 'echo over WebSocket' }).click();
       await echoPage.locator('#echoed').getByText('hello').waitFor();
       await echoPage.close();
+
+      // Its size shows once measured (every monitor interval): the database is never empty.
+      await acme.locator('td[data-label="Database"]', { hasText: /\d MiB$/ }).waitFor();
+      assert.match((await acme.locator('td[data-label="Files"]').textContent()) ?? '', /B$/);
+      await page
+        .getByTestId('sizes-measured')
+        .getByText(/measured .* ago/)
+        .waitFor();
+      // Largest first: one table with the app in a column.
+      await page.getByLabel('Order').selectOption('size');
+      await acme.locator('td[data-label="App"]', { hasText: 'echo' }).waitFor();
+      await page.getByLabel('Order').selectOption('app');
     });
 
     test('a trace flag switched on in the UI reaches the running instance', async () => {
       const { daemon } = running;
       await page.locator('tr[data-instance="acme"]').getByRole('link', { name: 'Edit' }).click();
       await page.getByRole('heading', { name: /^acme/ }).waitFor();
+      // The database's care: a vacuum, its result.
+      await page.getByRole('button', { name: 'Vacuum', exact: true }).click();
+      await page.getByText(/^Vacuum done: \d+ tables/).waitFor();
       const flag = page.getByRole('switch', { name: 'app', exact: true });
       assert.equal(await flag.isChecked(), false);
       await flag.check();

@@ -125,6 +125,8 @@ class FakeInstances implements BackupInstances {
       createdAt: new Date(0).toISOString(),
       database: `i_${id}`,
       dataDir,
+      usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
+      vacuum: null,
     });
   }
 

@@ -98,6 +98,8 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
     createdAt: '',
     database: '',
     dataDir: '',
+    usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
+    vacuum: null,
   });
   const ports: TransferPorts = {
     settings: {

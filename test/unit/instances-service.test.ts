@@ -91,6 +91,12 @@ class FakeDatabases implements InstanceDatabases {
     return Promise.resolve(dropped);
   };
 
+  running = () => true;
+
+  /** Each database that exists takes 8 MiB. */
+  sizes = (names: readonly string[]): Promise<Map<string, number | null>> =>
+    Promise.resolve(new Map(names.map((name) => [name, this.names.has(name) ? 8 << 20 : null])));
+
   /** Staging, scratch and retired databases that exist. */
   restoreNames(): string[] {
     return [...this.names].filter((name) => name.startsWith('av_'));

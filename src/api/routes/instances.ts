@@ -8,19 +8,26 @@ import {
   instanceLoginContract,
   instanceShowContract,
   instanceUpdateContract,
+  instanceVacuumContract,
   traceContract,
 } from '../contracts.js';
 
-/** Instances: create, list, show, set, trace, admin login, delete. */
+/** Instances: create, list, show, set, trace, admin login, vacuum, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
   const { instances } = context;
 
   app.get<RouteOf<typeof instanceListContract>>(
     '/instances',
     { schema: instanceListContract.schema },
-    (request) => ({
-      instances: instances.list(request.query.app === undefined ? {} : { app: request.query.app }),
-    }),
+    (request) => {
+      const { app: appId, sort } = request.query;
+      return {
+        instances: instances.list({
+          ...(appId === undefined ? {} : { app: appId }),
+          ...(sort === undefined ? {} : { sort }),
+        }),
+      };
+    },
   );
 
   app.post<RouteOf<typeof instanceCreateContract>>(
@@ -56,6 +63,12 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     '/instances/:id/login',
     { schema: instanceLoginContract.schema },
     (request) => instances.adminLogin(request.params.id, request.body.challenge),
+  );
+
+  app.post<RouteOf<typeof instanceVacuumContract>>(
+    '/instances/:id/vacuum',
+    { schema: instanceVacuumContract.schema },
+    (request) => instances.vacuum(request.params.id, request.body),
   );
 
   app.post<RouteOf<typeof idContract>>(

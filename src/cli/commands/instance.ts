@@ -1,7 +1,8 @@
 import type { AdminLogin, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
-import { onOff, printAnswer, printList, table } from '../output.js';
+import { onOff, printAnswer, table, tableOr } from '../output.js';
+import { measuredNote, registerVacuum, usageCells, usageRow } from './instance-usage.js';
 
 function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
@@ -22,6 +23,7 @@ function viewRows(view: InstanceView): string[][] {
     ['trace', view.traceFlags.length ? view.traceFlags.join(' ') : 'none'],
     ['database', view.database],
     ['data', view.dataDir],
+    ['usage', usageRow(view.usage)],
     ...(view.password !== undefined ? [['password', view.password]] : []),
   ];
 }
@@ -39,23 +41,34 @@ export async function instanceCreate(
   );
 }
 
-/** `appvisor instance list [--app A]` */
+/** `appvisor instance list [--app A] [--sort id|size]` */
 export async function instanceList(
   context: CommandContext,
-  options: { app?: string },
+  options: { app?: string; sort?: string },
 ): Promise<void> {
-  const query = options.app ? `?app=${encodeURIComponent(options.app)}` : '';
+  if (options.sort !== undefined && options.sort !== 'id' && options.sort !== 'size')
+    throw new CliError('BAD_REQUEST', `--sort takes id or size, not "${options.sort}"`);
+  const params = new URLSearchParams();
+  if (options.app) params.set('app', options.app);
+  if (options.sort) params.set('sort', options.sort);
+  const query = params.size > 0 ? `?${params.toString()}` : '';
   const { instances } = await context.client.call<{ instances: InstanceView[] }>(
     'GET',
     `/instances${query}`,
   );
-  printList(context, instances, 'no instances', ['ID', 'APP', 'STATE', 'PATH', 'ENABLED'], (i) => [
+  const header = ['ID', 'APP', 'STATE', 'PATH', 'ENABLED', 'DATABASE', 'FILES'];
+  const rows = instances.map((i) => [
     i.id,
     i.app,
     i.state,
     i.path,
     i.enabled ? 'on' : 'off',
+    ...usageCells(i.usage),
   ]);
+  printAnswer(context, instances, () => {
+    const text = tableOr('no instances', header, rows);
+    return rows.length === 0 ? text : `${text}\n${measuredNote(instances)}`;
+  });
 }
 
 /** `appvisor instance show <id> [--reveal-password]` */
@@ -162,6 +175,7 @@ export function registerInstance(cli: Cli): void {
     .command('list')
     .description('every instance')
     .option('--app <app>', 'only those of one app')
+    .option('--sort <id|size>', 'by id (default), or largest first (database and files)')
     .action(withContext(cli, instanceList));
   instance
     .command('show')
@@ -194,6 +208,7 @@ export function registerInstance(cli: Cli): void {
     .argument('<id>')
     .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
     .action(withContext(cli, instanceLogin));
+  registerVacuum(cli, instance);
   instance
     .command('delete')
     .description('delete an instance with its database and files')

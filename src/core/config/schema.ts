@@ -289,6 +289,14 @@ export const configSchema = z.strictObject({
         .describe(
           'How long a service may take to answer instance.start before the instance is marked failed.',
         ),
+      largeSharePercent: z
+        .number()
+        .min(0)
+        .max(100)
+        .default(25)
+        .describe(
+          "The `instance-large` alarm is raised when an instance's database and data folder together take more than this share (percent, fractions allowed) of the data folder's disk, and cleared below 90 % of it. Measured every `monitor.intervalSeconds`. 0: off.",
+        ),
     })
     .prefault({}),
   services: z
@@ -519,7 +527,7 @@ export const configSchema = z.strictObject({
           'step=milliseconds pairs separated by commas, or empty',
         )
         .describe(
-          'For tests only; leave empty. Pauses at named steps of long operations (`restore.fill=3000,restore.swap=3000`), so that a test can kill the manager in a known window; each pause logs a warning `test pause at <step>`. Steps: `instance.provision` (a create recorded its row, before its database), `restore.fill` (a restore made its staging database, before filling it), `restore.swap` (between the database swap and the folder swap), `app.user` (an install made the system user of a new app, before its row names it), `app.spawned` (an app process was spawned, before its pid is recorded).',
+          'For tests only; leave empty. Pauses at named steps of long operations (`restore.fill=3000,restore.swap=3000`), so that a test can kill the manager in a known window; each pause logs a warning `test pause at <step>`. Steps: `instance.provision` (a create recorded its row, before its database), `restore.fill` (a restore made its staging database, before filling it), `restore.swap` (between the database swap and the folder swap), `app.user` (an install made the system user of a new app, before its row names it), `app.spawned` (an app process was spawned, before its pid is recorded), `vacuum.tables` (a vacuum listed its tables, before the first).',
         ),
     })
     .prefault({}),

@@ -26,6 +26,7 @@ export {
   type InstanceDatabase,
 } from './provision.js';
 export { databaseError } from './errors.js';
+export { databaseSizes } from './sizes.js';
 export { watchDatabaseDown, type DatabaseDownAlarm } from './down-alarm.js';
 export {
   databaseTransition,

@@ -156,7 +156,7 @@ export async function resetInstanceRoles(
  * Runs `fn` on a connection of the admin role to the `postgres` database (only queries: a
  * lost connection rejects with `DATABASE_UNAVAILABLE`).
  */
-async function withAdmin<T>(
+export async function withAdmin<T>(
   server: DatabaseServer,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {

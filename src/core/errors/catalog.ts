@@ -66,6 +66,10 @@ export const errorCatalog = {
     alsoStatus: [502],
   },
   PATH_TAKEN: { status: 409, text: 'Another instance uses this web path.' },
+  VACUUM_FAILED: {
+    status: 500,
+    text: "The vacuum of the instance's database stopped; nothing was lost.",
+  },
   INVALID_INSTANCE: { status: 400, text: 'An instance setting is invalid.' },
   CERT_INVALID: { status: 400, text: 'The certificate bundle or its key is not usable.' },
   TEMPLATE_INVALID: { status: 400, text: 'The backup name template is not valid.' },

@@ -8,6 +8,7 @@ import {
   databaseExists,
   dropDatabase,
   dropInstanceDatabase,
+  databaseSizes,
   dropLeftoverDatabases,
   ensureInstanceDatabase,
   resetInstanceRoles,
@@ -35,6 +36,10 @@ export interface InstanceDatabases {
   swap(live: string, staging: string, retired: string): Promise<void>;
   /** Drops the staging and retired databases of restores tagged `tag`, except `keep`. */
   dropLeftovers(tag: string, keep: readonly string[]): Promise<string[]>;
+  /** Whether the server runs now (when it does not, nothing is asked of it to measure). */
+  running(): boolean;
+  /** The size on disk of each database named; null for one that does not exist. */
+  sizes(names: readonly string[]): Promise<Map<string, number | null>>;
 }
 
 /** The instances' view of `server`. */
@@ -52,5 +57,7 @@ export function instanceDatabases(server: DatabaseServer): InstanceDatabases {
     dropDatabase: (name) => dropDatabase(server, name),
     swap: (live, staging, retired) => swapDatabases(server, live, staging, retired),
     dropLeftovers: (tag, keep) => dropLeftoverDatabases(server, tag, keep),
+    running: () => server.state === 'running',
+    sizes: (names) => databaseSizes(server, names),
   };
 }

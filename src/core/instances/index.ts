@@ -8,7 +8,11 @@ export {
   type InstanceServiceOptions,
   type InstanceState,
   type InstanceView,
+  type InstanceUsage,
+  type VacuumProgress,
+  type VacuumResult,
 } from './model.js';
+export { usageTotal } from './usage.js';
 export {
   applyTraceChanges,
   checkInstanceId,

@@ -3,7 +3,7 @@ import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/i
 import type { Row } from './model.js';
 
 /** Alarms about one instance (subject: its id) that end with it, besides its app's own. */
-const instanceAlarmCodes = ['backup-failed'];
+const instanceAlarmCodes = ['backup-failed', 'instance-large'];
 
 /**
  * The app of an app's own alarm (`app:<app>:<code>`) about one of its instances; undefined for

@@ -2,7 +2,8 @@
  * The instances subsystem's one service, a facade over its parts: the rows and what they stand
  * for (rows.ts), making and removing instances (provision.ts), hosting them in their services
  * and what services say (runtime.ts, service-messages.ts, lifecycle.ts), settings
- * (settings.ts), restores (restore.ts), routes (routes.ts) and admin logins (admin-login.ts).
+ * (settings.ts), restores (restore.ts), routes (routes.ts), admin logins (admin-login.ts),
+ * what they take on disk (usage.ts) and the care of their databases (vacuum.ts).
  */
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { AppInstances, ForwardedServiceMessage, ServiceChannel } from '../apps/index.js';
@@ -18,6 +19,7 @@ import {
   type InstanceView,
   type RestoreTarget,
   type Row,
+  type VacuumResult,
 } from './model.js';
 import { Provisioner } from './provision.js';
 import { InstanceRegistry } from './registry.js';
@@ -26,6 +28,8 @@ import type { ResolvedRoute } from './routes.js';
 import { connectionOf, databaseOf, defaultDomain, secretsOfRow } from './rows.js';
 import { InstanceRuntime } from './runtime.js';
 import { InstanceSettings, type SettingsChange } from './settings.js';
+import { UsageMeter, usageTotal } from './usage.js';
+import { Vacuumer } from './vacuum.js';
 import { checkInstanceId, checkPassword, normalizeDomain, normalizePath } from './validation.js';
 
 /**
@@ -42,6 +46,8 @@ export class InstanceService implements Component, AppInstances {
   readonly #restorer: Restorer;
   readonly #provisioner: Provisioner;
   readonly #settings: InstanceSettings;
+  readonly #meter: UsageMeter;
+  readonly #vacuumer: Vacuumer;
 
   constructor(options: InstanceServiceOptions) {
     this.#options = options;
@@ -50,6 +56,8 @@ export class InstanceService implements Component, AppInstances {
     this.#restorer = new Restorer(this.#registry);
     this.#provisioner = new Provisioner(this.#registry, this.#restorer);
     this.#settings = new InstanceSettings(this.#registry, this.#runtime);
+    this.#meter = new UsageMeter(this.#registry);
+    this.#vacuumer = new Vacuumer(this.#registry, this.#meter);
   }
 
   /**
@@ -69,6 +77,7 @@ export class InstanceService implements Component, AppInstances {
     await this.#restorer.recover();
     // An app's alarms about an instance deleted meanwhile would never be cleared.
     reconcileInstanceAlarms(this.#options.alarms, (id) => this.#registry.live.get(id)?.row.app);
+    this.#meter.start();
   }
 
   /**
@@ -152,11 +161,18 @@ export class InstanceService implements Component, AppInstances {
     return this.#registry.routes.resolve(path);
   }
 
-  list(filter: { app?: string } = {}): InstanceView[] {
-    return [...this.#registry.live.values()]
+  /**
+   * The instances (of one app), by id, or with `sort: 'size'` largest first (database and
+   * files together, as last measured; those not measured yet last).
+   */
+  list(filter: { app?: string; sort?: 'id' | 'size' } = {}): InstanceView[] {
+    const views = [...this.#registry.live.values()]
       .filter((live) => filter.app === undefined || live.row.app === filter.app)
       .sort((a, b) => a.row.id.localeCompare(b.row.id))
       .map((live) => this.#registry.view(live));
+    if (filter.sort !== 'size') return views;
+    const size = (view: InstanceView) => usageTotal(view.usage) ?? -1;
+    return views.sort((a, b) => size(b) - size(a));
   }
 
   show(id: string, options: { reveal?: boolean } = {}): InstanceView {
@@ -231,6 +247,15 @@ export class InstanceService implements Component, AppInstances {
     return this.#restorer.withScratchDatabase(this.#registry.get(id).row, use);
   }
 
+  /**
+   * VACUUM (ANALYZE), or with `full` VACUUM FULL and REINDEX DATABASE, of the instance's
+   * database as its role, in the instance's queue, its progress in the instance's view
+   * (vacuum.ts); the instance's usage is measured again after it.
+   */
+  async vacuum(id: string, options: { full?: boolean } = {}): Promise<VacuumResult> {
+    return this.#vacuumer.run(id, options.full ?? false);
+  }
+
   /** Changes settings: stored, then pushed to the running service (or started/stopped). */
   async set(id: string, change: SettingsChange): Promise<InstanceView> {
     return this.#settings.set(id, change);
@@ -251,12 +276,14 @@ export class InstanceService implements Component, AppInstances {
   }
 
   readonly close = once(async () => {
+    this.#meter.close();
     this.#registry.dispose();
     this.#registry.channels.clear();
     await Promise.resolve();
   });
 
   destroy(): void {
+    this.#meter.close();
     this.#registry.dispose();
   }
 }

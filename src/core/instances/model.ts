@@ -36,8 +36,65 @@ export interface InstanceView {
   createdAt: string;
   database: string;
   dataDir: string;
+  /** What its database and data folder take on disk, as last measured (usage.ts). */
+  usage: InstanceUsage;
+  /** The vacuum of its database under way or waiting, if any (vacuum.ts). */
+  vacuum: VacuumProgress | null;
   /** Only with `reveal`. */
   password?: string;
+}
+
+/**
+ * What an instance takes on disk, as the manager last measured it (every monitor interval, and
+ * after a vacuum); every field null (and `filesComplete` false) until the first measurement.
+ */
+export interface InstanceUsage {
+  /** Its database's size on disk (`pg_database_size`). */
+  databaseBytes: number | null;
+  /** Its data folder's disk space as `du` counts it, links never followed. */
+  filesBytes: number | null;
+  /** False when the folder walk stopped at its bound: `filesBytes` is then a lower bound. */
+  filesComplete: boolean;
+  /** When it was measured (ISO time). */
+  measuredAt: string | null;
+}
+
+/** A vacuum of an instance's database, waiting for its turn or under way. */
+export interface VacuumProgress {
+  /** VACUUM FULL and REINDEX DATABASE, or a plain VACUUM (ANALYZE). */
+  full: boolean;
+  /**
+   * `waiting`: queued behind another operation on the instance (a backup, a restore);
+   * `vacuum`: one table after the other; `reindex`: REINDEX DATABASE (full only).
+   */
+  phase: 'waiting' | 'vacuum' | 'reindex';
+  /** Tables finished. */
+  done: number;
+  /** Tables to vacuum (known once the vacuum began). */
+  tables: number;
+  /** The table (or, while reindexing, the table of the index) being worked on. */
+  table: string | null;
+  /** PostgreSQL's phase of the statement running (`pg_stat_progress_*`), when it reports one. */
+  step: string | null;
+  /** Blocks of that table or index done and in all, when reported. */
+  blocksDone: number | null;
+  blocksTotal: number | null;
+  startedAt: string;
+}
+
+/** What a vacuum did. */
+export interface VacuumResult {
+  id: string;
+  full: boolean;
+  /** Tables vacuumed. */
+  tables: number;
+  /** Tables dropped between the listing and their turn (not vacuumed). */
+  skipped: string[];
+  databaseBytesBefore: number | null;
+  databaseBytesAfter: number | null;
+  seconds: number;
+  /** Measured again right after it. */
+  usage: InstanceUsage;
 }
 
 /** What {@link InstanceService.adminLogin} gives: a frame to send as is, and its session key. */
@@ -120,6 +177,12 @@ export interface InstanceServiceOptions {
    * nearly full is DISK_FULL (see diskFullCause).
    */
   diskPath: string;
+  /**
+   * Measuring what instances take on disk in the background (usage.ts): every `intervalMs`
+   * (at most 10 % of the time busy), with the `instance-large` alarm over `largeSharePercent`
+   * of the data folder's disk (0: no alarm). Absent: measured only after a vacuum.
+   */
+  usage?: { intervalMs: number; largeSharePercent: number };
   /** The start deadline's timers and the state's times; the system's unless given. */
   clock?: Clock;
 }

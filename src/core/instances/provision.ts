@@ -158,6 +158,7 @@ export class Provisioner {
       await live.lifecycle.stop();
       await this.#deprovision(live.row);
       registry.live.delete(id);
+      registry.usage.delete(id);
       clearInstanceAlarms(options.alarms, live.row);
       options.events.record({
         kind: 'instance.deleted',

@@ -11,9 +11,16 @@ import { AppvisorError } from '../errors/index.js';
 import { Journal } from '../store/index.js';
 import { systemClock, type Clock } from '../supervisor/index.js';
 import { InstanceLifecycle } from './lifecycle.js';
-import type { InstanceServiceOptions, InstanceView, Row } from './model.js';
+import type {
+  InstanceServiceOptions,
+  InstanceUsage,
+  InstanceView,
+  Row,
+  VacuumProgress,
+} from './model.js';
 import { RouteTable } from './routes.js';
 import { dataDirOf, describeRow } from './rows.js';
+import { unmeasured } from './usage.js';
 import { checkInstanceId, traceFlagNames } from './validation.js';
 
 /** A loaded instance: its row as stored, its runtime lifecycle. */
@@ -32,6 +39,10 @@ export class InstanceRegistry {
   /** Orders operations per instance id: two never interleave. */
   readonly queue = new KeyedQueue();
   readonly journal: Journal;
+  /** What each instance takes on disk, as last measured (usage.ts). */
+  readonly usage = new Map<string, InstanceUsage>();
+  /** The vacuum of each instance waiting or under way (vacuum.ts). */
+  readonly vacuums = new Map<string, VacuumProgress>();
   /** Told the app's id whenever one of its instances changes state. */
   readonly stateListeners = new Set<(app: string) => void>();
   readonly #clock: Clock;
@@ -115,8 +126,15 @@ export class InstanceRegistry {
       createdAt: row.created_at.toISOString(),
       database: row.db_name,
       dataDir: this.dataDir(row),
+      usage: { ...(this.usage.get(row.id) ?? unmeasured) },
+      vacuum: this.#vacuumOf(row.id),
       ...(reveal ? { password: this.options.secrets.open(row.password_sealed) } : {}),
     };
+  }
+
+  #vacuumOf(id: string): VacuumProgress | null {
+    const progress = this.vacuums.get(id);
+    return progress ? { ...progress } : null;
   }
 
   /** Waits at a test-only pause point (config `testing.pauses`). */

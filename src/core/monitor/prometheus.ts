@@ -51,6 +51,19 @@ export class PrometheusExporter {
       'instance',
       'app',
     ]);
+    gauge('appvisor_instance_database_bytes', "Size of the instance's database on disk.", [
+      'instance',
+      'app',
+    ]);
+    gauge('appvisor_instance_files_bytes', "Disk space of the instance's data folder.", [
+      'instance',
+      'app',
+    ]);
+    gauge(
+      'appvisor_instance_usage_timestamp_seconds',
+      "When the instance's database and folder were measured.",
+      ['instance', 'app'],
+    );
     gauge('appvisor_postgres_up', '1 when the database server is running.');
     gauge('appvisor_postgres_cpu_percent', 'CPU of the postmaster and its backends.');
     gauge('appvisor_postgres_rss_bytes', 'Resident memory of the postmaster and its backends.');
@@ -104,10 +117,17 @@ export class PrometheusExporter {
       }
     }
     for (const instance of s.instances) {
-      this.#set('appvisor_instance_ready', instance.ready ? 1 : 0, {
-        instance: instance.id,
-        app: instance.app,
-      });
+      const labels = { instance: instance.id, app: instance.app };
+      this.#set('appvisor_instance_ready', instance.ready ? 1 : 0, labels);
+      const usage = instance.usage;
+      if (!usage?.measuredAt) continue;
+      this.#set('appvisor_instance_database_bytes', usage.databaseBytes, labels);
+      this.#set('appvisor_instance_files_bytes', usage.filesBytes, labels);
+      this.#set(
+        'appvisor_instance_usage_timestamp_seconds',
+        Date.parse(usage.measuredAt) / 1000,
+        labels,
+      );
     }
     this.#set('appvisor_postgres_up', postgres.state === 'running' ? 1 : 0);
     this.#set('appvisor_postgres_cpu_percent', postgres.cpuPercent);

@@ -16,11 +16,17 @@ export interface AppProcess {
   restarts: number;
 }
 
-/** An instance and whether its service said it is ready. */
+/** An instance, whether its service said it is ready, and what it takes on disk. */
 export interface InstanceReadiness {
   id: string;
   app: string;
   ready: boolean;
+  /** As the instances subsystem last measured it (nulls: not measured yet). */
+  usage?: {
+    databaseBytes: number | null;
+    filesBytes: number | null;
+    measuredAt: string | null;
+  };
 }
 
 /** Where the sampler gets what it does not read from `/proc`; the composition root wires it. */

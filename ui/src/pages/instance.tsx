@@ -22,6 +22,7 @@ import { dateTime } from '../format.js';
 import { usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
 import { openInstance, useFrontOrigin } from './instances.js';
+import { usageText, VacuumCard } from './instance-usage.js';
 
 /** A strong password made in the browser (144 bits, URL-safe). */
 function generatePassword(): string {
@@ -249,6 +250,7 @@ function InstanceSummary(props: { instance: InstanceView }) {
           ['Domain', instance.domain],
           ['Database', instance.database],
           ['Data folder', instance.dataDir],
+          ['Size', usageText(instance.usage)],
           ['Created', dateTime(instance.createdAt)],
           ['State since', dateTime(instance.since)],
         ]}
@@ -309,6 +311,7 @@ export function InstancePage(props: { id: string }) {
           }}
         />
       </div>
+      <VacuumCard instance={instance} />
       <DeleteInstance instance={instance} />
     </section>
   );

@@ -13,6 +13,7 @@ import {
 import { ErrorText, InstanceBadge, Link, ListTable, Notice, PageHeading } from '../components.js';
 import { FormCard, SelectField, SubmitRow, TextField, useForm } from '../forms.js';
 import { usePoll } from '../hooks.js';
+import { MeasuredNote, OrderChoice, SizeCells, type InstanceOrder } from './instance-usage.js';
 
 /**
  * The front's origin as this browser reaches it: apps' pages are served there, never on the
@@ -227,45 +228,84 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
   );
 }
 
-/** The instances of one app, each with its state, Open and Edit. */
+/** A table of instances, each with its state, size, Open and Edit; `showApp`: their apps too. */
+function InstanceTable(props: { list: InstanceView[]; showApp?: boolean }) {
+  const columns = ['Instance', ...(props.showApp ? ['App'] : []), 'State', 'Path', 'Enabled'];
+  return (
+    <ListTable columns={[...columns, 'Database', 'Files']} actions>
+      {props.list.map((instance) => (
+        <tr key={instance.id} data-instance={instance.id}>
+          <th scope="row" data-label="Instance">
+            <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
+          </th>
+          {props.showApp && (
+            <td data-label="App">
+              <Link to={`/apps/${id(instance.app)}`}>{instance.app}</Link>
+            </td>
+          )}
+          <td data-label="State">
+            <InstanceBadge instance={instance} />
+          </td>
+          <td data-label="Path">
+            <code>{instance.path}</code>
+          </td>
+          <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
+          <SizeCells usage={instance.usage} />
+          <td>
+            <div class="buttons">
+              <button
+                type="button"
+                onClick={() => {
+                  openInstance(instance);
+                }}
+              >
+                Open
+              </button>
+              <Link class="button" to={`/instances/${id(instance.id)}`}>
+                Edit
+              </Link>
+            </div>
+          </td>
+        </tr>
+      ))}
+    </ListTable>
+  );
+}
+
+/** The instances of one app. */
 function InstanceGroup(props: { app: string; list: InstanceView[] }) {
   return (
     <div class="group">
       <h2>
         <Link to={`/apps/${id(props.app)}`}>{props.app}</Link>
       </h2>
-      <ListTable columns={['Instance', 'State', 'Path', 'Enabled']} actions>
-        {props.list.map((instance) => (
-          <tr key={instance.id} data-instance={instance.id}>
-            <th scope="row" data-label="Instance">
-              <Link to={`/instances/${id(instance.id)}`}>{instance.id}</Link>
-            </th>
-            <td data-label="State">
-              <InstanceBadge instance={instance} />
-            </td>
-            <td data-label="Path">
-              <code>{instance.path}</code>
-            </td>
-            <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
-            <td>
-              <div class="buttons">
-                <button
-                  type="button"
-                  onClick={() => {
-                    openInstance(instance);
-                  }}
-                >
-                  Open
-                </button>
-                <Link class="button" to={`/instances/${id(instance.id)}`}>
-                  Edit
-                </Link>
-              </div>
-            </td>
-          </tr>
-        ))}
-      </ListTable>
+      <InstanceTable list={props.list} />
     </div>
+  );
+}
+
+/** The instances by app, or all in one table largest first, with when they were measured. */
+function InstanceLists(props: {
+  instances: InstanceView[];
+  order: InstanceOrder;
+  onOrder: (order: InstanceOrder) => void;
+}) {
+  const { instances } = props;
+  if (instances.length === 0) return null;
+  const byApp = new Map<string, InstanceView[]>();
+  for (const instance of instances) {
+    byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
+  }
+  return (
+    <>
+      <OrderChoice order={props.order} onChange={props.onOrder} />
+      <MeasuredNote instances={instances} />
+      {props.order === 'size' ? (
+        <InstanceTable list={instances} showApp />
+      ) : (
+        [...byApp].map(([app, list]) => <InstanceGroup key={app} app={app} list={list} />)
+      )}
+    </>
   );
 }
 
@@ -308,21 +348,22 @@ function CreateSection(props: {
   );
 }
 
-/** Every instance, by app, with its readiness; the create form. */
+/** Every instance, by app or largest first, with its readiness and size; the create form. */
 export function InstancesPage() {
   useFrontOrigin();
   const filter = new URLSearchParams(window.location.search).get('app') ?? undefined;
+  const [order, setOrder] = useState<InstanceOrder>('app');
+  const query = new URLSearchParams();
+  if (filter) query.set('app', filter);
+  if (order === 'size') query.set('sort', 'size');
   const polled = usePoll(
-    () => call<InstanceList>('GET', `/instances${filter ? `?app=${id(filter)}` : ''}`),
+    () => call<InstanceList>('GET', `/instances${query.size > 0 ? `?${query.toString()}` : ''}`),
     3000,
-    filter,
+    query.toString(),
   );
   const hosts = useHostApps();
   const [created, setCreated] = useState<{ id: string; password?: string }>();
-  const byApp = new Map<string, InstanceView[]>();
-  for (const instance of polled.data?.instances ?? []) {
-    byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
-  }
+  const instances = polled.data?.instances ?? [];
 
   return (
     <section aria-labelledby="instances-title">
@@ -342,10 +383,8 @@ export function InstancesPage() {
           }}
         />
       )}
-      {polled.data && byApp.size === 0 && <p class="quiet">No instance yet.</p>}
-      {[...byApp].map(([app, list]) => (
-        <InstanceGroup key={app} app={app} list={list} />
-      ))}
+      {polled.data && instances.length === 0 && <p class="quiet">No instance yet.</p>}
+      <InstanceLists instances={instances} order={order} onOrder={setOrder} />
       <CreateSection
         hosts={hosts}
         filter={filter}
