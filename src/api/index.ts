@@ -60,6 +60,7 @@ export type {
   ErrorBody,
   AdminLogin,
   InstanceView,
+  PbxLink,
   EventsReport,
   HealthReport,
   StatusReport,

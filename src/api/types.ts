@@ -25,7 +25,7 @@ import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
 import type { DiskReport } from '../core/disk/index.js';
 import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
-import type { AdminLogin, InstanceView } from '../core/instances/index.js';
+import type { AdminLogin, InstanceView, PbxLink } from '../core/instances/index.js';
 import type {
   AppUsage,
   InstanceReadiness,
@@ -113,6 +113,7 @@ export type {
   AdminLogin,
   FrontAddress,
   InstanceView,
+  PbxLink,
   ManagerEvent,
   AlarmTargets,
   PlatformSettings,

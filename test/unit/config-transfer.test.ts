@@ -97,6 +97,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
     since: '',
     createdAt: '',
     database: '',
+    databaseUser: '',
     dataDir: '',
   });
   const ports: TransferPorts = {

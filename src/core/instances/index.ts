@@ -9,6 +9,7 @@ export {
   type InstanceState,
   type InstanceView,
 } from './model.js';
+export { pbxLinkOf, type PbxLink } from './pbx-link.js';
 export {
   applyTraceChanges,
   checkInstanceId,

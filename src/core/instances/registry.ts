@@ -114,6 +114,7 @@ export class InstanceRegistry {
       since: lifecycle.since.toISOString(),
       createdAt: row.created_at.toISOString(),
       database: row.db_name,
+      databaseUser: row.db_name,
       dataDir: this.dataDir(row),
       ...(reveal ? { password: this.options.secrets.open(row.password_sealed) } : {}),
     };
