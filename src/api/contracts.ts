@@ -106,6 +106,8 @@ export const instanceUpdateBody = z.strictObject({
   password: secret(300).optional(),
   enabled: z.boolean().optional(),
   excludeFromBackup: z.boolean().optional(),
+  /** true: a new generated password for the instance's database role (never shown). */
+  rotateDbPassword: z.boolean().optional(),
 });
 export const instanceUpdateContract = contract({ params: idParams, body: instanceUpdateBody });
 

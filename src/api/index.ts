@@ -64,6 +64,7 @@ export type {
   InstanceView,
   VacuumProgress,
   VacuumResult,
+  PbxLink,
   EventsReport,
   HealthReport,
   StatusReport,

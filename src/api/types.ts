@@ -30,6 +30,7 @@ import type {
   AdminLogin,
   InstanceUsage,
   InstanceView,
+  PbxLink,
   VacuumProgress,
   VacuumResult,
 } from '../core/instances/index.js';
@@ -121,6 +122,7 @@ export type {
   FrontAddress,
   InstanceUsage,
   InstanceView,
+  PbxLink,
   VacuumProgress,
   VacuumResult,
   ManagerEvent,

@@ -22,7 +22,13 @@ function answer(value: object): never {
 }
 
 const appStatus = { id: 'demo', state: 'running', fake: 'app' };
-const instanceView = { id: 'demo', app: 'demo', fake: 'instance' };
+const instanceView = {
+  id: 'demo',
+  app: 'demo',
+  domain: 'example.com',
+  path: '/demo',
+  fake: 'instance',
+};
 
 /** An API context whose services are fakes; `calls` records each method a route reached. */
 export function fakeContext(calls: string[] = []): ApiContext {
@@ -142,7 +148,9 @@ export function fakeContext(calls: string[] = []): ApiContext {
       ),
     },
     settings: {
-      get: called('settings.get', () => Promise.resolve(answer({ fake: 'settings' }))),
+      get: called('settings.get', () =>
+        Promise.resolve(answer({ fake: 'settings', dnsName: 'apps.example.com' })),
+      ),
       update: called('settings.update', () => Promise.resolve(answer({ fake: 'settings' }))),
     },
     monitor: {

@@ -86,14 +86,15 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
   'GET /instances/:id': {
     url: '/instances/demo?reveal=true',
     status: 200,
-    fragment: '"fake":"instance"',
+    fragment: '"url":"https://apps.example.com/demo"',
+    calls: ['instances.show', 'settings.get'],
   },
   'PATCH /instances/:id': {
     url: '/instances/demo',
-    body: { enabled: false },
+    body: { enabled: false, rotateDbPassword: true },
     status: 200,
-    fragment: '"fake":"instance"',
-    calls: ['instances.set'],
+    fragment: '"websocketUrl":"wss://apps.example.com/demo"',
+    calls: ['instances.set', 'settings.get'],
   },
   'POST /instances/:id/trace': {
     url: '/instances/demo/trace',

@@ -7,7 +7,6 @@ import type { BackupEntry, InstanceView } from '../../src/api/index.js';
 import { makeAppFolder, roleChanger } from '../helpers/apps.js';
 import { connectAs, credentials, storeClient } from '../helpers/database.js';
 import {
-  cli,
   eventually,
   instanceView,
   makeTemp,
@@ -16,13 +15,8 @@ import {
   waitForInstance,
   withDaemon,
   type Daemon,
+  cliOk,
 } from '../helpers/daemon.js';
-
-async function run(daemon: Daemon, ...args: string[]): Promise<string> {
-  const done = await cli([...args, '--data', daemon.data]);
-  assert.equal(done.code, 0, `${args.join(' ')}: ${done.stderr}`);
-  return done.stdout;
-}
 
 /** The outcome the instance wrote after its last start, once it is there. */
 async function alterOutcome(daemon: Daemon, id: string): Promise<string> {
@@ -50,14 +44,14 @@ describe('an instance role cannot cut the manager off its database', () => {
     const work = await makeTemp();
     try {
       const folder = await makeAppFolder(work, 'rolechanger', roleChanger);
-      await run(daemon, 'app', 'install', folder, '--autostart');
+      await cliOk(daemon, 'app', 'install', folder, '--autostart');
       await waitForApp(daemon, 'rolechanger');
-      await run(daemon, 'instance', 'create', 'rolechanger', 'victim', '--domain', 'example.com');
+      await cliOk(daemon, 'instance', 'create', 'rolechanger', 'victim', '--domain', 'example.com');
       await waitForInstance(daemon, 'victim');
       assert.equal(await alterOutcome(daemon, 'victim'), 'altered', 'the attack was made');
 
       const made = JSON.parse(
-        await run(daemon, 'backup', 'create', 'victim', '--json'),
+        await cliOk(daemon, 'backup', 'create', 'victim', '--json'),
       ) as BackupEntry;
       assert.equal(made.instance, 'victim');
 
@@ -67,7 +61,7 @@ describe('an instance role cannot cut the manager off its database', () => {
         'DELETE FROM notes',
       );
       const restored = JSON.parse(
-        await run(daemon, 'backup', 'restore', made.file, '--into', 'victim', '--json'),
+        await cliOk(daemon, 'backup', 'restore', made.file, '--into', 'victim', '--json'),
       ) as InstanceView;
       assert.equal(restored.id, 'victim');
       await waitForInstance(daemon, 'victim');
@@ -77,11 +71,11 @@ describe('an instance role cannot cut the manager off its database', () => {
         'the restore brought the row back',
       );
 
-      await run(daemon, 'app', 'restart', 'rolechanger');
+      await cliOk(daemon, 'app', 'restart', 'rolechanger');
       await waitForApp(daemon, 'rolechanger');
       const view = await waitForInstance(daemon, 'victim');
       assert.equal(view.state, 'ready', 'the instance starts after a service restart');
-      await run(daemon, 'backup', 'create', 'victim');
+      await cliOk(daemon, 'backup', 'create', 'victim');
     } finally {
       await removeTemp(work);
     }
@@ -89,7 +83,15 @@ describe('an instance role cannot cut the manager off its database', () => {
 
   test("an instance role reaches nothing but its own database and cannot change its role's limits", async () => {
     const { daemon } = running;
-    await run(daemon, 'instance', 'create', 'rolechanger', 'neighbour', '--domain', 'example.com');
+    await cliOk(
+      daemon,
+      'instance',
+      'create',
+      'rolechanger',
+      'neighbour',
+      '--domain',
+      'example.com',
+    );
     await waitForInstance(daemon, 'neighbour');
     const creds = await credentials(daemon, 'victim');
     // The role's own credentials, as the instance has them (the last backup set the password
@@ -129,7 +131,7 @@ describe('an instance role cannot cut the manager off its database', () => {
       await own.end();
     }
     // After all that, the manager still reaches the database.
-    await run(daemon, 'backup', 'create', 'victim');
+    await cliOk(daemon, 'backup', 'create', 'victim');
   });
 });
 

@@ -2,6 +2,7 @@
  * Starts the real daemon as a child process on ephemeral loopback ports in a temp data folder,
  * and talks to it the way users do: HTTP, the CLI, signals.
  */
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -191,6 +192,13 @@ export async function failingDaemon(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runNode(daemonArgs(data, extra), env, 60_000);
+}
+
+/** Runs the CLI on the daemon's data folder; fails the test unless it exits 0. Its stdout. */
+export async function cliOk(daemon: Daemon, ...args: string[]): Promise<string> {
+  const done = await cli([...args, '--data', daemon.data]);
+  assert.equal(done.code, 0, `${args.join(' ')}: ${done.stderr}`);
+  return done.stdout;
 }
 
 /** Runs the CLI to its end. */

@@ -9,7 +9,16 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { makeZip } from '../helpers/archives.js';
 import { browserMissing, launchBrowser, logIn } from '../helpers/browser.js';
-import { cli, eventually, makeTemp, repoRoot, waitForApp, withDaemon } from '../helpers/daemon.js';
+import { credentials } from '../helpers/database.js';
+import {
+  cli,
+  eventually,
+  makeTemp,
+  passwordOf,
+  repoRoot,
+  waitForApp,
+  withDaemon,
+} from '../helpers/daemon.js';
 
 const missing = browserMissing();
 
@@ -239,6 +248,55 @@ if (missing) {
       await page.getByText('The configuration was imported.').waitFor();
       await page.reload();
       await page.locator('.brand .label', { hasText: 'Renamed platform' }).waitFor();
+    });
+
+    test("an instance's link to a PBX: URLs and domain to copy, password, a new database password", async () => {
+      const { daemon } = running;
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+        origin: daemon.adminUrl,
+      });
+      await page.getByRole('link', { name: 'Instances', exact: true }).first().click();
+      await page.locator('tr[data-instance="acme"]').getByRole('link', { name: 'Edit' }).click();
+      const card = page.getByRole('region', { name: 'Link to a PBX' });
+      // The DNS name set in Settings above.
+      await card
+        .getByTestId('link-url')
+        .getByText('https://apps.example.com/example.com/acme', { exact: true })
+        .waitFor();
+      assert.equal(
+        await card.getByTestId('link-websocket').textContent(),
+        'wss://apps.example.com/example.com/acme',
+      );
+      assert.equal(await card.getByTestId('link-domain').textContent(), 'example.com');
+      assert.equal(await card.getByTestId('link-db-user').textContent(), 'i_acme');
+      await card.getByRole('button', { name: 'Copy the app object URL' }).click();
+      await card.getByText('Copied.').waitFor();
+      assert.equal(
+        await page.evaluate('navigator.clipboard.readText()'),
+        'https://apps.example.com/example.com/acme',
+      );
+      await card.getByRole('button', { name: 'Show password' }).click();
+      const password = await card.getByTestId('link-password').textContent();
+      assert.equal(password, await passwordOf(daemon, 'acme'));
+
+      // Without a DNS name the instance's domain stands in, and the card says so.
+      const cleared = await cli(['settings', 'set', '--dns-name', '', '--data', daemon.data]);
+      assert.equal(cleared.code, 0, cleared.stderr);
+      await card
+        .getByTestId('link-url')
+        .getByText('https://example.com/example.com/acme', { exact: true })
+        .waitFor();
+      await card.getByTestId('link-dns-hint').getByText('no DNS name is set').waitFor();
+
+      const before = await credentials(daemon, 'acme');
+      await card.getByRole('button', { name: 'New database password…' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Replace the password' }).click();
+      await page.getByText('acme: the database role has a new password').waitFor();
+      const after = await credentials(daemon, 'acme');
+      assert.notEqual(after.password, before.password);
+      const answer = await fetch(`${daemon.httpUrl}/example.com/acme/count`, { method: 'POST' });
+      assert.equal(answer.status, 200, 'the instance still reaches its database');
+      await page.locator('.heading .badge', { hasText: 'ready' }).waitFor();
     });
 
     test('log out: the session ends', async () => {

@@ -124,6 +124,7 @@ class FakeInstances implements BackupInstances {
       since: new Date(0).toISOString(),
       createdAt: new Date(0).toISOString(),
       database: `i_${id}`,
+      databaseUser: `i_${id}`,
       dataDir,
       usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
       vacuum: null,

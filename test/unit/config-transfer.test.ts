@@ -97,6 +97,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
     since: '',
     createdAt: '',
     database: '',
+    databaseUser: '',
     dataDir: '',
     usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
     vacuum: null,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { pbxLinkOf, type InstanceView } from '../../core/instances/index.js';
 import type { ApiContext } from '../context.js';
 import type { RouteOf } from '../contract.js';
 import {
@@ -11,6 +12,15 @@ import {
   instanceVacuumContract,
   traceContract,
 } from '../contracts.js';
+
+/**
+ * The view with its PBX App-object link, on the platform's DNS name. Without it when the
+ * setting cannot be read (the store is away): a link on a guessed name would mislead.
+ */
+async function withLink(context: ApiContext, view: InstanceView): Promise<InstanceView> {
+  const settings = await context.settings.get().catch(() => undefined);
+  return settings === undefined ? view : { ...view, link: pbxLinkOf(view, settings.dnsName) };
+}
 
 /** Instances: create, list, show, set, trace, admin login, vacuum, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
@@ -37,26 +47,31 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
       const { app: appId, id, ...options } = request.body;
       const view = await instances.create(appId, id, options);
       void reply.code(201);
-      return view;
+      return withLink(context, view);
     },
   );
 
   app.get<RouteOf<typeof instanceShowContract>>(
     '/instances/:id',
     { schema: instanceShowContract.schema },
-    (request) => instances.show(request.params.id, { reveal: request.query.reveal ?? false }),
+    (request) =>
+      withLink(
+        context,
+        instances.show(request.params.id, { reveal: request.query.reveal ?? false }),
+      ),
   );
 
   app.patch<RouteOf<typeof instanceUpdateContract>>(
     '/instances/:id',
     { schema: instanceUpdateContract.schema },
-    (request) => instances.set(request.params.id, request.body),
+    async (request) => withLink(context, await instances.set(request.params.id, request.body)),
   );
 
   app.post<RouteOf<typeof traceContract>>(
     '/instances/:id/trace',
     { schema: traceContract.schema },
-    (request) => instances.trace(request.params.id, request.body.changes),
+    async (request) =>
+      withLink(context, await instances.trace(request.params.id, request.body.changes)),
   );
 
   app.post<RouteOf<typeof instanceLoginContract>>(

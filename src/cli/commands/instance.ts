@@ -8,23 +8,46 @@ function path(id: string): string {
   return `/instances/${encodeURIComponent(id)}`;
 }
 
-function printView(context: CommandContext, view: InstanceView): void {
-  printAnswer(context, view, () => table(viewRows(view)));
+/**
+ * What a PBX App object is set up with, together: the URLs on the DNS name, the domain and
+ * the password (or how to see it).
+ */
+function linkRows(view: InstanceView): string[][] {
+  const { link } = view;
+  const rows = [['domain', view.domain]];
+  if (link !== undefined) {
+    rows.push(
+      ['app object url', link.url],
+      ['websocket url', link.websocketUrl],
+      [
+        'dns name',
+        link.dnsNameFrom === 'settings'
+          ? link.dnsName
+          : `${link.dnsName} (the instance's domain: no DNS name is set; appvisor settings set --dns-name N)`,
+      ],
+    );
+  }
+  rows.push(['password', view.password ?? 'hidden (--reveal-password shows it)']);
+  return rows;
+}
+
+function printView(context: CommandContext, view: InstanceView, notes: string[][] = []): void {
+  printAnswer(context, view, () => table([...viewRows(view), ...notes]));
 }
 
 function viewRows(view: InstanceView): string[][] {
   return [
     ['instance', `${view.id} (app ${view.app})`],
     ['state', `${view.state}${view.error ? `: ${view.error}` : ''}`],
-    ['domain', view.domain],
+    ...linkRows(view),
     ['path', view.path],
     ['enabled', view.enabled ? 'on' : 'off'],
     ['backup', view.excludeFromBackup ? 'excluded' : 'included'],
     ['trace', view.traceFlags.length ? view.traceFlags.join(' ') : 'none'],
     ['database', view.database],
+    ['database user', view.databaseUser],
     ['data', view.dataDir],
     ['usage', usageRow(view.usage)],
-    ...(view.password !== undefined ? [['password', view.password]] : []),
   ];
 }
 
@@ -93,9 +116,10 @@ export interface InstanceSetOptions {
   password?: string;
   enabled?: string;
   excludeFromBackup?: string;
+  dbPassword?: boolean;
 }
 
-/** `appvisor instance set <id> [--domain D] [--path P] [--password PW] [--enabled on|off] [--exclude-from-backup on|off]` */
+/** `appvisor instance set <id> [--domain D] [--path P] [--password PW] [--enabled on|off] [--exclude-from-backup on|off] [--db-password]` */
 export async function instanceSet(
   context: CommandContext,
   id: string,
@@ -107,8 +131,12 @@ export async function instanceSet(
     password: options.password,
     enabled: onOff(options.enabled, '--enabled'),
     excludeFromBackup: onOff(options.excludeFromBackup, '--exclude-from-backup'),
+    rotateDbPassword: options.dbPassword === true ? true : undefined,
   };
-  printView(context, await context.client.call<InstanceView>('PATCH', path(id), body));
+  const notes = options.dbPassword
+    ? [['database password', 'replaced (the running service has it; it is never shown)']]
+    : [];
+  printView(context, await context.client.call<InstanceView>('PATCH', path(id), body), notes);
 }
 
 /** `appvisor instance trace <id> [+flag|-flag ...]`: without flags, shows them. */
@@ -179,7 +207,7 @@ export function registerInstance(cli: Cli): void {
     .action(withContext(cli, instanceList));
   instance
     .command('show')
-    .description('one instance, without its password unless asked')
+    .description('one instance, its PBX App-object URL; its password only when asked')
     .argument('<id>')
     .option('--reveal-password', 'also print the instance password')
     .action(withContext(cli, instanceShow));
@@ -192,6 +220,7 @@ export function registerInstance(cli: Cli): void {
     .option('--password <password>')
     .option('--enabled <on|off>')
     .option('--exclude-from-backup <on|off>')
+    .option('--db-password', "give the instance's database role a new generated password")
     .action(withContext(cli, instanceSet));
   instance
     .command('trace')

@@ -13,6 +13,7 @@ export {
   type VacuumResult,
 } from './model.js';
 export { usageTotal } from './usage.js';
+export { pbxLinkOf, type PbxLink } from './pbx-link.js';
 export {
   applyTraceChanges,
   checkInstanceId,

@@ -11,6 +11,7 @@ import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../supervisor/index.js';
 import type { InstanceDatabases } from './databases.js';
+import type { PbxLink } from './pbx-link.js';
 
 /**
  * Where an instance is, as seen from the manager: its observed state in its app's service
@@ -35,6 +36,8 @@ export interface InstanceView {
   since: string;
   createdAt: string;
   database: string;
+  /** The instance's database role, which its service logs in as (its password is never shown). */
+  databaseUser: string;
   dataDir: string;
   /** What its database and data folder take on disk, as last measured (usage.ts). */
   usage: InstanceUsage;
@@ -42,6 +45,11 @@ export interface InstanceView {
   vacuum: VacuumProgress | null;
   /** Only with `reveal`. */
   password?: string;
+  /**
+   * The PBX App-object URL and domain: in the API's answers about one instance (show, set,
+   * trace, create), which know the platform's DNS name (see pbx-link.ts).
+   */
+  link?: PbxLink;
 }
 
 /**

@@ -125,6 +125,7 @@ export class InstanceRegistry {
       since: lifecycle.since.toISOString(),
       createdAt: row.created_at.toISOString(),
       database: row.db_name,
+      databaseUser: row.db_name,
       dataDir: this.dataDir(row),
       usage: { ...(this.usage.get(row.id) ?? unmeasured) },
       vacuum: this.#vacuumOf(row.id),

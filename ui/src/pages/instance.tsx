@@ -23,6 +23,7 @@ import { usePoll } from '../hooks.js';
 import { navigate } from '../router.js';
 import { openInstance, useFrontOrigin } from './instances.js';
 import { usageText, VacuumCard } from './instance-usage.js';
+import { PbxLinkCard } from './pbx-link.js';
 
 /** A strong password made in the browser (144 bits, URL-safe). */
 function generatePassword(): string {
@@ -268,6 +269,8 @@ export function InstancePage(props: { id: string }) {
     props.id,
   );
   const notice = useNotice((text: string) => ({ kind: 'ok', children: text }));
+  // Counts saved settings: the link card starts afresh then (a password it showed may be old).
+  const [saves, setSaves] = useState(0);
   const instance = polled.data;
   const saved = (view: InstanceView, text?: string) => {
     polled.set(view);
@@ -296,11 +299,19 @@ export function InstancePage(props: { id: string }) {
       {notice.view}
       {instance.error && <ErrorText message={`Failed: ${instance.error}`} />}
       <InstanceSummary instance={instance} />
+      <PbxLinkCard
+        key={saves}
+        instance={instance}
+        onRotated={(view) => {
+          saved(view, `${view.id}: the database role has a new password`);
+        }}
+      />
       <div class="columns">
         <EditForm
           key={`${instance.domain}|${instance.path}|${instance.enabled}|${instance.excludeFromBackup}`}
           instance={instance}
           onSaved={(view) => {
+            setSaves((n) => n + 1);
             saved(view, `${view.id}: settings saved`);
           }}
         />

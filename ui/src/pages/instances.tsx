@@ -11,6 +11,7 @@ import {
   type StatusReport,
 } from '../api.js';
 import { ErrorText, InstanceBadge, Link, ListTable, Notice, PageHeading } from '../components.js';
+import { CopyButton } from '../copy.js';
 import { FormCard, SelectField, SubmitRow, TextField, useForm } from '../forms.js';
 import { usePoll } from '../hooks.js';
 import { MeasuredNote, OrderChoice, SizeCells, type InstanceOrder } from './instance-usage.js';
@@ -197,7 +198,6 @@ function CreateForm(props: {
 
 /** A generated password, shown this once with a button to copy it. */
 function OncePassword(props: { instance: string; password: string; onDone: () => void }) {
-  const [copied, setCopied] = useState<string>();
   return (
     <Notice kind="ok" onDismiss={props.onDone}>
       <p>
@@ -207,22 +207,7 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
         <code class="secret" data-testid="once-password">
           {props.password}
         </code>{' '}
-        <button
-          type="button"
-          onClick={() => {
-            navigator.clipboard.writeText(props.password).then(
-              () => {
-                setCopied('Copied.');
-              },
-              (error: unknown) => {
-                setCopied(`Copy failed: ${messageOf(error)}; select the text instead.`);
-              },
-            );
-          }}
-        >
-          Copy
-        </button>{' '}
-        <span aria-live="polite">{copied}</span>
+        <CopyButton text={props.password} label="Copy the password" />
       </p>
     </Notice>
   );
