@@ -14,10 +14,10 @@ import {
   echoWithInstance,
   eventually,
   http,
+  installEcho,
   killAll,
   makeTemp,
   mountTmpfs,
-  repoRoot,
   startDaemon,
   stopQuietly,
   unmountTmpfs,
@@ -347,17 +347,7 @@ describe('backups of an instance', () => {
 
   test('an archive of another app is refused for an instance of that app', async () => {
     const { daemon } = running;
-    const installed = await cli([
-      'app',
-      'install',
-      join(repoRoot, 'examples', 'echo'),
-      '--id',
-      'echo2',
-      '--autostart',
-      '--data',
-      daemon.data,
-    ]);
-    assert.equal(installed.code, 0, installed.stderr);
+    await installEcho(daemon.data, '--id', 'echo2');
     await waitForApp(daemon, 'echo2');
     const created = await cli(['instance', 'create', 'echo2', 'other', '--data', daemon.data]);
     assert.equal(created.code, 0, created.stderr);
@@ -672,15 +662,7 @@ describe('backups when things go wrong', () => {
     await echoWithInstance(daemon, 'upd');
     const before = await cli(['backup', 'list', '--instance', 'upd', '--json', '--data', data]);
     assert.deepEqual(JSON.parse(before.stdout), []);
-    const again = await cli([
-      'app',
-      'install',
-      join(repoRoot, 'examples', 'echo'),
-      '--autostart',
-      '--data',
-      data,
-    ]);
-    assert.equal(again.code, 0, again.stderr);
+    await installEcho(data);
     const after = await cli(['backup', 'list', '--instance', 'upd', '--json', '--data', data]);
     const entries = JSON.parse(after.stdout) as BackupEntry[];
     assert.equal(entries.length, 1);

@@ -3,14 +3,13 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { AlarmHistoryReport, AlarmsReport } from '../../src/api/index.js';
-import { makeAppFolder } from '../helpers/apps.js';
 import {
   appStatus,
   cli,
   eventually,
   http,
+  installNodeService,
   isAlive,
-  makeTemp,
   waitForApp,
   withDaemon,
   type Daemon,
@@ -111,15 +110,7 @@ async function slowestAnswer(daemon: Daemon, during: Promise<unknown>): Promise<
 
 /** Installs the hostile service (autostart), waits until it runs; returns its data folder. */
 async function installFlood(daemon: Daemon): Promise<string> {
-  const work = await makeTemp();
-  const folder = await makeAppFolder(work, 'flood', {
-    run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-    manifest: { instances: true },
-    files: { 'main.cjs': service },
-  });
-  const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
-  assert.equal(installed.code, 0, installed.stderr);
-  await waitForApp(daemon, 'flood');
+  await installNodeService(daemon, 'flood', service);
   return join(daemon.data, 'appdata', 'flood');
 }
 

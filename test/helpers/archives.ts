@@ -55,18 +55,30 @@ interface ZipRecord {
   offset: number;
 }
 
+/**
+ * The fields the local and the central header share, in the same order from `at`: the version
+ * needed, the flags, the method, the time and date, the CRC, both sizes and the name's length.
+ */
+function writeSharedFields(
+  header: Buffer,
+  at: number,
+  record: Omit<ZipRecord, 'externalAttributes' | 'offset'>,
+): void {
+  header.writeUInt16LE(20, at);
+  header.writeUInt16LE(utf8Flag, at + 2);
+  header.writeUInt16LE(record.method, at + 4);
+  header.writeUInt16LE(dosTime, at + 6);
+  header.writeUInt16LE(dosDate, at + 8);
+  header.writeUInt32LE(record.crc >>> 0, at + 10);
+  header.writeUInt32LE(record.compressedSize, at + 14);
+  header.writeUInt32LE(record.size, at + 18);
+  header.writeUInt16LE(record.name.length, at + 22);
+}
+
 function localHeader(record: Omit<ZipRecord, 'externalAttributes' | 'offset'>): Buffer {
   const header = Buffer.alloc(30);
   header.writeUInt32LE(0x04034b50, 0);
-  header.writeUInt16LE(20, 4);
-  header.writeUInt16LE(utf8Flag, 6);
-  header.writeUInt16LE(record.method, 8);
-  header.writeUInt16LE(dosTime, 10);
-  header.writeUInt16LE(dosDate, 12);
-  header.writeUInt32LE(record.crc >>> 0, 14);
-  header.writeUInt32LE(record.compressedSize, 18);
-  header.writeUInt32LE(record.size, 22);
-  header.writeUInt16LE(record.name.length, 26);
+  writeSharedFields(header, 4, record);
   header.writeUInt16LE(0, 28);
   return Buffer.concat([header, record.name]);
 }
@@ -76,15 +88,7 @@ function centralDirectory(records: ZipRecord[], offset: number): Buffer {
     const header = Buffer.alloc(46);
     header.writeUInt32LE(0x02014b50, 0);
     header.writeUInt16LE(madeByUnix, 4);
-    header.writeUInt16LE(20, 6);
-    header.writeUInt16LE(utf8Flag, 8);
-    header.writeUInt16LE(record.method, 10);
-    header.writeUInt16LE(dosTime, 12);
-    header.writeUInt16LE(dosDate, 14);
-    header.writeUInt32LE(record.crc >>> 0, 16);
-    header.writeUInt32LE(record.compressedSize, 20);
-    header.writeUInt32LE(record.size, 24);
-    header.writeUInt16LE(record.name.length, 28);
+    writeSharedFields(header, 6, record);
     header.writeUInt16LE(0, 30); // extra field length
     header.writeUInt16LE(0, 32); // comment length
     header.writeUInt16LE(0, 34); // disk

@@ -3,7 +3,8 @@
  * playwright-core, headless. `.ci/run` installs chromium when it is missing.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import type { Daemon } from './daemon.js';
 
 /** The browser executable: `APPVISOR_CHROMIUM` or Debian's `/usr/bin/chromium`. */
@@ -14,6 +15,45 @@ export function browserMissing(): string | undefined {
   return existsSync(chromiumPath)
     ? undefined
     : `no browser at ${chromiumPath}: install Debian's chromium (apt-get install chromium) or set APPVISOR_CHROMIUM`;
+}
+
+/** Opens a page of the suite's browser ({@link describeInBrowser}). */
+export type PageOpener = (timeoutMs: number, options?: BrowserContextOptions) => Promise<Page>;
+
+/**
+ * A suite of the admin UI in a browser: `body` declares its tests as `describe` does. The suite
+ * has one browser, started before its tests and closed after them; `openPage` opens a page in
+ * a new context of it, at a desktop size (1280×900), its actions waiting up to `timeoutMs`
+ * (`options`: more of the context's, such as a time zone). Where no browser can be had, one
+ * skipped test of the same name says why.
+ */
+export function describeInBrowser(name: string, body: (openPage: PageOpener) => void): void {
+  const missing = browserMissing();
+  if (missing) {
+    test(name, (t) => {
+      t.skip(missing);
+    });
+    return;
+  }
+  describe(name, () => {
+    let browser: Browser | undefined;
+    before(async () => {
+      browser = await launchBrowser();
+    });
+    after(async () => {
+      await browser?.close();
+    });
+    body(async (timeoutMs, options = {}) => {
+      if (!browser) throw new Error('the browser is not started');
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 900 },
+        ...options,
+      });
+      const page = await context.newPage();
+      page.setDefaultTimeout(timeoutMs);
+      return page;
+    });
+  });
 }
 
 /** Starts headless chromium (without its sandbox, which needs privileges CI lacks). */

@@ -16,31 +16,27 @@ export async function makeChain(
   options: { expired?: boolean; keyType?: 'rsa' | 'ec' } = {},
 ): Promise<Chain> {
   const now = Date.now();
-  const caExtensions = [
-    { name: 'basicConstraints' as const, cA: true, critical: true },
-    {
-      name: 'keyUsage' as const,
-      keyCertSign: true,
-      cRLSign: true,
-      digitalSignature: true,
-      critical: true,
-    },
-  ];
-  const root = await generate([{ name: 'commonName', value: 'Test Root' }], {
-    keyType: 'rsa',
+  // The root and the intermediate: RSA certificate authorities valid for ten years.
+  const authority = {
+    keyType: 'rsa' as const,
     keySize: 2048,
-    algorithm: 'sha256',
+    algorithm: 'sha256' as const,
     notBeforeDate: new Date(now - 10 * day),
     notAfterDate: new Date(now + 3650 * day),
-    extensions: caExtensions,
-  });
+    extensions: [
+      { name: 'basicConstraints' as const, cA: true, critical: true },
+      {
+        name: 'keyUsage' as const,
+        keyCertSign: true,
+        cRLSign: true,
+        digitalSignature: true,
+        critical: true,
+      },
+    ],
+  };
+  const root = await generate([{ name: 'commonName', value: 'Test Root' }], authority);
   const intermediate = await generate([{ name: 'commonName', value: 'Test Intermediate' }], {
-    keyType: 'rsa',
-    keySize: 2048,
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now - 10 * day),
-    notAfterDate: new Date(now + 3650 * day),
-    extensions: caExtensions,
+    ...authority,
     ca: { key: root.private, cert: root.cert },
   });
   const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {

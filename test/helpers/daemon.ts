@@ -445,46 +445,55 @@ export async function waitForInstance(daemon: Daemon, id: string): Promise<Insta
 }
 
 /**
- * Installs examples/echo (autostart; unless `install` is false, when it is installed already),
- * waits until it runs, and creates a ready instance.
+ * Installs examples/echo with autostart into the manager of the data folder `data` (`extra`:
+ * more options of `app install`, such as `--id`); throws what the CLI said when it failed.
  */
-export async function echoWithInstance(daemon: Daemon, id: string, install = true): Promise<void> {
-  if (install) {
-    const installed = await cli([
-      'app',
-      'install',
-      join(repoRoot, 'examples', 'echo'),
-      '--autostart',
-      '--data',
-      daemon.data,
-    ]);
-    if (installed.code !== 0) throw new Error(installed.stderr);
-  }
-  await waitForApp(daemon, 'echo');
-  const created = await cli([
-    'instance',
-    'create',
-    'echo',
-    id,
-    '--domain',
-    'example.com',
+export async function installEcho(data: string, ...extra: string[]): Promise<void> {
+  const installed = await cli([
+    'app',
+    'install',
+    join(repoRoot, 'examples', 'echo'),
+    ...extra,
+    '--autostart',
     '--data',
-    daemon.data,
+    data,
   ]);
+  if (installed.code !== 0) throw new Error(installed.stderr);
+}
+
+/**
+ * Creates the instance `id` of `app` (`options`: more of `instance create`, such as
+ * `--domain`) and waits until it is ready; throws what the CLI said when it failed.
+ */
+export async function createInstance(
+  daemon: Daemon,
+  app: string,
+  id: string,
+  ...options: string[]
+): Promise<void> {
+  const created = await cli(['instance', 'create', app, id, ...options, '--data', daemon.data]);
   if (created.code !== 0) throw new Error(created.stderr);
   await waitForInstance(daemon, id);
 }
 
 /**
- * Installs a service written in plain Node.js (`source` becomes its `main.cjs`, which `run`
- * executes) with autostart, waits until it runs, and creates a ready instance `instance` at
- * `path`.
+ * Installs examples/echo (autostart; unless `install` is false, when it is installed already),
+ * waits until it runs, and creates a ready instance.
  */
-export async function nodeServiceWithInstance(
+export async function echoWithInstance(daemon: Daemon, id: string, install = true): Promise<void> {
+  if (install) await installEcho(daemon.data);
+  await waitForApp(daemon, 'echo');
+  await createInstance(daemon, 'echo', id, '--domain', 'example.com');
+}
+
+/**
+ * Installs a service written in plain Node.js that hosts instances (`source` becomes its
+ * `main.cjs`, which `run` executes) with autostart, and waits until it runs.
+ */
+export async function installNodeService(
   daemon: Daemon,
   app: string,
   source: string,
-  instance: { id: string; path: string },
 ): Promise<void> {
   const folder = await makeAppFolder(await makeTemp(), app, {
     run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
@@ -494,18 +503,20 @@ export async function nodeServiceWithInstance(
   const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
   if (installed.code !== 0) throw new Error(installed.stderr);
   await waitForApp(daemon, app);
-  const created = await cli([
-    'instance',
-    'create',
-    app,
-    instance.id,
-    '--path',
-    instance.path,
-    '--data',
-    daemon.data,
-  ]);
-  if (created.code !== 0) throw new Error(created.stderr);
-  await waitForInstance(daemon, instance.id);
+}
+
+/**
+ * Installs a service written in plain Node.js ({@link installNodeService}) and creates a ready
+ * instance `instance` at `path`.
+ */
+export async function nodeServiceWithInstance(
+  daemon: Daemon,
+  app: string,
+  source: string,
+  instance: { id: string; path: string },
+): Promise<void> {
+  await installNodeService(daemon, app, source);
+  await createInstance(daemon, app, instance.id, '--path', instance.path);
 }
 
 /** The instance password (the AppWebsocket login's secret). */

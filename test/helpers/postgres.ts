@@ -2,12 +2,10 @@
  * Fault injection on a test daemon's embedded PostgreSQL: the postmaster's pid as the server
  * itself writes it, a `kill -9`, and the status the manager reports.
  */
-import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatusReport } from '../../src/api/index.js';
-import { makeAppFolder } from './apps.js';
-import { cli, http, makeTemp, waitForApp, type Daemon, type HttpAnswer } from './daemon.js';
+import { http, installNodeService, type Daemon, type HttpAnswer } from './daemon.js';
 
 /** GET /status over the manager's socket. */
 export async function statusOf(daemon: Daemon): Promise<StatusReport> {
@@ -126,14 +124,7 @@ setInterval(() => {
   process.send({ type: 'alarm', code: 'blink', severity: 'warning', text: 'blink ' + n, active: n % 2 === 1 });
 }, ${everyMs});
 `;
-  const folder = await makeAppFolder(await makeTemp(), 'alarmer', {
-    run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.cjs"',
-    manifest: { instances: true },
-    files: { 'main.cjs': main },
-  });
-  const installed = await cli(['app', 'install', folder, '--autostart', '--data', daemon.data]);
-  assert.equal(installed.code, 0, installed.stderr);
-  await waitForApp(daemon, 'alarmer');
+  await installNodeService(daemon, 'alarmer', main);
 }
 
 /** What busy loops saw: answers by status, and the unexpected ones in full. */

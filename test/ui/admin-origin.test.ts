@@ -5,10 +5,10 @@
  * none of it may touch the admin.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { before, test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
 import { loop, makeAppFolder } from '../helpers/apps.js';
-import { browserMissing, launchBrowser, logIn } from '../helpers/browser.js';
+import { describeInBrowser, logIn } from '../helpers/browser.js';
 import {
   appStatus,
   cli,
@@ -82,69 +82,55 @@ process.on('message', (m) => {
 });
 `;
 
-const missing = browserMissing();
+describeInBrowser('the admin origin against a hostile app page', (openPage) => {
+  const running = withDaemon();
+  let context: BrowserContext;
+  let page: Page;
+  let victimPassword = '';
 
-if (missing) {
-  test('the admin origin against a hostile app page', (t) => {
-    t.skip(missing);
+  before(async () => {
+    const { daemon } = running;
+    const work = await makeTemp();
+    await echoWithInstance(daemon, 'victim');
+    victimPassword = await passwordOf(daemon, 'victim');
+    const target = await makeAppFolder(work, 'target', { run: loop('target') });
+    assert.equal(
+      (await cli(['app', 'install', target, '--autostart', '--data', daemon.data])).code,
+      0,
+    );
+    await waitForApp(daemon, 'target');
+    await nodeServiceWithInstance(daemon, 'evil', evil, { id: 'evil', path: '/evil' });
+    page = await openPage(30_000);
+    context = page.context();
   });
-} else {
-  describe('the admin origin against a hostile app page', () => {
-    const running = withDaemon();
-    let browser: Browser;
-    let context: BrowserContext;
-    let page: Page;
-    let victimPassword = '';
 
-    before(async () => {
-      const { daemon } = running;
-      const work = await makeTemp();
-      await echoWithInstance(daemon, 'victim');
-      victimPassword = await passwordOf(daemon, 'victim');
-      const target = await makeAppFolder(work, 'target', { run: loop('target') });
-      assert.equal(
-        (await cli(['app', 'install', target, '--autostart', '--data', daemon.data])).code,
-        0,
-      );
-      await waitForApp(daemon, 'target');
-      await nodeServiceWithInstance(daemon, 'evil', evil, { id: 'evil', path: '/evil' });
-      browser = await launchBrowser();
-      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      page = await context.newPage();
-      page.setDefaultTimeout(30_000);
-    });
-    after(async () => {
-      await browser.close();
-    });
+  test('the app page reads nothing, changes nothing, and the admin UI stays itself', async () => {
+    const { daemon } = running;
+    await logIn(page, daemon, daemon.password!);
+    // The front's /manager/ only points to the admin origin.
+    const redirected = await page.goto(`${daemon.adminUrl}/manager/`);
+    assert.equal(new URL(redirected!.url()).origin, daemon.adminUrl);
 
-    test('the app page reads nothing, changes nothing, and the admin UI stays itself', async () => {
-      const { daemon } = running;
-      await logIn(page, daemon, daemon.password!);
-      // The front's /manager/ only points to the admin origin.
-      const redirected = await page.goto(`${daemon.adminUrl}/manager/`);
-      assert.equal(new URL(redirected!.url()).origin, daemon.adminUrl);
+    const app = await context.newPage();
+    await app.goto(`${daemon.httpUrl}/evil/?admin=${encodeURIComponent(daemon.adminUrl)}`);
+    await app.waitForFunction("document.getElementById('out').textContent !== 'running'");
+    const results = JSON.parse((await app.locator('#out').textContent()) ?? '{}') as Record<
+      string,
+      string
+    >;
+    for (const value of Object.values(results)) {
+      assert.ok(!value.includes(victimPassword), `leaked: ${JSON.stringify(results)}`);
+    }
+    assert.match(results.sameOriginRead!, /^failed/, JSON.stringify(results));
+    assert.match(results.adminRead!, /^failed/, JSON.stringify(results));
+    await app.close();
 
-      const app = await context.newPage();
-      await app.goto(`${daemon.httpUrl}/evil/?admin=${encodeURIComponent(daemon.adminUrl)}`);
-      await app.waitForFunction("document.getElementById('out').textContent !== 'running'");
-      const results = JSON.parse((await app.locator('#out').textContent()) ?? '{}') as Record<
-        string,
-        string
-      >;
-      for (const value of Object.values(results)) {
-        assert.ok(!value.includes(victimPassword), `leaked: ${JSON.stringify(results)}`);
-      }
-      assert.match(results.sameOriginRead!, /^failed/, JSON.stringify(results));
-      assert.match(results.adminRead!, /^failed/, JSON.stringify(results));
-      await app.close();
-
-      assert.equal((await appStatus(daemon, 'target')).state, 'running', 'the app was stopped');
-      // The admin UI is still the admin UI, and the admin is still logged in.
-      await page.goto(`${daemon.adminUrl}/manager/`);
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
-      assert.ok(!(await page.content()).includes('PHISHED'));
-      await page.goto(`${daemon.adminUrl}/manager/instances`);
-      await page.getByRole('heading', { name: 'Instances' }).waitFor();
-    });
+    assert.equal((await appStatus(daemon, 'target')).state, 'running', 'the app was stopped');
+    // The admin UI is still the admin UI, and the admin is still logged in.
+    await page.goto(`${daemon.adminUrl}/manager/`);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    assert.ok(!(await page.content()).includes('PHISHED'));
+    await page.goto(`${daemon.adminUrl}/manager/instances`);
+    await page.getByRole('heading', { name: 'Instances' }).waitFor();
   });
-}
+});
