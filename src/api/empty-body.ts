@@ -14,7 +14,7 @@ export function emptyBodyIsNoBody(api: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    parseJson(request, body.toString(), done);
+    void parseJson(request, body.toString(), done);
   });
   api.addHook('preValidation', (request, _reply, done) => {
     const route = request.routeOptions;
