@@ -1,5 +1,7 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest, type RequestOptions as HttpsOptions } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 
 /** An error answered by the manager, or the failure to reach it. */
@@ -11,13 +13,35 @@ export class CliError extends Error {
   }
 }
 
-/** How the CLI reaches the manager: its local socket, or a URL with a token. */
-export type Target = { socket: string } | { url: string; token?: string };
+/**
+ * How the CLI reaches the manager: its local socket, or a URL with a token and, for https, a
+ * PEM file of certificates trusted besides the system's (`ca`: a self-signed manager's own).
+ */
+export type Target = { socket: string } | { url: string; token?: string; ca?: string };
 
 const apiPrefix = '/manager/api/v1';
 
 /** A request body: JSON, or a stream of bytes with its content type. */
 type Body = { json: unknown } | { stream: Readable; type: string };
+
+/**
+ * Certificate verification failures of OpenSSL and Node: the manager's certificate is not
+ * trusted (self-signed, unknown issuer, expired, or for another name).
+ */
+const untrustedCodes =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
+
+/** The system's roots and the certificates of `file`; refused when it holds none. */
+async function trustedWith(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new CliError('TLS_UNTRUSTED', `cannot read the --ca file ${file}: ${code}`);
+  });
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0)
+    throw new CliError('TLS_UNTRUSTED', `the --ca file ${file} holds no PEM certificate`);
+  return [...rootCertificates, ...pems];
+}
 
 async function readText(response: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -31,6 +55,7 @@ async function readText(response: IncomingMessage): Promise<string> {
  */
 export class ApiClient {
   readonly #target: Target;
+  #trusted: Promise<string[]> | undefined;
 
   constructor(target: Target) {
     this.#target = target;
@@ -52,7 +77,7 @@ export class ApiClient {
     } else if (body) {
       headers['content-type'] = body.type;
     }
-    let options: RequestOptions;
+    let options: HttpsOptions;
     let send = httpRequest;
     let where: string;
     if ('socket' in this.#target) {
@@ -68,7 +93,11 @@ export class ApiClient {
         port: url.port,
         path: `${url.pathname}${url.search}`,
       };
-      if (url.protocol === 'https:') send = httpsRequest;
+      if (url.protocol === 'https:') {
+        send = httpsRequest;
+        const ca = this.#target.ca;
+        if (ca !== undefined) options.ca = await (this.#trusted ??= trustedWith(ca));
+      }
       where = url.origin;
     }
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -90,6 +119,16 @@ export class ApiClient {
         code === 'ECONNRESET'
       ) {
         throw new CliError('MANAGER_UNREACHABLE', `no manager answers at ${where} (${code})`);
+      }
+      if (code !== undefined && untrustedCodes.test(code)) {
+        const hint =
+          'ca' in this.#target && this.#target.ca !== undefined
+            ? `it is not signed by a certificate of ${this.#target.ca}`
+            : "trust it with --ca FILE (for a self-signed manager: 'appvisor cert show --pem' on its machine)";
+        throw new CliError(
+          'TLS_UNTRUSTED',
+          `the certificate of ${where} is not trusted (${(error as Error).message}): ${hint}`,
+        );
       }
       throw error;
     });

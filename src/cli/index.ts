@@ -28,6 +28,7 @@ interface GlobalOptions {
   json?: boolean;
   url?: string;
   token?: string;
+  ca?: string;
 }
 
 /** The program with its global options, writing its help and usage errors to `io`. */
@@ -39,6 +40,10 @@ function makeProgram(io: Io): Command {
     .option('--json', 'machine-readable output: one JSON document on stdout')
     .option('--url <url>', 'URL of a remote manager (or APPVISOR_URL)')
     .option('--token <token>', 'bearer token for --url (or APPVISOR_TOKEN)')
+    .option(
+      '--ca <file>',
+      "PEM certificate to trust for an https --url (or APPVISOR_CA), such as a self-signed manager's (appvisor cert show --pem)",
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -47,12 +52,13 @@ function makeProgram(io: Io): Command {
     .showHelpAfterError('(add --help for usage)');
 }
 
-/** Where the manager is: `--url` (with `--token`), else the socket in the data folder. */
+/** Where the manager is: `--url` (with `--token` and `--ca`), else the socket in the data folder. */
 function targetOf(options: GlobalOptions, env: Record<string, string | undefined>): Target {
   const url = options.url ?? env.APPVISOR_URL;
   if (url) {
     const token = options.token ?? env.APPVISOR_TOKEN;
-    return token ? { url, token } : { url };
+    const ca = options.ca ?? env.APPVISOR_CA;
+    return { url, ...(token ? { token } : {}), ...(ca ? { ca: resolve(ca) } : {}) };
   }
   const data = resolve(options.data ?? env.APPVISOR_DATA ?? './data');
   return { socket: resolve(data, 'manager.sock') };

@@ -41,6 +41,7 @@ export const errorCatalog = {
   PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
   STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
+  TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },
   INVALID_APP_ID: {
     status: 400,
