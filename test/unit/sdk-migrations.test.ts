@@ -25,7 +25,7 @@ test('versions must be 1, 2, 3… in order, each with an up', async () => {
   assert.throws(make([{ version: 1 }]), /migration 1 has no up/);
   const service = make([
     { version: 1, up: 'SELECT 1' },
-    { version: 2, up: async () => undefined },
+    { version: 2, up: () => Promise.resolve() },
   ])();
   await service.close();
 });
