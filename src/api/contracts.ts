@@ -17,7 +17,10 @@ export const idContract = contract({ params: idParams });
 // Status and events.
 
 export const eventsContract = contract({
-  querystring: z.strictObject({ limit: integer(1, 1000).default(100) }),
+  querystring: z.strictObject({
+    limit: integer(1, 1000).default(100),
+    follow: z.boolean().default(false),
+  }),
 });
 
 // Login and the admin password.

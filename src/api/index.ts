@@ -66,6 +66,7 @@ export type {
   VacuumResult,
   PbxLink,
   EventsReport,
+  ManagerEvent,
   HealthReport,
   StatusReport,
   AppUsage,

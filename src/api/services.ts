@@ -68,7 +68,7 @@ export interface ApiAppStore extends Pick<
 export type ApiCertificates = Pick<CertificateStore, 'status' | 'set' | 'reset'>;
 
 /** The manager's event log. */
-export type ApiEvents = Pick<EventLog, 'list'>;
+export type ApiEvents = Pick<EventLog, 'list' | 'subscribe'>;
 
 /** Active alarms and their history. */
 export type ApiAlarms = Pick<AlarmService, 'active' | 'history'>;

@@ -15,6 +15,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerCert } from './commands/cert.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerEvents } from './commands/events.js';
 import { registerInstance } from './commands/instance.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerSettings } from './commands/settings.js';
@@ -117,6 +118,7 @@ export async function run(
   registerDaemon(cli);
   registerStatus(cli);
   registerAlarms(cli);
+  registerEvents(cli);
   registerMonitor(cli);
   registerApp(cli);
   registerInstance(cli);

@@ -130,7 +130,10 @@ export function fakeContext(calls: string[] = []): ApiContext {
       set: called('cert.set', () => Promise.resolve(answer({ fake: 'cert' }))),
       reset: called('cert.reset', () => Promise.resolve(answer({ fake: 'cert' }))),
     },
-    events: { list: called('events.list', () => Promise.resolve([])) },
+    events: {
+      list: called('events.list', () => Promise.resolve([])),
+      subscribe: () => () => undefined,
+    },
     alarms: {
       active: called('alarms.active', () => []),
       history: called('alarms.history', () => Promise.resolve([])),

@@ -4,10 +4,14 @@
  * was and the instance failed with the migration's error; an older app on newer data refuses.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { before, describe, test } from 'node:test';
 import { makeAppFolder } from '../helpers/apps.js';
 import {
   api,
+  binPath,
+  cleanEnv,
   cliOk,
   createInstance,
   eventually,
@@ -103,6 +107,19 @@ describe('SDK migrations', () => {
 
   test('an update adds its column to the existing data, says so in the log and the events', async () => {
     const { daemon } = running;
+    // `appvisor events --follow` shows it as it happens.
+    const follow = spawn(
+      process.execPath,
+      [binPath, 'events', '--follow', '-n', '1', '--json', '--data', daemon.data],
+      { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: follow.stdout });
+    const seen = new Promise<{ kind: string; subject: string; text: string }>((resolve) => {
+      lines.on('line', (line) => {
+        const event = JSON.parse(line) as { kind: string; subject: string; text: string };
+        if (event.text.includes('database schema 1 -> 2')) resolve(event);
+      });
+    });
     await install(daemon, '1.1.0', [create, priority]);
     await waitForInstance(daemon, 'n1');
     const after = await notes(daemon);
@@ -115,6 +132,29 @@ describe('SDK migrations', () => {
       events.events.some((e) => /database schema 1 -> 2 \(migrations 2,/.test(e.text)),
       JSON.stringify(events.events.slice(0, 5)),
     );
+    try {
+      const followed = await Promise.race([
+        seen,
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => { reject(new Error('events --follow showed no migration')); },
+            10_000,
+          ).unref(),
+        ),
+      ]);
+      assert.equal(followed.subject, 'n1');
+    } finally {
+      follow.kill();
+    }
+    // Without --follow: the last ones, oldest first, one line each.
+    const text = await cliOk(daemon, 'events', '-n', '50');
+    const last = text.trimEnd().split('\n');
+    assert.ok(last.length > 3 && last.length <= 50, text);
+    assert.ok(
+      last.some((line) => /info +\S+ n1: database schema 1 -> 2/.test(line)),
+      text,
+    );
+    assert.ok(last[0]! <= last.at(-1)!, 'oldest first');
   });
 
   test('a failing migration fails the instance with its error and changes nothing', async () => {
