@@ -136,10 +136,9 @@ describe('SDK migrations', () => {
       const followed = await Promise.race([
         seen,
         new Promise<never>((_, reject) =>
-          setTimeout(
-            () => { reject(new Error('events --follow showed no migration')); },
-            10_000,
-          ).unref(),
+          setTimeout(() => {
+            reject(new Error('events --follow showed no migration'));
+          }, 10_000).unref(),
         ),
       ]);
       assert.equal(followed.subject, 'n1');
