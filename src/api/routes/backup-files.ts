@@ -68,8 +68,9 @@ export function backupFileRoutes(app: FastifyInstance, context: ApiContext): voi
         void reply.header('content-length', String(size));
       }
       if (request.method === 'HEAD' || size === 0) {
+        // Not the file: Fastify's HEAD route would read a stream to its end to discard it.
         await archive.close();
-        return reply.send();
+        return Readable.from([]);
       }
       return archive.read(range);
     },
