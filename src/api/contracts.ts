@@ -202,6 +202,14 @@ export const backupScheduleBody = z.strictObject({
 });
 export const backupScheduleContract = contract({ body: backupScheduleBody });
 
+/**
+ * `GET` (download) and `PUT` (upload) `/backups/files/<name>`: the archive's name as list shows
+ * it, slashes and all (the core refuses names no archive has).
+ */
+export const backupFileContract = contract({
+  params: z.strictObject({ '*': text(4096) }),
+});
+
 // Alarms and monitoring.
 
 export const alarmHistoryContract = contract({

@@ -50,7 +50,7 @@ export type ApiInstances = Pick<
 /** Backup archives and their schedule. */
 export type ApiBackups = Pick<
   BackupService,
-  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule'
+  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule' | 'open' | 'receive'
 >;
 
 /** The app stores' sources. */

@@ -21,8 +21,8 @@ export type Target = { socket: string } | { url: string; token?: string; ca?: st
 
 const apiPrefix = '/manager/api/v1';
 
-/** A request body: JSON, or a stream of bytes with its content type. */
-type Body = { json: unknown } | { stream: Readable; type: string };
+/** A request body: JSON, or a stream of bytes with its content type (and length, when known). */
+type Body = { json: unknown } | { stream: Readable; type: string; length?: number };
 
 /**
  * Certificate verification failures of OpenSSL and Node: the manager's certificate is not
@@ -66,9 +66,17 @@ export class ApiClient {
     return 'socket' in this.#target;
   }
 
-  /** Sends a request and returns the response once its head arrived; errors become CliError. */
-  async request(method: string, path: string, body?: Body): Promise<IncomingMessage> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  /**
+   * Sends a request and returns the response once its head arrived; errors become CliError.
+   * `extra` headers go along (a download's Range).
+   */
+  async request(
+    method: string,
+    path: string,
+    body?: Body,
+    extra: Record<string, string> = {},
+  ): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extra };
     let payload: Buffer | undefined;
     if (body && 'json' in body) {
       payload = Buffer.from(JSON.stringify(body.json));
@@ -76,6 +84,7 @@ export class ApiClient {
       headers['content-length'] = String(payload.length);
     } else if (body) {
       headers['content-type'] = body.type;
+      if (body.length !== undefined) headers['content-length'] = String(body.length);
     }
     let options: HttpsOptions;
     let send = httpRequest;
@@ -153,9 +162,24 @@ export class ApiClient {
     );
   }
 
-  /** Streams bytes as the body (a package upload) and returns the parsed JSON answer. */
-  async upload<T>(path: string, stream: Readable, type: string): Promise<T> {
-    return this.#parse<T>(await this.request('POST', path, { stream, type }));
+  /**
+   * Streams bytes as the body (a package upload; `PUT` an archive) and returns the parsed JSON
+   * answer.
+   */
+  async upload<T>(
+    path: string,
+    stream: Readable,
+    type: string,
+    options: { method?: 'POST' | 'PUT'; length?: number } = {},
+  ): Promise<T> {
+    const { method = 'POST', length } = options;
+    return this.#parse<T>(
+      await this.request(method, path, {
+        stream,
+        type,
+        ...(length === undefined ? {} : { length }),
+      }),
+    );
   }
 
   async #parse<T>(response: IncomingMessage): Promise<T> {

@@ -77,6 +77,11 @@ export const errorCatalog = {
   BACKUP_NOT_FOUND: { status: 404, text: 'No such backup archive.' },
   BACKUP_INVALID: { status: 400, text: 'The backup archive is damaged or not a backup.' },
   BACKUP_APP_MISMATCH: { status: 409, text: 'The backup was made of another app.' },
+  BACKUP_EXISTS: { status: 409, text: 'An archive with this name exists already.' },
+  RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    text: 'The requested byte range lies outside the file.',
+  },
   PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
   BACKUP_UNVERIFIED: {
