@@ -50,7 +50,15 @@ export type ApiInstances = Pick<
 /** Backup archives and their schedule. */
 export type ApiBackups = Pick<
   BackupService,
-  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule'
+  | 'list'
+  | 'create'
+  | 'restore'
+  | 'schedule'
+  | 'setSchedule'
+  | 'listTargets'
+  | 'addTarget'
+  | 'removeTarget'
+  | 'testTarget'
 >;
 
 /** The app stores' sources. */

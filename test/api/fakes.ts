@@ -109,6 +109,12 @@ export function fakeContext(calls: string[] = []): ApiContext {
       setSchedule: called('backups.setSchedule', () =>
         Promise.resolve(answer({ fake: 'schedule' })),
       ),
+      listTargets: called('backups.listTargets', () =>
+        Promise.resolve([answer({ fake: 'target' })]),
+      ),
+      addTarget: called('backups.addTarget', () => Promise.resolve(answer({ fake: 'target' }))),
+      removeTarget: called('backups.removeTarget', () => Promise.resolve()),
+      testTarget: called('backups.testTarget', () => Promise.resolve(answer({ fake: 'probe' }))),
     },
     appStore: {
       sources: {
