@@ -160,7 +160,11 @@ describe('remote backup targets', () => {
       const { daemon } = running;
       const passFile = join(work, 'pass');
       await writeFile(passFile, 'a remote passphrase\n');
+      // More than one part of a multipart upload (10 MiB) on S3.
+      const bulk = randomBytes(target === 'objects' ? 11 * 1024 * 1024 : 1000);
+      await writeFile(join(dataDirOf(daemon, 'shop'), 'bulk.bin'), bulk);
       const plain = await json<BackupEntry>(daemon, 'backup', 'create', 'shop', '--target', target);
+      await rm(join(dataDirOf(daemon, 'shop'), 'bulk.bin'));
       assert.equal(plain.target, target);
       assert.match(plain.file, /^echo\/shop-\d{8}-\d{6}(-\d+)?\.tar$/);
       const sealed = await json<BackupEntry>(
@@ -204,6 +208,9 @@ describe('remote backup targets', () => {
         );
         assert.equal(done.code, 0, done.stderr);
         assert.equal(await readFile(join(dataDirOf(daemon, as), 'note.txt'), 'utf8'), note);
+        if (!entry.encrypted) {
+          assert.ok((await readFile(join(dataDirOf(daemon, as), 'bulk.bin'))).equals(bulk));
+        }
         const creds = await credentials(daemon, as);
         const client = await connectAs(creds, creds.user);
         try {

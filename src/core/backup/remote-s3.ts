@@ -3,8 +3,10 @@
  * upload (lib-storage) whose parts are the only buffers, so memory stays constant whatever the
  * archive's size.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -66,20 +68,38 @@ export function s3Store(settings: S3Settings): RemoteStore {
 
   return {
     async put(key, body) {
+      // lib-storage takes a `size` property of the body for its length (the archive's counter
+      // has one, 0 at the start): it gets a plain stream of unknown length instead.
+      const plain = new PassThrough();
+      pipeline(body, plain).catch(() => undefined);
       const upload = new Upload({
         client,
-        params: { Bucket: bucket, Key: keyOf(key), Body: body },
+        params: { Bucket: bucket, Key: keyOf(key), Body: plain },
         partSize,
         queueSize,
-        // A failed upload is aborted, so no part is left behind to be billed or completed.
-        leavePartsOnError: false,
+        // Aborted below instead: lib-storage's own abort throws its error (a server without
+        // AbortMultipartUpload answers 405) in place of the one that made the upload fail.
+        leavePartsOnError: true,
       });
       try {
         await upload.done();
       } catch (error) {
         body.destroy();
-        // lib-storage aborts on its own; again here in case the error came before it could.
+        plain.destroy();
         await upload.abort().catch(() => undefined);
+        // A failed upload is aborted, so no part is left behind to be billed or completed.
+        const { uploadId } = upload as unknown as { uploadId?: string };
+        if (uploadId) {
+          await client
+            .send(
+              new AbortMultipartUploadCommand({
+                Bucket: bucket,
+                Key: keyOf(key),
+                UploadId: uploadId,
+              }),
+            )
+            .catch(() => undefined);
+        }
         throw fail(`upload of ${key}`, error);
       }
     },
