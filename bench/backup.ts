@@ -22,8 +22,8 @@ import { printTable, rssMiB } from './report.js';
 
 const sizesMiB = [50, 200];
 
-/** Runs `task` while sampling the manager's RSS; returns its time and the peak. */
-async function measured<T>(
+/** Runs `task` while sampling the manager's RSS; returns its time and the peak (backup-remote.ts too). */
+export async function measured<T>(
   daemon: Daemon,
   task: () => Promise<T>,
 ): Promise<{ result: T; seconds: number; peakMiB: number; baseMiB: number }> {

@@ -3,11 +3,18 @@
  * nothing, and their figures go to docs/PERFORMANCE.md.
  */
 import { backup } from './backup.js';
+import { backupRemote } from './backup-remote.js';
 import { front } from './front.js';
 import { instances } from './instances.js';
 import { supervise } from './supervise.js';
 
-const benchmarks: Record<string, () => Promise<void>> = { supervise, instances, front, backup };
+const benchmarks: Record<string, () => Promise<void>> = {
+  supervise,
+  instances,
+  front,
+  backup,
+  'backup-remote': backupRemote,
+};
 
 const name = process.argv[2];
 const run = name ? benchmarks[name] : undefined;

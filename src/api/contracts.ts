@@ -166,8 +166,11 @@ export const configImportContract = contract({ body: configImportBody });
 
 // Backups.
 
+/** A remote target's name, as `target add` checks it (TARGET_INVALID). */
+const targetName = text(64);
+
 export const backupListContract = contract({
-  querystring: z.strictObject({ instance: text(200).optional() }),
+  querystring: z.strictObject({ instance: text(200).optional(), target: targetName.optional() }),
 });
 
 /** Template and slots default to the schedule's. */
@@ -178,6 +181,8 @@ export const backupCreateBody = z.strictObject({
   passphrase: passphrase.optional(),
   /** Restore the new archive into a scratch database and check it (`BACKUP_UNVERIFIED`). */
   verify: z.boolean().optional(),
+  /** A remote target the archive streams to, instead of the backup folder. */
+  target: targetName.optional(),
 });
 export const backupCreateContract = contract({ body: backupCreateBody });
 
@@ -187,6 +192,8 @@ export const backupRestoreBody = z.strictObject({
   into: text(200).optional(),
   as: text(200).optional(),
   passphrase: passphrase.optional(),
+  /** The remote target holding `archive` (then a key there). */
+  target: targetName.optional(),
 });
 export const backupRestoreContract = contract({ body: backupRestoreBody });
 
@@ -199,6 +206,8 @@ export const backupScheduleBody = z.strictObject({
   keep: integer(0, 10000).optional(),
   /** Verify each scheduled backup (a test restore into a scratch database). */
   verify: z.boolean().optional(),
+  /** The remote target scheduled backups go to; null for the backup folder. */
+  target: targetName.nullable().optional(),
 });
 export const backupScheduleContract = contract({ body: backupScheduleBody });
 
@@ -209,6 +218,21 @@ export const backupScheduleContract = contract({ body: backupScheduleBody });
 export const backupFileContract = contract({
   params: z.strictObject({ '*': text(4096) }),
 });
+
+/** `POST /backup-targets`: S3 (`s3://bucket/prefix`) or WebDAV (`https://host/folder`). */
+export const backupTargetBody = z.strictObject({
+  name: targetName,
+  url: text(2048),
+  endpoint: text(2048).optional(),
+  region: text(64).optional(),
+  pathStyle: z.boolean().optional(),
+  accessKey: secret(1024, 1).optional(),
+  secretKey: secret(1024, 1).optional(),
+  user: text(256).optional(),
+  password: secret(1024).optional(),
+});
+export const backupTargetContract = contract({ body: backupTargetBody });
+export const backupTargetNameContract = contract({ params: nameParams });
 
 // Alarms and monitoring.
 

@@ -14,6 +14,7 @@ import { alarmRoutes } from './routes/alarms.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
+import { backupTargetRoutes } from './routes/backup-targets.js';
 import { certRoutes } from './routes/cert.js';
 import { instanceRoutes } from './routes/instances.js';
 import { monitorRoutes } from './routes/monitor.js';
@@ -123,6 +124,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       settingsRoutes(api, context);
       configRoutes(api, context);
       backupRoutes(api, context);
+      backupTargetRoutes(api, context);
       alarmRoutes(api, context);
       monitorRoutes(api, context);
       storeRoutes(api, context);

@@ -50,7 +50,17 @@ export type ApiInstances = Pick<
 /** Backup archives and their schedule. */
 export type ApiBackups = Pick<
   BackupService,
-  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule' | 'open' | 'receive'
+  | 'list'
+  | 'create'
+  | 'restore'
+  | 'schedule'
+  | 'setSchedule'
+  | 'listTargets'
+  | 'addTarget'
+  | 'removeTarget'
+  | 'testTarget'
+  | 'open'
+  | 'receive'
 >;
 
 /** The app stores' sources. */

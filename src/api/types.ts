@@ -9,6 +9,7 @@ import type {
   backupCreateBody,
   backupRestoreBody,
   backupScheduleBody,
+  backupTargetBody,
   certificateBody,
   configExportBody,
   configImportBody,
@@ -51,7 +52,14 @@ import type {
 } from '../core/settings/index.js';
 import type { ResourceLimits, SandboxInfo } from '../core/supervisor/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
-import type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport } from '../core/backup/index.js';
+import type {
+  BackupEntry,
+  BackupSchedule,
+  BackupTarget,
+  DumpCheck,
+  TargetTest,
+  VerifyReport,
+} from '../core/backup/index.js';
 import type {
   StoreProblem,
   StoreResult,
@@ -59,7 +67,7 @@ import type {
   UpdateCheck,
 } from '../core/appstore/index.js';
 
-export type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport };
+export type { BackupEntry, BackupSchedule, BackupTarget, DumpCheck, TargetTest, VerifyReport };
 export type {
   AvailableUpdate,
   StoreAppView,
@@ -224,6 +232,14 @@ export type BackupRestoreBody = RequestOf<typeof backupRestoreBody>;
 
 /** `PUT /backups/schedule`: `cron: null` turns it off. */
 export type BackupScheduleBody = RequestOf<typeof backupScheduleBody>;
+
+/** `GET /backup-targets`: by name, never with their credentials. */
+export interface BackupTargetList {
+  targets: BackupTarget[];
+}
+
+/** `POST /backup-targets`: an S3 bucket or a WebDAV folder and its credentials. */
+export type BackupTargetBody = RequestOf<typeof backupTargetBody>;
 
 /** `PUT /admin/password`: the generated password when none was given. */
 export interface PasswordAnswer {

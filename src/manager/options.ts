@@ -122,7 +122,7 @@ export function instanceServiceOptions(
 }
 
 export function backupServiceOptions(
-  { config, layout, logger }: Basis,
+  { config, layout, logger, secretKey }: Basis,
   parts: Pick<BackupServiceOptions, 'store' | 'instances' | 'apps' | 'events' | 'alarms'>,
   settings: Pick<SettingsService, 'get'>,
 ): BackupServiceOptions {
@@ -130,6 +130,7 @@ export function backupServiceOptions(
     ...parts,
     logger,
     folder: config.backup.folder || layout.backups,
+    secrets: new SecretBox(secretKey),
     parallel: config.backup.parallel,
     maxUploadBytes: config.backup.maxUploadBytes,
     updates: { template: config.backup.updateTemplate, keep: config.backup.updateKeep },

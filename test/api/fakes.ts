@@ -125,6 +125,12 @@ export function fakeContext(calls: string[] = []): ApiContext {
         await source.toArray();
         return answer({ fake: 'uploaded', file });
       }),
+      listTargets: called('backups.listTargets', () =>
+        Promise.resolve([answer({ fake: 'target' })]),
+      ),
+      addTarget: called('backups.addTarget', () => Promise.resolve(answer({ fake: 'target' }))),
+      removeTarget: called('backups.removeTarget', () => Promise.resolve()),
+      testTarget: called('backups.testTarget', () => Promise.resolve(answer({ fake: 'probe' }))),
     },
     appStore: {
       sources: {

@@ -57,7 +57,7 @@ interface Snapshot {
     excludeFromBackup: boolean;
     traceFlags: string[];
   }[];
-  schedule: Omit<BackupSchedule, 'nextRun'>;
+  schedule: Omit<BackupSchedule, 'nextRun' | 'target'>;
   certificate: string;
 }
 

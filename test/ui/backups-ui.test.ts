@@ -4,13 +4,14 @@
  * Skipped, saying why, only when no browser can be had.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, logIn } from '../helpers/browser.js';
-import { installEcho, waitForApp, withDaemon } from '../helpers/daemon.js';
+import { installEcho, makeTemp, removeTemp, waitForApp, withDaemon } from '../helpers/daemon.js';
+import { startRemoteServer } from '../helpers/remote-servers.js';
 
 describeInBrowser('the Backups page in a browser', (openPage) => {
   const running = withDaemon();
@@ -177,6 +178,51 @@ describeInBrowser('the Backups page in a browser', (openPage) => {
     assert.match((await next.getAttribute('datetime')) ?? '', /T04:30:00/);
     assert.match((await next.textContent()) ?? '', /4:30:00/);
     assert.equal(await page.locator('#schedule-cron-error').count(), 0);
+  });
+
+  test('a WebDAV target: added, tested, backed up to, listed and restored from', async (t) => {
+    const folder = await makeTemp('appvisor-ui-dav-');
+    await mkdir(join(folder, 'box'));
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    const dav = await startRemoteServer('webdav', folder, {
+      REMOTE_USER: 'nas',
+      REMOTE_PASSWORD: password,
+    });
+    t.after(async () => {
+      await dav.kill();
+      await removeTemp(folder);
+    });
+    await section('Backups').click();
+    await page.getByText('No remote target').waitFor();
+    await page.getByLabel('Kind').selectOption('webdav');
+    await page.locator('#target-name').fill('nas');
+    await page.getByLabel('Folder URL').fill(`http://127.0.0.1:${dav.port}/box`);
+    await page.getByLabel('User (optional)').fill('nas');
+    await page.locator('#target-password').fill(password);
+    await page.getByRole('button', { name: 'Add target' }).click();
+    const row = page.locator('tr[data-target="nas"]');
+    await row.waitFor();
+    assert.equal(await row.locator('td[data-label="Credentials"]').textContent(), 'set');
+    // The password is not kept in the page once stored.
+    assert.equal(await page.locator('#target-password').inputValue(), '');
+    await row.getByRole('button', { name: 'Test' }).click();
+    await row.getByText(/works/).waitFor();
+
+    await page.locator('#backup-instance').selectOption('acme');
+    await page.locator('#backup-target').selectOption('nas');
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    const notice = page.getByText(/^acme backed up to nas:echo\/acme-\d{8}-\d{6}\.tar/);
+    await notice.waitFor();
+    const file = /nas:(echo\/acme-\d{8}-\d{6}\.tar)/.exec((await notice.textContent()) ?? '')![1]!;
+    await page.locator('#backups-target').selectOption('nas');
+    await archiveRow(file).waitFor();
+    await page.getByRole('button', { name: `Restore ${file}` }).click();
+    await page.getByLabel('as a new instance').check();
+    await page.getByLabel('New instance id').fill('acme-remote');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.getByText(`${file} restored as acme-remote.`).waitFor();
+    assert.ok(!(await page.content()).includes(password), 'the password is never shown');
+    await page.locator('#backups-target').selectOption('');
   });
 
   test('at 360 px the page fits the width', async () => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { KeyedQueue } from '../../src/lib/keyed-queue.js';
+import { SecretBox } from '../../src/lib/secret-box.js';
 import { BackupService, type BackupServiceOptions } from '../../src/core/backup/index.js';
 import type { BackupInstances, CronScheduler, DumpTools } from '../../src/core/backup/model.js';
 import { AppvisorError } from '../../src/core/errors/index.js';
@@ -260,6 +262,7 @@ async function setup(options: Partial<BackupServiceOptions> = {}) {
       alarms,
       logger: silentLogger,
       folder,
+      secrets: new SecretBox(randomBytes(32)),
       parallel: 2,
       label: () => Promise.resolve('box'),
       clock,
@@ -393,6 +396,7 @@ describe('backup service (fakes behind its narrow interfaces)', () => {
       slots: 3,
       keep: 0,
       verify: false,
+      target: null,
       nextRun: null,
     });
     await rejects(service.setSchedule({ cron: 'every day' }), 'BAD_REQUEST', 'cron');
@@ -417,6 +421,7 @@ describe('backup service (fakes behind its narrow interfaces)', () => {
       slots: 3,
       keep: 2,
       verify: false,
+      target: null,
     });
 
     await service.setSchedule({ cron: '*/5 * * * *' });

@@ -190,6 +190,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
         slots: 3,
         keep: 0,
         verify: false,
+        target: null,
         nextRun: null,
       }),
       setSchedule: () => Promise.reject(new Error('not in these tests')),

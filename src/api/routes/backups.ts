@@ -19,9 +19,10 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
     '/backups',
     { schema: backupListContract.schema },
     async (request): Promise<BackupList> => ({
-      backups: await backups.list(
-        request.query.instance === undefined ? {} : { instance: request.query.instance },
-      ),
+      backups: await backups.list({
+        ...(request.query.instance === undefined ? {} : { instance: request.query.instance }),
+        ...(request.query.target === undefined ? {} : { target: request.query.target }),
+      }),
     }),
   );
 

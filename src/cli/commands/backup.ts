@@ -6,6 +6,7 @@ import { withContext, type Cli, type CommandContext } from '../context.js';
 import { onOff, printAnswer, printList, table } from '../output.js';
 import { passphraseFrom } from '../passphrase.js';
 import { registerBackupTransfer } from './backup-transfer.js';
+import { registerBackupTarget } from './backup-target.js';
 
 function kib(bytes: number): string {
   return bytes < 1024 * 1024
@@ -17,11 +18,12 @@ function kib(bytes: number): string {
 export async function backupCreate(
   context: CommandContext,
   instance: string,
-  options: { template?: string; passphraseFile?: string; verify?: boolean },
+  options: { template?: string; passphraseFile?: string; verify?: boolean; target?: string },
 ): Promise<void> {
   const passphrase = await passphraseFrom(options.passphraseFile);
   const entry = await context.client.call<BackupEntry>('POST', '/backups', {
     instance,
+    ...(options.target === undefined ? {} : { target: options.target }),
     ...(options.template === undefined ? {} : { template: options.template }),
     ...(passphrase === undefined ? {} : { passphrase }),
     ...(options.verify ? { verify: true } : {}),
@@ -31,16 +33,20 @@ export async function backupCreate(
     const check = verified
       ? `, verified: ${verified.tables} tables, ${verified.rows} rows restored in ${verified.seconds} s`
       : '';
-    return `${entry.file} (${kib(entry.size)}${check})`;
+    const where = entry.target === undefined ? '' : `${entry.target}:`;
+    return `${where}${entry.file} (${kib(entry.size)}${check})`;
   });
 }
 
 /** `appvisor backup list [--instance I]` */
 export async function backupList(
   context: CommandContext,
-  options: { instance?: string },
+  options: { instance?: string; target?: string },
 ): Promise<void> {
-  const query = options.instance ? `?instance=${encodeURIComponent(options.instance)}` : '';
+  const params = new URLSearchParams();
+  if (options.instance) params.set('instance', options.instance);
+  if (options.target) params.set('target', options.target);
+  const query = params.size > 0 ? `?${params.toString()}` : '';
   const { backups } = await context.client.call<{ backups: BackupEntry[] }>(
     'GET',
     `/backups${query}`,
@@ -58,20 +64,21 @@ export async function backupList(
 export async function backupRestore(
   context: CommandContext,
   archive: string,
-  options: { into?: string; as?: string; passphraseFile?: string },
+  options: { into?: string; as?: string; passphraseFile?: string; target?: string },
 ): Promise<void> {
   if ((options.into === undefined) === (options.as === undefined)) {
     throw new CliError('BAD_REQUEST', 'give one of --into <instance> or --as <new-id>');
   }
   const passphrase = await passphraseFrom(options.passphraseFile);
   // A file named on this machine is sent as an absolute path; other names are taken as relative
-  // to the manager's backup folder.
-  const path = existsSync(archive) ? resolve(archive) : archive;
+  // to the manager's backup folder; with --target, as the archive's key on that target.
+  const path = options.target === undefined && existsSync(archive) ? resolve(archive) : archive;
   const view = await context.client.call<InstanceView>('POST', '/backups/restore', {
     archive: path,
     ...(options.into === undefined ? {} : { into: options.into }),
     ...(options.as === undefined ? {} : { as: options.as }),
     ...(passphrase === undefined ? {} : { passphrase }),
+    ...(options.target === undefined ? {} : { target: options.target }),
   });
   printAnswer(context, view, () => `restored into ${view.id} (${view.path})`);
 }
@@ -84,6 +91,7 @@ export interface BackupScheduleOptions {
   keep?: string;
   verify?: string;
   off?: boolean;
+  target?: string;
 }
 
 /** `appvisor backup schedule [--cron EXPR] [--template T] [--slots N] [--keep N] [--verify on|off] [--off]` */
@@ -97,6 +105,8 @@ export async function backupSchedule(
   if (options.template !== undefined) change.template = options.template;
   const verify = onOff(options.verify, '--verify');
   if (verify !== undefined) change.verify = verify;
+  if (options.target !== undefined)
+    change.target = options.target === 'none' ? null : options.target;
   for (const key of ['slots', 'keep'] as const) {
     const text = options[key];
     if (text === undefined) continue;
@@ -117,6 +127,7 @@ export async function backupSchedule(
       ['slots', String(schedule.slots)],
       ['keep', schedule.keep === 0 ? 'all' : String(schedule.keep)],
       ['verify', schedule.verify ? 'on' : 'off'],
+      ['target', schedule.target ?? 'the backup folder'],
       ['next run', schedule.nextRun ?? '-'],
     ]),
   );
@@ -132,11 +143,13 @@ export function registerBackup(cli: Cli): void {
     .option('--template <template>', "archive name, e.g. #A/#I-#bn.tar (default: the schedule's)")
     .option('--passphrase-file <file>', 'encrypt with the passphrase on its first line')
     .option('--verify', 'then restore it into a scratch database and compare row counts')
+    .option('--target <name>', 'stream the archive to this remote target (backup target list)')
     .action(withContext(cli, backupCreate));
   backup
     .command('list')
     .description('archives in the backup folder, newest first')
     .option('--instance <instance>', 'only those of this instance')
+    .option('--target <name>', 'the archives on this remote target instead')
     .action(withContext(cli, backupList));
   backup
     .command('restore')
@@ -145,6 +158,7 @@ export function registerBackup(cli: Cli): void {
     .option('--into <instance>', 'replace this instance (same app)')
     .option('--as <new-id>', 'create a new instance from the archive')
     .option('--passphrase-file <file>', 'the passphrase of an encrypted archive')
+    .option('--target <name>', 'the archive is this key on a remote target (downloaded first)')
     .action(withContext(cli, backupRestore));
   backup
     .command('schedule')
@@ -155,6 +169,8 @@ export function registerBackup(cli: Cli): void {
     .option('--keep <n>', 'without #bn: archives kept per instance (0: all)')
     .option('--verify <on|off>', 'restore each backup into a scratch database and check it')
     .option('--off', 'no scheduled backups')
+    .option('--target <name>', 'send scheduled backups to a remote target ("none": the folder)')
     .action(withContext(cli, backupSchedule));
   registerBackupTransfer(cli, backup);
+  registerBackupTarget(cli, backup);
 }

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar, Parser, type ReadEntry } from 'tar';
 import {
@@ -104,34 +104,54 @@ function parseManifest(path: string, text: string): BackupManifest {
 /** Reads only the manifest (the archive's first member) without unpacking the rest. */
 export async function readManifest(path: string, passphrase?: string): Promise<BackupManifest> {
   try {
-    const source = await archiveStream(path, passphrase);
-    const text = await new Promise<string>((resolve, reject) => {
-      const parser = new Parser({ strict: true });
-      let found = false;
-      parser.on('entry', (entry: ReadEntry) => {
-        if (found || entry.path !== 'manifest.json') {
-          entry.resume();
-          return;
-        }
-        found = true;
-        const parts: Buffer[] = [];
-        entry.on('data', (chunk: Buffer) => parts.push(chunk));
-        entry.on('end', () => {
-          resolve(Buffer.concat(parts).toString('utf8'));
-          source.destroy();
-        });
-      });
-      parser.on('error', reject);
-      parser.on('end', () => {
-        if (!found) reject(invalid(path, 'it has no manifest.json'));
-      });
-      source.on('error', reject);
-      source.pipe(parser as unknown as Writable);
-    });
-    return parseManifest(path, text);
+    return await manifestOf(await archiveStream(path, passphrase), path);
   } catch (error) {
     throw mapError(path, error);
   }
+}
+
+/**
+ * The manifest of an archive from its first bytes only (a remote archive's head, which holds
+ * the manifest when it is not encrypted): `PASSPHRASE_WRONG` for an encrypted one,
+ * `BACKUP_INVALID` when it is not an archive. `name` is what errors call it.
+ */
+export async function manifestFromHead(head: Buffer, name: string): Promise<BackupManifest> {
+  if (isEncrypted(head.subarray(0, 16))) {
+    throw new AppvisorError('PASSPHRASE_WRONG', `${name} is encrypted: give its passphrase`);
+  }
+  try {
+    return await manifestOf(Readable.from([head]), name);
+  } catch (error) {
+    throw mapError(name, error);
+  }
+}
+
+/** Parses the tar stream `source` up to its manifest, then stops reading it. */
+async function manifestOf(source: Readable, path: string): Promise<BackupManifest> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const parser = new Parser({ strict: true });
+    let found = false;
+    parser.on('entry', (entry: ReadEntry) => {
+      if (found || entry.path !== 'manifest.json') {
+        entry.resume();
+        return;
+      }
+      found = true;
+      const parts: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => parts.push(chunk));
+      entry.on('end', () => {
+        resolve(Buffer.concat(parts).toString('utf8'));
+        source.destroy();
+      });
+    });
+    parser.on('error', reject);
+    parser.on('end', () => {
+      if (!found) reject(invalid(path, 'it has no manifest.json'));
+    });
+    source.on('error', reject);
+    source.pipe(parser as unknown as Writable);
+  });
+  return parseManifest(path, text);
 }
 
 /** An unpacked, verified archive. */

@@ -6,7 +6,18 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -104,6 +115,12 @@ export interface ArchiveInput {
   /** Replace a file at `path` (a rolling slot, `#bn`). */
   replace?: boolean;
   passphrase?: string | undefined;
+  /**
+   * Where the archive goes instead of `path` (a remote target): given the archive's stream, it
+   * resolves once the archive is stored whole and rejects leaving nothing stored. `path` is
+   * then only the name answered.
+   */
+  upload?: (archive: Readable) => Promise<void>;
 }
 
 /** What {@link writeArchive} wrote. */
@@ -111,6 +128,20 @@ export interface WrittenArchive {
   manifest: BackupManifest;
   /** Where the archive is: `path`, or the numbered name it got when `path` was taken. */
   path: string;
+  /** Bytes of the archive. */
+  size: number;
+}
+
+/** Streams `archive` to `upload`, counting it; the upload's error is the one thrown. */
+async function uploaded(
+  archive: Readable,
+  upload: (archive: Readable) => Promise<void>,
+): Promise<number> {
+  const counted = new Digest(false);
+  const [sent, stored] = await Promise.allSettled([pipeline(archive, counted), upload(counted)]);
+  if (stored.status === 'rejected') throw stored.reason;
+  if (sent.status === 'rejected') throw sent.reason;
+  return counted.size;
 }
 
 /** Numbered names tried after a taken one, at most (`-2` to `-1000`). */
@@ -225,15 +256,18 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     const tarStream = createTar({ cwd: work, portable: true }, [
       ...memberNames,
     ]) as unknown as Readable;
+    const archive = input.passphrase
+      ? tarStream.pipe(createEncryptStream(input.passphrase))
+      : tarStream;
+    if (input.upload) {
+      return { manifest, path: input.path, size: await uploaded(archive, input.upload) };
+    }
     const partial = join(work, 'archive.partial');
-    await writeSynced(
-      input.passphrase ? tarStream.pipe(createEncryptStream(input.passphrase)) : tarStream,
-      partial,
-    );
+    await writeSynced(archive, partial);
     await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
     const path = await publish(partial, input.path, input.replace ?? false);
     await syncFolder(dirname(path));
-    return { manifest, path };
+    return { manifest, path, size: (await stat(path)).size };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -22,6 +22,8 @@ import { Limiter, type BackupContext } from './context.js';
 import { backupApp, createBackup, type CreateOptions } from './create.js';
 import { dumpDatabase } from './dump.js';
 import { listBackups } from './listing.js';
+import { listRemote } from './remote-jobs.js';
+import { BackupTargets, type BackupTarget, type TargetInput, type TargetTest } from './targets.js';
 import {
   defaultUpdateBackups,
   workFolder,
@@ -65,6 +67,7 @@ export class BackupService implements Component, UpdateGuard {
       tools: options.tools ?? realTools,
       limiter: new Limiter(Math.max(1, options.parallel)),
       updates: options.updates ?? defaultUpdateBackups,
+      targets: new BackupTargets(options.store, options.secrets),
       schedule: () => this.#schedules.stored,
     };
     this.#ctx = ctx;
@@ -149,9 +152,55 @@ export class BackupService implements Component, UpdateGuard {
     return this.#schedules.run();
   }
 
-  /** Archives in the backup folder (newest first); files that are not backups are left out. */
-  async list(filter: { instance?: string } = {}): Promise<BackupEntry[]> {
-    return listBackups(this.#ctx, filter);
+  /**
+   * Archives in the backup folder, or on remote target `target` (newest first); files that are
+   * not backups are left out.
+   */
+  async list(filter: { instance?: string; target?: string } = {}): Promise<BackupEntry[]> {
+    const { target, ...rest } = filter;
+    return target === undefined
+      ? listBackups(this.#ctx, rest)
+      : listRemote(this.#ctx, target, rest);
+  }
+
+  /** The remote targets (their credentials never leave the store). */
+  async listTargets(): Promise<BackupTarget[]> {
+    return this.#ctx.targets.list();
+  }
+
+  /** Writes, reads back and removes a probe object on target `name` (see {@link BackupTargets.test}). */
+  async testTarget(name: string): Promise<TargetTest> {
+    return this.#ctx.targets.test(name);
+  }
+
+  /** Removes a target, unless the schedule sends backups to it (`TARGET_INVALID`). */
+  async removeTarget(name: string): Promise<void> {
+    if (this.#schedules.stored.target === name) {
+      throw new AppvisorError(
+        'TARGET_INVALID',
+        `the backup schedule sends backups to ${name}: change its target first`,
+        { field: 'name' },
+      );
+    }
+    await this.#ctx.targets.remove(name);
+    this.#ctx.options.events.record({
+      kind: 'backup.target-removed',
+      severity: 'info',
+      subject: name,
+      text: `backup target ${name} removed (its archives stay where they are)`,
+    });
+  }
+
+  /** Adds a remote target (see {@link BackupTargets.add}). */
+  async addTarget(input: TargetInput): Promise<BackupTarget> {
+    const target = await this.#ctx.targets.add(input);
+    this.#ctx.options.events.record({
+      kind: 'backup.target-added',
+      severity: 'info',
+      subject: target.name,
+      text: `backup target ${target.name} added: ${target.url}`,
+    });
+    return target;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Clock } from '../supervisor/index.js';
+import type { BackupTargets } from './targets.js';
 import type { BackupServiceOptions, DumpTools, Retention, StoredSchedule } from './model.js';
 
 /** Runs at most `limit` tasks at once, the others in order. */
@@ -37,6 +38,8 @@ export interface BackupContext {
   readonly limiter: Limiter;
   /** Names and retention of pre-update backups. */
   readonly updates: Retention;
+  /** The remote targets. */
+  readonly targets: BackupTargets;
   /** The schedule as stored: a backup's template and slots unless it names others. */
   schedule(): StoredSchedule;
 }

@@ -3,16 +3,19 @@
  * dumps at once), optionally proven by a test restore, and the backups of an app's instances
  * before an update.
  */
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { AppvisorError } from '../errors/index.js';
 import { diskFullCause } from '../disk/index.js';
 import type { BackupSource } from '../instances/index.js';
-import { writeArchive } from './archive.js';
+import { writeArchive, type ArchiveInput } from './archive.js';
 import type { BackupContext } from './context.js';
 import { checking, concerning } from './field-errors.js';
 import { readEntry } from './listing.js';
 import type { BackupEntry } from './model.js';
-import { targetOf } from './naming.js';
+import { targetOf, templateValues } from './naming.js';
+import type { RemoteStore } from './remote.js';
+import { downloadArchive, remoteKeyOf } from './remote-jobs.js';
 import { prune } from './retention.js';
 import { checkTemplate, usesSlots } from './template.js';
 import { verifyArchive } from './verify.js';
@@ -26,6 +29,8 @@ export interface CreateOptions {
   passphrase?: string;
   /** Prove that the archive restores (see {@link verifyBackup}). */
   verify?: boolean;
+  /** The remote target the archive goes to (streamed, never stored here); the folder's else. */
+  target?: string;
 }
 
 /**
@@ -60,6 +65,17 @@ async function backUp(
   options: CreateOptions & { template: string },
 ): Promise<BackupEntry> {
   const app = await ctx.options.apps.status(source.view.app);
+  const { target } = options;
+  if (target !== undefined) {
+    const remote = await ctx.targets.open(target);
+    try {
+      return await ctx.limiter.run(() =>
+        backUpRemote(ctx, id, source, app, remote, { ...options, target }),
+      );
+    } finally {
+      remote.close();
+    }
+  }
   return ctx.limiter.run(async () => {
     const { template } = options;
     const target = await targetOf(
@@ -73,21 +89,7 @@ async function backUp(
     try {
       await ctx.options.instances.repairAccess(id);
       const written = await writeArchive({
-        dump: ctx.tools.dump(source.connection),
-        dataDir: source.dataDir,
-        manifest: {
-          app: { id: app.id, version: app.version ?? '' },
-          instance: {
-            id: source.view.id,
-            domain: source.view.domain,
-            path: source.view.path,
-            enabled: source.view.enabled,
-            excludeFromBackup: source.view.excludeFromBackup,
-            traceFlags: source.view.traceFlags,
-          },
-          createdAt: new Date(started).toISOString(),
-        },
-        workDir: ctx.workDir,
+        ...archiveSource(ctx, source, app, started),
         path: target.path,
         // Only a rolling slot is replaced; any other name taken gets a number (-2, -3, ...).
         replace: usesSlots(template),
@@ -110,6 +112,95 @@ async function backUp(
   });
 }
 
+/** What an archive of `source` is made of: its dump, folder and manifest. */
+function archiveSource(
+  ctx: BackupContext,
+  source: BackupSource,
+  app: { id: string; version?: string | null },
+  started: number,
+): Pick<ArchiveInput, 'dump' | 'dataDir' | 'manifest' | 'workDir'> {
+  return {
+    dump: ctx.tools.dump(source.connection),
+    dataDir: source.dataDir,
+    manifest: {
+      app: { id: app.id, version: app.version ?? '' },
+      instance: {
+        id: source.view.id,
+        domain: source.view.domain,
+        path: source.view.path,
+        enabled: source.view.enabled,
+        excludeFromBackup: source.view.excludeFromBackup,
+        traceFlags: source.view.traceFlags,
+      },
+      createdAt: new Date(started).toISOString(),
+    },
+    workDir: ctx.workDir,
+  };
+}
+
+/**
+ * A backup to a remote target: named by the template against what the target holds, the
+ * archive streamed to it as it is made (nothing of it kept here), then, with `verify`, brought
+ * back down and test-restored.
+ */
+async function backUpRemote(
+  ctx: BackupContext,
+  id: string,
+  source: BackupSource,
+  app: { id: string; version?: string | null },
+  remote: RemoteStore,
+  options: CreateOptions & { template: string; target: string },
+): Promise<BackupEntry> {
+  const { template, target } = options;
+  const started = ctx.clock.now();
+  let file = `${target}:${template}`;
+  try {
+    const values = await templateValues(ctx, source.view);
+    const key = remoteKeyOf(
+      template,
+      values,
+      options.slots ?? ctx.schedule().slots,
+      await remote.list(),
+    );
+    file = `${target}:${key}`;
+    await ctx.options.instances.repairAccess(id);
+    const written = await writeArchive({
+      ...archiveSource(ctx, source, app, started),
+      path: key,
+      passphrase: options.passphrase,
+      upload: (archive) => remote.put(key, archive),
+    });
+    const { manifest } = written;
+    ctx.options.alarms.clear('backup-failed', `backup of ${id} succeeded`, id);
+    ctx.options.events.record({
+      kind: 'backup.created',
+      severity: 'info',
+      subject: id,
+      text: `${id} backed up to ${file} (${written.size} bytes)`,
+    });
+    const entry: BackupEntry = {
+      file: key,
+      target,
+      size: written.size,
+      modifiedAt: new Date(ctx.clock.now()).toISOString(),
+      encrypted: options.passphrase !== undefined,
+      app: manifest.app.id,
+      appVersion: manifest.app.version,
+      instance: manifest.instance.id,
+      createdAt: manifest.createdAt,
+    };
+    if (!options.verify) return entry;
+    const path = await downloadArchive(ctx, target, key);
+    try {
+      return await verifyBackup(ctx, id, entry, options.passphrase, path);
+    } finally {
+      await rm(path, { force: true });
+    }
+  } catch (error) {
+    throw await failed(ctx, id, file, error);
+  }
+}
+
 /**
  * What a backup that failed throws, after raising its alarm: `DISK_FULL` when a disk is full
  * (the admin must free space, not look at the dump), else `BACKUP_FAILED`. A failed test
@@ -122,6 +213,7 @@ async function failed(
   error: unknown,
 ): Promise<unknown> {
   if (error instanceof AppvisorError && error.code === 'BACKUP_UNVERIFIED') return error;
+  const remote = error instanceof AppvisorError && error.code.startsWith('TARGET_');
   const reason = (error as Error).message;
   ctx.options.alarms.raise(
     'backup-failed',
@@ -129,6 +221,8 @@ async function failed(
     `backup of ${id} to ${file} failed: ${reason}`,
     id,
   );
+  // A target's error keeps its code: the admin must look at the target, not at the dump.
+  if (remote) return error;
   const full = (await diskFullCause(error, id, ctx.folder)) !== error;
   return new AppvisorError(
     full ? 'DISK_FULL' : 'BACKUP_FAILED',
@@ -151,10 +245,11 @@ async function verifyBackup(
   id: string,
   entry: BackupEntry,
   passphrase?: string,
+  path = join(ctx.folder, entry.file),
 ): Promise<BackupEntry> {
   try {
     const report = await verifyArchive({
-      path: join(ctx.folder, entry.file),
+      path,
       passphrase,
       workDir: ctx.workDir,
       scratch: (use) => ctx.options.instances.withScratchDatabase(id, use),

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
+import type { SecretBox } from '../../lib/secret-box.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { AppService } from '../apps/index.js';
 import type { EventLog } from '../events/index.js';
@@ -17,8 +18,10 @@ import type { VerifyReport } from './verify.js';
 
 /** A backup archive as list and create show it. */
 export interface BackupEntry {
-  /** Path relative to the backup folder. */
+  /** Path relative to the backup folder, or the key on the remote `target`. */
   file: string;
+  /** The remote target holding the archive; absent for the backup folder. */
+  target?: string;
   size: number;
   /** When the file was written. */
   modifiedAt: string;
@@ -42,6 +45,8 @@ export interface BackupSchedule {
   keep: number;
   /** Each scheduled backup is restored into a scratch database and checked (see `verify`). */
   verify: boolean;
+  /** The remote target scheduled backups go to; null for the backup folder. */
+  target: string | null;
   /** The next run, when on. */
   nextRun: string | null;
 }
@@ -117,6 +122,8 @@ export interface BackupServiceOptions {
   logger: Logger;
   /** Where archives go (relative templates resolve here). */
   folder: string;
+  /** Seals the credentials of remote targets in the store. */
+  secrets: SecretBox;
   /** Dumps that may run at once. */
   parallel: number;
   /** Largest archive an upload may be; 0 or absent: only the disk's free space bounds it. */

@@ -5,7 +5,7 @@ import { resolve, sep } from 'node:path';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceView } from '../instances/index.js';
 import type { BackupContext } from './context.js';
-import { expandTemplate, usesSlots } from './template.js';
+import { expandTemplate, usesSlots, type TemplateValues } from './template.js';
 
 /** A MAC address of this machine (`#m`): the first non-internal one, lowercase hex. */
 function macAddress(): string {
@@ -24,6 +24,22 @@ export function defaultLabel(): string {
   return hostname();
 }
 
+/** The values of a backup's name template for `view`, now (slot 0). */
+export async function templateValues(
+  ctx: BackupContext,
+  view: InstanceView,
+): Promise<TemplateValues> {
+  return {
+    label: await ctx.options.label(),
+    app: view.app,
+    instance: view.id,
+    domain: view.domain,
+    mac: macAddress(),
+    time: new Date(ctx.clock.now()),
+    slot: 0,
+  };
+}
+
 /**
  * The file a backup of `view` goes to (relative to the backup folder), and its path; with
  * rolling slots (`#bn`), the first missing slot or else the oldest. TEMPLATE_INVALID when the
@@ -35,15 +51,7 @@ export async function targetOf(
   template: string,
   slots: number,
 ): Promise<{ file: string; path: string }> {
-  const values = {
-    label: await ctx.options.label(),
-    app: view.app,
-    instance: view.id,
-    domain: view.domain,
-    mac: macAddress(),
-    time: new Date(ctx.clock.now()),
-    slot: 0,
-  };
+  const values = await templateValues(ctx, view);
   const pathOf = (file: string) => {
     const path = resolve(ctx.folder, file);
     if (!path.startsWith(`${resolve(ctx.folder)}${sep}`)) {

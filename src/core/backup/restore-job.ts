@@ -12,6 +12,7 @@ import type { InstanceView, RestoreTarget } from '../instances/index.js';
 import { readManifest, unpackArchive } from './archive-read.js';
 import type { BackupContext } from './context.js';
 import { checking, concerning } from './field-errors.js';
+import { downloadArchive } from './remote-jobs.js';
 
 /** Where a restore goes (exactly one of `into` and `as`) and the archive's passphrase. */
 export interface RestoreOptions {
@@ -20,6 +21,8 @@ export interface RestoreOptions {
   /** The id of a new instance made from the archive. */
   as?: string;
   passphrase?: string;
+  /** The remote target holding `archive` (a key there); brought down to a work file first. */
+  target?: string;
 }
 
 /**
@@ -31,6 +34,7 @@ export async function restoreArchive(
   ctx: BackupContext,
   archive: string,
   options: RestoreOptions,
+  shown = archive,
 ): Promise<InstanceView> {
   if ((options.into === undefined) === (options.as === undefined)) {
     throw new AppvisorError('BAD_REQUEST', 'restore needs exactly one of into or as');
@@ -40,6 +44,19 @@ export async function restoreArchive(
     throw new AppvisorError('BAD_REQUEST', 'an archive name must not contain control characters', {
       field: 'archive',
     });
+  }
+  if (options.target !== undefined) {
+    const { target, ...local } = options;
+    // Checked before the download, which may be long.
+    if ((local.into === undefined) === (local.as === undefined)) {
+      throw new AppvisorError('BAD_REQUEST', 'restore needs exactly one of into or as');
+    }
+    const path = await downloadArchive(ctx, target, archive);
+    try {
+      return await restoreArchive(ctx, path, local, `${target}:${archive}`);
+    } finally {
+      await rm(path, { force: true });
+    }
   }
   const { instances } = ctx.options;
   const path = isAbsolute(archive) ? archive : resolve(ctx.folder, archive);
@@ -54,7 +71,7 @@ export async function restoreArchive(
     if (live.app !== manifest.app.id) {
       throw new AppvisorError(
         'BACKUP_APP_MISMATCH',
-        `${archive} is a backup of app ${manifest.app.id}; ${options.into} is an instance of ${live.app}`,
+        `${shown} is a backup of app ${manifest.app.id}; ${options.into} is an instance of ${live.app}`,
         { field: 'into' },
       );
     }
@@ -72,7 +89,7 @@ export async function restoreArchive(
     kind: 'backup.restored',
     severity: 'info',
     subject: target,
-    text: `${archive} restored ${options.into ? 'into' : 'as'} ${target}`,
+    text: `${shown} restored ${options.into ? 'into' : 'as'} ${target}`,
   });
   return instances.show(target);
 }

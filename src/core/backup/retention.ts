@@ -4,6 +4,7 @@ import { dirname, join, relative } from 'node:path';
 import type { BackupContext } from './context.js';
 import { readEntry } from './listing.js';
 import type { BackupEntry, Retention } from './model.js';
+import { pruneRemote } from './remote-jobs.js';
 import { usesSlots } from './template.js';
 
 /**
@@ -30,5 +31,24 @@ export async function prune(
   for (const old of siblings.slice(keep)) {
     await unlink(join(ctx.folder, old.file));
     ctx.options.logger.info({ file: old.file }, 'removed an old backup (retention)');
+  }
+}
+
+/** Count retention where `entry` was written: the backup folder or its remote target. */
+export async function pruneAfter(
+  ctx: BackupContext,
+  entry: BackupEntry,
+  retention: Retention,
+): Promise<void> {
+  if (entry.target === undefined) {
+    await prune(ctx, entry, retention);
+    return;
+  }
+  if (retention.keep <= 0 || usesSlots(retention.template)) return;
+  const remote = await ctx.targets.open(entry.target);
+  try {
+    await pruneRemote(ctx, remote, entry.target, entry, retention);
+  } finally {
+    remote.close();
   }
 }

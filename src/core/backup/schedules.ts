@@ -15,7 +15,7 @@ import {
   type ScheduledJob,
   type StoredSchedule,
 } from './model.js';
-import { prune } from './retention.js';
+import { pruneAfter } from './retention.js';
 import { checkTemplate, defaultTemplate } from './template.js';
 
 /** Croner, in UTC; `protect`: a run still going when the next is due is not started twice. */
@@ -68,6 +68,7 @@ export class Schedules {
     slots: 3,
     keep: 0,
     verify: false,
+    target: null,
   };
   #job: ScheduledJob | undefined;
 
@@ -104,6 +105,11 @@ export class Schedules {
   async set(change: ScheduleChange): Promise<BackupSchedule> {
     const next: StoredSchedule = { ...this.#stored, ...change };
     checkSchedule(next);
+    // A schedule whose target is gone would fail every run: refused now instead.
+    if (next.target !== null) {
+      const target = next.target;
+      await this.#ctx.targets.show(target);
+    }
     const { store } = this.#ctx.options;
     await putSetting((text, values) => store.query(text, values), scheduleKey, next);
     this.#stored = next;
@@ -120,8 +126,12 @@ export class Schedules {
       views.map(async (view) => {
         try {
           // An archive that fails its check is kept, but prunes no older one.
-          const entry = await createBackup(this.#ctx, view.id, { verify: this.#stored.verify });
-          await prune(this.#ctx, entry, this.#stored);
+          const { verify, target } = this.#stored;
+          const entry = await createBackup(this.#ctx, view.id, {
+            verify,
+            ...(target === null ? {} : { target }),
+          });
+          await pruneAfter(this.#ctx, entry, this.#stored);
           result.ok.push(view.id);
         } catch (error) {
           logger.warn({ instance: view.id, err: error }, 'scheduled backup failed');

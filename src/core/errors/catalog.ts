@@ -84,6 +84,12 @@ export const errorCatalog = {
   },
   PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
+  TARGET_NOT_FOUND: { status: 404, text: 'No backup target of that name.' },
+  TARGET_EXISTS: { status: 409, text: 'A backup target of that name exists already.' },
+  TARGET_INVALID: { status: 400, text: 'The backup target is not valid.' },
+  TARGET_DENIED: { status: 502, text: 'The backup target refused the credentials.' },
+  TARGET_UNREACHABLE: { status: 502, text: 'The backup target cannot be reached.' },
+  TARGET_FAILED: { status: 502, text: 'The backup target answered with an error.' },
   BACKUP_UNVERIFIED: {
     status: 500,
     text: 'The backup was written but a test restore of it failed.',

@@ -205,4 +205,20 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE instances RENAME CONSTRAINT instances_state_check TO instances_provisioning_check;
     `,
   },
+  {
+    version: 12,
+    name: 'remote backup targets, their credentials sealed',
+    // Platform-wide like settings: a target is a place, not a node's. The credentials are one
+    // sealed JSON value (SecretBox); nothing else in the row is secret.
+    sql: `
+      CREATE TABLE backup_targets (
+        name text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('s3', 'webdav')),
+        url text NOT NULL,
+        options jsonb NOT NULL DEFAULT '{}',
+        credentials_sealed text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -5,6 +5,7 @@ import {
   type BackupEntry,
   type BackupList,
   type BackupSchedule,
+  type BackupTargetList,
   type InstanceList,
   type InstanceView,
 } from '../api.js';
@@ -16,6 +17,7 @@ import { CreateForm } from './backups/create-form.js';
 import { RestoreForm } from './backups/restore-form.js';
 import { ScheduleForm } from './backups/schedule-form.js';
 import { UploadForm } from './backups/upload-form.js';
+import { TargetSelect, TargetsSection } from './backups/targets.js';
 
 /** What the last action did, with a link to the instance it made or changed. */
 type Result = { text: string; instance?: string };
@@ -25,11 +27,23 @@ function ArchivesHeading(props: {
   filter: string;
   views: InstanceView[];
   onFilter: (filter: string) => void;
+  targets: BackupTargetList['targets'];
+  target: string;
+  onTarget: (target: string) => void;
 }) {
   const { filter, views } = props;
   return (
     <div class="heading">
       <h2 id="archives-title">Archives</h2>
+      {props.targets.length > 0 && (
+        <TargetSelect
+          id="backups-target"
+          label="In"
+          targets={props.targets}
+          value={props.target}
+          onValue={props.onTarget}
+        />
+      )}
       <InlineField id="backups-filter" label="Instance">
         <select
           id="backups-filter"
@@ -76,6 +90,7 @@ function BackupForms(props: {
   instances: Polled<InstanceList>;
   schedule: Polled<BackupSchedule>;
   preselected: string | undefined;
+  targets: BackupTargetList['targets'];
   onMade: (entry: BackupEntry) => void;
   onSaved: (schedule: BackupSchedule) => void;
 }) {
@@ -95,6 +110,7 @@ function BackupForms(props: {
           instances={views}
           initial={props.preselected}
           defaultTemplate={schedule.data?.template}
+          targets={props.targets}
           onMade={props.onMade}
         />
       )}
@@ -115,11 +131,18 @@ function BackupForms(props: {
 export function BackupsPage() {
   const preselected = new URLSearchParams(window.location.search).get('instance') ?? undefined;
   const [filter, setFilter] = useState(preselected ?? '');
+  const [target, setTarget] = useState('');
+  const query = new URLSearchParams();
+  if (filter) query.set('instance', filter);
+  if (target) query.set('target', target);
   const polled = usePoll(
-    () => call<BackupList>('GET', `/backups${filter ? `?instance=${id(filter)}` : ''}`),
-    5000,
-    filter,
+    () => call<BackupList>('GET', `/backups${query.size > 0 ? `?${query.toString()}` : ''}`),
+    // A remote listing reads every archive's head: not as often as the folder's.
+    target ? 30000 : 5000,
+    `${filter}|${target}`,
   );
+  const targets = usePoll(() => call<BackupTargetList>('GET', '/backup-targets'), 30000);
+  const targetList = targets.data?.targets ?? [];
   const instances = usePoll(() => call<InstanceList>('GET', '/instances'), 5000);
   const schedule = usePoll(() => call<BackupSchedule>('GET', '/backups/schedule'), 15000);
   const [restoring, setRestoring] = useState<BackupEntry>();
@@ -149,9 +172,11 @@ export function BackupsPage() {
         instances={instances}
         schedule={schedule}
         preselected={preselected}
+        targets={targetList}
         onMade={(entry) => {
+          const where = entry.target ? `${entry.target}:` : '';
           result.show({
-            text: `${entry.instance ?? 'The instance'} backed up to ${entry.file} (${bytes(entry.size)}).`,
+            text: `${entry.instance ?? 'The instance'} backed up to ${where}${entry.file} (${bytes(entry.size)}).`,
           });
           void polled.reload();
         }}
@@ -162,7 +187,14 @@ export function BackupsPage() {
           });
         }}
       />
-      <ArchivesHeading filter={filter} views={views} onFilter={setFilter} />
+      <ArchivesHeading
+        filter={filter}
+        views={views}
+        onFilter={setFilter}
+        targets={targetList}
+        target={target}
+        onTarget={setTarget}
+      />
       <Archives list={polled.data?.backups} filter={filter} onRestore={setRestoring} />
       <UploadForm
         onUploaded={(entry) => {
@@ -174,7 +206,7 @@ export function BackupsPage() {
       />
       {restoring && (
         <RestoreForm
-          key={restoring.file}
+          key={`${restoring.target ?? ''}:${restoring.file}`}
           entry={restoring}
           instances={views}
           onCancel={() => {
@@ -190,6 +222,7 @@ export function BackupsPage() {
           }}
         />
       )}
+      <TargetsSection targets={targets} />
     </section>
   );
 }

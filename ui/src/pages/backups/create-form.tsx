@@ -1,7 +1,14 @@
 import { useState } from 'preact/hooks';
-import { call, type BackupCreateBody, type BackupEntry, type InstanceView } from '../../api.js';
+import {
+  call,
+  type BackupCreateBody,
+  type BackupEntry,
+  type BackupTarget,
+  type InstanceView,
+} from '../../api.js';
 import { Working } from '../../components.js';
 import { FormCard, SelectField, SubmitRow, TextField, useForm } from '../../forms.js';
+import { TargetSelect } from './targets.js';
 
 /** What a backup name template may hold, shown under each template field. */
 export const templateHint =
@@ -12,12 +19,14 @@ export function CreateForm(props: {
   instances: InstanceView[];
   initial: string | undefined;
   defaultTemplate: string | undefined;
+  targets: BackupTarget[];
   onMade: (entry: BackupEntry) => void;
 }) {
   const [instance, setInstance] = useState(props.initial ?? '');
   const [template, setTemplate] = useState('');
   const [passphrase, setPassphrase] = useState('');
-  const { action, errors } = useForm(['instance', 'template', 'slots', 'passphrase']);
+  const [target, setTarget] = useState('');
+  const { action, errors } = useForm(['instance', 'template', 'slots', 'passphrase', 'target']);
   // The first instance once the list has come, unless one was chosen.
   const chosen = instance || props.instances[0]?.id || '';
   return (
@@ -27,6 +36,7 @@ export function CreateForm(props: {
         const body: BackupCreateBody = { instance: chosen };
         if (template.trim()) body.template = template.trim();
         if (passphrase) body.passphrase = passphrase;
+        if (target) body.target = target;
         void action
           .run(() => call<BackupEntry>('POST', '/backups', body))
           .then((entry) => {
@@ -69,6 +79,16 @@ export function CreateForm(props: {
         disabled={action.busy}
         onValue={setPassphrase}
       />
+      {props.targets.length > 0 && (
+        <TargetSelect
+          id="backup-target"
+          label="To"
+          targets={props.targets}
+          value={target}
+          disabled={action.busy}
+          onValue={setTarget}
+        />
+      )}
       {action.busy && <Working id="backup-progress" text={`Backing up ${chosen}…`} />}
       <SubmitRow
         error={errors.form ?? errors.field.slots}

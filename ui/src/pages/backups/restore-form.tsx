@@ -183,6 +183,7 @@ export function RestoreForm(props: {
   const { action, errors } = useForm(['into', 'as', 'passphrase']);
   const restore = () => {
     const body: BackupRestoreBody = { archive: entry.file };
+    if (entry.target) body.target = entry.target;
     if (how === 'into') body.into = target;
     else body.as = asId.trim();
     if (passphrase) body.passphrase = passphrase;
