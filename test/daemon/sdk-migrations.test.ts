@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, describe, test } from 'node:test';
 import { makeAppFolder } from '../helpers/apps.js';
@@ -48,7 +50,7 @@ function notesMain(migrations: Step[]): string {
   return `const { createService } = await import(process.env.APPVISOR_SDK);
 createService({
   migrations: ${JSON.stringify(migrations)},
-  start: (instance) => ({
+  start: (instance) => (instance.log('start'), {
     async http(request, response) {
       if (request.method === 'POST') await instance.db.query("INSERT INTO notes (text) VALUES ('first')");
       const notes = await instance.db.query('SELECT * FROM notes ORDER BY id');
@@ -166,6 +168,22 @@ describe('SDK migrations', () => {
     const after = await notes(daemon);
     assert.deepEqual(after.versions, [1, 2]);
     assert.deepEqual(after.notes, [{ id: 1, text: 'first', priority: 0 }]);
+  });
+
+  test('restore --as starts the new instance once, on the restored data', async () => {
+    const { daemon } = running;
+    const made = JSON.parse(await cliOk(daemon, 'backup', 'create', 'n1', '--json')) as {
+      file: string;
+    };
+    await cliOk(daemon, 'backup', 'restore', made.file, '--as', 'n2');
+    const view = await waitForInstance(daemon, 'n2');
+    const answer = await http('GET', { url: daemon.httpUrl }, `${view.path}/notes`);
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual((answer.body as { versions: number[] }).versions, [1, 2]);
+    const log = await readFile(join(daemon.data, 'logs', 'notes.log'), 'utf8');
+    assert.equal(log.match(/\[n2\] start$/gm)?.length, 1, log);
+    // Its data came with its schema version: nothing to migrate.
+    assert.doesNotMatch(log, /\[n2\] database schema/);
   });
 
   test('an older app on newer data refuses to start the instance', async () => {
