@@ -50,7 +50,7 @@ export type ApiInstances = Pick<
 /** Backup archives and their schedule. */
 export type ApiBackups = Pick<
   BackupService,
-  'list' | 'create' | 'restore' | 'schedule' | 'setSchedule'
+  'list' | 'create' | 'restore' | 'running' | 'schedule' | 'setSchedule'
 >;
 
 /** The app stores' sources. */

@@ -51,7 +51,13 @@ import type {
 } from '../core/settings/index.js';
 import type { ResourceLimits, SandboxInfo } from '../core/supervisor/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
-import type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport } from '../core/backup/index.js';
+import type {
+  BackupEntry,
+  BackupProgress,
+  BackupSchedule,
+  DumpCheck,
+  VerifyReport,
+} from '../core/backup/index.js';
 import type {
   StoreProblem,
   StoreResult,
@@ -59,7 +65,7 @@ import type {
   UpdateCheck,
 } from '../core/appstore/index.js';
 
-export type { BackupEntry, BackupSchedule, DumpCheck, VerifyReport };
+export type { BackupEntry, BackupProgress, BackupSchedule, DumpCheck, VerifyReport };
 export type {
   AvailableUpdate,
   StoreAppView,
@@ -214,6 +220,11 @@ export type TraceBody = RequestOf<typeof traceBody>;
 /** `GET /backups`: newest first. */
 export interface BackupList {
   backups: BackupEntry[];
+}
+
+/** `GET /backups/running`: the backups and restores under way, oldest first. */
+export interface BackupsRunning {
+  operations: BackupProgress[];
 }
 
 /** `POST /backups`: template and slots default to the schedule's. */

@@ -122,7 +122,7 @@ export function instanceServiceOptions(
 }
 
 export function backupServiceOptions(
-  { config, layout, logger }: Basis,
+  { config, layout, logger, pause }: Basis,
   parts: Pick<BackupServiceOptions, 'store' | 'instances' | 'apps' | 'events' | 'alarms'>,
   settings: Pick<SettingsService, 'get'>,
 ): BackupServiceOptions {
@@ -132,6 +132,7 @@ export function backupServiceOptions(
     folder: config.backup.folder || layout.backups,
     parallel: config.backup.parallel,
     updates: { template: config.backup.updateTemplate, keep: config.backup.updateKeep },
+    pause,
     // #L: the label an admin set, else the machine's name.
     label: async () => (await settings.get()).label || defaultLabel(),
   };

@@ -17,6 +17,7 @@ import { packFolder } from '../../lib/folder-tar.js';
 import { createEncryptStream } from '../../lib/stream-cipher.js';
 import { AppvisorError } from '../errors/index.js';
 import { RowCounter } from './dump-script.js';
+import { noProgress, type ProgressTracker } from './progress.js';
 
 /** Version of the archive layout; a restore refuses others. */
 export const archiveFormat = 1;
@@ -74,10 +75,10 @@ export class Digest extends Transform {
   }
 }
 
-/** Writes to `path` and fsyncs before the stream finishes. */
-async function writeSynced(source: Readable, path: string): Promise<void> {
+/** Writes to `path` (counted by `counter`) and fsyncs before the stream finishes. */
+async function writeSynced(source: Readable, path: string, counter: Digest): Promise<void> {
   const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  await pipeline(source, out);
+  await pipeline(source, counter, out);
   const handle = await open(path, 'r');
   try {
     await handle.sync();
@@ -104,6 +105,8 @@ export interface ArchiveInput {
   /** Replace a file at `path` (a rolling slot, `#bn`). */
   replace?: boolean;
   passphrase?: string | undefined;
+  /** Told each phase (`database`, `files`, `archive`) and its bytes. */
+  progress?: ProgressTracker;
 }
 
 /** What {@link writeArchive} wrote. */
@@ -181,6 +184,8 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     const plain = new Digest(false);
     const rows = new RowCounter();
     const packed = new Digest();
+    const progress = input.progress ?? noProgress;
+    await progress.phase('database', () => plain.size);
     // Level 1: several times faster than the default 6 on dump text, for archives a little
     // larger; a backup's time matters more than the last percent of its size.
     await pipeline(
@@ -193,6 +198,7 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     );
 
     const filesDigest = new Digest();
+    await progress.phase('files', () => filesDigest.size);
     // The folder is the app's user's, who may plant links or swap entries while it is read:
     // read without following any, as root or not (lib/folder-tar.ts). A missing folder is an
     // empty one.
@@ -223,9 +229,17 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
       ...memberNames,
     ]) as unknown as Readable;
     const partial = join(work, 'archive.partial');
+    const written = new Digest(false);
+    // The members and their tar headers: the archive's size, give or take its padding.
+    await progress.phase(
+      'archive',
+      () => written.size,
+      manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size,
+    );
     await writeSynced(
       input.passphrase ? tarStream.pipe(createEncryptStream(input.passphrase)) : tarStream,
       partial,
+      written,
     );
     await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
     const path = await publish(partial, input.path, input.replace ?? false);

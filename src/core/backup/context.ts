@@ -1,5 +1,6 @@
 import type { Clock } from '../supervisor/index.js';
 import type { BackupServiceOptions, DumpTools, Retention, StoredSchedule } from './model.js';
+import type { ProgressBoard } from './progress.js';
 
 /** Runs at most `limit` tasks at once, the others in order. */
 export class Limiter {
@@ -37,6 +38,8 @@ export interface BackupContext {
   readonly limiter: Limiter;
   /** Names and retention of pre-update backups. */
   readonly updates: Retention;
+  /** The backups and restores under way, with their phase and bytes. */
+  readonly progress: ProgressBoard;
   /** The schedule as stored: a backup's template and slots unless it names others. */
   schedule(): StoredSchedule;
 }

@@ -13,6 +13,7 @@ import { checking, concerning } from './field-errors.js';
 import { readEntry } from './listing.js';
 import type { BackupEntry } from './model.js';
 import { targetOf } from './naming.js';
+import type { ProgressTracker } from './progress.js';
 import { prune } from './retention.js';
 import { checkTemplate, usesSlots } from './template.js';
 import { verifyArchive } from './verify.js';
@@ -43,13 +44,17 @@ export async function createBackup(
     checkTemplate(template);
   });
   checking('instance', () => ctx.options.instances.backupSource(id));
+  const progress = ctx.progress.begin('backup', id);
   // In the instance's queue: a delete or a restore of it waits for the backup (or comes
   // first, and the backup finds no instance), never pulls the database away during the dump.
   return ctx.options.instances
-    .whileBackingUp(id, (source) => backUp(ctx, id, source, { ...options, template }))
+    .whileBackingUp(id, (source) => backUp(ctx, id, source, { ...options, template }, progress))
     .catch(async (error: unknown) => {
       const full = await diskFullCause(error, `backup of ${id}`, ctx.folder);
       throw concerning('instance', full, ['INSTANCE_NOT_FOUND']);
+    })
+    .finally(() => {
+      progress.end();
     });
 }
 
@@ -58,6 +63,7 @@ async function backUp(
   id: string,
   source: BackupSource,
   options: CreateOptions & { template: string },
+  progress: ProgressTracker,
 ): Promise<BackupEntry> {
   const app = await ctx.options.apps.status(source.view.app);
   return ctx.limiter.run(async () => {
@@ -92,6 +98,7 @@ async function backUp(
         // Only a rolling slot is replaced; any other name taken gets a number (-2, -3, ...).
         replace: usesSlots(template),
         passphrase: options.passphrase,
+        progress,
       });
       const { manifest } = written;
       file = relative(ctx.folder, written.path);
@@ -103,6 +110,7 @@ async function backUp(
         text: `${id} backed up to ${file} (${manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size} bytes)`,
       });
       const entry = await readEntry(ctx, file, options.passphrase);
+      if (options.verify) await progress.phase('verify');
       return options.verify ? await verifyBackup(ctx, id, entry, options.passphrase) : entry;
     } catch (error) {
       throw await failed(ctx, id, file, error);
