@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventsReport, InstanceView, VacuumResult } from '../../src/api/index.js';
-import { run } from '../../src/cli/index.js';
 import {
   activeAlarms,
   cli,
@@ -25,6 +24,7 @@ import {
 } from '../helpers/daemon.js';
 import { connectAs, credentials } from '../helpers/database.js';
 import { find, parseExposition } from '../helpers/prometheus.js';
+import { onTerminal, readable } from '../helpers/terminal.js';
 
 const mib = 1024 * 1024;
 const api = '/manager/api/v1';
@@ -106,20 +106,6 @@ async function sql(daemon: Daemon, id: string, text: string): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** Runs the CLI in this process with stderr taken for a terminal; what it wrote. */
-async function onTerminal(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, {
-    stdout: { write: (text: string | Uint8Array) => (stdout += String(text)) },
-    stderr: { write: (text: string) => (stderr += text), isTTY: true },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
 }
 
 describe('instance usage and database care', () => {
@@ -328,7 +314,7 @@ describe('instance usage and database care', () => {
     ]);
     assert.equal(code, 0, stderr);
     // "Erase the line" made readable.
-    const lines = stderr.replaceAll('\x1b[2K', '<erase>');
+    const lines = readable(stderr);
     assert.match(lines, /\r<erase>\[\d+s\] vacuum of small, table 1\/\d+ /);
     // The line is gone at the end, and stdout has the result alone.
     assert.ok(lines.endsWith('\r<erase>'), JSON.stringify(lines));
@@ -339,7 +325,7 @@ describe('instance usage and database care', () => {
     await ask(running.daemon, '/small/write?mb=4&name=progress');
     const made = await onTerminal(['--data', data(), 'backup', 'create', 'small']);
     assert.equal(made.code, 0, made.stderr);
-    const lines = made.stderr.replaceAll('\x1b[2K', '<erase>');
+    const lines = readable(made.stderr);
     assert.match(lines, /\r<erase>\[\d+s\] backup of small: database [\d.]+ (B|KiB|MiB)/);
     // Its folder holds a file of 4 MiB.
     assert.match(lines, /\r<erase>\[\d+s\] backup of small: files 4\.\d MiB/);
@@ -357,7 +343,7 @@ describe('instance usage and database care', () => {
       'small-copy',
     ]);
     assert.equal(restored.code, 0, restored.stderr);
-    const restoring = restored.stderr.replaceAll('\x1b[2K', '<erase>');
+    const restoring = readable(restored.stderr);
     // The compressed dump replayed, of its size in the archive.
     assert.match(
       restoring,

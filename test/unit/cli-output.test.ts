@@ -10,28 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupProgress, StoreOperation } from '../../src/api/index.js';
 import { describeBackup } from '../../src/cli/commands/backup-progress.js';
 import { describeStoreOperation } from '../../src/cli/commands/store-progress.js';
-import { run } from '../../src/cli/index.js';
 import { bytesText, RateMeter, withUploadProgress } from '../../src/cli/transfer-progress.js';
 import { makeTemp, removeTemp } from '../helpers/daemon.js';
-
-/** Runs the CLI in this process; what it wrote and its exit code. */
-async function runCli(
-  args: string[],
-  terminal = false,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(
-    args,
-    {
-      stdout: { write: (text: string | Uint8Array) => (stdout += String(text)) },
-      stderr: { write: (text: string) => (stderr += text), isTTY: terminal },
-      stdin: process.stdin,
-    },
-    {},
-  );
-  return { code, stdout, stderr };
-}
+import { readable, runInProcess } from '../helpers/terminal.js';
 
 describe('CLI failures with --json', () => {
   test('a manager that is not running: the error line on stderr, the error document on stdout', async () => {
@@ -43,7 +24,7 @@ describe('CLI failures with --json', () => {
         ['instance', 'show', 'alpha'],
         ['backup', 'create', 'alpha'],
       ]) {
-        const failed = await runCli(['--data', data, '--json', ...args]);
+        const failed = await runInProcess(['--data', data, '--json', ...args]);
         assert.equal(failed.code, 1, args.join(' '));
         assert.match(failed.stderr, /^error MANAGER_UNREACHABLE: no manager answers at .*\n$/);
         const document = JSON.parse(failed.stdout) as { error: { code: string; message: string } };
@@ -56,7 +37,7 @@ describe('CLI failures with --json', () => {
         );
       }
       // Without --json stdout stays empty; the exit code is the same.
-      const plain = await runCli(['--data', data, 'status']);
+      const plain = await runInProcess(['--data', data, 'status']);
       assert.equal(plain.code, 1);
       assert.equal(plain.stdout, '');
       assert.match(plain.stderr, /^error MANAGER_UNREACHABLE: /);
@@ -66,7 +47,7 @@ describe('CLI failures with --json', () => {
   });
 
   test('an error the CLI finds itself is a document too; a usage error (exit 2) is not', async () => {
-    const refused = await runCli(['--json', 'instance', 'delete', 'alpha']);
+    const refused = await runInProcess(['--json', 'instance', 'delete', 'alpha']);
     assert.equal(refused.code, 1);
     assert.deepEqual(JSON.parse(refused.stdout), {
       error: {
@@ -74,7 +55,7 @@ describe('CLI failures with --json', () => {
         message: 'deleting alpha drops its database and files: add --yes',
       },
     });
-    const usage = await runCli(['--json', 'instance', 'show']);
+    const usage = await runInProcess(['--json', 'instance', 'show']);
     assert.equal(usage.code, 2);
     assert.equal(usage.stdout, '');
   });
@@ -82,7 +63,7 @@ describe('CLI failures with --json', () => {
 
 describe('appvisor daemon --help', () => {
   test('lists the global --data beside its own options, and no client-only option', async () => {
-    const help = await runCli(['daemon', '--help']);
+    const help = await runInProcess(['daemon', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--admin-port <n> /);
     assert.match(
@@ -245,7 +226,7 @@ describe('progress lines of long operations', () => {
         assert.equal(stderr, '');
         continue;
       }
-      const lines = stderr.replaceAll('\x1b[2K', '<erase>');
+      const lines = readable(stderr);
       assert.match(
         lines,
         /\r<erase>\[\d+s\] install of notes\.tar\.gz: sending \d+\.\d KiB of 384\.0 KiB \(\d+%\)/,
