@@ -60,8 +60,9 @@ function targetOf(options: GlobalOptions, env: Record<string, string | undefined
 
 /**
  * The exit code of a failed run, its error printed: 2 for usage, 1 for the rest. An error with
- * a code is the line `error CODE: message` on stderr and, with `--json`, also the document
- * `{"error": {code, message}}` on stdout, so that a script reading stdout sees the failure.
+ * a code is the line `error CODE: message` on stderr and, with `json`, also the document
+ * `{"error": {code, message}}` on stdout, so that a script reading stdout sees the failure
+ * (`json` is false when the command printed its answer before it failed: one document only).
  */
 function failure(error: unknown, io: Io, json: boolean): number {
   if (error instanceof CommanderError) {
@@ -84,15 +85,25 @@ function failure(error: unknown, io: Io, json: boolean): number {
 /** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
 export async function run(
   argv: string[],
-  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+  given: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   let exitCode = 0;
   // Not commander's version option: it would take `store install --version V` for itself.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    io.stdout.write(`${version}\n`);
+    given.stdout.write(`${version}\n`);
     return 0;
   }
+  let answered = false;
+  const io: Io = {
+    ...given,
+    stdout: {
+      write: (text) => {
+        answered = true;
+        return given.stdout.write(text);
+      },
+    },
+  };
   const program = makeProgram(io);
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const cli: Cli = {
@@ -129,6 +140,6 @@ export async function run(
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return failure(error, io, Boolean(globals().json));
+    return failure(error, io, Boolean(globals().json) && !answered);
   }
 }
