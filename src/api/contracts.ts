@@ -17,7 +17,10 @@ export const idContract = contract({ params: idParams });
 // Status and events.
 
 export const eventsContract = contract({
-  querystring: z.strictObject({ limit: integer(1, 1000).default(100) }),
+  querystring: z.strictObject({
+    limit: integer(1, 1000).default(100),
+    follow: z.boolean().default(false),
+  }),
 });
 
 // Login and the admin password.
@@ -198,6 +201,14 @@ export const backupScheduleBody = z.strictObject({
   verify: z.boolean().optional(),
 });
 export const backupScheduleContract = contract({ body: backupScheduleBody });
+
+/**
+ * `GET` (download) and `PUT` (upload) `/backups/files/<name>`: the archive's name as list shows
+ * it, slashes and all (the core refuses names no archive has).
+ */
+export const backupFileContract = contract({
+  params: z.strictObject({ '*': text(4096) }),
+});
 
 // Alarms and monitoring.
 

@@ -68,6 +68,7 @@ export type {
   VacuumResult,
   PbxLink,
   EventsReport,
+  ManagerEvent,
   HealthReport,
   StatusReport,
   AppUsage,

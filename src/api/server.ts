@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySche
 import { AppvisorError } from '../core/errors/index.js';
 import { authenticate } from './auth.js';
 import { limitBodyTime } from './body-timeout.js';
+import { emptyBodyIsNoBody } from './empty-body.js';
 import { refuseCrossSite } from './cross-site.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, formatSchemaError } from './errors.js';
@@ -113,6 +114,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       });
       api.addHook('onRequest', authenticate(context));
       api.addHook('onRequest', refuseCrossSite);
+      emptyBodyIsNoBody(api);
       statusRoutes(api, context);
       authRoutes(api, context);
       appRoutes(api, context);

@@ -50,7 +50,7 @@ export type ApiInstances = Pick<
 /** Backup archives and their schedule. */
 export type ApiBackups = Pick<
   BackupService,
-  'list' | 'create' | 'restore' | 'running' | 'schedule' | 'setSchedule'
+  'list' | 'create' | 'restore' | 'running' | 'schedule' | 'setSchedule' | 'open' | 'receive'
 >;
 
 /** The app stores' sources. */
@@ -68,7 +68,7 @@ export interface ApiAppStore extends Pick<
 export type ApiCertificates = Pick<CertificateStore, 'status' | 'set' | 'reset'>;
 
 /** The manager's event log. */
-export type ApiEvents = Pick<EventLog, 'list'>;
+export type ApiEvents = Pick<EventLog, 'list' | 'subscribe'>;
 
 /** Active alarms and their history. */
 export type ApiAlarms = Pick<AlarmService, 'active' | 'history'>;

@@ -1,5 +1,7 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest, type RequestOptions as HttpsOptions } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 
 /** An error answered by the manager, or the failure to reach it. */
@@ -11,13 +13,35 @@ export class CliError extends Error {
   }
 }
 
-/** How the CLI reaches the manager: its local socket, or a URL with a token. */
-export type Target = { socket: string } | { url: string; token?: string };
+/**
+ * How the CLI reaches the manager: its local socket, or a URL with a token and, for https, a
+ * PEM file of certificates trusted besides the system's (`ca`: a self-signed manager's own).
+ */
+export type Target = { socket: string } | { url: string; token?: string; ca?: string };
 
 const apiPrefix = '/manager/api/v1';
 
-/** A request body: JSON, or a stream of bytes with its content type. */
-type Body = { json: unknown } | { stream: Readable; type: string };
+/** A request body: JSON, or a stream of bytes with its content type (and length, when known). */
+type Body = { json: unknown } | { stream: Readable; type: string; length?: number };
+
+/**
+ * Certificate verification failures of OpenSSL and Node: the manager's certificate is not
+ * trusted (self-signed, unknown issuer, expired, or for another name).
+ */
+const untrustedCodes =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
+
+/** The system's roots and the certificates of `file`; refused when it holds none. */
+async function trustedWith(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new CliError('TLS_UNTRUSTED', `cannot read the --ca file ${file}: ${code}`);
+  });
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0)
+    throw new CliError('TLS_UNTRUSTED', `the --ca file ${file} holds no PEM certificate`);
+  return [...rootCertificates, ...pems];
+}
 
 async function readText(response: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -31,6 +55,7 @@ async function readText(response: IncomingMessage): Promise<string> {
  */
 export class ApiClient {
   readonly #target: Target;
+  #trusted: Promise<string[]> | undefined;
 
   constructor(target: Target) {
     this.#target = target;
@@ -41,9 +66,17 @@ export class ApiClient {
     return 'socket' in this.#target;
   }
 
-  /** Sends a request and returns the response once its head arrived; errors become CliError. */
-  async request(method: string, path: string, body?: Body): Promise<IncomingMessage> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  /**
+   * Sends a request and returns the response once its head arrived; errors become CliError.
+   * `extra` headers go along (a download's Range).
+   */
+  async request(
+    method: string,
+    path: string,
+    body?: Body,
+    extra: Record<string, string> = {},
+  ): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extra };
     let payload: Buffer | undefined;
     if (body && 'json' in body) {
       payload = Buffer.from(JSON.stringify(body.json));
@@ -51,8 +84,9 @@ export class ApiClient {
       headers['content-length'] = String(payload.length);
     } else if (body) {
       headers['content-type'] = body.type;
+      if (body.length !== undefined) headers['content-length'] = String(body.length);
     }
-    let options: RequestOptions;
+    let options: HttpsOptions;
     let send = httpRequest;
     let where: string;
     if ('socket' in this.#target) {
@@ -68,7 +102,11 @@ export class ApiClient {
         port: url.port,
         path: `${url.pathname}${url.search}`,
       };
-      if (url.protocol === 'https:') send = httpsRequest;
+      if (url.protocol === 'https:') {
+        send = httpsRequest;
+        const ca = this.#target.ca;
+        if (ca !== undefined) options.ca = await (this.#trusted ??= trustedWith(ca));
+      }
       where = url.origin;
     }
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -90,6 +128,16 @@ export class ApiClient {
         code === 'ECONNRESET'
       ) {
         throw new CliError('MANAGER_UNREACHABLE', `no manager answers at ${where} (${code})`);
+      }
+      if (code !== undefined && untrustedCodes.test(code)) {
+        const hint =
+          'ca' in this.#target && this.#target.ca !== undefined
+            ? `it is not signed by a certificate of ${this.#target.ca}`
+            : "trust it with --ca FILE (for a self-signed manager: 'appvisor cert show --pem' on its machine)";
+        throw new CliError(
+          'TLS_UNTRUSTED',
+          `the certificate of ${where} is not trusted (${(error as Error).message}): ${hint}`,
+        );
       }
       throw error;
     });
@@ -114,9 +162,24 @@ export class ApiClient {
     );
   }
 
-  /** Streams bytes as the body (a package upload) and returns the parsed JSON answer. */
-  async upload<T>(path: string, stream: Readable, type: string): Promise<T> {
-    return this.#parse<T>(await this.request('POST', path, { stream, type }));
+  /**
+   * Streams bytes as the body (a package upload; `PUT` an archive) and returns the parsed JSON
+   * answer.
+   */
+  async upload<T>(
+    path: string,
+    stream: Readable,
+    type: string,
+    options: { method?: 'POST' | 'PUT'; length?: number } = {},
+  ): Promise<T> {
+    const { method = 'POST', length } = options;
+    return this.#parse<T>(
+      await this.request(method, path, {
+        stream,
+        type,
+        ...(length === undefined ? {} : { length }),
+      }),
+    );
   }
 
   async #parse<T>(response: IncomingMessage): Promise<T> {

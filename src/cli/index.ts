@@ -15,6 +15,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerCert } from './commands/cert.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerEvents } from './commands/events.js';
 import { registerInstance } from './commands/instance.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerSettings } from './commands/settings.js';
@@ -28,6 +29,7 @@ interface GlobalOptions {
   json?: boolean;
   url?: string;
   token?: string;
+  ca?: string;
 }
 
 /** The program with its global options, writing its help and usage errors to `io`. */
@@ -39,6 +41,10 @@ function makeProgram(io: Io): Command {
     .option('--json', 'machine-readable output: one JSON document on stdout')
     .option('--url <url>', 'URL of a remote manager (or APPVISOR_URL)')
     .option('--token <token>', 'bearer token for --url (or APPVISOR_TOKEN)')
+    .option(
+      '--ca <file>',
+      "PEM certificate to trust for an https --url (or APPVISOR_CA), such as a self-signed manager's (appvisor cert show --pem)",
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -47,12 +53,13 @@ function makeProgram(io: Io): Command {
     .showHelpAfterError('(add --help for usage)');
 }
 
-/** Where the manager is: `--url` (with `--token`), else the socket in the data folder. */
+/** Where the manager is: `--url` (with `--token` and `--ca`), else the socket in the data folder. */
 function targetOf(options: GlobalOptions, env: Record<string, string | undefined>): Target {
   const url = options.url ?? env.APPVISOR_URL;
   if (url) {
     const token = options.token ?? env.APPVISOR_TOKEN;
-    return token ? { url, token } : { url };
+    const ca = options.ca ?? env.APPVISOR_CA;
+    return { url, ...(token ? { token } : {}), ...(ca ? { ca: resolve(ca) } : {}) };
   }
   const data = resolve(options.data ?? env.APPVISOR_DATA ?? './data');
   return { socket: resolve(data, 'manager.sock') };
@@ -125,6 +132,7 @@ export async function run(
   registerDaemon(cli);
   registerStatus(cli);
   registerAlarms(cli);
+  registerEvents(cli);
   registerMonitor(cli);
   registerApp(cli);
   registerInstance(cli);

@@ -48,7 +48,7 @@ export function bytesText(done: number, total: number | null, rate: number | und
 }
 
 /** A pass-through that counts what goes by. */
-export class SentCounter extends Transform {
+export class ByteCounter extends Transform {
   bytes = 0;
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
@@ -57,11 +57,11 @@ export class SentCounter extends Transform {
 }
 
 /**
- * `source` through a {@link SentCounter}: the stream to send, and the counter to read. An error
+ * `source` through a {@link ByteCounter}: the stream to send, and the counter to read. An error
  * of `source` fails the stream sent (so the request fails), as piping alone would not.
  */
-export function counted(source: Readable): { stream: Readable; counter: SentCounter } {
-  const counter = new SentCounter();
+export function counted(source: Readable): { stream: Readable; counter: ByteCounter } {
+  const counter = new ByteCounter();
   return { stream: pipeline(source, counter, () => undefined), counter };
 }
 

@@ -16,7 +16,7 @@ import {
   scrypt,
   timingSafeEqual,
 } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 
 const magic = Buffer.from('AVENC1\n\0', 'latin1');
 const headerLength = magic.length + 1 + 16 + 7 + 16;
@@ -215,6 +215,57 @@ export function createDecryptStream(passphrase: string): Transform {
         return;
       }
       callback();
+    },
+  });
+}
+
+/**
+ * Checks what can be checked of an encrypted stream without its passphrase: our header (magic,
+ * a scrypt cost in range) and the chunk framing: every chunk but the last full-sized, exactly
+ * one last chunk, nothing after it. Whether the chunks authenticate needs the key. Errors with a
+ * `damaged` {@link CipherError}; nothing is passed on (a sink).
+ */
+export function createLayoutCheck(): Writable {
+  let header = true;
+  let buffered: Buffer = Buffer.alloc(0);
+  let done = false;
+  const frames = (): void => {
+    for (;;) {
+      if (header) {
+        if (buffered.length < headerLength) return;
+        const logN = buffered[magic.length]!;
+        if (!isEncrypted(buffered) || logN < 10 || logN > 20) {
+          throw new CipherError('damaged', 'the header is not that of an encrypted archive');
+        }
+        buffered = buffered.subarray(headerLength);
+        header = false;
+      }
+      if (buffered.length === 0) return;
+      if (done) throw new CipherError('damaged', 'data after the last chunk');
+      if (buffered.length < 4) return;
+      const word = buffered.readUInt32BE(0);
+      const last = word >= lastFlag;
+      const length = last ? word - lastFlag : word;
+      if (length > chunkSize || (!last && length !== chunkSize)) {
+        throw new CipherError('damaged', `a chunk of ${length} bytes is not one the writer makes`);
+      }
+      if (buffered.length < 4 + length + tagLength) return;
+      buffered = buffered.subarray(4 + length + tagLength);
+      if (last) done = true;
+    }
+  };
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      try {
+        frames();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    final(callback) {
+      callback(done ? null : new CipherError('damaged', 'the file ends before its last chunk'));
     },
   });
 }

@@ -131,6 +131,7 @@ export function backupServiceOptions(
     logger,
     folder: config.backup.folder || layout.backups,
     parallel: config.backup.parallel,
+    maxUploadBytes: config.backup.maxUploadBytes,
     updates: { template: config.backup.updateTemplate, keep: config.backup.updateKeep },
     pause,
     // #L: the label an admin set, else the machine's name.

@@ -8,6 +8,8 @@
 export { createService, maxPayload, stopTimeoutMs } from './service.js';
 export type { InstanceHandlers, Service, ServiceDefinition, ServiceOptions } from './service.js';
 export type { Instance } from './instance.js';
+export { MigrationError, migrationsTable } from './migrations.js';
+export type { Migration, MigrationResult } from './migrations.js';
 export { poolConnectTimeoutMs, poolIdleMs, poolMax } from './instance.js';
 export { processChannel, type Channel } from './channel.js';
 export type { DatabaseInfo, InstanceInfo, Severity } from '../lib/service-protocol.js';

@@ -13,6 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isConnectionFailure } from '../lib/pg-errors.js';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
+import { checkMigrations, migrate, type Migration } from './migrations.js';
 import {
   parseMessage,
   type InstanceInfo,
@@ -56,6 +57,12 @@ export interface ServiceDefinition {
    * receives requests only once this resolves; a throw or rejection fails the instance alone.
    */
   start(instance: Instance): InstanceHandlers | Promise<InstanceHandlers>;
+  /**
+   * The schema of each instance's database, versions 1, 2, 3…: before `start`, the pending ones
+   * run in one transaction (docs/sdk.md#migrations). A failure fails the instance alone, its
+   * database as it was.
+   */
+  migrations?: readonly Migration[];
 }
 
 /** Options of {@link createService}; the defaults are what a service started by appvisor needs. */
@@ -179,6 +186,7 @@ class ServiceRuntime implements Service {
   readonly #listening: Promise<void>;
 
   constructor(definition: ServiceDefinition, options: ServiceOptions) {
+    checkMigrations(definition.migrations ?? []);
     this.#definition = definition;
     const usesProcess = options.channel === undefined;
     this.#channel = options.channel ?? processChannel();
@@ -329,6 +337,7 @@ class ServiceRuntime implements Service {
     const hosted: Hosted = { instance, state: 'starting', handlers: {}, sockets: new Set() };
     this.#hosted.set(id, hosted);
     try {
+      await this.#migrate(instance);
       const handlers = (await this.#definition.start(instance)) as InstanceHandlers | undefined;
       hosted.handlers = handlers ?? {};
     } catch (error) {
@@ -344,6 +353,17 @@ class ServiceRuntime implements Service {
     hosted.state = 'ready';
     this.#ready.set(id, instance);
     this.#send({ type: 'instance.ready', id });
+  }
+
+  /** Runs the pending migrations, if the app has any; says what changed in the log and events. */
+  async #migrate(instance: Instance): Promise<void> {
+    const migrations = this.#definition.migrations ?? [];
+    if (migrations.length === 0) return;
+    const result = await migrate(instance, migrations);
+    if (result.applied.length === 0) return;
+    const text = `database schema ${result.from} -> ${result.to} (migrations ${result.applied.join(', ')}, ${result.milliseconds} ms)`;
+    instance.log(text);
+    instance.event('migrated', 'info', text);
   }
 
   async #update(info: InstanceInfo): Promise<void> {

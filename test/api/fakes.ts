@@ -110,6 +110,22 @@ export function fakeContext(calls: string[] = []): ApiContext {
       setSchedule: called('backups.setSchedule', () =>
         Promise.resolve(answer({ fake: 'schedule' })),
       ),
+      open: called('backups.open', (file: string) => {
+        const bytes = Buffer.from(`fake archive ${file}`);
+        return Promise.resolve({
+          file,
+          size: bytes.length,
+          modifiedAt: new Date(0),
+          etag: '"fake"',
+          read: (range?: { start: number; end: number }) =>
+            Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
+          close: () => Promise.resolve(),
+        });
+      }),
+      receive: called('backups.receive', async (file: string, source: Readable) => {
+        await source.toArray();
+        return answer({ fake: 'uploaded', file });
+      }),
     },
     appStore: {
       sources: {
@@ -131,7 +147,10 @@ export function fakeContext(calls: string[] = []): ApiContext {
       set: called('cert.set', () => Promise.resolve(answer({ fake: 'cert' }))),
       reset: called('cert.reset', () => Promise.resolve(answer({ fake: 'cert' }))),
     },
-    events: { list: called('events.list', () => Promise.resolve([])) },
+    events: {
+      list: called('events.list', () => Promise.resolve([])),
+      subscribe: () => () => undefined,
+    },
     alarms: {
       active: called('alarms.active', () => []),
       history: called('alarms.history', () => Promise.resolve([])),

@@ -13,7 +13,15 @@ import {
   reencode,
   type Chain,
 } from '../helpers/certificates.js';
-import { cli, http, makeTemp, startDaemon, withDaemon, type Daemon } from '../helpers/daemon.js';
+import {
+  cli,
+  http,
+  login,
+  makeTemp,
+  startDaemon,
+  withDaemon,
+  type Daemon,
+} from '../helpers/daemon.js';
 
 /** The SHA-256 fingerprint of the leaf the HTTPS port serves to a new connection. */
 function served(daemon: Daemon): Promise<string> {
@@ -58,6 +66,38 @@ describe('the TLS certificate', () => {
     const status = JSON.parse(show.stdout) as CertificateStatus;
     assert.equal(status.selfSigned, true);
     assert.equal(await served(daemon), status.fingerprint256);
+  });
+
+  test('a remote CLI trusts the self-signed manager only with --ca, given by cert show --pem', async () => {
+    const { daemon } = running;
+    assert.match(daemon.adminUrl, /^https:/);
+    const token = await login(daemon, daemon.password!);
+    const remote = ['status', '--url', daemon.adminUrl, '--token', token];
+    const refused = await cli(remote);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error TLS_UNTRUSTED: .*self-signed.*--ca FILE/m);
+
+    const pem = await cli(['cert', 'show', '--pem', '--data', daemon.data]);
+    assert.equal(pem.code, 0, pem.stderr);
+    assert.match(pem.stdout, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+    assert.doesNotMatch(pem.stdout, /PRIVATE KEY/);
+    const caFile = join(work, 'manager.pem');
+    await writeFile(caFile, pem.stdout);
+    const trusted = await cli([...remote, '--ca', caFile, '--json']);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.ok('apps' in (JSON.parse(trusted.stdout) as object), trusted.stdout);
+    // Through the environment too, as APPVISOR_URL and APPVISOR_TOKEN.
+    const fromEnv = await cli(['status'], {
+      env: { APPVISOR_URL: daemon.adminUrl, APPVISOR_TOKEN: token, APPVISOR_CA: caFile },
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+
+    const notPem = join(work, 'not.pem');
+    await writeFile(notPem, 'hello\n');
+    const bad = await cli([...remote, '--ca', notPem]);
+    assert.match(bad.stderr, /^error TLS_UNTRUSTED: the --ca file .* holds no PEM certificate/m);
+    const missing = await cli([...remote, '--ca', join(work, 'missing.pem')]);
+    assert.match(missing.stderr, /^error TLS_UNTRUSTED: cannot read the --ca file .*ENOENT/m);
   });
 
   test('bad uploads are refused with the reason, and the old certificate is still served', async () => {

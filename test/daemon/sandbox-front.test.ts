@@ -61,6 +61,12 @@ const server = net.createServer((conn) => {
         const at = line.indexOf(':');
         headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
       }
+      if (url.endsWith('/cookie-101')) {
+        conn.end('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n' +
+          'Set-Cookie: appvisor_session=from-app; Path=/\\r\\nset-cookie: __Host-appvisor_session=x; Path=/; Secure\\r\\n' +
+          'Set-Cookie: theme=dark\\r\\nClear-Site-Data: "cookies"\\r\\nX-App: kept\\r\\n\\r\\n');
+        return;
+      }
       let body;
       if (url.endsWith('/seen')) body = JSON.stringify(seen);
       else {
@@ -181,6 +187,20 @@ describe('an app cannot choose where the front connects', () => {
       );
     });
     assert.equal(relayed, 403);
+  });
+
+  test("a service's 101 cannot set the admin session cookie nor clear the site's data", async () => {
+    const { daemon } = running;
+    for (const [port, tls] of [
+      [Number(new URL(daemon.httpUrl).port), false],
+      [Number(new URL(daemon.httpsUrl).port), true],
+    ] as const) {
+      const answer = await raw(port, upgradeHead('/spy/cookie-101'), tls);
+      assert.match(answer, /^HTTP\/1\.1 101 /, answer);
+      assert.match(answer, /\r\nSet-Cookie: theme=dark\r\n/, answer);
+      assert.match(answer, /\r\nX-App: kept\r\n/, answer);
+      assert.doesNotMatch(answer, /appvisor_session|clear-site-data/i, answer);
+    }
   });
 
   test('bytes pipelined behind an upgrade the service did not accept never reach it', async () => {

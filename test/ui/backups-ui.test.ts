@@ -1,9 +1,12 @@
 /**
  * The Backups page end to end: a real daemon with an echo instance, a real browser; back up,
- * restore, encryption and the schedule as an administrator does them.
+ * restore, download and upload, encryption and the schedule as an administrator does them.
  * Skipped, saying why, only when no browser can be had.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, logIn } from '../helpers/browser.js';
@@ -101,6 +104,36 @@ describeInBrowser('the Backups page in a browser', (openPage) => {
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await dialog.getByRole('button', { name: 'Replace' }).click();
     await page.getByText(`${plain} restored into acme.`).waitFor();
+  });
+
+  test('download an archive, upload it under another name, restore the upload', async () => {
+    const { daemon } = running;
+    const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    const original = await readFile(join(daemon.data, 'backups', plain));
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      archiveRow(plain)
+        .getByRole('link', { name: `Download ${plain}` })
+        .click(),
+    ]);
+    assert.equal(download.suggestedFilename(), plain.split('/').pop());
+    const saved = await download.path();
+    assert.equal(sha256(await readFile(saved)), sha256(original));
+
+    await page.getByLabel('Archive', { exact: true }).setInputFiles(saved);
+    await page.getByLabel('Name in the backup folder (optional)').fill('moved/acme.tar');
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.getByText(/^moved\/acme\.tar \(.*\) uploaded: a backup of acme\./).waitFor();
+    await archiveRow('moved/acme.tar').waitFor();
+    // The same name again: refused next to the name, the archive there unchanged.
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.locator('#upload-name-error').getByText('exists already').waitFor();
+
+    await page.getByRole('button', { name: 'Restore moved/acme.tar' }).click();
+    await page.getByLabel('as a new instance').check();
+    await page.getByLabel('New instance id').fill('acme-moved');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.getByText('moved/acme.tar restored as acme-moved.').waitFor();
   });
 
   test('an encrypted backup: a wrong passphrase is refused next to the passphrase', async () => {

@@ -93,10 +93,28 @@ export function uploadPackage<T>(
   query: Record<string, string>,
   onProgress: (share: number) => void,
 ): Promise<T> {
+  const search = new URLSearchParams(query).toString();
+  return uploadFile<T>('POST', `/apps${search ? `?${search}` : ''}`, file, onProgress);
+}
+
+/** The path of a backup archive's file (`GET` downloads it, `PUT` uploads one). */
+export const archivePath = (file: string): string =>
+  `/backups/files/${file.split('/').map(encodeURIComponent).join('/')}`;
+
+/**
+ * Sends a file as the body of `method path` (octet-stream) with XMLHttpRequest, whose upload
+ * events tell the progress: `onProgress` gets the sent share, 0 to 1; after 1 the manager
+ * works on it. Answers the route's JSON.
+ */
+export function uploadFile<T>(
+  method: 'POST' | 'PUT',
+  path: string,
+  file: File,
+  onProgress: (share: number) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    const search = new URLSearchParams(query).toString();
-    xhr.open('POST', `${apiBase}/apps${search ? `?${search}` : ''}`);
+    xhr.open(method, `${apiBase}${path}`);
     xhr.setRequestHeader('content-type', 'application/octet-stream');
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);

@@ -8,10 +8,12 @@ import {
   backupScheduleContract,
 } from '../contracts.js';
 import type { BackupList, BackupsRunning } from '../types.js';
+import { backupFileRoutes } from './backup-files.js';
 
-/** Backups: make one, list them, restore one, the schedule. */
+/** Backups: make one, list them, restore one, the schedule, download and upload one. */
 export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
   const { backups } = context;
+  backupFileRoutes(app, context);
 
   app.get<RouteOf<typeof backupListContract>>(
     '/backups',

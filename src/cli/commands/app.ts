@@ -6,16 +6,9 @@ import { create as createTar } from 'tar';
 import type { AppLimitsStatus, AppStatus, AppSummary } from '../../api/index.js';
 import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
+import { count, query } from '../query.js';
 import { bytes, duration, onOff, printAnswer, printList, table } from '../output.js';
 import { withUploadProgress } from '../transfer-progress.js';
-
-function query(params: Record<string, string | boolean | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params))
-    if (value !== undefined) search.set(key, String(value));
-  const text = search.toString();
-  return text ? `?${text}` : '';
-}
 
 function stateText(status: Pick<AppStatus, 'state' | 'nextRestartAt' | 'runnable'>): string {
   if (!status.runnable) return 'not runnable';
@@ -149,13 +142,6 @@ export async function appStatus(context: CommandContext, id: string): Promise<vo
     context,
     await context.client.call<AppStatus>('GET', `/apps/${encodeURIComponent(id)}`),
   );
-}
-
-function count(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value))
-    throw new CliError('BAD_REQUEST', `${flag} takes a whole number, not "${value}"`);
-  return Number(value);
 }
 
 /** A size in bytes, or with a binary suffix (`64M`, `1G`, `512Mi`); `default`: null. */

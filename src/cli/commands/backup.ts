@@ -6,6 +6,7 @@ import { withContext, type Cli, type CommandContext } from '../context.js';
 import { onOff, printAnswer, printList, table } from '../output.js';
 import { passphraseFrom } from '../passphrase.js';
 import { withBackupProgress } from './backup-progress.js';
+import { registerBackupTransfer } from './backup-transfer.js';
 
 function kib(bytes: number): string {
   return bytes < 1024 * 1024
@@ -160,4 +161,5 @@ export function registerBackup(cli: Cli): void {
     .option('--verify <on|off>', 'restore each backup into a scratch database and check it')
     .option('--off', 'no scheduled backups')
     .action(withContext(cli, backupSchedule));
+  registerBackupTransfer(cli, backup);
 }

@@ -16,9 +16,11 @@ function printStatus(context: CommandContext, status: CertificateStatus): void {
   );
 }
 
-/** `appvisor cert show` */
-export async function certShow(context: CommandContext): Promise<void> {
-  printStatus(context, await context.client.call<CertificateStatus>('GET', '/cert'));
+/** `appvisor cert show [--pem]`: with `--pem`, only the certificates served (for `--ca`). */
+export async function certShow(context: CommandContext, options: { pem?: boolean }): Promise<void> {
+  const status = await context.client.call<CertificateStatus>('GET', '/cert');
+  if (options.pem === true && !context.json) context.io.stdout.write(status.pem);
+  else printStatus(context, status);
 }
 
 /** `appvisor cert set <bundle.pem> <key.pem>` */
@@ -49,6 +51,10 @@ export function registerCert(cli: Cli): void {
   cert
     .command('show')
     .description('subject, issuer, validity and fingerprint')
+    .option(
+      '--pem',
+      "print only the certificates served, in PEM (to trust with another machine's --ca)",
+    )
     .action(withContext(cli, certShow));
   cert
     .command('set')

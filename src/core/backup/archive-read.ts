@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar, Parser, type ReadEntry } from 'tar';
-import { CipherError, createDecryptStream, isEncrypted } from '../../lib/stream-cipher.js';
+import {
+  CipherError,
+  createDecryptStream,
+  createLayoutCheck,
+  isEncrypted,
+} from '../../lib/stream-cipher.js';
 import { AppvisorError } from '../errors/index.js';
 import {
   archiveFormat,
@@ -183,6 +188,84 @@ export async function unpackArchive(
       dumpFile: join(folder, 'db.sql.gz'),
       filesFile: join(folder, 'files.tar'),
     };
+  } catch (error) {
+    throw mapError(path, error);
+  }
+}
+
+/** A manifest larger than this is not one a backup writes. */
+const maxManifestBytes = 1024 * 1024;
+
+/** What {@link checkArchive} found: the manifest, unless the archive is encrypted. */
+export interface CheckedArchive {
+  encrypted: boolean;
+  manifest: BackupManifest | null;
+}
+
+/**
+ * Checks a whole archive without unpacking it (one streamed pass, nothing written): a plain
+ * one must be a tar of exactly the archive's members, its manifest readable by this manager and
+ * every other member matching its digest; an encrypted one, without its passphrase, must have
+ * the layout of the encryption (lib/stream-cipher.ts). `BACKUP_INVALID` says what is wrong.
+ */
+export async function checkArchive(path: string): Promise<CheckedArchive> {
+  try {
+    if (isEncrypted(await firstBytes(path, 16))) {
+      await pipeline(createReadStream(path), createLayoutCheck());
+      return { encrypted: true, manifest: null };
+    }
+    // The manifest, and the first thing wrong, thrown once the tar has been read (an error
+    // thrown from an entry's handler would not reach the pipeline).
+    const seen: { manifest?: BackupManifest; problem?: Error } = {};
+    const digests = new Map<string, MemberDigest>();
+    const parser = new Parser({ strict: true });
+    const members: Promise<void>[] = [];
+    parser.on('entry', (entry: ReadEntry) => {
+      const name = entry.path;
+      if (!(memberNames as readonly string[]).includes(name) || digests.has(name)) {
+        seen.problem ??= invalid(path, `it holds ${name}, which is not a member of a backup`);
+        entry.resume();
+        return;
+      }
+      digests.set(name, { size: -1, sha256: '' });
+      if (name === 'manifest.json') {
+        const parts: Buffer[] = [];
+        let size = 0;
+        entry.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          // A manifest is a few KiB: a huge one is not ours, and is not kept in memory.
+          if (size <= maxManifestBytes) parts.push(chunk);
+        });
+        entry.on('end', () => {
+          try {
+            if (size > maxManifestBytes) throw invalid(path, 'manifest.json is too large');
+            seen.manifest = parseManifest(path, Buffer.concat(parts).toString('utf8'));
+          } catch (error) {
+            seen.problem ??= error as Error;
+          }
+        });
+        return;
+      }
+      const digest = new Digest();
+      members.push(
+        pipeline(entry, digest, new PassThrough().resume()).then(() => {
+          digests.set(name, digest.result());
+        }),
+      );
+    });
+    await pipeline(createReadStream(path), parser as unknown as Writable);
+    await Promise.all(members);
+    if (seen.problem) throw seen.problem;
+    const found = seen.manifest;
+    if (!found) throw invalid(path, 'it has no manifest.json');
+    for (const name of ['db.sql.gz', 'files.tar'] as const) {
+      const expected = found.members[name];
+      const actual = digests.get(name);
+      if (!actual || actual.sha256 !== expected.sha256 || actual.size !== expected.size) {
+        throw invalid(path, `${name} is missing or does not match its digest in the manifest`);
+      }
+    }
+    return { encrypted: false, manifest: found };
   } catch (error) {
     throw mapError(path, error);
   }

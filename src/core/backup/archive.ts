@@ -131,38 +131,41 @@ export function numberedName(path: string, n: number): string {
 const noLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /**
+ * Gives the finished `partial` the name `path` unless a file has it: one atomic step that fails
+ * when the name exists (a hard link; where the file system has none, an exclusive create of the
+ * name then a rename over it), so two writers can never take the same name. Answers false when
+ * the name is taken (`partial` stays).
+ */
+export async function takeName(partial: string, path: string): Promise<boolean> {
+  try {
+    try {
+      await link(partial, path);
+    } catch (error) {
+      if (!noLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      await (await open(path, 'wx', 0o600)).close();
+      await rename(partial, path);
+      return true;
+    }
+    await unlink(partial);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
  * Gives the finished `partial` the name `path` (replacing it when `replace`) or, when that is
- * taken, the first free numbered name. Taking a name is one atomic step that fails when the
- * name exists (a hard link; where the file system has none, an exclusive create of the name
- * then a rename over it), so two writers can never take the same name.
+ * taken, the first free numbered name (see {@link takeName}).
  */
 async function publish(partial: string, path: string, replace: boolean): Promise<string> {
   if (replace) {
     await rename(partial, path);
     return path;
   }
-  let links = true;
   for (let n = 1; n <= maxNumbered; n++) {
     const candidate = n === 1 ? path : numberedName(path, n);
-    try {
-      if (links) {
-        await link(partial, candidate);
-        await unlink(partial);
-      } else {
-        await (await open(candidate, 'wx', 0o600)).close();
-        await rename(partial, candidate);
-      }
-      return candidate;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      if (code === 'EEXIST') continue;
-      if (links && noLinks.has(code)) {
-        links = false;
-        n--;
-        continue;
-      }
-      throw error;
-    }
+    if (await takeName(partial, candidate)) return candidate;
   }
   throw new AppvisorError(
     'BACKUP_FAILED',

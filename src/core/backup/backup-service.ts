@@ -5,12 +5,19 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { UpdateGuard } from '../apps/index.js';
 import { reconcileAlarms } from '../alarms/index.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceView } from '../instances/index.js';
 import { systemClock } from '../supervisor/index.js';
+import {
+  openArchiveFile,
+  receiveArchive,
+  type OpenedArchive,
+  type UploadOptions,
+} from './archive-files.js';
 import { Limiter, type BackupContext } from './context.js';
 import { backupApp, createBackup, type CreateOptions } from './create.js';
 import { dumpDatabase } from './dump.js';
@@ -147,6 +154,22 @@ export class BackupService implements Component, UpdateGuard {
   /** Archives in the backup folder (newest first); files that are not backups are left out. */
   async list(filter: { instance?: string } = {}): Promise<BackupEntry[]> {
     return listBackups(this.#ctx, filter);
+  }
+
+  /**
+   * Opens the archive `file` (a name as list shows it) for a download, never through a link in
+   * the backup folder (`BACKUP_NOT_FOUND`).
+   */
+  async open(file: string): Promise<OpenedArchive> {
+    return openArchiveFile(this.#ctx, file);
+  }
+
+  /**
+   * Stores an uploaded archive as `file` once it proved whole (`BACKUP_INVALID` otherwise),
+   * never over an existing one (`BACKUP_EXISTS`); nothing is left of a failed upload.
+   */
+  async receive(file: string, source: Readable, options: UploadOptions = {}): Promise<BackupEntry> {
+    return receiveArchive(this.#ctx, file, source, options);
   }
 
   /**

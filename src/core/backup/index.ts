@@ -13,7 +13,8 @@ export {
   type BackupServiceOptions,
 } from './model.js';
 export { archiveFormat, writeArchive, type BackupManifest } from './archive.js';
-export { readManifest, unpackArchive } from './archive-read.js';
+export { checkArchive, readManifest, unpackArchive } from './archive-read.js';
+export { archiveSegments, type OpenedArchive, type UploadOptions } from './archive-files.js';
 export { replayDump, type ReplayOptions, type ReplayResult } from './replay.js';
 export { DumpScript, RowCounter, type ScriptPiece } from './dump-script.js';
 export {

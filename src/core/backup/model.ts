@@ -120,6 +120,8 @@ export interface BackupServiceOptions {
   folder: string;
   /** Dumps that may run at once. */
   parallel: number;
+  /** Largest archive an upload may be; 0 or absent: only the disk's free space bounds it. */
+  maxUploadBytes?: number;
   /** The platform label (`#L`). */
   label: () => Promise<string>;
   /**

@@ -10,6 +10,7 @@ export const otherEnvironment = {
   APPVISOR_CONFIG: 'JSON configuration file (same as --config).',
   APPVISOR_URL: 'CLI: URL of a remote manager (same as --url).',
   APPVISOR_TOKEN: 'CLI: bearer token for a remote manager (same as --token).',
+  APPVISOR_CA: 'CLI: PEM certificate file to trust for an https remote manager (same as --ca).',
 } as const;
 
 /** Where the configuration comes from; the entry point gathers these, nothing else reads the process. */

@@ -340,6 +340,13 @@ export const configSchema = z.strictObject({
         .max(16)
         .default(1)
         .describe('Instance backups that may run at once (each holds a dump and a gzip).'),
+      maxUploadBytes: z
+        .int()
+        .min(0)
+        .default(0)
+        .describe(
+          'Largest archive `backup upload` accepts (413 BAD_REQUEST above it). 0: no limit but the disk: an upload stops with DISK_FULL before it leaves less than 64 MiB free.',
+        ),
       updateTemplate: z
         .string()
         .min(1)

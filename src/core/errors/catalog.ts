@@ -41,6 +41,7 @@ export const errorCatalog = {
   PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
   STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
+  TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },
   INVALID_APP_ID: {
     status: 400,
@@ -76,6 +77,11 @@ export const errorCatalog = {
   BACKUP_NOT_FOUND: { status: 404, text: 'No such backup archive.' },
   BACKUP_INVALID: { status: 400, text: 'The backup archive is damaged or not a backup.' },
   BACKUP_APP_MISMATCH: { status: 409, text: 'The backup was made of another app.' },
+  BACKUP_EXISTS: { status: 409, text: 'An archive with this name exists already.' },
+  RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    text: 'The requested byte range lies outside the file.',
+  },
   PASSPHRASE_WRONG: { status: 400, text: 'The passphrase is missing or wrong.' },
   BACKUP_FAILED: { status: 500, text: 'The backup could not be made.' },
   BACKUP_UNVERIFIED: {

@@ -35,6 +35,7 @@ export class EventLog implements Component {
   readonly name = 'events';
   readonly #options: EventLogOptions;
   readonly #recent: ManagerEvent[] = [];
+  readonly #listeners = new Set<(event: ManagerEvent) => void>();
   readonly #queue: WriteBehind<ManagerEvent, Store>;
 
   constructor(options: EventLogOptions) {
@@ -75,7 +76,23 @@ export class EventLog implements Component {
     if (this.#recent.length > memory) this.#recent.splice(0, this.#recent.length - memory);
     // When the store has been away for long, the oldest unsaved event goes (it was logged).
     this.#queue.push(full);
+    for (const listener of this.#listeners) {
+      try {
+        listener(full);
+      } catch (error) {
+        this.#options.logger.warn({ err: error }, 'an event listener failed');
+      }
+    }
     return full;
+  }
+
+  /**
+   * Calls `listener` with every event recorded from now on (`appvisor events --follow`);
+   * returns what stops it. A listener that throws is logged and kept.
+   */
+  subscribe(listener: (event: ManagerEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The newest events, newest first: from the store when it answers, else from memory. */

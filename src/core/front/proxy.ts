@@ -91,7 +91,7 @@ const hopByHop = new Set([
  * forms) would reach the admin origin; such ones are dropped, as is `Clear-Site-Data`, which
  * would clear the admin's cookie too.
  */
-function keepsAdminCookie(cookie: string): boolean {
+export function keepsAdminCookie(cookie: string): boolean {
   const name = cookie
     .slice(0, cookie.indexOf('='))
     .trim()

@@ -2,7 +2,13 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
-import { answerHeaders, forwardHeaders, retrySeconds, type InstanceTarget } from './proxy.js';
+import {
+  answerHeaders,
+  forwardHeaders,
+  keepsAdminCookie,
+  retrySeconds,
+  type InstanceTarget,
+} from './proxy.js';
 
 /**
  * Hands a WebSocket upgrade to the service process with the socket itself: the front stops
@@ -60,9 +66,10 @@ function responseHead(
 }
 
 /**
- * The service switched protocols: its 101 goes to the client as the service wrote it, then
- * bytes flow both ways untouched (what either side sent after its head first) until one
- * side closes.
+ * The service switched protocols: its 101 goes to the client with the service's header lines in
+ * their order and case, less what an ordinary answer may not carry either (`Set-Cookie` of the
+ * admin session, `Clear-Site-Data`: see {@link keepsAdminCookie}); then bytes flow both ways
+ * untouched (what either side sent after its head first) until one side closes.
  */
 function splice(
   client: Duplex,
@@ -75,6 +82,9 @@ function splice(
   for (let index = 0; index < answer.rawHeaders.length; index += 2) {
     const name = answer.rawHeaders[index]!;
     const value = answer.rawHeaders[index + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === 'clear-site-data' || (lower === 'set-cookie' && !keepsAdminCookie(value)))
+      continue;
     const existing = headers[name];
     headers[name] =
       existing === undefined

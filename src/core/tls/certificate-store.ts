@@ -18,6 +18,8 @@ import {
 /** What `cert show` tells: the leaf, and how long the chain is. */
 export interface CertificateStatus extends CertificateInfo {
   chainLength: number;
+  /** The certificates served, leaf first, in PEM (public; the key is never shown). */
+  pem: string;
 }
 
 /** `field` is the request field at fault: `cert` (the bundle) or `key`. */
@@ -219,6 +221,7 @@ export class CertificateStore {
     return {
       ...describeCertificate(this.#pair.cert),
       chainLength: pemBlocks(this.#pair.cert, 'CERTIFICATE').length,
+      pem: pemBlocks(this.#pair.cert, 'CERTIFICATE').join('\n') + '\n',
     };
   }
 

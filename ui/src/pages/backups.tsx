@@ -15,6 +15,7 @@ import { ArchivesTable } from './backups/archives-table.js';
 import { CreateForm } from './backups/create-form.js';
 import { RestoreForm } from './backups/restore-form.js';
 import { ScheduleForm } from './backups/schedule-form.js';
+import { UploadForm } from './backups/upload-form.js';
 
 /** What the last action did, with a link to the instance it made or changed. */
 type Result = { text: string; instance?: string };
@@ -110,7 +111,7 @@ function BackupForms(props: {
   );
 }
 
-/** Archives, back up now, restore one, the schedule. */
+/** Archives, back up now, restore one, the schedule, download and upload one. */
 export function BackupsPage() {
   const preselected = new URLSearchParams(window.location.search).get('instance') ?? undefined;
   const [filter, setFilter] = useState(preselected ?? '');
@@ -163,6 +164,14 @@ export function BackupsPage() {
       />
       <ArchivesHeading filter={filter} views={views} onFilter={setFilter} />
       <Archives list={polled.data?.backups} filter={filter} onRestore={setRestoring} />
+      <UploadForm
+        onUploaded={(entry) => {
+          result.show({
+            text: `${entry.file} (${bytes(entry.size)}) uploaded${entry.instance ? `: a backup of ${entry.instance}` : ''}. Restore it from the list.`,
+          });
+          void polled.reload();
+        }}
+      />
       {restoring && (
         <RestoreForm
           key={restoring.file}

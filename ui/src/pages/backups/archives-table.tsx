@@ -1,8 +1,8 @@
-import type { BackupEntry } from '../../api.js';
+import { apiBase, archivePath, type BackupEntry } from '../../api.js';
 import { ListTable } from '../../components.js';
 import { bytes, dateTime } from '../../format.js';
 
-/** The archives in the backup folder, each with its Restore… button. */
+/** The archives in the backup folder, each with its Download link and Restore… button. */
 export function ArchivesTable(props: {
   list: BackupEntry[];
   onRestore: (entry: BackupEntry) => void;
@@ -42,6 +42,14 @@ export function ArchivesTable(props: {
           </td>
           <td>
             <div class="buttons">
+              <a
+                class="button"
+                href={`${apiBase}${archivePath(entry.file)}`}
+                download
+                aria-label={`Download ${entry.file}`}
+              >
+                Download
+              </a>
               <button
                 type="button"
                 aria-label={`Restore ${entry.file}`}
