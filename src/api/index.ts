@@ -48,6 +48,8 @@ export type {
   BackupCreateBody,
   BackupEntry,
   BackupList,
+  BackupProgress,
+  BackupsRunning,
   BackupRestoreBody,
   BackupSchedule,
   BackupScheduleBody,

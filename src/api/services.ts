@@ -53,6 +53,7 @@ export type ApiBackups = Pick<
   | 'list'
   | 'create'
   | 'restore'
+  | 'running'
   | 'schedule'
   | 'setSchedule'
   | 'listTargets'

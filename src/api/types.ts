@@ -54,6 +54,7 @@ import type { ResourceLimits, SandboxInfo } from '../core/supervisor/index.js';
 import type { CertificateStatus } from '../core/tls/index.js';
 import type {
   BackupEntry,
+  BackupProgress,
   BackupSchedule,
   BackupTarget,
   DumpCheck,
@@ -67,7 +68,15 @@ import type {
   UpdateCheck,
 } from '../core/appstore/index.js';
 
-export type { BackupEntry, BackupSchedule, BackupTarget, DumpCheck, TargetTest, VerifyReport };
+export type {
+  BackupEntry,
+  BackupProgress,
+  BackupSchedule,
+  BackupTarget,
+  DumpCheck,
+  TargetTest,
+  VerifyReport,
+};
 export type {
   AvailableUpdate,
   StoreAppView,
@@ -222,6 +231,11 @@ export type TraceBody = RequestOf<typeof traceBody>;
 /** `GET /backups`: newest first. */
 export interface BackupList {
   backups: BackupEntry[];
+}
+
+/** `GET /backups/running`: the backups and restores under way, oldest first. */
+export interface BackupsRunning {
+  operations: BackupProgress[];
 }
 
 /** `POST /backups`: template and slots default to the schedule's. */

@@ -22,7 +22,7 @@ import { registerSettings } from './commands/settings.js';
 import { registerStatus } from './commands/status.js';
 import { registerStore } from './commands/store.js';
 import type { Cli } from './context.js';
-import type { Io } from './output.js';
+import { printJson, type Io } from './output.js';
 
 interface GlobalOptions {
   data?: string;
@@ -65,8 +65,13 @@ function targetOf(options: GlobalOptions, env: Record<string, string | undefined
   return { socket: resolve(data, 'manager.sock') };
 }
 
-/** The exit code of a failed run, its error printed: 2 for usage, 1 for the rest. */
-function failure(error: unknown, io: Io): number {
+/**
+ * The exit code of a failed run, its error printed: 2 for usage, 1 for the rest. An error with
+ * a code is the line `error CODE: message` on stderr and, with `json`, also the document
+ * `{"error": {code, message}}` on stdout, so that a script reading stdout sees the failure
+ * (`json` is false when the command printed its answer before it failed: one document only).
+ */
+function failure(error: unknown, io: Io, json: boolean): number {
   if (error instanceof CommanderError) {
     if (
       error.exitCode === 0 ||
@@ -77,26 +82,35 @@ function failure(error: unknown, io: Io): number {
     if (error.code === 'appvisor.usage') io.stderr.write(`error: ${error.message}\n`);
     return 2;
   }
-  if (error instanceof CliError) {
-    io.stderr.write(`error ${error.code}: ${error.message}\n`);
-    return 1;
-  }
-  io.stderr.write(`error INTERNAL: ${(error as Error).message}\n`);
+  const { code, message } =
+    error instanceof CliError ? error : { code: 'INTERNAL', message: (error as Error).message };
+  io.stderr.write(`error ${code}: ${message}\n`);
+  if (json) printJson(io, { error: { code, message } });
   return 1;
 }
 
 /** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
 export async function run(
   argv: string[],
-  io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+  given: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   let exitCode = 0;
   // Not commander's version option: it would take `store install --version V` for itself.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    io.stdout.write(`${version}\n`);
+    given.stdout.write(`${version}\n`);
     return 0;
   }
+  let answered = false;
+  const io: Io = {
+    ...given,
+    stdout: {
+      write: (text) => {
+        answered = true;
+        return given.stdout.write(text);
+      },
+    },
+  };
   const program = makeProgram(io);
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const cli: Cli = {
@@ -134,6 +148,6 @@ export async function run(
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return failure(error, io);
+    return failure(error, io, Boolean(globals().json) && !answered);
   }
 }

@@ -122,7 +122,7 @@ export function instanceServiceOptions(
 }
 
 export function backupServiceOptions(
-  { config, layout, logger, secretKey }: Basis,
+  { config, layout, logger, pause, secretKey }: Basis,
   parts: Pick<BackupServiceOptions, 'store' | 'instances' | 'apps' | 'events' | 'alarms'>,
   settings: Pick<SettingsService, 'get'>,
 ): BackupServiceOptions {
@@ -134,6 +134,7 @@ export function backupServiceOptions(
     parallel: config.backup.parallel,
     maxUploadBytes: config.backup.maxUploadBytes,
     updates: { template: config.backup.updateTemplate, keep: config.backup.updateKeep },
+    pause,
     // #L: the label an admin set, else the machine's name.
     label: async () => (await settings.get()).label || defaultLabel(),
   };

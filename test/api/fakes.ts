@@ -105,6 +105,7 @@ export function fakeContext(calls: string[] = []): ApiContext {
       list: called('backups.list', () => Promise.resolve([answer({ fake: 'backup' })])),
       create: called('backups.create', () => Promise.resolve(answer({ fake: 'backup' }))),
       restore: called('backups.restore', () => Promise.resolve(answer({ fake: 'restored' }))),
+      running: called('backups.running', () => [answer({ fake: 'running' })]),
       schedule: called('backups.schedule', () => answer({ fake: 'schedule' })),
       setSchedule: called('backups.setSchedule', () =>
         Promise.resolve(answer({ fake: 'schedule' })),

@@ -170,6 +170,7 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     status: 200,
     fragment: '"fake":"restored"',
   },
+  'GET /backups/running': { url: '/backups/running', status: 200, fragment: '"fake":"running"' },
   'GET /backups/schedule': { url: '/backups/schedule', status: 200, fragment: '"fake":"schedule"' },
   'PUT /backups/schedule': {
     url: '/backups/schedule',

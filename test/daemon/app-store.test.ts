@@ -31,6 +31,7 @@ import {
   waitForInstance,
   withDaemon,
 } from '../helpers/daemon.js';
+import { onTerminal, readable } from '../helpers/terminal.js';
 
 /** A service hosting instances; the broken variant damages data and dies at start. */
 function notesMain(version: string, broken: boolean): string {
@@ -188,9 +189,21 @@ describe('app stores', () => {
     });
     assert.equal(notes!.installed, null);
 
-    const installed = await run('store', 'install', 'notes', '--autostart');
+    // On a terminal, the package sent in two halves a second apart: its download shows.
+    server.faults.set('notes-1.0.0.tar.gz', 'slow');
+    const installed = await onTerminal([
+      ...['store', 'install', 'notes', '--autostart'],
+      ...['--data', running.daemon.data],
+    ]);
+    server.faults.clear();
     assert.equal(installed.code, 0, installed.stderr);
-    assert.match(installed.stdout, /notes 1\.0\.0 \(1\) installed/);
+    assert.match(installed.stdout, /^notes 1\.0\.0 \(1\) installed/);
+    const lines = readable(installed.stderr);
+    assert.match(
+      lines,
+      /\r<erase>\[\d+s\] install of notes 1\.0\.0 \(1\): downloading [\d.]+ \S+ of [\d.]+ \S+ \(\d+%\)/,
+    );
+    assert.ok(lines.endsWith('\r<erase>'), lines);
     await waitForApp(running.daemon, 'notes');
     const created = await run('instance', 'create', 'notes', 'n1', '--domain', 'example.com');
     assert.equal(created.code, 0, created.stderr);

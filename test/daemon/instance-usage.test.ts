@@ -1,7 +1,8 @@
 /**
  * What each instance takes on disk (its database and data folder), measured by the real
  * daemon, shown by the CLI, the API and /metrics; `instance vacuum` (plain and full) with its
- * progress; the `instance-large` alarm; and a link planted in a data folder that must not count.
+ * progress, and the progress of a backup and a restore on a terminal; the `instance-large`
+ * alarm; and a link planted in a data folder that must not count.
  */
 import assert from 'node:assert/strict';
 import { mkdir, rm, statfs, symlink, writeFile } from 'node:fs/promises';
@@ -9,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventsReport, InstanceView, VacuumResult } from '../../src/api/index.js';
-import { run } from '../../src/cli/index.js';
 import {
   activeAlarms,
   cli,
@@ -24,6 +24,7 @@ import {
 } from '../helpers/daemon.js';
 import { connectAs, credentials } from '../helpers/database.js';
 import { find, parseExposition } from '../helpers/prometheus.js';
+import { onTerminal, readable } from '../helpers/terminal.js';
 
 const mib = 1024 * 1024;
 const api = '/manager/api/v1';
@@ -107,20 +108,6 @@ async function sql(daemon: Daemon, id: string, text: string): Promise<void> {
   }
 }
 
-/** Runs the CLI in this process with stderr taken for a terminal; what it wrote. */
-async function onTerminal(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, {
-    stdout: { write: (text: string | Uint8Array) => (stdout += String(text)) },
-    stderr: { write: (text: string) => (stderr += text), isTTY: true },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
-}
-
 describe('instance usage and database care', () => {
   const running = withDaemon({
     args: [
@@ -128,9 +115,10 @@ describe('instance usage and database care', () => {
       'monitor.intervalSeconds=1',
       '--set',
       `instances.largeSharePercent=${sharePercent}`,
-      // The vacuum waits after listing its tables, so that its progress can be seen.
+      // The vacuum waits after listing its tables, a backup and a restore at the end of some
+      // phases, so that their progress can be seen.
       '--set',
-      'testing.pauses=vacuum.tables=1500',
+      'testing.pauses=vacuum.tables=1500,backup.database=800,backup.files=800,restore.database=800',
     ],
   });
   let outside: string;
@@ -326,11 +314,56 @@ describe('instance usage and database care', () => {
     ]);
     assert.equal(code, 0, stderr);
     // "Erase the line" made readable.
-    const lines = stderr.replaceAll('\x1b[2K', '<erase>');
+    const lines = readable(stderr);
     assert.match(lines, /\r<erase>\[\d+s\] vacuum of small, table 1\/\d+ /);
     // The line is gone at the end, and stdout has the result alone.
     assert.ok(lines.endsWith('\r<erase>'), JSON.stringify(lines));
     assert.match(stdout, /^vacuum of small: \d+ tables/);
+  });
+
+  test('on a terminal a backup and a restore show their phase and bytes, then only their result', async () => {
+    await ask(running.daemon, '/small/write?mb=4&name=progress');
+    const made = await onTerminal(['--data', data(), 'backup', 'create', 'small']);
+    assert.equal(made.code, 0, made.stderr);
+    const lines = readable(made.stderr);
+    assert.match(lines, /\r<erase>\[\d+s\] backup of small: database [\d.]+ (B|KiB|MiB)/);
+    // Its folder holds a file of 4 MiB.
+    assert.match(lines, /\r<erase>\[\d+s\] backup of small: files 4\.\d MiB/);
+    assert.ok(lines.endsWith('\r<erase>'), JSON.stringify(lines));
+    assert.match(made.stdout, /^\S+\.tar \([\d.]+ MiB\)\n$/);
+    const file = made.stdout.split(' ')[0] ?? '';
+
+    const restored = await onTerminal([
+      '--data',
+      data(),
+      'backup',
+      'restore',
+      file,
+      '--as',
+      'small-copy',
+    ]);
+    assert.equal(restored.code, 0, restored.stderr);
+    const restoring = readable(restored.stderr);
+    // The compressed dump replayed, of its size in the archive.
+    assert.match(
+      restoring,
+      /\r<erase>\[\d+s\] restore into small-copy: database [\d.]+ \S+ of [\d.]+ \S+ \(100%\)/,
+    );
+    assert.ok(restoring.endsWith('\r<erase>'), JSON.stringify(restoring));
+    assert.match(restored.stdout, /^restored into small-copy \(\/\S+\/small-copy\)\n$/);
+
+    // Without a terminal, or with --json, the answer alone.
+    const plain = await cli(['backup', 'create', 'small', '--data', data()]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.stderr, '');
+    assert.match(plain.stdout, /^\S+\.tar \([\d.]+ MiB\)\n$/);
+    const json = await onTerminal(['--data', data(), '--json', 'backup', 'create', 'small']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.stderr, '');
+    assert.equal((JSON.parse(json.stdout) as { instance: string }).instance, 'small');
+    const under = await http('GET', { socket: running.daemon.socket }, `${api}/backups/running`);
+    assert.deepEqual(under.body, { operations: [] });
+    await ask(running.daemon, '/small/remove?name=progress');
   });
 
   test('vacuum of an unknown instance is INSTANCE_NOT_FOUND', async () => {

@@ -118,6 +118,61 @@ describe('instances of the echo service', () => {
     assert.equal(folder.mode & 0o777, 0o700);
   });
 
+  test('with --json a failure is {error: {code, message}} on stdout too; the exit code stays 1', async () => {
+    const { daemon } = running;
+    for (const [args, code] of [
+      [['app', 'status', 'nosuchapp'], 'APP_NOT_FOUND'],
+      [['instance', 'show', 'nobody'], 'INSTANCE_NOT_FOUND'],
+      [['instance', 'create', 'echo', 'alpha'], 'INSTANCE_EXISTS'],
+      [['backup', 'create', 'nobody'], 'INSTANCE_NOT_FOUND'],
+    ] as const) {
+      const failed = await run(daemon, '--json', ...args);
+      assert.equal(failed.code, 1, args.join(' '));
+      const document = JSON.parse(failed.stdout) as { error: { code: string; message: string } };
+      assert.equal(document.error.code, code, failed.stdout);
+      assert.equal(failed.stderr, `error ${code}: ${document.error.message}\n`);
+    }
+  });
+
+  test('instance login without --challenge says how to get one; an unknown instance is not found', async () => {
+    const { daemon } = running;
+    const explained = await run(daemon, 'instance', 'login', 'alpha');
+    assert.equal(explained.code, 1);
+    assert.equal(explained.stdout, '');
+    assert.match(
+      explained.stderr,
+      /^error BAD_REQUEST: instance login needs --challenge C: open a WebSocket to wss:\/\/\S+\/example\.com\/alpha, send \{"mt":"AppChallenge"\}, run appvisor instance login alpha --challenge C with the challenge of its AppChallengeResult, and send the AppLogin it prints/,
+    );
+    const unknown = await run(daemon, 'instance', 'login', 'nobody');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error INSTANCE_NOT_FOUND: /);
+    // With a challenge it signs, as before.
+    const signed = await run(daemon, 'instance', 'login', 'alpha', '--challenge', 'abc', '--json');
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.equal((JSON.parse(signed.stdout) as { login: { mt: string } }).login.mt, 'AppLogin');
+  });
+
+  test('appvisor disk alone shows the disk report, as GET /disk answers it', async () => {
+    const { daemon } = running;
+    const shown = await run(daemon, 'disk');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      new RegExp(`^path +${daemon.data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`),
+    );
+    assert.match(shown.stdout, /\nfree +[\d.]+ \S+ of [\d.]+ \S+\n/);
+    assert.match(shown.stdout, /\nreserve +/);
+    assert.match(shown.stdout, /\nlow below +[\d.]+ \S+/);
+    const json = await run(daemon, 'disk', '--json');
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as Record<string, unknown>;
+    const answered = (await http('GET', { socket: daemon.socket }, '/manager/api/v1/disk'))
+      .body as Record<string, unknown>;
+    assert.deepEqual(Object.keys(report).sort(), Object.keys(answered).sort());
+    assert.equal(report.path, daemon.data);
+    assert.equal(typeof report.freeBytes, 'number');
+  });
+
   test("an instance's role reaches its own database only", async () => {
     const { daemon } = running;
     const alpha = await credentials(daemon, 'alpha');

@@ -4,7 +4,7 @@
  * raised and cleared. Skipped, saying why, only when no browser can be had.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
@@ -20,9 +20,20 @@ async function pointsOf(chart: Locator): Promise<number> {
   return Number(match[1]);
 }
 
+/** The disk reserve of the test's daemon: 4 MiB. */
+const reserveBytes = 4 * 1024 * 1024;
+
 describeInBrowser('graphs and alarms in a browser', (openPage) => {
   const running = withDaemon({
-    args: ['--set', 'monitor.intervalSeconds=1', '--set', 'apps.stopGraceSeconds=2'],
+    args: [
+      '--set',
+      'monitor.intervalSeconds=1',
+      '--set',
+      'apps.stopGraceSeconds=2',
+      // A small reserve, for the page to release.
+      '--set',
+      `disk.reserveBytes=${reserveBytes}`,
+    ],
   });
   let page: Page;
   let work: string;
@@ -159,5 +170,58 @@ describeInBrowser('graphs and alarms in a browser', (openPage) => {
     await page.getByLabel('Filter by code or subject').fill('disk-low');
     await page.getByText('No alarm raised or cleared yet matching the filter.').waitFor();
     assert.equal(await history.count(), 0);
+  });
+  test('the Alarms page shows the disk, releases the reserve when asked, and downloads diagnostics', async () => {
+    const { daemon } = running;
+    await page.getByRole('link', { name: 'Alarms', exact: true }).first().click();
+    const card = page.getByTestId('disk-card');
+    await card.getByRole('heading', { name: 'Disk and diagnostics' }).waitFor();
+    await card
+      .getByText(/^[\d.]+ \S+ of [\d.]+ \S+$/)
+      .first()
+      .waitFor();
+    // The reserve is made in the background at the start: the page shows it once there.
+    await eventually(
+      async () => {
+        await page.reload();
+        return card
+          .getByText('4.0 MiB of 4.0 MiB')
+          .waitFor({ timeout: 3000 })
+          .then(
+            () => true,
+            () => undefined,
+          );
+      },
+      20_000,
+      'the reserve made and shown',
+    );
+
+    // Asked first: Cancel keeps it.
+    await card.getByRole('button', { name: 'Release the disk reserve…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Release the disk reserve?' });
+    await dialog.getByText(`${daemon.data}/reserve`).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await card.getByTestId('reserve-released').count(), 0);
+
+    await card.getByRole('button', { name: 'Release the disk reserve…' }).click();
+    await dialog.getByRole('button', { name: 'Release' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const notice = card.getByTestId('reserve-released');
+    assert.match(
+      (await notice.textContent()) ?? '',
+      /^The disk reserve was released: [\d.]+ \S+ free of [\d.]+ \S+\.$/,
+    );
+    await card.getByText(/^released \(made again, 4\.0 MiB, once the disk has room\)$/).waitFor();
+
+    // The diagnostics: a gzip the manager names, downloaded with the page's session.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      card.getByRole('link', { name: 'Download diagnostics' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^appvisor-diagnostics-.*\.tar\.gz$/);
+    const archive = await readFile(await download.path());
+    assert.deepEqual([...archive.subarray(0, 2)], [0x1f, 0x8b], 'gzip');
+    assert.ok(archive.length > 1000, `${archive.length} bytes`);
   });
 });

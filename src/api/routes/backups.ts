@@ -7,7 +7,7 @@ import {
   backupRestoreContract,
   backupScheduleContract,
 } from '../contracts.js';
-import type { BackupList } from '../types.js';
+import type { BackupList, BackupsRunning } from '../types.js';
 import { backupFileRoutes } from './backup-files.js';
 
 /** Backups: make one, list them, restore one, the schedule, download and upload one. */
@@ -45,6 +45,8 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
       return backups.restore(archive, options);
     },
   );
+
+  app.get('/backups/running', (): BackupsRunning => ({ operations: backups.running() }));
 
   app.get('/backups/schedule', () => backups.schedule());
 

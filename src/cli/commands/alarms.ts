@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../../api/index.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
-import { bytes, printAnswer, tableOr } from '../output.js';
+import { bytes, printAnswer, table, tableOr } from '../output.js';
 
 /** `appvisor alarms [--history]` */
 export async function alarmList(
@@ -31,6 +31,31 @@ export async function alarmList(
       report.alarms.map((a) => [a.since, a.severity, a.code, a.subject, a.text]),
     ),
   );
+}
+
+/** The disk report as the table `appvisor disk` prints. */
+function diskText(report: DiskReport): string {
+  const reserve =
+    report.reserveTargetBytes === 0
+      ? 'none (disk.reserveBytes is 0)'
+      : report.reserveBytes === 0
+        ? `released (0 of ${bytes(report.reserveTargetBytes)}; made again when the disk has room)`
+        : `${bytes(report.reserveBytes)} of ${bytes(report.reserveTargetBytes)}`;
+  return table([
+    ['path', report.path],
+    ['free', `${bytes(report.freeBytes)} of ${bytes(report.totalBytes)}`],
+    ['reserve', reserve],
+    [
+      'low below',
+      `${bytes(report.lowBytes)}${report.low ? ' (disk-low: the disk is low now)' : ''}`,
+    ],
+  ]);
+}
+
+/** `appvisor disk`: the disk of the data folder and its reserve (`GET /disk`). */
+export async function diskShow(context: CommandContext): Promise<void> {
+  const report = await context.client.call<DiskReport>('GET', '/disk');
+  printAnswer(context, report, () => diskText(report));
 }
 
 /** `appvisor disk release` */
@@ -72,7 +97,10 @@ export function registerAlarms(cli: Cli): void {
     .description('logs + status + settings + alarm history in one tar.gz, secrets removed')
     .action(withContext(cli, diagnostics));
 
-  const disk = cli.program.command('disk').description('the disk of the data folder');
+  const disk = cli.program
+    .command('disk')
+    .description('the disk of the data folder: free space and the reserve')
+    .action(withContext(cli, diskShow));
   disk
     .command('release')
     .description('empty the disk reserve file (when the disk is full)')

@@ -8,6 +8,7 @@ import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { count, query } from '../query.js';
 import { bytes, duration, onOff, printAnswer, printList, table } from '../output.js';
+import { withUploadProgress } from '../transfer-progress.js';
 
 function stateText(status: Pick<AppStatus, 'state' | 'nextRestartAt' | 'runnable'>): string {
   if (!status.runnable) return 'not runnable';
@@ -51,7 +52,7 @@ function statusRows(status: AppStatus): string[][] {
 
 /**
  * The package to upload: an archive file as it is, or a folder packed on the fly as a tar.gz
- * whose top folder is the app id (the folder's name unless --id is given).
+ * whose top folder is the app id (the folder's name unless --id is given); its size when known.
  */
 async function packageStream(path: string, id: string | undefined) {
   const full = resolve(path);
@@ -63,9 +64,9 @@ async function packageStream(path: string, id: string | undefined) {
       { gzip: true, cwd: full, prefix: id ?? basename(full), portable: true },
       entries,
     );
-    return pack.pipe(new PassThrough());
+    return { stream: pack.pipe(new PassThrough()), size: null };
   }
-  return createReadStream(full);
+  return { stream: createReadStream(full), size: info.size };
 }
 
 /**
@@ -77,11 +78,21 @@ export async function appInstall(
   path: string,
   options: { id?: string; autostart?: boolean; purge?: boolean },
 ): Promise<void> {
-  const stream = await packageStream(path, options.id);
-  const status = await context.client.upload<AppStatus>(
-    `/apps${query({ id: options.id, autostart: options.autostart, purge: options.purge ?? false })}`,
-    stream,
-    'application/octet-stream',
+  const { stream, size } = await packageStream(path, options.id);
+  const status = await withUploadProgress(
+    context,
+    {
+      what: `install of ${basename(path)}`,
+      source: stream,
+      total: size,
+      after: 'the manager unpacks and installs it',
+    },
+    (sent) =>
+      context.client.upload<AppStatus>(
+        `/apps${query({ id: options.id, autostart: options.autostart, purge: options.purge ?? false })}`,
+        sent,
+        'application/octet-stream',
+      ),
   );
   printAnswer(
     context,

@@ -5,7 +5,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { BackupEntry } from '../../api/index.js';
@@ -13,20 +12,11 @@ import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { bytes, printAnswer } from '../output.js';
 import { progressLine, withProgress } from '../progress.js';
+import { ByteCounter } from '../transfer-progress.js';
 
 /** An archive's name as list shows it, in a URL path (its slashes kept). */
 function filePath(file: string): string {
   return `/backups/files/${file.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-/** Counts the bytes that go by, for the progress line. */
-class Counter extends Transform {
-  bytes = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.bytes += chunk.length;
-    this.push(chunk);
-    done();
-  }
 }
 
 /** `12.0 MiB of 40.0 MiB (30 %), 5.1 MiB/s` */
@@ -109,7 +99,7 @@ export async function backupDownload(
     if (!resumed) await writeFile(tagFile, `${etag}\n`, { mode: 0o600 });
     const length = Number(response.headers['content-length']);
     const total = Number.isFinite(length) ? resumedAt + length : undefined;
-    const counter = new Counter();
+    const counter = new ByteCounter();
     const started = Date.now();
     await withProgress(
       progressLine(context),
@@ -160,7 +150,7 @@ export async function backupUpload(
   const found = await stat(path).catch(() => null);
   if (!found?.isFile()) throw new CliError('BAD_REQUEST', `${path} is not a file`);
   const name = options.name ?? basename(path);
-  const counter = new Counter();
+  const counter = new ByteCounter();
   const started = Date.now();
   const source = createReadStream(path).pipe(counter);
   const entry = await withProgress(

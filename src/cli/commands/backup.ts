@@ -5,6 +5,7 @@ import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { onOff, printAnswer, printList, table } from '../output.js';
 import { passphraseFrom } from '../passphrase.js';
+import { withBackupProgress } from './backup-progress.js';
 import { registerBackupTransfer } from './backup-transfer.js';
 import { registerBackupTarget } from './backup-target.js';
 
@@ -21,13 +22,15 @@ export async function backupCreate(
   options: { template?: string; passphraseFile?: string; verify?: boolean; target?: string },
 ): Promise<void> {
   const passphrase = await passphraseFrom(options.passphraseFile);
-  const entry = await context.client.call<BackupEntry>('POST', '/backups', {
-    instance,
-    ...(options.target === undefined ? {} : { target: options.target }),
-    ...(options.template === undefined ? {} : { template: options.template }),
-    ...(passphrase === undefined ? {} : { passphrase }),
-    ...(options.verify ? { verify: true } : {}),
-  });
+  const entry = await withBackupProgress(context, 'backup', instance, () =>
+    context.client.call<BackupEntry>('POST', '/backups', {
+      instance,
+      ...(options.target === undefined ? {} : { target: options.target }),
+      ...(options.template === undefined ? {} : { template: options.template }),
+      ...(passphrase === undefined ? {} : { passphrase }),
+      ...(options.verify ? { verify: true } : {}),
+    }),
+  );
   printAnswer(context, entry, () => {
     const { verified } = entry;
     const check = verified
@@ -73,13 +76,15 @@ export async function backupRestore(
   // A file named on this machine is sent as an absolute path; other names are taken as relative
   // to the manager's backup folder; with --target, as the archive's key on that target.
   const path = options.target === undefined && existsSync(archive) ? resolve(archive) : archive;
-  const view = await context.client.call<InstanceView>('POST', '/backups/restore', {
-    archive: path,
-    ...(options.into === undefined ? {} : { into: options.into }),
-    ...(options.as === undefined ? {} : { as: options.as }),
-    ...(passphrase === undefined ? {} : { passphrase }),
-    ...(options.target === undefined ? {} : { target: options.target }),
-  });
+  const view = await withBackupProgress(context, 'restore', options.into ?? options.as!, () =>
+    context.client.call<InstanceView>('POST', '/backups/restore', {
+      archive: path,
+      ...(options.into === undefined ? {} : { into: options.into }),
+      ...(options.as === undefined ? {} : { as: options.as }),
+      ...(passphrase === undefined ? {} : { passphrase }),
+      ...(options.target === undefined ? {} : { target: options.target }),
+    }),
+  );
   printAnswer(context, view, () => `restored into ${view.id} (${view.path})`);
 }
 

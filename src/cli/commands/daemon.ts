@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { runDaemon } from '../../main.js';
 import { repeatable, type Cli } from '../context.js';
 
@@ -27,9 +27,23 @@ function daemonFlags(options: DaemonOptions, data: string | undefined): Record<s
   return flags;
 }
 
+/** The global options that apply to the daemon too (the others are for the clients). */
+const daemonGlobals = ['--data'];
+
+/**
+ * The help of the global options in `daemonGlobals`, in the columns of `command`'s own: commander
+ * lists only a command's own options in its help, and the daemon's data folder is a global one.
+ */
+function globalOptionsHelp(program: Command, command: Command): string {
+  const options = program.options.filter((option) => daemonGlobals.includes(option.long ?? ''));
+  const width = Math.max(...[...command.options, ...options].map((o) => o.flags.length), 10);
+  const rows = options.map((option) => `  ${option.flags.padEnd(width)}  ${option.description}`);
+  return `\nGlobal options:\n${rows.join('\n')}`;
+}
+
 /** Registers `appvisor daemon`: the manager itself, in the foreground. */
 export function registerDaemon(cli: Cli): void {
-  cli.program
+  const daemon: Command = cli.program
     .command('daemon')
     .description('run the manager in the foreground')
     .option('--http-port <n>', 'plain HTTP port (0: any free port)')
@@ -37,6 +51,7 @@ export function registerDaemon(cli: Cli): void {
     .option('--admin-port <n>', 'port of the admin UI and API (0: any free port)')
     .option('--config <file>', 'JSON configuration file (or APPVISOR_CONFIG)')
     .addOption(repeatable('--set <key=value>', 'set any configuration key; repeatable'))
+    .addHelpText('after', (): string => globalOptionsHelp(cli.program, daemon))
     .action(async (options: DaemonOptions) => {
       cli.setExitCode(
         await runDaemon({

@@ -161,8 +161,20 @@ export async function instanceTrace(
 export async function instanceLogin(
   context: CommandContext,
   id: string,
-  options: { challenge: string },
+  options: { challenge?: string },
 ): Promise<void> {
+  if (options.challenge === undefined) {
+    // The login signs a challenge only the instance can give: say how to get one, for this
+    // instance (an unknown one is INSTANCE_NOT_FOUND, as with a challenge).
+    const view = await context.client.call<InstanceView>('GET', path(id));
+    const where = view.link?.websocketUrl ?? `the instance's path ${view.path}`;
+    throw new CliError(
+      'BAD_REQUEST',
+      `instance login needs --challenge C: open a WebSocket to ${where}, send {"mt":"AppChallenge"}, ` +
+        `run appvisor instance login ${id} --challenge C with the challenge of its AppChallengeResult, ` +
+        'and send the AppLogin it prints (docs/appwebsocket.md)',
+    );
+  }
   const login = await context.client.call<AdminLogin>('POST', `${path(id)}/login`, {
     challenge: options.challenge,
   });
@@ -235,7 +247,10 @@ export function registerInstance(cli: Cli): void {
     .command('login')
     .description("an admin login for the instance's app: the AppLogin to send after AppChallenge")
     .argument('<id>')
-    .requiredOption('--challenge <challenge>', 'the challenge of the AppChallengeResult')
+    .option(
+      '--challenge <challenge>',
+      'the challenge of the AppChallengeResult (without it: how to get one)',
+    )
     .action(withContext(cli, instanceLogin));
   registerVacuum(cli, instance);
   instance

@@ -11,6 +11,7 @@ import type {
 import { CliError } from '../client.js';
 import { repeatable, withContext, type Cli, type CommandContext } from '../context.js';
 import { bytes, printAnswer, printJson, printList, table, tableOr, type Io } from '../output.js';
+import { withStoreProgress } from './store-progress.js';
 import { registerStorePublish } from './store-publish.js';
 
 function warnProblems(io: Io, listing: { errors: StoreListing['errors'] }): void {
@@ -83,10 +84,12 @@ export async function storeInstall(
   id: string,
   options: StoreInstallBody,
 ): Promise<void> {
-  const result = await context.client.call<StoreResult>(
-    'POST',
-    `/store/apps/${encodeURIComponent(id)}/install`,
-    options,
+  const result = await withStoreProgress(context, `install of ${id}`, id, () =>
+    context.client.call<StoreResult>(
+      'POST',
+      `/store/apps/${encodeURIComponent(id)}/install`,
+      options,
+    ),
   );
   printAnswer(context, result, () => resultText(result));
 }
@@ -104,22 +107,22 @@ export async function storeUpdate(
     throw new CliError('BAD_REQUEST', 'name an app or give --all');
   }
   if (id !== undefined) {
-    const result = await context.client.call<StoreResult>(
-      'POST',
-      `/store/apps/${encodeURIComponent(id)}/update`,
-      {
+    const result = await withStoreProgress(context, `update of ${id}`, id, () =>
+      context.client.call<StoreResult>('POST', `/store/apps/${encodeURIComponent(id)}/update`, {
         ...(options.version === undefined ? {} : { version: options.version }),
         ...(options.force ? { force: true } : {}),
         ...(options.store === undefined ? {} : { store: options.store }),
         ...(options.switchStore ? { switchStore: true } : {}),
-      },
+      }),
     );
     printAnswer(context, result, () => resultText(result));
     return;
   }
-  const answer = await context.client.call<StoreUpdateAllAnswer>('POST', '/store/update', {
-    ...(options.force ? { force: true } : {}),
-  });
+  const answer = await withStoreProgress(context, 'update of every app', undefined, () =>
+    context.client.call<StoreUpdateAllAnswer>('POST', '/store/update', {
+      ...(options.force ? { force: true } : {}),
+    }),
+  );
   if (context.json) printJson(context.io, answer);
   else if (answer.results.length === 0) context.io.stdout.write('every app is up to date\n');
   else {

@@ -28,6 +28,7 @@ import { packFolder } from '../../lib/folder-tar.js';
 import { createEncryptStream } from '../../lib/stream-cipher.js';
 import { AppvisorError } from '../errors/index.js';
 import { RowCounter } from './dump-script.js';
+import { noProgress, type ProgressTracker } from './progress.js';
 
 /** Version of the archive layout; a restore refuses others. */
 export const archiveFormat = 1;
@@ -85,10 +86,10 @@ export class Digest extends Transform {
   }
 }
 
-/** Writes to `path` and fsyncs before the stream finishes. */
-async function writeSynced(source: Readable, path: string): Promise<void> {
+/** Writes to `path` (counted by `counter`) and fsyncs before the stream finishes. */
+async function writeSynced(source: Readable, path: string, counter: Digest): Promise<void> {
   const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  await pipeline(source, out);
+  await pipeline(source, counter, out);
   const handle = await open(path, 'r');
   try {
     await handle.sync();
@@ -121,6 +122,8 @@ export interface ArchiveInput {
    * then only the name answered.
    */
   upload?: (archive: Readable) => Promise<void>;
+  /** Told each phase (`database`, `files`, `archive`) and its bytes. */
+  progress?: ProgressTracker;
 }
 
 /** What {@link writeArchive} wrote. */
@@ -136,8 +139,8 @@ export interface WrittenArchive {
 async function uploaded(
   archive: Readable,
   upload: (archive: Readable) => Promise<void>,
+  counted: Digest,
 ): Promise<number> {
-  const counted = new Digest(false);
   const [sent, stored] = await Promise.allSettled([pipeline(archive, counted), upload(counted)]);
   if (stored.status === 'rejected') throw stored.reason;
   if (sent.status === 'rejected') throw sent.reason;
@@ -215,6 +218,8 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     const plain = new Digest(false);
     const rows = new RowCounter();
     const packed = new Digest();
+    const progress = input.progress ?? noProgress;
+    await progress.phase('database', () => plain.size);
     // Level 1: several times faster than the default 6 on dump text, for archives a little
     // larger; a backup's time matters more than the last percent of its size.
     await pipeline(
@@ -227,6 +232,7 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     );
 
     const filesDigest = new Digest();
+    await progress.phase('files', () => filesDigest.size);
     // The folder is the app's user's, who may plant links or swap entries while it is read:
     // read without following any, as root or not (lib/folder-tar.ts). A missing folder is an
     // empty one.
@@ -259,11 +265,18 @@ export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive>
     const archive = input.passphrase
       ? tarStream.pipe(createEncryptStream(input.passphrase))
       : tarStream;
+    const written = new Digest(false);
+    // The members and their tar headers: the archive's size, give or take its padding.
+    await progress.phase(
+      'archive',
+      () => written.size,
+      manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size,
+    );
     if (input.upload) {
-      return { manifest, path: input.path, size: await uploaded(archive, input.upload) };
+      return { manifest, path: input.path, size: await uploaded(archive, input.upload, written) };
     }
     const partial = join(work, 'archive.partial');
-    await writeSynced(archive, partial);
+    await writeSynced(archive, partial, written);
     await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
     const path = await publish(partial, input.path, input.replace ?? false);
     await syncFolder(dirname(path));

@@ -34,6 +34,7 @@ import {
   type DumpTools,
 } from './model.js';
 import { replayDump } from './replay.js';
+import { ProgressBoard, type BackupProgress } from './progress.js';
 import { restoreArchive, type RestoreOptions } from './restore-job.js';
 import { cronScheduler, Schedules, type ScheduleChange } from './schedules.js';
 import { selfCheck } from './self-check.js';
@@ -68,6 +69,7 @@ export class BackupService implements Component, UpdateGuard {
       limiter: new Limiter(Math.max(1, options.parallel)),
       updates: options.updates ?? defaultUpdateBackups,
       targets: new BackupTargets(options.store, options.secrets),
+      progress: new ProgressBoard(options.pause),
       schedule: () => this.#schedules.stored,
     };
     this.#ctx = ctx;
@@ -226,6 +228,11 @@ export class BackupService implements Component, UpdateGuard {
    */
   async restore(archive: string, options: RestoreOptions): Promise<InstanceView> {
     return restoreArchive(this.#ctx, archive, options);
+  }
+
+  /** The backups and restores under way, oldest first, with their phase and bytes. */
+  running(): BackupProgress[] {
+    return this.#ctx.progress.list();
   }
 
   schedule(): BackupSchedule {

@@ -1,6 +1,7 @@
 import type { Clock } from '../supervisor/index.js';
 import type { BackupTargets } from './targets.js';
 import type { BackupServiceOptions, DumpTools, Retention, StoredSchedule } from './model.js';
+import type { ProgressBoard } from './progress.js';
 
 /** Runs at most `limit` tasks at once, the others in order. */
 export class Limiter {
@@ -40,6 +41,8 @@ export interface BackupContext {
   readonly updates: Retention;
   /** The remote targets. */
   readonly targets: BackupTargets;
+  /** The backups and restores under way, with their phase and bytes. */
+  readonly progress: ProgressBoard;
   /** The schedule as stored: a backup's template and slots unless it names others. */
   schedule(): StoredSchedule;
 }

@@ -16,6 +16,7 @@ import type { BackupEntry } from './model.js';
 import { targetOf, templateValues } from './naming.js';
 import type { RemoteStore } from './remote.js';
 import { downloadArchive, remoteKeyOf } from './remote-jobs.js';
+import type { ProgressTracker } from './progress.js';
 import { prune } from './retention.js';
 import { checkTemplate, usesSlots } from './template.js';
 import { verifyArchive } from './verify.js';
@@ -48,13 +49,17 @@ export async function createBackup(
     checkTemplate(template);
   });
   checking('instance', () => ctx.options.instances.backupSource(id));
+  const progress = ctx.progress.begin('backup', id);
   // In the instance's queue: a delete or a restore of it waits for the backup (or comes
   // first, and the backup finds no instance), never pulls the database away during the dump.
   return ctx.options.instances
-    .whileBackingUp(id, (source) => backUp(ctx, id, source, { ...options, template }))
+    .whileBackingUp(id, (source) => backUp(ctx, id, source, { ...options, template }, progress))
     .catch(async (error: unknown) => {
       const full = await diskFullCause(error, `backup of ${id}`, ctx.folder);
       throw concerning('instance', full, ['INSTANCE_NOT_FOUND']);
+    })
+    .finally(() => {
+      progress.end();
     });
 }
 
@@ -63,6 +68,7 @@ async function backUp(
   id: string,
   source: BackupSource,
   options: CreateOptions & { template: string },
+  progress: ProgressTracker,
 ): Promise<BackupEntry> {
   const app = await ctx.options.apps.status(source.view.app);
   const { target } = options;
@@ -70,7 +76,7 @@ async function backUp(
     const remote = await ctx.targets.open(target);
     try {
       return await ctx.limiter.run(() =>
-        backUpRemote(ctx, id, source, app, remote, { ...options, target }),
+        backUpRemote(ctx, id, source, app, remote, { ...options, target }, progress),
       );
     } finally {
       remote.close();
@@ -94,6 +100,7 @@ async function backUp(
         // Only a rolling slot is replaced; any other name taken gets a number (-2, -3, ...).
         replace: usesSlots(template),
         passphrase: options.passphrase,
+        progress,
       });
       const { manifest } = written;
       file = relative(ctx.folder, written.path);
@@ -105,6 +112,7 @@ async function backUp(
         text: `${id} backed up to ${file} (${manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size} bytes)`,
       });
       const entry = await readEntry(ctx, file, options.passphrase);
+      if (options.verify) await progress.phase('verify');
       return options.verify ? await verifyBackup(ctx, id, entry, options.passphrase) : entry;
     } catch (error) {
       throw await failed(ctx, id, file, error);
@@ -150,6 +158,7 @@ async function backUpRemote(
   app: { id: string; version?: string | null },
   remote: RemoteStore,
   options: CreateOptions & { template: string; target: string },
+  progress: ProgressTracker,
 ): Promise<BackupEntry> {
   const { template, target } = options;
   const started = ctx.clock.now();
@@ -169,6 +178,7 @@ async function backUpRemote(
       path: key,
       passphrase: options.passphrase,
       upload: (archive) => remote.put(key, archive),
+      progress,
     });
     const { manifest } = written;
     ctx.options.alarms.clear('backup-failed', `backup of ${id} succeeded`, id);
@@ -190,6 +200,7 @@ async function backUpRemote(
       createdAt: manifest.createdAt,
     };
     if (!options.verify) return entry;
+    await progress.phase('verify');
     const path = await downloadArchive(ctx, target, key);
     try {
       return await verifyBackup(ctx, id, entry, options.passphrase, path);

@@ -4,6 +4,7 @@
  * surface.
  */
 export { BackupService } from './backup-service.js';
+export type { BackupPhase, BackupProgress } from './progress.js';
 export { defaultLabel } from './naming.js';
 export {
   type BackupEntry,

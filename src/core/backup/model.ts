@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
+import type { Pause } from '../../lib/pause-points.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { AlarmRaiser } from '../alarms/index.js';
 import type { AppService } from '../apps/index.js';
@@ -141,6 +142,8 @@ export interface BackupServiceOptions {
   tools?: DumpTools;
   /** Runs the schedule; croner unless given. */
   cron?: CronScheduler;
+  /** Test-only pauses at the end of each phase of a backup or restore (`testing.pauses`). */
+  pause?: Pause;
 }
 
 /** Pre-update backups by default: a folder of their own, the newest 3 per instance kept. */

@@ -2,13 +2,14 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { pipeline as pipe, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as extractTar } from 'tar';
 import { hasControlChars } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
 import type { InstanceView, RestoreTarget } from '../instances/index.js';
+import { Digest } from './archive.js';
 import { readManifest, unpackArchive } from './archive-read.js';
 import type { BackupContext } from './context.js';
 import { checking, concerning } from './field-errors.js';
@@ -106,21 +107,32 @@ function filling(
   passphrase: string | undefined,
 ): (target: RestoreTarget) => Promise<void> {
   return async ({ connection, folder }) => {
+    // Followed from when the instance's queue let it begin (the CLI says "waiting" until then).
+    const progress = ctx.progress.begin('restore', target);
     const work = join(ctx.workDir, `restore-${target}-${Date.now()}`);
-    await mkdir(work, { recursive: true, mode: 0o700 });
     try {
+      await mkdir(work, { recursive: true, mode: 0o700 });
+      await progress.phase('unpack');
       const unpacked = await unpackArchive(path, work, passphrase);
       const { role, ...login } = connection;
+      const { members } = unpacked.manifest;
+      const dumpRead = new Digest(false);
+      await progress.phase('database', () => dumpRead.size, members['db.sql.gz'].size);
       await ctx.tools.replay(
-        createReadStream(unpacked.dumpFile).pipe(createGunzip()),
+        // A read error reaches the replay as the error of the stream it reads.
+        pipe(createReadStream(unpacked.dumpFile), dumpRead, createGunzip(), () => undefined),
         { ...login, application_name: 'appvisor restore' },
         { role },
       );
+      const filesRead = new Digest(false);
+      await progress.phase('files', () => filesRead.size, members['files.tar'].size);
       await pipeline(
         createReadStream(unpacked.filesFile),
+        filesRead,
         extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,
       );
     } finally {
+      progress.end();
       await rm(work, { recursive: true, force: true });
     }
   };

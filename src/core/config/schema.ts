@@ -534,7 +534,7 @@ export const configSchema = z.strictObject({
           'step=milliseconds pairs separated by commas, or empty',
         )
         .describe(
-          'For tests only; leave empty. Pauses at named steps of long operations (`restore.fill=3000,restore.swap=3000`), so that a test can kill the manager in a known window; each pause logs a warning `test pause at <step>`. Steps: `instance.provision` (a create recorded its row, before its database), `restore.fill` (a restore made its staging database, before filling it), `restore.swap` (between the database swap and the folder swap), `app.user` (an install made the system user of a new app, before its row names it), `app.spawned` (an app process was spawned, before its pid is recorded), `vacuum.tables` (a vacuum listed its tables, before the first).',
+          'For tests only; leave empty. Pauses at named steps of long operations (`restore.fill=3000,restore.swap=3000`), so that a test can kill the manager in a known window; each pause logs a warning `test pause at <step>`. Steps: `instance.provision` (a create recorded its row, before its database), `restore.fill` (a restore made its staging database, before filling it), `restore.swap` (between the database swap and the folder swap), `app.user` (an install made the system user of a new app, before its row names it), `app.spawned` (an app process was spawned, before its pid is recorded), `vacuum.tables` (a vacuum listed its tables, before the first), `backup.<phase>` and `restore.<phase>` (a backup or restore at the end of a phase, `database`, `files`, `unpack` ..., while `GET /backups/running` still shows it).',
         ),
     })
     .prefault({}),

@@ -3,6 +3,7 @@ import { call, type AlarmHistoryReport, type AlarmsReport } from '../api.js';
 import { ErrorText, InlineField, ListTable, PageHeading, SeverityBadge } from '../components.js';
 import { dateTime, relative } from '../format.js';
 import { usePoll } from '../hooks.js';
+import { DiskCard } from './disk-card.js';
 
 /** How many raises and clears the history shows. */
 const historyLimit = 200;
@@ -76,7 +77,10 @@ function AlarmHistory(props: { changes: AlarmHistoryReport['history'] }) {
   );
 }
 
-/** The active alarms and the history of raises and clears, newest first, with a filter. */
+/**
+ * The active alarms and the history of raises and clears, newest first, with a filter; below
+ * them the disk with its reserve, and the diagnostics download.
+ */
 export function AlarmsPage() {
   const active = usePoll(() => call<AlarmsReport>('GET', '/alarms'), 3000);
   const history = usePoll(
@@ -125,6 +129,8 @@ export function AlarmsPage() {
         </p>
       )}
       {changes && changes.length > 0 && <AlarmHistory changes={changes} />}
+
+      <DiskCard />
     </section>
   );
 }
