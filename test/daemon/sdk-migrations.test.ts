@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { before, describe, test } from 'node:test';
 import { makeAppFolder } from '../helpers/apps.js';
 import {
+  activeAlarms,
   api,
   binPath,
   cleanEnv,
@@ -162,9 +163,17 @@ describe('SDK migrations', () => {
     const { daemon } = running;
     await install(daemon, '1.2.0', [create, priority, broken]);
     await failedWith(daemon, /migration 3 \(broken\) failed: division by zero/);
+    const raised = await eventually(async () =>
+      (await activeAlarms(daemon)).find((a) => a.code === 'instance-failed' && a.subject === 'n1'),
+    );
+    assert.equal(raised.severity, 'error');
+    assert.match(raised.text, /migration 3 \(broken\) failed/);
     // Back to 1.1.0: its data and schema as they were, no `done` column.
     await install(daemon, '1.1.0', [create, priority]);
     await waitForInstance(daemon, 'n1');
+    await eventually(async () =>
+      (await activeAlarms(daemon)).some((a) => a.code === 'instance-failed') ? undefined : true,
+    );
     const after = await notes(daemon);
     assert.deepEqual(after.versions, [1, 2]);
     assert.deepEqual(after.notes, [{ id: 1, text: 'first', priority: 0 }]);

@@ -2,8 +2,14 @@
 import { reconcileAlarms, type ActiveAlarm, type AlarmRaiser } from '../alarms/index.js';
 import type { Row } from './model.js';
 
+/**
+ * Raised while an instance is `failed` (its service refused or never answered its start: a
+ * failed migration, a crash in `start`), cleared when it is ready again or disabled.
+ */
+export const instanceFailedAlarm = 'instance-failed';
+
 /** Alarms about one instance (subject: its id) that end with it, besides its app's own. */
-const instanceAlarmCodes = ['backup-failed', 'instance-large'];
+const instanceAlarmCodes = ['backup-failed', 'instance-large', instanceFailedAlarm];
 
 /**
  * The app of an app's own alarm (`app:<app>:<code>`) about one of its instances; undefined for

@@ -10,6 +10,7 @@ import { diskFullCause } from '../disk/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { Journal } from '../store/index.js';
 import { systemClock, type Clock } from '../supervisor/index.js';
+import { instanceFailedAlarm } from './instance-alarms.js';
 import { InstanceLifecycle } from './lifecycle.js';
 import type {
   InstanceServiceOptions,
@@ -55,7 +56,7 @@ export class InstanceRegistry {
 
   /** Loads an instance whose row is `ready`: listed and routed, stopped until hosted. */
   add(row: Row): Live {
-    const { events, startTimeoutMs } = this.options;
+    const { events, alarms, startTimeoutMs } = this.options;
     const live: Live = {
       row,
       lifecycle: new InstanceLifecycle({
@@ -73,14 +74,20 @@ export class InstanceRegistry {
             this.channels.get(live.row.app)?.send({ type: 'instance.stop', id: live.row.id });
           },
           recordFailure: (event, error) => {
+            const text = event === 'failed' ? `instance ${live.row.id} failed: ${error}` : error;
             events.record({
               kind: 'instance.failed',
               severity: 'error',
               subject: live.row.id,
-              text: event === 'failed' ? `instance ${live.row.id} failed: ${error}` : error,
+              text,
             });
+            alarms.raise(instanceFailedAlarm, 'error', text, live.row.id);
           },
           changed: () => {
+            // Ready again, or disabled by the admin: the failure is over.
+            const { state } = live.lifecycle;
+            if (state === 'ready' || state === 'disabled')
+              alarms.clear(instanceFailedAlarm, `instance ${live.row.id} is ${state}`, live.row.id);
             for (const listener of this.stateListeners) listener(live.row.app);
           },
         },
