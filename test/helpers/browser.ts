@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /**
  * A real browser for end-to-end tests of the admin UI: Debian's chromium driven by
  * playwright-core, headless. `.ci/run` installs chromium when it is missing.
@@ -31,6 +32,9 @@ export function describeInBrowser(name: string, body: (openPage: PageOpener) => 
   const missing = browserMissing();
   if (missing) {
     test(name, (t) => {
+      // CI installs chromium (.ci/run): there a missing browser is a failure, not a skip that
+      // would hide every UI test.
+      if (process.env.CI) assert.fail(missing);
       t.skip(missing);
     });
     return;
