@@ -455,7 +455,9 @@ class ServiceRuntime implements Service {
     if (hosted.state !== 'ready') {
       return {
         status: 503,
-        code: 'INSTANCE_NOT_READY',
+        // The code the front answers for an instance it cannot reach yet: one code for a
+        // visitor, whichever of the two answered.
+        code: 'INSTANCE_UNAVAILABLE',
         message: `instance "${id}" is ${hosted.state}`,
       };
     }

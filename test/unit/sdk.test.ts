@@ -284,6 +284,8 @@ describe('createService: ready and HTTP dispatch', () => {
     const early = await get(socket, '/', 'slow');
     assert.equal(early.status, 503);
     assert.equal(early.headers['retry-after'], '1');
+    // The front's code for the same case (docs/errors.md): a visitor sees one code.
+    assert.equal((JSON.parse(early.body) as { code: string }).code, 'INSTANCE_UNAVAILABLE');
     assert.equal(channel.of('instance.ready').length, 0);
 
     gate.resolve();
