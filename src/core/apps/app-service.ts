@@ -10,6 +10,7 @@ import {
   type AppSettingsChange,
   type StagedPackage,
 } from '../catalog/index.js';
+import { diskFullCause } from '../disk/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { Journal } from '../store/index.js';
 import type { AppState } from '../supervisor/index.js';
@@ -258,7 +259,10 @@ export class AppService implements Component {
     archivePath: string,
     options: Pick<InstallOptions, 'id' | 'expect'> = {},
   ): Promise<StagedPackage> {
-    return stage(this.#ctx, archivePath, options);
+    // A disk that fills up while unpacking is said as such (DISK_FULL), as install does.
+    return stage(this.#ctx, archivePath, options).catch(async (error: unknown) => {
+      throw await diskFullCause(error, 'installing an app', this.#ctx.options.appsDir);
+    });
   }
 
   /** Throws a staged package away; nothing when {@link install} took it. */
