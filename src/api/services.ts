@@ -30,15 +30,7 @@ export type ApiGrants = Pick<InstanceGrants, 'issue' | 'revoke'>;
 /** Installed apps: install, status, start and stop, settings, logs, uninstall. */
 export type ApiApps = Pick<
   AppService,
-  | 'list'
-  | 'installStream'
-  | 'status'
-  | 'uninstall'
-  | 'startApp'
-  | 'stopApp'
-  | 'restartApp'
-  | 'configure'
-  | 'logs'
+  'list' | 'status' | 'uninstall' | 'startApp' | 'stopApp' | 'restartApp' | 'configure' | 'logs'
 >;
 
 /** Instances of the apps. */
@@ -70,7 +62,15 @@ export type ApiStoreSources = Pick<AppStoreService['sources'], 'list' | 'put' | 
 /** App stores: what they offer, install, update, the update check. */
 export interface ApiAppStore extends Pick<
   AppStoreService,
-  'list' | 'show' | 'install' | 'update' | 'updateAll' | 'updates' | 'check' | 'operations'
+  | 'list'
+  | 'show'
+  | 'install'
+  | 'installUpload'
+  | 'update'
+  | 'updateAll'
+  | 'updates'
+  | 'check'
+  | 'operations'
 > {
   sources: ApiStoreSources;
 }

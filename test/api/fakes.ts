@@ -66,12 +66,6 @@ export function fakeContext(calls: string[] = []): ApiContext {
     },
     apps: {
       list: called('apps.list', () => Promise.resolve([app])),
-      installStream: called('apps.installStream', async (source: Readable) => {
-        // Drained: the fake keeps nothing.
-        source.resume();
-        await new Promise((resolve) => source.once('end', resolve));
-        return app;
-      }),
       status: called('apps.status', () => Promise.resolve(app)),
       uninstall: called('apps.uninstall', () => Promise.resolve()),
       startApp: called('apps.startApp', () => Promise.resolve({ changed: true, status: app })),
@@ -142,6 +136,12 @@ export function fakeContext(calls: string[] = []): ApiContext {
       list: called('store.list', () => Promise.resolve(answer({ fake: 'listing' }))),
       show: called('store.show', () => Promise.resolve(answer({ fake: 'store-app' }))),
       install: called('store.install', () => Promise.resolve(answer({ fake: 'store-install' }))),
+      installUpload: called('store.installUpload', async (source: Readable) => {
+        // Drained: the fake keeps nothing.
+        source.resume();
+        await new Promise((resolve) => source.once('end', resolve));
+        return app;
+      }),
       update: called('store.update', () => Promise.resolve(answer({ fake: 'store-update' }))),
       updateAll: called('store.updateAll', () => Promise.resolve({ results: [] })),
       updates: called('store.updates', () => answer({ fake: 'updates' })),

@@ -54,7 +54,7 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     payload: Buffer.from('not really a package'),
     status: 201,
     fragment: '"fake":"app"',
-    calls: ['apps.installStream'],
+    calls: ['store.installUpload'],
   },
   'GET /apps/:id': { url: '/apps/demo', status: 200, fragment: '"fake":"app"' },
   'DELETE /apps/:id': { url: '/apps/demo?force=true', status: 200, fragment: '"ok":true' },

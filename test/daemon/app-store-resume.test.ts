@@ -39,9 +39,12 @@ describe('an update cut off by a kill of the manager', () => {
   const get = async <T>(path: string): Promise<T> =>
     (await http('GET', { socket: daemon!.socket }, `/manager/api/v1${path}`)).body as T;
 
-  /** Starts `store update <app>` and kills the manager once it waits for the new version. */
-  const killWhileWaiting = async (app: string) => {
-    const update = run('store', 'update', app);
+  /**
+   * Starts `store update <app>` (or `command`) and kills the manager once it waits for the new
+   * version.
+   */
+  const killWhileWaiting = async (app: string, command = ['store', 'update', app]) => {
+    const update = run(...command);
     await eventually(
       async () => {
         const { operations } = await get<{ operations: StoreOperation[] }>('/store/operations');
@@ -53,6 +56,37 @@ describe('an update cut off by a kill of the manager', () => {
     daemon!.child.kill('SIGKILL');
     await daemon!.exited;
     await update;
+  };
+
+  /**
+   * After the restart: the app at version 1 and running again, the alarm `update-failed`
+   * raised (once the rollback is complete: the app has been waited for again), no kept package
+   * left. The alarm.
+   */
+  const rolledBackAfterRestart = async (app: string): Promise<ActiveAlarm> => {
+    await eventually(
+      async () => {
+        const status = await appStatus(daemon!, app);
+        return status.version === '1' && status.state === 'running' ? status : undefined;
+      },
+      60_000,
+      `${app} rolled back to 1 and running`,
+    );
+    const alarm = await eventually(
+      async () =>
+        (await get<{ alarms: ActiveAlarm[] }>('/alarms')).alarms.find(
+          (a) => a.code === 'update-failed' && a.subject === app,
+        ),
+      30_000,
+      'update-failed raised',
+    );
+    await eventually(
+      async () =>
+        (await readdir(join(data, 'apps'))).every((name) => !name.startsWith('.')) || undefined,
+      10_000,
+      'no kept package left',
+    );
+    return alarm;
   };
 
   before(async () => {
@@ -87,30 +121,24 @@ describe('an update cut off by a kill of the manager', () => {
     await killWhileWaiting('stuck');
 
     daemon = await startDaemon({ data, args });
-    await eventually(
-      async () => {
-        const status = await appStatus(daemon!, 'stuck');
-        return status.version === '1' && status.state === 'running' ? status : undefined;
-      },
-      60_000,
-      'stuck rolled back to 1 and running',
-    );
-    // Raised once the rollback is complete (the app has been waited for again).
-    const alarm = await eventually(
-      async () =>
-        (await get<{ alarms: ActiveAlarm[] }>('/alarms')).alarms.find(
-          (a) => a.code === 'update-failed' && a.subject === 'stuck',
-        ),
-      30_000,
-      'update-failed raised',
-    );
+    const alarm = await rolledBackAfterRestart('stuck');
     assert.match(alarm.text, /after a restart of the manager.*rolled back to 1/);
-    await eventually(
-      async () =>
-        (await readdir(join(data, 'apps'))).every((name) => !name.startsWith('.')) || undefined,
-      10_000,
-      'no kept package left',
-    );
+  });
+
+  test('an app install from a file cut off while it waits: rolled back at the restart', async () => {
+    const v1 = await makeStorePackage(join(work, 'filed-1.tar.gz'), 'filed', { version: '1' });
+    const installed = await run('app', 'install', v1, '--autostart');
+    assert.equal(installed.code, 0, installed.stderr);
+    // A service that never says it is ready: the install waits for it.
+    const v2 = await makeStorePackage(join(work, 'filed-2.tar.gz'), 'filed', {
+      version: '2',
+      instances: true,
+    });
+    await killWhileWaiting('filed', ['app', 'install', v2]);
+
+    daemon = await startDaemon({ data, args });
+    const alarm = await rolledBackAfterRestart('filed');
+    assert.match(alarm.text, /filed 2 did not get ready after a restart of the manager/);
   });
 
   test('the new version gets ready after the restart: the update is finished', async () => {

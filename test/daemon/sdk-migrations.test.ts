@@ -11,11 +11,18 @@ import { createInterface } from 'node:readline';
 import { before, describe, test } from 'node:test';
 import { makeAppFolder } from '../helpers/apps.js';
 import {
+  brokenMigration,
+  notesPriority,
+  notesTable,
+  type NotesMigration,
+} from '../helpers/notes-app.js';
+import {
   activeAlarms,
   api,
   binPath,
   cleanEnv,
   cliOk,
+  cloneInstance,
   createInstance,
   eventually,
   http,
@@ -27,24 +34,11 @@ import {
   type Daemon,
 } from '../helpers/daemon.js';
 
-type Step = { version: number; name: string; up: string };
+type Step = NotesMigration;
 
-const create: Step = {
-  version: 1,
-  name: 'notes',
-  up: 'CREATE TABLE notes (id serial PRIMARY KEY, text text NOT NULL)',
-};
-const priority: Step = {
-  version: 2,
-  name: 'add-priority',
-  up: 'ALTER TABLE notes ADD COLUMN priority integer NOT NULL DEFAULT 0',
-};
-// Its first statement works, its second fails: the first must not stay.
-const broken: Step = {
-  version: 3,
-  name: 'broken',
-  up: 'ALTER TABLE notes ADD COLUMN done boolean; SELECT 1 / 0',
-};
+const create = notesTable;
+const priority = notesPriority;
+const broken = brokenMigration(3);
 
 /** The notes app at `version` with these migrations: POST adds a note, GET shows the table. */
 function notesMain(migrations: Step[]): string {
@@ -64,14 +58,29 @@ createService({
 `;
 }
 
-async function install(daemon: Daemon, version: string, migrations: Step[]): Promise<void> {
-  const folder = await makeAppFolder(await makeTemp(), 'notes', {
+async function notesFolder(version: string, migrations: Step[]): Promise<string> {
+  return makeAppFolder(await makeTemp(), 'notes', {
     run: 'exec "$APPVISOR_NODE" "$APPVISOR_APP_DIR/main.mjs"',
     manifest: { version, instances: true },
     files: { 'main.mjs': notesMain(migrations) },
   });
-  await cliOk(daemon, 'app', 'install', folder, '--autostart');
+}
+
+async function install(daemon: Daemon, version: string, migrations: Step[]): Promise<void> {
+  await cliOk(daemon, 'app', 'install', await notesFolder(version, migrations), '--autostart');
   await waitForApp(daemon, 'notes');
+}
+
+/**
+ * Installs over the stopped app and starts it then: no update to wait for and roll back (an
+ * install over the running app would put the previous version back), so the instance's own
+ * failure stays to be seen.
+ */
+async function installStopped(daemon: Daemon, version: string, migrations: Step[]) {
+  await cliOk(daemon, 'app', 'stop', 'notes');
+  const folder = await notesFolder(version, migrations);
+  await cliOk(daemon, 'app', 'install', folder, '--no-autostart');
+  await cliOk(daemon, 'app', 'start', 'notes');
 }
 
 async function notes(daemon: Daemon, method = 'GET') {
@@ -161,13 +170,13 @@ describe('SDK migrations', () => {
 
   test('a failing migration fails the instance with its error and changes nothing', async () => {
     const { daemon } = running;
-    await install(daemon, '1.2.0', [create, priority, broken]);
-    await failedWith(daemon, /migration 3 \(broken\) failed: division by zero/);
+    await installStopped(daemon, '1.2.0', [create, priority, broken]);
+    await failedWith(daemon, /migration 3 \(add-done\) failed: division by zero/);
     const raised = await eventually(async () =>
       (await activeAlarms(daemon)).find((a) => a.code === 'instance-failed' && a.subject === 'n1'),
     );
     assert.equal(raised.severity, 'error');
-    assert.match(raised.text, /migration 3 \(broken\) failed/);
+    assert.match(raised.text, /migration 3 \(add-done\) failed/);
     // Back to 1.1.0: its data and schema as they were, no `done` column.
     await install(daemon, '1.1.0', [create, priority]);
     await waitForInstance(daemon, 'n1');
@@ -181,11 +190,7 @@ describe('SDK migrations', () => {
 
   test('restore --as starts the new instance once, on the restored data', async () => {
     const { daemon } = running;
-    const made = JSON.parse(await cliOk(daemon, 'backup', 'create', 'n1', '--json')) as {
-      file: string;
-    };
-    await cliOk(daemon, 'backup', 'restore', made.file, '--as', 'n2');
-    const view = await waitForInstance(daemon, 'n2');
+    const view = await cloneInstance(daemon, 'n1', 'n2');
     const answer = await http('GET', { url: daemon.httpUrl }, `${view.path}/notes`);
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual((answer.body as { versions: number[] }).versions, [1, 2]);
@@ -197,7 +202,7 @@ describe('SDK migrations', () => {
 
   test('an older app on newer data refuses to start the instance', async () => {
     const { daemon } = running;
-    await install(daemon, '1.0.0', [create]);
+    await installStopped(daemon, '1.0.0', [create]);
     await failedWith(daemon, /schema version 2, newer than this app's latest migration 1/);
   });
 });

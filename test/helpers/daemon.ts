@@ -519,6 +519,18 @@ export async function nodeServiceWithInstance(
   await createInstance(daemon, app, instance.id, '--path', instance.path);
 }
 
+/**
+ * Backs the instance `id` up and restores the backup as a new instance `as` (`restore --as`),
+ * with the CLI; waits until it is ready. Its view.
+ */
+export async function cloneInstance(daemon: Daemon, id: string, as: string): Promise<InstanceView> {
+  const made = JSON.parse(await cliOk(daemon, 'backup', 'create', id, '--json')) as {
+    file: string;
+  };
+  await cliOk(daemon, 'backup', 'restore', made.file, '--as', as);
+  return waitForInstance(daemon, as);
+}
+
 /** The instance password (the AppWebsocket login's secret). */
 export async function passwordOf(daemon: Daemon, id: string): Promise<string> {
   const shown = await cli([

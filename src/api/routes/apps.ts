@@ -23,7 +23,7 @@ const packageTypes = [
 
 /** Apps: install, list, status, start, stop, restart, configure, uninstall, logs. */
 export function appRoutes(app: FastifyInstance, context: ApiContext): void {
-  const { apps } = context;
+  const { apps, appStore } = context;
   app.get('/apps', async () => ({ apps: await apps.list() }));
 
   // The upload's parsers live in a context of their own: registered on the whole API, they
@@ -50,7 +50,8 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
           );
         }
         const { id, autostart, purge } = request.query;
-        const status = await apps.installStream(body, {
+        // Over an installed app, guarded as an app store update: backup, wait, rollback.
+        const status = await appStore.installUpload(body, {
           ...(id !== undefined ? { id } : {}),
           ...(autostart !== undefined ? { autostart } : {}),
           purge,

@@ -85,7 +85,8 @@ export async function appInstall(
       what: `install of ${basename(path)}`,
       source: stream,
       total: size,
-      after: 'the manager unpacks and installs it',
+      // Over an installed app the answer comes once the new version is ready, or rolled back.
+      after: 'the manager unpacks and installs it (a new version: until it is ready)',
     },
     (sent) =>
       context.client.upload<AppStatus>(

@@ -4,7 +4,13 @@ import type { Readable } from 'node:stream';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
-import { Catalog, checkAppId, type AppSettingsChange } from '../catalog/index.js';
+import {
+  Catalog,
+  checkAppId,
+  type AppSettingsChange,
+  type StagedPackage,
+} from '../catalog/index.js';
+import { diskFullCause } from '../disk/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { Journal } from '../store/index.js';
 import type { AppState } from '../supervisor/index.js';
@@ -19,7 +25,14 @@ import {
   stopProcess,
   type ControlResult,
 } from './control.js';
-import { archiveInstalled, install, installStream, uninstall } from './install.js';
+import {
+  archiveInstalled,
+  discardStaged,
+  install,
+  receivePackage,
+  stage,
+  uninstall,
+} from './install.js';
 import { checkMemoryKills } from './limits.js';
 import { loadApp, statusOf } from './loader.js';
 import { stageSdk } from './sdk.js';
@@ -230,16 +243,39 @@ export class AppService implements Component {
   }
 
   /**
-   * Installs (or re-installs) an app from an archive; on any failure the previous version is
-   * installed and, if it ran, running again (see install.ts).
+   * Installs (or re-installs) an app from an archive, or from a package {@link stage}d before;
+   * on any failure the previous version is installed and, if it ran, running again (see
+   * install.ts).
    */
-  install(archivePath: string, options: InstallOptions = {}): Promise<AppStatus> {
-    return install(this.#ctx, archivePath, options);
+  install(archive: string | StagedPackage, options: InstallOptions = {}): Promise<AppStatus> {
+    return install(this.#ctx, archive, options);
   }
 
-  /** Installs from a stream (an upload), at most `maxPackageBytes`. */
-  installStream(source: Readable, options: InstallOptions): Promise<AppStatus> {
-    return installStream(this.#ctx, source, options);
+  /**
+   * Unpacks and checks a package without installing it: its id and manifest are known before
+   * {@link install} takes it. Install it or {@link discardStaged} it.
+   */
+  stage(
+    archivePath: string,
+    options: Pick<InstallOptions, 'id' | 'expect'> = {},
+  ): Promise<StagedPackage> {
+    // A disk that fills up while unpacking is said as such (DISK_FULL), as install does.
+    return stage(this.#ctx, archivePath, options).catch(async (error: unknown) => {
+      throw await diskFullCause(error, 'installing an app', this.#ctx.options.appsDir);
+    });
+  }
+
+  /** Throws a staged package away; nothing when {@link install} took it. */
+  discardStaged(staged: StagedPackage): Promise<void> {
+    return discardStaged(this.#ctx, staged);
+  }
+
+  /**
+   * Receives an upload into a temporary file (at most `maxPackageBytes`), hands its path to
+   * `use`, and removes the file afterwards.
+   */
+  receivePackage<T>(source: Readable, use: (path: string) => Promise<T>): Promise<T> {
+    return receivePackage(this.#ctx, source, use);
   }
 
   /** Writes the installed folder of an app as a tar archive to `target`. */

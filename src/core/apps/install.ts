@@ -33,38 +33,59 @@ function checkExpected(manifest: Manifest, expect: InstallOptions['expect']): vo
 }
 
 /**
- * Installs (or re-installs) an app from an archive: validated and unpacked beside the
- * installed copy, then swapped in while the app is stopped; a re-install keeps autostart
- * unless it is given; afterwards the app runs if autostart is on or it ran before. On any
- * failure the previous version is installed and, if it ran, running again.
+ * Installs (or re-installs) an app from an archive, or from a package {@link stage}d before:
+ * validated and unpacked beside the installed copy, then swapped in while the app is stopped;
+ * a re-install keeps autostart unless it is given; afterwards the app runs if autostart is on
+ * or it ran before. On any failure the previous version is installed and, if it ran, running
+ * again. A staged package is used up: swapped in, or discarded.
  */
 export async function install(
   ctx: AppContext,
-  archivePath: string,
+  archive: string | StagedPackage,
   options: InstallOptions,
 ): Promise<AppStatus> {
   try {
-    return await installStaged(ctx, archivePath, options);
+    const staged = typeof archive === 'string' ? await stage(ctx, archive, options) : archive;
+    return await installStaged(ctx, staged, options);
   } catch (error) {
     // Also a store that is down because its disk is full: the admin must free space.
     throw await diskFullCause(error, 'installing an app', ctx.options.appsDir);
   }
 }
 
-async function installStaged(
+/**
+ * Unpacks and checks a package beside the installed apps without touching what is installed:
+ * its id, version and build are known before it is installed (what a guarded install needs to
+ * back the installed version up first). The caller installs it ({@link install}) or
+ * discards it ({@link discardStaged}).
+ */
+export async function stage(
   ctx: AppContext,
   archivePath: string,
-  options: InstallOptions,
-): Promise<AppStatus> {
-  const { catalog } = ctx;
+  options: Pick<InstallOptions, 'id' | 'expect'>,
+): Promise<StagedPackage> {
   if (options.id !== undefined) checkAppId(options.id);
-  const staged = await catalog.stage(archivePath, options.id);
+  const staged = await ctx.catalog.stage(archivePath, options.id);
   try {
     checkExpected(staged.manifest, options.expect);
   } catch (error) {
-    await catalog.discard(staged);
+    await ctx.catalog.discard(staged);
     throw error;
   }
+  return staged;
+}
+
+/** Throws a staged package away (nothing when it was installed: its folder is gone). */
+export async function discardStaged(ctx: AppContext, staged: StagedPackage): Promise<void> {
+  await ctx.catalog.discard(staged);
+}
+
+async function installStaged(
+  ctx: AppContext,
+  staged: StagedPackage,
+  options: InstallOptions,
+): Promise<AppStatus> {
+  const { catalog } = ctx;
   return ctx.queue.run(staged.id, async () => {
     const { id } = staged;
     const before = await catalog.get(id);
@@ -168,16 +189,14 @@ async function swapIn(
 }
 
 /**
- * Installs from a stream (an upload): written to a temporary file beside the apps, at most
- * `maxPackageBytes`, then installed as {@link install} does; the temporary file is always
- * removed.
+ * Receives a package from a stream (an upload) into a temporary file beside the apps, at most
+ * `maxPackageBytes`, and hands it to `use`; the temporary file is always removed afterwards.
  */
-export async function installStream(
+export async function receivePackage<T>(
   ctx: AppContext,
   source: Readable,
-  options: InstallOptions,
-): Promise<AppStatus> {
-  if (options.id !== undefined) checkAppId(options.id);
+  use: (path: string) => Promise<T>,
+): Promise<T> {
   const temp = join(ctx.options.appsDir, `.incoming-${randomBytes(6).toString('hex')}`);
   const maxBytes = ctx.options.maxPackageBytes ?? 1024 * 1024 * 1024;
   let received = 0;
@@ -196,7 +215,7 @@ export async function installStream(
   try {
     await pipeline(source, limiter, createWriteStream(temp, { mode: 0o600 }));
     if (received === 0) throw new AppvisorError('PACKAGE_INVALID', 'the package is empty');
-    return await install(ctx, temp, options);
+    return await use(temp);
   } finally {
     await rm(temp, { force: true });
   }

@@ -1,8 +1,9 @@
+import type { Readable } from 'node:stream';
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { reconcileAlarms, type AlarmRaiser } from '../alarms/index.js';
-import type { AppService } from '../apps/index.js';
+import type { AppService, AppStatus } from '../apps/index.js';
 import type { BackupService } from '../backup/index.js';
 import { checkAppId } from '../catalog/index.js';
 import type { EventLog } from '../events/index.js';
@@ -26,12 +27,20 @@ import type {
   StoreResult,
   UpdateCheck,
 } from './types.js';
-import { StoreUpdater, type StoreUpdateOptions } from './update.js';
+import { StoreUpdater, type FileInstallOptions, type StoreUpdateOptions } from './update.js';
 
 /** What the app store uses of the apps subsystem. */
 export type StoreApps = Pick<
   AppService,
-  'list' | 'status' | 'install' | 'archiveInstalled' | 'startApp' | 'on'
+  | 'list'
+  | 'status'
+  | 'install'
+  | 'archiveInstalled'
+  | 'startApp'
+  | 'on'
+  | 'stage'
+  | 'discardStaged'
+  | 'receivePackage'
 >;
 
 /** Options of {@link AppStoreService}. */
@@ -165,6 +174,20 @@ export class AppStoreService implements Component {
     const installed = (await this.#reader.installed()).get(id);
     if (installed) return this.update(id, options);
     return this.#installer.install(id, options);
+  }
+
+  /**
+   * Installs a package file; over an installed app, guarded as an update from a store is
+   * (backup, wait for ready, rollback: {@link StoreUpdater.installFile}).
+   */
+  installFile(archivePath: string, options: FileInstallOptions = {}): Promise<AppStatus> {
+    return this.#updater.installFile(archivePath, options);
+  }
+
+  /** Installs an uploaded package ({@link installFile}), at most `maxPackageBytes`. */
+  installUpload(source: Readable, options: FileInstallOptions = {}): Promise<AppStatus> {
+    if (options.id !== undefined) checkAppId(options.id);
+    return this.#options.apps.receivePackage(source, (path) => this.installFile(path, options));
   }
 
   /** What is installed of each app, and from which store (no store is read). */

@@ -28,6 +28,7 @@ export {
 } from './operation-machine.js';
 export { StoreOperations } from './operations.js';
 export { waitReady, type ReadinessWatch } from './ready.js';
+export type { FileInstallOptions } from './update.js';
 export { checkSource, StoreSources, type StoreSource } from './sources.js';
 export {
   generateSigningKey,

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { AppvisorError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
-import type { InstallRecord } from './types.js';
+import type { InstallRecord, UpdateTarget } from './types.js';
 
 /**
  * An update under way, kept in the store (`store_updates`) at each step, so that a manager
@@ -16,8 +16,11 @@ export interface UpdateJournal {
    */
   phase: 'backing-up' | 'installing' | 'rolling-back';
   from: { version: string | null; build: number | null };
-  /** What store_installs gets once the update succeeds. */
-  target: InstallRecord;
+  /**
+   * What store_installs gets once the update succeeds; a package file's version (`store`
+   * null) is put in place without a record.
+   */
+  target: UpdateTarget;
   /** Whether the app ran before the update: it is waited for, and runs again after a rollback. */
   wasRunning: boolean;
   /** The previous version as a package (`<workDir>/.update-…`), to roll back to. */

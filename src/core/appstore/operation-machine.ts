@@ -70,5 +70,8 @@ export function operationTransition(
   return operationTransitions[phase][event];
 }
 
-/** Phases an operation may begin in: a download, or an update resumed after a restart. */
-export type InitialPhase = 'downloading' | 'waiting' | 'rolling-back';
+/**
+ * Phases an operation may begin in: a download, a backup (an update from a package file that
+ * is here already), or an update resumed after a restart.
+ */
+export type InitialPhase = 'downloading' | 'backing-up' | 'waiting' | 'rolling-back';

@@ -5,7 +5,7 @@ import type { AppService } from '../apps/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { keptPrefix, type StoreRecords, type UpdateJournal } from './journal.js';
 import type { OperationParts } from './operations.js';
-import type { StoreUpdater } from './update.js';
+import { versionText, type StoreUpdater } from './update.js';
 
 /** What {@link UpdateResumer} needs. */
 export interface UpdateResumerOptions extends OperationParts {
@@ -63,7 +63,7 @@ export class UpdateResumer {
     const op = operations.begin(
       'update',
       id,
-      { version: target.version, build: target.build, size: 0 },
+      { version: versionText(target), build: target.build ?? 0, size: 0 },
       journal.phase === 'rolling-back' ? 'rolling-back' : 'waiting',
     );
     logger.warn(
@@ -78,12 +78,12 @@ export class UpdateResumer {
       if (journal.phase === 'rolling-back') {
         await updater.rollBack(
           journal,
-          `${id} ${target.version}: the manager was stopped while rolling the update back`,
+          `${id} ${versionText(target)}: the manager was stopped while rolling the update back`,
           op,
         );
       }
       if (journal.phase === 'backing-up' || !swapped) {
-        const text = `${id}: the update to ${target.version} was cut off by a stop of the manager before it was installed; ${journal.from.version ?? 'the previous version'} stays`;
+        const text = `${id}: the update to ${versionText(target)} was cut off by a stop of the manager before it was installed; ${journal.from.version ?? 'the previous version'} stays`;
         events.record({ kind: 'app.update-failed', severity: 'warning', subject: id, text });
         if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
           await apps.startApp(id);
@@ -97,7 +97,7 @@ export class UpdateResumer {
         if (wrong !== null) {
           await updater.rollBack(
             journal,
-            `${id} ${target.version} did not get ready after a restart of the manager: ${wrong}`,
+            `${id} ${versionText(target)} did not get ready after a restart of the manager: ${wrong}`,
             op,
           );
         }

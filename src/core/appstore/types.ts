@@ -99,6 +99,20 @@ export interface Resolved {
   version: IndexVersion;
 }
 
+/**
+ * What a guarded install of a package file puts in place: no store, so nothing is recorded in
+ * store_installs (a file install leaves the app pinned to no store, as an unguarded one).
+ */
+export interface FileTarget {
+  app: string;
+  store: null;
+  version: string | null;
+  build: number | null;
+}
+
+/** What an update puts in place: a store's version, or a package file's. */
+export type UpdateTarget = InstallRecord | FileTarget;
+
 /** What store_installs keeps of an app installed from a store. */
 export interface InstallRecord {
   app: string;

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.js';
 import type { AlarmRaiser } from '../alarms/index.js';
-import type { AppService, AppStatus } from '../apps/index.js';
+import type { AppService, AppStatus, InstallOptions } from '../apps/index.js';
 import type { BackupService } from '../backup/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { downloadResolved, type DownloadOptions } from './install.js';
@@ -11,7 +11,8 @@ import { keptPrefix, type StoreRecords, type UpdateJournal } from './journal.js'
 import type { OperationParts } from './operations.js';
 import { normalizeKey, type StoreReader } from './read.js';
 import { waitReady, type ReadinessWatch } from './ready.js';
-import type { InstallRecord, Resolved, StoreOperation, StoreResult } from './types.js';
+import type { StagedPackage } from '../catalog/index.js';
+import type { FileTarget, Resolved, StoreOperation, StoreResult, UpdateTarget } from './types.js';
 
 /** The options of an update from the stores. */
 export interface StoreUpdateOptions {
@@ -21,11 +22,22 @@ export interface StoreUpdateOptions {
   switchStore?: boolean;
 }
 
+/** The options of an install of a package file ({@link StoreUpdater.installFile}). */
+export type FileInstallOptions = Pick<InstallOptions, 'id' | 'autostart' | 'purge'>;
+
+/** A target's version as the texts say it. */
+export function versionText(target: Pick<UpdateTarget, 'version'>): string {
+  return target.version ?? '(no version)';
+}
+
 /** What {@link StoreUpdater} needs. */
 export interface StoreUpdaterOptions extends OperationParts {
   reader: StoreReader;
   records: StoreRecords;
-  apps: Pick<AppService, 'status' | 'install' | 'archiveInstalled' | 'startApp'>;
+  apps: Pick<
+    AppService,
+    'list' | 'status' | 'install' | 'archiveInstalled' | 'startApp' | 'stage' | 'discardStaged'
+  >;
   backups: Pick<BackupService, 'backupApp' | 'restore'>;
   readiness: ReadinessWatch;
   alarms: AlarmRaiser;
@@ -41,7 +53,8 @@ export interface StoreUpdaterOptions extends OperationParts {
  * Updates installed apps: the pin to their store and key, the backup first, the new version
  * in place, the wait for it to get ready, and the rollback when it does not. Each step is
  * journaled first ({@link StoreRecords}), so that a manager killed in it finishes it at the
- * next start (resume.ts).
+ * next start (resume.ts). A package file installed over an installed app (`app install`) goes
+ * the same way ({@link installFile}), without the store's pin and record.
  */
 export class StoreUpdater {
   readonly #options: StoreUpdaterOptions;
@@ -112,26 +125,103 @@ export class StoreUpdater {
     resolved: Resolved,
     from: { version: string | null; build: number | null },
   ): Promise<AppStatus> {
-    const { operations, records } = this.#options;
+    const { apps, operations, reader } = this.#options;
     const { version } = resolved;
-    const op = operations.begin('update', id, version);
+    const target = reader.recordOf(resolved);
+    const expect = { version: version.version, build: version.build };
+    return this.#operate(operations.begin('update', id, version), async (op, work) => {
+      const file = await downloadResolved(resolved, op, this.#options.download);
+      work.push(file);
+      // A package that cannot be installed leaves the previous version as it was.
+      const status = await this.#replace(
+        target,
+        () => apps.install(file, { id, expect, skipUpdateHook: true }),
+        op,
+        work,
+      );
+      await this.succeeded(target, from);
+      return status;
+    });
+  }
+
+  /**
+   * Installs a package file (`app install`, the API's upload). A first install is just that.
+   * Over an installed app it is an update like one from a store ({@link update}): the
+   * instances backed up first, the new version waited for until it and every enabled instance
+   * are ready, else the previous version and the instances put back (UPDATE_FAILED, alarm
+   * `update-failed`). It does not pin the app to a store; the app is unpinned as before (the
+   * store's record speaks only of the version the store installed).
+   */
+  async installFile(archivePath: string, options: FileInstallOptions = {}): Promise<AppStatus> {
+    const { apps, queue } = this.#options;
+    const staged = await apps.stage(
+      archivePath,
+      options.id !== undefined ? { id: options.id } : {},
+    );
+    try {
+      // Under the app's turn, as a store update: one update of an app at a time.
+      return await queue.run(staged.id, () => this.#installFile(staged, options));
+    } finally {
+      // Used up when it was installed; else its unpacked folder is removed.
+      await apps.discardStaged(staged).catch(() => undefined);
+    }
+  }
+
+  async #installFile(staged: StagedPackage, options: FileInstallOptions): Promise<AppStatus> {
+    const { apps, operations } = this.#options;
+    const { id, manifest } = staged;
+    const install: InstallOptions = {
+      id,
+      ...(options.autostart !== undefined ? { autostart: options.autostart } : {}),
+      ...(options.purge !== undefined ? { purge: options.purge } : {}),
+    };
+    const installed = (await apps.list()).some((app) => app.id === id);
+    if (!installed) return apps.install(staged, install);
+    const from = await apps.status(id);
+    const target: FileTarget = {
+      app: id,
+      store: null,
+      version: manifest.version ?? null,
+      build: manifest.build ?? null,
+    };
+    const op = operations.begin(
+      'update',
+      id,
+      { version: versionText(target), build: target.build ?? 0, size: 0 },
+      'backing-up',
+    );
+    return this.#operate(op, async (_op, work) => {
+      const status = await this.#replace(
+        target,
+        () => apps.install(staged, { ...install, skipUpdateHook: true }),
+        op,
+        work,
+      );
+      await this.succeeded(target, from);
+      return status;
+    });
+  }
+
+  /**
+   * Runs an update's operation from start to end: a failure or rollback while the manager runs
+   * leaves nothing to finish (the journal dropped); the work files are removed before the
+   * operation counts as finished.
+   */
+  async #operate(
+    op: StoreOperation,
+    body: (op: StoreOperation, work: string[]) => Promise<AppStatus>,
+  ): Promise<AppStatus> {
     const work: string[] = [];
     let failure: unknown = undefined;
     try {
-      const file = await downloadResolved(resolved, op, this.#options.download);
-      work.push(file);
-      const status = await this.#replace(id, resolved, file, op, work);
-      await this.succeeded(this.#options.reader.recordOf(resolved), from);
-      return status;
+      return await body(op, work);
     } catch (error) {
       failure = error;
-      // Failed or rolled back while the manager ran: nothing is left to finish.
-      await records.dropJournal(id).catch(() => undefined);
+      await this.#options.records.dropJournal(op.app).catch(() => undefined);
       throw error;
     } finally {
-      // Finished only once its files are gone: a finished operation leaves nothing behind.
       for (const file of work) await rm(file, { force: true }).catch(() => undefined);
-      operations.finish(op, failure);
+      this.#options.operations.finish(op, failure);
     }
   }
 
@@ -166,17 +256,17 @@ export class StoreUpdater {
   }
 
   /**
-   * The update proper, once the package is here: backup, install, wait, or roll back. Each
-   * step is journaled first, so that a manager killed in it finishes it at the next start.
+   * The update proper, once the package is here: backup, install (`put`), wait, or roll back.
+   * Each step is journaled first, so that a manager killed in it finishes it at the next start.
    */
   async #replace(
-    id: string,
-    resolved: Resolved,
-    file: string,
+    target: UpdateTarget,
+    put: () => Promise<AppStatus>,
     op: StoreOperation,
     work: string[],
   ): Promise<AppStatus> {
     const { apps, backups, records, operations } = this.#options;
+    const id = target.app;
     const before = await apps.status(id);
     const wasRunning = before.state !== 'stopped' && before.state !== 'fatal';
     const previous = join(
@@ -189,34 +279,29 @@ export class StoreUpdater {
       app: id,
       phase: 'backing-up',
       from: { version: before.version, build: before.build },
-      target: this.#options.reader.recordOf(resolved),
+      target,
       wasRunning,
       previous,
       backups: [],
     };
     await records.journal(journal);
     operations.advance(op, 'backUp');
-    const saved = await backups.backupApp(id, `before the update to ${resolved.version.version}`);
+    const saved = await backups.backupApp(id, `before the update to ${versionText(target)}`);
     journal.backups = saved.flatMap((entry) =>
       entry.instance === null ? [] : [{ file: entry.file, instance: entry.instance }],
     );
     journal.phase = 'installing';
     await records.journal(journal);
     operations.advance(op, 'install');
-    const expect = { version: resolved.version.version, build: resolved.version.build };
     // A package that cannot be installed leaves the previous version as it was (apps.install).
     // Autostart is kept; the app runs afterwards if it ran or autostart is on, and is then
     // watched until ready.
-    const status = await apps.install(file, { id, expect, skipUpdateHook: true });
+    const status = await put();
     if (!wasRunning && status.state === 'stopped') return status;
     operations.advance(op, 'wait');
     const failure = await this.waitReady(id);
     if (failure === null) return apps.status(id);
-    return this.rollBack(
-      journal,
-      `${id} ${resolved.version.version} did not get ready: ${failure}`,
-      op,
-    );
+    return this.rollBack(journal, `${id} ${versionText(target)} did not get ready: ${failure}`, op);
   }
 
   /** Waits for the app and its enabled instances to be ready (null), or says what is wrong. */
@@ -235,7 +320,7 @@ export class StoreUpdater {
     this.#options.operations.advance(op, 'rollBack');
     journal.phase = 'rolling-back';
     await records.journal(journal);
-    logger.error({ app: id, version: journal.target.version }, `${reason}; rolling back`);
+    logger.error({ app: id, version: versionText(journal.target) }, `${reason}; rolling back`);
     try {
       const status = await apps.install(records.kept(journal), { id, skipUpdateHook: true });
       if (journal.wasRunning && (status.state === 'stopped' || status.state === 'fatal')) {
@@ -262,21 +347,33 @@ export class StoreUpdater {
     throw new AppvisorError('UPDATE_FAILED', text);
   }
 
-  /** An update is done: recorded (its journal dropped), its alarm cleared, an event. */
+  /**
+   * An update is done: recorded (its journal dropped; a package file's is not recorded, only
+   * its journal dropped), its alarm cleared, an event.
+   */
   async succeeded(
-    target: InstallRecord,
+    target: UpdateTarget,
     from: { version: string | null },
     note = '',
   ): Promise<void> {
     const { app: id } = target;
-    await this.#options.records.record(target);
-    this.#options.recorded(id);
-    this.#options.alarms.clear('update-failed', `${id} updated to ${target.version}`, id);
+    const { records } = this.#options;
+    if (target.store === null) {
+      await records.dropJournal(id);
+    } else {
+      await records.record(target);
+      this.#options.recorded(id);
+    }
+    const source =
+      target.store === null
+        ? 'from a package file'
+        : `(build ${target.build}) from app store ${target.store}`;
+    this.#options.alarms.clear('update-failed', `${id} updated to ${versionText(target)}`, id);
     this.#options.events.record({
       kind: 'app.updated',
       severity: 'info',
       subject: id,
-      text: `${id} updated from ${from.version ?? '(no version)'} to ${target.version} (build ${target.build}) from app store ${target.store}${note}`,
+      text: `${id} updated from ${from.version ?? '(no version)'} to ${versionText(target)} ${source}${note}`,
     });
   }
 }

@@ -82,7 +82,7 @@ function UploadProgress(props: { progress: number; file: File | undefined }) {
       <label for="install-progress">
         {progress < 1
           ? `Uploading ${file ? bytes(file.size * progress) : ''}… ${Math.round(progress * 100)}%`
-          : 'Uploaded; installing…'}
+          : 'Uploaded; installing (a new version of an app: until it is ready, or rolled back)…'}
       </label>
       <progress id="install-progress" max={1} {...(progress < 1 ? { value: progress } : {})} />
     </div>
