@@ -4,6 +4,7 @@
  * own, requests without sockets, and AppWebsocket clients. docs/sdk.md, "Testing a service".
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import type { Instance } from '../instance.js';
 import { createService, type Service, type ServiceDefinition } from '../service.js';
 import type { InstanceInfo, ServiceMessage, Severity } from '../../lib/service-protocol.js';
 import { AppWebsocketClient } from './app-websocket-client.js';
+import { atExit } from './exit-cleanup.js';
 import { KitChannel } from './kit-channel.js';
 import { startTestPostgres, type TestPostgres } from './test-postgres.js';
 
@@ -140,6 +142,9 @@ export async function startTestKit(
   options: TestKitOptions = {},
 ): Promise<TestKit> {
   const folder = await mkdtemp(join(tmpdir(), 'appvisor-kit-service-'));
+  const forget = atExit(() => {
+    rmSync(folder, { recursive: true, force: true });
+  });
   let postgres = options.postgres;
   const ownsPostgres = postgres === undefined;
   let service: Service | undefined;
@@ -160,11 +165,12 @@ export async function startTestKit(
       instanceTimeoutMs,
       'the service did not say ready',
     );
-    return new Kit(service, postgres, ownsPostgres, channel, folder, socketPath);
+    return new Kit(service, postgres, ownsPostgres, channel, { path: folder, forget }, socketPath);
   } catch (error) {
     await service?.close();
     if (ownsPostgres) await postgres?.close();
     await rm(folder, { recursive: true, force: true });
+    forget();
     throw error;
   }
 }
@@ -179,7 +185,8 @@ class Kit implements TestKit {
     readonly postgres: TestPostgres,
     private readonly ownsPostgres: boolean,
     private readonly channel: KitChannel,
-    private readonly folder: string,
+    /** The kit's temp folder, and its removal at exit to cancel once it is removed. */
+    private readonly temp: { path: string; forget: () => void },
     private readonly socketPath: string,
   ) {}
 
@@ -206,7 +213,7 @@ class Kit implements TestKit {
       databaseNameOf(id),
       randomBytes(18).toString('base64url'),
     );
-    const dataDir = join(this.folder, 'data', id);
+    const dataDir = join(this.temp.path, 'data', id);
     await mkdir(dataDir, { recursive: true });
     const info: InstanceInfo = {
       id,
@@ -312,7 +319,8 @@ class Kit implements TestKit {
       await Promise.all([...this.#clients].map((client) => client.close()));
       await this.service.close();
       if (this.ownsPostgres) await this.postgres.close();
-      await rm(this.folder, { recursive: true, force: true });
+      await rm(this.temp.path, { recursive: true, force: true });
+      this.temp.forget();
     })();
     return this.#closing;
   }

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { blockingFolder } from '../../lib/folder-access.js';
 import { ensureSystemUser, type SystemUser } from '../../lib/os-users.js';
 import { findPostgresBinaries, stageBinaries } from '../../lib/postgres-binaries.js';
 import type { DatabaseInfo } from '../../lib/service-protocol.js';
+import { atExit } from './exit-cleanup.js';
 
 /** The port PostgreSQL names its socket after; nothing listens on TCP. */
 const socketPort = 5432;
@@ -97,6 +99,10 @@ function checkName(name: string): void {
 export async function startTestPostgres(): Promise<TestPostgres> {
   const root = await mkdtemp(join(tmpdir(), 'appvisor-kit-'));
   let child: ChildProcess | undefined;
+  const forget = atExit(() => {
+    child?.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  });
   try {
     const isRoot = process.getuid?.() === 0;
     const user = isRoot ? await ensureSystemUser('postgres') : undefined;
@@ -242,6 +248,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
             await exited(server, stopTimeoutMs);
           }
           await rm(root, { recursive: true, force: true });
+          forget();
         })();
         return closing;
       },
@@ -252,6 +259,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       await exited(child, stopTimeoutMs);
     }
     await rm(root, { recursive: true, force: true });
+    forget();
     throw error;
   }
 }
