@@ -25,7 +25,8 @@ export const instanceTimeoutMs = 30_000;
 export interface TestKitOptions {
   /**
    * A server to use instead of a new one (shared by several kits of one test file); the kit
-   * then leaves it running at {@link TestKit.close}.
+   * then leaves it running at {@link TestKit.close}. Databases are named after instance ids:
+   * kits that share a server share the database of an id they both use.
    */
   postgres?: TestPostgres;
   /** Largest WebSocket message, as the service option of that name. */
