@@ -106,6 +106,19 @@ export default tseslint.config(
       },
     ],
   ),
+  // The test kit may also find and run PostgreSQL's programs as another user (pure files too).
+  layer(
+    ['src/sdk/testing/**'],
+    ['core', 'api', 'cli', 'manager', 'ui'],
+    [
+      {
+        regex:
+          '^(\\.\\./)+lib/(?!(service-protocol|app-login|pg-errors|http-json|postgres-binaries|os-users|folder-access)\\.js$)',
+        message:
+          'The test kit imports of src/lib only what the SDK may, and postgres-binaries, os-users and folder-access.',
+      },
+    ],
+  ),
   {
     // The admin UI is a client of the API: it takes the API's types, never the manager's code.
     files: ['ui/**/*.ts', 'ui/**/*.tsx'],

@@ -3,8 +3,8 @@
 // logged in with the AppWebsocket login (a PBX App object, or an admin through the page).
 //
 // The manager gives the file URL of its SDK in APPVISOR_SDK, so this app needs no
-// node_modules of its own. (An app may instead `npm install appvisor` and import
-// 'appvisor/sdk'.)
+// node_modules of its own. For types, see examples/notes-ts and docs/sdk.md ("Types, and
+// getting the SDK into an app's project"); in JavaScript: /** @type {typeof import('appvisor/sdk')} */.
 const { appWebsocket, createService } = await import(process.env.APPVISOR_SDK);
 
 /** Runs one SQL statement in the instance's database, traced under the flag `database`. */

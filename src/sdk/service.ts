@@ -90,6 +90,13 @@ export interface Service {
   /** Instances that have started and not stopped (those that are starting are not listed). */
   readonly instances: ReadonlyMap<string, Instance>;
   /**
+   * Answers one HTTP request the way the service's own server does: the instance named by its
+   * `x-appvisor-instance` header, refusals and errors answered alike. For hosts other than the
+   * manager's socket, such as the test kit's `request()` (appvisor/sdk/testing), which drives it
+   * without a socket. Resolves once the handler has returned.
+   */
+  dispatch(request: IncomingMessage, response: ServerResponse): Promise<void>;
+  /**
    * Stops every instance (in parallel, each bounded to 5 s), closes the HTTP server and
    * removes its socket file. Idempotent; never exits the process.
    */
@@ -231,6 +238,10 @@ class ServiceRuntime implements Service {
 
   get instances(): ReadonlyMap<string, Instance> {
     return this.#ready;
+  }
+
+  dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    return this.#onRequest(request, response);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { connect, type Client } from '../helpers/app-websocket.js';
+import {
+  connectAppWebsocket as connect,
+  type AppWebsocketClient as Client,
+} from '../../src/sdk/testing/index.js';
 import { cli, echoWithInstance, http, passwordOf, withDaemon } from '../helpers/daemon.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');

@@ -5,7 +5,7 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { connect } from '../helpers/app-websocket.js';
+import { connectAppWebsocket as connect } from '../../src/sdk/testing/index.js';
 import {
   cli,
   http,

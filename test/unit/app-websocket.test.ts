@@ -10,7 +10,7 @@ import {
   type AppWebsocketOptions,
   type Instance,
 } from '../../src/sdk/index.js';
-import { connect } from '../helpers/app-websocket.js';
+import { connectAppWebsocket as connect } from '../../src/sdk/testing/index.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 

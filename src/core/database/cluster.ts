@@ -12,7 +12,11 @@ import type { Logger } from '../../lib/logger.js';
 import { ensureSystemUser, type SystemUser } from '../../lib/os-users.js';
 import { commandLine, isAlive, signal, waitForExit } from '../../lib/processes.js';
 import { AppvisorError } from '../errors/index.js';
-import { findPostgresBinaries, stageBinaries, type PostgresBinaries } from './binaries.js';
+import {
+  findPostgresBinaries,
+  stageBinaries,
+  type PostgresBinaries,
+} from '../../lib/postgres-binaries.js';
 import { checkServerCanReach, serverUser } from './placement.js';
 
 /** The major version the cluster format must have. */

@@ -8,7 +8,7 @@ export {
   type PlacementOptions,
 } from './placement.js';
 export { ExternalPostgres, type ExternalPostgresOptions } from './external.js';
-export { findPostgresBinaries } from './binaries.js';
+export { findPostgresBinaries } from '../../lib/postgres-binaries.js';
 export {
   createStagingDatabase,
   databaseExists,
