@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { connect } from '../helpers/app-websocket.js';
+import { connectAppWebsocket as connect } from '../../src/sdk/testing/index.js';
 import {
   activeAlarms,
   appStatus,
