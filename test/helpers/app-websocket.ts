@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 
 /**
  * SHA-256 as innovaphone's JavaScript client computes it: its `Utf8Encode` turns every CR LF
@@ -20,8 +20,9 @@ export class Client {
   readonly #queue: Record<string, unknown>[] = [];
   readonly #waiting: ((message: Record<string, unknown>) => void)[] = [];
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url, { rejectUnauthorized: false });
+  /** `options` go to ws (e.g. headers); certificates are not checked. */
+  constructor(url: string, options: ClientOptions = {}) {
+    this.ws = new WebSocket(url, { rejectUnauthorized: false, ...options });
     this.ws.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString()) as Record<string, unknown>;
       const waiter = this.#waiting.shift();
