@@ -4,13 +4,17 @@
  * false: no hook at all, the code as it was before tracing), `off` (hooks in, every flag off)
  * and `on` (`database`, `webserver`, `webserver-traffic`, `app-websocket` on; each line is
  * serialised as the IPC channel would, then dropped). It measures small HTTP GETs per second
- * over the service's Unix socket (autocannon) and `SELECT $1` queries per second through
- * `instance.db.query` (3 at a time, the pool's size).
+ * over the service's Unix socket (autocannon, in a process of its own so that the client does
+ * not share the service's thread) and `SELECT $1` queries per second through
+ * `instance.db.query` (3 at a time, the pool's size). Each round runs the modes in another
+ * order, so that none always goes first.
  *
  * `npm run bench -- sdk-trace [--quick]`: `--quick` runs short rounds, for trying it out.
  */
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import { promisify } from 'node:util';
 import { createService, type Channel, type Instance, type InstanceInfo } from '../src/sdk/index.js';
 import { makeTemp, removeTemp } from '../test/helpers/daemon.js';
 import { makeInstanceDatabase, startPostgres } from '../test/helpers/embedded-postgres.js';
@@ -85,15 +89,23 @@ async function startService(
   return { instance, socket, lines: () => lines, close: () => service.close() };
 }
 
+const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
 async function requestsPerSecond(running: Running, seconds: number): Promise<number> {
-  const result = await autocannon({
-    url: 'http://localhost/bench.example/b1/',
-    socketPath: running.socket,
-    headers: { 'x-appvisor-instance': 'b1' },
-    connections: 20,
-    duration: seconds,
-  });
-  return result.requests.average;
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    autocannonCli,
+    '--json',
+    '-c',
+    '20',
+    '-d',
+    String(seconds),
+    '-S',
+    running.socket,
+    '-H',
+    'x-appvisor-instance=b1',
+    'http://localhost/bench.example/b1/',
+  ]);
+  return (JSON.parse(stdout) as { requests: { average: number } }).requests.average;
 }
 
 async function queriesPerSecond(running: Running, seconds: number): Promise<number> {
@@ -117,7 +129,7 @@ function median(values: number[]): number {
 
 export async function sdkTrace(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const sizes: Sizes = quick ? { rounds: 1, seconds: 2 } : { rounds: 3, seconds: 8 };
+  const sizes: Sizes = quick ? { rounds: 1, seconds: 2 } : { rounds: 6, seconds: 5 };
   const root = await makeTemp('appvisor-bench-');
   const postgres = await startPostgres(root);
   try {
@@ -138,7 +150,7 @@ export async function sdkTrace(): Promise<void> {
       await queriesPerSecond(services[mode], 1);
     }
     for (let round = 0; round < sizes.rounds; round++) {
-      for (const mode of modes) {
+      for (const mode of [...modes.slice(round % 3), ...modes.slice(0, round % 3)]) {
         results[mode].http.push(await requestsPerSecond(services[mode], sizes.seconds));
         results[mode].queries.push(await queriesPerSecond(services[mode], sizes.seconds));
       }
