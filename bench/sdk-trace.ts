@@ -91,7 +91,20 @@ async function startService(
 
 const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
-async function requestsPerSecond(running: Running, seconds: number): Promise<number> {
+/** One measure: operations per second, and this process's CPU time per operation. */
+interface Rate {
+  perSecond: number;
+  cpuMicros: number;
+}
+
+/** CPU microseconds (user + system) this process used since `start`, per operation. */
+function cpuPer(start: NodeJS.CpuUsage, operations: number): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / operations;
+}
+
+async function requests(running: Running, seconds: number): Promise<Rate> {
+  const cpu = process.cpuUsage();
   const { stdout } = await promisify(execFile)(process.execPath, [
     autocannonCli,
     '--json',
@@ -105,10 +118,12 @@ async function requestsPerSecond(running: Running, seconds: number): Promise<num
     'x-appvisor-instance=b1',
     'http://localhost/bench.example/b1/',
   ]);
-  return (JSON.parse(stdout) as { requests: { average: number } }).requests.average;
+  const result = JSON.parse(stdout) as { requests: { average: number; total: number } };
+  return { perSecond: result.requests.average, cpuMicros: cpuPer(cpu, result.requests.total) };
 }
 
-async function queriesPerSecond(running: Running, seconds: number): Promise<number> {
+async function queries(running: Running, seconds: number): Promise<Rate> {
+  const cpu = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   let count = 0;
   const worker = async () => {
@@ -119,7 +134,10 @@ async function queriesPerSecond(running: Running, seconds: number): Promise<numb
   };
   const started = performance.now();
   await Promise.all([worker(), worker(), worker()]);
-  return count / ((performance.now() - started) / 1000);
+  return {
+    perSecond: count / ((performance.now() - started) / 1000),
+    cpuMicros: cpuPer(cpu, count),
+  };
 }
 
 function median(values: number[]): number {
@@ -133,7 +151,7 @@ export async function sdkTrace(): Promise<void> {
   const root = await makeTemp('appvisor-bench-');
   const postgres = await startPostgres(root);
   try {
-    const results: Record<Mode, { http: number[]; queries: number[]; lines: number }> = {
+    const results: Record<Mode, { http: Rate[]; queries: Rate[]; lines: number }> = {
       bypass: { http: [], queries: [], lines: 0 },
       off: { http: [], queries: [], lines: 0 },
       on: { http: [], queries: [], lines: 0 },
@@ -146,36 +164,50 @@ export async function sdkTrace(): Promise<void> {
     }
     // Warm-up: code compiled, connections opened.
     for (const mode of modes) {
-      await requestsPerSecond(services[mode], 1);
-      await queriesPerSecond(services[mode], 1);
+      await requests(services[mode], 1);
+      await queries(services[mode], 1);
     }
     for (let round = 0; round < sizes.rounds; round++) {
       for (const mode of [...modes.slice(round % 3), ...modes.slice(0, round % 3)]) {
-        results[mode].http.push(await requestsPerSecond(services[mode], sizes.seconds));
-        results[mode].queries.push(await queriesPerSecond(services[mode], sizes.seconds));
+        results[mode].http.push(await requests(services[mode], sizes.seconds));
+        results[mode].queries.push(await queries(services[mode], sizes.seconds));
       }
     }
     for (const mode of modes) {
       results[mode].lines = services[mode].lines();
       await services[mode].close();
     }
-    const base = { http: median(results.bypass.http), queries: median(results.bypass.queries) };
-    const row = (mode: Mode) => {
-      const http = median(results[mode].http);
-      const queries = median(results[mode].queries);
-      return [
-        mode,
-        Math.round(http).toLocaleString('en'),
-        (http / base.http).toFixed(2),
-        Math.round(queries).toLocaleString('en'),
-        (queries / base.queries).toFixed(2),
-        results[mode].lines.toLocaleString('en'),
-      ];
-    };
+    const medianOf = (rates: Rate[]) => ({
+      perSecond: median(rates.map((rate) => rate.perSecond)),
+      cpuMicros: median(rates.map((rate) => rate.cpuMicros)),
+    });
+    const base = { http: medianOf(results.bypass.http), queries: medianOf(results.bypass.queries) };
+    const cells = (rate: Rate, against: Rate) => [
+      Math.round(rate.perSecond).toLocaleString('en'),
+      (rate.perSecond / against.perSecond).toFixed(2),
+      rate.cpuMicros.toFixed(1),
+      (rate.cpuMicros / against.cpuMicros).toFixed(2),
+    ];
     printGrid(
-      `SDK tracing: medians of ${sizes.rounds} rounds of ${sizes.seconds} s`,
-      ['mode', 'requests/s', '× bypass', 'queries/s', '× bypass', 'log lines'],
-      modes.map(row),
+      `SDK tracing: medians of ${sizes.rounds} rounds of ${sizes.seconds} s (CPU: this process's, per operation)`,
+      [
+        'mode',
+        'requests/s',
+        '× bypass',
+        'CPU µs/request',
+        '× bypass',
+        'queries/s',
+        '× bypass',
+        'CPU µs/query',
+        '× bypass',
+        'log lines',
+      ],
+      modes.map((mode) => [
+        mode,
+        ...cells(medianOf(results[mode].http), base.http),
+        ...cells(medianOf(results[mode].queries), base.queries),
+        results[mode].lines.toLocaleString('en'),
+      ]),
     );
   } finally {
     await postgres.close();
