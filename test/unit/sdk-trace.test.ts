@@ -348,6 +348,33 @@ describe('instance.transaction', () => {
     assert.equal(await db.transaction(() => Promise.resolve('fine')), 'fine');
   });
 
+  test('a wait for a free connection is traced under database', async () => {
+    await setFlags(['database']);
+    const db = instance();
+    const before = channel.lines.length;
+    let free!: () => void;
+    const held = new Promise<void>((resolve) => (free = resolve));
+    // Three transactions hold the pool's three clients until `free`.
+    const holders = [1, 2, 3].map(() => db.transaction(() => held));
+    await channel.until(
+      () => db.db.idleCount === 0 && db.db.totalCount === 3,
+      'all 3 clients busy',
+    );
+    const fourth = db.transaction((client) => client.query('SELECT 4'));
+    await channel.until(
+      () =>
+        channel.lines.slice(before).some((line) => line.text.startsWith('all 3 connections busy')),
+      'the wait traced',
+    );
+    free();
+    await Promise.all([...holders, fourth]);
+    assert.ok(
+      channel.lines
+        .slice(before)
+        .some((line) => /^got a connection after [\d.]+ ms$/.test(line.text)),
+    );
+  });
+
   test('is traced like other queries', async () => {
     await setFlags(['database']);
     const before = channel.lines.length;
