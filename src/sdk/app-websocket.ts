@@ -219,7 +219,8 @@ export function appWebsocket(
     let failures = 0;
     let session: AppSession | undefined;
     const timer = setTimeout(() => {
-      instance.trace(flag, `no login within ${timeoutMs} ms from ${peerOf(request)}: closed`);
+      if (instance.traceFlags.has(flag))
+        instance.trace(flag, `no login within ${timeoutMs} ms from ${peerOf(request)}: closed`);
       socket.close(closeCodes.policy, 'login timeout');
     }, timeoutMs);
     socket.once('close', (code, reason) => {
@@ -302,7 +303,8 @@ export function appWebsocket(
 
     socket.on('message', (data: Buffer, isBinary) => {
       if (session === undefined && data.length > maxLoginFrameBytes) {
-        instance.trace(flag, `in: a frame of ${data.length} B before the login: closed`);
+        if (instance.traceFlags.has(flag))
+          instance.trace(flag, `in: a frame of ${data.length} B before the login: closed`);
         socket.close(closeCodes.tooBig, 'frame too large before login');
         return;
       }
