@@ -7,13 +7,6 @@
 // getting the SDK into an app's project"); in JavaScript: /** @type {typeof import('appvisor/sdk')} */.
 const { appWebsocket, createService } = await import(process.env.APPVISOR_SDK);
 
-/** Runs one SQL statement in the instance's database, traced under the flag `database`. */
-async function query(instance, text, values = []) {
-  if (values.length > 0) instance.trace('database', text, values);
-  else instance.trace('database', text);
-  return instance.db.query(text, values);
-}
-
 /** The route inside the instance: the request URL is the full original path. */
 function routeOf(instance, url) {
   const path = new URL(url ?? '/', 'http://instance').pathname;
@@ -96,17 +89,17 @@ $('echo').onclick = () => ws.send(JSON.stringify({ mt: 'Echo', text: $('text').v
 }
 
 async function count(instance) {
-  const result = await query(instance, 'SELECT n FROM hits WHERE id = 1');
+  const result = await instance.db.query('SELECT n FROM hits WHERE id = 1');
   return Number(result.rows[0]?.n ?? 0);
 }
 
 createService({
   async start(instance) {
-    await query(
-      instance,
+    // The SDK traces every query under the flag `database` (SQL text, time, rows).
+    await instance.db.query(
       'CREATE TABLE IF NOT EXISTS hits (id int PRIMARY KEY, n bigint NOT NULL)',
     );
-    await query(instance, 'INSERT INTO hits (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
+    await instance.db.query('INSERT INTO hits (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
     instance.log('started for', instance.domain, 'at', instance.path);
 
     return {
@@ -120,8 +113,7 @@ createService({
           });
           response.end(html);
         } else if (route === '/count' && request.method === 'POST') {
-          const result = await query(
-            instance,
+          const result = await instance.db.query(
             'UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n',
           );
           const n = Number(result.rows[0]?.n ?? 0);

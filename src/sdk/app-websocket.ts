@@ -11,6 +11,7 @@ import {
   sessionKeyOf,
 } from '../lib/app-login.js';
 import type { Instance } from './instance.js';
+import { traceFlag, type Tracer } from './trace.js';
 
 /** One AppWebsocket message: a JSON object with its type in `mt`. */
 export interface AppMessage {
@@ -47,6 +48,33 @@ export const maxFailedLogins = 3;
 /** Largest frame accepted before the login (an AppLogin is far smaller). */
 export const maxLoginFrameBytes = 64 * 1024;
 
+const flag = traceFlag.appWebsocket;
+
+/**
+ * Traces a frame under `app-websocket`: its direction, `mt` and size. Never its content:
+ * AppWebsocket messages carry the login's digest, values encrypted with the session key, and
+ * whatever the app exchanges, so the SDK cannot know a frame is safe to show.
+ */
+function traceFrame(
+  tracer: Tracer | undefined,
+  direction: 'in' | 'out',
+  mt: string,
+  bytes: number,
+) {
+  if (tracer?.traceFlags.has(flag)) tracer.trace(flag, `${direction} ${mt} ${bytes} B`);
+}
+
+/** Who logged in, for trace lines: the login's names, never its digest. */
+function whoText(login: AppLoginInfo): string {
+  return `app=${login.app} sip=${login.sip} dn=${login.dn} domain=${login.domain} pbxObj=${login.pbxObj}`;
+}
+
+/** Where a connection came from: the front's x-forwarded-for, else the socket's peer. */
+function peerOf(request: IncomingMessage): string {
+  const forwarded = request.headers['x-forwarded-for'];
+  return (typeof forwarded === 'string' && forwarded) || request.socket.remoteAddress || '?';
+}
+
 /** WebSocket close codes this handler uses (RFC 6455, 7.4.1). */
 const closeCodes = { unsupported: 1003, policy: 1008, tooBig: 1009, internal: 1011 } as const;
 
@@ -72,6 +100,8 @@ export class AppSession extends EventEmitter<{
     readonly socket: WebSocket,
     /** The upgrade request (original path and headers). */
     readonly request: IncomingMessage,
+    /** Where frames sent are traced (`app-websocket`); the SDK passes the instance. */
+    private readonly tracer?: Tracer,
   ) {
     super();
   }
@@ -83,7 +113,10 @@ export class AppSession extends EventEmitter<{
   send(message: AppMessage, replyTo?: { src?: unknown }): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     const answer = replyTo?.src === undefined ? message : { ...message, src: replyTo.src };
-    this.socket.send(JSON.stringify(answer));
+    const text = JSON.stringify(answer);
+    this.socket.send(text);
+    if (this.tracer?.traceFlags.has(flag))
+      traceFrame(this.tracer, 'out', message.mt, Buffer.byteLength(text));
   }
 
   /** Closes the connection (default 1000). */
@@ -186,16 +219,26 @@ export function appWebsocket(
     let failures = 0;
     let session: AppSession | undefined;
     const timer = setTimeout(() => {
+      if (instance.traceFlags.has(flag))
+        instance.trace(flag, `no login within ${timeoutMs} ms from ${peerOf(request)}: closed`);
       socket.close(closeCodes.policy, 'login timeout');
     }, timeoutMs);
     socket.once('close', (code, reason) => {
       clearTimeout(timer);
+      if (instance.traceFlags.has(flag))
+        instance.trace(
+          flag,
+          `${session === undefined ? 'connection' : 'session'} closed ${code} ${reason.toString()}`,
+        );
       session?.emit('close', code, reason.toString());
     });
 
     const answer = (message: AppMessage, replyTo: AppMessage) => {
       const reply = replyTo.src === undefined ? message : { ...message, src: replyTo.src };
-      socket.send(JSON.stringify(reply));
+      const text = JSON.stringify(reply);
+      socket.send(text);
+      if (instance.traceFlags.has(flag))
+        traceFrame(instance, 'out', message.mt, Buffer.byteLength(text));
     };
 
     const checkBuild = (message: AppMessage) => {
@@ -222,12 +265,33 @@ export function appWebsocket(
         digestMatches(message.digest, loginDigest(login, issued, instance.password));
       if (!ok) {
         failures++;
+        if (instance.traceFlags.has(flag)) {
+          const why =
+            issued === undefined
+              ? 'no challenge asked before it'
+              : login === null
+                ? 'malformed login fields'
+                : 'wrong digest (not the instance password)';
+          const who = login === null ? '' : ` ${whoText(login)}`;
+          instance.trace(
+            flag,
+            `login failed from ${peerOf(request)}${who}: ${why} (${failures} of ${maxFailedLogins})`,
+          );
+        }
         answer({ mt: 'AppLoginResult', ok: false }, message);
         if (failures >= maxFailedLogins) socket.close(closeCodes.policy, 'too many failed logins');
         return;
       }
       clearTimeout(timer);
-      session = new AppSession(login, sessionKeyOf(issued, instance.password), socket, request);
+      session = new AppSession(
+        login,
+        sessionKeyOf(issued, instance.password),
+        socket,
+        request,
+        instance,
+      );
+      if (instance.traceFlags.has(flag))
+        instance.trace(flag, `login ok from ${peerOf(request)} ${whoText(login)}`);
       answer({ mt: 'AppLoginResult', ok: true, domain: instance.domain }, message);
       try {
         options.session(session, instance);
@@ -239,14 +303,22 @@ export function appWebsocket(
 
     socket.on('message', (data: Buffer, isBinary) => {
       if (session === undefined && data.length > maxLoginFrameBytes) {
+        if (instance.traceFlags.has(flag))
+          instance.trace(flag, `in: a frame of ${data.length} B before the login: closed`);
         socket.close(closeCodes.tooBig, 'frame too large before login');
         return;
       }
       const message = parseFrame(data, isBinary);
       if (typeof message === 'number') {
+        if (instance.traceFlags.has(flag))
+          instance.trace(
+            flag,
+            `in: ${isBinary ? 'a binary' : 'not an AppWebsocket'} frame of ${data.length} B: closed ${message}`,
+          );
         socket.close(message, 'AppWebsocket frames are JSON objects with "mt"');
         return;
       }
+      if (instance.traceFlags.has(flag)) traceFrame(instance, 'in', message.mt, data.length);
       if (message.mt === 'KeepAlive') return;
       // Answered before the login as after it: the client sends it before AppChallenge.
       if (message.mt === 'CheckBuild') {
@@ -268,6 +340,11 @@ export function appWebsocket(
       try {
         if (message.mt === 'PbxInfo') {
           session.pbx = pbxInfoOf(message);
+          if (instance.traceFlags.has(flag))
+            instance.trace(
+              flag,
+              `PbxInfo pbx=${session.pbx.pbx} domain=${session.pbx.domain} dns=${session.pbx.pbxDns}`,
+            );
           session.emit('pbxInfo', session.pbx);
         } else {
           session.emit('message', message);

@@ -6,6 +6,8 @@ import type {
   ServiceMessage,
   Severity,
 } from '../lib/service-protocol.js';
+import { isConnectionFailure } from '../lib/pg-errors.js';
+import { tracePool } from './trace.js';
 
 /** Largest number of database connections one instance's pool opens. */
 export const poolMax = 3;
@@ -40,6 +42,14 @@ export interface Instance {
    * instance has stopped.
    */
   readonly db: pg.Pool;
+  /**
+   * Runs `work` in one transaction on a client of {@link db}: BEGIN, then `work(client)`, then
+   * COMMIT, answering what `work` answered. When `work` throws (or COMMIT fails) it rolls back
+   * and throws that error. The client is always released; one whose connection broke (the
+   * ROLLBACK failed too, or the error was a lost connection) is destroyed, not returned to the
+   * pool. Use `client`, not `instance.db`, inside: only its queries are in the transaction.
+   */
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   /**
    * Writes a line to the app's log only when `flag` is on. Parts are joined with spaces;
    * strings as they are, errors as their stack, anything else as JSON.
@@ -93,11 +103,17 @@ export class ServiceInstance implements Instance {
   #pool: pg.Pool | undefined;
   #closed = false;
   readonly #send: (message: ServiceMessage) => void;
+  readonly #traced: boolean;
 
-  constructor(info: InstanceInfo, send: (message: ServiceMessage) => void) {
+  /**
+   * `traced` false leaves the pool as pg makes it: the SDK then traces none of its database
+   * work (ServiceOptions.sdkTrace, for measuring what tracing costs).
+   */
+  constructor(info: InstanceInfo, send: (message: ServiceMessage) => void, traced = true) {
     this.#info = info;
     this.#flags = new Set(info.traceFlags);
     this.#send = send;
+    this.#traced = traced;
   }
 
   get id(): string {
@@ -145,6 +161,7 @@ export class ServiceInstance implements Instance {
       pool.on('error', (error) => {
         this.log('database connection lost:', error.message);
       });
+      if (this.#traced) tracePool(pool, this, poolMax);
       this.#pool = pool;
     }
     return this.#pool;
@@ -171,6 +188,28 @@ export class ServiceInstance implements Instance {
     const pool = this.#pool;
     this.#pool = undefined;
     return pool;
+  }
+
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const value = await work(client);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      if (isConnectionFailure(error)) broken = error as Error;
+      else
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError as Error;
+        });
+      throw error;
+    } finally {
+      // A client given back with an error is destroyed: a broken connection never serves the
+      // next query.
+      client.release(broken);
+    }
   }
 
   trace(flag: string, ...parts: unknown[]): void {

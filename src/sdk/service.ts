@@ -14,6 +14,7 @@ import { isConnectionFailure } from '../lib/pg-errors.js';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
 import { checkMigrations, migrate, type Migration } from './migrations.js';
+import { pathOf, traceRefusedUpgrade, traceRequest, traceWebSocket } from './trace.js';
 import {
   parseMessage,
   type InstanceInfo,
@@ -83,6 +84,12 @@ export interface ServiceOptions {
   maxPayload?: number;
   /** Environment to read `APPVISOR_*` from; default `process.env`. */
   env?: Record<string, string | undefined>;
+  /**
+   * Default true: the SDK traces its own work under the platform's trace flags (docs/sdk.md
+   * "What the SDK traces"). False leaves out even the flag checks (for measuring their cost);
+   * `instance.trace` works either way.
+   */
+  sdkTrace?: boolean;
 }
 
 /** A running service. */
@@ -156,11 +163,6 @@ function refuseUpgrade(socket: Duplex, refusal: Refusal): void {
   );
 }
 
-/** The request path without its query, for log lines (queries may carry secrets). */
-function pathOf(request: IncomingMessage): string {
-  return (request.url ?? '/').split('?', 1)[0] ?? '/';
-}
-
 /** Removes what a previous run left at the socket path (a directory is left for listen to refuse). */
 async function removeStale(path: string): Promise<void> {
   try {
@@ -182,6 +184,7 @@ class ServiceRuntime implements Service {
   readonly #channel: Channel;
   readonly #socketPath: string | null;
   readonly #exitOnShutdown: boolean;
+  readonly #sdkTrace: boolean;
   readonly #hosted = new Map<string, Hosted>();
   readonly #ready = new Map<string, Instance>();
   /** The tail of each instance's message queue: messages of one id run one after the other. */
@@ -202,6 +205,7 @@ class ServiceRuntime implements Service {
     this.#socketPath =
       options.httpSocket === undefined ? env.APPVISOR_HTTP_SOCKET || null : options.httpSocket;
     this.#exitOnShutdown = options.exitOnShutdown ?? true;
+    this.#sdkTrace = options.sdkTrace ?? true;
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -342,9 +346,13 @@ class ServiceRuntime implements Service {
       this.#send({ type: 'instance.ready', id });
       return;
     }
-    const instance = new ServiceInstance(info, (message) => {
-      this.#send(message);
-    });
+    const instance = new ServiceInstance(
+      info,
+      (message) => {
+        this.#send(message);
+      },
+      this.#sdkTrace,
+    );
     const hosted: Hosted = { instance, state: 'starting', handlers: {}, sockets: new Set() };
     this.#hosted.set(id, hosted);
     try {
@@ -483,6 +491,7 @@ class ServiceRuntime implements Service {
       return;
     }
     const { instance, handlers } = target;
+    if (this.#sdkTrace) traceRequest(instance, request, response);
     if (handlers.http === undefined) {
       sendJson(response, 404, {
         code: 'NOT_FOUND',
@@ -529,6 +538,7 @@ class ServiceRuntime implements Service {
     }
     const { handlers } = target;
     if (handlers.websocket === undefined) {
+      if (this.#sdkTrace) traceRefusedUpgrade(target.instance, request, 404);
       refuseUpgrade(socket, {
         status: 404,
         code: 'NOT_FOUND',
@@ -543,6 +553,7 @@ class ServiceRuntime implements Service {
       }
       target.sockets.add(ws);
       ws.once('close', () => target.sockets.delete(ws));
+      if (this.#sdkTrace) traceWebSocket(target.instance, request, ws);
       try {
         handlers.websocket?.(ws, request, target.instance);
       } catch (error) {

@@ -45,6 +45,9 @@ async function serve(
       return instance.domain;
     },
     log: (...parts: unknown[]) => instance.logged.push(parts),
+    // Every trace flag off: tracing is sdk-trace.test.ts's.
+    traceFlags: new Set<string>(),
+    trace: () => undefined,
   } as unknown as Instance;
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   server.on('connection', (ws, request) => {
