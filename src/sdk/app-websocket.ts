@@ -10,6 +10,7 @@ import {
   sessionHash,
   sessionKeyOf,
 } from '../lib/app-login.js';
+import { asAppRequest, type AppRequest } from './http.js';
 import type { Instance } from './instance.js';
 
 /** One AppWebsocket message: a JSON object with its type in `mt`. */
@@ -63,6 +64,11 @@ export class AppSession extends EventEmitter<{
 }> {
   /** The PBX's own description, once it sent `PbxInfo`. */
   pbx: PbxInfo | undefined;
+  /**
+   * The path inside the instance the connection came on, without the query (e.g. `/ws`, or
+   * `/` for the instance's own path): `request.path`.
+   */
+  readonly path: string;
 
   constructor(
     /** The login that opened this session. */
@@ -70,10 +76,12 @@ export class AppSession extends EventEmitter<{
     /** Hex SHA-256 of `innovaphoneAppSessionKey:challenge:password`, fixed for the session. */
     readonly sessionKey: string,
     readonly socket: WebSocket,
-    /** The upgrade request (original path and headers). */
+    /** The upgrade request (original path `url`, path inside the instance `path`, headers). */
     readonly request: IncomingMessage,
   ) {
     super();
+    const { path } = request as Partial<AppRequest>;
+    this.path = typeof path === 'string' ? path : (request.url ?? '/').split('?', 1)[0] || '/';
   }
 
   /**
@@ -227,7 +235,9 @@ export function appWebsocket(
         return;
       }
       clearTimeout(timer);
-      session = new AppSession(login, sessionKeyOf(issued, instance.password), socket, request);
+      // A handler called by hand (not through the SDK's dispatch) may pass Node's own request.
+      const appRequest = 'path' in request ? request : asAppRequest(request, instance.path);
+      session = new AppSession(login, sessionKeyOf(issued, instance.password), socket, appRequest);
       answer({ mt: 'AppLoginResult', ok: true, domain: instance.domain }, message);
       try {
         options.session(session, instance);
