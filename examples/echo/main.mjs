@@ -5,29 +5,13 @@
 // The manager gives the file URL of its SDK in APPVISOR_SDK, so this app needs no
 // node_modules of its own. (An app may instead `npm install appvisor` and import
 // 'appvisor/sdk'.)
-const { appWebsocket, createService } = await import(process.env.APPVISOR_SDK);
+const { appWebsocket, createRouter, createService } = await import(process.env.APPVISOR_SDK);
 
 /** Runs one SQL statement in the instance's database, traced under the flag `database`. */
 async function query(instance, text, values = []) {
   if (values.length > 0) instance.trace('database', text, values);
   else instance.trace('database', text);
   return instance.db.query(text, values);
-}
-
-/** The route inside the instance: the request URL is the full original path. */
-function routeOf(instance, url) {
-  const path = new URL(url ?? '/', 'http://instance').pathname;
-  if (path !== instance.path && !path.startsWith(`${instance.path}/`)) return null;
-  return path.slice(instance.path.length) || '/';
-}
-
-function sendJson(response, status, body) {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }
 
 function escapeHtml(text) {
@@ -100,6 +84,29 @@ async function count(instance) {
   return Number(result.rows[0]?.n ?? 0);
 }
 
+// One router serves every instance: paths are inside the instance (`/count` for
+// `/example.com/acme/count`), handlers get the instance, a returned value is sent as JSON, and
+// other paths or methods are answered 404 / 405 as JSON.
+const router = createRouter()
+  .get('/', (request, response, instance) => {
+    const html = page(instance);
+    response.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(html),
+    });
+    response.end(html);
+  })
+  .post('/count', async (request, response, instance) => {
+    const result = await query(instance, 'UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n');
+    const n = Number(result.rows[0]?.n ?? 0);
+    instance.trace('app', 'count', n);
+    return { instance: instance.id, count: n };
+  })
+  .get('/count', async (request, response, instance) => ({
+    instance: instance.id,
+    count: await count(instance),
+  }));
+
 createService({
   async start(instance) {
     await query(
@@ -110,29 +117,7 @@ createService({
     instance.log('started for', instance.domain, 'at', instance.path);
 
     return {
-      async http(request, response) {
-        const route = routeOf(instance, request.url);
-        if (route === '/' && request.method === 'GET') {
-          const html = page(instance);
-          response.writeHead(200, {
-            'content-type': 'text/html; charset=utf-8',
-            'content-length': Buffer.byteLength(html),
-          });
-          response.end(html);
-        } else if (route === '/count' && request.method === 'POST') {
-          const result = await query(
-            instance,
-            'UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n',
-          );
-          const n = Number(result.rows[0]?.n ?? 0);
-          instance.trace('app', 'count', n);
-          sendJson(response, 200, { instance: instance.id, count: n });
-        } else if (route === '/count' && request.method === 'GET') {
-          sendJson(response, 200, { instance: instance.id, count: await count(instance) });
-        } else {
-          sendJson(response, 404, { code: 'NOT_FOUND', message: 'no such page' });
-        }
-      },
+      http: router.handle,
 
       // Only sessions that logged in reach this; the login itself is the SDK's.
       websocket: appWebsocket({
