@@ -95,6 +95,10 @@ describe('createRouter', () => {
     .get('/teapot', () => {
       throw new HttpError(418, 'TEAPOT', 'short and stout', { 'x-extra': 'yes' });
     })
+    .post('/twice', async (request) => {
+      await readJson(request);
+      return readJson(request);
+    })
     .get('/broken', () => {
       throw new Error('secret detail');
     });
@@ -164,6 +168,9 @@ describe('createRouter', () => {
       'transfer-encoding': 'chunked',
     });
     assert.equal(chunked.status, 413);
+    // A body read twice is the app's fault, answered at once rather than never.
+    const twice = await send(base, 'POST', '/example.com/acme/twice', '{}', json);
+    assert.equal(twice.status, 500);
   });
 
   test('a pattern the router cannot match is refused when added', () => {
