@@ -100,18 +100,23 @@ export class Router {
     return this;
   }
 
+  /** Adds a GET route; HEAD requests run it too (without a body). */
   get(pattern: string, handler: RouteHandler): this {
     return this.route('GET', pattern, handler);
   }
+  /** Adds a POST route. */
   post(pattern: string, handler: RouteHandler): this {
     return this.route('POST', pattern, handler);
   }
+  /** Adds a PUT route. */
   put(pattern: string, handler: RouteHandler): this {
     return this.route('PUT', pattern, handler);
   }
+  /** Adds a PATCH route. */
   patch(pattern: string, handler: RouteHandler): this {
     return this.route('PATCH', pattern, handler);
   }
+  /** Adds a DELETE route. */
   delete(pattern: string, handler: RouteHandler): this {
     return this.route('DELETE', pattern, handler);
   }
