@@ -6,6 +6,7 @@ import { backup } from './backup.js';
 import { backupRemote } from './backup-remote.js';
 import { front } from './front.js';
 import { instances } from './instances.js';
+import { sdkHttp } from './sdk-http.js';
 import { sdkTrace } from './sdk-trace.js';
 import { supervise } from './supervise.js';
 
@@ -15,6 +16,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   front,
   backup,
   'backup-remote': backupRemote,
+  'sdk-http': sdkHttp,
   'sdk-trace': sdkTrace,
 };
 

@@ -5,23 +5,7 @@
 // The manager gives the file URL of its SDK in APPVISOR_SDK, so this app needs no
 // node_modules of its own. For types, see examples/notes-ts and docs/sdk.md ("Types, and
 // getting the SDK into an app's project"); in JavaScript: /** @type {typeof import('appvisor/sdk')} */.
-const { appWebsocket, createService } = await import(process.env.APPVISOR_SDK);
-
-/** The route inside the instance: the request URL is the full original path. */
-function routeOf(instance, url) {
-  const path = new URL(url ?? '/', 'http://instance').pathname;
-  if (path !== instance.path && !path.startsWith(`${instance.path}/`)) return null;
-  return path.slice(instance.path.length) || '/';
-}
-
-function sendJson(response, status, body) {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
-}
+const { appWebsocket, createRouter, createService } = await import(process.env.APPVISOR_SDK);
 
 function escapeHtml(text) {
   return text.replace(
@@ -93,6 +77,29 @@ async function count(instance) {
   return Number(result.rows[0]?.n ?? 0);
 }
 
+// One router serves every instance: paths are inside the instance (`/count` for
+// `/example.com/acme/count`), handlers get the instance, a returned value is sent as JSON, and
+// other paths or methods are answered 404 / 405 as JSON.
+const router = createRouter()
+  .get('/', (request, response, instance) => {
+    const html = page(instance);
+    response.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(html),
+    });
+    response.end(html);
+  })
+  .post('/count', async (request, response, instance) => {
+    const result = await instance.db.query('UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n');
+    const n = Number(result.rows[0]?.n ?? 0);
+    instance.trace('app', 'count', n);
+    return { instance: instance.id, count: n };
+  })
+  .get('/count', async (request, response, instance) => ({
+    instance: instance.id,
+    count: await count(instance),
+  }));
+
 createService({
   async start(instance) {
     // The SDK traces every query under the flag `database` (SQL text, time, rows).
@@ -103,28 +110,7 @@ createService({
     instance.log('started for', instance.domain, 'at', instance.path);
 
     return {
-      async http(request, response) {
-        const route = routeOf(instance, request.url);
-        if (route === '/' && request.method === 'GET') {
-          const html = page(instance);
-          response.writeHead(200, {
-            'content-type': 'text/html; charset=utf-8',
-            'content-length': Buffer.byteLength(html),
-          });
-          response.end(html);
-        } else if (route === '/count' && request.method === 'POST') {
-          const result = await instance.db.query(
-            'UPDATE hits SET n = n + 1 WHERE id = 1 RETURNING n',
-          );
-          const n = Number(result.rows[0]?.n ?? 0);
-          instance.trace('app', 'count', n);
-          sendJson(response, 200, { instance: instance.id, count: n });
-        } else if (route === '/count' && request.method === 'GET') {
-          sendJson(response, 200, { instance: instance.id, count: await count(instance) });
-        } else {
-          sendJson(response, 404, { code: 'NOT_FOUND', message: 'no such page' });
-        }
-      },
+      http: router.handle,
 
       // Only sessions that logged in reach this; the login itself is the SDK's.
       websocket: appWebsocket({

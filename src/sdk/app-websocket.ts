@@ -10,6 +10,7 @@ import {
   sessionHash,
   sessionKeyOf,
 } from '../lib/app-login.js';
+import { asAppRequest, type AppRequest } from './http.js';
 import type { Instance } from './instance.js';
 import { traceFlag, type Tracer } from './trace.js';
 
@@ -91,6 +92,11 @@ export class AppSession extends EventEmitter<{
 }> {
   /** The PBX's own description, once it sent `PbxInfo`. */
   pbx: PbxInfo | undefined;
+  /**
+   * The path inside the instance the connection came on, without the query (e.g. `/ws`, or
+   * `/` for the instance's own path): `request.path`.
+   */
+  readonly path: string;
 
   constructor(
     /** The login that opened this session. */
@@ -98,12 +104,14 @@ export class AppSession extends EventEmitter<{
     /** Hex SHA-256 of `innovaphoneAppSessionKey:challenge:password`, fixed for the session. */
     readonly sessionKey: string,
     readonly socket: WebSocket,
-    /** The upgrade request (original path and headers). */
+    /** The upgrade request (original path `url`, path inside the instance `path`, headers). */
     readonly request: IncomingMessage,
     /** Where frames sent are traced (`app-websocket`); the SDK passes the instance. */
     private readonly tracer?: Tracer,
   ) {
     super();
+    const { path } = request as Partial<AppRequest>;
+    this.path = typeof path === 'string' ? path : (request.url ?? '/').split('?', 1)[0] || '/';
   }
 
   /**
@@ -283,11 +291,13 @@ export function appWebsocket(
         return;
       }
       clearTimeout(timer);
+      // A handler called by hand (not through the SDK's dispatch) may pass Node's own request.
+      const appRequest = 'path' in request ? request : asAppRequest(request, instance.path);
       session = new AppSession(
         login,
         sessionKeyOf(issued, instance.password),
         socket,
-        request,
+        appRequest,
         instance,
       );
       if (instance.traceFlags.has(flag))

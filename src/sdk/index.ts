@@ -8,6 +8,10 @@
 export { createService, maxPayload, stopTimeoutMs } from './service.js';
 export type { InstanceHandlers, Service, ServiceDefinition, ServiceOptions } from './service.js';
 export type { Instance } from './instance.js';
+export { HttpError, maxJsonBytes, readJson, sendJson } from './http.js';
+export type { AppRequest, ReadJsonOptions } from './http.js';
+export { createRouter, Router } from './router.js';
+export type { RouteHandler } from './router.js';
 export { MigrationError, migrationsTable } from './migrations.js';
 export type { Migration, MigrationResult } from './migrations.js';
 export { poolConnectTimeoutMs, poolIdleMs, poolMax } from './instance.js';

@@ -22,26 +22,26 @@ import {
   type ServiceMessage,
 } from '../lib/service-protocol.js';
 import { sendJson } from '../lib/http-json.js';
+import { asAppRequest, HttpError, sendError, type AppRequest } from './http.js';
 
 /** What an app does with one of its instances; every handler is optional. */
 export interface InstanceHandlers {
   /**
-   * Answers an HTTP request for this instance. `request.url` is the original full path (it
-   * starts with `instance.path`). A throw or rejection is logged to the instance's log and
-   * answered 500 without the error's text; 503 with Retry-After when it is a failed or broken
-   * database connection (the database server restarting).
+   * Answers an HTTP request for this instance. `request.path` is the path inside the instance
+   * (`/count`), `request.query` its query; `request.url` stays the original full path (it
+   * starts with `instance.path`). A router's `handle` (`createRouter`) fits here. A thrown
+   * {@link HttpError} is answered with its status as JSON; any other throw or rejection is
+   * logged to the instance's log and answered 500 without the error's text; 503 with
+   * Retry-After when it is a failed or broken database connection (the database server
+   * restarting).
    */
-  http?(
-    request: IncomingMessage,
-    response: ServerResponse,
-    instance: Instance,
-  ): void | Promise<void>;
+  http?(request: AppRequest, response: ServerResponse, instance: Instance): void | Promise<void>;
   /**
    * Takes an accepted WebSocket of this instance (the upgrade is done). `request` carries the
-   * original path and headers. Sockets still open when the instance stops are closed (1001)
-   * after the `stop` handler.
+   * original path (`url`), the path inside the instance (`path`, e.g. `/ws`) and the headers.
+   * Sockets still open when the instance stops are closed (1001) after the `stop` handler.
    */
-  websocket?(socket: WebSocket, request: IncomingMessage, instance: Instance): void;
+  websocket?(socket: WebSocket, request: AppRequest, instance: Instance): void;
   /** Called after an `instance.update` was applied (the Instance already shows the new values). */
   update?(instance: Instance): void | Promise<void>;
   /** Called when the instance stops, before its pool is ended; bounded to 5 s. */
@@ -500,8 +500,12 @@ class ServiceRuntime implements Service {
       return;
     }
     try {
-      await handlers.http(request, response, instance);
+      await handlers.http(asAppRequest(request, instance.path), response, instance);
     } catch (error) {
+      if (error instanceof HttpError && !response.headersSent) {
+        sendError(response, error);
+        return;
+      }
       instance.log(`HTTP ${request.method ?? '?'} ${pathOf(request)} failed:`, error);
       if (!response.headersSent) {
         if (isConnectionFailure(error)) {
@@ -537,6 +541,7 @@ class ServiceRuntime implements Service {
       return;
     }
     const { handlers } = target;
+    const appRequest = asAppRequest(request, target.instance.path);
     if (handlers.websocket === undefined) {
       if (this.#sdkTrace) traceRefusedUpgrade(target.instance, request, 404);
       refuseUpgrade(socket, {
@@ -555,7 +560,7 @@ class ServiceRuntime implements Service {
       ws.once('close', () => target.sockets.delete(ws));
       if (this.#sdkTrace) traceWebSocket(target.instance, request, ws);
       try {
-        handlers.websocket?.(ws, request, target.instance);
+        handlers.websocket?.(ws, appRequest, target.instance);
       } catch (error) {
         target.instance.log(`WebSocket ${pathOf(request)} failed:`, error);
         ws.close(1011, 'internal error');

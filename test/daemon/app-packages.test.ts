@@ -163,6 +163,29 @@ describe('bad packages are refused and change nothing', () => {
         ]),
       error: /^error PACKAGE_INVALID: app\.json: .*control characters/,
     },
+    {
+      name: 'an app.json whose web.static folder is not in the package',
+      file: 'no-static.zip',
+      build: (p) =>
+        makeZip(p, [
+          { name: 'victim/run', content: runScript, mode: 0o755 },
+          { name: 'victim/app.json', content: JSON.stringify({ web: { static: 'public' } }) },
+          { name: 'victim/index.html', content: '<h1>beside the folder</h1>' },
+        ]),
+      error:
+        /^error PACKAGE_INVALID: app\.json: web\.static: "public" is not a folder in the package/,
+    },
+    {
+      name: 'a new app whose web.static names a file',
+      file: 'static-file.zip',
+      build: (p) =>
+        makeZip(p, [
+          { name: 'newcomer/run', content: runScript, mode: 0o755 },
+          { name: 'newcomer/app.json', content: JSON.stringify({ web: { static: 'www' } }) },
+          { name: 'newcomer/www', content: 'a file, not a folder' },
+        ]),
+      error: /^error PACKAGE_INVALID: app\.json: web\.static: "www" is not a folder/,
+    },
   ];
 
   for (const c of cases) {

@@ -55,6 +55,28 @@ describe("the front serves a package's web.static files", () => {
     assert.equal(index.text, '<h1>site</h1>');
   });
 
+  test('the folder without its trailing slash redirects to it, query kept, never off-site', async () => {
+    const { daemon } = running;
+    for (const [path, location] of [
+      ['/www', '/www/'],
+      ['/www?lang=de&x=%2F', '/www/?lang=de&x=%2F'],
+      // The router skips empty segments: these reach the instance too, but the redirect names
+      // the instance's own path, never the request's spelling (`//www/` is another host).
+      ['//www', '/www/'],
+      ['//www?next=//evil.com', '/www/?next=//evil.com'],
+    ] as const) {
+      const answer = await rawGet(daemon.httpUrl, path, {});
+      assert.equal(answer.status, 301, path);
+      assert.equal(answer.headers.location, location, path);
+    }
+    // With the slash, the page; its relative links now resolve below the instance.
+    const index = await rawGet(daemon.httpUrl, '/www/', {});
+    assert.equal(index.status, 200);
+    assert.equal(index.text, '<h1>site</h1>');
+    const css = await rawGet(daemon.httpUrl, '//www//css/style.css', {});
+    assert.equal(css.text, 'body { color: red }');
+  });
+
   test('ETag revalidation answers 304; a Range answers 206 with just those bytes', async () => {
     const { daemon } = running;
     const first = await http('GET', { url: daemon.httpUrl }, '/www/big.txt');

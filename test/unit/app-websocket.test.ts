@@ -44,6 +44,7 @@ async function serve(
     get domain() {
       return instance.domain;
     },
+    path: '/example.com/acme',
     log: (...parts: unknown[]) => instance.logged.push(parts),
     // Every trace flag off: tracing is sdk-trace.test.ts's.
     traceFlags: new Set<string>(),
@@ -100,6 +101,14 @@ describe('appWebsocket: the login', () => {
       pbxDns: 'pbx1.example',
       apis: ['PbxApi'],
     });
+  });
+
+  test('a session knows the path inside the instance it came on', async (t) => {
+    const { url, sessions } = await serve(t);
+    const client = await connect(`${url}example.com/acme/ws?build=7`);
+    assert.equal((await client.login('pwd')).ok, true);
+    assert.equal(sessions[0]!.path, '/ws');
+    assert.equal(sessions[0]!.request.url, '/example.com/acme/ws?build=7');
   });
 
   test('missing fields count as empty strings in the digest', async (t) => {

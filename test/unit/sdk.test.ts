@@ -12,6 +12,7 @@ import pg from 'pg';
 import { WebSocket } from 'ws';
 import {
   createService,
+  HttpError,
   type Channel,
   type Instance,
   type InstanceHandlers,
@@ -318,6 +319,27 @@ describe('createService: ready and HTTP dispatch', () => {
     }
   });
 
+  test('handlers get the path inside the instance; url stays whole; an HttpError is its status', async (t) => {
+    const { channel, socket } = await setup(t, {
+      start: () => ({
+        http(request, response) {
+          if (request.path === '/gone') throw new HttpError(410, 'GONE', 'moved away');
+          response.end(`${request.path} ${request.query.get('q') ?? '-'} ${request.url ?? ''}`);
+        },
+      }),
+    });
+    await start(channel, info('a'));
+    assert.equal((await get(socket, '/example.com/a', 'a')).body, '/ - /example.com/a');
+    assert.equal(
+      (await get(socket, '/example.com/a/x/y?q=1', 'a')).body,
+      '/x/y 1 /example.com/a/x/y?q=1',
+    );
+    const gone = await get(socket, '/example.com/a/gone', 'a');
+    assert.equal(gone.status, 410);
+    assert.deepEqual(JSON.parse(gone.body), { code: 'GONE', message: 'moved away' });
+    assert.equal(channel.of('log', 'a').length, 0, 'an HttpError is an answer, not a failure');
+  });
+
   test('an instance without an http handler is 404', async (t) => {
     const { channel, socket } = await setup(t, { start: () => ({}) });
     await start(channel, info('quiet'));
@@ -559,7 +581,7 @@ describe('createService: WebSocket', () => {
     const { channel, socket } = await setup(t, {
       start: (instance) => ({
         websocket(ws, request) {
-          ws.send(`hello from ${instance.id} at ${request.url ?? ''}`);
+          ws.send(`hello from ${instance.id} at ${request.url ?? ''} (${request.path})`);
           ws.on('message', (data, isBinary) => {
             ws.send(data, { binary: isBinary });
           });
@@ -583,7 +605,7 @@ describe('createService: WebSocket', () => {
       });
       ws.on('error', reject);
     });
-    assert.deepEqual(received, ['hello from a at /example.com/a/ws', 'ping 1']);
+    assert.deepEqual(received, ['hello from a at /example.com/a/ws (/ws)', 'ping 1']);
 
     channel.deliver({ type: 'instance.stop', id: 'a' });
     assert.equal(await closed, 1001);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
-import { extractPackage, readManifest } from '../catalog/index.js';
+import { checkStaticFolder, extractPackage, readManifest } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { packageStatement, signBytes } from './signing.js';
 
@@ -111,12 +111,16 @@ export async function buildStore(
           throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
         },
       );
-      const manifest = await readManifest(join(work, String(n)), extracted.id).catch(
-        (error: unknown) => {
+      const unpacked = join(work, String(n));
+      const manifest = await readManifest(unpacked, extracted.id)
+        .then(async (read) => {
+          await checkStaticFolder(unpacked, read);
+          return read;
+        })
+        .catch((error: unknown) => {
           throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
-        },
-      );
-      await rm(join(work, String(n)), { recursive: true, force: true });
+        });
+      await rm(unpacked, { recursive: true, force: true });
       if (manifest.version === undefined || manifest.build === undefined) {
         throw new AppvisorError(
           'PACKAGE_INVALID',

@@ -5,7 +5,7 @@ import { create as createTar } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
 import { emptyFolder, ensureFolder, openFolder, removeTree } from '../../lib/safe-fs.js';
 import type { Store } from '../store/index.js';
-import { checkAppId, readManifest, type Manifest } from './manifest.js';
+import { checkAppId, checkStaticFolder, readManifest, type Manifest } from './manifest.js';
 import { extractPackage, type PackageLimits } from './package-reader.js';
 
 /** An installed app as the store keeps it; version and title come from its folder. */
@@ -259,6 +259,7 @@ export class Catalog {
     });
     try {
       const manifest = await readManifest(folder, extracted.id);
+      await checkStaticFolder(folder, manifest);
       const run = await lstat(join(folder, 'run')).catch(() => undefined);
       if (run?.isFile()) await chmod(join(folder, 'run'), (run.mode & 0o777) | 0o755);
       return { id: extracted.id, folder, manifest };

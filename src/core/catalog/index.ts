@@ -10,6 +10,7 @@ export {
 export {
   appIdPattern,
   checkAppId,
+  checkStaticFolder,
   manifestSchema,
   readManifest,
   type Manifest,

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { z } from 'zod';
 import { hasControls } from '../../lib/text-escape.js';
 import { AppvisorError } from '../errors/index.js';
@@ -127,4 +127,29 @@ export async function readManifest(folder: string, id: string): Promise<Manifest
     );
   }
   return result.data;
+}
+
+/**
+ * Refuses (PACKAGE_INVALID) a package whose app.json names a `web.static` folder the package
+ * (unpacked in `folder`) does not hold: missing, a file, or a link leading out of the package.
+ * Checked at install only: an app installed before keeps working, its front serving nothing.
+ */
+export async function checkStaticFolder(folder: string, manifest: Manifest): Promise<void> {
+  const name = manifest.web?.static;
+  if (name === undefined) return;
+  const refuse = (why: string) =>
+    new AppvisorError(
+      'PACKAGE_INVALID',
+      `app.json: web.static: "${name}" ${why}: the front would have no files to serve`,
+    );
+  let root: string;
+  let path: string;
+  try {
+    root = await realpath(folder);
+    path = await realpath(join(folder, name));
+  } catch {
+    throw refuse('is not a folder in the package');
+  }
+  if (path !== root && !path.startsWith(root + sep)) throw refuse('leads out of the package');
+  if (!(await stat(path)).isDirectory()) throw refuse('is not a folder in the package');
 }

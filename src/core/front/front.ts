@@ -20,7 +20,7 @@ import { AppvisorError, httpErrorOf, sendError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import { proxyRequest, retrySeconds, type InstanceTarget } from './proxy.js';
 import { handOff, proxyUpgrade } from './upgrade.js';
-import { serveStatic } from './static-files.js';
+import { restBelow, serveStatic } from './static-files.js';
 import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
 
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
@@ -299,12 +299,9 @@ export class Front implements Component {
       if (target) {
         const scheme = request.socket instanceof TLSSocket ? 'https' : 'http';
         if (target.staticDir && target.path !== undefined) {
-          void serveStatic(
-            request,
-            response,
-            target.staticDir,
-            path.slice(target.path.length),
-          ).then(
+          void serveStatic(request, response, target.staticDir, restBelow(path, target.path), {
+            base: target.path,
+          }).then(
             (served) => {
               if (!served) proxyRequest(request, response, target, scheme);
             },

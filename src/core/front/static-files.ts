@@ -30,6 +30,39 @@ const types: Record<string, string> = {
 export interface StaticOptions {
   /** Headers for one file (its real path), over the defaults (e.g. a longer cache-control). */
   headers?: (file: string) => Record<string, string>;
+  /**
+   * The instance's own path (`/example.com/b`). With it, a request for the folder itself
+   * without its trailing slash (`rest` empty) is redirected to `<base>/` (query kept) when the
+   * folder has an index.html: served at `/example.com/b`, its relative links would miss.
+   */
+  base?: string;
+}
+
+/**
+ * The path below the instance's path `base` that `path` asks for: `''` for the instance's path
+ * itself, else starting with `/`. The front's router matches whole segments and skips empty
+ * ones, so a path spelled otherwise (`//example.com/b/x`, `/example.com//b`) is cut by
+ * segments, not by length.
+ */
+export function restBelow(path: string, base: string): string {
+  if (path === base || path.startsWith(`${base}/`)) return path.slice(base.length);
+  const parts = path.split('/').filter((part) => part.length > 0);
+  const below = parts.slice(base.split('/').filter((part) => part.length > 0).length);
+  if (below.length === 0) return path.endsWith('/') ? '/' : '';
+  return `/${below.join('/')}${path.endsWith('/') ? '/' : ''}`;
+}
+
+/**
+ * Where a request for the instance's path without its trailing slash goes: `<base>/` and the
+ * query. Built from the instance's own path, never from the request's spelling of it, so that
+ * `//evil.com` cannot become `Location: //evil.com/` (another host for a browser); a base that
+ * would start with `//` anyway is cut to one slash.
+ */
+export function slashLocation(base: string, url: string): string {
+  const mark = url.indexOf('?');
+  const query = mark === -1 ? '' : url.slice(mark);
+  const path = base.replace(/^[/\\]+/, '').replace(/\/+$/, '');
+  return path === '' ? `/${query}` : `/${path}/${query}`;
 }
 
 /**
@@ -54,7 +87,8 @@ export async function serveStatic(
     return false;
   }
   const segments = decoded.split('/').filter((segment) => segment.length > 0);
-  if (segments.length === 0) segments.push('index.html');
+  const folderItself = segments.length === 0;
+  if (folderItself) segments.push('index.html');
   if (segments.some((s) => s === '..' || s === '.' || s.includes('\\') || s.includes('\0')))
     return false;
   let path: string;
@@ -69,6 +103,14 @@ export async function serveStatic(
   if (!path.startsWith(root + sep)) return false;
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) return false;
+  if (folderItself && rest === '' && options.base !== undefined) {
+    response.writeHead(301, {
+      location: slashLocation(options.base, request.url ?? ''),
+      'content-length': 0,
+    });
+    response.end();
+    return true;
+  }
 
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
   const headers: Record<string, string | number> = {
