@@ -6,7 +6,6 @@
  * The SDK is passed in rather than imported: on appvisor the service loads the manager's own
  * bundle (`APPVISOR_SDK`, see main.ts), while the tests pass the one the test kit uses.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppSession, Instance, ServiceDefinition } from 'appvisor/sdk';
 import { migrations } from './migrations.js';
 
@@ -22,38 +21,6 @@ export interface Note {
 
 /** Largest request body accepted, in bytes. */
 const maxBody = 16 * 1024;
-
-/** The route inside the instance: request URLs start with the instance's path. */
-function routeOf(instance: Instance, url = '/'): string | null {
-  const path = new URL(url, 'http://instance').pathname;
-  if (path !== instance.path && !path.startsWith(`${instance.path}/`)) return null;
-  return path.slice(instance.path.length) || '/';
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
-}
-
-/** Reads a JSON body of at most {@link maxBody} bytes; undefined when it is too big or not JSON. */
-async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBody) return undefined;
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The note text of a request body, or why it is not one. */
 function noteText(body: unknown): string | { error: string } {
@@ -94,21 +61,23 @@ export function notesService(sdk: Sdk): ServiceDefinition {
         return note;
       };
 
-      return {
-        async http(request, response) {
-          const route = routeOf(instance, request.url);
-          if (route === '/api/notes' && request.method === 'GET') {
-            sendJson(response, 200, await listNotes(instance));
-          } else if (route === '/api/notes' && request.method === 'POST') {
-            const text = noteText(await readJson(request));
-            if (typeof text !== 'string') sendJson(response, 400, text);
-            else sendJson(response, 201, await added(text));
-          } else if (route === '/') {
-            sendJson(response, 200, { app: instance.app, instance: instance.id });
-          } else {
-            sendJson(response, 404, { error: 'no such route' });
+      // Paths are inside the instance (`/api/notes` for `/example.com/a/api/notes`); a value a
+      // route returns is answered as JSON; other paths get 404, other methods 405.
+      const router = sdk
+        .createRouter()
+        .get('/', () => ({ app: instance.app, instance: instance.id }))
+        .get('/api/notes', () => listNotes(instance))
+        .post('/api/notes', async (request, response) => {
+          // 400 for a body that is not JSON, 413 for one over the cap, by readJson itself.
+          const text = noteText(await sdk.readJson(request, { maxBytes: maxBody }));
+          if (typeof text !== 'string') {
+            throw new sdk.HttpError(400, 'BAD_REQUEST', text.error);
           }
-        },
+          sdk.sendJson(response, 201, await added(text));
+        });
+
+      return {
+        http: router.handle,
 
         websocket: sdk.appWebsocket({
           session(session) {

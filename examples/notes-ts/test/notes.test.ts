@@ -43,7 +43,17 @@ describe('notes', { timeout: 120_000 }, () => {
       body: { text: '' },
     });
     assert.equal(refused.status, 400);
+    assert.equal((refused.json() as { code: string }).code, 'BAD_REQUEST');
     assert.deepEqual((await kit.request(instance, '/api/notes')).json(), []);
+  });
+
+  it('answers unknown paths 404 and other methods 405 with Allow', async () => {
+    const instance = await kit.startInstance();
+    assert.equal((await kit.request(instance, '/api/nothing')).status, 404);
+    const wrong = await kit.request(instance, { method: 'DELETE', path: '/api/notes' });
+    assert.equal(wrong.status, 405);
+    assert.match(String(wrong.headers.allow), /GET/);
+    assert.match(String(wrong.headers.allow), /POST/);
   });
 
   it('pushes new notes to logged-in WebSocket clients, and adds notes sent over it', async () => {
