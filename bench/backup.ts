@@ -16,6 +16,7 @@ import type { BackupEntry } from '../src/api/index.js';
 import { dumpDatabase } from '../src/core/backup/index.js';
 import { connectAs, credentials } from '../test/helpers/database.js';
 import {
+  api,
   cli,
   echoWithInstance,
   killAll,
@@ -74,6 +75,8 @@ interface Run {
   archiveMiB: number;
   /** Seconds of the bare pipeline (pg_dump → gzip -1 → nothing), the best round. */
   bareSeconds: number;
+  /** Seconds of the backup asked for through the API (no CLI process to start), best round. */
+  apiSeconds: number;
   backup: Awaited<ReturnType<typeof measured>>;
   restore: Awaited<ReturnType<typeof measured>>;
 }
@@ -127,6 +130,7 @@ async function runOnce(daemon: Daemon, data: string, id: string, targetMiB: numb
   await echoWithInstance(daemon, id, targetMiB === sizesMiB[0]);
   const mib = await fill(daemon, id, targetMiB);
   let bareSeconds = Infinity;
+  let apiSeconds = Infinity;
   let made: (Run['backup'] & { result: BackupEntry }) | undefined;
   for (let round = 0; round < rounds; round++) {
     bareSeconds = Math.min(bareSeconds, await bare(daemon, id));
@@ -136,6 +140,11 @@ async function runOnce(daemon: Daemon, data: string, id: string, targetMiB: numb
       return JSON.parse(out.stdout) as BackupEntry;
     });
     if (!made || one.seconds < made.seconds) made = one;
+    const viaApi = await measured(daemon, async () => {
+      const answer = await api(daemon, 'POST', '/backups', { instance: id });
+      if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
+    });
+    apiSeconds = Math.min(apiSeconds, viaApi.seconds);
   }
   const entry = made!.result;
   const restored = await measured(daemon, async () => {
@@ -146,6 +155,7 @@ async function runOnce(daemon: Daemon, data: string, id: string, targetMiB: numb
     mib,
     archiveMiB: entry.size / 1024 / 1024,
     bareSeconds,
+    apiSeconds,
     backup: made!,
     restore: restored,
   };
@@ -172,12 +182,16 @@ export async function backup(): Promise<void> {
           `${run.bareSeconds.toFixed(1)} s, ${(run.mib / run.bareSeconds).toFixed(1)} MiB/s`,
         ],
         [
-          `${label}: backup`,
+          `${label}: backup (CLI)`,
           `${run.backup.seconds.toFixed(1)} s, ${(run.mib / run.backup.seconds).toFixed(1)} MiB/s`,
         ],
         [
+          `${label}: backup (API)`,
+          `${run.apiSeconds.toFixed(1)} s, ${(run.mib / run.apiSeconds).toFixed(1)} MiB/s`,
+        ],
+        [
           `${label}: backup ÷ bare pipeline`,
-          `${(run.bareSeconds / run.backup.seconds).toFixed(2)}× (goal ≥ 0.8×)`,
+          `CLI ${(run.bareSeconds / run.backup.seconds).toFixed(2)}×, API ${(run.bareSeconds / run.apiSeconds).toFixed(2)}× (goal ≥ 0.8×)`,
         ],
         [`${label}: backup, manager RSS`, rss(run.backup)],
         [
