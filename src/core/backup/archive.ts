@@ -5,27 +5,16 @@
  * is found before anything is restored. This file writes archives; archive-read.ts reads them.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import {
-  link,
-  lstat,
-  mkdir,
-  mkdtemp,
-  open,
-  rename,
-  rm,
-  stat,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, lstat, mkdir, mkdtemp, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { create as createTar } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
 import { packFolder } from '../../lib/folder-tar.js';
 import { createEncryptStream } from '../../lib/stream-cipher.js';
+import { InPlaceTar, tarBlock, type MemberPlace } from '../../lib/tar-in-place.js';
 import { AppvisorError } from '../errors/index.js';
 import { RowCounter } from './dump-script.js';
 import { noProgress, type ProgressTracker } from './progress.js';
@@ -205,78 +194,154 @@ async function publish(partial: string, path: string, replace: boolean): Promise
 }
 
 /**
- * Writes a backup archive: dump and files to work files (hashed on the way), then the tar
- * (encrypted when a passphrase is given) to a temporary name, fsynced, then given its name
- * (see {@link ArchiveInput.path}). A crash or error leaves nothing under its name and the
- * work folder to be removed.
+ * Bytes reserved for `manifest.json` at the archive's start, its header block included: the
+ * manifest is written there once the members after it are known, padded with spaces (JSON
+ * ignores them), so the members are written once, in place. 64 KiB holds the manifest of a
+ * database of about 2,000 tables; a larger one is placed by a copy (see {@link relocated}).
+ * It stays well inside the head a remote listing reads (remote-jobs.ts).
+ */
+const manifestSpace = 64 * 1024 - tarBlock;
+
+/** The manifest's text, padded with spaces to `space` bytes; null when it does not fit. */
+export function manifestBytes(manifest: BackupManifest, space?: number): Buffer | null {
+  const text = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  if (space === undefined) return text;
+  if (text.length > space) return null;
+  const padded = Buffer.alloc(space, ' ');
+  text.copy(padded, 0);
+  padded[space - 1] = 0x0a;
+  return padded;
+}
+
+/**
+ * The rare archive whose manifest outgrew its reserved space: a new tar at `to` with the
+ * manifest at its exact size and the members copied from `from` (a second pass, for this case
+ * only). Answers the new file's size.
+ */
+async function relocated(
+  from: string,
+  places: { name: string; place: MemberPlace }[],
+  manifest: Buffer,
+  to: string,
+  sync: boolean,
+): Promise<number> {
+  const tar = await InPlaceTar.create(to);
+  try {
+    const write = tar.reserve('manifest.json', manifest.length);
+    await write(manifest);
+    for (const { name, place } of places) {
+      await tar.append(name, (out) =>
+        pipeline(
+          place.size === 0
+            ? Readable.from([])
+            : createReadStream(from, { start: place.offset, end: place.offset + place.size - 1 }),
+          out,
+        ),
+      );
+    }
+    return await tar.finish(sync);
+  } finally {
+    await tar.close();
+  }
+}
+
+/**
+ * Writes a backup archive in one pass: the tar's members written in place as they are made
+ * (the dump gzipped, the folder packed, each hashed on the way), the manifest then written into
+ * the space reserved for it at the start. A plain archive is written so at a temporary name,
+ * fsynced and given its name (see {@link ArchiveInput.path}); an encrypted or uploaded one is
+ * that tar streamed through the cipher to its temporary name or to the target. A crash or error
+ * leaves nothing under its name and the work folder to be removed.
  */
 export async function writeArchive(input: ArchiveInput): Promise<WrittenArchive> {
   const started = Date.now();
   await mkdir(input.workDir, { recursive: true, mode: 0o700 });
   const work = await mkdtemp(join(input.workDir, 'backup-'));
   try {
-    const plain = new Digest(false);
-    const rows = new RowCounter();
-    const packed = new Digest();
+    // The plain tar is the archive itself unless it is encrypted or uploaded: only then is it
+    // read again (through the cipher, or to the target), and only then need it not be durable.
+    const direct = !input.passphrase && !input.upload;
+    let partial = join(work, 'archive.partial');
     const progress = input.progress ?? noProgress;
-    await progress.phase('database', () => plain.size);
-    // Level 1: several times faster than the default 6 on dump text, for archives a little
-    // larger; a backup's time matters more than the last percent of its size.
-    await pipeline(
-      input.dump,
-      plain,
-      rows,
-      createGzip({ level: 1 }),
-      packed,
-      createWriteStream(join(work, 'db.sql.gz'), { mode: 0o600 }),
-    );
+    const tar = await InPlaceTar.create(partial);
+    let manifest: BackupManifest;
+    let tarSize: number;
+    try {
+      const writeManifest = tar.reserve('manifest.json', manifestSpace);
+      const plain = new Digest(false);
+      const rows = new RowCounter();
+      const packed = new Digest();
+      await progress.phase('database', () => plain.size);
+      // Level 1: several times faster than the default 6 on dump text, for archives a little
+      // larger; a backup's time matters more than the last percent of its size.
+      const dumpPlace = await tar.append('db.sql.gz', (out) =>
+        pipeline(input.dump, plain, rows, createGzip({ level: 1 }), packed, out),
+      );
 
-    const filesDigest = new Digest();
-    await progress.phase('files', () => filesDigest.size);
-    // The folder is the app's user's, who may plant links or swap entries while it is read:
-    // read without following any, as root or not (lib/folder-tar.ts). A missing folder is an
-    // empty one.
-    const missing = await lstat(input.dataDir).then(
-      () => false,
-      (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT',
-    );
-    await pipeline(
-      missing ? Readable.from([Buffer.alloc(1024)]) : packFolder(input.dataDir),
-      filesDigest,
-      createWriteStream(join(work, 'files.tar'), { mode: 0o600 }),
-    );
+      const filesDigest = new Digest();
+      await progress.phase('files', () => filesDigest.size);
+      // The folder is the app's user's, who may plant links or swap entries while it is read:
+      // read without following any, as root or not (lib/folder-tar.ts). A missing folder is an
+      // empty one.
+      const missing = await lstat(input.dataDir).then(
+        () => false,
+        (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT',
+      );
+      const filesPlace = await tar.append('files.tar', (out) =>
+        pipeline(
+          missing ? Readable.from([Buffer.alloc(1024)]) : packFolder(input.dataDir),
+          filesDigest,
+          out,
+        ),
+      );
 
-    const manifest: BackupManifest = {
-      format: archiveFormat,
-      ...input.manifest,
-      seconds: 0,
-      members: { 'db.sql.gz': packed.result(), 'files.tar': filesDigest.result() },
-      dumpBytes: plain.size,
-      tables: rows.tables,
-    };
-    manifest.seconds = Math.round((Date.now() - started) / 100) / 10;
-    await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {
-      mode: 0o600,
-    });
-
-    const tarStream = createTar({ cwd: work, portable: true }, [
-      ...memberNames,
-    ]) as unknown as Readable;
-    const archive = input.passphrase
-      ? tarStream.pipe(createEncryptStream(input.passphrase))
-      : tarStream;
-    const written = new Digest(false);
-    // The members and their tar headers: the archive's size, give or take its padding.
-    await progress.phase(
-      'archive',
-      () => written.size,
-      manifest.members['db.sql.gz'].size + manifest.members['files.tar'].size,
-    );
-    if (input.upload) {
-      return { manifest, path: input.path, size: await uploaded(archive, input.upload, written) };
+      manifest = {
+        format: archiveFormat,
+        ...input.manifest,
+        seconds: 0,
+        members: { 'db.sql.gz': packed.result(), 'files.tar': filesDigest.result() },
+        dumpBytes: plain.size,
+        tables: rows.tables,
+      };
+      manifest.seconds = Math.round((Date.now() - started) / 100) / 10;
+      const fitted = manifestBytes(manifest, manifestSpace);
+      if (fitted) {
+        await writeManifest(fitted);
+        tarSize = await tar.finish(direct);
+      } else {
+        await tar.close();
+        const moved = join(work, 'archive-2.partial');
+        tarSize = await relocated(
+          partial,
+          [
+            { name: 'db.sql.gz', place: dumpPlace },
+            { name: 'files.tar', place: filesPlace },
+          ],
+          manifestBytes(manifest)!,
+          moved,
+          direct,
+        );
+        await rm(partial, { force: true });
+        partial = moved;
+      }
+    } finally {
+      await tar.close();
     }
-    const partial = join(work, 'archive.partial');
-    await writeSynced(archive, partial, written);
+
+    if (!direct) {
+      const plainTar = createReadStream(partial);
+      const archive = input.passphrase
+        ? plainTar.pipe(createEncryptStream(input.passphrase))
+        : plainTar;
+      if (input.passphrase) plainTar.on('error', (error) => archive.destroy(error));
+      const written = new Digest(false);
+      await progress.phase('archive', () => written.size, tarSize);
+      if (input.upload) {
+        return { manifest, path: input.path, size: await uploaded(archive, input.upload, written) };
+      }
+      partial = join(work, 'archive.encrypted.partial');
+      await writeSynced(archive, partial, written);
+    }
     await mkdir(dirname(input.path), { recursive: true, mode: 0o750 });
     const path = await publish(partial, input.path, input.replace ?? false);
     await syncFolder(dirname(path));
