@@ -23,6 +23,7 @@ import {
   withDaemon,
   type Daemon,
 } from '../helpers/daemon.js';
+import { appProcessUid } from '../helpers/proc.js';
 
 const isRoot = process.getuid?.() === 0;
 const run = promisify(execFile);
@@ -38,9 +39,8 @@ async function install(daemon: Daemon, folder: string): Promise<void> {
   assert.equal(done.code, 0, done.stderr);
 }
 
-async function uidOf(status: AppStatus): Promise<number> {
-  const proc = await readFile(`/proc/${status.pid}/status`, 'utf8');
-  return Number(/^Uid:\s+(\d+)/m.exec(proc)![1]);
+function uidOf(status: AppStatus): Promise<number> {
+  return appProcessUid(status.pid!);
 }
 
 async function userNameOf(uid: number): Promise<string | undefined> {

@@ -15,6 +15,7 @@ import {
   withDaemon,
   type Daemon,
 } from '../helpers/daemon.js';
+import { appProcessUid } from '../helpers/proc.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -404,8 +405,7 @@ describe('apps: install, run and supervise', () => {
           (s) => s.state === 'running',
           'running',
         );
-        const proc = await readFile(`/proc/${status.pid}/status`, 'utf8');
-        const uid = Number(/^Uid:\s+(\d+)/m.exec(proc)![1]);
+        const uid = await appProcessUid(status.pid!);
         assert.notEqual(uid, 0);
         const data = await stat(join(daemon.data, 'appdata', 'Mixed_Case-app'));
         assert.equal(data.uid, uid);
