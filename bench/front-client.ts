@@ -199,7 +199,11 @@ function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientRe
   const url = new URL(command.url);
   const tls = url.protocol === 'https:';
   const agent = tls
-    ? new HttpsAgent({ keepAlive: true, maxSockets: command.connections, rejectUnauthorized: false })
+    ? new HttpsAgent({
+        keepAlive: true,
+        maxSockets: command.connections,
+        rejectUnauthorized: false,
+      })
     : new HttpAgent({ keepAlive: true, maxSockets: command.connections });
   const send = tls ? httpsRequest : httpRequest;
   const latencies: number[] = [];

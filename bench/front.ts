@@ -651,14 +651,7 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
   await mkdir(join(packageDir, 'static', 'files'));
   for (const { file, bytes } of staticFiles)
     await writeFile(join(packageDir, 'static', file), randomBytes(bytes));
-  const installed = await cli([
-    'app',
-    'install',
-    packageDir,
-    '--autostart',
-    '--data',
-    data,
-  ]);
+  const installed = await cli(['app', 'install', packageDir, '--autostart', '--data', data]);
   if (installed.code !== 0) throw new Error(`install: ${installed.stderr}`);
   await waitForApp(daemon, app);
   const created = await cli([
@@ -896,7 +889,17 @@ function report(
   for (const { name, results } of statics) {
     printGrid(
       `static file of ${name} (web.static), ${sizes.httpConnections} connections from ${clientCount} processes, ${sizes.httpSeconds} s`,
-      ['column', 'requests/s', 'MB/s', 'p50 ms', 'p99 ms', '× nginx', 'errors', 'non-2xx', ...cpuHead],
+      [
+        'column',
+        'requests/s',
+        'MB/s',
+        'p50 ms',
+        'p99 ms',
+        '× nginx',
+        'errors',
+        'non-2xx',
+        ...cpuHead,
+      ],
       results.map((r) => [
         r.column.label,
         r.perSecond.toFixed(0),
