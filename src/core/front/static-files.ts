@@ -66,7 +66,9 @@ function versionOf(info: Stats): string {
  * The content of a small file, from memory when the file is as it was read (the stat every
  * request makes anyway says so), else read and kept; undefined when it changed while read (the
  * caller streams it instead). A stream cost the manager more CPU than the file's bytes: an
- * open, a read and a close through the thread pool and a pipe, for each request.
+ * open, a read and a close through the thread pool and a pipe, for each request. A package's
+ * files are replaced by renaming (a new inode); only a rewrite in place to the same size within
+ * one tick of the file system's clock could go unseen.
  */
 async function smallFile(path: string, info: Stats): Promise<Buffer | undefined> {
   const version = versionOf(info);
