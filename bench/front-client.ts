@@ -3,6 +3,8 @@
  * channel. One process would itself be the bottleneck at 10,000 sockets (and hold one fd
  * each), so the benchmark runs several of these and adds up what they report.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
 
 /** Where to connect: a `ws://`, `wss://` or `ws+unix://` URL. */
@@ -19,12 +21,28 @@ export interface ClientTarget {
 export type ClientCommand =
   | { type: 'open'; target: ClientTarget; count: number; concurrency: number; timeoutMs: number }
   | { type: 'echo'; warmupMs: number; durationMs: number; message: string }
-  | { type: 'close'; timeoutMs: number };
+  | { type: 'close'; timeoutMs: number }
+  | {
+      type: 'get';
+      url: string;
+      headers: Record<string, string>;
+      connections: number;
+      warmupMs: number;
+      durationMs: number;
+    };
 
 export type ClientReply =
   | { type: 'opened'; open: number; failed: number; firstError: string | null }
   | { type: 'echoed'; roundTrips: number; latencies: Float64Array; unanswered: number }
   | { type: 'closed'; open: number; dropped: number }
+  | {
+      type: 'got';
+      requests: number;
+      bytes: number;
+      errors: number;
+      non2xx: number;
+      latencies: Float64Array;
+    }
   | { type: 'failed'; error: string };
 
 const sockets = new Set<WebSocket>();
@@ -172,6 +190,85 @@ async function closeAll(timeoutMs: number): Promise<ClientReply> {
   return reply;
 }
 
+/**
+ * GETs of one URL on `connections` keep-alive connections, each sending the next request when
+ * the previous answer has been read; bodies are counted and dropped. For large answers, where
+ * autocannon's parser (one process) would be the bottleneck.
+ */
+function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientReply> {
+  const url = new URL(command.url);
+  const tls = url.protocol === 'https:';
+  const agent = tls
+    ? new HttpsAgent({
+        keepAlive: true,
+        maxSockets: command.connections,
+        rejectUnauthorized: false,
+      })
+    : new HttpAgent({ keepAlive: true, maxSockets: command.connections });
+  const send = tls ? httpsRequest : httpRequest;
+  const latencies: number[] = [];
+  let requests = 0;
+  let bytes = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let recording = false;
+  let stopping = false;
+  return new Promise((resolve) => {
+    let running = command.connections;
+    const loop = () => {
+      if (stopping) {
+        if (--running === 0) {
+          agent.destroy();
+          resolve({
+            type: 'got',
+            requests,
+            bytes,
+            errors,
+            non2xx,
+            latencies: Float64Array.from(latencies),
+          });
+        }
+        return;
+      }
+      const sentAt = performance.now();
+      const counted = recording;
+      const req = send(url, { agent, headers: command.headers }, (response: IncomingMessage) => {
+        if ((response.statusCode ?? 0) >= 300) non2xx++;
+        let length = 0;
+        response.on('data', (chunk: Buffer) => {
+          length += chunk.length;
+        });
+        response.once('end', () => {
+          // Only requests wholly inside the measured window count.
+          if (counted && recording) {
+            requests++;
+            bytes += length;
+            latencies.push(performance.now() - sentAt);
+          }
+          loop();
+        });
+        response.once('error', () => {
+          errors++;
+          loop();
+        });
+      });
+      req.once('error', () => {
+        errors++;
+        setTimeout(loop, 10);
+      });
+      req.end();
+    };
+    for (let i = 0; i < command.connections; i++) loop();
+    setTimeout(() => {
+      recording = true;
+      setTimeout(() => {
+        recording = false;
+        stopping = true;
+      }, command.durationMs);
+    }, command.warmupMs);
+  });
+}
+
 async function handle(command: ClientCommand): Promise<ClientReply> {
   switch (command.type) {
     case 'open':
@@ -180,6 +277,8 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       return echo(command);
     case 'close':
       return closeAll(command.timeoutMs);
+    case 'get':
+      return get(command);
   }
 }
 

@@ -1,17 +1,21 @@
 /**
- * The front benchmark: one echo service, reached four ways by the same clients in one run —
- * (a) its own Unix socket, (b) appvisor's plain HTTP front (WebSockets handed over to the
- * service, requests proxied), (c) appvisor's HTTPS front (TLS ended in the manager, piped to
- * the socket) and (d) nginx proxying to the same socket. It measures the memory of idle
- * WebSockets, echo round trips on active ones, and small HTTP GETs.
+ * The front benchmark: one echo service, reached six ways by the same clients in one run —
+ * (a) its own Unix socket, (a') its own TCP port, (b) appvisor's plain HTTP front (WebSockets
+ * handed over to the service, requests proxied), (c) appvisor's HTTPS front (TLS ended in the
+ * manager, piped to the socket), (d) nginx proxying to the same socket and (e) nginx ending
+ * TLS with the manager's certificate, then proxying. It measures the memory of idle
+ * WebSockets, echo round trips on active ones, small HTTP GETs, and GETs of a 20 KB and a 2 MB
+ * file of the app's `web.static` folder (served by the front and by nginx, not by the service).
  *
- * `npm run bench -- front [--quick] [--only idle,echo,http] [--cpu-prof <folder>]`: `--quick`
- * runs a tenth of the load, for trying the benchmark out; `--only` runs some of the measures;
+ * `npm run bench -- front [--quick] [--only idle,echo,http,static] [--cpu-prof <folder>]`:
+ * `--quick` runs a tenth of the load, for trying the benchmark out; `--only` runs some of the
+ * measures;
  * `--cpu-prof` afterwards profiles the manager during one more HTTP run through (b) and (c),
  * writes the `.cpuprofile` files there and prints where the time goes.
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import type { AppStatus } from '../src/api/index.js';
+import { tlsServerOptions } from '../src/core/tls/index.js';
 import {
   cli,
   killAll,
@@ -96,11 +101,21 @@ function socketsFitting(limit: number): number {
   return Math.floor((limit - spareFds) / 2);
 }
 
-type ColumnKey = 'direct' | 'handoff' | 'https' | 'nginx';
+type ColumnKey = 'direct' | 'tcp' | 'handoff' | 'https' | 'nginx' | 'nginxTls';
+
+/** The static files of the benchmark, below the instance's path; written into the package. */
+const staticFiles = [
+  { name: '20 KB', file: 'files/20k.bin', bytes: 20 * 1024 },
+  { name: '2 MB', file: 'files/2m.bin', bytes: 2 * 1024 * 1024 },
+] as const;
 
 interface Column {
   key: ColumnKey;
   label: string;
+  /** What the client speaks to it: nginx's column on the same protocol is the reference. */
+  scheme: 'http' | 'https';
+  /** Whether it serves the app's `web.static` files (the front and nginx; not the service). */
+  servesStatic: boolean;
   /** WebSocket URL and headers; source addresses are added per client. */
   ws: { url: string; headers: Record<string, string>; tcp: boolean };
   http: { url: string; socketPath?: string; headers: Record<string, string> };
@@ -271,14 +286,17 @@ async function fdCount(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
 }
 
-function getOnSocket(socketPath: string, url: string): Promise<void> {
+/** A GET straight to the service's socket; its body as text. */
+function getOnSocket(socketPath: string, url: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const req = request(
       { socketPath, path: url, headers: instanceHeader, agent: false, timeout: 60_000 },
       (response) => {
-        response.resume();
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
         response.once('end', () => {
-          resolvePromise();
+          resolvePromise(text);
         });
       },
     );
@@ -479,6 +497,7 @@ async function echo(
 interface HttpResult {
   column: Column;
   perSecond: number;
+  bytesPerSecond: number;
   p50: number;
   p99: number;
   errors: number;
@@ -486,9 +505,14 @@ interface HttpResult {
   cpu: Cpu;
 }
 
-function cannon(column: Column, sizes: Sizes, seconds: number): Promise<autocannon.Result> {
+function cannon(
+  column: Column,
+  sizes: Sizes,
+  seconds: number,
+  file = '',
+): Promise<autocannon.Result> {
   return autocannon({
-    url: column.http.url,
+    url: column.http.url + file,
     ...(column.http.socketPath ? { socketPath: column.http.socketPath } : {}),
     headers: column.http.headers,
     connections: sizes.httpConnections,
@@ -496,19 +520,76 @@ function cannon(column: Column, sizes: Sizes, seconds: number): Promise<autocann
   });
 }
 
-async function httpGets(setup: Setup, column: Column, sizes: Sizes): Promise<HttpResult> {
+/** GETs of the service's short answer, or of `file` below the instance's path. */
+async function httpGets(
+  setup: Setup,
+  column: Column,
+  sizes: Sizes,
+  file = '',
+): Promise<HttpResult> {
   // Warm-up: connections made, TLS sessions set up, code compiled.
-  await cannon(column, sizes, 2);
+  await cannon(column, sizes, 2, file);
   const cpuStart = await cpuNow(setup, [process.pid]);
-  const result = await cannon(column, sizes, sizes.httpSeconds);
+  const result = await cannon(column, sizes, sizes.httpSeconds, file);
   const cpu = cpuBetween(cpuStart, await cpuNow(setup, [process.pid]));
   return {
     column,
     perSecond: result.requests.total / result.duration,
+    bytesPerSecond: result.throughput.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    cpu,
+  };
+}
+
+/**
+ * GETs of a static file from the client processes (autocannon's one process would be the
+ * bottleneck on large bodies), `sizes.httpConnections` connections shared among them.
+ */
+async function staticGets(
+  setup: Setup,
+  clients: Client[],
+  column: Column,
+  sizes: Sizes,
+  file: string,
+): Promise<HttpResult> {
+  const pids = clients.map((client) => client.pid);
+  const counts = shares(sizes.httpConnections);
+  const durationMs = sizes.httpSeconds * 1000;
+  const replying = Promise.all(
+    clients.map((client, i) =>
+      client.send(
+        {
+          type: 'get',
+          url: column.http.url + file,
+          headers: column.http.headers,
+          connections: counts[i]!,
+          warmupMs: sizes.warmupMs,
+          durationMs,
+        },
+        'got',
+        sizes.warmupMs + durationMs + 120_000,
+      ),
+    ),
+  );
+  await sleep(sizes.warmupMs);
+  const cpuStart = await cpuNow(setup, pids);
+  await sleep(durationMs);
+  const cpu = cpuBetween(cpuStart, await cpuNow(setup, pids));
+  const replies = await replying;
+  const latencies: number[] = [];
+  for (const reply of replies) for (const value of reply.latencies) latencies.push(value);
+  const seconds = durationMs / 1000;
+  return {
+    column,
+    perSecond: latencies.length / seconds,
+    bytesPerSecond: replies.reduce((n, r) => n + r.bytes, 0) / seconds,
+    p50: Number(percentile(latencies, 50).toFixed(1)),
+    p99: Number(percentile(latencies, 99).toFixed(1)),
+    errors: replies.reduce((n, r) => n + r.errors, 0),
+    non2xx: replies.reduce((n, r) => n + r.non2xx, 0),
     cpu,
   };
 }
@@ -564,14 +645,13 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
     inspector.close();
   });
 
-  const installed = await cli([
-    'app',
-    'install',
-    join(repoRoot, 'bench', 'fixtures', app),
-    '--autostart',
-    '--data',
-    data,
-  ]);
+  // The package with its static files, written here rather than kept in the repository.
+  const packageDir = join(work, app);
+  await cp(join(repoRoot, 'bench', 'fixtures', app), packageDir, { recursive: true });
+  await mkdir(join(packageDir, 'static', 'files'));
+  for (const { file, bytes } of staticFiles)
+    await writeFile(join(packageDir, 'static', file), randomBytes(bytes));
+  const installed = await cli(['app', 'install', packageDir, '--autostart', '--data', data]);
   if (installed.code !== 0) throw new Error(`install: ${installed.stderr}`);
   await waitForApp(daemon, app);
   const created = await cli([
@@ -589,13 +669,27 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
   const status: AppStatus = await waitForApp(daemon, app);
   if (!status.httpSocket || !status.pid) throw new Error('the service has no socket or pid');
   const serviceSocket = status.httpSocket;
+  const tcpPort = Number(await getOnSocket(serviceSocket, `${path}tcp-port`));
+  if (!(tcpPort > 0)) throw new Error('the service told no TCP port');
 
   let nginx: Nginx | undefined;
   const binary = await findNginx();
   if (binary) {
     const prefix = join(work, 'nginx');
     await mkdir(prefix);
-    nginx = await startNginx({ binary, prefix, socket: serviceSocket, headers: instanceHeader });
+    nginx = await startNginx({
+      binary,
+      prefix,
+      socket: serviceSocket,
+      headers: instanceHeader,
+      tls: { cert: join(data, 'tls', 'cert.pem'), key: join(data, 'tls', 'key.pem') },
+      files: { prefix: `${path}files/`, folder: `${join(packageDir, 'static', 'files')}/` },
+      // TLS 1.3's suites are not set by ssl_ciphers (nginx 1.22 keeps OpenSSL's, the same).
+      ciphers: tlsServerOptions.ciphers
+        .split(':')
+        .filter((suite) => !suite.startsWith('TLS_'))
+        .join(':'),
+    });
     cleanup.add(() => nginx?.stop());
   } else {
     process.stdout.write('nginx not found: apt-get install nginx-light (or nginx)\n');
@@ -611,14 +705,28 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
     {
       key: 'direct',
       label: '(a) direct',
+      scheme: 'http',
+      servesStatic: false,
       ws: { url: `ws+unix://${serviceSocket}:${path}`, headers: instanceHeader, tcp: false },
       http: { url: `http://localhost${path}`, socketPath: serviceSocket, headers: instanceHeader },
       viaManager: false,
       maxSockets: Infinity,
     },
     {
+      key: 'tcp',
+      label: "(a') direct TCP",
+      scheme: 'http',
+      servesStatic: false,
+      ws: { url: `ws://127.0.0.1:${tcpPort}${path}`, headers: instanceHeader, tcp: true },
+      http: { url: `http://127.0.0.1:${tcpPort}${path}`, headers: instanceHeader },
+      viaManager: false,
+      maxSockets: Infinity,
+    },
+    {
       key: 'handoff',
       label: '(b) appvisor HTTP',
+      scheme: 'http',
+      servesStatic: true,
       ws: { url: `ws://${http.host}${path}`, headers: {}, tcp: true },
       http: { url: `http://${http.host}${path}`, headers: {} },
       viaManager: true,
@@ -628,6 +736,8 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
     {
       key: 'https',
       label: '(c) appvisor HTTPS',
+      scheme: 'https',
+      servesStatic: true,
       ws: { url: `wss://${https.host}${path}`, headers: {}, tcp: true },
       http: { url: `https://${https.host}${path}`, headers: {} },
       viaManager: true,
@@ -638,8 +748,20 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
     columns.push({
       key: 'nginx',
       label: '(d) nginx',
+      scheme: 'http',
+      servesStatic: true,
       ws: { url: `ws://127.0.0.1:${nginx.port}${path}`, headers: {}, tcp: true },
       http: { url: `http://127.0.0.1:${nginx.port}${path}`, headers: {} },
+      viaManager: false,
+      maxSockets: socketsFitting(nginx.workerFds),
+    });
+    columns.push({
+      key: 'nginxTls',
+      label: '(e) nginx HTTPS',
+      scheme: 'https',
+      servesStatic: true,
+      ws: { url: `wss://127.0.0.1:${nginx.tlsPort}${path}`, headers: {}, tcp: true },
+      http: { url: `https://127.0.0.1:${nginx.tlsPort}${path}`, headers: {} },
       viaManager: false,
       maxSockets: socketsFitting(nginx.workerFds),
     });
@@ -661,10 +783,19 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
 const kb = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '—');
 const ratio = (value: number, base: number) => (base > 0 ? (value / base).toFixed(2) : '—');
 
+const isNginx = (column: Column) => column.key === 'nginx' || column.key === 'nginxTls';
+
+/** A rate against nginx's on the same protocol in the same run. */
+function perNginx<T extends { column: Column; perSecond: number }>(results: T[], r: T): string {
+  if (!r.column.viaManager) return '—';
+  const reference = results.find((n) => isNginx(n.column) && n.column.scheme === r.column.scheme);
+  return reference ? ratio(r.perSecond, reference.perSecond) : '—';
+}
+
 const cpuHead = ['proxy µs/op', 'app µs/op', 'manager %', 'app %', 'nginx %', 'clients %'];
 /** CPU per operation of the proxy (the manager or nginx) and the app, then each one's load. */
 function cpuCells(column: Column, cpu: Cpu, ops: number): string[] {
-  const proxy = column.viaManager ? cpu.manager : column.key === 'nginx' ? cpu.nginx : undefined;
+  const proxy = column.viaManager ? cpu.manager : isNginx(column) ? cpu.nginx : undefined;
   const perOp = (seconds: number | undefined) =>
     seconds === undefined || ops === 0 ? '—' : ((seconds / ops) * 1e6).toFixed(1);
   const pct = (seconds: number | undefined) =>
@@ -679,7 +810,13 @@ function cpuCells(column: Column, cpu: Cpu, ops: number): string[] {
   ];
 }
 
-function report(idles: IdleResult[], echoes: EchoResult[], https: HttpResult[], sizes: Sizes) {
+function report(
+  idles: IdleResult[],
+  echoes: EchoResult[],
+  https: HttpResult[],
+  statics: { name: string; results: HttpResult[] }[],
+  sizes: Sizes,
+) {
   printGrid(
     `Up to ${sizes.idle.toLocaleString('en')} idle WebSockets per column: KB per connection (RSS after GC, after − before)`,
     ['column', 'open', 'failed', 'manager', 'app', 'nginx', 'manager fds open', 'open s'],
@@ -689,7 +826,7 @@ function report(idles: IdleResult[], echoes: EchoResult[], https: HttpResult[], 
       String(r.failed + r.dropped),
       r.column.viaManager ? kb((r.after.manager - r.before.manager) / r.open) : '—',
       kb((r.after.service - r.before.service) / r.open),
-      r.column.key === 'nginx' && r.after.nginx !== undefined && r.before.nginx !== undefined
+      isNginx(r.column) && r.after.nginx !== undefined && r.before.nginx !== undefined
         ? kb((r.after.nginx - r.before.nginx) / r.open)
         : '—',
       String(r.managerFds),
@@ -711,13 +848,14 @@ function report(idles: IdleResult[], echoes: EchoResult[], https: HttpResult[], 
   const echoBase = echoes.find((r) => r.column.key === 'direct')?.perSecond ?? 0;
   printGrid(
     `echo round trips, ${sizes.echo.toLocaleString('en')} active WebSockets, ${sizes.echoMs / 1000} s after ${sizes.warmupMs / 1000} s warm-up`,
-    ['column', 'round trips/s', 'p50 ms', 'p99 ms', '× direct', 'failed', ...cpuHead],
+    ['column', 'round trips/s', 'p50 ms', 'p99 ms', '× direct', '× nginx', 'failed', ...cpuHead],
     echoes.map((r) => [
       r.column.label,
       r.perSecond.toFixed(0),
       r.p50.toFixed(2),
       r.p99.toFixed(2),
       ratio(r.perSecond, echoBase),
+      perNginx(echoes, r),
       String(r.failed + r.unanswered),
       ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
     ]),
@@ -725,24 +863,62 @@ function report(idles: IdleResult[], echoes: EchoResult[], https: HttpResult[], 
   const httpBase = https.find((r) => r.column.key === 'direct')?.perSecond ?? 0;
   printGrid(
     `HTTP GET, ${sizes.httpConnections} connections, ${sizes.httpSeconds} s (autocannon)`,
-    ['column', 'requests/s', 'p50 ms', 'p99 ms', '× direct', 'errors', 'non-2xx', ...cpuHead],
+    [
+      'column',
+      'requests/s',
+      'p50 ms',
+      'p99 ms',
+      '× direct',
+      '× nginx',
+      'errors',
+      'non-2xx',
+      ...cpuHead,
+    ],
     https.map((r) => [
       r.column.label,
       r.perSecond.toFixed(0),
       String(r.p50),
       String(r.p99),
       ratio(r.perSecond, httpBase),
+      perNginx(https, r),
       String(r.errors),
       String(r.non2xx),
       ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
     ]),
   );
+  for (const { name, results } of statics) {
+    printGrid(
+      `static file of ${name} (web.static), ${sizes.httpConnections} connections from ${clientCount} processes, ${sizes.httpSeconds} s`,
+      [
+        'column',
+        'requests/s',
+        'MB/s',
+        'p50 ms',
+        'p99 ms',
+        '× nginx',
+        'errors',
+        'non-2xx',
+        ...cpuHead,
+      ],
+      results.map((r) => [
+        r.column.label,
+        r.perSecond.toFixed(0),
+        (r.bytesPerSecond / 1e6).toFixed(0),
+        String(r.p50),
+        String(r.p99),
+        perNginx(results, r),
+        String(r.errors),
+        String(r.non2xx),
+        ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
+      ]),
+    );
+  }
   for (const r of [...idles, ...echoes]) {
     if (r.firstError) process.stdout.write(`${r.column.label}: first failure: ${r.firstError}\n`);
   }
 }
 
-type Measure = 'idle' | 'echo' | 'http';
+type Measure = 'idle' | 'echo' | 'http' | 'static';
 
 function parseArgs(args: string[]): {
   sizes: Sizes;
@@ -751,7 +927,7 @@ function parseArgs(args: string[]): {
 } {
   let sizes = fullSizes;
   let profileFolder: string | undefined;
-  let measures = new Set<Measure>(['idle', 'echo', 'http']);
+  let measures = new Set<Measure>(['idle', 'echo', 'http', 'static']);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--quick') sizes = quickSizes;
@@ -815,7 +991,23 @@ export async function front(): Promise<void> {
       https.push(await httpGets(setup, column, sizes));
     }
 
-    report(idles, echoes, https, sizes);
+    const statics: { name: string; results: HttpResult[] }[] = [];
+    if (measures.has('static')) {
+      // Fresh client processes: the WebSocket ones are gone, with their memory.
+      const getters = Array.from({ length: clientCount }, () => new Client());
+      cleanup.add(() => Promise.all(getters.map((client) => client.stop())));
+      for (const { name, file } of staticFiles) {
+        const results: HttpResult[] = [];
+        for (const column of setup.columns.filter((c) => c.servesStatic)) {
+          progress(`static ${name}, ${column.label}`);
+          results.push(await staticGets(setup, getters, column, sizes, file));
+        }
+        statics.push({ name, results });
+      }
+      await Promise.all(getters.map((client) => client.stop()));
+    }
+
+    report(idles, echoes, https, statics, sizes);
     if (profileFolder) {
       await mkdir(profileFolder, { recursive: true });
       for (const column of setup.columns.filter((c) => c.viaManager))

@@ -1,6 +1,7 @@
 /**
  * Debian's nginx as a reverse proxy in front of a service's Unix socket, for comparison: one
- * worker, a temp prefix folder, loopback on a free port, started and stopped by the benchmark.
+ * worker, a temp prefix folder, loopback on a free port (and a second one with TLS ended by
+ * nginx), started and stopped by the benchmark; it also serves a folder of static files.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -41,10 +42,18 @@ export interface NginxOptions {
   socket: string;
   /** Header set on every proxied request (the service wants its instance named). */
   headers: Record<string, string>;
+  /** Certificate and key files (PEM) of the TLS listener: the manager's own. */
+  tls: { cert: string; key: string };
+  /** URL path prefix (ending in `/`) served from `folder` (ending in `/`) with sendfile. */
+  files: { prefix: string; folder: string };
+  /** TLS 1.2 suites allowed, OpenSSL's names joined by `:` (the manager's list). */
+  ciphers: string;
 }
 
 export interface Nginx {
   port: number;
+  /** The port where nginx ends TLS itself, then proxies as on `port`. */
+  tlsPort: number;
   masterPid: number;
   workerPid: number;
   /** The worker's limit of open files (what worker_rlimit_nofile could get). */
@@ -52,8 +61,8 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-function config(options: NginxOptions, port: number): string {
-  const { prefix } = options;
+function config(options: NginxOptions, port: number, tlsPort: number): string {
+  const { prefix, tls, files } = options;
   const headers = Object.entries(options.headers)
     .map(([name, value]) => `      proxy_set_header ${name} ${value};`)
     .join('\n');
@@ -88,8 +97,23 @@ http {
     default upgrade;
     '' '';
   }
+  # Static files as nginx serves them best: sendfile, no copies through user space.
+  sendfile on;
+  tcp_nopush on;
+  # TLS as the manager does it: same certificate, TLS 1.2 and 1.3, the same 1.2 suites,
+  # sessions resumed from a cache.
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers ${options.ciphers};
+  ssl_session_cache shared:SSL:10m;
+  ssl_session_timeout 10m;
   server {
     listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${tlsPort} ssl backlog=4096;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    location ${files.prefix} {
+      alias ${files.folder};
+    }
     location / {
       proxy_pass http://service;
       proxy_http_version 1.1;
@@ -147,10 +171,11 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** Starts nginx in the foreground (its master is our child) and waits until it accepts. */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
   const port = await freePort();
+  const tlsPort = await freePort();
   for (const folder of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
     await mkdir(join(options.prefix, folder), { recursive: true });
   const file = join(options.prefix, 'nginx.conf');
-  await writeFile(file, config(options, port));
+  await writeFile(file, config(options, port, tlsPort));
   const child = spawn(
     options.binary,
     ['-p', options.prefix, '-c', file, '-e', join(options.prefix, 'error.log')],
@@ -163,7 +188,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      if (await accepts(port)) break;
+      if ((await accepts(port)) && (await accepts(tlsPort))) break;
       if (Date.now() > deadline) throw new Error(`nginx did not listen in time: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -171,6 +196,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     if (workerPid === undefined) throw new Error('nginx has no worker process');
     return {
       port,
+      tlsPort,
       masterPid: child.pid!,
       workerPid,
       workerFds: await openFileLimit(workerPid),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { symlink } from 'node:fs/promises';
+import { rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { makeAppFolder } from '../helpers/apps.js';
@@ -92,6 +92,22 @@ describe("the front serves a package's web.static files", () => {
       range: `bytes=${big.length + 5}-`,
     });
     assert.equal(beyond.status, 416);
+  });
+
+  test('a small file (kept in memory) answers a Range, and a replaced one its new content', async () => {
+    const { daemon } = running;
+    const style = '/www/css/style.css';
+    assert.equal((await http('GET', { url: daemon.httpUrl }, style)).text, 'body { color: red }');
+    const part = await rawGet(daemon.httpUrl, style, { range: 'bytes=7-11' });
+    assert.equal(part.status, 206);
+    assert.equal(part.text, 'color');
+    // Replaced as an upgrade replaces files: a new file renamed over the old one, same size.
+    const file = join(daemon.data, 'apps', 'site', 'public', 'css', 'style.css');
+    await writeFile(`${file}.new`, 'body { color: blue}');
+    await rename(`${file}.new`, file);
+    const after = await http('GET', { url: daemon.httpUrl }, style);
+    assert.equal(after.status, 200);
+    assert.equal(after.text, 'body { color: blue}');
   });
 
   test('no traversal, no link out of the folder, no listing', async () => {

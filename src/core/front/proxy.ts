@@ -110,14 +110,20 @@ export function forwardHeaders(
   keepUpgrade = false,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const named = new Set(
-    (headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase()),
-  );
-  for (const [name, value] of Object.entries(headers)) {
+  // Names a `Connection` header lists are hop-by-hop too; the usual `keep-alive` or `close`
+  // (or `Upgrade`) lists nothing else, and is not split at all.
+  const connection = headers.connection;
+  const named =
+    connection === undefined || !connection.includes(',')
+      ? undefined
+      : new Set(connection.split(',').map((name) => name.trim().toLowerCase()));
+  const single = named === undefined ? connection?.trim().toLowerCase() : undefined;
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     if (name.startsWith('x-forwarded-') || name.startsWith('x-appvisor-')) continue;
     if (
-      (hopByHop.has(name) || named.has(name)) &&
+      (hopByHop.has(name) || named?.has(name) === true || name === single) &&
       !(keepUpgrade && (name === 'upgrade' || name === 'connection'))
     ) {
       continue;
@@ -142,11 +148,12 @@ export function answerHeaders(
   drop: readonly string[] = [],
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || hopByHop.has(name) || drop.includes(name)) continue;
     if (name === 'clear-site-data') continue;
     if (name === 'set-cookie') {
-      const kept = (value as string[]).filter(keepsAdminCookie);
+      const kept = (Array.isArray(value) ? value : [value]).filter(keepsAdminCookie);
       if (kept.length > 0) out[name] = kept;
       continue;
     }

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { createReadStream, realpathSync, statSync, type Stats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
 
@@ -25,6 +25,70 @@ const types: Record<string, string> = {
   '.pdf': 'application/pdf',
   '.xml': 'application/xml',
 };
+
+/**
+ * The regular file `segments` name inside `folder`, by its real path, with its stat; undefined
+ * when there is none (or a link leads out of the folder). Synchronous on purpose, as nginx
+ * opens its files: these are metadata lookups in the package folder on local disk (microseconds
+ * when its entries are cached, which a served site's are), and each asynchronous one went
+ * through the thread pool and a promise, which made the lookup most of the CPU per request —
+ * also for every request to an app with `web.static` that its files do not answer. An absent
+ * file is found without an exception.
+ */
+function findFile(folder: string, segments: string[]): { path: string; info: Stats } | undefined {
+  try {
+    const root = realpathSync.native(folder);
+    const joined = join(root, ...segments);
+    const info = statSync(joined, { throwIfNoEntry: false });
+    if (!info?.isFile()) return undefined;
+    const path = realpathSync.native(joined);
+    // A symlink inside the package may not lead out of the static folder.
+    return path.startsWith(root + sep) ? { path, info } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Files up to this size are kept in memory once read (see {@link smallFile}). */
+const cachedFileMax = 64 * 1024;
+/** Memory all kept files may take together; the oldest go first when a new one needs room. */
+const cacheBudget = 16 * 1024 * 1024;
+/** Kept contents by real path, with the stat they were read under. */
+const kept = new Map<string, { version: string; body: Buffer }>();
+let keptBytes = 0;
+
+/** What tells one content of a file from another: a new file, a write, a touch. */
+function versionOf(info: Stats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+}
+
+/**
+ * The content of a small file, from memory when the file is as it was read (the stat every
+ * request makes anyway says so), else read and kept; undefined when it changed while read (the
+ * caller streams it instead). A stream cost the manager more CPU than the file's bytes: an
+ * open, a read and a close through the thread pool and a pipe, for each request. A package's
+ * files are replaced by renaming (a new inode); only a rewrite in place to the same size within
+ * one tick of the file system's clock could go unseen.
+ */
+async function smallFile(path: string, info: Stats): Promise<Buffer | undefined> {
+  const version = versionOf(info);
+  const entry = kept.get(path);
+  if (entry?.version === version) return entry.body;
+  const body = await readFile(path).catch(() => undefined);
+  if (body?.length !== info.size) return undefined;
+  if (entry) {
+    kept.delete(path);
+    keptBytes -= entry.body.length;
+  }
+  for (const [oldest, { body: old }] of kept) {
+    if (keptBytes + body.length <= cacheBudget) break;
+    kept.delete(oldest);
+    keptBytes -= old.length;
+  }
+  kept.set(path, { version, body });
+  keptBytes += body.length;
+  return body;
+}
 
 /** Options of {@link serveStatic}. */
 export interface StaticOptions {
@@ -91,18 +155,9 @@ export async function serveStatic(
   if (folderItself) segments.push('index.html');
   if (segments.some((s) => s === '..' || s === '.' || s.includes('\\') || s.includes('\0')))
     return false;
-  let path: string;
-  let root: string;
-  try {
-    root = await realpath(folder);
-    path = await realpath(join(root, ...segments));
-  } catch {
-    return false;
-  }
-  // A symlink inside the package may not lead out of the static folder.
-  if (!path.startsWith(root + sep)) return false;
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) return false;
+  const found = findFile(folder, segments);
+  if (!found) return false;
+  const { path, info } = found;
   if (folderItself && rest === '' && options.base !== undefined) {
     response.writeHead(301, {
       location: slashLocation(options.base, request.url ?? ''),
@@ -152,10 +207,18 @@ export async function serveStatic(
       headers['content-range'] = `bytes ${start}-${end}/${info.size}`;
     }
   }
+  const body =
+    request.method === 'GET' && info.size > 0 && info.size <= cachedFileMax
+      ? await smallFile(path, info)
+      : undefined;
   headers['content-length'] = info.size === 0 ? 0 : end - start + 1;
   response.writeHead(status, headers);
   if (request.method === 'HEAD' || info.size === 0) {
     response.end();
+    return true;
+  }
+  if (body) {
+    response.end(status === 206 ? body.subarray(start, end + 1) : body);
     return true;
   }
   const stream = createReadStream(path, { start, end });
