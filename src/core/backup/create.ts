@@ -113,7 +113,9 @@ async function backUp(
       });
       const entry = await readEntry(ctx, file, options.passphrase);
       if (options.verify) await progress.phase('verify');
-      return options.verify ? await verifyBackup(ctx, id, entry, options.passphrase) : entry;
+      const done = options.verify ? await verifyBackup(ctx, id, entry, options.passphrase) : entry;
+      await progress.done();
+      return done;
     } catch (error) {
       throw await failed(ctx, id, file, error);
     }

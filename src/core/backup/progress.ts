@@ -38,6 +38,11 @@ export interface ProgressTracker {
    * Resolves once it shows (after the test-only pause `<operation>.<phase before>`).
    */
   phase(phase: BackupPhase, bytes?: () => number, totalBytes?: number): Promise<void>;
+  /**
+   * The work is done: resolves after the test-only pause at the end of the last phase (each
+   * other phase's end is the next one's start), which still shows with all its bytes.
+   */
+  done(): Promise<void>;
   /** The operation ended, well or not. */
   end(): void;
 }
@@ -45,6 +50,7 @@ export interface ProgressTracker {
 /** A tracker that reports nowhere (writes outside the service, as in tests of the archive). */
 export const noProgress: ProgressTracker = {
   phase: () => Promise.resolve(),
+  done: () => Promise.resolve(),
   end: () => undefined,
 };
 
@@ -92,6 +98,7 @@ export class ProgressBoard {
         };
         entry.bytes = bytes;
       },
+      done: () => this.pause(`${operation}.${entry.view.phase}`),
       end: () => {
         this.#running.delete(entry);
       },

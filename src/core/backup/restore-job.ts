@@ -131,6 +131,7 @@ function filling(
         filesRead,
         extractTar({ cwd: folder, strict: true, preserveOwner: false }) as unknown as Writable,
       );
+      await progress.done();
     } finally {
       progress.end();
       await rm(work, { recursive: true, force: true });
