@@ -59,6 +59,9 @@ test('docs/tutorial.md works as written', async (t) => {
     PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: process.env.HOME ?? '/root',
     APPVISOR_DATA: daemon.data,
+    // `npm install <checkout>` runs the checkout's `prepare` (a build) in spite of its
+    // allowScripts warning: here that would rebuild dist/ under the tests running beside.
+    npm_config_ignore_scripts: 'true',
   };
   const front = daemon.httpUrl.replace(/\/$/, '');
 
