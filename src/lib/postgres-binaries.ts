@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { access, constants, cp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -73,4 +74,30 @@ export async function stageBinaries(
   await rm(target, { recursive: true, force: true });
   await rename(temp, target);
   return staged;
+}
+
+/**
+ * Runs one of the PostgreSQL programs (initdb) to its end, as `user` when given, with `env`
+ * only: its exit code (1 when it died by a signal) and what it printed on both streams.
+ */
+export function runPostgresProgram(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  user?: { uid: number; gid: number },
+): Promise<{ code: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      resolve({ code: code ?? 1, text });
+    });
+  });
 }

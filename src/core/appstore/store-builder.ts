@@ -106,12 +106,10 @@ export async function buildStore(
   try {
     for (const [n, file] of files.entries()) {
       const path = join(folder, file);
-      const extracted = await extractPackage(path, join(work, String(n))).catch(
-        (error: unknown) => {
-          throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
-        },
-      );
       const unpacked = join(work, String(n));
+      const extracted = await extractPackage(path, unpacked).catch((error: unknown) => {
+        throw new AppvisorError('PACKAGE_INVALID', `${file}: ${(error as Error).message}`);
+      });
       const manifest = await readManifest(unpacked, extracted.id)
         .then(async (read) => {
           await checkStaticFolder(unpacked, read);

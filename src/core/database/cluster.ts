@@ -3,7 +3,6 @@
  * the folders, a server left over by a killed manager, initdb on the first start, and the
  * access rules rewritten at every start.
  */
-import { spawn } from 'node:child_process';
 import { chown, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
@@ -14,6 +13,7 @@ import { commandLine, isAlive, signal, waitForExit } from '../../lib/processes.j
 import { AppvisorError } from '../errors/index.js';
 import {
   findPostgresBinaries,
+  runPostgresProgram,
   stageBinaries,
   type PostgresBinaries,
 } from '../../lib/postgres-binaries.js';
@@ -123,18 +123,23 @@ async function initdb(options: ClusterOptions, cluster: PreparedCluster): Promis
   await mkdir(temp, { mode: 0o700 });
   if (user) await chown(temp, user.uid, user.gid);
   logger.info('creating the embedded PostgreSQL cluster');
-  const output = await run(cluster, cluster.binaries.initdb, [
-    '-D',
-    temp,
-    '-U',
-    superuser,
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--auth-local=peer',
-    '--auth-host=scram-sha-256',
-    '--no-instructions',
-  ]);
+  const output = await runPostgresProgram(
+    cluster.binaries.initdb,
+    [
+      '-D',
+      temp,
+      '-U',
+      superuser,
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--auth-local=peer',
+      '--auth-host=scram-sha-256',
+      '--no-instructions',
+    ],
+    serverEnvironment(),
+    cluster.user,
+  );
   if (output.code !== 0) {
     await rm(temp, { recursive: true, force: true });
     throw new Error(
@@ -199,25 +204,4 @@ async function terminate(pid: number): Promise<void> {
     signal(pid, 'SIGKILL');
   }
   await waitForExit(pid, 5_000);
-}
-
-function run(
-  cluster: PreparedCluster,
-  file: string,
-  args: string[],
-): Promise<{ code: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: serverEnvironment(),
-      ...(cluster.user ? { uid: cluster.user.uid, gid: cluster.user.gid } : {}),
-    });
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code: code ?? 1, text });
-    });
-  });
 }

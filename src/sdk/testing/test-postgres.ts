@@ -13,8 +13,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { blockingFolder } from '../../lib/folder-access.js';
-import { ensureSystemUser, type SystemUser } from '../../lib/os-users.js';
-import { findPostgresBinaries, stageBinaries } from '../../lib/postgres-binaries.js';
+import { ensureSystemUser } from '../../lib/os-users.js';
+import {
+  findPostgresBinaries,
+  runPostgresProgram,
+  stageBinaries,
+} from '../../lib/postgres-binaries.js';
 import type { DatabaseInfo } from '../../lib/service-protocol.js';
 import { atExit } from './exit-cleanup.js';
 
@@ -45,27 +49,6 @@ export interface TestPostgres {
 
 /** Environment of the PostgreSQL programs: nothing of the test process leaks into them. */
 const serverEnv = { PATH: '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' };
-
-function runToEnd(
-  file: string,
-  args: string[],
-  user: SystemUser | undefined,
-): Promise<{ code: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: serverEnv,
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    });
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code: code ?? 1, text });
-    });
-  });
-}
 
 /** Resolves when `child` has exited, or false after `ms`. */
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
@@ -124,7 +107,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     if (user) {
       for (const path of [dataDir, socketDir, pwfile]) await chown(path, user.uid, user.gid);
     }
-    const init = await runToEnd(
+    const init = await runPostgresProgram(
       binaries.initdb,
       [
         '-D',
@@ -139,6 +122,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
         '--no-instructions',
         '--no-sync',
       ],
+      serverEnv,
       user,
     );
     await rm(pwfile, { force: true });
