@@ -56,6 +56,12 @@ export const configSchema = z.strictObject({
         .default('')
         .describe('Address the HTTPS front listens on. Empty: every address.'),
       port: port('HTTPS', 443, 8443),
+      http2: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Offer HTTP/2 to TLS clients (ALPN h2). Clients without it, and WebSockets, use HTTP/1.1 on the same port either way.',
+        ),
       hstsMaxAgeSeconds: z
         .int()
         .min(0)

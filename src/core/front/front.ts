@@ -4,10 +4,17 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
-import { TLSSocket } from 'node:tls';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import {
+  constants as http2Constants,
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isHttp2 } from '../../lib/http-json.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import {
@@ -26,10 +33,18 @@ import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-log
 /** Handles one HTTP request (Node's signature; any framework's handler fits). */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
+type AnyServer = Server | HttpsServer | Http2SecureServer;
+
+/**
+ * Streams one HTTP/2 client may have open at once. Node offers 2^32-1 unless told; nginx's
+ * default is 128, and so is this.
+ */
+const http2MaxStreams = 128;
+
 /** Where the front listens. */
 export interface FrontOptions {
   http: { host: string; port: number };
-  https: { enabled: boolean; host: string; port: number };
+  https: { enabled: boolean; host: string; port: number; http2?: boolean };
   logger: Logger;
   /** Time a client has to send the request head. */
   headersTimeoutMs?: number;
@@ -66,8 +81,10 @@ const internalFailure = httpErrorOf(new AppvisorError('INTERNAL'));
  * The host name of a `Host` header, without its port; `localhost` when there is none or it is
  * not a plain name or address (a redirect never carries what a client wrote in other forms).
  */
-function hostName(header: string | undefined): string {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.exec(header ?? '');
+function hostName(header: string | string[] | undefined): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.exec(
+    typeof header === 'string' ? header : '',
+  );
   return match?.[1] ?? 'localhost';
 }
 
@@ -81,9 +98,13 @@ function hostName(header: string | undefined): string {
 export class Front implements Component {
   readonly name = 'front';
   readonly #options: FrontOptions;
-  readonly #servers: (Server | HttpsServer)[] = [];
+  readonly #servers: AnyServer[] = [];
+  /** The connections of each server, for cutting them when close() runs out of time. */
+  readonly #sockets = new Map<AnyServer, Set<Socket>>();
+  /** HTTP/2 connections, which Node's HTTP/1 bookkeeping does not see. */
+  readonly #sessions = new Set<ServerHttp2Session>();
   #http: Server | undefined;
-  #https: HttpsServer | undefined;
+  #https: HttpsServer | Http2SecureServer | undefined;
   #adminOrigin: { scheme: 'http' | 'https'; port: number } | undefined;
   #grantExchange: GrantExchange | undefined;
   #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
@@ -108,36 +129,96 @@ export class Front implements Component {
     this.#http = this.#setup(
       createHttpServer(
         { maxHeaderSize: 16 * 1024 },
-        guardRequests(this.#dispatch, this.#report, internalFailure),
+        guardRequests(this.#dispatchFor('http'), this.#report, internalFailure),
       ),
+      'http',
     );
     await this.#listen(this.#http, 'http', http.host, http.port);
     if (https.enabled) {
+      const handler = guardRequests(this.#dispatchFor('https'), this.#report, internalFailure);
       this.#https = this.#setup(
-        createHttpsServer(
-          { maxHeaderSize: 16 * 1024, ...tlsServerOptions },
-          guardRequests(this.#dispatch, this.#report, internalFailure),
-        ),
+        https.http2 === false
+          ? createHttpsServer({ maxHeaderSize: 16 * 1024, ...tlsServerOptions }, handler)
+          : this.#http2Server(handler),
+        'https',
       );
       await this.#listen(this.#https, 'https', https.host, https.port);
     }
   }
 
-  #setup<T extends Server | HttpsServer>(server: T): T {
-    server.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
-    server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+  /**
+   * The TLS server offering HTTP/2 by ALPN, and HTTP/1.1 (with its WebSocket upgrades, which
+   * HTTP/2 does not carry here) on the same port to clients that ask for it or for nothing.
+   * HTTP/2 requests reach the same handler through Node's compatibility objects, which offer
+   * every member the front's handlers use (url, method, headers, socket.remoteAddress, the
+   * body as a stream; writeHead, end, headersSent, close, destroy).
+   */
+  #http2Server(handler: RequestHandler): Http2SecureServer {
+    const server = createSecureServer(
+      {
+        ...tlsServerOptions,
+        allowHTTP1: true,
+        settings: { maxConcurrentStreams: http2MaxStreams, maxHeaderListSize: 16 * 1024 },
+      },
+      handler as unknown as Parameters<typeof createSecureServer>[1],
+    );
+    const keepAlive = this.#options.keepAliveTimeoutMs ?? 5_000;
+    server.on('session', (session: ServerHttp2Session) => {
+      this.#sessions.add(session);
+      // The keep-alive timeout of HTTP/1.1: a connection goes once it has had no request in
+      // flight for that long. One with requests in flight is left to their idle timeout.
+      let streams = 0;
+      let idle: NodeJS.Timeout | undefined;
+      const arm = () => {
+        idle = setTimeout(() => {
+          session.close();
+        }, keepAlive).unref();
+      };
+      arm();
+      session.on('stream', (stream) => {
+        streams++;
+        clearTimeout(idle);
+        stream.once('close', () => {
+          if (--streams === 0 && !session.closed) arm();
+        });
+      });
+      session.once('close', () => {
+        clearTimeout(idle);
+        this.#sessions.delete(session);
+      });
+    });
+    // A session's protocol errors end that session; they are the client's, not the front's.
+    server.on('sessionError', () => undefined);
+    return server;
+  }
+
+  #setup<T extends AnyServer>(server: T, scheme: 'http' | 'https'): T {
+    const http1 = server as Server;
+    http1.headersTimeout = this.#options.headersTimeoutMs ?? 20_000;
+    http1.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
     // No total time for a request: uploads and downloads of apps may be long, and the admin
     // API bounds its own bodies (a total for small ones, an idle time for package uploads).
     // Requests to apps get an idle timeout instead: no byte either way for idleTimeoutMs.
-    server.requestTimeout = 0;
+    http1.requestTimeout = 0;
     const idle = this.#options.idleTimeoutMs ?? 0;
     // Before the dispatcher, so that the admin API may still set its own (upload idle time).
-    server.prependListener('request', (request: IncomingMessage) => {
+    server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
       // Set per request: a keep-alive connection may carry app and admin requests in turn.
-      request.socket.setTimeout(isManagerPath(request.url ?? '/') ? 0 : idle);
+      const ms = isManagerPath(request.url ?? '/') ? 0 : idle;
+      if (isHttp2(response)) {
+        // One stream of a connection that carries others: only this request is cut.
+        const { stream } = response as unknown as Http2ServerResponse;
+        stream.setTimeout(ms, () => {
+          stream.close(http2Constants.NGHTTP2_CANCEL);
+        });
+      } else {
+        request.socket.setTimeout(ms);
+      }
     });
     const perClient = this.#options.maxConnectionsPerClient ?? 0;
     const total = this.#options.maxConnections ?? 0;
+    const sockets = new Set<Socket>();
+    this.#sockets.set(server, sockets);
     server.on('connection', (socket: Socket) => {
       const address = socket.remoteAddress ?? '';
       const open = (this.#perClient.get(address) ?? 0) + 1;
@@ -149,7 +230,9 @@ export class Front implements Component {
       // closes here once sent, so it stops counting; a piped one (HTTPS) keeps counting.
       this.#open++;
       this.#perClient.set(address, open);
+      sockets.add(socket);
       socket.once('close', () => {
+        sockets.delete(socket);
         this.#open--;
         const left = (this.#perClient.get(address) ?? 1) - 1;
         if (left <= 0) this.#perClient.delete(address);
@@ -163,7 +246,6 @@ export class Front implements Component {
         socket.destroy();
       }
     });
-    const scheme = server instanceof HttpsServer ? 'https' : 'http';
     const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
       const target = this.#serving ? this.#resolve?.(path) : undefined;
@@ -189,7 +271,7 @@ export class Front implements Component {
     return server;
   }
 
-  #listen(server: Server | HttpsServer, scheme: string, host: string, port: number): Promise<void> {
+  #listen(server: AnyServer, scheme: string, host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         const where = `${host || '*'}:${port}`;
@@ -250,7 +332,9 @@ export class Front implements Component {
     const standard =
       (origin.scheme === 'http' && origin.port === 80) ||
       (origin.scheme === 'https' && origin.port === 443);
-    return `${origin.scheme}://${hostName(request.headers.host)}${standard ? '' : `:${origin.port}`}${url}`;
+    // An HTTP/2 request names its host in `:authority`; Host is optional there.
+    const host = request.headers.host ?? request.headers[':authority'];
+    return `${origin.scheme}://${hostName(host)}${standard ? '' : `:${origin.port}`}${url}`;
   }
 
   /** Starts routing requests; until then every request is answered 503. */
@@ -272,7 +356,14 @@ export class Front implements Component {
     return out;
   }
 
-  readonly #dispatch = (request: IncomingMessage, response: ServerResponse): void => {
+  /** The request handler of the server for `scheme`. */
+  #dispatchFor(scheme: 'http' | 'https'): RequestHandler {
+    return (request, response) => {
+      this.#dispatch(request, response, scheme);
+    };
+  }
+
+  #dispatch(request: IncomingMessage, response: ServerResponse, scheme: 'http' | 'https'): void {
     const url = request.url ?? '/';
     if (!this.#serving) {
       sendError(
@@ -297,7 +388,6 @@ export class Front implements Component {
     } else {
       const target = this.#resolve?.(path);
       if (target) {
-        const scheme = request.socket instanceof TLSSocket ? 'https' : 'http';
         if (target.staticDir && target.path !== undefined) {
           void serveStatic(request, response, target.staticDir, restBelow(path, target.path), {
             base: target.path,
@@ -322,11 +412,13 @@ export class Front implements Component {
       }
     }
     sendError(response, new AppvisorError('NOT_FOUND', `nothing is served at ${path}`));
-  };
+  }
 
   readonly close = once(async () => {
     this.#serving = false;
     const grace = this.#options.closeGraceMs ?? 5_000;
+    // HTTP/2 clients are told (GOAWAY) to open no more streams; those in flight may finish.
+    for (const session of this.#sessions) session.close();
     await Promise.all(
       this.#servers.map(
         (server) =>
@@ -336,22 +428,28 @@ export class Front implements Component {
               return;
             }
             const timer = setTimeout(() => {
-              server.closeAllConnections();
+              this.#cut(server);
             }, grace);
             server.close(() => {
               clearTimeout(timer);
               resolve();
             });
-            server.closeIdleConnections();
+            (server as Server).closeIdleConnections();
           }),
       ),
     );
   });
 
+  /** Ends every connection of `server` at once, in flight or not. */
+  #cut(server: AnyServer): void {
+    if (server === this.#https) for (const session of this.#sessions) session.destroy();
+    for (const socket of this.#sockets.get(server) ?? []) socket.destroy();
+  }
+
   destroy(): void {
     this.#serving = false;
     for (const server of this.#servers) {
-      server.closeAllConnections();
+      this.#cut(server);
       server.close();
     }
   }

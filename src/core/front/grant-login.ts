@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson } from '../../lib/http-json.js';
+import { constants, type Http2ServerResponse } from 'node:http2';
+import { isHttp2, sendJson } from '../../lib/http-json.js';
 import { AppvisorError, sendError } from '../errors/index.js';
 
 /** Where the front answers a page's request for an admin login to its instance. */
@@ -62,12 +63,17 @@ export function serveGrantLogin(
     if (size > maxBody) {
       if (!refused) {
         const tooLarge = new AppvisorError('BAD_REQUEST', 'the body is too large', { status: 413 });
-        // The connection ends here (the rest of the body is never read): a client that kept
-        // it for its next request would have that one cut off.
+        // The rest of the body is never read. HTTP/1.1: the connection ends here (a client
+        // that kept it for its next request would have that one cut off). HTTP/2: only this
+        // stream ends, the answer first, then RST_STREAM(NO_ERROR), which tells the client to
+        // stop sending (RFC 9113, 8.1).
         sendError(response, tooLarge, { ...noStore, connection: 'close' });
+        if (isHttp2(response)) {
+          (response as unknown as Http2ServerResponse).stream.close(constants.NGHTTP2_NO_ERROR);
+        }
       }
       refused = true;
-      request.destroy();
+      if (!isHttp2(response)) request.destroy();
       return;
     }
     chunks.push(chunk);

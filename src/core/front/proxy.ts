@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isHttp2 } from '../../lib/http-json.js';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
 import { sessionCookieName } from '../auth/index.js';
 import { AppvisorError, sendError } from '../errors/index.js';
@@ -121,6 +122,8 @@ export function forwardHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
+    // HTTP/2's pseudo-headers (`:path`, `:authority`, ...): the request line says those.
+    if (name.charCodeAt(0) === 0x3a) continue;
     if (name.startsWith('x-forwarded-') || name.startsWith('x-appvisor-')) continue;
     if (
       (hopByHop.has(name) || named?.has(name) === true || name === single) &&
@@ -130,10 +133,15 @@ export function forwardHeaders(
     }
     out[name] = value;
   }
+  // An HTTP/2 client names the host in `:authority` (RFC 9113, 8.3.1); the service speaks
+  // HTTP/1.1, where Host is required.
+  const authority = headers[':authority'];
+  const host = headers.host ?? (typeof authority === 'string' ? authority : undefined);
+  if (host && out.host === undefined) out.host = host;
   out['x-appvisor-instance'] = target.id;
   out['x-forwarded-for'] = client.address ?? '';
   out['x-forwarded-proto'] = client.scheme;
-  if (headers.host) out['x-forwarded-host'] = headers.host;
+  if (host) out['x-forwarded-host'] = host;
   return out;
 }
 
@@ -219,7 +227,11 @@ export function proxyRequest(
     const headers = answerHeaders(answer.headers);
     // Node's client reads a reason phrase its server side refuses to write (a DEL in it):
     // writeHead threw out of this listener, and the service's answer ended the manager.
-    const reason = plainReason.test(answer.statusMessage ?? '') ? answer.statusMessage : undefined;
+    // HTTP/2 has no reason phrase (Node warns when one is given).
+    const reason =
+      !isHttp2(response) && plainReason.test(answer.statusMessage ?? '')
+        ? answer.statusMessage
+        : undefined;
     try {
       response.writeHead(answer.statusCode ?? 502, reason, headers);
     } catch {
