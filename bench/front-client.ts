@@ -5,6 +5,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import WebSocket from 'ws';
 
 /** Where to connect: a `ws://`, `wss://` or `ws+unix://` URL. */
@@ -29,6 +30,8 @@ export type ClientCommand =
       connections: number;
       warmupMs: number;
       durationMs: number;
+      /** Over HTTP/2 (TLS, ALPN h2): this many requests at once on each connection. */
+      http2Streams?: number;
     };
 
 export type ClientReply =
@@ -269,6 +272,91 @@ function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientRe
   });
 }
 
+/**
+ * The same over HTTP/2: `connections` connections, each with `http2Streams` requests in flight,
+ * each stream sending the next request when its answer has been read. A connection the server
+ * ends (GOAWAY) is replaced.
+ */
+function get2(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientReply> {
+  const url = new URL(command.url);
+  const path = url.pathname + url.search;
+  const streams = command.http2Streams ?? 1;
+  const latencies: number[] = [];
+  let requests = 0;
+  let bytes = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let recording = false;
+  let stopping = false;
+  const sessions: ClientHttp2Session[] = [];
+  const connect = (slot: number) => {
+    const session = http2Connect(url.origin, { rejectUnauthorized: false });
+    session.on('error', () => undefined);
+    sessions[slot] = session;
+    return session;
+  };
+  return new Promise((resolve) => {
+    let running = command.connections * streams;
+    const loop = (slot: number) => {
+      if (stopping) {
+        if (--running === 0) {
+          for (const session of sessions) session.destroy();
+          resolve({
+            type: 'got',
+            requests,
+            bytes,
+            errors,
+            non2xx,
+            latencies: Float64Array.from(latencies),
+          });
+        }
+        return;
+      }
+      let session = sessions[slot]!;
+      if (session.closed || session.destroyed) session = connect(slot);
+      const sentAt = performance.now();
+      const counted = recording;
+      let length = 0;
+      let failed = false;
+      const stream = session.request({ ':path': path, ...command.headers });
+      stream.on('response', (headers) => {
+        if (Number(headers[':status']) >= 300) non2xx++;
+      });
+      stream.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+      });
+      stream.on('error', () => {
+        failed = true;
+      });
+      stream.once('close', () => {
+        if (failed || stream.rstCode !== 0) {
+          errors++;
+          setTimeout(loop, 10, slot);
+          return;
+        }
+        if (counted && recording) {
+          requests++;
+          bytes += length;
+          latencies.push(performance.now() - sentAt);
+        }
+        loop(slot);
+      });
+      stream.end();
+    };
+    for (let slot = 0; slot < command.connections; slot++) {
+      connect(slot);
+      for (let i = 0; i < streams; i++) loop(slot);
+    }
+    setTimeout(() => {
+      recording = true;
+      setTimeout(() => {
+        recording = false;
+        stopping = true;
+      }, command.durationMs);
+    }, command.warmupMs);
+  });
+}
+
 async function handle(command: ClientCommand): Promise<ClientReply> {
   switch (command.type) {
     case 'open':
@@ -278,7 +366,7 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
     case 'close':
       return closeAll(command.timeoutMs);
     case 'get':
-      return get(command);
+      return command.http2Streams ? get2(command) : get(command);
   }
 }
 

@@ -4,10 +4,11 @@
  * handed over to the service, requests proxied), (c) appvisor's HTTPS front (TLS ended in the
  * manager, piped to the socket), (d) nginx proxying to the same socket and (e) nginx ending
  * TLS with the manager's certificate, then proxying. It measures the memory of idle
- * WebSockets, echo round trips on active ones, small HTTP GETs, and GETs of a 20 KB and a 2 MB
- * file of the app's `web.static` folder (served by the front and by nginx, not by the service).
+ * WebSockets, echo round trips on active ones, small HTTP GETs, GETs of a 20 KB and a 2 MB
+ * file of the app's `web.static` folder (served by the front and by nginx, not by the service),
+ * and the same three over HTTP/2 through (c) and (e) (nginx's h2 listener).
  *
- * `npm run bench -- front [--quick] [--only idle,echo,http,static] [--cpu-prof <folder>]`:
+ * `npm run bench -- front [--quick] [--only idle,echo,http,static,h2] [--cpu-prof <folder>]`:
  * `--quick` runs a tenth of the load, for trying the benchmark out; `--only` runs some of the
  * measures;
  * `--cpu-prof` afterwards profiles the manager during one more HTTP run through (b) and (c),
@@ -78,6 +79,13 @@ const quickSizes: Sizes = {
   httpSeconds: 3,
 };
 
+/**
+ * HTTP/2 load: connections in all (spread over the client processes) and requests in flight on
+ * each, 64 at once like the 50 connections of HTTP/1.1, as a browser would send them: few
+ * connections, many streams.
+ */
+const http2Load = { connections: 8, streams: 8 };
+
 /** Client processes; each opens its share of the sockets. */
 const clientCount = 4;
 /**
@@ -119,6 +127,8 @@ interface Column {
   /** WebSocket URL and headers; source addresses are added per client. */
   ws: { url: string; headers: Record<string, string>; tcp: boolean };
   http: { url: string; socketPath?: string; headers: Record<string, string> };
+  /** The same HTTPS origin and path where HTTP/2 is offered; absent: no HTTP/2 measure. */
+  h2Url?: string;
   viaManager: boolean;
   /** The most WebSockets the path can hold open (descriptor limits); Infinity: no limit. */
   maxSockets: number;
@@ -554,20 +564,22 @@ async function staticGets(
   column: Column,
   sizes: Sizes,
   file: string,
+  http2?: { connections: number; streams: number },
 ): Promise<HttpResult> {
   const pids = clients.map((client) => client.pid);
-  const counts = shares(sizes.httpConnections);
+  const counts = shares(http2 ? http2.connections : sizes.httpConnections);
   const durationMs = sizes.httpSeconds * 1000;
   const replying = Promise.all(
     clients.map((client, i) =>
       client.send(
         {
           type: 'get',
-          url: column.http.url + file,
+          url: (http2 ? (column.h2Url ?? '') : column.http.url) + file,
           headers: column.http.headers,
           connections: counts[i]!,
           warmupMs: sizes.warmupMs,
           durationMs,
+          ...(http2 ? { http2Streams: http2.streams } : {}),
         },
         'got',
         sizes.warmupMs + durationMs + 120_000,
@@ -740,6 +752,8 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
       servesStatic: true,
       ws: { url: `wss://${https.host}${path}`, headers: {}, tcp: true },
       http: { url: `https://${https.host}${path}`, headers: {} },
+      // The same port: the front offers h2 by ALPN; autocannon and the WebSockets get HTTP/1.1.
+      h2Url: `https://${https.host}${path}`,
       viaManager: true,
       maxSockets: socketsFitting(managerFds),
     },
@@ -762,6 +776,7 @@ async function prepare(work: string, cleanup: Cleanup, notes: string[]): Promise
       servesStatic: true,
       ws: { url: `wss://127.0.0.1:${nginx.tlsPort}${path}`, headers: {}, tcp: true },
       http: { url: `https://127.0.0.1:${nginx.tlsPort}${path}`, headers: {} },
+      h2Url: `https://127.0.0.1:${nginx.h2Port}${path}`,
       viaManager: false,
       maxSockets: socketsFitting(nginx.workerFds),
     });
@@ -815,6 +830,7 @@ function report(
   echoes: EchoResult[],
   https: HttpResult[],
   statics: { name: string; results: HttpResult[] }[],
+  h2s: { name: string; results: HttpResult[] }[],
   sizes: Sizes,
 ) {
   printGrid(
@@ -913,12 +929,43 @@ function report(
       ]),
     );
   }
+  if (h2s.length > 0) {
+    printGrid(
+      `HTTP/2 over TLS, ${http2Load.connections} connections × ${http2Load.streams} requests in flight from ${clientCount} processes, ${sizes.httpSeconds} s`,
+      [
+        'GET of',
+        'column',
+        'requests/s',
+        'MB/s',
+        'p50 ms',
+        'p99 ms',
+        '× nginx',
+        'errors',
+        'non-2xx',
+        ...cpuHead,
+      ],
+      h2s.flatMap(({ name, results }) =>
+        results.map((r) => [
+          name,
+          r.column.label,
+          r.perSecond.toFixed(0),
+          (r.bytesPerSecond / 1e6).toFixed(0),
+          String(r.p50),
+          String(r.p99),
+          perNginx(results, r),
+          String(r.errors),
+          String(r.non2xx),
+          ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
+        ]),
+      ),
+    );
+  }
   for (const r of [...idles, ...echoes]) {
     if (r.firstError) process.stdout.write(`${r.column.label}: first failure: ${r.firstError}\n`);
   }
 }
 
-type Measure = 'idle' | 'echo' | 'http' | 'static';
+type Measure = 'idle' | 'echo' | 'http' | 'static' | 'h2';
 
 function parseArgs(args: string[]): {
   sizes: Sizes;
@@ -927,7 +974,7 @@ function parseArgs(args: string[]): {
 } {
   let sizes = fullSizes;
   let profileFolder: string | undefined;
-  let measures = new Set<Measure>(['idle', 'echo', 'http', 'static']);
+  let measures = new Set<Measure>(['idle', 'echo', 'http', 'static', 'h2']);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--quick') sizes = quickSizes;
@@ -992,11 +1039,12 @@ export async function front(): Promise<void> {
     }
 
     const statics: { name: string; results: HttpResult[] }[] = [];
-    if (measures.has('static')) {
+    const h2s: { name: string; results: HttpResult[] }[] = [];
+    if (measures.has('static') || measures.has('h2')) {
       // Fresh client processes: the WebSocket ones are gone, with their memory.
       const getters = Array.from({ length: clientCount }, () => new Client());
       cleanup.add(() => Promise.all(getters.map((client) => client.stop())));
-      for (const { name, file } of staticFiles) {
+      for (const { name, file } of measures.has('static') ? staticFiles : []) {
         const results: HttpResult[] = [];
         for (const column of setup.columns.filter((c) => c.servesStatic)) {
           progress(`static ${name}, ${column.label}`);
@@ -1004,10 +1052,19 @@ export async function front(): Promise<void> {
         }
         statics.push({ name, results });
       }
+      const h2Targets = [{ name: "the app's answer", file: '' }, ...staticFiles];
+      for (const { name, file } of measures.has('h2') ? h2Targets : []) {
+        const results: HttpResult[] = [];
+        for (const column of setup.columns.filter((c) => c.h2Url !== undefined)) {
+          progress(`HTTP/2 ${name}, ${column.label}`);
+          results.push(await staticGets(setup, getters, column, sizes, file, http2Load));
+        }
+        h2s.push({ name, results });
+      }
       await Promise.all(getters.map((client) => client.stop()));
     }
 
-    report(idles, echoes, https, statics, sizes);
+    report(idles, echoes, https, statics, h2s, sizes);
     if (profileFolder) {
       await mkdir(profileFolder, { recursive: true });
       for (const column of setup.columns.filter((c) => c.viaManager))

@@ -54,6 +54,8 @@ export interface Nginx {
   port: number;
   /** The port where nginx ends TLS itself, then proxies as on `port`. */
   tlsPort: number;
+  /** The same as `tlsPort` with HTTP/2 offered by ALPN (HTTP/1.1 to clients without it). */
+  h2Port: number;
   masterPid: number;
   workerPid: number;
   /** The worker's limit of open files (what worker_rlimit_nofile could get). */
@@ -61,7 +63,7 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-function config(options: NginxOptions, port: number, tlsPort: number): string {
+function config(options: NginxOptions, port: number, tlsPort: number, h2Port: number): string {
   const { prefix, tls, files } = options;
   const headers = Object.entries(options.headers)
     .map(([name, value]) => `      proxy_set_header ${name} ${value};`)
@@ -109,6 +111,7 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     listen 127.0.0.1:${tlsPort} ssl backlog=4096;
+    listen 127.0.0.1:${h2Port} ssl http2 backlog=4096;
     ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key};
     location ${files.prefix} {
@@ -172,10 +175,11 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
   const port = await freePort();
   const tlsPort = await freePort();
+  const h2Port = await freePort();
   for (const folder of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
     await mkdir(join(options.prefix, folder), { recursive: true });
   const file = join(options.prefix, 'nginx.conf');
-  await writeFile(file, config(options, port, tlsPort));
+  await writeFile(file, config(options, port, tlsPort, h2Port));
   const child = spawn(
     options.binary,
     ['-p', options.prefix, '-c', file, '-e', join(options.prefix, 'error.log')],
@@ -188,7 +192,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      if ((await accepts(port)) && (await accepts(tlsPort))) break;
+      if ((await accepts(port)) && (await accepts(tlsPort)) && (await accepts(h2Port))) break;
       if (Date.now() > deadline) throw new Error(`nginx did not listen in time: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -197,6 +201,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     return {
       port,
       tlsPort,
+      h2Port,
       masterPid: child.pid!,
       workerPid,
       workerFds: await openFileLimit(workerPid),
