@@ -1,5 +1,4 @@
 import { CommanderError, type Command } from 'commander';
-import { runDaemon } from '../../main.js';
 import { repeatable, type Cli } from '../context.js';
 
 /** The options of `appvisor daemon`, as commander gives them. */
@@ -53,6 +52,9 @@ export function registerDaemon(cli: Cli): void {
     .addOption(repeatable('--set <key=value>', 'set any configuration key; repeatable'))
     .addHelpText('after', (): string => globalOptionsHelp(cli.program, daemon))
     .action(async (options: DaemonOptions) => {
+      // Loaded here: the manager's code is most of the program, and no other command needs
+      // it (every command paid its loading, about half a second, before).
+      const { runDaemon } = await import('../../main.js');
       cli.setExitCode(
         await runDaemon({
           flags: daemonFlags(options, cli.dataOption()),

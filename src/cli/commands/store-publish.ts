@@ -5,20 +5,19 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  buildStore,
-  generateSigningKey,
-  parsePrivateKey,
-  publicKeyOf,
-  signStoreFile,
-} from '../../core/appstore/index.js';
-import { AppvisorError } from '../../core/errors/index.js';
 import { CliError } from '../client.js';
 import type { Cli } from '../context.js';
 import { printJson, type Io } from '../output.js';
 
+/**
+ * The app store's code, loaded when one of these commands runs: it brings the package and
+ * manifest checks with it, which no other command needs (and every command paid for).
+ */
+const appstore = () => import('../../core/appstore/index.js');
+
 /** The store-side commands run here, without a manager: their errors are the CLI's. */
 async function local<T>(work: () => Promise<T>): Promise<T> {
+  const { AppvisorError } = await import('../../core/errors/index.js');
   try {
     return await work();
   } catch (error) {
@@ -36,12 +35,12 @@ async function readKey(file: string) {
       `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     );
   });
-  return parsePrivateKey(pem);
+  return (await appstore()).parsePrivateKey(pem);
 }
 
 /** `appvisor store keygen <file>`: a new private key (0600) and its public key on stdout. */
 export async function storeKeygen(io: Io, json: boolean, file: string): Promise<void> {
-  const key = generateSigningKey();
+  const key = (await appstore()).generateSigningKey();
   await local(() => writeFile(resolve(file), key.privateKeyPem, { mode: 0o600, flag: 'wx' }));
   if (json) printJson(io, { file: resolve(file), publicKey: key.publicKey });
   else io.stdout.write(`${key.publicKey}\n`);
@@ -54,6 +53,7 @@ export async function storeSign(
   file: string,
   options: { key: string; validDays?: string },
 ): Promise<void> {
+  const { publicKeyOf, signStoreFile } = await appstore();
   const key = await readKey(options.key);
   const signature = await local(() => signStoreFile(file, key, days(options.validDays)));
   if (json) printJson(io, { file: `${file}.sig`, signature, publicKey: publicKeyOf(key) });
@@ -75,6 +75,7 @@ export async function storeBuild(
   folder: string,
   options: { key?: string; name?: string; validDays?: string },
 ): Promise<void> {
+  const { buildStore, publicKeyOf } = await appstore();
   const key = options.key === undefined ? undefined : await readKey(options.key);
   const validDays = days(options.validDays);
   const result = await local(() =>
