@@ -14,7 +14,14 @@ import { isConnectionFailure } from '../lib/pg-errors.js';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
 import { checkMigrations, migrate, type Migration } from './migrations.js';
-import { pathOf, traceRefusedUpgrade, traceRequest, traceWebSocket } from './trace.js';
+import {
+  errorForLog,
+  messageForLog,
+  pathOf,
+  traceRefusedUpgrade,
+  traceRequest,
+  traceWebSocket,
+} from './trace.js';
 import {
   parseMessage,
   type InstanceInfo,
@@ -131,10 +138,6 @@ interface Refusal {
   message: string;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Resolves true when `promise` settles within `ms`, false otherwise (it keeps running). */
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -234,7 +237,7 @@ class ServiceRuntime implements Service {
           });
       },
       (error: unknown) => {
-        warn(`cannot serve HTTP on ${this.#socketPath ?? '?'}: ${errorText(error)}`);
+        warn(`cannot serve HTTP on ${this.#socketPath ?? '?'}: ${messageForLog(error)}`);
         void this.#shutdown(1);
       },
     );
@@ -259,7 +262,7 @@ class ServiceRuntime implements Service {
     try {
       this.#channel.send(message);
     } catch (error) {
-      warn(`cannot send ${message.type}: ${errorText(error)}`);
+      warn(`cannot send ${message.type}: ${messageForLog(error)}`);
     }
   }
 
@@ -322,7 +325,7 @@ class ServiceRuntime implements Service {
   /** Runs `task` after every earlier task of the same instance; instances never wait for each other. */
   #enqueue(id: string, task: () => Promise<void>): Promise<void> {
     const next = (this.#queues.get(id) ?? Promise.resolve()).then(task).catch((error: unknown) => {
-      warn(`instance ${id}: ${errorText(error)}`);
+      warn(`instance ${id}: ${messageForLog(error)}`);
     });
     this.#queues.set(id, next);
     void next.finally(() => {
@@ -360,13 +363,13 @@ class ServiceRuntime implements Service {
       const handlers = (await this.#definition.start(instance)) as InstanceHandlers | undefined;
       hosted.handlers = handlers ?? {};
     } catch (error) {
-      instance.log('start failed:', error);
+      instance.log('start failed:', errorForLog(error));
       this.#hosted.delete(id);
       await instance
         .detach()
         ?.end()
         .catch(() => undefined);
-      this.#send({ type: 'instance.failed', id, error: errorText(error) });
+      this.#send({ type: 'instance.failed', id, error: messageForLog(error) });
       return;
     }
     hosted.state = 'ready';
@@ -395,7 +398,7 @@ class ServiceRuntime implements Service {
     try {
       await hosted.handlers.update?.(hosted.instance);
     } catch (error) {
-      hosted.instance.log('update handler failed:', error);
+      hosted.instance.log('update handler failed:', errorForLog(error));
     }
   }
 
@@ -412,7 +415,7 @@ class ServiceRuntime implements Service {
       try {
         await hosted.handlers.stop?.(instance);
       } catch (error) {
-        instance.log('stop handler failed:', error);
+        instance.log('stop handler failed:', errorForLog(error));
       }
       closeSockets(hosted);
       await instance
@@ -506,7 +509,7 @@ class ServiceRuntime implements Service {
         sendError(response, error);
         return;
       }
-      instance.log(`HTTP ${request.method ?? '?'} ${pathOf(request)} failed:`, error);
+      instance.log(`HTTP ${request.method ?? '?'} ${pathOf(request)} failed:`, errorForLog(error));
       if (!response.headersSent) {
         if (isConnectionFailure(error)) {
           // The database went away under the request (it restarts): a reason to come back,
@@ -562,7 +565,7 @@ class ServiceRuntime implements Service {
       try {
         handlers.websocket?.(ws, appRequest, target.instance);
       } catch (error) {
-        target.instance.log(`WebSocket ${pathOf(request)} failed:`, error);
+        target.instance.log(`WebSocket ${pathOf(request)} failed:`, errorForLog(error));
         ws.close(1011, 'internal error');
       }
     });

@@ -83,6 +83,33 @@ export function sqlErrorText(error: unknown): string {
   return `SQLSTATE ${code} ${text}`;
 }
 
+/** Whether `error` is a PostgreSQL data exception (SQLSTATE class 22). */
+function isDataException(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * An error's message as the SDK passes it on (an instance's failure, its log lines): the
+ * message, except that a data exception (SQLSTATE class 22), whose message may quote a value
+ * the app sent, is told by its code (see {@link sqlErrorText}).
+ */
+export function messageForLog(error: unknown): string {
+  if (isDataException(error)) return sqlErrorText(error);
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * An error as the SDK's own log lines show it (a failing handler, start or stop): the error
+ * itself, its stack included, except a data exception's message ({@link messageForLog}). What
+ * the app logs itself is the app's to word.
+ */
+export function errorForLog(error: unknown): unknown {
+  if (!isDataException(error)) return error;
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.startsWith('    at '));
+  return [`${error.name}: ${messageForLog(error)}`, ...frames].join('\n');
+}
+
 /**
  * Makes `client.query` trace each query under `database` (the SQL text, duration, rows or the
  * error, never the values). Called once per connection, when the pool opens it; `pool.query`

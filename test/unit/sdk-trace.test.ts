@@ -287,8 +287,17 @@ describe('SDK tracing', () => {
       () => channel.lines.slice(before).some((line) => line.text.startsWith('connection closed')),
       'the failed connection closed',
     );
-    // Trace lines only: the always-written line of a failing handler carries the app's own
-    // error (its stack), which is the app's to word.
+    // The always-written line of the failing handler names the data exception by its code,
+    // not by its message, which quotes the value ("invalid input syntax ...: <value>").
+    const failure = channel.lines
+      .slice(before)
+      .find(
+        (line) => line.flag === null && line.text.startsWith('HTTP GET /example.com/tr/bad failed'),
+      );
+    assert.ok(failure, 'the failing handler is logged');
+    assert.match(failure.text, /SQLSTATE 22P02/);
+    assert.match(failure.text, /\n {4}at /, 'with its stack');
+    assert.ok(!failure.text.includes(paramSecret), failure.text);
     const lines = channel.lines
       .slice(before)
       .filter((line) => line.flag !== null)
