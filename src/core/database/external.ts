@@ -50,8 +50,11 @@ export class ExternalPostgres implements DatabaseServer {
   readonly #state = new ServerMachine();
   #version: string | null = null;
   #timer: NodeJS.Timeout | undefined;
-  /** Ends a wait of the start's retry loop at once (close, destroy). */
+  /** Ends a wait of the start's retry loop at once, and the watch (close, destroy). */
   readonly #abort = new AbortController();
+  /** The session of {@link #watch}, while one is open or opening. */
+  #watcher: { end(): Promise<void> } | undefined;
+  #checking = false;
 
   constructor(options: ExternalPostgresOptions) {
     this.#options = options;
@@ -91,9 +94,24 @@ export class ExternalPostgres implements DatabaseServer {
     await this.#firstContact();
     this.#state.dispatch('ready');
     this.#timer = setInterval(() => {
-      this.#probe().then(
+      this.#check();
+    }, this.#options.probeIntervalMs ?? 10_000);
+    this.#timer.unref();
+    this.#watch();
+  }
+
+  /**
+   * Probes the server (one at a time): an answer makes it `ready` (and opens the watch again),
+   * no answer `down` (and ends the watch, so that a smart shutdown under way can finish).
+   */
+  #check(): void {
+    if (this.#checking || this.#abort.signal.aborted) return;
+    this.#checking = true;
+    this.#probe()
+      .then(
         () => {
           this.#state.dispatch('ready');
+          this.#watch();
         },
         (error: unknown) => {
           const reason = (error as Error).message;
@@ -101,10 +119,43 @@ export class ExternalPostgres implements DatabaseServer {
             this.#options.logger.error({ reason }, 'the external database is unreachable');
           }
           this.#state.dispatch('down', { reason });
+          void this.#watcher?.end().catch(() => undefined);
         },
-      );
-    }, this.#options.probeIntervalMs ?? 10_000);
-    this.#timer.unref();
+      )
+      .finally(() => {
+        this.#checking = false;
+      });
+  }
+
+  /**
+   * Holds one idle session while the server answers, only to hear at once when it goes away
+   * (a stop ends every session, a crash or a broken link ends the socket): then the server is
+   * probed at once, so instance pages answer 503 from that moment instead of at the next
+   * periodic probe. A session that ended for another reason (idle_session_timeout, a
+   * terminated backend) is opened again after a probe that succeeds. A smart shutdown waits
+   * for this session too, until the next probe is refused (at most `probeIntervalMs`).
+   */
+  #watch(): void {
+    if (this.#watcher || this.#abort.signal.aborted || this.#state.state !== 'running') return;
+    const config = {
+      ...this.adminConfig('postgres'),
+      application_name: 'appvisor watch',
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+    };
+    const opening = connectClient(config);
+    this.#watcher = { end: () => opening.then((client) => client.end()) };
+    opening.then(
+      (client) => {
+        client.once('end', () => {
+          this.#watcher = undefined;
+          this.#check();
+        });
+      },
+      () => {
+        this.#watcher = undefined;
+      },
+    );
   }
 
   /** Where the server is, for messages (never the URL: it holds the password). */
@@ -201,6 +252,7 @@ export class ExternalPostgres implements DatabaseServer {
   readonly close = once(async () => {
     this.#abort.abort();
     clearInterval(this.#timer);
+    await this.#watcher?.end().catch(() => undefined);
     this.#state.dispatch('stop');
     await Promise.resolve();
   });
@@ -208,5 +260,6 @@ export class ExternalPostgres implements DatabaseServer {
   destroy(): void {
     this.#abort.abort();
     clearInterval(this.#timer);
+    void this.#watcher?.end().catch(() => undefined);
   }
 }
