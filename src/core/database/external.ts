@@ -34,7 +34,7 @@ export interface ExternalPostgresOptions {
 const loginRefusals: Readonly<Record<string, string>> = {
   '28P01': 'the password (or the role) is wrong',
   '28000': 'the login is not allowed',
-  '3D000': 'the database does not exist',
+  '3D000': 'the database postgres, where the manager connects first, does not exist',
 };
 
 /**
@@ -225,7 +225,6 @@ export class ExternalPostgres implements DatabaseServer {
         const statements = await closeSharedDatabases(client, facts.role);
         if (statements.length > 0) {
           logger.warn(
-            { statements: statements.join(' ') },
             `instance roles may connect to the shared databases of the external server (CONNECT for PUBLIC), and the manager may not change that; as a superuser run: ${statements.join(' ')}`,
           );
         }
