@@ -49,6 +49,8 @@ const startupCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PORT_IN_USE',
   'ALREADY_RUNNING',
   'STORE_TOO_NEW',
+  'DATABASE_LOGIN',
+  'DATABASE_PRIVILEGES',
 ]);
 
 /**

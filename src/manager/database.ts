@@ -17,7 +17,13 @@ import type { Basis } from './basis.js';
  */
 export async function databaseServer(basis: Basis): Promise<DatabaseServer> {
   const { config, layout, nodeId, isRoot, logger } = basis;
-  if (config.database.url) return new ExternalPostgres({ url: config.database.url, logger });
+  if (config.database.url) {
+    return new ExternalPostgres({
+      url: config.database.url,
+      logger,
+      startWaitMs: config.database.startWaitSeconds * 1000,
+    });
+  }
   const placement = await placeCluster({
     localDir: layout.pg,
     runDir: layout.run,

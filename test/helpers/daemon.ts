@@ -83,6 +83,8 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Time to wait for the ready line. */
   timeoutMs?: number;
+  /** Called with each piece of the daemon's stderr, from its start (before it is ready, too). */
+  onStderr?: (text: string) => void;
 }
 
 export interface Daemon {
@@ -143,7 +145,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    options.onStderr?.(chunk.toString());
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       resolve({ code, signal });

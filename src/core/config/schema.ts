@@ -141,6 +141,13 @@ export const configSchema = z.strictObject({
         .positive()
         .default(60)
         .describe('How long the embedded server may take to accept connections.'),
+      startWaitSeconds: z
+        .number()
+        .min(0)
+        .default(0)
+        .describe(
+          'With `url`: how long a start waits for an external server that does not answer (retried after 1 s, doubling up to 30 s, each attempt logged as `DATABASE_UNAVAILABLE`); 0 waits for ever. A refused login or missing privileges end the start at once.',
+        ),
     })
     .prefault({}),
   log: z

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { connectClient } from '../../lib/pg-clients.js';
+import { AppvisorError } from '../errors/index.js';
 import { databaseError } from './errors.js';
 import type { DatabaseServer } from './types.js';
 
@@ -123,13 +124,31 @@ async function grantSelfSet(client: pg.Client, role: string): Promise<void> {
   );
 }
 
-/** Lets the instance's role and the manager's role of it connect to `database`, nobody else. */
+/**
+ * Lets the instance's role and the manager's role of it connect to `database`, nobody else.
+ * An admin that does not hold the owner's rights (a membership without INHERIT on an external
+ * server) gets only a warning from PostgreSQL for each statement, no error: so the result is
+ * read back, and a database PUBLIC may still connect to fails with `DATABASE_PRIVILEGES`.
+ */
 async function grantConnect(client: pg.Client, database: string, role: string): Promise<void> {
   await client.query(`REVOKE ALL ON DATABASE ${ident(database)} FROM PUBLIC`);
   await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${ident(database)} TO ${ident(role)}`);
   await client.query(
     `GRANT CONNECT ON DATABASE ${ident(database)} TO ${ident(instanceAccessRole(role))}`,
   );
+  const acl = await client.query<{ open: boolean; granted: boolean }>(
+    `SELECT datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = 0) AS open,
+            has_database_privilege($2, datname, 'CONNECT') AS granted
+       FROM pg_database WHERE datname = $1`,
+    [database, role],
+  );
+  const row = acl.rows[0];
+  if (row && (row.open || !row.granted)) {
+    throw new AppvisorError(
+      'DATABASE_PRIVILEGES',
+      `the privileges of database "${database}" could not be set (PUBLIC ${row.open ? 'may still' : 'may not'} connect, its role ${row.granted ? 'may' : 'may not'}): the manager's role does not hold the rights of the role "${role}" that owns it`,
+    );
+  }
 }
 
 /**

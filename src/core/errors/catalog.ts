@@ -35,6 +35,11 @@ export const errorCatalog = {
   PASSWORD_WEAK: { status: 400, text: 'The password is too short or too simple.' },
   STARTING: { status: 503, text: 'The manager is still starting.' },
   DATABASE_UNAVAILABLE: { status: 503, text: 'The database server is not reachable right now.' },
+  DATABASE_LOGIN: { status: 500, text: 'The external database server refused the login.' },
+  DATABASE_PRIVILEGES: {
+    status: 500,
+    text: 'The role on the external database server may not do what appvisor needs.',
+  },
   CONFIG_INVALID: { status: 400, text: 'The configuration is invalid.' },
   DATA_DIR_UNUSABLE: { status: 500, text: 'The data folder cannot be used.' },
   ALREADY_RUNNING: { status: 409, text: 'Another manager is running on this data folder.' },

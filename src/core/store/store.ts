@@ -49,10 +49,16 @@ export class Store implements Component {
 
   async start(): Promise<void> {
     await this.#ensureDatabase();
+    // On an external server the pool holds no session without need: a connection idle for 2 s
+    // is closed, and one in steady use is replaced after 20 s, so that a smart shutdown of that
+    // server (which waits for every session to end) ends even while the manager works. The
+    // embedded server is the manager's own (stopped by it, fast): there connections are kept.
+    const external = this.#options.database.mode === 'external';
     const pool = new pg.Pool({
       ...this.#options.database.adminConfig(storeDatabase),
       max: this.#options.maxConnections ?? 10,
-      idleTimeoutMillis: 30_000,
+      idleTimeoutMillis: external ? 2_000 : 30_000,
+      maxLifetimeSeconds: external ? 20 : 0,
       connectionTimeoutMillis: 5_000,
     });
     // An idle client loses its server when the database restarts: log it, the pool replaces it.
