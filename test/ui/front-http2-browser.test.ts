@@ -31,10 +31,10 @@ describeInBrowser('an instance page in a browser over HTTP/2', (openPage) => {
       // admin UI the page then says it is not logged in.
       await page.locator('#login').filter({ hasText: 'not logged in' }).waitFor();
       // The page's own code, as text: Node's types of `performance` are not the browser's.
-      const protocols = (await page.evaluate(
+      const protocols = await page.evaluate<string[]>(
         `[...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
           .map((entry) => entry.nextHopProtocol)`,
-      )) as string[];
+      );
       assert.ok(protocols.length >= 3, JSON.stringify(protocols));
       assert.deepEqual(
         protocols.filter((protocol) => protocol !== 'h2'),
