@@ -1,7 +1,7 @@
 /**
  * `config export` and `config import` (docs/configuration-file.md): the platform's settings,
- * certificate, stores, apps, instances, backup targets and schedule as one file, and that file applied
- * to a platform as a whole or not at all.
+ * certificate, stores, apps, instances, backup targets and schedule as one file, and that
+ * file applied to a platform as a whole or not at all.
  */
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import type { Logger } from '../../lib/logger.js';

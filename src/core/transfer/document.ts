@@ -4,8 +4,9 @@
  * seed's way of renaming a platform is "export, search and replace, import"), so its keys are
  * words, its order is fixed, and every check of an import names the key and the line at fault.
  *
- * Secrets (the certificate's key, instance passwords, backup targets' credentials) are never in the clear: with
- * `--include-secrets` they travel in one block encrypted with a passphrase (`secrets.ts`).
+ * Secrets (the certificate's key, instance passwords, backup targets' credentials) are never
+ * in the clear: with `--include-secrets` they travel in one block encrypted with a passphrase
+ * (`secrets.ts`).
  */
 import { z } from 'zod';
 import type { BackupTarget, TargetCredentials, TargetInput } from '../backup/index.js';

@@ -2,8 +2,9 @@
  * What an import changes, as a list of steps in the order they apply (settings, certificate,
  * stores, apps, instances, backup targets, schedule). Each step says what it changes in words
  * a person checks in a dry run (never a secret) and knows how to undo itself, so a failure
- * part-way puts back every step before it. An import adds and changes; it never removes an app, an instance, a
- * store or a backup target the file does not list (those are reported as kept).
+ * part-way puts back every step before it. An import adds and changes; it never removes an
+ * app, an instance, a store or a backup target the file does not list (those are reported as
+ * kept).
  */
 import type { AppSettingsChange } from '../catalog/index.js';
 import type { InstanceView } from '../instances/index.js';
