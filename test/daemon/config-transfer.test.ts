@@ -1,18 +1,20 @@
 /**
  * `config export` and `config import` with two real platforms: one set up by hand (settings,
- * a signed store, an app from it, instances, a schedule, a certificate), exported with its
- * secrets, and a fresh one that imports the file and ends up the same. Then what users get
+ * a signed store, an app from it, instances, a schedule, a certificate, an S3 and a WebDAV
+ * backup target on real servers), exported with its secrets, and a fresh one that imports the
+ * file and ends up the same, its targets working with the credentials from the file. Then what users get
  * wrong: a wrong passphrase, broken JSON, an unknown key, a file that does not fit, and a
  * step that fails part-way, which must leave the platform as it was.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type {
   AppList,
   BackupSchedule,
+  BackupTargetList,
   CertificateStatus,
   InstanceList,
   PlatformSettings,
@@ -39,9 +41,16 @@ import {
   waitForInstance,
   type Daemon,
 } from '../helpers/daemon.js';
+import { startRemoteServer, type RemoteServer } from '../helpers/remote-servers.js';
 
 /** The app's id is its own per run: its system user is not another run's. */
 const appId = `cfg${randomBytes(3).toString('hex')}`;
+
+/** The remote servers' credentials: none may be in a file in the clear. */
+const keyId = `AK${randomBytes(8).toString('hex').toUpperCase()}`;
+const secretKey = `sk-${randomBytes(16).toString('hex')}`;
+const davPassword = `pw-${randomBytes(16).toString('hex')}`;
+const credentialTexts = [keyId, secretKey, davPassword];
 
 /** What `status`-like reads of a platform show, for comparing two platforms. */
 interface Snapshot {
@@ -57,7 +66,8 @@ interface Snapshot {
     excludeFromBackup: boolean;
     traceFlags: string[];
   }[];
-  schedule: Omit<BackupSchedule, 'nextRun' | 'target'>;
+  schedule: Omit<BackupSchedule, 'nextRun'>;
+  targets: Omit<BackupTargetList['targets'][number], 'createdAt'>[];
   certificate: string;
 }
 
@@ -69,7 +79,7 @@ async function get<T>(daemon: Daemon, path: string): Promise<T> {
 
 async function snapshot(daemon: Daemon): Promise<Snapshot> {
   const { label, dnsName, alarmUrl, alarmEmail } = await get<PlatformSettings>(daemon, '/settings');
-  const { cron, template, slots, keep, verify } = await get<BackupSchedule>(
+  const { cron, template, slots, keep, verify, target } = await get<BackupSchedule>(
     daemon,
     '/backups/schedule',
   );
@@ -90,7 +100,10 @@ async function snapshot(daemon: Daemon): Promise<Snapshot> {
       excludeFromBackup: view.excludeFromBackup,
       traceFlags: [...view.traceFlags].sort(),
     })),
-    schedule: { cron, template, slots, keep, verify },
+    schedule: { cron, template, slots, keep, verify, target },
+    targets: (await get<BackupTargetList>(daemon, '/backup-targets')).targets.map(
+      ({ createdAt: _made, ...target }) => target,
+    ),
     certificate: (await get<CertificateStatus>(daemon, '/cert')).fingerprint256,
   };
 }
@@ -100,6 +113,8 @@ describe('config export and import', () => {
   let dataA = '';
   let dataB = '';
   let server: StaticStore | undefined;
+  const remotes: RemoteServer[] = [];
+  let davUrl = '';
   let a: Daemon | undefined;
   let b: Daemon | undefined;
   let exported = '';
@@ -156,6 +171,48 @@ describe('config export and import', () => {
     await writeFile(join(work, 'key.pem'), certificate.key);
     await ok(a, 'cert', 'set', join(work, 'cert.pem'), join(work, 'key.pem'));
     for (const id of ['acme', 'beta']) passwords.set(id, await passwordOf(a, id));
+    await mkdir(join(work, 's3'));
+    await mkdir(join(work, 'dav', 'box'), { recursive: true });
+    const s3 = await startRemoteServer('s3', join(work, 's3'), {
+      REMOTE_KEY_ID: keyId,
+      REMOTE_SECRET: secretKey,
+    });
+    remotes.push(s3);
+    const dav = await startRemoteServer('webdav', join(work, 'dav'), {
+      REMOTE_USER: 'backup',
+      REMOTE_PASSWORD: davPassword,
+    });
+    remotes.push(dav);
+    davUrl = `http://127.0.0.1:${dav.port}/box`;
+    await writeFile(join(work, 'secret-key'), `${secretKey}\n`);
+    await writeFile(join(work, 'dav-password'), `${davPassword}\n`);
+    await ok(
+      a,
+      'backup',
+      'target',
+      'add',
+      'offsite',
+      's3://backups/lab',
+      '--endpoint',
+      `http://127.0.0.1:${s3.port}`,
+      '--access-key',
+      keyId,
+      '--secret-key-file',
+      join(work, 'secret-key'),
+    );
+    await ok(
+      a,
+      'backup',
+      'target',
+      'add',
+      'dav',
+      davUrl,
+      '--user',
+      'backup',
+      '--password-file',
+      join(work, 'dav-password'),
+    );
+    await ok(a, 'backup', 'schedule', '--target', 'dav');
     before_ = await snapshot(a);
   });
 
@@ -165,6 +222,7 @@ describe('config export and import', () => {
     await killAll(dataA);
     await killAll(dataB);
     await server?.close();
+    for (const remote of remotes) await remote.kill();
     for (const folder of [dataA, dataB, work]) await removeTemp(folder);
   });
 
@@ -179,7 +237,7 @@ describe('config export and import', () => {
       '--passphrase-file',
       passphraseFile(),
     );
-    assert.match(out, /1 apps, 2 instances, 1 stores, secrets encrypted/);
+    assert.match(out, /1 apps, 2 instances, 1 stores, 2 backup targets, secrets encrypted/);
     assert.equal((await stat(exported)).mode & 0o777, 0o600);
     const text = await readFile(exported, 'utf8');
     const document = JSON.parse(text) as {
@@ -195,6 +253,14 @@ describe('config export and import', () => {
     );
     for (const password of passwords.values()) assert.ok(!text.includes(password));
     assert.ok(!text.includes('PRIVATE KEY'));
+    for (const secret of credentialTexts) assert.ok(!text.includes(secret), 'a target credential');
+    assert.match(text, /"backupTargets": \[\n\s+\{\n\s+"name": "dav",\n\s+"url": "http:\/\/127/);
+
+    const plain = join(work, 'plain.json');
+    await ok(a!, 'config', 'export', plain);
+    const plainText = await readFile(plain, 'utf8');
+    assert.ok(!plainText.includes('"secrets"'));
+    for (const secret of credentialTexts) assert.ok(!plainText.includes(secret));
 
     const refused = await run(a!, 'config', 'export', join(work, 'x.json'), '--include-secrets');
     assert.equal(refused.code, 1);
@@ -219,6 +285,10 @@ describe('config export and import', () => {
     assert.match(dry, /~ platform dnsName: "" -> "apps.example.com"/);
     assert.match(dry, new RegExp(`\\+ app ${appId} 1\\.0\\.3 \\(build 3\\) from the store main`));
     assert.match(dry, /\+ instance beta of .* at example\.net\/b, disabled/);
+    assert.ok(dry.includes(`+ backup target dav: ${davUrl}\n`), dry);
+    assert.match(dry, /\+ backup target offsite: s3:\/\/backups\/lab\n/);
+    assert.match(dry, /~ backup schedule target: null -> "dav"/);
+    for (const secret of credentialTexts) assert.ok(!dry.includes(secret));
     assert.match(dry, /dry run: nothing was changed/);
     assert.deepEqual(await snapshot(b), empty, 'a dry run changes nothing');
 
@@ -241,6 +311,10 @@ describe('config export and import', () => {
     await waitForInstance(b, 'acme');
     assert.deepEqual(await snapshot(b), before_);
     for (const [id, password] of passwords) assert.equal(await passwordOf(b, id), password);
+    // The credentials came from the sealed block: both targets work against the real servers.
+    for (const name of ['offsite', 'dav']) {
+      assert.match(await ok(b, 'backup', 'target', 'test', name), /works/);
+    }
 
     const again = await ok(b, 'config', 'import', exported, '--passphrase-file', passphraseFile());
     assert.match(again, /nothing to change/);
@@ -282,6 +356,26 @@ describe('config export and import', () => {
         code: 'IMPORT_INVALID',
         message: /kind \(line 2\): this is not an appvisor configuration file/,
       },
+      {
+        name: 'a backup target of another kind',
+        file: text.replace(`"url": "${davUrl}"`, '"url": "ftp://127.0.0.1/box"'),
+        code: 'IMPORT_INVALID',
+        message: /backupTargets\[0\]\.url \(line \d+\): url is an http:\/\/ or https:\/\/ URL/,
+      },
+      {
+        name: 'a schedule sending to a target nobody has',
+        file: text.replace(/("keep": 4,\n\s+"verify": false,\n\s+"target": )"dav"/, '$1"gone"'),
+        code: 'IMPORT_CONFLICT',
+        message:
+          /backupSchedule\.target \(line \d+\): .*"gone", which neither the file nor this platform has/,
+      },
+      {
+        name: 'a backup target named twice',
+        file: text.replace('"name": "offsite"', '"name": "dav"'),
+        code: 'IMPORT_INVALID',
+        message:
+          /backupTargets\[1\]\.name \(line \d+\): a backup target of this name is listed twice/,
+      },
     ];
     const before = await snapshot(b!);
     for (const item of cases) {
@@ -294,6 +388,29 @@ describe('config export and import', () => {
       assert.match(result.stderr, item.message, item.name);
     }
     assert.deepEqual(await snapshot(b!), before);
+  });
+
+  test('a file without secrets keeps the credentials of a same-URL target; a new one has none', async () => {
+    const plain = await readFile(join(work, 'plain.json'), 'utf8');
+    const path = join(work, 'plain-edited.json');
+    await writeFile(path, plain);
+    assert.match(await ok(b!, 'config', 'import', path), /nothing to change/);
+    const document = JSON.parse(plain) as { backupTargets: Record<string, unknown>[] };
+    document.backupTargets.push({ ...document.backupTargets[0], name: 'spare' });
+    await writeFile(path, JSON.stringify(document, null, 2));
+    const dry = await ok(b!, 'config', 'import', path, '--dry-run');
+    assert.ok(dry.includes(`+ backup target spare: ${davUrl} (no credentials)`), dry);
+    await ok(b!, 'config', 'import', path);
+    const { targets } = await get<BackupTargetList>(b!, '/backup-targets');
+    assert.deepEqual(
+      targets.map(({ name, credentials }) => ({ name, credentials })),
+      [
+        { name: 'dav', credentials: true },
+        { name: 'offsite', credentials: true },
+        { name: 'spare', credentials: false },
+      ],
+    );
+    assert.match(await ok(b!, 'backup', 'target', 'test', 'dav'), /works/);
   });
 
   test('a step that fails part-way undoes every step before it', async () => {

@@ -197,6 +197,13 @@ describeInBrowser('the admin UI in a browser', (openPage) => {
   });
 
   test('the configuration file: download it, edit it, check it, apply it', async () => {
+    const { daemon } = running;
+    await writeFile(join(work, 'nas.pw'), 'nas-password\n');
+    const added = await cli([
+      ...['backup', 'target', 'add', 'nas', 'http://127.0.0.1:9/box', '--user', 'backup'],
+      ...['--password-file', join(work, 'nas.pw'), '--data', daemon.data],
+    ]);
+    assert.equal(added.code, 0, added.stderr);
     await page.getByRole('link', { name: 'Settings', exact: true }).click();
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -216,12 +223,25 @@ describeInBrowser('the admin UI in a browser', (openPage) => {
     await page.getByText(/IMPORT_INVALID: platform\.lable \(line \d+\): unknown key/).waitFor();
 
     const edited = join(work, 'edited.json');
-    await writeFile(edited, text.replace('"Test platform"', '"Renamed platform"'));
+    assert.match(text, /"url": "http:\/\/127\.0\.0\.1:9\/box"/);
+    assert.ok(!text.includes('nas-password'));
+    await writeFile(
+      edited,
+      text
+        .replace('"Test platform"', '"Renamed platform"')
+        .replace('"http://127.0.0.1:9/box"', '"http://127.0.0.1:9/other"'),
+    );
     await page.getByLabel('File to import').setInputFiles(edited);
     await page.getByRole('button', { name: 'Check' }).click();
     const plan = page.getByTestId('config-plan');
-    await plan.getByText('1 change would be made:').waitFor();
+    await plan.getByText('2 changes would be made:').waitFor();
     await plan.getByText('~ platform label: "Test platform" -> "Renamed platform"').waitFor();
+    // Another URL: the credentials were for the other server and are not carried over.
+    await plan
+      .getByText(
+        '~ backup target nas: url "http://127.0.0.1:9/box" -> "http://127.0.0.1:9/other", credentials (secret) -> none',
+      )
+      .waitFor();
     // Checking changed nothing yet.
     assert.equal(await page.getByLabel('Label').inputValue(), 'Test platform');
     await page.getByRole('button', { name: 'Apply' }).click();

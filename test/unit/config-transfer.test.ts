@@ -5,6 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import {
+  checkTarget,
+  type BackupTarget,
+  type TargetCredentials,
+  type TargetInput,
+} from '../../src/core/backup/index.js';
 import { AppvisorError } from '../../src/core/errors/index.js';
 import {
   ConfigTransfer,
@@ -81,6 +87,25 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
     pidsMax: null as number | null,
   };
   const instances = new Map<string, FakeInstance>();
+  const targets = new Map<string, { view: BackupTarget; credentials: TargetCredentials }>();
+  /** Sets a target as the real registry would store it, credentials apart. */
+  const seedTarget = (input: TargetInput): BackupTarget => {
+    const { name, url, endpoint, region, pathStyle, ...credentials } = input;
+    const view: BackupTarget = {
+      ...checkTarget({
+        name,
+        url,
+        ...(endpoint === undefined ? {} : { endpoint }),
+        ...(region === undefined ? {} : { region }),
+        ...(pathStyle === undefined ? {} : { pathStyle }),
+      }),
+      kind: url.startsWith('s3://') ? 's3' : 'webdav',
+      credentials: Object.keys(credentials).length > 0,
+      createdAt: '',
+    };
+    targets.set(name, { view, credentials });
+    return view;
+  };
   const change = (name: string) => {
     log.push(name);
     if (name === options.failOn && !undoing) {
@@ -194,6 +219,17 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
         nextRun: null,
       }),
       setSchedule: () => Promise.reject(new Error('not in these tests')),
+      listTargets: () => Promise.resolve([...targets.values()].map((t) => t.view)),
+      targetCredentials: (name) => Promise.resolve({ ...targets.get(name)!.credentials }),
+      putTarget: (input) => {
+        change(`target ${input.name}`);
+        return Promise.resolve(seedTarget(input));
+      },
+      removeTarget: (name) => {
+        change(`remove target ${name}`);
+        targets.delete(name);
+        return Promise.resolve();
+      },
     },
   };
   const events: string[] = [];
@@ -206,7 +242,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
       },
     },
   });
-  return { transfer, log, settings, appSettings, instances, events };
+  return { transfer, log, settings, appSettings, instances, targets, seedTarget, events };
 }
 
 describe('the configuration file', () => {
@@ -366,5 +402,161 @@ describe('importing into a platform', () => {
       target.transfer.import(renderDocument(sealed), { passphrase: 'wrong one' }),
       (error: AppvisorError) => error.code === 'PASSPHRASE_WRONG',
     );
+  });
+
+  test('backup targets: credentials only sealed; without them a same-URL target keeps its own', async () => {
+    const source = fakePlatform();
+    await source.transfer.import(renderDocument(baseDocument()));
+    source.seedTarget({
+      name: 'offsite',
+      url: 's3://backups/lab',
+      endpoint: 'http://127.0.0.1:9000',
+      accessKey: 'AKIDEXAMPLE',
+      secretKey: 'wJalr-secret-key',
+    });
+    source.seedTarget({
+      name: 'dav',
+      url: 'https://dav.example.com/lab',
+      user: 'backup',
+      password: 'dav-pass-word',
+    });
+    const ports = source.targets;
+    const plain = renderDocument(await source.transfer.export());
+    for (const secret of ['AKIDEXAMPLE', 'wJalr-secret-key', 'dav-pass-word']) {
+      assert.ok(!plain.includes(secret), secret);
+    }
+    const document = parseDocument(plain);
+    assert.deepEqual(document.backupTargets, [
+      {
+        name: 'offsite',
+        url: 's3://backups/lab',
+        endpoint: 'http://127.0.0.1:9000',
+        region: 'us-east-1',
+        pathStyle: true,
+      },
+      {
+        name: 'dav',
+        url: 'https://dav.example.com/lab',
+        endpoint: null,
+        region: null,
+        pathStyle: null,
+      },
+    ]);
+
+    // Back into the same platform without secrets: nothing to change, credentials stay.
+    const same = await source.transfer.import(plain);
+    assert.equal(same.applied, false);
+    assert.equal(ports.get('offsite')?.credentials.secretKey, 'wJalr-secret-key');
+
+    // Another URL for the same name: the credentials were for the other server and go.
+    const moved = parseDocument(plain);
+    moved.backupTargets![1]!.url = 'https://other.example.com/lab';
+    const plan = await source.transfer.import(renderDocument(moved), { dryRun: true });
+    assert.ok(
+      plan.changes.some(
+        (c) =>
+          c.text ===
+          '~ backup target dav: url "https://dav.example.com/lab" -> "https://other.example.com/lab", credentials (secret) -> none',
+      ),
+      JSON.stringify(plan.changes),
+    );
+
+    // A fresh platform: without secrets, targets come without credentials; with, with them.
+    const bare = fakePlatform();
+    const added = await bare.transfer.import(plain, { dryRun: true });
+    assert.ok(
+      added.changes.some(
+        (c) => c.text === '+ backup target dav: https://dav.example.com/lab (no credentials)',
+      ),
+    );
+    const sealed = renderDocument(
+      await source.transfer.export({ includeSecrets: true, passphrase: 'a passphrase' }),
+    );
+    assert.ok(!sealed.includes('wJalr-secret-key'));
+    const fresh = fakePlatform();
+    const result = await fresh.transfer.import(sealed, { passphrase: 'a passphrase' });
+    assert.ok(!JSON.stringify(result).includes('wJalr-secret-key'));
+    assert.deepEqual(fresh.targets.get('offsite')?.credentials, {
+      accessKey: 'AKIDEXAMPLE',
+      secretKey: 'wJalr-secret-key',
+    });
+    assert.deepEqual(fresh.targets.get('dav')?.credentials, {
+      user: 'backup',
+      password: 'dav-pass-word',
+    });
+  });
+
+  test('a file without backupTargets leaves the targets; a bad one names its key and line', async () => {
+    const platform = fakePlatform();
+    platform.seedTarget({ name: 'dav', url: 'https://dav.example.com/x' });
+    const old = await platform.transfer.import(renderDocument(baseDocument()), { dryRun: true });
+    assert.ok(old.changes.some((c) => c.text === '= backup target dav: kept (not in the file)'));
+    const document = baseDocument();
+    document.backupTargets = [
+      {
+        name: 'dav',
+        url: 'https://dav.example.com/x',
+        endpoint: null,
+        region: null,
+        pathStyle: null,
+      },
+      { name: 'bad', url: 'ftp://host/x', endpoint: null, region: null, pathStyle: null },
+    ];
+    const text = renderDocument(document);
+    await assert.rejects(platform.transfer.import(text), (error: AppvisorError) => {
+      assert.equal(error.code, 'IMPORT_INVALID');
+      assert.equal(error.field, 'backupTargets[1].url');
+      assert.match(
+        error.message,
+        /backupTargets\[1\]\.url \(line \d+\): url is an http:\/\/ or https:\/\/ URL/,
+      );
+      return true;
+    });
+    document.backupTargets[1] = { ...document.backupTargets[0]! };
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) =>
+        error.field === 'backupTargets[1].name' && /listed twice/.test(error.message),
+    );
+    assert.deepEqual(platform.log, []);
+  });
+
+  test('a failing import removes a target it added and puts back one it changed', async () => {
+    const platform = fakePlatform({ failOn: 'target third' });
+    platform.seedTarget({
+      name: 'dav',
+      url: 'https://dav.example.com/x',
+      user: 'u',
+      password: 'p',
+    });
+    const document = baseDocument();
+    const target = { endpoint: null, region: null, pathStyle: null };
+    document.backupTargets = [
+      { name: 'dav', url: 'https://dav.example.com/y', ...target },
+      {
+        name: 'new',
+        url: 's3://bucket-one',
+        endpoint: null,
+        region: 'eu-west-1',
+        pathStyle: false,
+      },
+      { name: 'third', url: 'https://dav.example.com/z', ...target },
+    ];
+    await assert.rejects(
+      platform.transfer.import(renderDocument(document)),
+      (error: AppvisorError) => /every change of the import was undone/.test(error.message),
+    );
+    // The failed step made nothing, so it removes nothing; the others are undone newest first.
+    assert.deepEqual(platform.log.slice(5, 11), [
+      'target dav',
+      'target new',
+      'target third',
+      'remove target new',
+      'target dav',
+      'delete acme',
+    ]);
+    assert.deepEqual(platform.targets.get('dav')?.credentials, { user: 'u', password: 'p' });
+    assert.equal(platform.targets.get('dav')?.view.url, 'https://dav.example.com/x');
+    assert.deepEqual([...platform.targets.keys()], ['dav']);
   });
 });

@@ -49,7 +49,7 @@ export async function configExport(
     printJson(context.io, { file: target, secrets: body.includeSecrets });
     return;
   }
-  const summary = `${document.apps.length} apps, ${document.instances.length} instances, ${document.stores.length} stores`;
+  const summary = `${document.apps.length} apps, ${document.instances.length} instances, ${document.stores.length} stores, ${document.backupTargets?.length ?? 0} backup targets`;
   context.io.stdout.write(
     `exported the configuration to ${target} (${summary}${body.includeSecrets ? ', secrets encrypted' : ', no secrets'})\n`,
   );
@@ -106,13 +106,16 @@ export function registerConfig(cli: Cli): void {
   const config = cli.program
     .command('config')
     .description(
-      'the platform configuration as one file: settings, stores, apps, instances, schedule',
+      'the platform configuration as one file: settings, stores, apps, instances, backup targets and schedule',
     );
   config
     .command('export')
     .description('write the configuration file ("-": to stdout)')
     .argument('<file>', 'where to write it (mode 0600)')
-    .option('--include-secrets', 'add the certificate and instance passwords, encrypted')
+    .option(
+      '--include-secrets',
+      "add the certificate, instance passwords and backup targets' credentials, encrypted",
+    )
     .option('--passphrase-file <file>', 'encrypt the secrets with the passphrase on its first line')
     .action(
       async (file: string, options: { includeSecrets?: boolean; passphraseFile?: string }) => {

@@ -23,7 +23,13 @@ import { backupApp, createBackup, type CreateOptions } from './create.js';
 import { dumpDatabase } from './dump.js';
 import { listBackups } from './listing.js';
 import { listRemote } from './remote-jobs.js';
-import { BackupTargets, type BackupTarget, type TargetInput, type TargetTest } from './targets.js';
+import {
+  BackupTargets,
+  type BackupTarget,
+  type TargetCredentials,
+  type TargetInput,
+  type TargetTest,
+} from './targets.js';
 import {
   defaultUpdateBackups,
   workFolder,
@@ -203,6 +209,30 @@ export class BackupService implements Component, UpdateGuard {
       text: `backup target ${target.name} added: ${target.url}`,
     });
     return target;
+  }
+
+  /**
+   * Adds a target or replaces the one of its name whole, with the credentials given or none
+   * (see {@link BackupTargets.put}): a configuration import's step and its undo.
+   */
+  async putTarget(input: TargetInput): Promise<BackupTarget> {
+    const existed = (await this.#ctx.targets.list()).some((t) => t.name === input.name);
+    const target = await this.#ctx.targets.put(input);
+    this.#ctx.options.events.record({
+      kind: existed ? 'backup.target-changed' : 'backup.target-added',
+      severity: 'info',
+      subject: target.name,
+      text: `backup target ${target.name} ${existed ? 'set' : 'added'}: ${target.url}`,
+    });
+    return target;
+  }
+
+  /**
+   * A target's credentials in the clear, only for the sealed secrets block of a configuration
+   * export (see {@link BackupTargets.credentialsOf}); never answered or logged.
+   */
+  async targetCredentials(name: string): Promise<TargetCredentials> {
+    return this.#ctx.targets.credentialsOf(name);
   }
 
   /**

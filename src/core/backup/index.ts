@@ -26,4 +26,12 @@ export {
 export { checkTemplate, defaultTemplate, expandTemplate, usesSlots } from './template.js';
 export { dumpDatabase, type DumpOptions, type DumpSource } from './dump.js';
 export { selfCheck, type SelfCheckReport } from './self-check.js';
-export { BackupTargets, type BackupTarget, type TargetInput, type TargetTest } from './targets.js';
+export {
+  BackupTargets,
+  checkTarget,
+  type BackupTarget,
+  type TargetCredentials,
+  type TargetInput,
+  type TargetSettings,
+  type TargetTest,
+} from './targets.js';

@@ -52,8 +52,8 @@ export interface TargetTest {
   ms: number;
 }
 
-/** The sealed part of a row. */
-interface Credentials {
+/** The sealed part of a row: what `target add` takes as credentials. */
+export interface TargetCredentials {
   accessKey?: string;
   secretKey?: string;
   user?: string;
@@ -94,10 +94,17 @@ function httpUrl(field: string, text: string): URL {
   return url;
 }
 
-/** Checks `input` whole; answers the row to store and the credentials to seal. */
-function validate(input: TargetInput): {
+/**
+ * Checks `input` whole; answers the row to store and the credentials to seal. An s3:// target
+ * needs both keys unless `requireCredentials` is false (a configuration import without
+ * secrets), and then still both or neither.
+ */
+function validate(
+  input: TargetInput,
+  requireCredentials = true,
+): {
   row: Omit<Row, 'credentials_sealed' | 'created_at'>;
-  credentials: Credentials;
+  credentials: TargetCredentials;
 } {
   for (const [key, value] of Object.entries(input)) {
     if (typeof value === 'string' && hasControlChars(value)) {
@@ -118,7 +125,8 @@ function validate(input: TargetInput): {
     if (rest.some((part) => part === '' || part === '.' || part === '..')) {
       throw invalid('url', 'the key prefix has an empty, "." or ".." segment');
     }
-    if (!input.accessKey || !input.secretKey) {
+    const keys = input.accessKey !== undefined || input.secretKey !== undefined;
+    if ((requireCredentials || keys) && (!input.accessKey || !input.secretKey)) {
       throw invalid(
         input.accessKey ? 'secretKey' : 'accessKey',
         'an s3:// target needs an access key and a secret key',
@@ -142,7 +150,7 @@ function validate(input: TargetInput): {
           pathStyle: input.pathStyle ?? endpoint !== undefined,
         },
       },
-      credentials: { accessKey: input.accessKey, secretKey: input.secretKey },
+      credentials: keys ? { accessKey: input.accessKey, secretKey: input.secretKey } : {},
     };
   }
   for (const key of ['endpoint', 'region', 'pathStyle', 'accessKey', 'secretKey'] as const) {
@@ -156,6 +164,32 @@ function validate(input: TargetInput): {
     row: { name: input.name, kind: 'webdav', url: url.href, options: {} },
     credentials:
       input.user === undefined ? {} : { user: input.user, password: input.password ?? '' },
+  };
+}
+
+/** What a target is, without its credentials: the configuration file's part of it. */
+export interface TargetSettings {
+  name: string;
+  url: string;
+  endpoint: string | null;
+  region: string | null;
+  pathStyle: boolean | null;
+}
+
+/**
+ * Checks a target as `target add` does (`TARGET_INVALID`, its `field` the key at fault) and
+ * answers its settings the way they are stored (a normalized URL, the default region and
+ * addressing); credentials are checked when given, and not required.
+ */
+export function checkTarget(input: TargetInput): TargetSettings {
+  const { row } = validate(input, false);
+  const s3 = row.kind === 's3';
+  return {
+    name: row.name,
+    url: row.url,
+    endpoint: row.options.endpoint ?? null,
+    region: s3 ? (row.options.region ?? null) : null,
+    pathStyle: s3 ? (row.options.pathStyle ?? false) : null,
   };
 }
 
@@ -227,6 +261,39 @@ export class BackupTargets {
     return viewOf(made.rows[0]!);
   }
 
+  /**
+   * Adds a target or replaces the one of its name whole (its creation time stays), with the
+   * credentials given or none (a target without them is listed as such and fails its test):
+   * what a configuration import and its undo set. `TARGET_INVALID`.
+   */
+  async put(input: TargetInput): Promise<BackupTarget> {
+    const { row, credentials } = validate(input, false);
+    const sealed =
+      Object.keys(credentials).length === 0
+        ? null
+        : this.#secrets.seal(JSON.stringify(credentials));
+    const made = await this.#store.query<Row>(
+      `INSERT INTO backup_targets (name, kind, url, options, credentials_sealed)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, url = EXCLUDED.url,
+         options = EXCLUDED.options, credentials_sealed = EXCLUDED.credentials_sealed
+       RETURNING *`,
+      [row.name, row.kind, row.url, JSON.stringify(row.options), sealed],
+    );
+    return viewOf(made.rows[0]!);
+  }
+
+  /**
+   * The target's credentials in the clear, for the sealed secrets block of a configuration
+   * export only (never answered by the API or logged); `{}` when it has none. `TARGET_NOT_FOUND`.
+   */
+  async credentialsOf(name: string): Promise<TargetCredentials> {
+    const row = await this.#row(name);
+    return row.credentials_sealed
+      ? (JSON.parse(this.#secrets.open(row.credentials_sealed)) as TargetCredentials)
+      : {};
+  }
+
   /** Removes a target (never its archives); `TARGET_NOT_FOUND`. */
   async remove(name: string): Promise<void> {
     const gone = await this.#store.query('DELETE FROM backup_targets WHERE name = $1', [name]);
@@ -240,7 +307,7 @@ export class BackupTargets {
     const row = await this.#row(name);
     const credentials = (
       row.credentials_sealed ? JSON.parse(this.#secrets.open(row.credentials_sealed)) : {}
-    ) as Credentials;
+    ) as TargetCredentials;
     if (row.kind === 's3') {
       const [bucket = '', ...rest] = row.url.slice(5).split('/');
       return s3Store({

@@ -1,7 +1,7 @@
 /**
  * `config export` and `config import` (docs/configuration-file.md): the platform's settings,
- * certificate, stores, apps, instances and backup schedule as one file, and that file applied
- * to a platform as a whole or not at all.
+ * certificate, stores, apps, instances, backup targets and schedule as one file, and that
+ * file applied to a platform as a whole or not at all.
  */
 import { KeyedQueue } from '../../lib/keyed-queue.js';
 import type { Logger } from '../../lib/logger.js';
@@ -86,7 +86,10 @@ export class ConfigTransfer {
     );
     const stores = new Set((await this.#options.sources.list()).map((source) => source.name));
     const instances = new Map(this.#options.instances.list().map((view) => [view.id, view]));
-    return { apps, stores, instances };
+    const targets = new Set(
+      (await this.#options.backups.listTargets()).map((target) => target.name),
+    );
+    return { apps, stores, instances, targets };
   }
 
   async #apply(steps: Step[]): Promise<void> {

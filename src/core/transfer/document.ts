@@ -4,10 +4,12 @@
  * seed's way of renaming a platform is "export, search and replace, import"), so its keys are
  * words, its order is fixed, and every check of an import names the key and the line at fault.
  *
- * Secrets (the certificate's key, instance passwords) are never in the clear: with
- * `--include-secrets` they travel in one block encrypted with a passphrase (`secrets.ts`).
+ * Secrets (the certificate's key, instance passwords, backup targets' credentials) are never
+ * in the clear: with `--include-secrets` they travel in one block encrypted with a passphrase
+ * (`secrets.ts`).
  */
 import { z } from 'zod';
+import type { BackupTarget, TargetCredentials, TargetInput } from '../backup/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { lineOf } from './json-lines.js';
 
@@ -71,6 +73,20 @@ const scheduleShape = z.strictObject({
   slots: int(1, 1000),
   keep: int(0, 10_000),
   verify: z.boolean(),
+  /** The backup target scheduled backups go to (null: the backup folder); absent: unchanged. */
+  target: plain(64).nullable().optional(),
+});
+
+/**
+ * A remote backup target (`backup target list`) without its credentials, which travel only in
+ * the secrets block. endpoint, region and pathStyle are an s3:// target's (null for WebDAV).
+ */
+const targetShape = z.strictObject({
+  name: plain(64),
+  url: plain(2000),
+  endpoint: plain(2000).nullable(),
+  region: plain(40).nullable(),
+  pathStyle: z.boolean().nullable(),
 });
 
 /** The encrypted block: the stream cipher's bytes (the same format as encrypted backups), base64. */
@@ -92,6 +108,8 @@ const documentShape = z.strictObject({
   apps: z.array(appShape).max(1000),
   instances: z.array(instanceShape).max(100_000),
   backupSchedule: scheduleShape,
+  /** Absent (a file of an older manager): the platform's targets are left as they are. */
+  backupTargets: z.array(targetShape).max(100).optional(),
   secrets: secretsShape.optional(),
 });
 
@@ -102,6 +120,10 @@ export type StorePart = z.infer<typeof storeShape>;
 export type AppPart = z.infer<typeof appShape>;
 export type InstancePart = z.infer<typeof instanceShape>;
 export type SchedulePart = z.infer<typeof scheduleShape>;
+export type TargetPart = z.infer<typeof targetShape>;
+
+/** A backup target's credentials, as `backup target add` takes them. */
+export type TargetSecret = TargetCredentials;
 
 /** What the encrypted block holds. */
 export interface SecretParts {
@@ -111,6 +133,8 @@ export interface SecretParts {
   instancePasswords: Record<string, string>;
   /** The alarm URL with its `user:password@`, when it has one (the file shows it without). */
   alarmUrl?: string;
+  /** Backup targets' credentials by target name (only targets that have them). */
+  backupTargets?: Record<string, TargetSecret>;
 }
 
 /**
@@ -127,6 +151,22 @@ export function withoutCredentials(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** What `putTarget` (and `target add`'s checks) take for a target's settings and credentials. */
+export function targetInput(
+  target: TargetPart | BackupTarget,
+  credentials: TargetSecret,
+): TargetInput {
+  const { name, url, endpoint, region, pathStyle } = target;
+  return {
+    name,
+    url,
+    ...(endpoint === null ? {} : { endpoint }),
+    ...(region === null ? {} : { region }),
+    ...(pathStyle === null ? {} : { pathStyle }),
+    ...credentials,
+  };
 }
 
 /** Largest configuration file read, in bytes. */

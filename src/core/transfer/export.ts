@@ -12,7 +12,7 @@ import { sealSecrets } from './secrets.js';
 
 /** Options of {@link exportDocument}. */
 export interface ExportOptions {
-  /** Add the certificate and the instance passwords, encrypted with `passphrase`. */
+  /** Add the certificate, instance passwords and targets' credentials, encrypted with `passphrase`. */
   includeSecrets?: boolean;
   passphrase?: string;
 }
@@ -44,7 +44,8 @@ export async function exportDocument(
     excludeFromBackup: view.excludeFromBackup,
     traceFlags: [...view.traceFlags].sort(),
   }));
-  const { cron, template, slots, keep, verify } = ports.backups.schedule();
+  const { cron, template, slots, keep, verify, target } = ports.backups.schedule();
+  const targets = await ports.backups.listTargets();
   const document: ConfigDocument = {
     kind: documentKind,
     format: documentFormat,
@@ -64,15 +65,23 @@ export async function exportDocument(
     })),
     apps,
     instances,
-    backupSchedule: { cron, template, slots, keep, verify },
+    backupSchedule: { cron, template, slots, keep, verify, target },
+    backupTargets: targets.map(({ name, url, endpoint, region, pathStyle }) => ({
+      name,
+      url,
+      endpoint,
+      region,
+      pathStyle,
+    })),
   };
   if (options.includeSecrets) {
-    document.secrets = {
-      encrypted: await sealSecrets(
-        collectSecrets(ports, settings.alarmUrl),
-        options.passphrase ?? '',
-      ),
-    };
+    const parts = collectSecrets(ports, settings.alarmUrl);
+    for (const target of targets) {
+      if (!target.credentials) continue;
+      parts.backupTargets ??= {};
+      parts.backupTargets[target.name] = await ports.backups.targetCredentials(target.name);
+    }
+    document.secrets = { encrypted: await sealSecrets(parts, options.passphrase ?? '') };
   }
   return document;
 }

@@ -1,9 +1,10 @@
 /**
  * What an import changes, as a list of steps in the order they apply (settings, certificate,
- * stores, apps, instances, schedule). Each step says what it changes in words a person checks
- * in a dry run (never a secret) and knows how to undo itself, so a failure part-way puts back
- * every step before it. An import adds and changes; it never removes an app, an instance or a
- * store the file does not list (those are reported as kept).
+ * stores, apps, instances, backup targets, schedule). Each step says what it changes in words
+ * a person checks in a dry run (never a secret) and knows how to undo itself, so a failure
+ * part-way puts back every step before it. An import adds and changes; it never removes an
+ * app, an instance, a store or a backup target the file does not list (those are reported as
+ * kept).
  */
 import type { AppSettingsChange } from '../catalog/index.js';
 import type { InstanceView } from '../instances/index.js';
@@ -15,6 +16,8 @@ import {
   type InstancePart,
   type SecretParts,
   type StorePart,
+  targetInput,
+  type TargetSecret,
 } from './document.js';
 import type { TransferPorts } from './ports.js';
 
@@ -138,15 +141,14 @@ async function storeSteps(ports: TransferPorts, document: ConfigDocument): Promi
     const subject = `store ${store.name}`;
     if (before && sameSource(before, store)) continue;
     steps.push({
-      change: before
-        ? {
-            action: 'change',
-            subject,
-            from: before.url,
-            to: store.url,
-            text: `~ ${subject}: ${before.url} (${before.keys.length} keys) -> ${store.url} (${store.keys.length} keys)`,
-          }
-        : { action: 'add', subject, to: store.url, text: `+ ${subject}: ${store.url}` },
+      change: urlChange(
+        subject,
+        before?.url,
+        store.url,
+        before
+          ? `${before.url} (${before.keys.length} keys) -> ${store.url} (${store.keys.length} keys)`
+          : store.url,
+      ),
       apply: () => ports.sources.put(store),
       undo: async () => {
         if (before) await ports.sources.put(before);
@@ -154,12 +156,7 @@ async function storeSteps(ports: TransferPorts, document: ConfigDocument): Promi
       },
     });
   }
-  for (const name of current.keys()) {
-    if (!document.stores.some((store) => store.name === name)) {
-      steps.push({ change: kept(`store ${name}`) });
-    }
-  }
-  return steps;
+  return [...steps, ...notListed('store', current.keys(), document.stores)];
 }
 
 function sameSource(a: StorePart, b: StorePart): boolean {
@@ -172,6 +169,29 @@ function sameSource(a: StorePart, b: StorePart): boolean {
 
 function kept(subject: string, why = 'not in the file'): PlannedChange {
   return { action: 'keep', subject, text: `= ${subject}: kept (${why})` };
+}
+
+/** The line of a named thing with a URL (a store, a backup target): added, or changed. */
+function urlChange(
+  subject: string,
+  from: string | undefined,
+  to: string,
+  detail: string,
+): PlannedChange {
+  return from === undefined
+    ? { action: 'add', subject, to, text: `+ ${subject}: ${detail}` }
+    : { action: 'change', subject, from, to, text: `~ ${subject}: ${detail}` };
+}
+
+/** A `keep` line for each of `names` (what the platform has) that the file does not list. */
+function notListed(
+  what: string,
+  names: Iterable<string>,
+  listed: readonly { name: string }[],
+): Step[] {
+  return [...names]
+    .filter((name) => !listed.some((item) => item.name === name))
+    .map((name) => ({ change: kept(`${what} ${name}`) }));
 }
 
 const appFields = [
@@ -356,13 +376,75 @@ function instanceSteps(
   return steps;
 }
 
+function hasCredentials(credentials: TargetSecret): boolean {
+  return Object.keys(credentials).length > 0;
+}
+
+/**
+ * The backup targets of the file, added or set whole. Credentials: the secrets block's for
+ * the target; without them, a target of that name here keeps its own while its URL and
+ * endpoint are the same (they are for that server only), else the target has none. A file
+ * without `backupTargets` leaves every target as it is.
+ */
+async function targetSteps(
+  ports: TransferPorts,
+  document: ConfigDocument,
+  secrets: SecretParts | undefined,
+): Promise<Step[]> {
+  const current = new Map((await ports.backups.listTargets()).map((t) => [t.name, t]));
+  const listed = document.backupTargets ?? [];
+  const steps: Step[] = [];
+  for (const target of listed) {
+    const subject = `backup target ${target.name}`;
+    const before = current.get(target.name);
+    const old = before?.credentials ? await ports.backups.targetCredentials(target.name) : {};
+    const sameServer =
+      before !== undefined && before.url === target.url && before.endpoint === target.endpoint;
+    const wanted = secrets?.backupTargets?.[target.name] ?? (sameServer ? old : {});
+    const fields = (['url', 'endpoint', 'region', 'pathStyle'] as const).filter(
+      (field) => before !== undefined && before[field] !== target[field],
+    );
+    const credentialsChange = !same(old, wanted);
+    if (before && fields.length === 0 && !credentialsChange) continue;
+    const none = hasCredentials(wanted) ? '' : ' (no credentials)';
+    const what = [
+      ...fields.map((field) => `${field} ${shown(before?.[field])} -> ${shown(target[field])}`),
+      ...(credentialsChange
+        ? [
+            `credentials ${hasCredentials(old) ? secretShown : 'none'} -> ${hasCredentials(wanted) ? secretShown : 'none'}`,
+          ]
+        : []),
+    ];
+    let made = false;
+    steps.push({
+      change: urlChange(
+        subject,
+        before?.url,
+        target.url,
+        before ? what.join(', ') : `${target.url}${none}`,
+      ),
+      apply: async () => {
+        await ports.backups.putTarget(targetInput(target, wanted));
+        made = true;
+      },
+      // A changed target is set back whole; an added one goes only if this step made it.
+      undo: async () => {
+        if (before) await ports.backups.putTarget(targetInput(before, old));
+        else if (made) await ports.backups.removeTarget(target.name);
+      },
+    });
+  }
+  return [...steps, ...notListed('backup target', current.keys(), listed)];
+}
+
 function scheduleSteps(ports: TransferPorts, document: ConfigDocument): Step[] {
-  const { cron, template, slots, keep, verify } = ports.backups.schedule();
-  const before = { cron, template, slots, keep, verify };
+  const { cron, template, slots, keep, verify, target } = ports.backups.schedule();
+  const before = { cron, template, slots, keep, verify, target };
   const wanted = document.backupSchedule;
   const steps: Step[] = [];
-  for (const field of ['cron', 'template', 'slots', 'keep', 'verify'] as const) {
-    if (before[field] === wanted[field]) continue;
+  for (const field of ['cron', 'template', 'slots', 'keep', 'verify', 'target'] as const) {
+    // A file without the schedule's target (an older manager's) leaves it as it is.
+    if (wanted[field] === undefined || before[field] === wanted[field]) continue;
     steps.push({
       change: changed('backup schedule', field, before[field], wanted[field]),
       apply: () => ports.backups.setSchedule({ [field]: wanted[field] }),
@@ -384,6 +466,7 @@ export async function planImport(
     ...(await storeSteps(ports, document)),
     ...(await appSteps(ports, document)),
     ...instanceSteps(ports, document, secrets),
+    ...(await targetSteps(ports, document, secrets)),
     ...scheduleSteps(ports, document),
   ];
 }

@@ -17,5 +17,8 @@ export interface TransferPorts {
   appStore: Pick<AppStoreService, 'install' | 'installed'>;
   apps: Pick<AppService, 'list' | 'settingsOf' | 'configure' | 'uninstall' | 'hostsInstances'>;
   instances: Pick<InstanceService, 'list' | 'show' | 'create' | 'set' | 'trace' | 'delete'>;
-  backups: Pick<BackupService, 'schedule' | 'setSchedule'>;
+  backups: Pick<
+    BackupService,
+    'schedule' | 'setSchedule' | 'listTargets' | 'putTarget' | 'removeTarget' | 'targetCredentials'
+  >;
 }

@@ -1,5 +1,6 @@
 /**
- * The configuration file's secrets block: the certificate and instance passwords as JSON,
+ * The configuration file's secrets block: the certificate, instance passwords and backup
+ * targets' credentials as JSON,
  * encrypted with the admin's passphrase by the same stream cipher as encrypted backups
  * (scrypt, AES-256-GCM; a wrong passphrase is told apart from a damaged block).
  */
@@ -32,6 +33,14 @@ function isSecretParts(value: unknown): value is SecretParts {
   const passwords = parts.instancePasswords;
   if (typeof passwords !== 'object' || passwords === null) return false;
   if (!Object.values(passwords).every((p) => typeof p === 'string')) return false;
+  const targets = parts.backupTargets;
+  if (targets !== undefined) {
+    if (typeof targets !== 'object' || targets === null) return false;
+    for (const credentials of Object.values(targets as Record<string, unknown>)) {
+      if (typeof credentials !== 'object' || credentials === null) return false;
+      if (!Object.values(credentials).every((v) => typeof v === 'string')) return false;
+    }
+  }
   const cert = parts.certificate as Record<string, unknown> | undefined;
   return cert === undefined || (typeof cert.cert === 'string' && typeof cert.key === 'string');
 }

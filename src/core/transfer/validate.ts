@@ -7,7 +7,7 @@
  */
 import { Cron } from 'croner';
 import { checkSource } from '../appstore/index.js';
-import { checkTemplate } from '../backup/index.js';
+import { checkTarget, checkTemplate } from '../backup/index.js';
 import { checkAppId } from '../catalog/index.js';
 import { AppvisorError } from '../errors/index.js';
 import {
@@ -19,7 +19,13 @@ import {
 } from '../instances/index.js';
 import { checkAlarmEmail, checkAlarmUrl, checkDnsName, checkLabel } from '../settings/index.js';
 import { validateCertificate } from '../tls/index.js';
-import { invalidAt, keyPath, type ConfigDocument, type SecretParts } from './document.js';
+import {
+  invalidAt,
+  keyPath,
+  targetInput,
+  type ConfigDocument,
+  type SecretParts,
+} from './document.js';
 import { lineOf } from './json-lines.js';
 
 /** What the checks need to know of the platform now. */
@@ -29,6 +35,8 @@ export interface CurrentState {
   /** Names of the configured stores. */
   stores: Set<string>;
   instances: Map<string, InstanceView>;
+  /** Names of the backup targets. */
+  targets: Set<string>;
 }
 
 /** The document with its values normalized the way the platform stores them. */
@@ -171,6 +179,45 @@ function checkInstances(document: ConfigDocument, state: CurrentState, text?: st
     throw invalidAt(text, ['instances', repeated, 'id'], 'this instance is listed twice');
 }
 
+/** The keys of a target in the file; an error of another field is a credential's. */
+const targetKeys = new Set(['name', 'url', 'endpoint', 'region', 'pathStyle']);
+
+/**
+ * Each backup target with `target add`'s checks (its credentials from the secrets block
+ * too), normalized in place; a name listed twice is refused.
+ */
+function checkTargets(
+  document: ConfigDocument,
+  secrets: SecretParts | undefined,
+  text?: string,
+): void {
+  const targets = document.backupTargets;
+  if (targets === undefined) return;
+  // First: the secrets block's credentials are by name, so a repeated name would mix them up.
+  const repeated = firstRepeat(targets.map((target) => target.name));
+  if (repeated !== undefined) {
+    throw invalidAt(
+      text,
+      ['backupTargets', repeated, 'name'],
+      'a backup target of this name is listed twice',
+    );
+  }
+  targets.forEach((target, index) => {
+    const credentials = secrets?.backupTargets?.[target.name] ?? {};
+    try {
+      Object.assign(target, checkTarget(targetInput(target, credentials)));
+    } catch (error) {
+      if (!(error instanceof AppvisorError)) throw error;
+      const field = error.field ?? '';
+      // A credential's problem is the secrets block's: no line to name, no value to show.
+      if (!targetKeys.has(field)) {
+        throw invalidAt(undefined, ['secrets', 'backupTargets', target.name], error.message);
+      }
+      throw invalidAt(text, ['backupTargets', index, field], error.message);
+    }
+  });
+}
+
 function checkSecrets(document: ConfigDocument, secrets: SecretParts | undefined): void {
   if (!secrets) return;
   if (secrets.certificate) {
@@ -201,6 +248,16 @@ export function checkDocument(
   checkPlatform(document, text);
   checkApps(document, state, text);
   checkInstances(document, state, text);
+  checkTargets(document, secrets, text);
+  const scheduled = document.backupSchedule.target;
+  const targets = new Set([...state.targets, ...(document.backupTargets ?? []).map((t) => t.name)]);
+  if (typeof scheduled === 'string' && !targets.has(scheduled)) {
+    throw conflict(
+      text,
+      ['backupSchedule', 'target'],
+      `scheduled backups go to the backup target "${scheduled}", which neither the file nor this platform has`,
+    );
+  }
   checkSecrets(document, secrets);
   return { document, secrets };
 }

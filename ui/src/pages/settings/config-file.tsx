@@ -81,7 +81,7 @@ function ExportForm(props: { onDone: (text: string) => void }) {
             setSecrets(event.currentTarget.checked);
           }}
         />{' '}
-        Include the certificate and instance passwords (encrypted)
+        Include the certificate, instance passwords and backup target credentials (encrypted)
       </label>
       {secrets && (
         <PassphraseField
@@ -198,8 +198,9 @@ export function ConfigFileSection(props: { onDone: (text: string) => void }) {
     <div class="card" role="group" aria-labelledby="config-file-title">
       <h2 id="config-file-title">Configuration file</h2>
       <p class="hint">
-        Settings, app stores, apps, instances and the backup schedule as one JSON file: to move or
-        rename the platform, or to keep its set-up. Instance data is in backups, not here.
+        Settings, app stores, apps, instances, backup targets and the backup schedule as one JSON
+        file: to move or rename the platform, or to keep its set-up. Instance data is in backups,
+        not here.
       </p>
       <div class="columns">
         <ExportForm onDone={props.onDone} />
