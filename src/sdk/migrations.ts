@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { Instance } from './instance.js';
-import { messageForLog } from './trace.js';
 
 /**
  * One step of an instance database's schema. Versions start at 1 and rise by one; each is
@@ -103,9 +102,12 @@ export async function migrate(
         if (typeof migration.up === 'string') await client.query(migration.up);
         else await migration.up(client, instance);
       } catch (error) {
-        throw new MigrationError(`migration ${label(migration)} failed: ${messageForLog(error)}`, {
-          cause: error,
-        });
+        throw new MigrationError(
+          `migration ${label(migration)} failed: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
       await client.query(`INSERT INTO ${migrationsTable} (version, name) VALUES ($1, $2)`, [
         migration.version,

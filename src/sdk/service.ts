@@ -14,14 +14,7 @@ import { isConnectionFailure } from '../lib/pg-errors.js';
 import { processChannel, type Channel } from './channel.js';
 import { ServiceInstance, type Instance } from './instance.js';
 import { checkMigrations, migrate, type Migration } from './migrations.js';
-import {
-  errorForLog,
-  messageForLog,
-  pathOf,
-  traceRefusedUpgrade,
-  traceRequest,
-  traceWebSocket,
-} from './trace.js';
+import { errorForLog, pathOf, traceRefusedUpgrade, traceRequest, traceWebSocket } from './trace.js';
 import {
   parseMessage,
   type InstanceInfo,
@@ -138,6 +131,10 @@ interface Refusal {
   message: string;
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Resolves true when `promise` settles within `ms`, false otherwise (it keeps running). */
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -237,7 +234,7 @@ class ServiceRuntime implements Service {
           });
       },
       (error: unknown) => {
-        warn(`cannot serve HTTP on ${this.#socketPath ?? '?'}: ${messageForLog(error)}`);
+        warn(`cannot serve HTTP on ${this.#socketPath ?? '?'}: ${errorText(error)}`);
         void this.#shutdown(1);
       },
     );
@@ -262,7 +259,7 @@ class ServiceRuntime implements Service {
     try {
       this.#channel.send(message);
     } catch (error) {
-      warn(`cannot send ${message.type}: ${messageForLog(error)}`);
+      warn(`cannot send ${message.type}: ${errorText(error)}`);
     }
   }
 
@@ -325,7 +322,7 @@ class ServiceRuntime implements Service {
   /** Runs `task` after every earlier task of the same instance; instances never wait for each other. */
   #enqueue(id: string, task: () => Promise<void>): Promise<void> {
     const next = (this.#queues.get(id) ?? Promise.resolve()).then(task).catch((error: unknown) => {
-      warn(`instance ${id}: ${messageForLog(error)}`);
+      warn(`instance ${id}: ${errorText(error)}`);
     });
     this.#queues.set(id, next);
     void next.finally(() => {
@@ -363,13 +360,13 @@ class ServiceRuntime implements Service {
       const handlers = (await this.#definition.start(instance)) as InstanceHandlers | undefined;
       hosted.handlers = handlers ?? {};
     } catch (error) {
-      instance.log('start failed:', errorForLog(error));
+      instance.log('start failed:', error);
       this.#hosted.delete(id);
       await instance
         .detach()
         ?.end()
         .catch(() => undefined);
-      this.#send({ type: 'instance.failed', id, error: messageForLog(error) });
+      this.#send({ type: 'instance.failed', id, error: errorText(error) });
       return;
     }
     hosted.state = 'ready';
@@ -398,7 +395,7 @@ class ServiceRuntime implements Service {
     try {
       await hosted.handlers.update?.(hosted.instance);
     } catch (error) {
-      hosted.instance.log('update handler failed:', errorForLog(error));
+      hosted.instance.log('update handler failed:', error);
     }
   }
 
@@ -415,7 +412,7 @@ class ServiceRuntime implements Service {
       try {
         await hosted.handlers.stop?.(instance);
       } catch (error) {
-        instance.log('stop handler failed:', errorForLog(error));
+        instance.log('stop handler failed:', error);
       }
       closeSockets(hosted);
       await instance

@@ -90,24 +90,17 @@ function isDataException(error: unknown): error is Error & { code: string } {
 }
 
 /**
- * An error's message as the SDK passes it on (an instance's failure, its log lines): the
- * message, except that a data exception (SQLSTATE class 22), whose message may quote a value
- * the app sent, is told by its code (see {@link sqlErrorText}).
- */
-export function messageForLog(error: unknown): string {
-  if (isDataException(error)) return sqlErrorText(error);
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * An error as the SDK's own log lines show it (a failing handler, start or stop): the error
- * itself, its stack included, except a data exception's message ({@link messageForLog}). What
- * the app logs itself is the app's to word.
+ * An error as the SDK's line for a failing request handler (HTTP, WebSocket) shows it: the
+ * error itself, its stack included, except that a data exception (SQLSTATE class 22), whose
+ * message may quote a value a visitor sent, is told by its code ({@link sqlErrorText}). A
+ * failing start, update, stop or migration is logged whole: that is the app's own code on its
+ * own data, and its message is what an admin needs to fix it. What the app logs itself is the
+ * app's to word.
  */
 export function errorForLog(error: unknown): unknown {
   if (!isDataException(error)) return error;
   const frames = (error.stack ?? '').split('\n').filter((line) => line.startsWith('    at '));
-  return [`${error.name}: ${messageForLog(error)}`, ...frames].join('\n');
+  return [`${error.name}: ${sqlErrorText(error)}`, ...frames].join('\n');
 }
 
 /**
