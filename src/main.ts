@@ -30,7 +30,7 @@ import { ConfigTransfer } from './core/transfer/index.js';
 import { CertificateStore } from './core/tls/index.js';
 import { once } from './lib/lifecycle.js';
 import { apiContext } from './manager/api-context.js';
-import { runManager, type DaemonInput, type Manager } from './manager/daemon.js';
+import { runManager, type DaemonInput, type Manager, type StartInput } from './manager/daemon.js';
 import { databaseServer } from './manager/database.js';
 import {
   adminAuthOptions,
@@ -64,10 +64,7 @@ export type { DaemonInput, Manager } from './manager/daemon.js';
  * parts and hands them to each other: their options are in manager/options.ts, the links
  * between them in manager/wiring.ts.
  */
-export async function startManager(
-  config: Config,
-  io: Pick<DaemonInput, 'stderr'>,
-): Promise<Manager> {
+export async function startManager(config: Config, io: StartInput): Promise<Manager> {
   const startedAt = new Date();
   const parts = new ManagerParts(io.stderr);
   try {
@@ -89,7 +86,7 @@ export async function startManager(
       alarms,
     );
     await certificates.load();
-    const database = await databaseServer(basis);
+    const database = await databaseServer(basis, io.stopping);
     const databaseDown = watchDatabaseDown(database, alarms);
     await parts.start(database);
     const store = await parts.start(new Store({ database, logger }));

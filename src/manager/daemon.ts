@@ -36,8 +36,17 @@ export interface Manager {
   oneTimePassword: string | null;
 }
 
+/** What a start gets besides the configuration. */
+export interface StartInput extends Pick<DaemonInput, 'stderr'> {
+  /**
+   * Aborted when SIGTERM or SIGINT comes before the manager is ready: a part that waits (for
+   * an external database that does not answer) gives up, and the start fails.
+   */
+  stopping?: AbortSignal;
+}
+
 /** Starts a manager with this configuration (the composition root). */
-export type StartManager = (config: Config, io: Pick<DaemonInput, 'stderr'>) => Promise<Manager>;
+export type StartManager = (config: Config, io: StartInput) => Promise<Manager>;
 
 /** The process the daemon runs in, as the entry point hands it over. */
 export type DaemonProcess = ProcessEvents & SignalSource & Pick<NodeJS.Process, 'getuid'>;
@@ -77,6 +86,26 @@ export async function runManager(
   proc: DaemonProcess,
 ): Promise<number> {
   let manager: Manager;
+  // A signal before the manager is ready stops the start where it waits (an external
+  // database that does not answer) and the parts made so far are closed; the signal's default
+  // would have ended the process at once, the data folder's lock left behind. A second one
+  // gives up waiting for that (exit 1; the entry point exits).
+  const stopping = new AbortController();
+  let ready = false;
+  let forced: (code: number) => void = () => undefined;
+  const forcing = new Promise<number>((resolve) => (forced = resolve));
+  const early = (name: NodeJS.Signals) => {
+    if (ready) return;
+    if (stopping.signal.aborted) {
+      input.stderr.write(`appvisor: second ${name}: stopping at once\n`);
+      forced(1);
+      return;
+    }
+    input.stderr.write(`appvisor: ${name} before the manager was ready: stopping\n`);
+    stopping.abort();
+  };
+  proc.on('SIGTERM', early);
+  proc.on('SIGINT', early);
   try {
     const config = await loadConfig({
       flags: input.flags,
@@ -85,9 +114,22 @@ export async function runManager(
       isRoot: proc.getuid?.() === 0,
       ...(input.configFile ? { file: input.configFile } : {}),
     });
-    manager = await start(config, input);
+    const started = start(config, { stderr: input.stderr, stopping: stopping.signal });
+    const first = await Promise.race([started, forcing]);
+    if (typeof first === 'number') return first;
+    manager = first;
   } catch (error) {
+    if (stopping.signal.aborted) return 0;
     return startFailed(error, input.stderr);
+  } finally {
+    ready = true;
+  }
+  if (stopping.signal.aborted) {
+    // The signal came while parts that do not wait were starting: they finished; stop now.
+    await manager.close().catch(() => {
+      manager.destroy();
+    });
+    return 0;
   }
   // From here on nothing that escaped is fatal: logged, and the manager goes on serving.
   keepAlive(proc, manager.logger);

@@ -15,13 +15,17 @@ import type { Basis } from './basis.js';
  * one, its cluster placed where the server's user can reach it (in the data folder, or outside
  * it when that folder is closed to that user: said in the log).
  */
-export async function databaseServer(basis: Basis): Promise<DatabaseServer> {
+export async function databaseServer(
+  basis: Basis,
+  stopping?: AbortSignal,
+): Promise<DatabaseServer> {
   const { config, layout, nodeId, isRoot, logger } = basis;
   if (config.database.url) {
     return new ExternalPostgres({
       url: config.database.url,
       logger,
       startWaitMs: config.database.startWaitSeconds * 1000,
+      ...(stopping ? { stopping } : {}),
     });
   }
   const placement = await placeCluster({

@@ -22,6 +22,8 @@ export interface ExternalPostgresOptions {
    * 0 or absent: for ever.
    */
   startWaitMs?: number;
+  /** Aborted when the manager is told to stop before it is ready: the start's wait ends. */
+  stopping?: AbortSignal;
   /** Delays between the start's attempts: first, cap (ms). */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -58,6 +60,13 @@ export class ExternalPostgres implements DatabaseServer {
 
   constructor(options: ExternalPostgresOptions) {
     this.#options = options;
+    options.stopping?.addEventListener(
+      'abort',
+      () => {
+        this.#abort.abort();
+      },
+      { once: true },
+    );
     this.#url = new URL(options.url);
   }
 
