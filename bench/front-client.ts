@@ -193,12 +193,85 @@ async function closeAll(timeoutMs: number): Promise<ClientReply> {
   return reply;
 }
 
+type GetCommand = Extract<ClientCommand, { type: 'get' }>;
+
+/**
+ * What a GET loop counts, and its measured window (opened after the warm-up): only requests
+ * sent and answered whole inside it count. `stopping` tells the loops to end after the window.
+ */
+class GetTally {
+  readonly #latencies: number[] = [];
+  #requests = 0;
+  #bytes = 0;
+  errors = 0;
+  non2xx = 0;
+  recording = false;
+  stopping = false;
+
+  constructor(command: GetCommand) {
+    setTimeout(() => {
+      this.recording = true;
+      setTimeout(() => {
+        this.recording = false;
+        this.stopping = true;
+      }, command.durationMs);
+    }, command.warmupMs);
+  }
+
+  /** An answer of `length` bytes read whole; `counted`: the window was open when it was sent. */
+  answered(sentAt: number, counted: boolean, length: number): void {
+    if (!counted || !this.recording) return;
+    this.#requests++;
+    this.#bytes += length;
+    this.#latencies.push(performance.now() - sentAt);
+  }
+
+  reply(): ClientReply {
+    return {
+      type: 'got',
+      requests: this.#requests,
+      bytes: this.#bytes,
+      errors: this.errors,
+      non2xx: this.non2xx,
+      latencies: Float64Array.from(this.#latencies),
+    };
+  }
+}
+
+/**
+ * Runs `loops` request loops, each calling `step(next)` until the window is over, and
+ * resolves with the tally once every loop has stopped (`done` runs first: closing connections).
+ */
+function runLoops(
+  tally: GetTally,
+  loops: number,
+  step: (loop: number, next: () => void) => void,
+  done: () => void,
+): Promise<ClientReply> {
+  return new Promise((resolve) => {
+    let running = loops;
+    const next = (loop: number) => {
+      if (tally.stopping) {
+        if (--running === 0) {
+          done();
+          resolve(tally.reply());
+        }
+        return;
+      }
+      step(loop, () => {
+        next(loop);
+      });
+    };
+    for (let loop = 0; loop < loops; loop++) next(loop);
+  });
+}
+
 /**
  * GETs of one URL on `connections` keep-alive connections, each sending the next request when
  * the previous answer has been read; bodies are counted and dropped. For large answers, where
  * autocannon's parser (one process) would be the bottleneck.
  */
-function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientReply> {
+function get(command: GetCommand): Promise<ClientReply> {
   const url = new URL(command.url);
   const tls = url.protocol === 'https:';
   const agent = tls
@@ -209,67 +282,38 @@ function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientRe
       })
     : new HttpAgent({ keepAlive: true, maxSockets: command.connections });
   const send = tls ? httpsRequest : httpRequest;
-  const latencies: number[] = [];
-  let requests = 0;
-  let bytes = 0;
-  let errors = 0;
-  let non2xx = 0;
-  let recording = false;
-  let stopping = false;
-  return new Promise((resolve) => {
-    let running = command.connections;
-    const loop = () => {
-      if (stopping) {
-        if (--running === 0) {
-          agent.destroy();
-          resolve({
-            type: 'got',
-            requests,
-            bytes,
-            errors,
-            non2xx,
-            latencies: Float64Array.from(latencies),
-          });
-        }
-        return;
-      }
+  const tally = new GetTally(command);
+  return runLoops(
+    tally,
+    command.connections,
+    (_loop, next) => {
       const sentAt = performance.now();
-      const counted = recording;
+      const counted = tally.recording;
       const req = send(url, { agent, headers: command.headers }, (response: IncomingMessage) => {
-        if ((response.statusCode ?? 0) >= 300) non2xx++;
+        if ((response.statusCode ?? 0) >= 300) tally.non2xx++;
         let length = 0;
         response.on('data', (chunk: Buffer) => {
           length += chunk.length;
         });
         response.once('end', () => {
-          // Only requests wholly inside the measured window count.
-          if (counted && recording) {
-            requests++;
-            bytes += length;
-            latencies.push(performance.now() - sentAt);
-          }
-          loop();
+          tally.answered(sentAt, counted, length);
+          next();
         });
         response.once('error', () => {
-          errors++;
-          loop();
+          tally.errors++;
+          next();
         });
       });
       req.once('error', () => {
-        errors++;
-        setTimeout(loop, 10);
+        tally.errors++;
+        setTimeout(next, 10);
       });
       req.end();
-    };
-    for (let i = 0; i < command.connections; i++) loop();
-    setTimeout(() => {
-      recording = true;
-      setTimeout(() => {
-        recording = false;
-        stopping = true;
-      }, command.durationMs);
-    }, command.warmupMs);
-  });
+    },
+    () => {
+      agent.destroy();
+    },
+  );
 }
 
 /**
@@ -277,17 +321,11 @@ function get(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientRe
  * each stream sending the next request when its answer has been read. A connection the server
  * ends (GOAWAY) is replaced.
  */
-function get2(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientReply> {
+function get2(command: GetCommand): Promise<ClientReply> {
   const url = new URL(command.url);
   const path = url.pathname + url.search;
   const streams = command.http2Streams ?? 1;
-  const latencies: number[] = [];
-  let requests = 0;
-  let bytes = 0;
-  let errors = 0;
-  let non2xx = 0;
-  let recording = false;
-  let stopping = false;
+  const tally = new GetTally(command);
   const sessions: ClientHttp2Session[] = [];
   const connect = (slot: number) => {
     const session = http2Connect(url.origin, { rejectUnauthorized: false });
@@ -295,32 +333,21 @@ function get2(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientR
     sessions[slot] = session;
     return session;
   };
-  return new Promise((resolve) => {
-    let running = command.connections * streams;
-    const loop = (slot: number) => {
-      if (stopping) {
-        if (--running === 0) {
-          for (const session of sessions) session.destroy();
-          resolve({
-            type: 'got',
-            requests,
-            bytes,
-            errors,
-            non2xx,
-            latencies: Float64Array.from(latencies),
-          });
-        }
-        return;
-      }
+  for (let slot = 0; slot < command.connections; slot++) connect(slot);
+  return runLoops(
+    tally,
+    command.connections * streams,
+    (loop, next) => {
+      const slot = loop % command.connections;
       let session = sessions[slot]!;
       if (session.closed || session.destroyed) session = connect(slot);
       const sentAt = performance.now();
-      const counted = recording;
+      const counted = tally.recording;
       let length = 0;
       let failed = false;
       const stream = session.request({ ':path': path, ...command.headers });
       stream.on('response', (headers) => {
-        if (Number(headers[':status']) >= 300) non2xx++;
+        if (Number(headers[':status']) >= 300) tally.non2xx++;
       });
       stream.on('data', (chunk: Buffer) => {
         length += chunk.length;
@@ -330,31 +357,19 @@ function get2(command: Extract<ClientCommand, { type: 'get' }>): Promise<ClientR
       });
       stream.once('close', () => {
         if (failed || stream.rstCode !== 0) {
-          errors++;
-          setTimeout(loop, 10, slot);
+          tally.errors++;
+          setTimeout(next, 10);
           return;
         }
-        if (counted && recording) {
-          requests++;
-          bytes += length;
-          latencies.push(performance.now() - sentAt);
-        }
-        loop(slot);
+        tally.answered(sentAt, counted, length);
+        next();
       });
       stream.end();
-    };
-    for (let slot = 0; slot < command.connections; slot++) {
-      connect(slot);
-      for (let i = 0; i < streams; i++) loop(slot);
-    }
-    setTimeout(() => {
-      recording = true;
-      setTimeout(() => {
-        recording = false;
-        stopping = true;
-      }, command.durationMs);
-    }, command.warmupMs);
-  });
+    },
+    () => {
+      for (const session of sessions) session.destroy();
+    },
+  );
 }
 
 async function handle(command: ClientCommand): Promise<ClientReply> {

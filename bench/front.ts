@@ -825,6 +825,34 @@ function cpuCells(column: Column, cpu: Cpu, ops: number): string[] {
   ];
 }
 
+/** The columns of a table of GETs with their bytes (static files, HTTP/2). */
+const transferHead = [
+  'column',
+  'requests/s',
+  'MB/s',
+  'p50 ms',
+  'p99 ms',
+  '× nginx',
+  'errors',
+  'non-2xx',
+  ...cpuHead,
+];
+
+/** One result's row under {@link transferHead}, compared with nginx's among `results`. */
+function transferRow(results: HttpResult[], r: HttpResult): string[] {
+  return [
+    r.column.label,
+    r.perSecond.toFixed(0),
+    (r.bytesPerSecond / 1e6).toFixed(0),
+    String(r.p50),
+    String(r.p99),
+    perNginx(results, r),
+    String(r.errors),
+    String(r.non2xx),
+    ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
+  ];
+}
+
 function report(
   idles: IdleResult[],
   echoes: EchoResult[],
@@ -905,59 +933,15 @@ function report(
   for (const { name, results } of statics) {
     printGrid(
       `static file of ${name} (web.static), ${sizes.httpConnections} connections from ${clientCount} processes, ${sizes.httpSeconds} s`,
-      [
-        'column',
-        'requests/s',
-        'MB/s',
-        'p50 ms',
-        'p99 ms',
-        '× nginx',
-        'errors',
-        'non-2xx',
-        ...cpuHead,
-      ],
-      results.map((r) => [
-        r.column.label,
-        r.perSecond.toFixed(0),
-        (r.bytesPerSecond / 1e6).toFixed(0),
-        String(r.p50),
-        String(r.p99),
-        perNginx(results, r),
-        String(r.errors),
-        String(r.non2xx),
-        ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
-      ]),
+      transferHead,
+      results.map((r) => transferRow(results, r)),
     );
   }
   if (h2s.length > 0) {
     printGrid(
       `HTTP/2 over TLS, ${http2Load.connections} connections × ${http2Load.streams} requests in flight from ${clientCount} processes, ${sizes.httpSeconds} s`,
-      [
-        'GET of',
-        'column',
-        'requests/s',
-        'MB/s',
-        'p50 ms',
-        'p99 ms',
-        '× nginx',
-        'errors',
-        'non-2xx',
-        ...cpuHead,
-      ],
-      h2s.flatMap(({ name, results }) =>
-        results.map((r) => [
-          name,
-          r.column.label,
-          r.perSecond.toFixed(0),
-          (r.bytesPerSecond / 1e6).toFixed(0),
-          String(r.p50),
-          String(r.p99),
-          perNginx(results, r),
-          String(r.errors),
-          String(r.non2xx),
-          ...cpuCells(r.column, r.cpu, r.perSecond * r.cpu.seconds),
-        ]),
-      ),
+      ['GET of', ...transferHead],
+      h2s.flatMap(({ name, results }) => results.map((r) => [name, ...transferRow(results, r)])),
     );
   }
   for (const r of [...idles, ...echoes]) {
