@@ -13,6 +13,7 @@ import type { Config } from './core/config/index.js';
 import { lockDownServer, watchDatabaseDown } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
+import { NodeMembership } from './core/nodes/index.js';
 import { EventLog } from './core/events/index.js';
 import { AdminListener, Front } from './core/front/index.js';
 import { BackupService } from './core/backup/index.js';
@@ -43,6 +44,7 @@ import {
   instanceServiceOptions,
   monitorOptions,
   metricsServerOptions,
+  nodeMembershipOptions,
   notifierOptions,
 } from './manager/options.js';
 import { ManagerParts, partOf, portsOf } from './manager/parts.js';
@@ -90,6 +92,10 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const databaseDown = watchDatabaseDown(database, alarms);
     await parts.start(database);
     const store = await parts.start(new Store({ database, logger }));
+    // Admitted to the platform before anything else is written to its store.
+    const membership = await parts.start(
+      new NodeMembership(nodeMembershipOptions(basis, { store, events, alarms, front })),
+    );
     await parts.start(eventsInStore(events, store));
     await parts.start(alarmsInStore(alarms, store, { databaseDown, certificates }));
     const auth = await parts.start(new AdminAuth(adminAuthOptions(basis, store)));
@@ -198,6 +204,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         events,
         alarms,
         disk,
+        nodes: membership,
         settings,
         monitor,
         metrics,

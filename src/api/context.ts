@@ -15,6 +15,7 @@ import type {
   ApiInstances,
   ApiMetrics,
   ApiMonitor,
+  ApiNodes,
   ApiSettings,
 } from './services.js';
 import type { HealthReport, StatusReport } from './types.js';
@@ -36,6 +37,8 @@ export interface ApiContext {
   events: ApiEvents;
   alarms: ApiAlarms;
   disk: ApiDisk;
+  /** The nodes of the platform (`/nodes`). */
+  nodes: ApiNodes;
   /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
   diagnostics(): Promise<Readable>;
   settings: ApiSettings;

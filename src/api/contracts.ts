@@ -11,7 +11,7 @@ import { contract, idParams, integer, secret, text } from './contract.js';
 const nameParams = z.strictObject({ name: text(100) });
 const passphrase = secret(1024, 1);
 
-/** A route whose only input is `:id` (an app, an instance, a store's app). */
+/** A route whose only input is `:id` (an app, an instance, a store's app, a node). */
 export const idContract = contract({ params: idParams });
 
 // Status and events.

@@ -11,6 +11,7 @@ import type { ApiContext } from './context.js';
 import { errorHandler, formatSchemaError } from './errors.js';
 import { closeRouteSchema } from './schemas.js';
 import { alarmRoutes } from './routes/alarms.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { appRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
@@ -126,6 +127,7 @@ export async function buildApi(context: ApiContext): Promise<Api> {
       backupRoutes(api, context);
       backupTargetRoutes(api, context);
       alarmRoutes(api, context);
+      nodeRoutes(api, context);
       monitorRoutes(api, context);
       storeRoutes(api, context);
       done();

@@ -14,6 +14,7 @@ import type { DiskWatch } from '../core/disk/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
+import type { NodeMembership } from '../core/nodes/index.js';
 import type { SettingsService } from '../core/settings/index.js';
 import type { ConfigTransfer } from '../core/transfer/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
@@ -86,6 +87,9 @@ export type ApiAlarms = Pick<AlarmService, 'active' | 'history'>;
 
 /** The disk reserve of the data folder. */
 export type ApiDisk = Pick<DiskWatch, 'report' | 'release' | 'check'>;
+
+/** The nodes of the platform. */
+export type ApiNodes = Pick<NodeMembership, 'report' | 'remove'>;
 
 /** Platform settings. */
 export type ApiSettings = Pick<SettingsService, 'get' | 'update'>;

@@ -25,6 +25,7 @@ import type { AppLimitsStatus, AppStatus, AppSummary } from '../core/apps/index.
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
 import type { DiskReport } from '../core/disk/index.js';
+import type { NodeState, NodeView, NodesReport } from '../core/nodes/index.js';
 import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 import type {
@@ -126,6 +127,9 @@ export type {
   ActiveAlarm,
   AlarmChange,
   DiskReport,
+  NodeState,
+  NodeView,
+  NodesReport,
   AppLimitsStatus,
   ResourceLimits,
   SandboxInfo,

@@ -18,6 +18,7 @@ import { registerDaemon } from './commands/daemon.js';
 import { registerEvents } from './commands/events.js';
 import { registerInstance } from './commands/instance.js';
 import { registerMonitor } from './commands/monitor.js';
+import { registerNode } from './commands/node.js';
 import { registerSettings } from './commands/settings.js';
 import { registerStatus } from './commands/status.js';
 import { registerStore } from './commands/store.js';
@@ -134,6 +135,7 @@ export async function run(
   registerAlarms(cli);
   registerEvents(cli);
   registerMonitor(cli);
+  registerNode(cli);
   registerApp(cli);
   registerInstance(cli);
   registerBackup(cli);

@@ -60,6 +60,9 @@ const startupCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'STORE_TOO_NEW',
   'DATABASE_LOGIN',
   'DATABASE_PRIVILEGES',
+  'CLUSTER_MISMATCH',
+  'CLUSTER_KEY_MISMATCH',
+  'NODE_ID_IN_USE',
 ]);
 
 /**

@@ -13,7 +13,8 @@ import type { AdminAuthOptions } from '../core/auth/index.js';
 import { defaultLabel, type BackupServiceOptions } from '../core/backup/index.js';
 import type { Config } from '../core/config/index.js';
 import type { DiskWatchOptions } from '../core/disk/index.js';
-import type { AdminListenerOptions, FrontOptions } from '../core/front/index.js';
+import type { AdminListenerOptions, Front, FrontOptions } from '../core/front/index.js';
+import type { NodeMembershipOptions } from '../core/nodes/index.js';
 import type { DatabaseServer } from '../core/database/index.js';
 import type { InstanceService, InstanceServiceOptions } from '../core/instances/index.js';
 import type {
@@ -26,6 +27,7 @@ import { clientConnections } from '../core/status/index.js';
 import type { SettingsService } from '../core/settings/index.js';
 import { SecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
+import { version } from '../lib/version.js';
 import type { Basis } from './basis.js';
 
 /** The front's ports and limits; `logger` takes the errors that escape its handlers. */
@@ -244,4 +246,37 @@ export function metricsServerOptions(
   metrics: Pick<PrometheusExporter, 'render' | 'contentType'>,
 ): MetricsServerOptions {
   return { listen, render: () => metrics.render(), contentType: metrics.contentType, logger };
+}
+
+/**
+ * This node's membership of the platform. Its address is the `cluster.host` (or this
+ * machine's name) with the front's HTTP port, or its HTTPS port when HTTP is off.
+ */
+export function nodeMembershipOptions(
+  { config, layout, nodeId, secretKey, logger }: Basis,
+  parts: Pick<NodeMembershipOptions, 'store' | 'events' | 'alarms'> & {
+    front: Pick<Front, 'addresses'>;
+  },
+): NodeMembershipOptions {
+  const host = hostname();
+  return {
+    store: parts.store,
+    events: parts.events,
+    alarms: parts.alarms,
+    logger,
+    nodeId,
+    secretKey,
+    clusterName: config.cluster.name,
+    hostName: host,
+    address: () => {
+      const bound = parts.front.addresses();
+      const port = (bound.find((a) => a.scheme === 'http') ?? bound[0])?.port ?? 0;
+      const name = config.cluster.host || host;
+      return `${name.includes(':') ? `[${name}]` : name}:${port}`;
+    },
+    dataDir: layout.root,
+    capacity: config.cluster.capacity,
+    leaseSeconds: config.cluster.leaseSeconds,
+    version,
+  };
 }

@@ -166,6 +166,10 @@ export function fakeContext(calls: string[] = []): ApiContext {
       release: called('disk.release', () => Promise.resolve(answer({ fake: 'disk' }))),
       check: called('disk.check', () => Promise.resolve(answer({ fake: 'disk' }))),
     },
+    nodes: {
+      report: called('nodes.report', () => Promise.resolve(answer({ fake: 'nodes' }))),
+      remove: called('nodes.remove', () => Promise.resolve()),
+    },
     diagnostics: called('diagnostics', () => Promise.resolve(Readable.from(['fake archive']))),
     configTransfer: {
       export: called('configTransfer.export', () => Promise.resolve(answer({ fake: 'config' }))),

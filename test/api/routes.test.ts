@@ -225,6 +225,13 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     fragment: '"fake":"disk"',
     calls: ['disk.release', 'disk.check'],
   },
+  'GET /nodes': { url: '/nodes', status: 200, fragment: '"fake":"nodes"' },
+  'DELETE /nodes/:id': {
+    url: '/nodes/9b1f0c7e-node',
+    status: 200,
+    fragment: '"ok":true',
+    calls: ['nodes.remove'],
+  },
   'GET /diagnostics': { url: '/diagnostics', status: 200, fragment: 'fake archive' },
   'GET /monitor': { url: '/monitor', status: 200, fragment: '"fake":"now"' },
   'GET /monitor/history': {

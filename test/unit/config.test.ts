@@ -169,6 +169,18 @@ describe('loadConfig sources', () => {
 });
 
 describe('loadConfig errors', () => {
+  test('a cluster name needs an external database, and a name of the documented form', async () => {
+    await rejectsInvalid(load({ flags: { 'cluster.name': 'lab' } }), 'database.url');
+    const url = 'postgres://admin@db.example/postgres';
+    const joined = await load({ flags: { 'cluster.name': 'lab', 'database.url': url } });
+    assert.equal(joined.cluster.name, 'lab');
+    assert.equal(joined.cluster.leaseSeconds, 10);
+    await rejectsInvalid(
+      load({ flags: { 'cluster.name': 'Lab One', 'database.url': url } }),
+      'cluster.name',
+    );
+  });
+
   test('a non-number port in the environment names the variable', async () => {
     await rejectsInvalid(load({ env: { APPVISOR_HTTP_PORT: 'abc' } }), 'APPVISOR_HTTP_PORT');
   });

@@ -139,6 +139,12 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     throw invalid(describeIssue(issue, origins.get(issue.path.join('.')) ?? origin));
   }
   const parsed = result.data;
+  if (parsed.cluster.name !== null && !parsed.database.url) {
+    // The nodes of a platform share one server; each embedded one is its node's alone.
+    throw invalid(
+      `${origins.get('cluster.name') ?? origin}: cluster.name needs an external PostgreSQL the nodes share (database.url)`,
+    );
+  }
   return {
     ...parsed,
     data: resolve(sources.cwd, parsed.data),

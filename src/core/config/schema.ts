@@ -150,6 +150,42 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  cluster: z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, '1 to 63 of a-z 0-9 -, starting with a letter or digit')
+        .nullable()
+        .default(null)
+        .describe(
+          'Name of the platform this node joins (several managers on one external PostgreSQL, `database.url`). Every node of a platform names the same; empty: a platform of one node, which refuses a store other nodes use. See docs/cluster.md.',
+        ),
+      host: z
+        .string()
+        .max(253)
+        .regex(/^[A-Za-z0-9.:_-]*$/, 'a host name or an IP address')
+        .default('')
+        .describe(
+          "Name or address by which the other nodes reach this one, on a private network; the port is this node's HTTP port. Empty: the machine's host name.",
+        ),
+      capacity: z
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .default(1000)
+        .describe(
+          'How many instances this node takes at most when the platform places them; 0: none.',
+        ),
+      leaseSeconds: z
+        .number()
+        .min(2)
+        .max(300)
+        .default(10)
+        .describe(
+          "How long a node counts as up after its last heartbeat (sent every third of it, timed by the database server's clock). A node whose lease runs out is `down`.",
+        ),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z

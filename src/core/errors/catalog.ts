@@ -45,6 +45,21 @@ export const errorCatalog = {
   ALREADY_RUNNING: { status: 409, text: 'Another manager is running on this data folder.' },
   PORT_IN_USE: { status: 500, text: 'A port the manager must listen on is taken.' },
   STORE_TOO_NEW: { status: 500, text: 'The store was written by a newer appvisor.' },
+  CLUSTER_MISMATCH: {
+    status: 500,
+    text: "The store belongs to another platform than this node's cluster.name says.",
+  },
+  CLUSTER_KEY_MISMATCH: {
+    status: 500,
+    text: "This node's secret key is not the platform's; copy secret.key from a node of it.",
+  },
+  NODE_ID_IN_USE: {
+    status: 500,
+    text: 'A node with this node id is up elsewhere (a copied data folder?).',
+  },
+  NODE_NOT_FOUND: { status: 404, text: 'No node with this id is registered.' },
+  NODE_UP: { status: 409, text: 'The node is up; stop it first.' },
+  NODE_NOT_EMPTY: { status: 409, text: 'The node still owns instances.' },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
   TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },

@@ -221,4 +221,37 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'the nodes of the platform and their leases',
+    // One row of \`platform\`: the cluster's name (null: a platform of one node) and a value
+    // sealed with the platform's secret key, so that a node with another key is refused
+    // before it misreads a sealed secret. A node's lease is timed by the server's clock alone
+    // (\`now()\`), so that the nodes' clocks never matter; \`generation\` counts its starts, and
+    // \`down_seen\` is the generation whose loss was recorded (once, by whichever node saw it).
+    sql: `
+      CREATE TABLE platform (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        cluster_name text,
+        key_check text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE nodes (
+        node_id text PRIMARY KEY,
+        host text NOT NULL,
+        address text NOT NULL,
+        data_dir text NOT NULL,
+        capacity integer NOT NULL CHECK (capacity >= 0),
+        version text NOT NULL,
+        pid integer NOT NULL,
+        generation bigint NOT NULL,
+        joined_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        lease_until timestamptz NOT NULL,
+        stopped_at timestamptz,
+        down_seen bigint
+      );
+    `,
+  },
 ];

@@ -12,6 +12,7 @@ import { Chart, type Line } from '../charts.js';
 import { InlineField, Link, PageHeading } from '../components.js';
 import { bytes, dateTime, duration } from '../format.js';
 import { usePoll, type Polled } from '../hooks.js';
+import { NodesCard } from './nodes-card.js';
 
 function Meter(props: { label: string; percent: number; text: string }) {
   const level = props.percent >= 90 ? 'bad' : props.percent >= 75 ? 'warn' : 'ok';
@@ -313,6 +314,7 @@ export function OverviewPage() {
         <>
           <StatusGrid report={report} />
           <OverviewAlarms alarms={report.alarms} />
+          <NodesCard />
           {updates > 0 && (
             <p class="info" data-testid="updates-available">
               <Link to="/store">

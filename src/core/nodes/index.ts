@@ -1,0 +1,19 @@
+/**
+ * The nodes of the platform: the admission of a manager to a store, the leases by which the
+ * nodes know who is up, and the registry the CLI, API and UI show. The public surface of the
+ * subsystem; docs/cluster.md says how it coordinates and what each failure does.
+ */
+export {
+  admit,
+  type Admitted,
+  type Candidate,
+  type NodeState,
+  type RegisteredNode,
+  type StoreSide,
+} from './admission.js';
+export {
+  NodeMembership,
+  type NodeMembershipOptions,
+  type NodeView,
+  type NodesReport,
+} from './membership.js';
