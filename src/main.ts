@@ -13,7 +13,7 @@ import type { Config } from './core/config/index.js';
 import { lockDownServer, watchDatabaseDown } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
-import { NodeMembership } from './core/nodes/index.js';
+import { NodeMembership, PeerRoutes } from './core/nodes/index.js';
 import { EventLog } from './core/events/index.js';
 import { AdminListener, Front } from './core/front/index.js';
 import { BackupService } from './core/backup/index.js';
@@ -213,7 +213,21 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     );
     await parts.start(partOf('api', { close: () => api.close() }));
     adminListener.setHandler(api.handler);
-    routeFront(front, { adminListener, grants, instances, apps, database });
+    // On a cluster the front also serves the other nodes' instances, forwarding to them.
+    const peers =
+      config.cluster.name === null ? undefined : new PeerRoutes({ store, nodeId, logger });
+    if (peers) {
+      await peers.reload();
+      membership.onRenewal(() => peers.reload());
+    }
+    routeFront(front, {
+      adminListener,
+      grants,
+      instances,
+      apps,
+      database,
+      peers: peers && { routes: peers, secretKey: basis.secretKey },
+    });
     await parts.start(front);
     await parts.start(new LocalSocketServer(layout.socket, api));
     const metricsServer =

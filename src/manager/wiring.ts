@@ -11,10 +11,12 @@ import type { EventLog } from '../core/events/index.js';
 import {
   grantExchange,
   instanceResolver,
+  peerSecret,
   type AdminListener,
   type Front,
 } from '../core/front/index.js';
 import type { InstanceService } from '../core/instances/index.js';
+import type { PeerRoutes } from '../core/nodes/index.js';
 import type { Store } from '../core/store/index.js';
 import type { CertificatePair, CertificateStore } from '../core/tls/index.js';
 import type { Component } from '../lib/lifecycle.js';
@@ -96,15 +98,35 @@ export interface FrontRoutes {
   instances: Pick<InstanceService, 'resolve' | 'adminLogin'>;
   apps: Pick<AppService, 'httpSocketOf' | 'ownerOf' | 'handoffOf' | 'staticDirOf'>;
   database: Pick<DatabaseServer, 'state'>;
+  /** On a node of a cluster: the instances of the other nodes, and the platform's key. */
+  peers?: { routes: Pick<PeerRoutes, 'match' | 'lookup'>; secretKey: Buffer } | undefined;
 }
 
-/** Points the front at the instances, the admin origin and the grant logins. */
+/**
+ * Points the front at the instances (this node's, and on a cluster the other nodes'), the
+ * admin origin and the grant logins.
+ */
 export function routeFront(front: Front, routes: FrontRoutes): void {
-  const { adminListener, grants, instances, apps, database } = routes;
+  const { adminListener, grants, instances, apps, database, peers } = routes;
   front.setGrantExchange(grantExchange({ grants, instances }));
   const adminAt = adminListener.address();
   if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
-  front.setInstanceResolver(
-    instanceResolver({ instances, apps, database, ownUid: process.getuid?.() ?? 0 }),
-  );
+  const secret = peers && peerSecret(peers.secretKey);
+  const resolve = instanceResolver({
+    instances,
+    apps,
+    database,
+    ownUid: process.getuid?.() ?? 0,
+    ...(peers && secret ? { peers: { routes: peers.routes, secret } } : {}),
+  });
+  front.setInstanceResolver(resolve);
+  if (peers && secret) {
+    front.setPeers({
+      secret,
+      lookup: async (path) => {
+        await peers.routes.lookup(path);
+        return resolve(path);
+      },
+    });
+  }
 }

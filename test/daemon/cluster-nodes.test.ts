@@ -5,7 +5,7 @@
  * down after `kill -9` (recorded once), stopped after a clean stop, removed.
  */
 import assert from 'node:assert/strict';
-import { copyFile, cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ActiveAlarm, NodesReport } from '../../src/api/index.js';
@@ -17,41 +17,16 @@ import {
   failingDaemon,
   killAll,
   login,
-  makeTemp,
-  removeTemp,
-  startDaemon,
-  stopQuietly,
   type Daemon,
 } from '../helpers/daemon.js';
-import { ExternalServer } from '../helpers/external-server.js';
+import { TestCluster } from '../helpers/cluster.js';
 
 describe('nodes of one platform on a shared PostgreSQL', () => {
-  let root: string;
-  let server: ExternalServer;
-  let url: string;
-  const daemons: Daemon[] = [];
-
-  /** The flags of a node of cluster `name` (or of a platform of one node). */
-  const nodeArgs = (name: string | null) => [
-    '--set',
-    `database.url=${url}`,
-    '--set',
-    'cluster.host=127.0.0.1',
-    '--set',
-    'cluster.leaseSeconds=2',
-    ...(name ? ['--set', `cluster.name=${name}`] : []),
-  ];
-  const folder = (name: string) => join(root, name);
-  const startNode = async (name: string, cluster: string | null = 'lab') => {
-    const daemon = await startDaemon({ data: folder(name), args: nodeArgs(cluster) });
-    daemons.push(daemon);
-    return daemon;
-  };
-  /** A data folder holding the platform's key only, as an operator prepares a new node. */
-  const prepare = async (name: string, from: Daemon) => {
-    await mkdir(folder(name), { recursive: true, mode: 0o700 });
-    await copyFile(join(from.data, 'secret.key'), join(folder(name), 'secret.key'));
-  };
+  let cluster: TestCluster;
+  const nodeArgs = (name: string | null) => cluster.args(name);
+  const folder = (name: string) => cluster.folder(name);
+  const startNode = (name: string) => cluster.start(name);
+  const prepare = (name: string, from: Daemon) => cluster.prepare(name, from);
   const nodes = async (daemon: Daemon) =>
     JSON.parse(await cliOk(daemon, 'node', 'list', '--json')) as NodesReport;
   const nodeIdOf = async (daemon: Daemon) => (await nodes(daemon)).self;
@@ -59,16 +34,11 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
     (JSON.parse(await cliOk(daemon, 'alarms', '--json')) as { alarms: ActiveAlarm[] }).alarms;
 
   before(async () => {
-    root = await makeTemp();
-    server = await ExternalServer.create(root);
-    url = await server.makeOperatorRole();
+    cluster = await TestCluster.create();
   });
 
   after(async () => {
-    for (const daemon of daemons) await stopQuietly(daemon);
-    for (const name of ['a', 'b', 'c', 'copy', 'lone', 'other']) await killAll(folder(name));
-    await server.stop('fast');
-    await removeTemp(root);
+    await cluster.destroy(['copy', 'lone', 'other']);
   });
 
   let a: Daemon;
@@ -159,7 +129,7 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
       );
       return counts[0]! + counts[1]! === 1 ? counts : undefined;
     });
-    const [downEvents] = await server.superQuery(
+    const [downEvents] = await cluster.server.superQuery(
       [`SELECT node_id FROM events WHERE kind = 'node.down' AND subject = '${cId}'`],
       'appvisor',
     );

@@ -27,6 +27,7 @@ import { AppvisorError, httpErrorOf, sendError } from '../errors/index.js';
 import { tlsServerOptions, type CertificatePair } from '../tls/index.js';
 import { proxyRequest, retrySeconds, type InstanceTarget } from './proxy.js';
 import { handOff, proxyUpgrade } from './upgrade.js';
+import { clientOf } from './peer.js';
 import { restBelow, serveStatic } from './static-files.js';
 import { grantLoginPath, serveGrantLogin, type GrantExchange } from './grant-login.js';
 
@@ -108,6 +109,8 @@ export class Front implements Component {
   #adminOrigin: { scheme: 'http' | 'https'; port: number } | undefined;
   #grantExchange: GrantExchange | undefined;
   #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
+  #lookup: ((path: string) => Promise<InstanceTarget | undefined>) | undefined;
+  #peerSecret: string | undefined;
   #serving = false;
   /** Open connections by client address, for the per-client limit. */
   readonly #perClient = new Map<string, number>();
@@ -246,25 +249,55 @@ export class Front implements Component {
         socket.destroy();
       }
     });
-    const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
-      const target = this.#serving ? this.#resolve?.(path) : undefined;
-      // A WebSocket may stay quiet for long: the idle timeout of requests does not apply.
-      if (socket instanceof Socket) socket.setTimeout(0);
+    const upgradeTo = (
+      request: IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      target: InstanceTarget | undefined,
+    ) => {
       if (!target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;
       }
+      const view = clientOf(request, scheme, this.#peerSecret);
+      // Only a plain connection can be handed over (TLS state cannot travel); one forwarded
+      // by another node is plain, whatever its visitor used.
       if (
         scheme === 'http' &&
+        !target.peer &&
         target.ready &&
         !target.outage &&
         socket instanceof Socket &&
-        handOff(request, socket, head, target)
+        handOff(request, socket, head, target, view)
       ) {
         return;
       }
-      proxyUpgrade(request, socket, head, target, scheme);
+      proxyUpgrade(request, socket, head, target, view);
+    };
+    const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+      // A WebSocket may stay quiet for long: the idle timeout of requests does not apply.
+      if (socket instanceof Socket) socket.setTimeout(0);
+      if (!this.#serving) {
+        upgradeTo(request, socket, head, undefined);
+        return;
+      }
+      const target = this.#resolve?.(path);
+      const lookup = this.#lookup;
+      if (target || !lookup) {
+        upgradeTo(request, socket, head, target);
+        return;
+      }
+      // Nothing here knows the path: another node may have made it a moment ago. The
+      // socket's bytes wait in it meanwhile (nothing reads an upgraded socket).
+      lookup(path).then(
+        (found) => {
+          if (!socket.destroyed) upgradeTo(request, socket, head, found);
+        },
+        () => {
+          upgradeTo(request, socket, head, undefined);
+        },
+      );
     };
     server.on('upgrade', guardUpgrades(upgrade, this.#report));
     this.#servers.push(server);
@@ -311,6 +344,20 @@ export class Front implements Component {
   /** Finds the instance a path belongs to (longest match); undefined: nothing is there. */
   setInstanceResolver(resolve: (path: string) => InstanceTarget | undefined): void {
     this.#resolve = resolve;
+  }
+
+  /**
+   * Makes this front one of a platform's nodes (docs/cluster.md): `secret` is the platform's
+   * peer secret, which makes the forwarding headers of a request another node forwarded
+   * trusted; `lookup` is asked for a path the resolver does not know, before the answer is a
+   * 404 (it may read the store: it must bound how often).
+   */
+  setPeers(peers: {
+    secret: string;
+    lookup: (path: string) => Promise<InstanceTarget | undefined>;
+  }): void {
+    this.#peerSecret = peers.secret;
+    this.#lookup = peers.lookup;
   }
 
   /**
@@ -388,20 +435,7 @@ export class Front implements Component {
     } else {
       const target = this.#resolve?.(path);
       if (target) {
-        if (target.staticDir && target.path !== undefined) {
-          void serveStatic(request, response, target.staticDir, restBelow(path, target.path), {
-            base: target.path,
-          }).then(
-            (served) => {
-              if (!served) proxyRequest(request, response, target, scheme);
-            },
-            () => {
-              proxyRequest(request, response, target, scheme);
-            },
-          );
-          return;
-        }
-        proxyRequest(request, response, target, scheme);
+        this.#serveInstance(request, response, path, target, scheme);
         return;
       }
       const location = path === '/' ? this.#adminLocation(request, `${managerPrefix}/`) : undefined;
@@ -410,8 +444,46 @@ export class Front implements Component {
         response.end();
         return;
       }
+      const lookup = this.#lookup;
+      if (lookup && path !== '/') {
+        // Another node may have made the instance a moment ago (see setPeerLookup).
+        lookup(path).then(
+          (found) => {
+            if (found) this.#serveInstance(request, response, path, found, scheme);
+            else notServed(response, path);
+          },
+          () => {
+            notServed(response, path);
+          },
+        );
+        return;
+      }
     }
-    sendError(response, new AppvisorError('NOT_FOUND', `nothing is served at ${path}`));
+    notServed(response, path);
+  }
+
+  #serveInstance(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+    target: InstanceTarget,
+    scheme: 'http' | 'https',
+  ): void {
+    const view = clientOf(request, scheme, this.#peerSecret);
+    if (target.staticDir && target.path !== undefined && !target.peer) {
+      void serveStatic(request, response, target.staticDir, restBelow(path, target.path), {
+        base: target.path,
+      }).then(
+        (served) => {
+          if (!served) proxyRequest(request, response, target, view);
+        },
+        () => {
+          proxyRequest(request, response, target, view);
+        },
+      );
+      return;
+    }
+    proxyRequest(request, response, target, view);
   }
 
   readonly close = once(async () => {
@@ -453,4 +525,9 @@ export class Front implements Component {
       server.close();
     }
   }
+}
+
+/** 404 NOT_FOUND: no instance (of any node) has this path. */
+function notServed(response: ServerResponse, path: string): void {
+  sendError(response, new AppvisorError('NOT_FOUND', `nothing is served at ${path}`));
 }

@@ -1,4 +1,5 @@
 import { AppvisorError } from '../errors/index.js';
+import type { PeerRoute } from '../nodes/index.js';
 import { retrySeconds, type InstanceTarget } from './proxy.js';
 
 /** What the front needs to route a request path to an instance's service. */
@@ -15,6 +16,11 @@ export interface ResolverSources {
   database: { readonly state: string };
   /** The manager's own uid: the owner of the apps' sockets when it does not run as root. */
   ownUid: number;
+  /** The instances other nodes own (docs/cluster.md), with the platform's peer secret. */
+  peers?: {
+    routes: { match(path: string): PeerRoute | undefined };
+    secret: string;
+  };
 }
 
 const databaseOutage = new AppvisorError(
@@ -27,9 +33,22 @@ const databaseOutage = new AppvisorError(
 export function instanceResolver(
   sources: ResolverSources,
 ): (path: string) => InstanceTarget | undefined {
-  const { instances, apps, database, ownUid } = sources;
+  const { instances, apps, database, ownUid, peers } = sources;
   return (path) => {
     const found = instances.resolve(path);
+    // The longest path wins, whichever node owns it (as on a single node).
+    const remote = peers?.routes.match(path);
+    if (remote && (!found || remote.path.length > found.path.length)) {
+      const { node, host, port, up } = remote;
+      return {
+        id: remote.id,
+        path: remote.path,
+        socket: null,
+        socketOwner: ownUid,
+        ready: up,
+        peer: { node, host, port, up, secret: peers!.secret },
+      };
+    }
     if (!found) return undefined;
     const socket = apps.httpSocketOf(found.app);
     return {

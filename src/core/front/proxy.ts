@@ -12,6 +12,7 @@ import { isHttp2 } from '../../lib/http-json.js';
 import { connectOwnedSocket } from '../../lib/owned-socket.js';
 import { sessionCookieName } from '../auth/index.js';
 import { AppvisorError, sendError } from '../errors/index.js';
+import { peerAgent, peerHeader, type ClientView } from './peer.js';
 
 /** Seconds a visitor is told to wait (Retry-After) while an instance cannot be reached. */
 export const retrySeconds = 2;
@@ -44,6 +45,22 @@ export interface InstanceTarget {
   staticDir?: string | undefined;
   /** Hands an accepted socket to the service (plain HTTP WebSockets), when it takes them. */
   handoff?: ((message: object, socket: Socket) => void) | undefined;
+  /**
+   * Set when another node owns the instance: the request goes to that node's front (its HTTP
+   * port) with the platform's peer secret, and that node hands it to the service.
+   */
+  peer?: PeerTarget | undefined;
+}
+
+/** The node that owns an instance, as {@link InstanceTarget.peer}. */
+export interface PeerTarget {
+  node: string;
+  host: string;
+  port: number;
+  /** The value of `x-appvisor-peer` ({@link peerSecret}). */
+  secret: string;
+  /** Whether the node is up; requests for an instance of a node that is not are answered 503. */
+  up: boolean;
 }
 
 /**
@@ -145,7 +162,56 @@ export function forwardHeaders(
   return out;
 }
 
-/** The instance's service cannot be reached now: 503, retry shortly. */
+/**
+ * Why a request for an instance of another node is not forwarded, or undefined when it may
+ * be: the owner is not up, or the request already came from a node (the instance moved since
+ * that node looked; forwarding again could go round in circles).
+ */
+export function peerRefusal(target: InstanceTarget, client: ClientView): string | undefined {
+  if (!target.peer) return undefined;
+  if (client.viaPeer) return `instance ${target.id} is not on this node (it moved); try again`;
+  if (!target.peer.up) return `the node of instance ${target.id} (${target.peer.node}) is not up`;
+  return undefined;
+}
+
+/**
+ * Where a request for `target` goes: the service's socket (a socket of the app's user only),
+ * or the owner node's front with the peer secret. `keepUpgrade` keeps `Upgrade` and
+ * `Connection` (a WebSocket).
+ */
+export function upstreamOptions(
+  incoming: IncomingMessage,
+  target: InstanceTarget,
+  client: ClientView,
+  keepUpgrade: boolean,
+): ClientRequestArgs {
+  const headers = forwardHeaders(incoming.headers, target, client, keepUpgrade);
+  const common = { method: incoming.method ?? 'GET', path: incoming.url ?? '/' };
+  if (target.peer) {
+    headers[peerHeader] = target.peer.secret;
+    return {
+      ...common,
+      host: target.peer.host,
+      port: target.peer.port,
+      // An upgraded connection is the client's alone: it never goes back to a pool.
+      agent: keepUpgrade ? false : peerAgent,
+      headers,
+    };
+  }
+  const owned: OwnedRequestArgs = {
+    ...common,
+    socketPath: target.socket ?? '',
+    socketOwner: target.socketOwner,
+    headers,
+  };
+  if (keepUpgrade) {
+    owned.createConnection = () => connectOwnedSocket(target.socket ?? '', target.socketOwner);
+  } else {
+    owned.agent = agent;
+  }
+  return owned;
+}
+
 /**
  * The headers of a service's answer passed on to the client: hop-by-hop ones dropped (and
  * the others `drop` names), and what would touch the admin's session (see
@@ -201,28 +267,22 @@ export function proxyRequest(
   incoming: IncomingMessage,
   response: ServerResponse,
   target: InstanceTarget,
-  scheme: 'http' | 'https',
+  client: ClientView,
 ): void {
   if (target.outage) {
     sendError(response, target.outage);
     return;
   }
-  if (!target.ready || !target.socket) {
+  const refused = peerRefusal(target, client);
+  if (refused) {
+    unavailable(response, refused);
+    return;
+  }
+  if (!target.peer && (!target.ready || !target.socket)) {
     unavailable(response, `instance ${target.id} is not ready`);
     return;
   }
-  const options: OwnedRequestArgs = {
-    socketPath: target.socket,
-    socketOwner: target.socketOwner,
-    agent,
-    method: incoming.method,
-    path: incoming.url,
-    headers: forwardHeaders(incoming.headers, target, {
-      address: incoming.socket.remoteAddress,
-      scheme,
-    }),
-  };
-  const upstream = request(options);
+  const upstream = request(upstreamOptions(incoming, target, client, false));
   upstream.on('response', (answer) => {
     const headers = answerHeaders(answer.headers);
     // Node's client reads a reason phrase its server side refuses to write (a DEL in it):

@@ -1,12 +1,14 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectOwnedSocket } from '../../lib/owned-socket.js';
+import type { ClientView } from './peer.js';
 import {
   answerHeaders,
   forwardHeaders,
   keepsAdminCookie,
+  peerRefusal,
   retrySeconds,
+  upstreamOptions,
   type InstanceTarget,
 } from './proxy.js';
 
@@ -21,6 +23,7 @@ export function handOff(
   client: Socket,
   head: Buffer,
   target: InstanceTarget,
+  view: ClientView,
 ): boolean {
   if (!target.handoff) return false;
   // Without readStop, data arriving before the service's 101 would be read into this process
@@ -31,12 +34,7 @@ export function handOff(
     instance: target.id,
     method: incoming.method ?? 'GET',
     url: incoming.url ?? '/',
-    headers: forwardHeaders(
-      incoming.headers,
-      target,
-      { address: client.remoteAddress, scheme: 'http' },
-      true,
-    ),
+    headers: forwardHeaders(incoming.headers, target, view, true),
     head: head.toString('base64'),
   };
   // Once reading has stopped the socket is the service's: a false return of send() only says
@@ -151,24 +149,18 @@ export function proxyUpgrade(
   client: Duplex,
   head: Buffer,
   target: InstanceTarget,
-  scheme: 'http' | 'https',
+  view: ClientView,
 ): void {
-  if (target.outage || !target.ready || !target.socket) {
+  const local = !target.peer;
+  if (
+    target.outage ||
+    peerRefusal(target, view) !== undefined ||
+    (local && (!target.ready || !target.socket))
+  ) {
     client.end(unavailableHead);
     return;
   }
-  const upstream = request({
-    socketPath: target.socket,
-    createConnection: () => connectOwnedSocket(target.socket ?? '', target.socketOwner),
-    method: incoming.method ?? 'GET',
-    path: incoming.url ?? '/',
-    headers: forwardHeaders(
-      incoming.headers,
-      target,
-      { address: incoming.socket.remoteAddress, scheme },
-      true,
-    ),
-  });
+  const upstream = request(upstreamOptions(incoming, target, view, true));
   // Set once the connection is the service's, relayed, or given up: nothing else happens then.
   let done = false;
   const abandon = () => {

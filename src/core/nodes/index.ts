@@ -17,3 +17,4 @@ export {
   type NodeView,
   type NodesReport,
 } from './membership.js';
+export { PeerRoutes, type PeerRoute, type PeerRoutesOptions } from './peer-routes.js';

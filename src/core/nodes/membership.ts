@@ -112,6 +112,7 @@ export class NodeMembership implements Component {
    */
   #heldSince = 0;
   #lastRenewal = 0;
+  readonly #renewalListeners: (() => Promise<void>)[] = [];
 
   constructor(options: NodeMembershipOptions) {
     this.#options = options;
@@ -216,6 +217,14 @@ export class NodeMembership implements Component {
     this.#timer.unref();
   }
 
+  /**
+   * Calls `listener` after each renewal of the lease (what reads the other nodes' state
+   * reads it again then); a failure of it is logged.
+   */
+  onRenewal(listener: () => Promise<void>): void {
+    this.#renewalListeners.push(listener);
+  }
+
   /** Renews this node's lease, then records the nodes whose leases ran out. */
   async #renew(): Promise<void> {
     const o = this.#options;
@@ -233,6 +242,11 @@ export class NodeMembership implements Component {
     if (now - this.#lastRenewal > o.leaseSeconds * 1000) this.#heldSince = now;
     this.#lastRenewal = now;
     if (now - this.#heldSince >= o.leaseSeconds * 1000) await this.#judgeOthers();
+    for (const listener of this.#renewalListeners) {
+      await listener().catch((error: unknown) => {
+        o.logger.warn({ err: error }, 'a task after the lease renewal failed');
+      });
+    }
     const raised = o.alarms.active().filter((a) => a.code === 'node-down');
     if (raised.length === 0) return;
     const states = new Map((await this.#rows(o.store.query)).map((r) => [r.node_id, r.state]));
