@@ -4,7 +4,7 @@
  * part is configured, linked and run as a daemon is in src/manager/.
  */
 import { pathToFileURL } from 'node:url';
-import { buildApi, LocalSocketServer } from './api/index.js';
+import { apiPrefix, buildApi, LocalSocketServer } from './api/index.js';
 import { AlarmNotifier, AlarmService, CertificateWatch } from './core/alarms/index.js';
 import { AppService } from './core/apps/index.js';
 import { AppStoreService } from './core/appstore/index.js';
@@ -13,7 +13,7 @@ import type { Config } from './core/config/index.js';
 import { lockDownServer, watchDatabaseDown } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
-import { NodeMembership, PeerRoutes } from './core/nodes/index.js';
+import { NodeMembership, PeerCallSigner, PeerRoutes, peerApiHandler } from './core/nodes/index.js';
 import { EventLog } from './core/events/index.js';
 import { AdminListener, Front } from './core/front/index.js';
 import { BackupService } from './core/backup/index.js';
@@ -51,6 +51,7 @@ import { ManagerParts, partOf, portsOf } from './manager/parts.js';
 import { openSandbox } from './manager/sandbox.js';
 import {
   alarmsInStore,
+  clusterCalls,
   certificateUsers,
   eventsInStore,
   hostInstancesInServices,
@@ -96,6 +97,8 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const membership = await parts.start(
       new NodeMembership(nodeMembershipOptions(basis, { store, events, alarms, front })),
     );
+    // On a cluster the nodes call each other's API for what another node owns.
+    const signer = config.cluster.name === null ? undefined : new PeerCallSigner(basis.secretKey);
     await parts.start(eventsInStore(events, store));
     await parts.start(alarmsInStore(alarms, store, { databaseDown, certificates }));
     const auth = await parts.start(new AdminAuth(adminAuthOptions(basis, store)));
@@ -205,6 +208,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         alarms,
         disk,
         nodes: membership,
+        cluster: signer && clusterCalls(membership, signer, nodeId),
         settings,
         monitor,
         metrics,
@@ -226,7 +230,11 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
       instances,
       apps,
       database,
-      peers: peers && { routes: peers, secretKey: basis.secretKey },
+      peers: peers && {
+        routes: peers,
+        secretKey: basis.secretKey,
+        api: peerApiHandler(signer!, { socket: layout.socket, prefix: apiPrefix }),
+      },
     });
     await parts.start(front);
     await parts.start(new LocalSocketServer(layout.socket, api));

@@ -6,6 +6,7 @@ import type {
   ApiApps,
   ApiAppStore,
   ApiAuth,
+  ApiCluster,
   ApiBackups,
   ApiCertificates,
   ApiConfigTransfer,
@@ -39,6 +40,8 @@ export interface ApiContext {
   disk: ApiDisk;
   /** The nodes of the platform (`/nodes`). */
   nodes: ApiNodes;
+  /** On a node of a cluster: the other nodes, to pass on what they own. */
+  cluster?: ApiCluster | undefined;
   /** A diagnostics archive (tar.gz) with logs, status, settings and alarms; secrets removed. */
   diagnostics(): Promise<Readable>;
   settings: ApiSettings;

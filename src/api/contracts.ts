@@ -86,6 +86,8 @@ export const instanceListContract = contract({
   querystring: z.strictObject({
     app: text(200).optional(),
     sort: z.enum(['id', 'size']).optional(),
+    /** On a cluster: this node's instances only (the others are not asked). */
+    local: z.boolean().optional(),
   }),
 });
 
@@ -95,6 +97,8 @@ export const instanceCreateBody = z.strictObject({
   domain: text(300).optional(),
   path: text(600).optional(),
   password: secret(300).optional(),
+  /** On a cluster: the node to own it; placement chooses when absent. */
+  node: text(200).optional(),
 });
 export const instanceCreateContract = contract({ body: instanceCreateBody });
 

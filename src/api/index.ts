@@ -10,6 +10,7 @@ export type {
   ApiBackups,
   ApiCertificates,
   ApiConfigTransfer,
+  ApiCluster,
   ApiDisk,
   ApiEvents,
   ApiGrants,

@@ -24,9 +24,10 @@ import { settingsRoutes } from './routes/settings.js';
 import { statusRoutes } from './routes/health.js';
 import { storeRoutes } from './routes/store.js';
 import { uiRoutes } from './ui.js';
+import { apiPrefix } from './prefix.js';
 
 /** Prefix of every API route. */
-export const apiPrefix = '/manager/api/v1';
+export { apiPrefix };
 
 /** One route of the API as registered (its schema closed by {@link closeRouteSchema}). */
 export interface ApiRoute {

@@ -14,7 +14,7 @@ import type { DiskWatch } from '../core/disk/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
-import type { NodeMembership } from '../core/nodes/index.js';
+import type { NodeMembership, PeerAnswer, Placement } from '../core/nodes/index.js';
 import type { SettingsService } from '../core/settings/index.js';
 import type { ConfigTransfer } from '../core/transfer/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
@@ -90,6 +90,21 @@ export type ApiDisk = Pick<DiskWatch, 'report' | 'release' | 'check'>;
 
 /** The nodes of the platform. */
 export type ApiNodes = Pick<NodeMembership, 'report' | 'remove'>;
+
+/**
+ * The other nodes of a cluster, for the routes that act on what another node owns (absent on a
+ * platform of one node).
+ */
+export interface ApiCluster {
+  /** This node's id. */
+  self: string;
+  placement(app: string, pinned?: string): Promise<Placement>;
+  ownerOf(instance: string): Promise<(Placement & { up: boolean }) | undefined>;
+  /** The other nodes: up or not, and how many instances each owns. */
+  peers(): Promise<(Placement & { up: boolean; instances: number })[]>;
+  /** Calls a node's API (`path` below the API prefix), signed; NODE_UNREACHABLE if it is not. */
+  call(at: Placement, method: string, path: string, body?: unknown): Promise<PeerAnswer>;
+}
 
 /** Platform settings. */
 export type ApiSettings = Pick<SettingsService, 'get' | 'update'>;

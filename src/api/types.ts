@@ -218,6 +218,8 @@ export type AppConfigureBody = RequestOf<typeof appConfigureBody>;
 /** `GET /instances`. */
 export interface InstanceList {
   instances: InstanceView[];
+  /** On a cluster: the nodes that are up but did not answer (their instances are missing). */
+  unanswered?: string[];
 }
 
 /** `POST /instances`. */

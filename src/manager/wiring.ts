@@ -14,9 +14,16 @@ import {
   peerSecret,
   type AdminListener,
   type Front,
+  type RequestHandler,
 } from '../core/front/index.js';
 import type { InstanceService } from '../core/instances/index.js';
-import type { PeerRoutes } from '../core/nodes/index.js';
+import {
+  callPeer,
+  type NodeMembership,
+  type PeerCallSigner,
+  type PeerRoutes,
+} from '../core/nodes/index.js';
+import type { ApiCluster } from '../api/index.js';
 import type { Store } from '../core/store/index.js';
 import type { CertificatePair, CertificateStore } from '../core/tls/index.js';
 import type { Component } from '../lib/lifecycle.js';
@@ -99,7 +106,14 @@ export interface FrontRoutes {
   apps: Pick<AppService, 'httpSocketOf' | 'ownerOf' | 'handoffOf' | 'staticDirOf'>;
   database: Pick<DatabaseServer, 'state'>;
   /** On a node of a cluster: the instances of the other nodes, and the platform's key. */
-  peers?: { routes: Pick<PeerRoutes, 'match' | 'lookup'>; secretKey: Buffer } | undefined;
+  peers?:
+    | {
+        routes: Pick<PeerRoutes, 'match' | 'lookup'>;
+        secretKey: Buffer;
+        /** Serves the other nodes' signed admin calls. */
+        api: RequestHandler;
+      }
+    | undefined;
 }
 
 /**
@@ -127,6 +141,22 @@ export function routeFront(front: Front, routes: FrontRoutes): void {
         await peers.routes.lookup(path);
         return resolve(path);
       },
+      api: peers.api,
     });
   }
+}
+
+/** What the API asks of the platform's other nodes, on a node of a cluster. */
+export function clusterCalls(
+  membership: Pick<NodeMembership, 'placement' | 'ownerOf' | 'peers'>,
+  signer: PeerCallSigner,
+  self: string,
+): ApiCluster {
+  return {
+    self,
+    placement: (app, pinned) => membership.placement(app, pinned),
+    ownerOf: (instance) => membership.ownerOf(instance),
+    peers: () => membership.peers(),
+    call: (at, method, path, body) => callPeer(signer, at, method, path, body),
+  };
 }

@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { peerSecret } from '../../src/core/front/index.js';
+import { PeerCallSigner, peerApiPrefix } from '../../src/core/nodes/index.js';
 import { connectAppWebsocket } from '../../src/sdk/testing/index.js';
 import {
   echoWithInstance,
@@ -131,6 +132,35 @@ describe('one front: any node serves the instances of every node', () => {
     const again = await get(`${node('a').httpUrl}/hdrs/`, { 'x-appvisor-peer': secret });
     assert.equal(again.status, 503, again.text);
     assert.match(again.text, /not on this node/);
+  });
+
+  test("only a signed call of a node reaches a node's API through its front, and only once", async () => {
+    const key = await readFile(join(node('a').data, 'secret.key'), 'utf8');
+    const signer = new PeerCallSigner(Buffer.from(key.trim(), 'base64'));
+    const path = `${peerApiPrefix}/instances?local=true`;
+    const url = `${node('c').httpUrl}${path}`;
+    const header = signer.sign('GET', path);
+    const signed = await get(url, { 'x-appvisor-peer-call': header });
+    assert.equal(signed.status, 200, signed.text);
+    assert.deepEqual(
+      (JSON.parse(signed.text) as { instances: { id: string }[] }).instances.map((i) => i.id),
+      ['alpha', 'hdrs'],
+    );
+    const replayed = await get(url, { 'x-appvisor-peer-call': header });
+    assert.equal(replayed.status, 404, 'a call played again is refused');
+    for (const forged of [
+      undefined,
+      signer.sign('GET', `${peerApiPrefix}/instances`),
+      `${Date.now()}.${'0'.repeat(32)}.${'0'.repeat(64)}`,
+      secret,
+    ]) {
+      const answer = await get(url, forged === undefined ? {} : { 'x-appvisor-peer-call': forged });
+      assert.equal(answer.status, 404, String(forged));
+    }
+    // Another platform's key signs nothing this one takes.
+    const stranger = new PeerCallSigner(Buffer.alloc(32, 1));
+    const foreign = await get(url, { 'x-appvisor-peer-call': stranger.sign('GET', path) });
+    assert.equal(foreign.status, 404);
   });
 
   test('an AppWebsocket login through A and B reaches the instance on C', async () => {

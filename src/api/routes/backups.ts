@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { atOwner } from '../cluster.js';
 import type { ApiContext } from '../context.js';
 import type { RouteOf } from '../contract.js';
 import {
@@ -28,7 +29,11 @@ export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
 
   app.post<RouteOf<typeof backupCreateContract>>(
     '/backups',
-    { schema: backupCreateContract.schema },
+    {
+      schema: backupCreateContract.schema,
+      // On a cluster the instance's owner backs it up, into its own folder or the target.
+      preHandler: atOwner(context, (request) => (request.body as { instance: string }).instance),
+    },
     async (request, reply) => {
       const { instance, ...options } = request.body;
       const entry = await backups.create(instance, options);

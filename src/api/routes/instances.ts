@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { pbxLinkOf, type InstanceView } from '../../core/instances/index.js';
+import { AppvisorError } from '../../core/errors/index.js';
+import { atOwner, passedOn } from '../cluster.js';
 import type { ApiContext } from '../context.js';
+import type { ApiCluster } from '../services.js';
+import type { InstanceList } from '../types.js';
 import type { RouteOf } from '../contract.js';
 import {
   idContract,
@@ -22,21 +26,65 @@ async function withLink(context: ApiContext, view: InstanceView): Promise<Instan
   return settings === undefined ? view : { ...view, link: pbxLinkOf(view, settings.dnsName) };
 }
 
+/** The view with the node that owns it, on a cluster. */
+function onNode(context: ApiContext, view: InstanceView): InstanceView {
+  return context.cluster ? { ...view, node: context.cluster.self } : view;
+}
+
+/**
+ * The instances of every node that is up: this node's, and each other's as it answers
+ * `?local=true`. A node that does not answer, or is not up and owns instances, is named in
+ * `unanswered`: its instances are missing from the list.
+ */
+async function everyNode(
+  cluster: ApiCluster,
+  own: InstanceView[],
+  url: string,
+  sort: 'id' | 'size' | undefined,
+): Promise<InstanceList> {
+  const query = url.includes('?') ? `${url.slice(url.indexOf('?'))}&local=true` : '?local=true';
+  const peers = await cluster.peers();
+  const answers = await Promise.all(
+    peers
+      .filter((peer) => peer.up)
+      .map(async (peer) => {
+        try {
+          const answer = await cluster.call(peer, 'GET', `/instances${query}`);
+          if (answer.status !== 200) return { peer, views: undefined };
+          return { peer, views: (answer.body as InstanceList).instances };
+        } catch {
+          return { peer, views: undefined };
+        }
+      }),
+  );
+  const all = [...own, ...answers.flatMap((a) => a.views ?? [])];
+  const size = (v: InstanceView) => (v.usage.databaseBytes ?? -1) + (v.usage.filesBytes ?? 0);
+  all.sort((a, b) => (sort === 'size' ? size(b) - size(a) : 0) || a.id.localeCompare(b.id));
+  const unanswered = [
+    ...answers.filter((a) => a.views === undefined).map((a) => a.peer.node),
+    ...peers.filter((peer) => !peer.up && peer.instances > 0).map((peer) => peer.node),
+  ];
+  return { instances: all, ...(unanswered.length > 0 ? { unanswered } : {}) };
+}
+
 /** Instances: create, list, show, set, trace, admin login, vacuum, delete. */
 export function instanceRoutes(app: FastifyInstance, context: ApiContext): void {
   const { instances } = context;
+  const owner = atOwner(context);
 
   app.get<RouteOf<typeof instanceListContract>>(
     '/instances',
     { schema: instanceListContract.schema },
-    (request) => {
-      const { app: appId, sort } = request.query;
-      return {
-        instances: instances.list({
+    async (request): Promise<InstanceList> => {
+      const { app: appId, sort, local } = request.query;
+      const own = instances
+        .list({
           ...(appId === undefined ? {} : { app: appId }),
           ...(sort === undefined ? {} : { sort }),
-        }),
-      };
+        })
+        .map((view) => onNode(context, view));
+      if (!context.cluster || local === true || passedOn(request)) return { instances: own };
+      return everyNode(context.cluster, own, request.url, sort);
     },
   );
 
@@ -44,45 +92,67 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     '/instances',
     { schema: instanceCreateContract.schema },
     async (request, reply) => {
-      const { app: appId, id, ...options } = request.body;
+      const { app: appId, id, node, ...options } = request.body;
+      if (context.cluster && !passedOn(request)) {
+        const at = await context.cluster.placement(appId, node);
+        if (!at.self) {
+          const answer = await context.cluster.call(at, 'POST', '/instances', {
+            ...request.body,
+            node: at.node,
+          });
+          return reply.code(answer.status).send(answer.body);
+        }
+      } else if (node !== undefined && !context.cluster) {
+        throw new AppvisorError(
+          'NODE_NOT_FOUND',
+          `this is a platform of one node (no cluster.name): leave out the node (${node})`,
+        );
+      }
       const view = await instances.create(appId, id, options);
       void reply.code(201);
-      return withLink(context, view);
+      return withLink(context, onNode(context, view));
     },
   );
 
   app.get<RouteOf<typeof instanceShowContract>>(
     '/instances/:id',
-    { schema: instanceShowContract.schema },
+    { schema: instanceShowContract.schema, preHandler: owner },
     (request) =>
       withLink(
         context,
-        instances.show(request.params.id, { reveal: request.query.reveal ?? false }),
+        onNode(
+          context,
+          instances.show(request.params.id, { reveal: request.query.reveal ?? false }),
+        ),
       ),
   );
 
   app.patch<RouteOf<typeof instanceUpdateContract>>(
     '/instances/:id',
-    { schema: instanceUpdateContract.schema },
-    async (request) => withLink(context, await instances.set(request.params.id, request.body)),
+    { schema: instanceUpdateContract.schema, preHandler: owner },
+    async (request) =>
+      withLink(context, onNode(context, await instances.set(request.params.id, request.body))),
   );
 
   app.post<RouteOf<typeof traceContract>>(
     '/instances/:id/trace',
-    { schema: traceContract.schema },
+    { schema: traceContract.schema, preHandler: owner },
     async (request) =>
-      withLink(context, await instances.trace(request.params.id, request.body.changes)),
+      withLink(
+        context,
+        onNode(context, await instances.trace(request.params.id, request.body.changes)),
+      ),
   );
 
   app.post<RouteOf<typeof instanceLoginContract>>(
     '/instances/:id/login',
-    { schema: instanceLoginContract.schema },
+    { schema: instanceLoginContract.schema, preHandler: owner },
     (request) => instances.adminLogin(request.params.id, request.body.challenge),
   );
 
   app.post<RouteOf<typeof instanceVacuumContract>>(
     '/instances/:id/vacuum',
-    { schema: instanceVacuumContract.schema },
+    { schema: instanceVacuumContract.schema, preHandler: owner },
     (request) => instances.vacuum(request.params.id, request.body),
   );
 
@@ -98,7 +168,7 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
 
   app.delete<RouteOf<typeof idContract>>(
     '/instances/:id',
-    { schema: idContract.schema },
+    { schema: idContract.schema, preHandler: owner },
     async (request) => {
       await instances.delete(request.params.id);
       // A later instance of the same id (perhaps of another app) is not the one granted.

@@ -1,4 +1,4 @@
-import type { AdminLogin, InstanceView } from '../../api/index.js';
+import type { AdminLogin, InstanceList, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { onOff, printAnswer, table, tableOr } from '../output.js';
@@ -39,6 +39,7 @@ function viewRows(view: InstanceView): string[][] {
   return [
     ['instance', `${view.id} (app ${view.app})`],
     ['state', `${view.state}${view.error ? `: ${view.error}` : ''}`],
+    ...(view.node === undefined ? [] : [['node', view.node]]),
     ...linkRows(view),
     ['path', view.path],
     ['enabled', view.enabled ? 'on' : 'off'],
@@ -51,12 +52,12 @@ function viewRows(view: InstanceView): string[][] {
   ];
 }
 
-/** `appvisor instance create <app> <id> [--domain D] [--path P] [--password PW]` */
+/** `appvisor instance create <app> <id> [--domain D] [--path P] [--password PW] [--node N]` */
 export async function instanceCreate(
   context: CommandContext,
   app: string,
   id: string,
-  options: { domain?: string; path?: string; password?: string },
+  options: { domain?: string; path?: string; password?: string; node?: string },
 ): Promise<void> {
   printView(
     context,
@@ -75,21 +76,27 @@ export async function instanceList(
   if (options.app) params.set('app', options.app);
   if (options.sort) params.set('sort', options.sort);
   const query = params.size > 0 ? `?${params.toString()}` : '';
-  const { instances } = await context.client.call<{ instances: InstanceView[] }>(
+  const { instances, unanswered = [] } = await context.client.call<InstanceList>(
     'GET',
     `/instances${query}`,
   );
-  const header = ['ID', 'APP', 'STATE', 'PATH', 'ENABLED', 'DATABASE', 'FILES'];
+  for (const node of unanswered) {
+    context.io.stderr.write(`warning: node ${node} did not answer: its instances are missing\n`);
+  }
+  // On a cluster every view names its node: then the table does too.
+  const onNodes = instances.some((i) => i.node !== undefined);
+  const header = ['ID', 'APP', 'STATE', 'PATH', ...(onNodes ? ['NODE'] : []), 'ENABLED'];
   const rows = instances.map((i) => [
     i.id,
     i.app,
     i.state,
     i.path,
+    ...(onNodes ? [i.node ?? ''] : []),
     i.enabled ? 'on' : 'off',
     ...usageCells(i.usage),
   ]);
   printAnswer(context, instances, () => {
-    const text = tableOr('no instances', header, rows);
+    const text = tableOr('no instances', [...header, 'DATABASE', 'FILES'], rows);
     return rows.length === 0 ? text : `${text}\n${measuredNote(instances)}`;
   });
 }
@@ -210,6 +217,7 @@ export function registerInstance(cli: Cli): void {
     .option('--domain <domain>', 'its domain (default: this machine name)')
     .option('--path <path>', 'its web path (default /<domain>/<id>)')
     .option('--password <password>', 'its password (default: generated)')
+    .option('--node <id>', 'on a cluster: the node to own it (default: the one with fewest)')
     .action(withContext(cli, instanceCreate));
   instance
     .command('list')

@@ -60,6 +60,11 @@ export const errorCatalog = {
   NODE_NOT_FOUND: { status: 404, text: 'No node with this id is registered.' },
   NODE_UP: { status: 409, text: 'The node is up; stop it first.' },
   NODE_NOT_EMPTY: { status: 409, text: 'The node still owns instances.' },
+  NODE_UNREACHABLE: {
+    status: 503,
+    text: 'The node is not up or does not answer.',
+  },
+  NODE_FULL: { status: 409, text: 'No node can take the instance: capacity reached.' },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
   TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },

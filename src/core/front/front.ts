@@ -69,6 +69,8 @@ export interface FrontAddress {
 }
 
 const managerPrefix = '/manager';
+/** Where the other nodes of a cluster call this one (docs/cluster.md). */
+const peerPrefix = '/.appvisor/peer/';
 
 function isManagerPath(url: string): boolean {
   const path = url.split('?', 1)[0] ?? '/';
@@ -111,6 +113,7 @@ export class Front implements Component {
   #resolve: ((path: string) => InstanceTarget | undefined) | undefined;
   #lookup: ((path: string) => Promise<InstanceTarget | undefined>) | undefined;
   #peerSecret: string | undefined;
+  #peerApi: RequestHandler | undefined;
   #serving = false;
   /** Open connections by client address, for the per-client limit. */
   readonly #perClient = new Map<string, number>();
@@ -355,9 +358,12 @@ export class Front implements Component {
   setPeers(peers: {
     secret: string;
     lookup: (path: string) => Promise<InstanceTarget | undefined>;
+    /** Serves the other nodes' calls under `/.appvisor/peer/` (it checks them itself). */
+    api: RequestHandler;
   }): void {
     this.#peerSecret = peers.secret;
     this.#lookup = peers.lookup;
+    this.#peerApi = peers.api;
   }
 
   /**
@@ -420,6 +426,10 @@ export class Front implements Component {
       return;
     }
     const path = url.split('?', 1)[0] ?? '/';
+    if (this.#peerApi && path.startsWith(peerPrefix)) {
+      this.#peerApi(request, response);
+      return;
+    }
     if (path === grantLoginPath && this.#grantExchange) {
       serveGrantLogin(request, response, this.#grantExchange);
       return;

@@ -45,6 +45,8 @@ export interface InstanceView {
   vacuum: VacuumProgress | null;
   /** Only with `reveal`. */
   password?: string;
+  /** On a cluster: the node that owns it (docs/cluster.md). */
+  node?: string;
   /**
    * The PBX App-object URL and domain: in the API's answers about one instance (show, set,
    * trace, create), which know the platform's DNS name (see pbx-link.ts).

@@ -18,3 +18,12 @@ export {
   type NodesReport,
 } from './membership.js';
 export { PeerRoutes, type PeerRoute, type PeerRoutesOptions } from './peer-routes.js';
+export {
+  callPeer,
+  peerApiHandler,
+  peerApiPrefix,
+  passedOnHeader,
+  PeerCallSigner,
+  type PeerAnswer,
+} from './peer-calls.js';
+export { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';

@@ -7,6 +7,8 @@ import { AppvisorError } from '../errors/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Query, Store } from '../store/index.js';
 import { admit, type NodeState, type RegisteredNode } from './admission.js';
+import { splitAddress } from './peer-routes.js';
+import { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
 
 /** Advisory lock key that serializes the admission of nodes to one store. */
 const admissionLock = 0x61706e64; // "apnd"
@@ -320,6 +322,77 @@ export class NodeMembership implements Component {
         self: r.node_id === this.#options.nodeId,
       })),
     };
+  }
+
+  /** The node a new instance of `app` goes to (see {@link choosePlacement}). */
+  async placement(app: string, pinned?: string): Promise<Placement> {
+    const rows = await this.#options.store.query<{
+      node_id: string;
+      address: string;
+      capacity: number;
+      up: boolean;
+      instances: string;
+      has_app: boolean;
+    }>(
+      `SELECT n.node_id, n.address, n.capacity,
+         (n.stopped_at IS NULL AND n.lease_until > now()) AS up,
+         (SELECT count(*) FROM instances i WHERE i.node_id = n.node_id) AS instances,
+         EXISTS (SELECT 1 FROM apps a WHERE a.node_id = n.node_id AND a.id = $1) AS has_app
+       FROM nodes n`,
+      [app],
+    );
+    const candidates = rows.rows.flatMap((r): PlacementCandidate[] => {
+      const at = splitAddress(r.address);
+      return at
+        ? [
+            {
+              id: r.node_id,
+              ...at,
+              up: r.up,
+              instances: Number(r.instances),
+              capacity: r.capacity,
+              hasApp: r.has_app,
+            },
+          ]
+        : [];
+    });
+    return choosePlacement(candidates, app, this.#options.nodeId, pinned);
+  }
+
+  /** The node that owns an instance, with whether it is up; undefined when none does. */
+  async ownerOf(instance: string): Promise<(Placement & { up: boolean }) | undefined> {
+    const found = await this.#options.store.query<{
+      node_id: string;
+      address: string;
+      up: boolean;
+    }>(
+      `SELECT i.node_id, n.address, (n.stopped_at IS NULL AND n.lease_until > now()) AS up
+       FROM instances i JOIN nodes n ON n.node_id = i.node_id WHERE i.id = $1`,
+      [instance],
+    );
+    const row = found.rows[0];
+    const at = row && splitAddress(row.address);
+    if (!row || !at) return undefined;
+    return { node: row.node_id, ...at, up: row.up, self: row.node_id === this.#options.nodeId };
+  }
+
+  /** The other nodes, with their addresses, whether they are up and how many instances they own. */
+  async peers(): Promise<(Placement & { up: boolean; instances: number })[]> {
+    const rows = await this.#rows(this.#options.store.query);
+    return rows.flatMap((r) => {
+      const at = splitAddress(r.address);
+      return r.node_id !== this.#options.nodeId && at
+        ? [
+            {
+              node: r.node_id,
+              ...at,
+              self: false,
+              up: r.state === 'up',
+              instances: Number(r.instances),
+            },
+          ]
+        : [];
+    });
   }
 
   /**

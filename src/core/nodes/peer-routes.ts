@@ -26,8 +26,8 @@ export interface PeerRoutesOptions {
   missIntervalMs?: number;
 }
 
-/** `host:port` or `[v6]:port` as the nodes table keeps an address. */
-function splitAddress(address: string): { host: string; port: number } | undefined {
+/** `host:port` or `[v6]:port` as the nodes table keeps an address; undefined when it is not. */
+export function splitAddress(address: string): { host: string; port: number } | undefined {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
   if (!match) return undefined;
   const port = Number(match[3]);

@@ -215,7 +215,16 @@ function OncePassword(props: { instance: string; password: string; onDone: () =>
 
 /** A table of instances, each with its state, size, Open and Edit; `showApp`: their apps too. */
 function InstanceTable(props: { list: InstanceView[]; showApp?: boolean }) {
-  const columns = ['Instance', ...(props.showApp ? ['App'] : []), 'State', 'Path', 'Enabled'];
+  // On a cluster each instance names the node that owns it.
+  const onNodes = props.list.some((instance) => instance.node !== undefined);
+  const columns = [
+    'Instance',
+    ...(props.showApp ? ['App'] : []),
+    'State',
+    'Path',
+    ...(onNodes ? ['Node'] : []),
+    'Enabled',
+  ];
   return (
     <ListTable columns={[...columns, 'Database', 'Files']} actions>
       {props.list.map((instance) => (
@@ -234,6 +243,11 @@ function InstanceTable(props: { list: InstanceView[]; showApp?: boolean }) {
           <td data-label="Path">
             <code>{instance.path}</code>
           </td>
+          {onNodes && (
+            <td data-label="Node">
+              <code>{instance.node}</code>
+            </td>
+          )}
           <td data-label="Enabled">{instance.enabled ? 'yes' : 'no'}</td>
           <SizeCells usage={instance.usage} />
           <td>

@@ -1,0 +1,158 @@
+/**
+ * Instances across the nodes of a cluster (docs/cluster.md, "Instances on several nodes"):
+ * placement spreads them, `--node` pins one, and every node's CLI lists, shows, changes and
+ * deletes the instances of every node, the owner doing the work.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { InstanceView, NodesReport } from '../../src/api/index.js';
+import { TestCluster } from '../helpers/cluster.js';
+import {
+  cli,
+  cliOk,
+  http,
+  installEcho,
+  waitForApp,
+  waitForInstance,
+  type Daemon,
+} from '../helpers/daemon.js';
+
+describe('instances across the nodes of a cluster', () => {
+  let cluster: TestCluster;
+  let a: Daemon;
+  let b: Daemon;
+  let c: Daemon;
+  const ids = new Map<Daemon, string>();
+
+  const list = async (daemon: Daemon) =>
+    JSON.parse(await cliOk(daemon, 'instance', 'list', '--json')) as InstanceView[];
+  const show = async (daemon: Daemon, id: string) =>
+    JSON.parse(await cliOk(daemon, 'instance', 'show', id, '--json')) as InstanceView;
+  const create = async (daemon: Daemon, id: string, ...extra: string[]) => {
+    const made = JSON.parse(
+      await cliOk(
+        daemon,
+        'instance',
+        'create',
+        'echo',
+        id,
+        '--domain',
+        'example.com',
+        ...extra,
+        '--json',
+      ),
+    ) as InstanceView;
+    return made;
+  };
+
+  before(async () => {
+    cluster = await TestCluster.create();
+    [a, b, c] = (await cluster.startAll(['a', 'b', 'c'])) as [Daemon, Daemon, Daemon];
+    for (const daemon of [a, b, c]) {
+      await installEcho(daemon.data);
+      await waitForApp(daemon, 'echo');
+      ids.set(daemon, (JSON.parse(await cliOk(daemon, 'node', '--json')) as NodesReport).self);
+    }
+  });
+
+  after(async () => {
+    await cluster.destroy();
+  });
+
+  test('placement spreads new instances over the nodes, fewest first', async () => {
+    const made = [];
+    for (const id of ['one', 'two', 'three']) made.push(await create(a, id));
+    const owners = made.map((view) => view.node);
+    assert.deepEqual([...owners].sort(), [...ids.values()].sort(), 'one instance on each node');
+    assert.equal(owners[0], ids.get(a), 'on a tie, the node asked');
+    for (const view of made) await waitForInstance(a, view.id);
+  });
+
+  test('--node pins an instance; every node lists every instance with its node', async () => {
+    const pinned = await create(b, 'pinned', '--node', ids.get(c)!);
+    assert.equal(pinned.node, ids.get(c));
+    // The owner's view: ready on C, seen from B.
+    await waitForInstance(b, 'pinned');
+    for (const daemon of [a, b, c]) {
+      const views = await list(daemon);
+      assert.deepEqual(
+        views.map((v) => v.id),
+        ['one', 'pinned', 'three', 'two'],
+      );
+      assert.equal(views.find((v) => v.id === 'pinned')!.node, ids.get(c));
+    }
+    const table = await cliOk(a, 'instance', 'list');
+    assert.match(table, /NODE/);
+    // The instance answers through any front; C's service hosts it.
+    const counted = await http('POST', { url: a.httpUrl }, '/example.com/pinned/count');
+    assert.deepEqual(counted.body, { instance: 'pinned', count: 1 });
+  });
+
+  test("another node's instance is shown, changed and deleted from any node", async () => {
+    const seen = await show(a, 'pinned');
+    assert.equal(seen.node, ids.get(c));
+    const disabled = JSON.parse(
+      await cliOk(a, 'instance', 'set', 'pinned', '--enabled', 'off', '--json'),
+    ) as InstanceView;
+    assert.equal(disabled.enabled, false);
+    assert.equal((await show(c, 'pinned')).state, 'disabled', 'the owner did it');
+    await cliOk(b, 'instance', 'set', 'pinned', '--enabled', 'on');
+    await waitForInstance(c, 'pinned');
+    // A backup asked of A is made by the owner, into its own backup folder.
+    const made = JSON.parse(await cliOk(a, 'backup', 'create', 'pinned', '--json')) as {
+      file: string;
+    };
+    const onC = JSON.parse(await cliOk(c, 'backup', 'list', '--instance', 'pinned', '--json')) as {
+      file: string;
+    }[];
+    assert.deepEqual(
+      onC.map((entry) => entry.file),
+      [made.file],
+    );
+    await cliOk(b, 'instance', 'delete', 'pinned', '--yes');
+    for (const daemon of [a, b, c]) {
+      assert.ok(!(await list(daemon)).some((v) => v.id === 'pinned'));
+    }
+    const gone = await cli(['instance', 'show', 'pinned', '--data', a.data]);
+    assert.match(gone.stderr, /error INSTANCE_NOT_FOUND/);
+  });
+
+  test("ids are the platform's; a node that is not there, or lacks the app, is refused", async () => {
+    const twice = await cli([
+      'instance',
+      'create',
+      'echo',
+      'one',
+      '--node',
+      ids.get(c)!,
+      '--data',
+      c.data,
+    ]);
+    assert.match(twice.stderr, /error INSTANCE_EXISTS/);
+    const nowhere = await cli([
+      'instance',
+      'create',
+      'echo',
+      'x',
+      '--node',
+      'no-such',
+      '--data',
+      a.data,
+    ]);
+    assert.match(nowhere.stderr, /error NODE_NOT_FOUND/);
+    const noApp = await cli(['instance', 'create', 'nothing', 'x', '--data', a.data]);
+    assert.match(noApp.stderr, /error APP_NOT_FOUND: app nothing is not installed on any node/);
+  });
+
+  test('the instances of a node that is gone are named, not silently left out', async () => {
+    const onC = (await list(a)).find((v) => v.node === ids.get(c))!;
+    c.child.kill('SIGKILL');
+    await c.exited;
+    const listed = await cli(['instance', 'list', '--data', a.data]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, new RegExp(`warning: node ${ids.get(c)!} did not answer`));
+    assert.doesNotMatch(listed.stdout, new RegExp(`^${onC.id} `, 'm'));
+    const shown = await cli(['instance', 'show', onC.id, '--data', a.data]);
+    assert.match(shown.stderr, /error NODE_UNREACHABLE/);
+  });
+});
