@@ -132,6 +132,13 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
       ),
     );
     above.instances = instances;
+    // On a cluster the store says which node owns each instance: what another node took
+    // over from a lost one, this node adopts; what it lost while cut off, it lets go.
+    if (config.cluster.name !== null) {
+      membership.onRenewal(async () => {
+        await instances.reconcile();
+      });
+    }
     hostInstancesInServices(apps, instances);
     await parts.start(apps);
     // The alarm URL and recipients of the configuration apply while their settings are empty.

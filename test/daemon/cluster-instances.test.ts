@@ -5,24 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { InstanceView, NodesReport } from '../../src/api/index.js';
+import type { InstanceView } from '../../src/api/index.js';
 import { TestCluster } from '../helpers/cluster.js';
-import {
-  cli,
-  cliOk,
-  http,
-  installEcho,
-  waitForApp,
-  waitForInstance,
-  type Daemon,
-} from '../helpers/daemon.js';
+import { cli, cliOk, http, waitForInstance, type Daemon } from '../helpers/daemon.js';
 
 describe('instances across the nodes of a cluster', () => {
   let cluster: TestCluster;
   let a: Daemon;
   let b: Daemon;
   let c: Daemon;
-  const ids = new Map<Daemon, string>();
+  let ids = new Map<Daemon, string>();
 
   const list = async (daemon: Daemon) =>
     JSON.parse(await cliOk(daemon, 'instance', 'list', '--json')) as InstanceView[];
@@ -48,11 +40,7 @@ describe('instances across the nodes of a cluster', () => {
   before(async () => {
     cluster = await TestCluster.create();
     [a, b, c] = (await cluster.startAll(['a', 'b', 'c'])) as [Daemon, Daemon, Daemon];
-    for (const daemon of [a, b, c]) {
-      await installEcho(daemon.data);
-      await waitForApp(daemon, 'echo');
-      ids.set(daemon, (JSON.parse(await cliOk(daemon, 'node', '--json')) as NodesReport).self);
-    }
+    ids = await cluster.withEcho([a, b, c]);
   });
 
   after(async () => {

@@ -5,7 +5,18 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { killAll, makeTemp, removeTemp, startDaemon, stopQuietly, type Daemon } from './daemon.js';
+import type { NodesReport } from '../../src/api/index.js';
+import {
+  cliOk,
+  installEcho,
+  killAll,
+  makeTemp,
+  removeTemp,
+  startDaemon,
+  stopQuietly,
+  waitForApp,
+  type Daemon,
+} from './daemon.js';
 import { ExternalServer } from './external-server.js';
 
 /** A test's platform of nodes; see the file's comment. */
@@ -71,6 +82,20 @@ export class TestCluster {
       daemons.push(await this.start(name));
     }
     return daemons;
+  }
+
+  /**
+   * Installs examples/echo (autostart) on each node and waits until it runs there; each
+   * node's id.
+   */
+  async withEcho(daemons: readonly Daemon[]): Promise<Map<Daemon, string>> {
+    const ids = new Map<Daemon, string>();
+    for (const daemon of daemons) {
+      await installEcho(daemon.data);
+      await waitForApp(daemon, 'echo');
+      ids.set(daemon, (JSON.parse(await cliOk(daemon, 'node', '--json')) as NodesReport).self);
+    }
+    return ids;
   }
 
   /** Stops every node (and whatever still runs from the named folders), the server, the folder. */

@@ -287,12 +287,13 @@ export class Front implements Component {
       }
       const target = this.#resolve?.(path);
       const lookup = this.#lookup;
-      if (target || !lookup) {
+      if ((target && !stale(target)) || !lookup) {
         upgradeTo(request, socket, head, target);
         return;
       }
-      // Nothing here knows the path: another node may have made it a moment ago. The
-      // socket's bytes wait in it meanwhile (nothing reads an upgraded socket).
+      // Nothing here knows the path, or only at a node that is not up: another node may have
+      // made it, or taken it over, a moment ago. The socket's bytes wait in it meanwhile
+      // (nothing reads an upgraded socket).
       lookup(path).then(
         (found) => {
           if (!socket.destroyed) upgradeTo(request, socket, head, found);
@@ -444,7 +445,7 @@ export class Front implements Component {
       }
     } else {
       const target = this.#resolve?.(path);
-      if (target) {
+      if (target && !(stale(target) && this.#lookup)) {
         this.#serveInstance(request, response, path, target, scheme);
         return;
       }
@@ -456,7 +457,7 @@ export class Front implements Component {
       }
       const lookup = this.#lookup;
       if (lookup && path !== '/') {
-        // Another node may have made the instance a moment ago (see setPeerLookup).
+        // Another node may have made the instance, or taken it over, a moment ago.
         lookup(path).then(
           (found) => {
             if (found) this.#serveInstance(request, response, path, found, scheme);
@@ -540,4 +541,12 @@ export class Front implements Component {
 /** 404 NOT_FOUND: no instance (of any node) has this path. */
 function notServed(response: ServerResponse, path: string): void {
   sendError(response, new AppvisorError('NOT_FOUND', `nothing is served at ${path}`));
+}
+
+/**
+ * Whether a target is an instance of another node that is not up: its routes may be older
+ * than a takeover, so they are read again before the visitor is told to come back later.
+ */
+function stale(target: InstanceTarget): boolean {
+  return target.peer !== undefined && !target.peer.up;
 }

@@ -9,7 +9,7 @@ import { once, type Component } from '../../lib/lifecycle.js';
 import type { AppInstances, ForwardedServiceMessage, ServiceChannel } from '../apps/index.js';
 import { AppvisorError } from '../errors/index.js';
 import { adminLoginOf } from './admin-login.js';
-import { reconcileInstanceAlarms } from './instance-alarms.js';
+import { clearInstanceAlarms, reconcileInstanceAlarms } from './instance-alarms.js';
 import {
   rowColumns,
   type AdminLogin,
@@ -25,7 +25,14 @@ import { Provisioner } from './provision.js';
 import { InstanceRegistry } from './registry.js';
 import { Restorer } from './restore.js';
 import type { ResolvedRoute } from './routes.js';
-import { connectionOf, databaseOf, defaultDomain, secretsOfRow } from './rows.js';
+import {
+  connectionOf,
+  databaseOf,
+  defaultDomain,
+  prepareFolder,
+  resetRoles,
+  secretsOfRow,
+} from './rows.js';
 import { InstanceRuntime } from './runtime.js';
 import { InstanceSettings, type SettingsChange } from './settings.js';
 import { UsageMeter, usageTotal } from './usage.js';
@@ -78,6 +85,96 @@ export class InstanceService implements Component, AppInstances {
     // An app's alarms about an instance deleted meanwhile would never be cleared.
     reconcileInstanceAlarms(this.#options.alarms, (id) => this.#registry.live.get(id)?.row.app);
     this.#meter.start();
+  }
+
+  /**
+   * Brings the instances this node hosts in line with the store, where a cluster records who
+   * owns each (docs/cluster.md): a `ready` row this node owns and has not loaded is adopted
+   * (loaded, its folder prepared, started when its service runs); a loaded instance the store
+   * gives to another node, or no longer has, is released (unrouted and stopped here; its
+   * database is the platform's, its data folder stays). Each runs in the instance's queue,
+   * after what was under way on it, and looks at its row again there.
+   */
+  async reconcile(): Promise<{ adopted: string[]; released: string[] }> {
+    const { store, nodeId } = this.#options;
+    const owned = new Map(
+      (
+        await store.query<Row>(
+          `SELECT ${rowColumns} FROM instances WHERE node_id = $1 AND provisioning = 'ready'`,
+          [nodeId],
+        )
+      ).rows.map((row) => [row.id, row]),
+    );
+    const adopted: string[] = [];
+    const released: string[] = [];
+    for (const row of owned.values()) {
+      if (this.#registry.live.has(row.id)) continue;
+      if (await this.#adopt(row)) adopted.push(row.id);
+    }
+    for (const id of [...this.#registry.live.keys()]) {
+      if (owned.has(id)) continue;
+      if (await this.#release(id)) released.push(id);
+    }
+    return { adopted, released };
+  }
+
+  #adopt(row: Row): Promise<boolean> {
+    const registry = this.#registry;
+    return registry.queue.run(row.id, async () => {
+      if (registry.live.has(row.id)) return false;
+      const live = registry.add(row);
+      this.#options.events.record({
+        kind: 'instance.adopted',
+        severity: 'info',
+        subject: row.id,
+        text: `instance ${row.id} is owned by this node now`,
+      });
+      const channel = registry.channels.get(row.app);
+      if (!channel || !row.enabled) return true;
+      await resetRoles(this.#options, [row]);
+      try {
+        await prepareFolder(this.#options, row);
+      } catch (error) {
+        live.lifecycle.dispatch(
+          'folderFailed',
+          `its data folder cannot be prepared: ${(error as Error).message}`,
+        );
+        return true;
+      }
+      if (registry.channels.get(row.app) === channel) live.lifecycle.dispatch('host');
+      return true;
+    });
+  }
+
+  #release(id: string): Promise<boolean> {
+    const registry = this.#registry;
+    const { store, nodeId, events, alarms } = this.#options;
+    return registry.queue.run(id, async () => {
+      const live = registry.live.get(id);
+      if (!live || live.row.provisioning !== 'ready') return false;
+      const found = await store.query<{ node_id: string }>(
+        'SELECT node_id FROM instances WHERE id = $1',
+        [id],
+      );
+      const owner = found.rows[0]?.node_id;
+      if (owner === nodeId) return false;
+      registry.routes.delete(live.row.path);
+      await live.lifecycle.stop();
+      live.lifecycle.dispose();
+      registry.live.delete(id);
+      registry.usage.delete(id);
+      clearInstanceAlarms(alarms, live.row);
+      events.record({
+        kind: 'instance.released',
+        severity: 'warning',
+        subject: id,
+        text:
+          owner === undefined
+            ? `instance ${id} is gone from the store; stopped here`
+            : `instance ${id} is owned by node ${owner} now; stopped here (its data folder stays)`,
+      });
+      return true;
+    });
   }
 
   /**

@@ -260,21 +260,75 @@ export class NodeMembership implements Component {
     }
   }
 
-  /** Records each node whose lease ran out, once per start of it, by whichever node is first. */
+  /**
+   * Records each node whose lease ran out, once per start of it, by whichever node is first,
+   * and in the same transaction gives its instances to the nodes that are up (placement, as
+   * for a new instance): their owners adopt them at their next renewal. An instance no node
+   * can take (none has its app, or room) stays with the lost node, said in an event.
+   */
   async #judgeOthers(): Promise<void> {
     const o = this.#options;
-    const lost = await o.store.query<{ node_id: string; host: string; lease_until: Date }>(
-      `UPDATE nodes SET down_seen = generation
-       WHERE node_id <> $1 AND stopped_at IS NULL AND lease_until <= now()
-         AND down_seen IS DISTINCT FROM generation
-       RETURNING node_id, host, lease_until`,
-      [o.nodeId],
-    );
-    for (const node of lost.rows) {
+    const judged = await o.store.transaction(async (query) => {
+      await query('SELECT pg_advisory_xact_lock($1)', [admissionLock]);
+      const lost = await query<{ node_id: string; host: string; lease_until: Date }>(
+        `UPDATE nodes SET down_seen = generation
+         WHERE node_id <> $1 AND stopped_at IS NULL AND lease_until <= now()
+           AND down_seen IS DISTINCT FROM generation
+         RETURNING node_id, host, lease_until`,
+        [o.nodeId],
+      );
+      const outcomes = [];
+      for (const node of lost.rows)
+        outcomes.push({ node, ...(await this.#takeOver(query, node.node_id)) });
+      return outcomes;
+    });
+    for (const { node, moved, stranded } of judged) {
       const text = `node ${node.node_id} on ${node.host} stopped renewing its lease; it ran out at ${node.lease_until.toISOString()}`;
       o.events.record({ kind: 'node.down', severity: 'error', subject: node.node_id, text });
       o.alarms.raise('node-down', 'error', text, node.node_id);
+      if (moved.length > 0) {
+        o.events.record({
+          kind: 'node.takeover',
+          severity: 'warning',
+          subject: node.node_id,
+          text: `the instances of node ${node.node_id} go to other nodes: ${moved.join(', ')}`,
+        });
+      }
+      if (stranded.length > 0) {
+        o.events.record({
+          kind: 'node.stranded',
+          severity: 'error',
+          subject: node.node_id,
+          text: `instances of node ${node.node_id} no node can take: ${stranded.join('; ')}`,
+        });
+      }
     }
+  }
+
+  /** Gives the instances of a lost node to other nodes, within the judging transaction. */
+  async #takeOver(query: Query, lost: string): Promise<{ moved: string[]; stranded: string[] }> {
+    const moved: string[] = [];
+    const stranded: string[] = [];
+    const rows = await query<{ id: string; app: string }>(
+      `SELECT id, app FROM instances WHERE node_id = $1 AND provisioning = 'ready' ORDER BY id`,
+      [lost],
+    );
+    for (const row of rows.rows) {
+      let to: Placement;
+      try {
+        // Counted again for each: the ones moved before it in this transaction count.
+        to = choosePlacement(await this.#candidates(query, row.app), row.app, this.#options.nodeId);
+      } catch (error) {
+        stranded.push(`${row.id} (${(error as Error).message})`);
+        continue;
+      }
+      await query(
+        'UPDATE instances SET node_id = $2, updated_at = now() WHERE id = $1 AND node_id = $3',
+        [row.id, to.node, lost],
+      );
+      moved.push(`${row.id} to ${to.node}`);
+    }
+    return { moved, stranded };
   }
 
   #fence(): void {
@@ -326,7 +380,13 @@ export class NodeMembership implements Component {
 
   /** The node a new instance of `app` goes to (see {@link choosePlacement}). */
   async placement(app: string, pinned?: string): Promise<Placement> {
-    const rows = await this.#options.store.query<{
+    const candidates = await this.#candidates(this.#options.store.query, app);
+    return choosePlacement(candidates, app, this.#options.nodeId, pinned);
+  }
+
+  /** Every node as placement weighs it for an instance of `app`. */
+  async #candidates(query: Query, app: string): Promise<PlacementCandidate[]> {
+    const rows = await query<{
       node_id: string;
       address: string;
       capacity: number;
@@ -341,7 +401,7 @@ export class NodeMembership implements Component {
        FROM nodes n`,
       [app],
     );
-    const candidates = rows.rows.flatMap((r): PlacementCandidate[] => {
+    return rows.rows.flatMap((r): PlacementCandidate[] => {
       const at = splitAddress(r.address);
       return at
         ? [
@@ -356,7 +416,6 @@ export class NodeMembership implements Component {
           ]
         : [];
     });
-    return choosePlacement(candidates, app, this.#options.nodeId, pinned);
   }
 
   /** The node that owns an instance, with whether it is up; undefined when none does. */
