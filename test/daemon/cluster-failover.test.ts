@@ -116,7 +116,9 @@ describe('failover: the instances of a lost node are taken over', () => {
   test('a node killed: its instance answers elsewhere, a client logs in again, nothing runs twice', async () => {
     const password = await passwordOf(a, 'beta');
     const url = `${a.httpUrl.replace(/^http/, 'ws')}/example.com/beta/`;
-    const client = await connectAppWebsocket(url);
+    const client = await connectAppWebsocket(url).catch((error: unknown) => {
+      throw new Error(`before the kill: ${String(error)}`);
+    });
     assert.equal((await client.login(password)).ok, true);
     const closed = new Promise((resolve) => client.ws.once('close', resolve));
     const since = Date.now();
@@ -128,7 +130,9 @@ describe('failover: the instances of a lost node are taken over', () => {
     const { count, ms } = await answered(c, 'beta', since);
     assert.equal(count, 1);
     assert.ok(ms < 30_000, `answered again after ${ms} ms`);
-    const again = await connectAppWebsocket(url);
+    const again = await connectAppWebsocket(url).catch((error: unknown) => {
+      throw new Error(`after the takeover: ${String(error)}`);
+    });
     assert.equal((await again.login(password)).ok, true, 'the same password logs in');
     again.send({ mt: 'Echo', text: 'back', src: 'r' });
     assert.deepEqual(await again.next(), { mt: 'EchoResult', text: 'back', src: 'r' });

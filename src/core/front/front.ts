@@ -257,7 +257,8 @@ export class Front implements Component {
       socket: Duplex,
       head: Buffer,
       target: InstanceTarget | undefined,
-    ) => {
+      again = true,
+    ): void => {
       if (!target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;
@@ -275,7 +276,24 @@ export class Front implements Component {
       ) {
         return;
       }
-      proxyUpgrade(request, socket, head, target, view);
+      // A node that refuses the connection may have lost the instance a moment ago: the
+      // routes are read again, once, and the upgrade goes where they say.
+      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+      const lookup = this.#lookup;
+      const retry =
+        again && lookup
+          ? () => {
+              lookup(path).then(
+                (found) => {
+                  upgradeTo(request, socket, head, found, false);
+                },
+                () => {
+                  upgradeTo(request, socket, head, undefined, false);
+                },
+              );
+            }
+          : undefined;
+      proxyUpgrade(request, socket, head, target, view, retry);
     };
     const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
@@ -479,8 +497,26 @@ export class Front implements Component {
     path: string,
     target: InstanceTarget,
     scheme: 'http' | 'https',
+    again = true,
   ): void {
     const view = clientOf(request, scheme, this.#peerSecret);
+    // A node that refuses the connection may have lost the instance a moment ago: the routes
+    // are read again, once, and a request without a body goes where they say.
+    const lookup = this.#lookup;
+    const retry =
+      again && lookup && target.peer
+        ? () => {
+            lookup(path).then(
+              (found) => {
+                if (found) this.#serveInstance(request, response, path, found, scheme, false);
+                else notServed(response, path);
+              },
+              () => {
+                notServed(response, path);
+              },
+            );
+          }
+        : undefined;
     if (target.staticDir && target.path !== undefined && !target.peer) {
       void serveStatic(request, response, target.staticDir, restBelow(path, target.path), {
         base: target.path,
@@ -494,7 +530,7 @@ export class Front implements Component {
       );
       return;
     }
-    proxyRequest(request, response, target, view);
+    proxyRequest(request, response, target, view, retry);
   }
 
   readonly close = once(async () => {

@@ -163,6 +163,24 @@ export function forwardHeaders(
 }
 
 /**
+ * Whether a connection failed before anything was sent: the node is gone (its routes may be
+ * older than a takeover), and a request that has no body can go elsewhere.
+ */
+export function refused(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+}
+
+/** Whether a request carries no body (so it can be sent again). */
+export function bodiless(incoming: IncomingMessage): boolean {
+  return (
+    (incoming.method === 'GET' || incoming.method === 'HEAD') &&
+    incoming.headers['content-length'] === undefined &&
+    incoming.headers['transfer-encoding'] === undefined
+  );
+}
+
+/**
  * Why a request for an instance of another node is not forwarded, or undefined when it may
  * be: the owner is not up, or the request already came from a node (the instance moved since
  * that node looked; forwarding again could go round in circles).
@@ -268,14 +286,15 @@ export function proxyRequest(
   response: ServerResponse,
   target: InstanceTarget,
   client: ClientView,
+  retry?: () => void,
 ): void {
   if (target.outage) {
     sendError(response, target.outage);
     return;
   }
-  const refused = peerRefusal(target, client);
-  if (refused) {
-    unavailable(response, refused);
+  const refusal = peerRefusal(target, client);
+  if (refusal) {
+    unavailable(response, refusal);
     return;
   }
   if (!target.peer && (!target.ready || !target.socket)) {
@@ -303,10 +322,14 @@ export function proxyRequest(
     }
     answer.pipe(response);
   });
-  upstream.on('error', () => {
-    if (!response.headersSent)
+  upstream.on('error', (error) => {
+    if (response.headersSent) {
+      response.destroy();
+    } else if (retry && target.peer && refused(error) && bodiless(incoming)) {
+      retry();
+    } else {
       unavailable(response, `the service of instance ${target.id} did not answer`);
-    else response.destroy();
+    }
   });
   response.on('close', () => {
     if (!response.writableFinished) upstream.destroy();

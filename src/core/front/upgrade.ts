@@ -7,6 +7,7 @@ import {
   forwardHeaders,
   keepsAdminCookie,
   peerRefusal,
+  refused,
   retrySeconds,
   upstreamOptions,
   type InstanceTarget,
@@ -150,6 +151,7 @@ export function proxyUpgrade(
   head: Buffer,
   target: InstanceTarget,
   view: ClientView,
+  retry?: () => void,
 ): void {
   const local = !target.peer;
   if (
@@ -189,10 +191,13 @@ export function proxyUpgrade(
       done = true;
     });
   });
-  upstream.once('error', () => {
+  upstream.once('error', (error) => {
     if (done) return;
     done = true;
-    if (client.writable) client.end(unavailableHead);
+    client.off('error', abandon);
+    client.off('close', abandon);
+    if (retry && target.peer && refused(error) && !client.destroyed) retry();
+    else if (client.writable) client.end(unavailableHead);
     else client.destroy();
   });
   upstream.end();
