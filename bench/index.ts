@@ -4,6 +4,7 @@
  */
 import { backup } from './backup.js';
 import { backupRemote } from './backup-remote.js';
+import { cluster } from './cluster.js';
 import { front } from './front.js';
 import { instances } from './instances.js';
 import { sdkHttp } from './sdk-http.js';
@@ -16,6 +17,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   front,
   backup,
   'backup-remote': backupRemote,
+  cluster,
   'sdk-http': sdkHttp,
   'sdk-trace': sdkTrace,
 };

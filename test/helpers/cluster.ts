@@ -33,10 +33,13 @@ export class TestCluster {
     this.url = url;
   }
 
-  /** Starts the server and makes the operator's role; no node runs yet. */
-  static async create(): Promise<TestCluster> {
+  /**
+   * Starts the server (with `maxConnections`, 200 unless said) and makes the operator's
+   * role; no node runs yet.
+   */
+  static async create(maxConnections?: number): Promise<TestCluster> {
     const root = await makeTemp();
-    const server = await ExternalServer.create(root);
+    const server = await ExternalServer.create(root, maxConnections);
     return new TestCluster(root, server, await server.makeOperatorRole());
   }
 

@@ -33,6 +33,7 @@ export class ExternalServer {
   readonly #password: string;
   #child: ChildProcess | undefined;
   #output = '';
+  #maxConnections = 200;
 
   private constructor(
     root: string,
@@ -49,7 +50,7 @@ export class ExternalServer {
   }
 
   /** Makes a cluster under `root/server` (initdb) and starts it. */
-  static async create(root: string): Promise<ExternalServer> {
+  static async create(root: string, maxConnections = 200): Promise<ExternalServer> {
     const folder = join(root, 'server');
     await mkdir(folder, { recursive: true, mode: 0o711 });
     const isRoot = process.getuid?.() === 0;
@@ -77,6 +78,7 @@ export class ExternalServer {
     // Password logins over TCP, as on a real server (initdb's --auth would also cover the socket).
     await writeFile(join(dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 scram-sha-256\n');
     const server = new ExternalServer(root, await freePort(), binaries.postgres, user, password);
+    server.#maxConnections = maxConnections;
     await server.start();
     return server;
   }
@@ -135,7 +137,7 @@ export class ExternalServer {
         '-c',
         'fsync=off',
         '-c',
-        'max_connections=200',
+        `max_connections=${this.#maxConnections}`,
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
