@@ -177,6 +177,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const metrics = new PrometheusExporter(() => monitor.current());
     const status = new ManagerStatus({
       nodeId,
+      cluster: membership,
       dataDir: layout.root,
       startedAt,
       front,

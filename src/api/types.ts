@@ -167,6 +167,8 @@ export interface StatusReport {
     version: string;
     pid: number;
     nodeId: string;
+    /** The platform's cluster name (docs/cluster.md); null: a platform of one node. */
+    cluster: string | null;
     startedAt: string;
     uptimeSeconds: number;
     dataDir: string;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ActiveAlarm, NodesReport } from '../../src/api/index.js';
+import type { ActiveAlarm, NodesReport, StatusReport } from '../../src/api/index.js';
 import {
   cli,
   cliOk,
@@ -56,6 +56,9 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
     assert.equal(self!.self, true);
     assert.equal(self!.address, `127.0.0.1:${new URL(a.httpUrl).port}`);
     assert.equal(self!.generation, 1);
+    const status = JSON.parse(await cliOk(a, 'status', '--json')) as StatusReport;
+    assert.equal(status.manager.cluster, 'lab');
+    assert.match(await cliOk(a, 'status'), /cluster +lab, node /);
   });
 
   test('a manager with another secret.key is refused before it writes anything', async () => {

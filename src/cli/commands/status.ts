@@ -26,6 +26,9 @@ function statusText(report: StatusReport): string {
       'manager',
       `${manager.state}, pid ${manager.pid}, up ${duration(manager.uptimeSeconds)}, version ${manager.version}`,
     ],
+    ...(manager.cluster === null
+      ? []
+      : [['cluster', `${manager.cluster}, node ${manager.nodeId} (appvisor node list)`]]),
     [
       'database',
       [

@@ -6,6 +6,7 @@ import type { BackupService } from '../backup/index.js';
 import type { DatabaseServer } from '../database/index.js';
 import type { AdminListener, Front } from '../front/index.js';
 import type { MonitorSampler } from '../monitor/index.js';
+import type { NodeMembership } from '../nodes/index.js';
 import type { Store } from '../store/index.js';
 import type { ResourceLimits, SandboxInfo } from '../supervisor/index.js';
 
@@ -15,6 +16,8 @@ export type ManagerState = 'starting' | 'running' | 'stopping';
 /** What the status report reads: the narrowest view of each part of the manager. */
 export interface StatusSources {
   nodeId: string;
+  /** The platform's cluster name; null: a platform of one node. */
+  cluster: Pick<NodeMembership, 'clusterName'>;
   /** The data folder. */
   dataDir: string;
   startedAt: Date;
@@ -60,6 +63,7 @@ export class ManagerStatus {
         version,
         pid: process.pid,
         nodeId: s.nodeId,
+        cluster: s.cluster.clusterName,
         startedAt: s.startedAt.toISOString(),
         uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
         dataDir: s.dataDir,
