@@ -13,7 +13,13 @@ import type { Config } from './core/config/index.js';
 import { lockDownServer, watchDatabaseDown } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
-import { NodeMembership, PeerCallSigner, PeerRoutes, peerApiHandler } from './core/nodes/index.js';
+import {
+  AppSync,
+  NodeMembership,
+  PeerCallSigner,
+  PeerRoutes,
+  peerApiHandler,
+} from './core/nodes/index.js';
 import { EventLog } from './core/events/index.js';
 import { AdminListener, Front } from './core/front/index.js';
 import { BackupService } from './core/backup/index.js';
@@ -141,6 +147,25 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     }
     hostInstancesInServices(apps, instances);
     await parts.start(apps);
+    // On a cluster every node installs the platform's apps (docs/cluster.md, "Apps").
+    const appSync =
+      config.cluster.name === null
+        ? undefined
+        : await parts.start(
+            new AppSync({
+              store,
+              apps: {
+                folder: (id) => apps.packageFolder(id),
+                install: (archive, options) => apps.install(archive, options),
+                uninstall: (id) => apps.uninstall(id),
+              },
+              events,
+              logger,
+              nodeId,
+              intervalMs: (config.cluster.leaseSeconds * 1000) / 3,
+              maxPackageBytes: config.apps.maxPackageBytes,
+            }),
+          );
     // The alarm URL and recipients of the configuration apply while their settings are empty.
     const settings = new SettingsService(store, {
       alarmUrl: config.alarms.url,
@@ -216,7 +241,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         alarms,
         disk,
         nodes: membership,
-        cluster: signer && clusterCalls(membership, signer, nodeId),
+        cluster: signer && appSync && clusterCalls(membership, signer, nodeId, appSync),
         settings,
         monitor,
         metrics,

@@ -102,6 +102,8 @@ export interface ApiCluster {
   ownerOf(instance: string): Promise<(Placement & { up: boolean }) | undefined>;
   /** The other nodes: up or not, and how many instances each owns. */
   peers(): Promise<(Placement & { up: boolean; instances: number })[]>;
+  /** Removes the platform's package of an app the admin uninstalled on this node. */
+  forgetApp(id: string): Promise<void>;
   /** Calls a node's API (`path` below the API prefix), signed; NODE_UNREACHABLE if it is not. */
   call(at: Placement, method: string, path: string, body?: unknown): Promise<PeerAnswer>;
 }

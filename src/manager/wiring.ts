@@ -19,6 +19,7 @@ import {
 import type { InstanceService } from '../core/instances/index.js';
 import {
   callPeer,
+  type AppSync,
   type NodeMembership,
   type PeerCallSigner,
   type PeerRoutes,
@@ -151,9 +152,11 @@ export function clusterCalls(
   membership: Pick<NodeMembership, 'placement' | 'ownerOf' | 'peers'>,
   signer: PeerCallSigner,
   self: string,
+  appSync: Pick<AppSync, 'forget'>,
 ): ApiCluster {
   return {
     self,
+    forgetApp: (id) => appSync.forget(id),
     placement: (app, pinned) => membership.placement(app, pinned),
     ownerOf: (instance) => membership.ownerOf(instance),
     peers: () => membership.peers(),

@@ -14,6 +14,7 @@ import { peerSecret } from '../../src/core/front/index.js';
 import { PeerCallSigner, peerApiPrefix } from '../../src/core/nodes/index.js';
 import { connectAppWebsocket } from '../../src/sdk/testing/index.js';
 import {
+  cliOk,
   echoWithInstance,
   eventually,
   http,
@@ -75,7 +76,11 @@ describe('one front: any node serves the instances of every node', () => {
 
   before(async () => {
     cluster = await TestCluster.create();
-    [nodes.a, nodes.b, nodes.c] = await cluster.startAll(['a', 'b', 'c']);
+    // A and B take no instances (capacity 0): what C owns stays C's, even when C is lost.
+    nodes.a = await cluster.start('a', ['--set', 'cluster.capacity=0']);
+    for (const name of ['b', 'c'] as const) await cluster.prepare(name, nodes.a);
+    nodes.b = await cluster.start('b', ['--set', 'cluster.capacity=0']);
+    nodes.c = await cluster.start('c');
     const key = await readFile(join(node('a').data, 'secret.key'), 'utf8');
     secret = peerSecret(Buffer.from(key.trim(), 'base64'));
     await echoWithInstance(node('c'), 'alpha');
@@ -179,7 +184,7 @@ describe('one front: any node serves the instances of every node', () => {
     }
   });
 
-  test('when C is gone, its instances are answered 503 with Retry-After through A', async () => {
+  test('when C is gone and no node can take its instances, they are answered 503 with Retry-After', async () => {
     const c = node('c');
     c.child.kill('SIGKILL');
     await c.exited;
@@ -202,6 +207,13 @@ describe('one front: any node serves the instances of every node', () => {
       },
       15_000,
       'the answer naming the node down',
+    );
+    const judged =
+      (await cliOk(node('a'), 'events', '-n', '100')) +
+      (await cliOk(node('b'), 'events', '-n', '100'));
+    assert.match(
+      judged,
+      /node\.stranded .*alpha \(every node that is up and has app echo owns as many instances as its capacity\)/,
     );
   });
 });

@@ -72,6 +72,8 @@ export function appRoutes(app: FastifyInstance, context: ApiContext): void {
     { schema: appUninstallContract.schema },
     async (request) => {
       await apps.uninstall(request.params.id, { force: request.query.force ?? false });
+      // On a cluster the app leaves the platform: the other nodes uninstall it too.
+      await context.cluster?.forgetApp(request.params.id);
       return { ok: true };
     },
   );

@@ -242,6 +242,11 @@ export class AppService implements Component {
     return configure(this.#ctx, id, change);
   }
 
+  /** The installed folder of an app: its package's files (the app's data is elsewhere). */
+  packageFolder(id: string): string {
+    return this.#ctx.catalog.folder(id);
+  }
+
   /**
    * Installs (or re-installs) an app from an archive, or from a package {@link stage}d before;
    * on any failure the previous version is installed and, if it ran, running again (see

@@ -175,7 +175,8 @@ export class Catalog {
        VALUES ($1, $2, $3, $4, $5, $6, now(), now())
        ON CONFLICT (node_id, id) DO UPDATE SET autostart = excluded.autostart,
          log_max_bytes = excluded.log_max_bytes, log_files = excluded.log_files,
-         unix_user = excluded.unix_user, installed_at = now(), updated_at = now()`,
+         unix_user = excluded.unix_user, installed_at = now(), updated_at = now(),
+         package_sha256 = NULL`,
       [
         this.#options.nodeId,
         record.id,

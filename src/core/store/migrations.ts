@@ -254,4 +254,23 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 14,
+    name: "the platform's app packages, kept once for every node",
+    // The package an app was last installed from on any node of a cluster, packed the same
+    // way on every node (so that one package gives one sha256); each node's row of the app
+    // says which package it installed (null: installed on this node by hand, not yet given
+    // to the platform).
+    sql: `
+      CREATE TABLE app_packages (
+        app text PRIMARY KEY,
+        sha256 text NOT NULL,
+        archive bytea NOT NULL,
+        autostart boolean NOT NULL,
+        from_node text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      ALTER TABLE apps ADD COLUMN package_sha256 text;
+    `,
+  },
 ];

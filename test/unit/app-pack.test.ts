@@ -1,0 +1,47 @@
+/** Packing an installed app for the platform (src/core/nodes/app-sync.ts). */
+import assert from 'node:assert/strict';
+import { cp, mkdir, utimes, writeFile, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { list } from 'tar';
+import { packInstalled } from '../../src/core/nodes/index.js';
+import { makeTemp, removeTemp } from '../helpers/daemon.js';
+
+test('the same package packs to the same bytes on every node, whatever its times', async () => {
+  const work = await makeTemp();
+  try {
+    const one = join(work, 'one', 'notes');
+    await mkdir(join(one, 'lib', 'deep'), { recursive: true });
+    await writeFile(join(one, 'run'), '#!/bin/sh\n', { mode: 0o755 });
+    await writeFile(join(one, 'app.json'), '{"instances": true}');
+    await writeFile(join(one, 'lib', 'b.js'), 'b');
+    await writeFile(join(one, 'lib', 'a.js'), 'a');
+    await writeFile(join(one, 'lib', 'deep', 'z.js'), 'z');
+    await symlink('a.js', join(one, 'lib', 'link.js'));
+    const two = join(work, 'two', 'notes');
+    await cp(one, two, { recursive: true, verbatimSymlinks: true });
+    await utimes(join(two, 'lib', 'a.js'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const first = await packInstalled(one, 'notes');
+    const second = await packInstalled(two, 'notes');
+    assert.ok(first.equals(second), 'identical bytes');
+    const names: string[] = [];
+    const archive = join(work, 'p.tar.gz');
+    await writeFile(archive, first);
+    await list({ file: archive, onReadEntry: (entry) => names.push(entry.path) });
+    assert.deepEqual(names, [
+      'notes/',
+      'notes/app.json',
+      'notes/lib/',
+      'notes/lib/a.js',
+      'notes/lib/b.js',
+      'notes/lib/deep/',
+      'notes/lib/deep/z.js',
+      'notes/lib/link.js',
+      'notes/run',
+    ]);
+    await writeFile(join(two, 'lib', 'a.js'), 'changed');
+    assert.ok(!(await packInstalled(two, 'notes')).equals(first), 'another content, other bytes');
+  } finally {
+    await removeTemp(work);
+  }
+});
