@@ -241,7 +241,13 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         alarms,
         disk,
         nodes: membership,
-        cluster: signer && appSync && clusterCalls(membership, signer, nodeId, appSync),
+        cluster:
+          signer &&
+          appSync &&
+          clusterCalls(membership, signer, nodeId, appSync, async () => {
+            await instances.reconcile();
+            await peers?.reload();
+          }),
         settings,
         monitor,
         metrics,

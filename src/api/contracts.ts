@@ -102,6 +102,12 @@ export const instanceCreateBody = z.strictObject({
 });
 export const instanceCreateContract = contract({ body: instanceCreateBody });
 
+/** `POST /instances/:id/move`: the node to own it. */
+export const instanceMoveContract = contract({
+  params: idParams,
+  body: z.strictObject({ node: text(200) }),
+});
+
 export const instanceShowContract = contract({
   params: idParams,
   querystring: z.strictObject({ reveal: z.boolean().optional() }),

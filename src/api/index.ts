@@ -26,6 +26,7 @@ export type {
   AlarmsReport,
   AlarmHistoryReport,
   DiskReport,
+  DrainAnswer,
   NodeState,
   NodeView,
   NodesReport,

@@ -99,7 +99,13 @@ export interface ApiCluster {
   /** This node's id. */
   self: string;
   placement(app: string, pinned?: string): Promise<Placement>;
-  ownerOf(instance: string): Promise<(Placement & { up: boolean }) | undefined>;
+  ownerOf(instance: string): Promise<(Placement & { up: boolean; app: string }) | undefined>;
+  /** Gives an instance from one node to another; false when it was not `from`'s any more. */
+  assign(instance: string, from: string, to: string): Promise<boolean>;
+  setDraining(node: string, draining: boolean): Promise<void>;
+  instancesOf(node: string): Promise<string[]>;
+  /** Brings this node's instances and routes in line with the store now (after a move). */
+  reconcile(): Promise<void>;
   /** The other nodes: up or not, and how many instances each owns. */
   peers(): Promise<(Placement & { up: boolean; instances: number })[]>;
   /** Removes the platform's package of an app the admin uninstalled on this node. */

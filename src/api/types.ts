@@ -217,6 +217,13 @@ export interface AppActionAnswer {
 /** `PATCH /apps/:id`; null puts a value back to its default. */
 export type AppConfigureBody = RequestOf<typeof appConfigureBody>;
 
+/** `POST /nodes/:id/drain`: where each instance went, and those that could not go. */
+export interface DrainAnswer {
+  node: string;
+  moved: { id: string; node: string }[];
+  failed: { id: string; code: string; message: string }[];
+}
+
 /** `GET /instances`. */
 export interface InstanceList {
   instances: InstanceView[];

@@ -149,13 +149,21 @@ export function routeFront(front: Front, routes: FrontRoutes): void {
 
 /** What the API asks of the platform's other nodes, on a node of a cluster. */
 export function clusterCalls(
-  membership: Pick<NodeMembership, 'placement' | 'ownerOf' | 'peers'>,
+  membership: Pick<
+    NodeMembership,
+    'placement' | 'ownerOf' | 'peers' | 'assign' | 'setDraining' | 'instancesOf'
+  >,
   signer: PeerCallSigner,
   self: string,
   appSync: Pick<AppSync, 'forget'>,
+  reconcile: () => Promise<void>,
 ): ApiCluster {
   return {
     self,
+    assign: (instance, from, to) => membership.assign(instance, from, to),
+    setDraining: (node, draining) => membership.setDraining(node, draining),
+    instancesOf: (node) => membership.instancesOf(node),
+    reconcile,
     forgetApp: (id) => appSync.forget(id),
     placement: (app, pinned) => membership.placement(app, pinned),
     ownerOf: (instance) => membership.ownerOf(instance),

@@ -115,6 +115,13 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     fragment: '"fake":"vacuum"',
     calls: ['instances.vacuum'],
   },
+  // A platform of one node (no cluster in the fakes): there is no node to move to.
+  'POST /instances/:id/move': {
+    url: '/instances/demo/move',
+    body: { node: 'n2' },
+    status: 404,
+    fragment: '"code":"NODE_NOT_FOUND"',
+  },
   'POST /instances/:id/open': {
     url: '/instances/demo/open',
     status: 200,
@@ -226,6 +233,17 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     calls: ['disk.release', 'disk.check'],
   },
   'GET /nodes': { url: '/nodes', status: 200, fragment: '"fake":"nodes"' },
+  'POST /nodes/reconcile': { url: '/nodes/reconcile', status: 200, fragment: '"ok":true' },
+  'POST /nodes/:id/drain': {
+    url: '/nodes/n2/drain',
+    status: 404,
+    fragment: '"code":"NODE_NOT_FOUND"',
+  },
+  'POST /nodes/:id/undrain': {
+    url: '/nodes/n2/undrain',
+    status: 404,
+    fragment: '"code":"NODE_NOT_FOUND"',
+  },
   'DELETE /nodes/:id': {
     url: '/nodes/9b1f0c7e-node',
     status: 200,

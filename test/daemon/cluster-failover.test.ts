@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { InstanceView } from '../../src/api/index.js';
 import { connectAppWebsocket } from '../../src/sdk/testing/index.js';
-import { TestCluster } from '../helpers/cluster.js';
+import { hostedBy, TestCluster } from '../helpers/cluster.js';
 import {
   cliOk,
   createInstance,
@@ -26,15 +26,7 @@ describe('failover: the instances of a lost node are taken over', () => {
   let c: Daemon;
   let ids = new Map<Daemon, string>();
 
-  /** The instances a node hosts itself, as its own API says (not the cluster's list). */
-  const hosted = async (daemon: Daemon) => {
-    const answer = await http(
-      'GET',
-      { socket: daemon.socket },
-      '/manager/api/v1/instances?local=true',
-    );
-    return (answer.body as { instances: InstanceView[] }).instances.map((v) => v.id);
-  };
+  const hosted = hostedBy;
   const ownerOf = async (daemon: Daemon, id: string) =>
     (JSON.parse(await cliOk(daemon, 'instance', 'show', id, '--json')) as InstanceView).node;
   /** The node that owns `id`, as the store says (no node is asked: one may be frozen). */

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { InstanceView } from '../../src/api/index.js';
-import { TestCluster } from '../helpers/cluster.js';
+import type { DrainAnswer, InstanceView, NodesReport } from '../../src/api/index.js';
+import { hostedBy, TestCluster } from '../helpers/cluster.js';
 import { cli, cliOk, http, waitForInstance, type Daemon } from '../helpers/daemon.js';
 
 describe('instances across the nodes of a cluster', () => {
@@ -130,6 +130,47 @@ describe('instances across the nodes of a cluster', () => {
     assert.match(nowhere.stderr, /error NODE_NOT_FOUND/);
     const noApp = await cli(['instance', 'create', 'nothing', 'x', '--data', a.data]);
     assert.match(noApp.stderr, /error APP_NOT_FOUND: app nothing is not installed on any node/);
+  });
+
+  test('an instance moves live; a drained node gives its instances away and takes none', async () => {
+    const hosted = hostedBy;
+    const one = (await list(a)).find((v) => v.id === 'one')!;
+    const from = [a, b, c].find((d) => ids.get(d) === one.node)!;
+    const to = [a, b, c].find((d) => d !== from)!;
+    const before = await http('POST', { url: a.httpUrl }, '/example.com/one/count');
+    const moved = JSON.parse(
+      await cliOk(c, 'instance', 'move', 'one', '--node', ids.get(to)!, '--json'),
+    ) as InstanceView;
+    assert.equal(moved.node, ids.get(to));
+    await waitForInstance(a, 'one');
+    assert.ok(!(await hosted(from)).includes('one'), 'the old owner let go at once');
+    assert.ok((await hosted(to)).includes('one'));
+    const after = await http('POST', { url: from.httpUrl }, '/example.com/one/count');
+    assert.equal(
+      (after.body as { count: number }).count,
+      (before.body as { count: number }).count + 1,
+      'its data came along: the database is shared',
+    );
+
+    const drained = JSON.parse(
+      await cliOk(a, 'node', 'drain', ids.get(b)!, '--json'),
+    ) as DrainAnswer;
+    assert.deepEqual(drained.failed, []);
+    assert.deepEqual(await hosted(b), []);
+    for (const { id } of drained.moved) await waitForInstance(a, id);
+    const report = JSON.parse(await cliOk(c, 'node', '--json')) as NodesReport;
+    assert.equal(report.nodes.find((n) => n.id === ids.get(b))!.draining, true);
+    const placed = await create(c, 'after-drain');
+    assert.notEqual(placed.node, ids.get(b), 'placement passes a drained node over');
+    const pinned = await cli([
+      ...['instance', 'create', 'echo', 'x', '--node', ids.get(b)!],
+      '--data',
+      a.data,
+    ]);
+    assert.match(pinned.stderr, /error NODE_FULL: .*drained/);
+    await cliOk(a, 'node', 'undrain', ids.get(b)!);
+    const back = await create(a, 'after-undrain', '--node', ids.get(b)!);
+    assert.equal(back.node, ids.get(b));
   });
 
   test('the instances of a node that is gone are named, not silently left out', async () => {

@@ -5,9 +5,10 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodesReport } from '../../src/api/index.js';
+import type { InstanceView, NodesReport } from '../../src/api/index.js';
 import {
   cliOk,
+  http,
   installEcho,
   killAll,
   makeTemp,
@@ -18,6 +19,16 @@ import {
   type Daemon,
 } from './daemon.js';
 import { ExternalServer } from './external-server.js';
+
+/** The instances a node hosts itself, as its own API says (not the cluster's list). */
+export async function hostedBy(daemon: Daemon): Promise<string[]> {
+  const answer = await http(
+    'GET',
+    { socket: daemon.socket },
+    '/manager/api/v1/instances?local=true',
+  );
+  return (answer.body as { instances: InstanceView[] }).instances.map((v) => v.id);
+}
 
 /** A test's platform of nodes; see the file's comment. */
 export class TestCluster {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pbxLinkOf, type InstanceView } from '../../core/instances/index.js';
 import { AppvisorError } from '../../core/errors/index.js';
-import { atOwner, passedOn } from '../cluster.js';
+import { atOwner, moveInstance, passedOn } from '../cluster.js';
 import type { ApiContext } from '../context.js';
 import type { ApiCluster } from '../services.js';
 import type { InstanceList } from '../types.js';
@@ -11,6 +11,7 @@ import {
   instanceCreateContract,
   instanceListContract,
   instanceLoginContract,
+  instanceMoveContract,
   instanceShowContract,
   instanceUpdateContract,
   instanceVacuumContract,
@@ -154,6 +155,36 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
     '/instances/:id/vacuum',
     { schema: instanceVacuumContract.schema, preHandler: owner },
     (request) => instances.vacuum(request.params.id, request.body),
+  );
+
+  app.post<RouteOf<typeof instanceMoveContract>>(
+    '/instances/:id/move',
+    { schema: instanceMoveContract.schema },
+    async (request) => {
+      const cluster = context.cluster;
+      if (!cluster) {
+        throw new AppvisorError(
+          'NODE_NOT_FOUND',
+          'this is a platform of one node (no cluster.name): there is no node to move to',
+        );
+      }
+      const { to } = await moveInstance(cluster, request.params.id, request.body.node);
+      // The view as its new owner gives it (starting, then ready).
+      const at = await cluster.ownerOf(request.params.id);
+      if (!at || at.self)
+        return withLink(context, onNode(context, instances.show(request.params.id)));
+      const answer = await cluster.call(
+        at,
+        'GET',
+        `/instances/${encodeURIComponent(request.params.id)}`,
+      );
+      if (answer.status !== 200)
+        throw new AppvisorError(
+          'INSTANCE_MOVED',
+          `instance ${request.params.id} is on ${to} now, which did not show it`,
+        );
+      return answer.body;
+    },
   );
 
   app.post<RouteOf<typeof idContract>>(

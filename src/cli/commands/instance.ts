@@ -65,6 +65,18 @@ export async function instanceCreate(
   );
 }
 
+/** `appvisor instance move <id> --node N`: its owner stops it, node N starts it. */
+export async function instanceMove(
+  context: CommandContext,
+  id: string,
+  options: { node: string },
+): Promise<void> {
+  printView(
+    context,
+    await context.client.call<InstanceView>('POST', `${path(id)}/move`, { node: options.node }),
+  );
+}
+
 /** `appvisor instance list [--app A] [--sort id|size]` */
 export async function instanceList(
   context: CommandContext,
@@ -219,6 +231,12 @@ export function registerInstance(cli: Cli): void {
     .option('--password <password>', 'its password (default: generated)')
     .option('--node <id>', 'on a cluster: the node to own it (default: the one with fewest)')
     .action(withContext(cli, instanceCreate));
+  instance
+    .command('move')
+    .description('on a cluster: move an instance to another node (its clients reconnect)')
+    .argument('<id>')
+    .requiredOption('--node <id>', 'the node to own it')
+    .action(withContext(cli, instanceMove));
   instance
     .command('list')
     .description('every instance')

@@ -1,4 +1,4 @@
-import type { NodesReport } from '../../api/index.js';
+import type { DrainAnswer, NodesReport } from '../../api/index.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { printAnswer, tableOr } from '../output.js';
 
@@ -21,7 +21,7 @@ export async function nodeList(context: CommandContext): Promise<void> {
       ['NODE', 'STATE', 'ADDRESS', 'INSTANCES', 'CAPACITY', 'VERSION', 'HEARTBEAT'],
       report.nodes.map((n) => [
         `${n.id}${n.self ? ' *' : ''}`,
-        n.state,
+        n.draining ? `${n.state}, drained` : n.state,
         n.address,
         String(n.instances),
         String(n.capacity),
@@ -41,6 +41,29 @@ export async function nodeRemove(context: CommandContext, id: string): Promise<v
   printAnswer(context, answer, () => `removed node ${id}`);
 }
 
+/** `appvisor node drain <id>`: no new instances there, and its instances moved to others. */
+export async function nodeDrain(context: CommandContext, id: string): Promise<void> {
+  const answer = await context.client.call<DrainAnswer>(
+    'POST',
+    `/nodes/${encodeURIComponent(id)}/drain`,
+  );
+  printAnswer(context, answer, () => {
+    const lines = [`node ${id} drained: ${answer.moved.length} instance(s) moved`];
+    for (const m of answer.moved) lines.push(`  ${m.id} → ${m.node}`);
+    for (const f of answer.failed) lines.push(`  ${f.id} stays: ${f.code} ${f.message}`);
+    return lines.join('\n');
+  });
+}
+
+/** `appvisor node undrain <id>`: placement may give the node instances again. */
+export async function nodeUndrain(context: CommandContext, id: string): Promise<void> {
+  const answer = await context.client.call<{ ok: boolean }>(
+    'POST',
+    `/nodes/${encodeURIComponent(id)}/undrain`,
+  );
+  printAnswer(context, answer, () => `node ${id} takes instances again`);
+}
+
 export function registerNode(cli: Cli): void {
   const node = cli.program
     .command('node')
@@ -49,6 +72,14 @@ export function registerNode(cli: Cli): void {
     .command('list', { isDefault: true })
     .description('every node: up, down (its lease ran out) or stopped')
     .action(withContext(cli, nodeList));
+  node
+    .command('drain <id>')
+    .description('move every instance of a node to the others; it takes no new ones')
+    .action(withContext(cli, nodeDrain));
+  node
+    .command('undrain <id>')
+    .description('let a drained node take instances again')
+    .action(withContext(cli, nodeUndrain));
   node
     .command('remove <id>')
     .description('forget a node that is down or stopped and owns no instance')

@@ -65,6 +65,10 @@ export const errorCatalog = {
     text: 'The node is not up or does not answer.',
   },
   NODE_FULL: { status: 409, text: 'No node can take the instance: capacity reached.' },
+  INSTANCE_MOVED: {
+    status: 409,
+    text: 'The instance changed its node meanwhile; try again.',
+  },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
   TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },

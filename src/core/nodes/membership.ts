@@ -36,6 +36,8 @@ export interface NodeView {
   stoppedAt: string | null;
   /** Whether it is the node answering. */
   self: boolean;
+  /** Drained for maintenance: placement gives it no instance. */
+  draining: boolean;
 }
 
 /** The platform as one node sees it. */
@@ -80,6 +82,7 @@ interface NodeRow {
   stopped_at: Date | null;
   state: NodeState;
   instances: string;
+  draining: boolean;
 }
 
 /** The state of a row by its lease, on the server's clock. */
@@ -374,6 +377,7 @@ export class NodeMembership implements Component {
         leaseUntil: r.lease_until.toISOString(),
         stoppedAt: r.stopped_at?.toISOString() ?? null,
         self: r.node_id === this.#options.nodeId,
+        draining: r.draining,
       })),
     };
   }
@@ -393,8 +397,9 @@ export class NodeMembership implements Component {
       up: boolean;
       instances: string;
       has_app: boolean;
+      draining: boolean;
     }>(
-      `SELECT n.node_id, n.address, n.capacity,
+      `SELECT n.node_id, n.address, n.capacity, n.draining,
          (n.stopped_at IS NULL AND n.lease_until > now()) AS up,
          (SELECT count(*) FROM instances i WHERE i.node_id = n.node_id) AS instances,
          EXISTS (SELECT 1 FROM apps a WHERE a.node_id = n.node_id AND a.id = $1) AS has_app
@@ -412,27 +417,75 @@ export class NodeMembership implements Component {
               instances: Number(r.instances),
               capacity: r.capacity,
               hasApp: r.has_app,
+              draining: r.draining,
             },
           ]
         : [];
     });
   }
 
-  /** The node that owns an instance, with whether it is up; undefined when none does. */
-  async ownerOf(instance: string): Promise<(Placement & { up: boolean }) | undefined> {
+  /** The node that owns an instance, whether it is up, and the instance's app. */
+  async ownerOf(instance: string): Promise<(Placement & { up: boolean; app: string }) | undefined> {
     const found = await this.#options.store.query<{
       node_id: string;
       address: string;
       up: boolean;
+      app: string;
     }>(
-      `SELECT i.node_id, n.address, (n.stopped_at IS NULL AND n.lease_until > now()) AS up
+      `SELECT i.node_id, i.app, n.address, (n.stopped_at IS NULL AND n.lease_until > now()) AS up
        FROM instances i JOIN nodes n ON n.node_id = i.node_id WHERE i.id = $1`,
       [instance],
     );
     const row = found.rows[0];
     const at = row && splitAddress(row.address);
     if (!row || !at) return undefined;
-    return { node: row.node_id, ...at, up: row.up, self: row.node_id === this.#options.nodeId };
+    return {
+      node: row.node_id,
+      ...at,
+      up: row.up,
+      app: row.app,
+      self: row.node_id === this.#options.nodeId,
+    };
+  }
+
+  /**
+   * Gives an instance from node `from` to node `to` (a move): false when it is not `from`'s
+   * any more (moved or deleted meanwhile). The two nodes act on it at their next renewal, or
+   * when asked to reconcile.
+   */
+  async assign(instance: string, from: string, to: string): Promise<boolean> {
+    const moved = await this.#options.store.query(
+      `UPDATE instances SET node_id = $3, updated_at = now()
+       WHERE id = $1 AND node_id = $2 AND provisioning = 'ready'`,
+      [instance, from, to],
+    );
+    if (moved.rowCount === 0) return false;
+    this.#options.events.record({
+      kind: 'instance.moved',
+      severity: 'info',
+      subject: instance,
+      text: `instance ${instance} moves from node ${from} to node ${to}`,
+    });
+    return true;
+  }
+
+  /** Marks a node drained (it takes no new instance) or not; NODE_NOT_FOUND if unknown. */
+  async setDraining(id: string, draining: boolean): Promise<void> {
+    const set = await this.#options.store.query(
+      'UPDATE nodes SET draining = $2 WHERE node_id = $1',
+      [id, draining],
+    );
+    if (set.rowCount === 0)
+      throw new AppvisorError('NODE_NOT_FOUND', `no node ${id} is registered`);
+  }
+
+  /** The ids of the instances a node owns. */
+  async instancesOf(id: string): Promise<string[]> {
+    const rows = await this.#options.store.query<{ id: string }>(
+      `SELECT id FROM instances WHERE node_id = $1 AND provisioning = 'ready' ORDER BY id`,
+      [id],
+    );
+    return rows.rows.map((row) => row.id);
   }
 
   /** The other nodes, with their addresses, whether they are up and how many instances they own. */

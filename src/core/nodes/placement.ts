@@ -11,6 +11,8 @@ export interface PlacementCandidate {
   capacity: number;
   /** Whether the app is installed on it. */
   hasApp: boolean;
+  /** Drained for maintenance: it takes no instance. */
+  draining?: boolean;
 }
 
 /** Where an instance goes: a node, its address, and whether it is the one deciding. */
@@ -42,6 +44,9 @@ export function choosePlacement(
     const node = candidates.find((c) => c.id === pinned);
     if (!node) throw new AppvisorError('NODE_NOT_FOUND', `no node ${pinned} is registered`);
     if (!node.up) throw new AppvisorError('NODE_UNREACHABLE', `node ${pinned} is not up`);
+    if (node.draining) {
+      throw new AppvisorError('NODE_FULL', `node ${pinned} is drained (appvisor node undrain)`);
+    }
     if (!node.hasApp) {
       throw new AppvisorError('APP_NOT_FOUND', `app ${app} is not installed on node ${pinned}`);
     }
@@ -54,7 +59,7 @@ export function choosePlacement(
     return at(node);
   }
   const fit = candidates
-    .filter((c) => c.up && c.hasApp && c.instances < c.capacity)
+    .filter((c) => c.up && !c.draining && c.hasApp && c.instances < c.capacity)
     .sort(
       (a, b) =>
         a.instances - b.instances ||

@@ -273,4 +273,9 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE apps ADD COLUMN package_sha256 text;
     `,
   },
+  {
+    version: 15,
+    name: 'nodes drained for maintenance',
+    sql: `ALTER TABLE nodes ADD COLUMN draining boolean NOT NULL DEFAULT false;`,
+  },
 ];

@@ -36,6 +36,7 @@ export function NodesCard() {
             </th>
             <td data-label="State">
               <span class={`badge ${badgeOf[node.state]}`}>{node.state}</span>
+              {node.draining && <span class="quiet"> (drained)</span>}
             </td>
             <td data-label="Address">{node.address}</td>
             <td data-label="Instances">{`${node.instances} of ${node.capacity}`}</td>
