@@ -4,6 +4,7 @@
  * deletes the instances of every node, the owner doing the work.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { DrainAnswer, InstanceView, NodesReport } from '../../src/api/index.js';
 import { hostedBy, TestCluster } from '../helpers/cluster.js';
@@ -171,6 +172,52 @@ describe('instances across the nodes of a cluster', () => {
     await cliOk(a, 'node', 'undrain', ids.get(b)!);
     const back = await create(a, 'after-undrain', '--node', ids.get(b)!);
     assert.equal(back.node, ids.get(b));
+  });
+
+  test('a node never deletes or changes an instance taken from it', async () => {
+    const two = (await list(a)).find((v) => v.id === 'two')!;
+    const owner = [a, b, c].find((d) => ids.get(d) === two.node)!;
+    const [found] = await cluster.server.superQuery(
+      ["SELECT db_name FROM instances WHERE id = 'two'"],
+      'appvisor',
+    );
+    const database = (found!.rows[0] as { db_name: string }).db_name;
+    // Another node owns it now (as after a takeover), before the owner has looked.
+    await cluster.server.superQuery(
+      ["UPDATE instances SET node_id = 'elsewhere' WHERE id = 'two'"],
+      'appvisor',
+    );
+    const asked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const call = request(
+        {
+          socketPath: owner.socket,
+          method: 'DELETE',
+          path: '/manager/api/v1/instances/two',
+          // As a call another node passed on: answered here, whatever the store says.
+          headers: { 'x-appvisor-passed-on': '1' },
+        },
+        (answer) => {
+          let text = '';
+          answer.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          answer.on('end', () => {
+            resolve({ status: answer.statusCode ?? 0, text });
+          });
+        },
+      );
+      call.on('error', reject);
+      call.end();
+    });
+    // INSTANCE_MOVED when the owner still had it loaded; INSTANCE_NOT_FOUND once it let go.
+    assert.match(asked.text, /INSTANCE_MOVED|INSTANCE_NOT_FOUND/, asked.text);
+    const [databases] = await cluster.server.superQuery([
+      `SELECT 1 FROM pg_database WHERE datname = '${database}'`,
+    ]);
+    assert.equal(databases!.rowCount, 1, 'its database is still there');
+    await cluster.server.superQuery(
+      [`UPDATE instances SET node_id = '${ids.get(owner)!}' WHERE id = 'two'`],
+      'appvisor',
+    );
+    await waitForInstance(a, 'two');
   });
 
   test('the instances of a node that is gone are named, not silently left out', async () => {

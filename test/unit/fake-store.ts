@@ -126,14 +126,15 @@ export class FakeStore {
       return result([], 1);
     }
     const provisioning =
-      /^UPDATE instances SET provisioning = '(\w+)', updated_at = now\(\) WHERE id = \$1$/.exec(
+      /^UPDATE instances SET provisioning = '(\w+)', updated_at = now\(\) WHERE id = \$1( AND node_id = \$2)?$/.exec(
         sql,
       );
     if (provisioning) {
-      return this.#update(v[0], (row) => ({
-        ...row,
-        provisioning: provisioning[1] as Row['provisioning'],
-      }));
+      return this.#update(
+        v[0],
+        (row) => ({ ...row, provisioning: provisioning[1] as Row['provisioning'] }),
+        provisioning[2] ? v[1] : undefined,
+      );
     }
     if (
       sql.startsWith(
@@ -143,17 +144,21 @@ export class FakeStore {
       if (rows.some((row) => row.id !== v[0] && row.path === v[2])) {
         throw uniqueViolation('instances_path_key');
       }
-      return this.#update(v[0], (row) => ({
-        ...row,
-        domain: v[1] as string,
-        path: v[2] as string,
-        password_sealed: v[3] as string,
-        enabled: v[4] as boolean,
-        exclude_from_backup: v[5] as boolean,
-      }));
+      return this.#update(
+        v[0],
+        (row) => ({
+          ...row,
+          domain: v[1] as string,
+          path: v[2] as string,
+          password_sealed: v[3] as string,
+          enabled: v[4] as boolean,
+          exclude_from_backup: v[5] as boolean,
+        }),
+        v[7],
+      );
     }
     if (sql.startsWith('UPDATE instances SET trace_flags = $2,')) {
-      return this.#update(v[0], (row) => ({ ...row, trace_flags: [...(v[1] as string[])] }));
+      return this.#update(v[0], (row) => ({ ...row, trace_flags: [...(v[1] as string[])] }), v[2]);
     }
     if (sql === 'DELETE FROM instances WHERE id = $1') {
       return result([], this.instances.delete(v[0] as string) ? 1 : 0);
@@ -161,8 +166,10 @@ export class FakeStore {
     throw new Error(`the fake store does not know: ${sql}`);
   }
 
-  #update(id: unknown, change: (row: StoredRow) => StoredRow): QueryResult {
-    const row = this.instances.get(id as string);
+  /** Changes the row `id` (only when `nodeId`, if given, owns it), as UPDATE would. */
+  #update(id: unknown, change: (row: StoredRow) => StoredRow, nodeId?: unknown): QueryResult {
+    const found = this.instances.get(id as string);
+    const row = found && (nodeId === undefined || found.node_id === nodeId) ? found : undefined;
     if (row) this.instances.set(row.id, change(row));
     return result([], row ? 1 : 0);
   }

@@ -11,7 +11,7 @@ import { clearInstanceAlarms } from './instance-alarms.js';
 import { rowColumns, type InstanceView, type RestoreTarget, type Row } from './model.js';
 import type { InstanceRegistry } from './registry.js';
 import type { Restorer } from './restore.js';
-import { databaseOf, prepareFolder, uniqueViolation } from './rows.js';
+import { databaseOf, movedAway, prepareFolder, uniqueViolation } from './rows.js';
 
 /** What a new instance is made with (validated before). */
 export interface NewInstance {
@@ -149,10 +149,13 @@ export class Provisioner {
     await registry.queue.run(id, async () => {
       if (!registry.live.has(id) && (await this.removeLeftover(id))) return;
       const live = registry.get(id);
-      await options.store.query(
-        "UPDATE instances SET provisioning = 'deleting', updated_at = now() WHERE id = $1",
-        [id],
+      // Only the owner removes an instance: on a cluster another node may have taken it over
+      // since this one loaded it (its database is the platform's, and in use there).
+      const marked = await options.store.query(
+        "UPDATE instances SET provisioning = 'deleting', updated_at = now() WHERE id = $1 AND node_id = $2",
+        [id, options.nodeId],
       );
+      if (marked.rowCount === 0) throw movedAway(id);
       live.row = { ...live.row, provisioning: 'deleting' };
       registry.routes.delete(live.row.path);
       await live.lifecycle.stop();

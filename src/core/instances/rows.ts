@@ -116,6 +116,17 @@ export function secretsOfRow(options: RowOptions, row: Row): string[] {
   ];
 }
 
+/**
+ * The answer to a change of an instance another node owns now (a takeover or a move since
+ * this node loaded it): nothing was changed here.
+ */
+export function movedAway(id: string): AppvisorError {
+  return new AppvisorError(
+    'INSTANCE_MOVED',
+    `instance ${id} is owned by another node now; nothing was changed here, try again`,
+  );
+}
+
 /** The store's refusal of a row (a unique key taken) as the error the client gets. */
 export function uniqueViolation(error: unknown, id: string, path: string): unknown {
   const { code, constraint } = error as { code?: string; constraint?: string };

@@ -2,7 +2,7 @@
 import { generatePassword } from '../auth/index.js';
 import type { InstanceView, Row } from './model.js';
 import type { InstanceRegistry } from './registry.js';
-import { databaseOf, uniqueViolation } from './rows.js';
+import { databaseOf, movedAway, uniqueViolation } from './rows.js';
 import type { InstanceRuntime } from './runtime.js';
 import { applyTraceChanges, checkPassword, normalizeDomain, normalizePath } from './validation.js';
 
@@ -54,10 +54,12 @@ export class InstanceSettings {
       // The role first, then the row: a crash between leaves the old password stored, which
       // the next hosting of the instance gives the role again (runtime.ts, resetRoles).
       if (rotate) await options.database.resetRoles([databaseOf(options, next)]);
+      let written;
       try {
-        await options.store.query(
+        written = await options.store.query(
           `UPDATE instances SET domain = $2, path = $3, password_sealed = $4, enabled = $5,
-             exclude_from_backup = $6, db_password_sealed = $7, updated_at = now() WHERE id = $1`,
+             exclude_from_backup = $6, db_password_sealed = $7, updated_at = now()
+           WHERE id = $1 AND node_id = $8`,
           [
             id,
             next.domain,
@@ -66,11 +68,16 @@ export class InstanceSettings {
             next.enabled,
             next.exclude_from_backup,
             next.db_password_sealed,
+            options.nodeId,
           ],
         );
       } catch (error) {
         if (rotate) await this.#restoreRole(live.row);
         throw uniqueViolation(error, id, next.path);
+      }
+      if (written.rowCount === 0) {
+        if (rotate) await this.#restoreRole(live.row);
+        throw movedAway(id);
       }
       const wasEnabled = live.row.enabled;
       // Synchronous from here: readers see the old settings and route or the new ones.
@@ -114,10 +121,11 @@ export class InstanceSettings {
       const live = registry.get(id);
       const declared = options.apps.traceFlagsOf(live.row.app);
       const flags = applyTraceChanges(live.row.trace_flags, changes, declared);
-      await options.store.query(
-        'UPDATE instances SET trace_flags = $2, updated_at = now() WHERE id = $1',
-        [id, flags],
+      const written = await options.store.query(
+        'UPDATE instances SET trace_flags = $2, updated_at = now() WHERE id = $1 AND node_id = $3',
+        [id, flags, options.nodeId],
       );
+      if (written.rowCount === 0) throw movedAway(id);
       live.row = { ...live.row, trace_flags: flags };
       await this.#runtime.push(live, live.row.enabled);
       return registry.view(live);
