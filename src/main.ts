@@ -155,7 +155,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
             new AppSync({
               store,
               apps: {
-                folder: (id) => apps.packageFolder(id),
+                archive: (id, target) => apps.archiveInstalled(id, target, { reproducible: true }),
                 install: (archive, options) => apps.install(archive, options),
                 uninstall: (id) => apps.uninstall(id),
               },

@@ -1,14 +1,21 @@
-/** Packing an installed app for the platform (src/core/nodes/app-sync.ts). */
+/** Packing an installed app the same way on every node (src/lib/reproducible-tar.ts). */
 import assert from 'node:assert/strict';
-import { cp, mkdir, utimes, writeFile, symlink } from 'node:fs/promises';
+import { cp, mkdir, readFile, utimes, writeFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { list } from 'tar';
-import { packInstalled } from '../../src/core/nodes/index.js';
+import { writeReproducibleTar } from '../../src/lib/reproducible-tar.js';
 import { makeTemp, removeTemp } from '../helpers/daemon.js';
 
 test('the same package packs to the same bytes on every node, whatever its times', async () => {
   const work = await makeTemp();
+  let n = 0;
+  /** The package of `<work>/<copy>/notes`, as bytes. */
+  const packInstalled = async (folder: string, id: string) => {
+    const target = join(work, `pack-${n++}.tar`);
+    await writeReproducibleTar(join(folder, '..'), id, target);
+    return readFile(target);
+  };
   try {
     const one = join(work, 'one', 'notes');
     await mkdir(join(one, 'lib', 'deep'), { recursive: true });
@@ -25,7 +32,7 @@ test('the same package packs to the same bytes on every node, whatever its times
     const second = await packInstalled(two, 'notes');
     assert.ok(first.equals(second), 'identical bytes');
     const names: string[] = [];
-    const archive = join(work, 'p.tar.gz');
+    const archive = join(work, 'p.tar');
     await writeFile(archive, first);
     await list({ file: archive, onReadEntry: (entry) => names.push(entry.path) });
     assert.deepEqual(names, [

@@ -242,11 +242,6 @@ export class AppService implements Component {
     return configure(this.#ctx, id, change);
   }
 
-  /** The installed folder of an app: its package's files (the app's data is elsewhere). */
-  packageFolder(id: string): string {
-    return this.#ctx.catalog.folder(id);
-  }
-
   /**
    * Installs (or re-installs) an app from an archive, or from a package {@link stage}d before;
    * on any failure the previous version is installed and, if it ran, running again (see
@@ -284,8 +279,12 @@ export class AppService implements Component {
   }
 
   /** Writes the installed folder of an app as a tar archive to `target`. */
-  archiveInstalled(id: string, target: string): Promise<void> {
-    return archiveInstalled(this.#ctx, id, target);
+  archiveInstalled(
+    id: string,
+    target: string,
+    options: { reproducible?: boolean } = {},
+  ): Promise<void> {
+    return archiveInstalled(this.#ctx, id, target, options);
   }
 
   /**

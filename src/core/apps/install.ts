@@ -225,11 +225,16 @@ export async function receivePackage<T>(
  * Writes the installed folder of an app as a tar archive to `target` (a package that
  * {@link install} takes back): what an update keeps to roll back to.
  */
-export async function archiveInstalled(ctx: AppContext, id: string, target: string): Promise<void> {
+export async function archiveInstalled(
+  ctx: AppContext,
+  id: string,
+  target: string,
+  options: { reproducible?: boolean } = {},
+): Promise<void> {
   checkAppId(id);
   ctx.get(id);
   await ctx.queue.run(id, async () => {
-    await ctx.catalog.archive(id, target);
+    await ctx.catalog.archive(id, target, options);
   });
 }
 

@@ -3,6 +3,7 @@ import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/pr
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { syncFolder } from '../../lib/atomic-write.js';
+import { writeReproducibleTar } from '../../lib/reproducible-tar.js';
 import { emptyFolder, ensureFolder, openFolder, removeTree } from '../../lib/safe-fs.js';
 import type { Store } from '../store/index.js';
 import { checkAppId, checkStaticFolder, readManifest, type Manifest } from './manifest.js';
@@ -316,10 +317,17 @@ export class Catalog {
 
   /**
    * Writes the installed folder as a tar package (`<id>/...`, modes kept, owners not) to
-   * `target`, fsynced: a package that {@link stage} takes back.
+   * `target`, fsynced: a package that {@link stage} takes back. `reproducible`: the same
+   * package gives the same bytes on every machine (entries in order, times zeroed), as a
+   * cluster's package of the app must (lib/reproducible-tar.ts).
    */
-  async archive(id: string, target: string): Promise<void> {
-    await createTar({ cwd: this.#options.appsDir, file: target, portable: true }, [id]);
+  async archive(
+    id: string,
+    target: string,
+    options: { reproducible?: boolean } = {},
+  ): Promise<void> {
+    if (options.reproducible) await writeReproducibleTar(this.#options.appsDir, id, target);
+    else await createTar({ cwd: this.#options.appsDir, file: target, portable: true }, [id]);
     const handle = await open(target, 'r+');
     try {
       await handle.sync();

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { create as createTar } from 'tar';
+import { join } from 'node:path';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { EventLog } from '../events/index.js';
@@ -10,8 +9,11 @@ import type { Store } from '../store/index.js';
 
 /** What the sync needs of the app service. */
 export interface SyncedApps {
-  /** The installed folder of an app (its package's files, nothing the app writes). */
-  folder(id: string): string;
+  /**
+   * Writes an app's installed folder as a tar file that depends only on its contents (the
+   * same package gives the same bytes on every node), in the app's queue.
+   */
+  archive(id: string, target: string): Promise<void>;
   install(archive: string, options: { id: string; autostart: boolean }): Promise<unknown>;
   uninstall(id: string): Promise<void>;
 }
@@ -29,48 +31,13 @@ export interface AppSyncOptions {
   maxPackageBytes: number;
 }
 
-/** Every path below `root`, depth first, in byte order: the same tree lists the same way. */
-async function treeOf(root: string, base: string): Promise<string[]> {
-  const out = [base];
-  const entries = (await readdir(join(root, base))).sort();
-  for (const name of entries) {
-    const path = join(base, name);
-    const stat = await lstat(join(root, path));
-    if (stat.isDirectory()) out.push(...(await treeOf(root, path)));
-    else out.push(path);
-  }
-  return out;
-}
-
-/**
- * An installed app's folder as a tar.gz, made the same way on every node: entries in byte
- * order, times zeroed, owners left out (`portable`), links stored as links. The same package
- * installed on two nodes packs to the same bytes, so to the same sha256.
- */
-export async function packInstalled(folder: string, id: string): Promise<Buffer> {
-  const parent = dirname(folder);
-  const chunks: Buffer[] = [];
-  const stream = createTar(
-    {
-      cwd: parent,
-      gzip: true,
-      portable: true,
-      noDirRecurse: true,
-      mtime: new Date(0),
-    },
-    await treeOf(parent, id),
-  );
-  for await (const chunk of stream) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Keeps every node of a cluster on the platform's apps (docs/cluster.md, "Apps"):
  *
- * - an app installed on this node by hand (its row names no package) is packed and kept in the
- *   store as the platform's package of that app;
+ * - an app installed on this node by hand (its row names no package) is packed (the same way
+ *   on every node: one package, one sha256) and kept in the store as the platform's package;
  * - a package this node has not installed (or an older one) is fetched, checked against its
  *   sha256, and installed here with the publisher's autostart;
  * - an app this node got from the platform whose package is gone (uninstalled on another
@@ -147,10 +114,19 @@ export class AppSync implements Component {
 
   async #publish(id: string, autostart: boolean): Promise<void> {
     const { store, nodeId, maxPackageBytes } = this.#options;
-    const archive = await packInstalled(this.#options.apps.folder(id), id);
-    if (archive.length > maxPackageBytes) {
-      this.#options.logger.warn({ app: id, bytes: archive.length }, 'an app too large to share');
-      return;
+    const work = await mkdtemp(join(tmpdir(), 'appvisor-sync-'));
+    let archive: Buffer;
+    try {
+      const file = join(work, `${id}.tar`);
+      await this.#options.apps.archive(id, file);
+      const { size } = await stat(file);
+      if (size > maxPackageBytes) {
+        this.#options.logger.warn({ app: id, bytes: size }, 'an app too large to share');
+        return;
+      }
+      archive = await readFile(file);
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
     const hash = sha256(archive);
     await store.query(
@@ -175,7 +151,7 @@ export class AppSync implements Component {
     const work = await mkdtemp(join(tmpdir(), 'appvisor-sync-'));
     try {
       if (sha256(archive) !== entry.sha256) throw new Error('its sha256 does not match');
-      const file = join(work, `${entry.app}.tar.gz`);
+      const file = join(work, `${entry.app}.tar`);
       await writeFile(file, archive, { mode: 0o600 });
       await this.#options.apps.install(file, { id: entry.app, autostart: entry.autostart });
       await this.#mark(entry.app, entry.sha256);

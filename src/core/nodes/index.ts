@@ -26,5 +26,5 @@ export {
   PeerCallSigner,
   type PeerAnswer,
 } from './peer-calls.js';
-export { AppSync, packInstalled, type AppSyncOptions, type SyncedApps } from './app-sync.js';
+export { AppSync, type AppSyncOptions, type SyncedApps } from './app-sync.js';
 export { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
