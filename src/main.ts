@@ -15,6 +15,7 @@ import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
 import {
   AppSync,
+  ClusterOps,
   NodeMembership,
   PeerCallSigner,
   PeerRoutes,
@@ -57,7 +58,6 @@ import { ManagerParts, partOf, portsOf } from './manager/parts.js';
 import { openSandbox } from './manager/sandbox.js';
 import {
   alarmsInStore,
-  clusterCalls,
   certificateUsers,
   eventsInStore,
   hostInstancesInServices,
@@ -244,9 +244,15 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         cluster:
           signer &&
           appSync &&
-          clusterCalls(membership, signer, nodeId, appSync, async () => {
-            await instances.reconcile();
-            await peers?.reload();
+          new ClusterOps({
+            membership,
+            signer,
+            appSync,
+            self: nodeId,
+            reconcile: async () => {
+              await instances.reconcile();
+              await peers?.reload();
+            },
           }),
         settings,
         monitor,

@@ -6,8 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppvisorError } from '../core/errors/index.js';
 import type { ApiContext } from './context.js';
-import type { ApiCluster } from './services.js';
-import { passedOnHeader, type Placement } from '../core/nodes/index.js';
+import { passedOnHeader } from '../core/nodes/index.js';
 import { apiPrefix } from './prefix.js';
 
 /**
@@ -52,43 +51,4 @@ export function atOwner(
     );
     await reply.code(answer.status).send(answer.body);
   };
-}
-
-/** Makes a node bring its instances in line with the store now: this one, or another by a call. */
-async function reconcileAt(cluster: ApiCluster, at: Placement): Promise<void> {
-  if (at.self) {
-    await cluster.reconcile();
-    return;
-  }
-  const answer = await cluster.call(at, 'POST', '/nodes/reconcile');
-  if (answer.status !== 200) {
-    const body = answer.body as { code?: string; message?: string };
-    throw new AppvisorError(
-      'NODE_UNREACHABLE',
-      `node ${at.node} did not take over: ${body.code ?? answer.status} ${body.message ?? ''}`,
-    );
-  }
-}
-
-/**
- * Moves an instance to node `to` (live: its owner stops it, then `to` starts it; clients
- * reconnect): checked as a pinned placement (up, has the app, has room, not drained). The
- * database is shared; the data folder stays behind (docs/cluster.md).
- */
-export async function moveInstance(
-  cluster: ApiCluster,
-  id: string,
-  to: string,
-): Promise<{ from: string; to: string }> {
-  const owner = await cluster.ownerOf(id);
-  if (!owner) throw new AppvisorError('INSTANCE_NOT_FOUND', `no instance "${id}"`);
-  if (owner.node === to) return { from: owner.node, to };
-  const target = await cluster.placement(owner.app, to);
-  if (!(await cluster.assign(id, owner.node, target.node))) {
-    throw new AppvisorError('INSTANCE_MOVED', `instance ${id} changed its node meanwhile`);
-  }
-  // The old owner lets go first (a node that is not up lets go when it comes back).
-  if (owner.up) await reconcileAt(cluster, owner);
-  await reconcileAt(cluster, target);
-  return { from: owner.node, to: target.node };
 }

@@ -14,7 +14,7 @@ import type { DiskWatch } from '../core/disk/index.js';
 import type { EventLog } from '../core/events/index.js';
 import type { InstanceService } from '../core/instances/index.js';
 import type { MonitorSampler, PrometheusExporter } from '../core/monitor/index.js';
-import type { NodeMembership, PeerAnswer, Placement } from '../core/nodes/index.js';
+import type { ClusterOps, NodeMembership } from '../core/nodes/index.js';
 import type { SettingsService } from '../core/settings/index.js';
 import type { ConfigTransfer } from '../core/transfer/index.js';
 import type { CertificateStore } from '../core/tls/index.js';
@@ -95,24 +95,19 @@ export type ApiNodes = Pick<NodeMembership, 'report' | 'remove'>;
  * The other nodes of a cluster, for the routes that act on what another node owns (absent on a
  * platform of one node).
  */
-export interface ApiCluster {
-  /** This node's id. */
-  self: string;
-  placement(app: string, pinned?: string): Promise<Placement>;
-  ownerOf(instance: string): Promise<(Placement & { up: boolean; app: string }) | undefined>;
-  /** Gives an instance from one node to another; false when it was not `from`'s any more. */
-  assign(instance: string, from: string, to: string): Promise<boolean>;
-  setDraining(node: string, draining: boolean): Promise<void>;
-  instancesOf(node: string): Promise<string[]>;
-  /** Brings this node's instances and routes in line with the store now (after a move). */
-  reconcile(): Promise<void>;
-  /** The other nodes: up or not, and how many instances each owns. */
-  peers(): Promise<(Placement & { up: boolean; instances: number })[]>;
-  /** Removes the platform's package of an app the admin uninstalled on this node. */
-  forgetApp(id: string): Promise<void>;
-  /** Calls a node's API (`path` below the API prefix), signed; NODE_UNREACHABLE if it is not. */
-  call(at: Placement, method: string, path: string, body?: unknown): Promise<PeerAnswer>;
-}
+export type ApiCluster = Pick<
+  ClusterOps,
+  | 'self'
+  | 'placement'
+  | 'ownerOf'
+  | 'peers'
+  | 'reconcile'
+  | 'forgetApp'
+  | 'call'
+  | 'move'
+  | 'drain'
+  | 'undrain'
+>;
 
 /** Platform settings. */
 export type ApiSettings = Pick<SettingsService, 'get' | 'update'>;

@@ -25,7 +25,7 @@ import type { AppLimitsStatus, AppStatus, AppSummary } from '../core/apps/index.
 import type { DatabaseInfo } from '../core/database/index.js';
 import type { ActiveAlarm, AlarmChange } from '../core/alarms/index.js';
 import type { DiskReport } from '../core/disk/index.js';
-import type { NodeState, NodeView, NodesReport } from '../core/nodes/index.js';
+import type { DrainResult, NodeState, NodeView, NodesReport } from '../core/nodes/index.js';
 import type { ManagerEvent } from '../core/events/index.js';
 import type { FrontAddress } from '../core/front/index.js';
 import type {
@@ -218,11 +218,7 @@ export interface AppActionAnswer {
 export type AppConfigureBody = RequestOf<typeof appConfigureBody>;
 
 /** `POST /nodes/:id/drain`: where each instance went, and those that could not go. */
-export interface DrainAnswer {
-  node: string;
-  moved: { id: string; node: string }[];
-  failed: { id: string; code: string; message: string }[];
-}
+export type DrainAnswer = DrainResult;
 
 /** `GET /instances`. */
 export interface InstanceList {

@@ -17,14 +17,7 @@ import {
   type RequestHandler,
 } from '../core/front/index.js';
 import type { InstanceService } from '../core/instances/index.js';
-import {
-  callPeer,
-  type AppSync,
-  type NodeMembership,
-  type PeerCallSigner,
-  type PeerRoutes,
-} from '../core/nodes/index.js';
-import type { ApiCluster } from '../api/index.js';
+import type { PeerRoutes } from '../core/nodes/index.js';
 import type { Store } from '../core/store/index.js';
 import type { CertificatePair, CertificateStore } from '../core/tls/index.js';
 import type { Component } from '../lib/lifecycle.js';
@@ -145,29 +138,4 @@ export function routeFront(front: Front, routes: FrontRoutes): void {
       api: peers.api,
     });
   }
-}
-
-/** What the API asks of the platform's other nodes, on a node of a cluster. */
-export function clusterCalls(
-  membership: Pick<
-    NodeMembership,
-    'placement' | 'ownerOf' | 'peers' | 'assign' | 'setDraining' | 'instancesOf'
-  >,
-  signer: PeerCallSigner,
-  self: string,
-  appSync: Pick<AppSync, 'forget'>,
-  reconcile: () => Promise<void>,
-): ApiCluster {
-  return {
-    self,
-    assign: (instance, from, to) => membership.assign(instance, from, to),
-    setDraining: (node, draining) => membership.setDraining(node, draining),
-    instancesOf: (node) => membership.instancesOf(node),
-    reconcile,
-    forgetApp: (id) => appSync.forget(id),
-    placement: (app, pinned) => membership.placement(app, pinned),
-    ownerOf: (instance) => membership.ownerOf(instance),
-    peers: () => membership.peers(),
-    call: (at, method, path, body) => callPeer(signer, at, method, path, body),
-  };
 }

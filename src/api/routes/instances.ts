@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pbxLinkOf, type InstanceView } from '../../core/instances/index.js';
 import { AppvisorError } from '../../core/errors/index.js';
-import { atOwner, moveInstance, passedOn } from '../cluster.js';
+import { atOwner, passedOn } from '../cluster.js';
 import type { ApiContext } from '../context.js';
 import type { ApiCluster } from '../services.js';
 import type { InstanceList } from '../types.js';
@@ -168,7 +168,7 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
           'this is a platform of one node (no cluster.name): there is no node to move to',
         );
       }
-      const { to } = await moveInstance(cluster, request.params.id, request.body.node);
+      const { to } = await cluster.move(request.params.id, request.body.node);
       // The view as its new owner gives it (starting, then ready).
       const at = await cluster.ownerOf(request.params.id);
       if (!at || at.self)

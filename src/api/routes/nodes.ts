@@ -3,7 +3,6 @@ import type { ApiContext } from '../context.js';
 import type { RouteOf } from '../contract.js';
 import { idContract } from '../contracts.js';
 import { AppvisorError } from '../../core/errors/index.js';
-import { moveInstance } from '../cluster.js';
 import type { ApiCluster } from '../services.js';
 import type { DrainAnswer, NodesReport } from '../types.js';
 
@@ -32,31 +31,14 @@ export function nodeRoutes(app: FastifyInstance, context: ApiContext): void {
   app.post<RouteOf<typeof idContract>>(
     '/nodes/:id/drain',
     { schema: idContract.schema },
-    async (request): Promise<DrainAnswer> => {
-      const cluster = clusterOf(context);
-      await cluster.setDraining(request.params.id, true);
-      const moved: DrainAnswer['moved'] = [];
-      const failed: DrainAnswer['failed'] = [];
-      for (const id of await cluster.instancesOf(request.params.id)) {
-        try {
-          const placed = await cluster.ownerOf(id);
-          if (!placed) continue;
-          const to = await cluster.placement(placed.app);
-          moved.push({ id, node: (await moveInstance(cluster, id, to.node)).to });
-        } catch (error) {
-          const known = error instanceof AppvisorError ? error : undefined;
-          failed.push({ id, code: known?.code ?? 'INTERNAL', message: (error as Error).message });
-        }
-      }
-      return { node: request.params.id, moved, failed };
-    },
+    (request): Promise<DrainAnswer> => clusterOf(context).drain(request.params.id),
   );
 
   app.post<RouteOf<typeof idContract>>(
     '/nodes/:id/undrain',
     { schema: idContract.schema },
     async (request) => {
-      await clusterOf(context).setDraining(request.params.id, false);
+      await clusterOf(context).undrain(request.params.id);
       return { ok: true };
     },
   );

@@ -27,4 +27,5 @@ export {
   type PeerAnswer,
 } from './peer-calls.js';
 export { AppSync, type AppSyncOptions, type SyncedApps } from './app-sync.js';
+export { ClusterOps, type ClusterOpsOptions, type DrainResult } from './cluster-ops.js';
 export { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
