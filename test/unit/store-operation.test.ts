@@ -180,6 +180,19 @@ describe('waiting for an updated app (events, no polling)', () => {
     assert.ok(app.reads <= 4, `${app.reads} reads`);
   });
 
+  test('a settle timer that ends before the wall clock reads its end still ends the wait', async (t) => {
+    const app = new FakeApp();
+    app.state = 'running';
+    const realNow = Date.now.bind(Date);
+    const waiting = waitReady(app, 'blog', 5000, 50);
+    await later(10);
+    // The wall clock is set back (or a timer fires a moment early): when the settle timer ends,
+    // the clock still reads a moment before its end. That is no reason to look again.
+    t.mock.method(Date, 'now', () => realNow() - 20);
+    assert.equal(await waiting, null);
+    assert.equal(app.reads, 2, 'one look at the start, one when the settle time is over');
+  });
+
   test('a new process while settling starts the settle time again', async () => {
     const app = new FakeApp();
     app.state = 'running';

@@ -58,6 +58,9 @@ export function waitReady(
     let looking = false;
     let again = false;
     let over = false;
+    // The steady time the settle timer was set for: a timer may fire a millisecond before the
+    // clock reads its end, and must then count as over rather than set another timer.
+    let settledFor: number | null = null;
     const end = (): void => {
       over = true;
       off();
@@ -70,11 +73,17 @@ export function waitReady(
         end();
         resolve(verdict.wrong);
       } else if (verdict.ready !== null) {
-        const left = verdict.ready + settle - Date.now();
-        if (left <= 0) {
+        const since = verdict.ready;
+        const left = since + settle - Date.now();
+        if (left <= 0 || settledFor === since) {
           end();
           resolve(null);
-        } else settleTimer = setTimeout(check, left);
+        } else {
+          settleTimer = setTimeout(() => {
+            settledFor = since;
+            check();
+          }, left);
+        }
       }
     };
     // One look at a time; a change during one is looked at right after it.
