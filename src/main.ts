@@ -87,7 +87,9 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const basis = parts.openLog(config, dataDir, process.getuid?.() === 0);
     const { layout, nodeId, logger } = basis;
     const events = await parts.start(new EventLog({ logger, nodeId }));
-    const alarms = await parts.start(new AlarmService({ logger, events, nodeId }));
+    const alarms = await parts.start(
+      new AlarmService({ logger, events, nodeId, cluster: basis.config.cluster.name !== null }),
+    );
     const certificateWatch: { current?: CertificateWatch } = {};
     const certificates = new CertificateStore(
       layout.tls,

@@ -83,7 +83,7 @@ export type ApiCertificates = Pick<CertificateStore, 'status' | 'set' | 'reset'>
 export type ApiEvents = Pick<EventLog, 'list' | 'subscribe'>;
 
 /** Active alarms and their history. */
-export type ApiAlarms = Pick<AlarmService, 'active' | 'history'>;
+export type ApiAlarms = Pick<AlarmService, 'listed' | 'history'>;
 
 /** The disk reserve of the data folder. */
 export type ApiDisk = Pick<DiskWatch, 'report' | 'release' | 'check'>;

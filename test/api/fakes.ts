@@ -158,7 +158,7 @@ export function fakeContext(calls: string[] = []): ApiContext {
       subscribe: () => () => undefined,
     },
     alarms: {
-      active: called('alarms.active', () => []),
+      listed: called('alarms.listed', () => Promise.resolve([])),
       history: called('alarms.history', () => Promise.resolve([])),
     },
     disk: {

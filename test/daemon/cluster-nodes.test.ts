@@ -125,19 +125,23 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
       'node c down',
     );
     assert.equal(seen.nodes.filter((n) => n.state === 'up').length, 2);
-    // One of the two others saw it first; it alone recorded the loss and holds the alarm.
+    // One of the two others saw it first; it alone recorded the loss and holds the alarm,
+    // which every node lists, naming the node that holds it.
     const held = await eventually(async () => {
-      const counts = await Promise.all(
-        [a, b].map(async (d) => (await alarmsOf(d)).filter((x) => x.code === 'node-down').length),
+      const lists = await Promise.all(
+        [a, b].map(async (d) => (await alarmsOf(d)).filter((x) => x.code === 'node-down')),
       );
-      return counts[0]! + counts[1]! === 1 ? counts : undefined;
+      return lists.every((list) => list.length === 1) ? lists.map((list) => list[0]!) : undefined;
     });
+    assert.equal(held[0]!.subject, cId);
+    assert.deepEqual(held[0], held[1]);
     const [downEvents] = await cluster.server.superQuery(
       [`SELECT node_id FROM events WHERE kind = 'node.down' AND subject = '${cId}'`],
       'appvisor',
     );
     assert.equal(downEvents!.rowCount, 1, 'one node.down event');
-    const observer = held[0] === 1 ? a : b;
+    const observer = held[0]!.node === (await nodeIdOf(a)) ? a : b;
+    assert.equal(held[0]!.node, await nodeIdOf(observer));
 
     const up = await cli(['node', 'remove', bId, '--data', a.data]);
     assert.equal(up.code, 1);
@@ -150,12 +154,14 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
       (await nodes(b)).nodes.map((n) => n.id).sort(),
       [await nodeIdOf(a), bId].sort(),
     );
-    await eventually(
-      async () =>
-        (await alarmsOf(observer)).some((x) => x.code === 'node-down') ? undefined : true,
-      10_000,
-      'the node-down alarm cleared',
-    );
+    for (const daemon of [a, b]) {
+      await eventually(
+        async () =>
+          (await alarmsOf(daemon)).some((x) => x.code === 'node-down') ? undefined : true,
+        10_000,
+        'the node-down alarm cleared',
+      );
+    }
   });
 
   test('a node stopped cleanly is stopped at once, not down; one that owns instances stays', async () => {
@@ -184,5 +190,57 @@ describe('nodes of one platform on a shared PostgreSQL', () => {
     assert.equal(after.id, before.id);
     assert.equal(after.state, 'up');
     assert.equal(after.generation, before.generation + 1);
+  });
+  test('a node-down alarm whose holder is lost too is cleared by another once the node is back', async () => {
+    b = await startNode('b');
+    await prepare('d', a);
+    let d = await startNode('d');
+    const ids = new Map<string, Daemon>();
+    for (const daemon of [a, b, d]) ids.set(await nodeIdOf(daemon), daemon);
+    const dId = await nodeIdOf(d);
+    d.child.kill('SIGKILL');
+    await d.exited;
+    const alarm = await eventually(
+      async () => (await alarmsOf(a)).find((x) => x.code === 'node-down' && x.subject === dId),
+      15_000,
+      'node d alarmed',
+    );
+    // The node that holds the alarm is lost as well; the third one stays.
+    const holder = ids.get(alarm.node!)!;
+    const stays = holder === a ? b : a;
+    const holderId = alarm.node!;
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+    await eventually(
+      async () =>
+        (await alarmsOf(stays)).some((x) => x.code === 'node-down' && x.subject === holderId)
+          ? true
+          : undefined,
+      15_000,
+      'the holder alarmed in turn',
+    );
+    d = await startNode('d');
+    const after = await eventually(
+      async () => {
+        const list = await alarmsOf(stays);
+        return list.some((x) => x.subject === dId) ? undefined : list;
+      },
+      15_000,
+      'the orphaned alarm cleared',
+    );
+    // The holder's own loss is still alarmed, by the node that saw it.
+    assert.deepEqual(
+      after.filter((x) => x.code === 'node-down').map((x) => [x.subject, x.node]),
+      [[holderId, await nodeIdOf(stays)]],
+    );
+    const history = JSON.parse(await cliOk(d, 'alarms', '--history', '--json')) as {
+      history: { action: string; code: string; subject: string; node?: string }[];
+    };
+    assert.ok(
+      history.history.some(
+        (c) => c.action === 'cleared' && c.subject === dId && c.node === holderId,
+      ),
+      'the clear is in the holder history, which every node reads',
+    );
   });
 });

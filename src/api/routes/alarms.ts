@@ -6,7 +6,9 @@ import type { AlarmHistoryReport, AlarmsReport, DiskReport } from '../types.js';
 
 /** Alarms, the disk reserve, and the diagnostics archive. */
 export function alarmRoutes(app: FastifyInstance, context: ApiContext): void {
-  app.get('/alarms', (): AlarmsReport => ({ alarms: context.alarms.active() }));
+  app.get('/alarms', async (): Promise<AlarmsReport> => ({
+    alarms: await context.alarms.listed(),
+  }));
 
   app.get<RouteOf<typeof alarmHistoryContract>>(
     '/alarms/history',

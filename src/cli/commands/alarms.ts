@@ -14,23 +14,42 @@ export async function alarmList(
   if (options.history) {
     const limit = options.limit ? `?limit=${encodeURIComponent(options.limit)}` : '';
     const report = await context.client.call<AlarmHistoryReport>('GET', `/alarms/history${limit}`);
+    const nodes = withNodes(report.history);
     printAnswer(context, report, () =>
       tableOr(
         'no alarm history',
-        ['AT', 'ACTION', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'],
-        report.history.map((c) => [c.at, c.action, c.severity, c.code, c.subject, c.text]),
+        ['AT', 'ACTION', 'SEVERITY', 'CODE', 'SUBJECT', ...nodes.header, 'TEXT'],
+        report.history.map((c) => [
+          c.at,
+          c.action,
+          c.severity,
+          c.code,
+          c.subject,
+          ...nodes.cell(c),
+          c.text,
+        ]),
       ),
     );
     return;
   }
   const report = await context.client.call<AlarmsReport>('GET', '/alarms');
+  const nodes = withNodes(report.alarms);
   printAnswer(context, report, () =>
     tableOr(
       'no active alarms',
-      ['SINCE', 'SEVERITY', 'CODE', 'SUBJECT', 'TEXT'],
-      report.alarms.map((a) => [a.since, a.severity, a.code, a.subject, a.text]),
+      ['SINCE', 'SEVERITY', 'CODE', 'SUBJECT', ...nodes.header, 'TEXT'],
+      report.alarms.map((a) => [a.since, a.severity, a.code, a.subject, ...nodes.cell(a), a.text]),
     ),
   );
+}
+
+/** A NODE column when the alarms are a cluster's (each names its node), else none. */
+function withNodes(rows: readonly { node?: string }[]): {
+  header: string[];
+  cell: (row: { node?: string }) => string[];
+} {
+  if (!rows.some((row) => row.node !== undefined)) return { header: [], cell: () => [] };
+  return { header: ['NODE'], cell: (row) => [row.node ?? ''] };
 }
 
 /** The disk report as the table `appvisor disk` prints. */

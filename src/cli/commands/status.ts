@@ -68,8 +68,10 @@ function statusText(report: StatusReport): string {
     ],
   ];
   const lines = [table(rows)];
-  for (const alarm of alarms)
-    lines.push(`  ${alarm.severity} ${alarm.code} ${alarm.subject}: ${alarm.text}`);
+  for (const alarm of alarms) {
+    const where = alarm.node === undefined ? '' : ` (node ${alarm.node})`;
+    lines.push(`  ${alarm.severity} ${alarm.code} ${alarm.subject}${where}: ${alarm.text}`);
+  }
   return lines.join('\n');
 }
 

@@ -12,6 +12,8 @@ export interface ActiveAlarm {
   subject: string;
   text: string;
   since: string;
+  /** On a cluster, in the platform's list: the node that raised it. */
+  node?: string;
 }
 
 /** One raise or clear, as kept in the alarm history. */
@@ -22,6 +24,8 @@ export interface AlarmChange {
   severity: Severity;
   subject: string;
   text: string;
+  /** On a cluster, in the platform's history: the node that raised or cleared it. */
+  node?: string;
 }
 
 /** What the parts that detect trouble need: raise and clear. */
@@ -67,6 +71,11 @@ export interface AlarmServiceOptions {
   logger: Logger;
   events: EventLog;
   nodeId: string;
+  /**
+   * Whether this node is one of a cluster's: the lists of {@link AlarmService.listed} and
+   * {@link AlarmService.history} are then the platform's, each alarm naming its node.
+   */
+  cluster?: boolean;
   now?: () => Date;
 }
 
@@ -201,28 +210,69 @@ export class AlarmService implements Component, AlarmRaiser {
       .sort((a, b) => a.since.localeCompare(b.since));
   }
 
-  /** The newest raises and clears, newest first: from the store when it answers, else memory. */
+  /**
+   * The alarms the admin sees, oldest first: this node's; on a cluster also every other node's
+   * as the store holds them (a node that is down shows what it had when it went; one stopped
+   * by its admin shows none until it starts again), each with its node. When the store does
+   * not answer, this node's only.
+   */
+  async listed(): Promise<ActiveAlarm[]> {
+    const { nodeId, cluster } = this.#options;
+    if (!cluster) return this.active();
+    const own = this.active().map((alarm) => ({ ...alarm, node: nodeId }));
+    const store = this.#queue.target;
+    if (!store) return own;
+    try {
+      const others = await store.query<ActiveAlarm>(
+        `SELECT a.code, a.severity, a.subject, a.text, a.node_id AS node,
+                to_char(a.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since
+           FROM alarms a JOIN nodes n ON n.node_id = a.node_id
+          WHERE a.node_id <> $1 AND n.stopped_at IS NULL`,
+        [nodeId],
+      );
+      return [...own, ...others.rows].sort(
+        (a, b) => a.since.localeCompare(b.since) || (a.node ?? '').localeCompare(b.node ?? ''),
+      );
+    } catch {
+      return own;
+    }
+  }
+
+  /**
+   * The newest raises and clears, newest first: from the store when it answers, else memory.
+   * On a cluster the platform's, each naming its node (see {@link listed}).
+   */
   async history(limit: number): Promise<AlarmChange[]> {
+    const { nodeId, cluster } = this.#options;
+    const mark = (change: AlarmChange) => (cluster ? { ...change, node: nodeId } : change);
     const store = this.#queue.target;
     if (store) {
       try {
         await this.#queue.settled();
-        const result = await store.query<AlarmChange>(
-          `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
-                  action, code, severity, subject, text
-             FROM alarm_history WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
-          [this.#options.nodeId, limit],
-        );
+        const columns = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+                         action, code, severity, subject, text`;
+        const result = cluster
+          ? await store.query<AlarmChange>(
+              `SELECT ${columns}, node_id AS node
+                 FROM alarm_history ORDER BY at DESC, id DESC LIMIT $1`,
+              [limit],
+            )
+          : await store.query<AlarmChange>(
+              `SELECT ${columns}
+                 FROM alarm_history WHERE node_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+              [nodeId, limit],
+            );
         const waiting = this.#queue.pending
           .map((op) => (op.kind === 'raise' ? op.history : op.change))
           .filter((change): change is AlarmChange => change !== null)
-          .reverse();
+          .reverse()
+          .map(mark);
         return [...waiting, ...result.rows].slice(0, limit);
       } catch {
         // the store is down: memory is all there is
       }
     }
-    return [...this.#recent].reverse().slice(0, limit);
+    return [...this.#recent].reverse().slice(0, limit).map(mark);
   }
 
   #now(): string {

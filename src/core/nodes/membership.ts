@@ -246,7 +246,10 @@ export class NodeMembership implements Component {
     const now = performance.now();
     if (now - this.#lastRenewal > o.leaseSeconds * 1000) this.#heldSince = now;
     this.#lastRenewal = now;
-    if (now - this.#heldSince >= o.leaseSeconds * 1000) await this.#judgeOthers();
+    if (now - this.#heldSince >= o.leaseSeconds * 1000) {
+      await this.#judgeOthers();
+      await this.#clearOrphans();
+    }
     for (const listener of this.#renewalListeners) {
       await listener().catch((error: unknown) => {
         o.logger.warn({ err: error }, 'a task after the lease renewal failed');
@@ -305,6 +308,40 @@ export class NodeMembership implements Component {
           text: `instances of node ${node.node_id} no node can take: ${stranded.join('; ')}`,
         });
       }
+    }
+  }
+
+  /**
+   * Clears the `node-down` alarms held by a node that is not up itself, about a node that is
+   * no longer down: their holder would clear them at its next renewal, but it may never come
+   * back, and the platform's alarm list would show a node down that is up. The clear goes to
+   * the holder's history, as if it had cleared it.
+   */
+  async #clearOrphans(): Promise<void> {
+    const o = this.#options;
+    const cleared = await o.store.query<{ holder: string; subject: string }>(
+      `WITH orphaned AS (
+         DELETE FROM alarms a
+          WHERE a.code = 'node-down' AND a.node_id <> $1
+            AND NOT EXISTS (SELECT 1 FROM nodes h WHERE h.node_id = a.node_id
+                              AND h.stopped_at IS NULL AND h.lease_until > now())
+            AND NOT EXISTS (SELECT 1 FROM nodes s WHERE s.node_id = a.subject
+                              AND s.stopped_at IS NULL AND s.lease_until <= now())
+         RETURNING a.node_id, a.subject, a.severity)
+       INSERT INTO alarm_history (node_id, at, action, code, subject, severity, text)
+       SELECT node_id, now(), 'cleared', 'node-down', subject, severity,
+              'node ' || subject || ' is no longer down (cleared by node ' || $1 || ')'
+         FROM orphaned
+       RETURNING node_id AS holder, subject`,
+      [o.nodeId],
+    );
+    for (const { holder, subject } of cleared.rows) {
+      o.events.record({
+        kind: 'alarm.cleared.node-down',
+        severity: 'info',
+        subject,
+        text: `node ${subject} is no longer down; node ${holder}, which saw it go, is not up to say so`,
+      });
     }
   }
 

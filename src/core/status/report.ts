@@ -30,7 +30,7 @@ export interface StatusSources {
   apps: Pick<AppService, 'list'>;
   /** How the apps' limits are enforced, and the defaults. */
   limits: SandboxInfo & { defaults: ResourceLimits };
-  alarms: Pick<AlarmService, 'active'>;
+  alarms: Pick<AlarmService, 'listed'>;
   appStore: Pick<AppStoreService, 'updates'>;
 }
 
@@ -77,7 +77,7 @@ export class ManagerStatus {
       backup: s.backups.dumpCheck(),
       apps: await s.apps.list(),
       limits: s.limits,
-      alarms: s.alarms.active(),
+      alarms: await s.alarms.listed(),
       updates: s.appStore.updates(),
     };
   }

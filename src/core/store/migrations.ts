@@ -278,4 +278,10 @@ export const migrations: readonly Migration[] = [
     name: 'nodes drained for maintenance',
     sql: `ALTER TABLE nodes ADD COLUMN draining boolean NOT NULL DEFAULT false;`,
   },
+  {
+    version: 16,
+    name: "the platform's alarm history, newest first",
+    // On a cluster the history the admin reads is every node's, newest first.
+    sql: `CREATE INDEX alarm_history_platform ON alarm_history (at DESC, id DESC);`,
+  },
 ];

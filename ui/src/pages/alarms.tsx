@@ -8,26 +8,28 @@ import { DiskCard } from './disk-card.js';
 /** How many raises and clears the history shows. */
 const historyLimit = 200;
 
-/** Whether an alarm's code or subject contains the filter text (any case). */
-function matches(alarm: { code: string; subject: string }, filter: string): boolean {
+/** Whether an alarm's code, subject or node contains the filter text (any case). */
+function matches(alarm: { code: string; subject: string; node?: string }, filter: string): boolean {
   const text = filter.trim().toLowerCase();
   return (
     text === '' ||
     alarm.code.toLowerCase().includes(text) ||
-    alarm.subject.toLowerCase().includes(text)
+    alarm.subject.toLowerCase().includes(text) ||
+    (alarm.node?.toLowerCase().includes(text) ?? false)
   );
 }
 
 /** The active alarms, newest first. */
 function ActiveAlarms(props: { alarms: AlarmsReport['alarms'] }) {
+  const nodes = props.alarms.some((alarm) => alarm.node !== undefined);
   return (
     <ListTable
       labelledBy="active-title"
       testId="active-alarms"
-      columns={['Severity', 'Code', 'Subject', 'Text', 'Since']}
+      columns={['Severity', 'Code', 'Subject', ...(nodes ? ['Node'] : []), 'Text', 'Since']}
     >
       {props.alarms.map((alarm) => (
-        <tr key={`${alarm.code}\n${alarm.subject}`}>
+        <tr key={`${alarm.code}\n${alarm.subject}\n${alarm.node ?? ''}`}>
           <td data-label="Severity">
             <SeverityBadge severity={alarm.severity} />
           </td>
@@ -35,6 +37,7 @@ function ActiveAlarms(props: { alarms: AlarmsReport['alarms'] }) {
             <code>{alarm.code}</code>
           </th>
           <td data-label="Subject">{alarm.subject}</td>
+          {nodes && <td data-label="Node">{alarm.node}</td>}
           <td data-label="Text">{alarm.text}</td>
           <td data-label="Since">
             {dateTime(alarm.since)} <span class="quiet">({relative(alarm.since)})</span>
@@ -47,11 +50,12 @@ function ActiveAlarms(props: { alarms: AlarmsReport['alarms'] }) {
 
 /** Raises and clears, newest first. */
 function AlarmHistory(props: { changes: AlarmHistoryReport['history'] }) {
+  const nodes = props.changes.some((change) => change.node !== undefined);
   return (
     <ListTable
       labelledBy="history-title"
       testId="alarm-history"
-      columns={['Time', 'Event', 'Severity', 'Code', 'Subject', 'Text']}
+      columns={['Time', 'Event', 'Severity', 'Code', 'Subject', ...(nodes ? ['Node'] : []), 'Text']}
     >
       {props.changes.map((change, index) => (
         <tr key={`${change.at}\n${change.code}\n${change.subject}\n${index}`}>
@@ -70,6 +74,7 @@ function AlarmHistory(props: { changes: AlarmHistoryReport['history'] }) {
             <code>{change.code}</code>
           </td>
           <td data-label="Subject">{change.subject}</td>
+          {nodes && <td data-label="Node">{change.node}</td>}
           <td data-label="Text">{change.text}</td>
         </tr>
       ))}
