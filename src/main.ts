@@ -201,7 +201,11 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const monitor = await parts.start(
       new MonitorSampler(monitorOptions(basis, { apps, instances, database, store })),
     );
-    const metrics = new PrometheusExporter(() => monitor.current());
+    // On a cluster every series names its node (docs/monitoring.md).
+    const metrics = new PrometheusExporter(
+      () => monitor.current(),
+      config.cluster.name === null ? {} : { node: nodeId },
+    );
     const status = new ManagerStatus({
       nodeId,
       cluster: membership,

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppvisorError } from '../core/errors/index.js';
 import type { ApiContext } from './context.js';
+import type { ApiCluster } from './services.js';
 import { passedOnHeader } from '../core/nodes/index.js';
 import { apiPrefix } from './prefix.js';
 
@@ -51,4 +52,31 @@ export function atOwner(
     );
     await reply.code(answer.status).send(answer.body);
   };
+}
+
+/** Another node, as {@link askEveryNode} answers about it. */
+export type Peer = Awaited<ReturnType<ApiCluster['peers']>>[number];
+
+/**
+ * Each other node's answer to a GET of `path` (below the API prefix), asked at once, as `read`
+ * takes it from the JSON body; `body` is undefined for a node that is not up or gave no 200
+ * answer (the caller says so).
+ */
+export async function askEveryNode<T>(
+  cluster: ApiCluster,
+  path: string,
+  read: (body: unknown) => T,
+): Promise<{ peer: Peer; body: T | undefined }[]> {
+  const peers = await cluster.peers();
+  return Promise.all(
+    peers.map(async (peer) => {
+      if (!peer.up) return { peer, body: undefined };
+      try {
+        const answer = await cluster.call(peer, 'GET', path);
+        return { peer, body: answer.status === 200 ? read(answer.body) : undefined };
+      } catch {
+        return { peer, body: undefined };
+      }
+    }),
+  );
 }

@@ -250,6 +250,14 @@ export const alarmHistoryContract = contract({
   querystring: z.strictObject({ limit: integer(1, 10000).default(100) }),
 });
 
+/**
+ * `GET /metrics` and `GET /monitor`: `scope=cluster` (on a cluster) answers every node's values
+ * and the platform's totals; `node` (the default) this node's.
+ */
+export const monitorScopeContract = contract({
+  querystring: z.strictObject({ scope: z.enum(['node', 'cluster']).default('node') }),
+});
+
 const resolutionNames = Object.keys(resolutions) as [Resolution, ...Resolution[]];
 
 /**

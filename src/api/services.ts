@@ -119,4 +119,4 @@ export type ApiConfigTransfer = Pick<ConfigTransfer, 'export' | 'import'>;
 export type ApiMonitor = Pick<MonitorSampler, 'current' | 'history'>;
 
 /** The Prometheus text of the latest sample. */
-export type ApiMetrics = Pick<PrometheusExporter, 'render' | 'contentType'>;
+export type ApiMetrics = Pick<PrometheusExporter, 'render' | 'renderPlatform' | 'contentType'>;

@@ -41,6 +41,8 @@ import type {
   InstanceReadiness,
   MonitorHistory,
   MonitorSnapshot,
+  NodeSample,
+  PlatformTotals,
   PostgresUsage,
   Resolution,
   SeriesUnit,
@@ -118,6 +120,8 @@ export type {
   InstanceReadiness,
   MonitorHistory,
   MonitorSnapshot,
+  NodeSample,
+  PlatformTotals,
   PostgresUsage,
   Resolution,
   SeriesUnit,
@@ -295,6 +299,13 @@ export interface AlarmsReport {
 /** `GET /alarms/history`: raises and clears, newest first. */
 export interface AlarmHistoryReport {
   history: AlarmChange[];
+}
+
+/** `GET /monitor?scope=cluster`: every node's latest sample and the platform's totals. */
+export interface PlatformMonitor {
+  /** Each node, by id; `snapshot` absent when it is not up or did not answer. */
+  nodes: NodeSample[];
+  totals: PlatformTotals;
 }
 
 /** Query of `GET /monitor/history` (see `monitorHistoryQuery`). */

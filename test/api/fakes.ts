@@ -189,6 +189,7 @@ export function fakeContext(calls: string[] = []): ApiContext {
     },
     metrics: {
       render: called('metrics.render', () => Promise.resolve('fake_metric 1\n')),
+      renderPlatform: called('metrics.renderPlatform', () => Promise.resolve('fake_metric 2\n')),
       contentType: 'text/plain; version=0.0.4',
     },
     health: () => ({ status: 'ok', version: 'test', database: 'running' }),

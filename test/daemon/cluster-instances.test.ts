@@ -6,9 +6,15 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { DrainAnswer, InstanceView, NodesReport } from '../../src/api/index.js';
+import type {
+  DrainAnswer,
+  InstanceView,
+  NodesReport,
+  PlatformMonitor,
+} from '../../src/api/index.js';
 import { hostedBy, TestCluster } from '../helpers/cluster.js';
-import { cli, cliOk, http, waitForInstance, type Daemon } from '../helpers/daemon.js';
+import { cli, cliOk, eventually, http, waitForInstance, type Daemon } from '../helpers/daemon.js';
+import { find, parseExposition } from '../helpers/prometheus.js';
 
 describe('instances across the nodes of a cluster', () => {
   let cluster: TestCluster;
@@ -75,6 +81,49 @@ describe('instances across the nodes of a cluster', () => {
     // The instance answers through any front; C's service hosts it.
     const counted = await http('POST', { url: a.httpUrl }, '/example.com/pinned/count');
     assert.deepEqual(counted.body, { instance: 'pinned', count: 1 });
+  });
+
+  test("metrics name their node; any node gives the platform's, with totals", async () => {
+    const api = (daemon: Daemon, path: string) =>
+      http('GET', { socket: daemon.socket }, `/manager/api/v1${path}`);
+    const own = parseExposition((await api(b, '/metrics')).text);
+    assert.ok(own.length > 0 && own.every((sample) => sample.labels.node === ids.get(b)));
+    // The values are each node's latest sample (taken every monitor.intervalSeconds).
+    const platform = await eventually(
+      async () => {
+        const parsed = parseExposition((await api(b, '/metrics?scope=cluster')).text);
+        return find(parsed, 'appvisor_cluster_instances')[0]?.value === 4 &&
+          find(parsed, 'appvisor_app_state', { app: 'echo', state: 'running' }).length === 3
+          ? parsed
+          : undefined;
+      },
+      30_000,
+      "every node's latest sample",
+    );
+    for (const node of ids.values()) {
+      const running = find(platform, 'appvisor_app_state', { node, app: 'echo', state: 'running' });
+      assert.equal(running[0]?.value, 1);
+      assert.equal(find(platform, 'appvisor_cluster_node_answered', { node })[0]?.value, 1);
+    }
+    assert.equal(find(platform, 'appvisor_cluster_nodes', { state: 'up' })[0]?.value, 3);
+    assert.equal(find(platform, 'appvisor_cluster_instances')[0]?.value, 4);
+    assert.equal(
+      find(platform, 'appvisor_instance_ready', { instance: 'pinned' })[0]?.labels.node,
+      ids.get(c),
+    );
+    const monitor = (await api(a, '/monitor?scope=cluster')).body as PlatformMonitor;
+    assert.deepEqual(
+      monitor.nodes.map((n) => n.node),
+      [...ids.values()].sort(),
+    );
+    assert.ok(monitor.nodes.every((n) => n.state === 'up' && n.snapshot !== undefined));
+    assert.equal(monitor.totals.instances, 4);
+    assert.equal(monitor.totals.apps.echo?.running, 3);
+    // Without the scope, a node's own, as on a platform of one node.
+    const single = (await api(a, '/monitor')).body as { instances: unknown[] };
+    assert.equal(single.instances.length, (await hostedBy(a)).length);
+    const refused = await api(a, '/monitor?scope=everything');
+    assert.equal(refused.status, 400);
   });
 
   test("another node's instance is shown, changed and deleted from any node", async () => {

@@ -176,6 +176,7 @@ describe('monitor: Prometheus text', () => {
         connections: 4,
       },
     };
+    const web = snapshot.apps[0]!;
     const exporter = new PrometheusExporter(() => Promise.resolve(snapshot));
     const samples = parseExposition(await exporter.render());
     assert.equal(find(samples, 'appvisor_app_cpu_percent', { app: 'web' })[0]?.value, 150);
@@ -195,6 +196,42 @@ describe('monitor: Prometheus text', () => {
     snapshot.apps = [];
     const after = parseExposition(await exporter.render());
     assert.equal(find(after, 'appvisor_app_state').length, 0);
+
+    // On a cluster every series names its node; the platform's text has every node's and
+    // the totals over those that answered.
+    snapshot.apps = [{ ...web, state: 'running' }];
+    const clustered = new PrometheusExporter(() => Promise.resolve(snapshot), { node: 'n1' });
+    const own = parseExposition(await clustered.render());
+    assert.equal(find(own, 'appvisor_app_cpu_percent', { app: 'web', node: 'n1' })[0]?.value, 150);
+    assert.ok(own.every((sample) => sample.labels.node === 'n1'));
+    const other: MonitorSnapshot = {
+      ...snapshot,
+      apps: [{ ...web, cpuPercent: 50, rssBytes: 2e8, processes: 1 }],
+      instances: [
+        { id: 'blog', app: 'web', ready: false },
+        { id: 'wiki', app: 'web', ready: true },
+      ],
+    };
+    const platform = parseExposition(
+      await clustered.renderPlatform([
+        { node: 'n1', state: 'up', snapshot },
+        { node: 'n2', state: 'up', snapshot: other },
+        { node: 'n3', state: 'down' },
+      ]),
+    );
+    assert.equal(find(platform, 'appvisor_app_cpu_percent', { node: 'n2' })[0]?.value, 50);
+    assert.equal(find(platform, 'appvisor_app_cpu_percent', { node: 'n3' }).length, 0);
+    assert.equal(find(platform, 'appvisor_cluster_nodes', { state: 'up' })[0]?.value, 2);
+    assert.equal(find(platform, 'appvisor_cluster_nodes', { state: 'down' })[0]?.value, 1);
+    assert.equal(find(platform, 'appvisor_cluster_node_answered', { node: 'n3' })[0]?.value, 0);
+    assert.equal(find(platform, 'appvisor_cluster_instances')[0]?.value, 3);
+    assert.equal(find(platform, 'appvisor_cluster_instances_ready')[0]?.value, 2);
+    assert.equal(find(platform, 'appvisor_cluster_app_cpu_percent', { app: 'web' })[0]?.value, 200);
+    assert.equal(find(platform, 'appvisor_cluster_app_rss_bytes', { app: 'web' })[0]?.value, 3e8);
+    assert.equal(find(platform, 'appvisor_cluster_memory_total_bytes')[0]?.value, 2 * 4e9);
+    // This node's own text is still its own after a platform scrape.
+    const again = parseExposition(await clustered.render());
+    assert.equal(find(again, 'appvisor_app_cpu_percent').length, 1);
   });
 
   test('the metrics listener accepts loopback only, unless allowed', () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pbxLinkOf, type InstanceView } from '../../core/instances/index.js';
 import { AppvisorError } from '../../core/errors/index.js';
-import { atOwner, passedOn } from '../cluster.js';
+import { askEveryNode, atOwner, passedOn } from '../cluster.js';
 import type { ApiContext } from '../context.js';
 import type { ApiCluster } from '../services.js';
 import type { InstanceList } from '../types.js';
@@ -44,27 +44,18 @@ async function everyNode(
   sort: 'id' | 'size' | undefined,
 ): Promise<InstanceList> {
   const query = url.includes('?') ? `${url.slice(url.indexOf('?'))}&local=true` : '?local=true';
-  const peers = await cluster.peers();
-  const answers = await Promise.all(
-    peers
-      .filter((peer) => peer.up)
-      .map(async (peer) => {
-        try {
-          const answer = await cluster.call(peer, 'GET', `/instances${query}`);
-          if (answer.status !== 200) return { peer, views: undefined };
-          return { peer, views: (answer.body as InstanceList).instances };
-        } catch {
-          return { peer, views: undefined };
-        }
-      }),
+  const answers = await askEveryNode(
+    cluster,
+    `/instances${query}`,
+    (body) => (body as InstanceList).instances,
   );
-  const all = [...own, ...answers.flatMap((a) => a.views ?? [])];
+  const all = [...own, ...answers.flatMap((a) => a.body ?? [])];
   const size = (v: InstanceView) => (v.usage.databaseBytes ?? -1) + (v.usage.filesBytes ?? 0);
   all.sort((a, b) => (sort === 'size' ? size(b) - size(a) : 0) || a.id.localeCompare(b.id));
-  const unanswered = [
-    ...answers.filter((a) => a.views === undefined).map((a) => a.peer.node),
-    ...peers.filter((peer) => !peer.up && peer.instances > 0).map((peer) => peer.node),
-  ];
+  // A node that is down and owns nothing is missing nothing.
+  const unanswered = answers
+    .filter((a) => a.body === undefined && (a.peer.up || a.peer.instances > 0))
+    .map((a) => a.peer.node);
   return { instances: all, ...(unanswered.length > 0 ? { unanswered } : {}) };
 }
 

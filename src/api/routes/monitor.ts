@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { AppvisorError } from '../../core/errors/index.js';
 import type { ApiContext } from '../context.js';
 import type { RouteOf } from '../contract.js';
-import { monitorHistoryContract } from '../contracts.js';
-import type { MonitorHistory, MonitorSnapshot } from '../types.js';
+import { askEveryNode } from '../cluster.js';
+import { monitorHistoryContract, monitorScopeContract } from '../contracts.js';
+import type { MonitorHistory, MonitorSnapshot, PlatformMonitor } from '../types.js';
+import { platformTotals, type NodeSample } from '../../core/monitor/index.js';
 
 /** `from`/`to` of the history: epoch ms or an ISO date. */
 function instant(text: string | undefined, field: string): number | undefined {
@@ -17,7 +19,34 @@ function instant(text: string | undefined, field: string): number | undefined {
 
 /** Current values, their history and the Prometheus text. All need a login. */
 export function monitorRoutes(app: FastifyInstance, context: ApiContext): void {
-  app.get('/monitor', (): Promise<MonitorSnapshot> => context.monitor.current());
+  /**
+   * Every node's latest sample: this one's, and each other's as it answers `GET /monitor`
+   * (a node that is not up, or does not answer, has none). Only on a cluster.
+   */
+  const everyNode = async (): Promise<NodeSample[]> => {
+    const cluster = context.cluster!;
+    const [own, answers] = await Promise.all([
+      context.monitor.current(),
+      askEveryNode(cluster, '/monitor', (body) => body as MonitorSnapshot),
+    ]);
+    const samples: NodeSample[] = [
+      { node: cluster.self, state: 'up', snapshot: own },
+      ...answers.map(({ peer, body }) => ({ node: peer.node, state: peer.state, snapshot: body })),
+    ];
+    return samples.sort((a, b) => a.node.localeCompare(b.node));
+  };
+  const platformScope = (request: { query: { scope: 'node' | 'cluster' } }) =>
+    request.query.scope === 'cluster' && context.cluster !== undefined;
+
+  app.get<RouteOf<typeof monitorScopeContract>>(
+    '/monitor',
+    { schema: monitorScopeContract.schema },
+    async (request): Promise<MonitorSnapshot | PlatformMonitor> => {
+      if (!platformScope(request)) return context.monitor.current();
+      const nodes = await everyNode();
+      return { nodes, totals: platformTotals(nodes) };
+    },
+  );
 
   app.get<RouteOf<typeof monitorHistoryContract>>(
     '/monitor/history',
@@ -39,8 +68,14 @@ export function monitorRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.get('/metrics', async (_request, reply) => {
-    const text = await context.metrics.render();
-    return reply.type(context.metrics.contentType).send(text);
-  });
+  app.get<RouteOf<typeof monitorScopeContract>>(
+    '/metrics',
+    { schema: monitorScopeContract.schema },
+    async (request, reply) => {
+      const text = platformScope(request)
+        ? await context.metrics.renderPlatform(await everyNode())
+        : await context.metrics.render();
+      return reply.type(context.metrics.contentType).send(text);
+    },
+  );
 }

@@ -38,6 +38,12 @@ export {
 } from './sampler.js';
 export { PrometheusExporter, appStates } from './prometheus.js';
 export {
+  platformTotals,
+  type AppTotals,
+  type NodeSample,
+  type PlatformTotals,
+} from './platform.js';
+export {
   MetricsServer,
   isLoopback,
   parseListen,

@@ -1,5 +1,6 @@
 import { AppvisorError } from '../errors/index.js';
 import type { AppSync } from './app-sync.js';
+import type { NodeState } from './admission.js';
 import type { NodeMembership } from './membership.js';
 import { callPeer, type PeerAnswer, type PeerCallSigner } from './peer-calls.js';
 import type { Placement } from './placement.js';
@@ -48,7 +49,7 @@ export class ClusterOps {
     return this.#options.membership.ownerOf(instance);
   }
 
-  peers(): Promise<(Placement & { up: boolean; instances: number })[]> {
+  peers(): Promise<(Placement & { up: boolean; state: NodeState; instances: number })[]> {
     return this.#options.membership.peers();
   }
 

@@ -526,7 +526,7 @@ export class NodeMembership implements Component {
   }
 
   /** The other nodes, with their addresses, whether they are up and how many instances they own. */
-  async peers(): Promise<(Placement & { up: boolean; instances: number })[]> {
+  async peers(): Promise<(Placement & { up: boolean; state: NodeState; instances: number })[]> {
     const rows = await this.#rows(this.#options.store.query);
     return rows.flatMap((r) => {
       const at = splitAddress(r.address);
@@ -537,6 +537,7 @@ export class NodeMembership implements Component {
               ...at,
               self: false,
               up: r.state === 'up',
+              state: r.state,
               instances: Number(r.instances),
             },
           ]
