@@ -15,6 +15,7 @@ import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
 import {
   AppSync,
+  ClusterInstances,
   ClusterOps,
   NodeMembership,
   PeerCallSigner,
@@ -222,13 +223,29 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
       alarms,
       appStore,
     });
+    const clusterOps =
+      signer &&
+      appSync &&
+      new ClusterOps({
+        membership,
+        signer,
+        appSync,
+        self: nodeId,
+        reconcile: async () => {
+          await instances.reconcile();
+          await peers?.reload();
+        },
+      });
     const configTransfer = new ConfigTransfer({
       settings,
       certificates,
       sources: appStore.sources,
       appStore,
       apps,
-      instances,
+      // On a cluster the file is the platform's: every node's instances, each acted on by its owner.
+      instances: clusterOps
+        ? new ClusterInstances({ local: instances, cluster: clusterOps })
+        : instances,
       backups,
       events,
       logger,
@@ -247,19 +264,7 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         alarms,
         disk,
         nodes: membership,
-        cluster:
-          signer &&
-          appSync &&
-          new ClusterOps({
-            membership,
-            signer,
-            appSync,
-            self: nodeId,
-            reconcile: async () => {
-              await instances.reconcile();
-              await peers?.reload();
-            },
-          }),
+        cluster: clusterOps,
         settings,
         monitor,
         metrics,

@@ -71,10 +71,14 @@ interface FakeInstance {
   excludeFromBackup: boolean;
   traceFlags: string[];
   password: string;
+  node?: string;
 }
 
-/** A platform in memory; `failOn` makes one call throw; `log` records every change. */
-function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
+/**
+ * A platform in memory; `failOn` makes one call throw; `log` records every change. `nodes`
+ * makes it a cluster's: the nodes that can take instances (each view names its node).
+ */
+function fakePlatform(options: { failOn?: string; failUndo?: string; nodes?: string[] } = {}) {
   const log: string[] = [];
   let undoing = false;
   const settings = { label: '', dnsName: '', alarmUrl: '', alarmEmail: '' };
@@ -178,17 +182,25 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
         const shown = view(found);
         return reveal?.reveal ? shown : { ...shown, password: undefined };
       },
-      create: (app, id, made) => {
-        change(`create ${id}`);
+      create: (app, id, made, where) => {
+        const nodes = options.nodes;
+        const node =
+          nodes === undefined
+            ? undefined
+            : where?.node !== undefined && nodes.includes(where.node)
+              ? where.node
+              : nodes[0];
+        change(`create ${id}${node === undefined ? '' : ` on ${node}`}`);
         const instance: FakeInstance = {
           id,
           app,
-          domain: made?.domain ?? 'localhost',
-          path: made?.path ?? `/x/${id}`,
+          domain: made.domain ?? 'localhost',
+          path: made.path ?? `/x/${id}`,
           enabled: true,
           excludeFromBackup: false,
           traceFlags: [],
-          password: made?.password ?? 'generated-pw',
+          password: made.password ?? 'generated-pw',
+          ...(node === undefined ? {} : { node }),
         };
         instances.set(id, instance);
         return Promise.resolve(view(instance));
@@ -207,6 +219,16 @@ function fakePlatform(options: { failOn?: string; failUndo?: string } = {}) {
         instances.delete(id);
         return Promise.resolve();
       },
+      ...(options.nodes === undefined
+        ? {}
+        : {
+            pin: (_app: string, node: string) =>
+              Promise.resolve(
+                options.nodes!.includes(node)
+                  ? { node }
+                  : { refused: `no node ${node} is registered` },
+              ),
+          }),
     },
     backups: {
       schedule: () => ({
@@ -558,5 +580,86 @@ describe('importing into a platform', () => {
     assert.deepEqual(platform.targets.get('dav')?.credentials, { user: 'u', password: 'p' });
     assert.equal(platform.targets.get('dav')?.view.url, 'https://dav.example.com/x');
     assert.deepEqual([...platform.targets.keys()], ['dav']);
+  });
+});
+
+describe('the file of a cluster: each instance with its node', () => {
+  const withNode = (node: string) => {
+    const document = baseDocument();
+    document.instances[0]!.node = node;
+    return document;
+  };
+
+  test('an export names each instance’s node on a cluster, and none on a single platform', async () => {
+    const cluster = fakePlatform({ nodes: ['n1', 'n2'] });
+    await cluster.transfer.import(renderDocument(withNode('n2')));
+    const exported = await cluster.transfer.export();
+    assert.equal(exported.instances[0]!.node, 'n2');
+    assert.deepEqual(parseDocument(renderDocument(exported)).instances, exported.instances);
+
+    const single = fakePlatform();
+    await single.transfer.import(renderDocument(baseDocument()));
+    assert.ok(!('node' in (await single.transfer.export()).instances[0]!));
+    assert.throws(
+      () =>
+        parseDocument(
+          renderDocument(baseDocument()).replace('"app": "notes",', '"app": "notes", "node": 7,'),
+        ),
+      (error: AppvisorError) =>
+        error.code === 'IMPORT_INVALID' && error.field === 'instances[0].node',
+    );
+  });
+
+  test('a new instance goes to its node when that node can take it; else placement chooses, said in the plan', async () => {
+    const pinned = fakePlatform({ nodes: ['n1', 'n2'] });
+    const plan = await pinned.transfer.import(renderDocument(withNode('n2')), { dryRun: true });
+    assert.ok(
+      plan.changes.some(
+        (c) =>
+          c.text ===
+          '+ instance acme of notes at example.com/example.com/acme on node n2 (new password)',
+      ),
+    );
+    await pinned.transfer.import(renderDocument(withNode('n2')));
+    assert.ok(pinned.log.includes('create acme on n2'));
+
+    const elsewhere = fakePlatform({ nodes: ['n1', 'n2'] });
+    const stray = await elsewhere.transfer.import(renderDocument(withNode('gone')), {
+      dryRun: true,
+    });
+    assert.ok(
+      stray.changes.some(
+        (c) =>
+          c.text ===
+          '+ instance acme of notes at example.com/example.com/acme on the node placement chooses (no node gone is registered) (new password)',
+      ),
+    );
+    await elsewhere.transfer.import(renderDocument(withNode('gone')));
+    assert.ok(elsewhere.log.includes('create acme on n1'));
+
+    // A platform of one node has no nodes to choose: the key is read and left alone.
+    const single = fakePlatform();
+    const done = await single.transfer.import(renderDocument(withNode('n2')));
+    assert.ok(
+      done.changes.some(
+        (c) => c.text === '+ instance acme of notes at example.com/example.com/acme (new password)',
+      ),
+    );
+    assert.ok(single.log.includes('create acme'));
+  });
+
+  test('an existing instance on another node than the file says stays where it is', async () => {
+    const platform = fakePlatform({ nodes: ['n1', 'n2'] });
+    await platform.transfer.import(renderDocument(withNode('n1')));
+    const before = platform.log.length;
+    const result = await platform.transfer.import(renderDocument(withNode('n2')));
+    assert.equal(result.applied, false);
+    assert.equal(platform.log.length, before);
+    assert.deepEqual(
+      result.changes.map((c) => c.text),
+      [
+        '= instance acme node: kept (it is on node n1, the file says n2; move it with "appvisor instance move")',
+      ],
+    );
   });
 });

@@ -29,3 +29,12 @@ export {
 export { AppSync, type AppSyncOptions, type SyncedApps } from './app-sync.js';
 export { ClusterOps, type ClusterOpsOptions, type DrainResult } from './cluster-ops.js';
 export { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
+export {
+  ClusterInstances,
+  isPinRefusal,
+  mergeListings,
+  peerResult,
+  type ClusterInstancesOptions,
+  type ClusterNewInstance,
+  type NodeListing,
+} from './cluster-instances.js';

@@ -62,8 +62,11 @@ export class ConfigTransfer {
       const secrets = document.secrets
         ? await openSecrets(document.secrets.encrypted, options.passphrase)
         : undefined;
-      checkDocument(document, secrets, await this.#state(), text);
-      const steps = await planImport(this.#options, document, secrets);
+      const state = await this.#state();
+      checkDocument(document, secrets, state, text);
+      const steps = await planImport(this.#options, document, secrets, [
+        ...state.instances.values(),
+      ]);
       const changes = steps.map((step) => step.change);
       const work = steps.filter((step) => step.apply !== undefined);
       if (options.dryRun || work.length === 0) {
@@ -85,7 +88,10 @@ export class ConfigTransfer {
       (await this.#options.apps.list()).map((app) => [app.id, { version: app.version }]),
     );
     const stores = new Set((await this.#options.sources.list()).map((source) => source.name));
-    const instances = new Map(this.#options.instances.list().map((view) => [view.id, view]));
+    // On a cluster: every node's, so that the checks and the plan see the whole platform.
+    const instances = new Map(
+      (await this.#options.instances.list()).map((view) => [view.id, view]),
+    );
     const targets = new Set(
       (await this.#options.backups.listTargets()).map((target) => target.name),
     );

@@ -59,6 +59,11 @@ const appShape = z.strictObject({
 const instanceShape = z.strictObject({
   id: plain(64),
   app: plain(64),
+  /**
+   * On a cluster, the node that owns it (as exported) or should make it (as imported); absent
+   * in the files of a platform of one node and of older managers.
+   */
+  node: plain(200).optional(),
   domain: plain(300),
   path: plain(600),
   enabled: z.boolean(),

@@ -1,5 +1,6 @@
 /** Writing the configuration file from what the platform has now. */
 import { hostname } from 'node:os';
+import type { InstanceView } from '../instances/index.js';
 import {
   documentFormat,
   documentKind,
@@ -23,6 +24,9 @@ export async function exportDocument(
   options: ExportOptions = {},
   now = new Date(),
 ): Promise<ConfigDocument> {
+  // Read first: on a cluster a node that does not answer fails the export before anything
+  // else is read, rather than the file leaving out its instances.
+  const views = await ports.instances.list();
   const settings = await ports.settings.get();
   const installed = await ports.appStore.installed();
   const apps = (await ports.apps.list()).map((app) => {
@@ -35,9 +39,10 @@ export async function exportDocument(
       ...ports.apps.settingsOf(app.id),
     };
   });
-  const instances = ports.instances.list().map((view) => ({
+  const instances = views.map((view) => ({
     id: view.id,
     app: view.app,
+    ...(view.node === undefined ? {} : { node: view.node }),
     domain: view.domain,
     path: view.path,
     enabled: view.enabled,
@@ -75,7 +80,7 @@ export async function exportDocument(
     })),
   };
   if (options.includeSecrets) {
-    const parts = collectSecrets(ports, settings.alarmUrl);
+    const parts = await collectSecrets(ports, settings.alarmUrl, views);
     for (const target of targets) {
       if (!target.credentials) continue;
       parts.backupTargets ??= {};
@@ -86,12 +91,16 @@ export async function exportDocument(
   return document;
 }
 
-function collectSecrets(ports: TransferPorts, alarmUrl: string): SecretParts {
+async function collectSecrets(
+  ports: TransferPorts,
+  alarmUrl: string,
+  views: readonly InstanceView[],
+): Promise<SecretParts> {
   // Also a self-signed certificate: clients that trust it by its fingerprint keep trusting it.
   const parts: SecretParts = { certificate: ports.certificates.pair(), instancePasswords: {} };
   if (withoutCredentials(alarmUrl) !== alarmUrl) parts.alarmUrl = alarmUrl;
-  for (const view of ports.instances.list()) {
-    const password = ports.instances.show(view.id, { reveal: true }).password;
+  for (const view of views) {
+    const password = (await ports.instances.show(view.id, { reveal: true })).password;
     if (password !== undefined) parts.instancePasswords[view.id] = password;
   }
   return parts;

@@ -15,4 +15,4 @@ export {
 } from './document.js';
 export type { ExportOptions } from './export.js';
 export type { PlannedChange } from './plan.js';
-export type { TransferPorts } from './ports.js';
+export type { NewInstanceOptions, PinOutcome, TransferInstances, TransferPorts } from './ports.js';

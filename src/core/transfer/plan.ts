@@ -278,27 +278,42 @@ function traceChanges(from: readonly string[], to: readonly string[]): string[] 
   ];
 }
 
-function newInstanceStep(
+/**
+ * Where the plan says a new instance goes: on a cluster, the file's node when it can take it,
+ * else the node placement chooses and why. A platform of one node has no choice to show.
+ */
+async function placedText(ports: TransferPorts, instance: InstancePart): Promise<string> {
+  const pin = ports.instances.pin?.bind(ports.instances);
+  if (instance.node === undefined || pin === undefined) return '';
+  const outcome = await pin(instance.app, instance.node);
+  if (outcome.node !== undefined) return ` on node ${outcome.node}`;
+  return ` on the node placement chooses (${outcome.refused ?? `not node ${instance.node}`})`;
+}
+
+async function newInstanceStep(
   ports: TransferPorts,
   instance: InstancePart,
   password: string | undefined,
-): Step {
+): Promise<Step> {
   const subject = `instance ${instance.id}`;
+  const placed = await placedText(ports, instance);
   let made = false;
   return {
     change: {
       action: 'create',
       subject,
       to: instance.path,
-      text: `+ ${subject} of ${instance.app} at ${instance.domain}${instance.path}${password === undefined ? ' (new password)' : ''}${instance.enabled ? '' : ', disabled'}`,
+      text: `+ ${subject} of ${instance.app} at ${instance.domain}${instance.path}${placed}${password === undefined ? ' (new password)' : ''}${instance.enabled ? '' : ', disabled'}`,
     },
     apply: async () => {
-      const { id, app, domain, path } = instance;
-      await ports.instances.create(app, id, {
-        domain,
-        path,
-        ...(password === undefined ? {} : { password }),
-      });
+      const { id, app, domain, path, node } = instance;
+      // The file's node is asked for again now: the plan's answer may be out of date.
+      await ports.instances.create(
+        app,
+        id,
+        { domain, path, ...(password === undefined ? {} : { password }) },
+        node === undefined ? undefined : { node },
+      );
       made = true;
       if (!instance.enabled || instance.excludeFromBackup) {
         await ports.instances.set(id, {
@@ -317,14 +332,23 @@ function newInstanceStep(
   };
 }
 
-function instanceFieldSteps(
+async function instanceFieldSteps(
   ports: TransferPorts,
   instance: InstancePart,
   view: InstanceView,
   password: string | undefined,
-): Step[] {
+): Promise<Step[]> {
   const subject = `instance ${instance.id}`;
   const steps: Step[] = [];
+  // An import never moves an instance: that is "instance move", with its own checks.
+  if (instance.node !== undefined && view.node !== undefined && instance.node !== view.node) {
+    steps.push({
+      change: kept(
+        `${subject} node`,
+        `it is on node ${view.node}, the file says ${instance.node}; move it with "appvisor instance move"`,
+      ),
+    });
+  }
   for (const field of ['domain', 'path', 'enabled', 'excludeFromBackup'] as const) {
     const from = view[field];
     const to = instance[field];
@@ -344,8 +368,10 @@ function instanceFieldSteps(
       undo: () => ports.instances.trace(instance.id, traceChanges(to, from)),
     });
   }
-  const old = ports.instances.show(instance.id, { reveal: true }).password;
-  if (password !== undefined && old !== undefined && old !== password) {
+  // Asked only when the file has one: on a cluster each show may be a call to another node.
+  if (password === undefined) return steps;
+  const old = (await ports.instances.show(instance.id, { reveal: true })).password;
+  if (old !== undefined && old !== password) {
     steps.push({
       change: changed(subject, 'password', secretShown, secretShown),
       apply: () => ports.instances.set(instance.id, { password }),
@@ -355,18 +381,19 @@ function instanceFieldSteps(
   return steps;
 }
 
-function instanceSteps(
+async function instanceSteps(
   ports: TransferPorts,
   document: ConfigDocument,
   secrets: SecretParts | undefined,
-): Step[] {
-  const current = new Map(ports.instances.list().map((view) => [view.id, view]));
+  views: readonly InstanceView[],
+): Promise<Step[]> {
+  const current = new Map(views.map((view) => [view.id, view]));
   const steps: Step[] = [];
   for (const instance of document.instances) {
     const password = secrets?.instancePasswords[instance.id];
     const view = current.get(instance.id);
-    if (view) steps.push(...instanceFieldSteps(ports, instance, view, password));
-    else steps.push(newInstanceStep(ports, instance, password));
+    if (view) steps.push(...(await instanceFieldSteps(ports, instance, view, password)));
+    else steps.push(await newInstanceStep(ports, instance, password));
   }
   for (const id of current.keys()) {
     if (!document.instances.some((instance) => instance.id === id)) {
@@ -454,18 +481,23 @@ function scheduleSteps(ports: TransferPorts, document: ConfigDocument): Step[] {
   return steps;
 }
 
-/** Every step of importing `document` into the platform as it is now, in order. */
+/**
+ * Every step of importing `document` into the platform as it is now, in order. `instances`
+ * are the platform's instances as the checks read them (on a cluster, every node's): read
+ * once, so that the checks and the plan agree.
+ */
 export async function planImport(
   ports: TransferPorts,
   document: ConfigDocument,
   secrets: SecretParts | undefined,
+  instances: readonly InstanceView[],
 ): Promise<Step[]> {
   return [
     ...(await platformSteps(ports, document, secrets)),
     ...certificateSteps(ports, secrets),
     ...(await storeSteps(ports, document)),
     ...(await appSteps(ports, document)),
-    ...instanceSteps(ports, document, secrets),
+    ...(await instanceSteps(ports, document, secrets, instances)),
     ...(await targetSteps(ports, document, secrets)),
     ...scheduleSteps(ports, document),
   ];
