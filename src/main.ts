@@ -181,6 +181,8 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     );
     // Installs back an app's instances up before replacing it from now on.
     above.backups = backups;
+    // The schedule is the platform's: a change made on another node applies here too.
+    if (config.cluster.name !== null) membership.onRenewal(() => backups.reloadSchedule());
     const appStore = await parts.start(
       new AppStoreService(
         appStoreOptions(basis, { store, apps, instances, backups, alarms, events }),

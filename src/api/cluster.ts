@@ -44,14 +44,27 @@ export function atOwner(
         `instance ${id} is on node ${owner.node}, which is not up`,
       );
     }
-    const answer = await cluster.call(
-      owner,
-      request.method,
-      request.url.slice(apiPrefix.length),
-      request.body ?? undefined,
-    );
-    await reply.code(answer.status).send(answer.body);
+    await passTo(context, owner, request, reply);
   };
+}
+
+/**
+ * Answers a call with another node's answer to it: the same method, path and body, passed on
+ * as a signed call (see {@link passedOn}).
+ */
+export async function passTo(
+  context: ApiContext,
+  at: Parameters<ApiCluster['call']>[0],
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const answer = await context.cluster!.call(
+    at,
+    request.method,
+    request.url.slice(apiPrefix.length),
+    request.body ?? undefined,
+  );
+  await reply.code(answer.status).send(answer.body);
 }
 
 /** Another node, as {@link askEveryNode} answers about it. */

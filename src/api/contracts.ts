@@ -180,7 +180,20 @@ export const configImportContract = contract({ body: configImportBody });
 const targetName = text(64);
 
 export const backupListContract = contract({
-  querystring: z.strictObject({ instance: text(200).optional(), target: targetName.optional() }),
+  querystring: z.strictObject({
+    instance: text(200).optional(),
+    target: targetName.optional(),
+    /** On a cluster: this node's backup folder only (the others are not asked). */
+    local: z.boolean().optional(),
+  }),
+});
+
+/** `GET /backups/running`. */
+export const backupRunningContract = contract({
+  querystring: z.strictObject({
+    /** On a cluster: this node's only. */
+    local: z.boolean().optional(),
+  }),
 });
 
 /** Template and slots default to the schedule's. */
@@ -204,6 +217,11 @@ export const backupRestoreBody = z.strictObject({
   passphrase: passphrase.optional(),
   /** The remote target holding `archive` (then a key there). */
   target: targetName.optional(),
+  /**
+   * On a cluster: the node whose backup folder (or disk, for an absolute path) holds `archive`
+   * (default: the node asked); as `backup list` names it.
+   */
+  node: text(200).optional(),
 });
 export const backupRestoreContract = contract({ body: backupRestoreBody });
 

@@ -245,12 +245,16 @@ export type TraceBody = RequestOf<typeof traceBody>;
 
 /** `GET /backups`: newest first. */
 export interface BackupList {
-  backups: BackupEntry[];
+  /** On a cluster each archive of a backup folder names the node that holds it (`node`). */
+  backups: (BackupEntry & { node?: string })[];
+  /** On a cluster: nodes whose backup folders could not be read (not up, or no answer). */
+  unanswered?: string[];
 }
 
 /** `GET /backups/running`: the backups and restores under way, oldest first. */
 export interface BackupsRunning {
-  operations: BackupProgress[];
+  /** On a cluster every node's, each naming its node. */
+  operations: (BackupProgress & { node?: string })[];
 }
 
 /** `POST /backups`: template and slots default to the schedule's. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BackupEntry, BackupSchedule, InstanceView } from '../../api/index.js';
+import type { BackupEntry, BackupList, BackupSchedule, InstanceView } from '../../api/index.js';
 import { CliError } from '../client.js';
 import { withContext, type Cli, type CommandContext } from '../context.js';
 import { onOff, printAnswer, printList, table } from '../output.js';
@@ -50,24 +50,38 @@ export async function backupList(
   if (options.instance) params.set('instance', options.instance);
   if (options.target) params.set('target', options.target);
   const query = params.size > 0 ? `?${params.toString()}` : '';
-  const { backups } = await context.client.call<{ backups: BackupEntry[] }>(
+  const { backups, unanswered = [] } = await context.client.call<BackupList>(
     'GET',
     `/backups${query}`,
   );
-  printList(context, backups, 'no backups', ['FILE', 'INSTANCE', 'APP', 'SIZE', 'MADE'], (b) => [
-    b.file,
-    b.instance ?? (b.encrypted ? '(encrypted)' : '?'),
-    b.app ?? '',
-    kib(b.size),
-    b.createdAt ?? b.modifiedAt,
-  ]);
+  // On a cluster each archive of a backup folder names the node whose folder holds it.
+  const nodes = backups.some((b) => b.node !== undefined);
+  printList(
+    context,
+    backups,
+    'no backups',
+    ['FILE', 'INSTANCE', 'APP', 'SIZE', 'MADE', ...(nodes ? ['NODE'] : [])],
+    (b) => [
+      b.file,
+      b.instance ?? (b.encrypted ? '(encrypted)' : '?'),
+      b.app ?? '',
+      kib(b.size),
+      b.createdAt ?? b.modifiedAt,
+      ...(nodes ? [b.node ?? ''] : []),
+    ],
+  );
+  for (const node of unanswered) {
+    context.io.stderr.write(
+      `warning: node ${node} did not answer: the archives in its backup folder are missing\n`,
+    );
+  }
 }
 
 /** `appvisor backup restore <archive> (--into <instance> | --as <new-id>) [--passphrase-file F]` */
 export async function backupRestore(
   context: CommandContext,
   archive: string,
-  options: { into?: string; as?: string; passphraseFile?: string; target?: string },
+  options: { into?: string; as?: string; passphraseFile?: string; target?: string; node?: string },
 ): Promise<void> {
   if ((options.into === undefined) === (options.as === undefined)) {
     throw new CliError('BAD_REQUEST', 'give one of --into <instance> or --as <new-id>');
@@ -75,7 +89,9 @@ export async function backupRestore(
   const passphrase = await passphraseFrom(options.passphraseFile);
   // A file named on this machine is sent as an absolute path; other names are taken as relative
   // to the manager's backup folder; with --target, as the archive's key on that target.
-  const path = options.target === undefined && existsSync(archive) ? resolve(archive) : archive;
+  // With --node, the name is the one that node's folder (or disk) knows.
+  const here = options.target === undefined && options.node === undefined;
+  const path = here && existsSync(archive) ? resolve(archive) : archive;
   const view = await withBackupProgress(context, 'restore', options.into ?? options.as!, () =>
     context.client.call<InstanceView>('POST', '/backups/restore', {
       archive: path,
@@ -83,6 +99,7 @@ export async function backupRestore(
       ...(options.as === undefined ? {} : { as: options.as }),
       ...(passphrase === undefined ? {} : { passphrase }),
       ...(options.target === undefined ? {} : { target: options.target }),
+      ...(options.node === undefined ? {} : { node: options.node }),
     }),
   );
   printAnswer(context, view, () => `restored into ${view.id} (${view.path})`);
@@ -164,6 +181,7 @@ export function registerBackup(cli: Cli): void {
     .option('--as <new-id>', 'create a new instance from the archive')
     .option('--passphrase-file <file>', 'the passphrase of an encrypted archive')
     .option('--target <name>', 'the archive is this key on a remote target (downloaded first)')
+    .option('--node <id>', "on a cluster: the archive is in this node's backup folder")
     .action(withContext(cli, backupRestore));
   backup
     .command('schedule')

@@ -269,6 +269,11 @@ export class BackupService implements Component, UpdateGuard {
     return this.#schedules.current();
   }
 
+  /** Arms the stored schedule again if another node of a cluster changed it. */
+  reloadSchedule(): Promise<void> {
+    return this.#schedules.reload();
+  }
+
   /** Changes the schedule; `cron: null` turns it off. Validated before anything is stored. */
   async setSchedule(change: ScheduleChange): Promise<BackupSchedule> {
     return this.#schedules.set(change);

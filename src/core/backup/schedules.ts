@@ -93,6 +93,24 @@ export class Schedules {
     this.#arm();
   }
 
+  /**
+   * Reads the stored schedule again and arms it when another node of a cluster changed it
+   * (the schedule is the platform's; each node runs it for the instances it owns). An
+   * unchanged schedule keeps its job, so that a run under way is not disturbed.
+   */
+  async reload(): Promise<void> {
+    const found = await this.#ctx.options.store.query<{ value: StoredSchedule }>(
+      'SELECT value FROM settings WHERE key = $1',
+      [scheduleKey],
+    );
+    const stored = found.rows[0];
+    if (!stored) return;
+    const next = { ...this.#stored, ...stored.value };
+    if (JSON.stringify(next) === JSON.stringify(this.#stored)) return;
+    this.#stored = next;
+    this.#arm();
+  }
+
   /** The schedule, with its next run. */
   current(): BackupSchedule {
     return {

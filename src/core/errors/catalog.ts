@@ -69,6 +69,10 @@ export const errorCatalog = {
     status: 409,
     text: 'The instance changed its node meanwhile; try again.',
   },
+  BACKUP_ON_OTHER_NODE: {
+    status: 409,
+    text: "The archive is in another node's backup folder than the instance's node.",
+  },
   MANAGER_UNREACHABLE: { status: 503, text: 'No manager answers on the given socket or URL.' },
   TLS_UNTRUSTED: { status: 502, text: "The manager's certificate is not trusted." },
   APP_NOT_FOUND: { status: 404, text: 'No app with this id is installed.' },
