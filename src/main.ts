@@ -113,7 +113,11 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     const auth = await parts.start(new AdminAuth(adminAuthOptions(basis, store)));
     const oneTimePassword = await auth.ensurePassword(config.admin.initialPassword);
     const limits = openSandbox(basis);
-    const grants = new InstanceGrants({ ttlMs: config.admin.sessionHours * 3600_000 });
+    const grants = new InstanceGrants({
+      ttlMs: config.admin.sessionHours * 3600_000,
+      // On a cluster each grant names this node: another node's front asks it to trade it.
+      ...(config.cluster.name === null ? {} : { node: nodeId }),
+    });
     // Apps ask the subsystems above it, made after it, only when it needs them.
     const above: { instances?: InstanceService; backups?: BackupService } = {};
     const apps = new AppService(
@@ -292,6 +296,9 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         routes: peers,
         secretKey: basis.secretKey,
         api: peerApiHandler(signer!, { socket: layout.socket, prefix: apiPrefix }),
+        exchangeGrant: (node, token, challenge) =>
+          clusterOps!.exchangeGrant(node, token, challenge),
+        self: nodeId,
       },
     });
     await parts.start(front);

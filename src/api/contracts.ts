@@ -137,6 +137,11 @@ export const instanceLoginContract = contract({
   body: z.strictObject({ challenge: text(64) }),
 });
 
+/** `POST /grants/exchange`: a grant this node issued, traded for a login (see the route). */
+export const grantExchangeContract = contract({
+  body: z.strictObject({ token: text(200), challenge: text(64) }),
+});
+
 // The certificate.
 
 /** A PEM bundle (leaf first) and its key. */

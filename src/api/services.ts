@@ -26,7 +26,7 @@ export type ApiAuth = Pick<
 >;
 
 /** Grants for instance pages the admin opens. */
-export type ApiGrants = Pick<InstanceGrants, 'issue' | 'revoke'>;
+export type ApiGrants = Pick<InstanceGrants, 'issue' | 'revoke' | 'instanceOf'>;
 
 /** Installed apps: install, status, start and stop, settings, logs, uninstall. */
 export type ApiApps = Pick<

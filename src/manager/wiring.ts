@@ -5,7 +5,7 @@
  */
 import type { AlarmService } from '../core/alarms/index.js';
 import type { AppService } from '../core/apps/index.js';
-import type { InstanceGrants } from '../core/auth/index.js';
+import { grantNode, type InstanceGrants } from '../core/auth/index.js';
 import type { DatabaseDownAlarm, DatabaseServer } from '../core/database/index.js';
 import type { EventLog } from '../core/events/index.js';
 import {
@@ -106,6 +106,10 @@ export interface FrontRoutes {
         secretKey: Buffer;
         /** Serves the other nodes' signed admin calls. */
         api: RequestHandler;
+        /** Trades a grant another node issued, on that node. */
+        exchangeGrant: (node: string, token: string, challenge: string) => Promise<object>;
+        /** This node's id (its own grants are traded here). */
+        self: string;
       }
     | undefined;
 }
@@ -116,7 +120,23 @@ export interface FrontRoutes {
  */
 export function routeFront(front: Front, routes: FrontRoutes): void {
   const { adminListener, grants, instances, apps, database, peers } = routes;
-  front.setGrantExchange(grantExchange({ grants, instances }));
+  front.setGrantExchange(
+    grantExchange({
+      grants,
+      instances,
+      ...(peers
+        ? {
+            issuer: {
+              nodeOf: (token: string) => {
+                const node = grantNode(token);
+                return node === peers.self ? undefined : node;
+              },
+              exchange: peers.exchangeGrant,
+            },
+          }
+        : {}),
+    }),
+  );
   const adminAt = adminListener.address();
   if (adminAt) front.setAdminOrigin({ scheme: adminAt.scheme, port: adminAt.port });
   const secret = peers && peerSecret(peers.secretKey);

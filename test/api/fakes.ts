@@ -63,6 +63,9 @@ export function fakeContext(calls: string[] = []): ApiContext {
     grants: {
       issue: called('grants.issue', () => ({ token: 'grant-token', expiresAt })),
       revoke: called('grants.revoke', () => undefined),
+      instanceOf: called('grants.instanceOf', (token: string) =>
+        token === 'grant-token' ? 'demo' : undefined,
+      ),
     },
     apps: {
       list: called('apps.list', () => Promise.resolve([app])),

@@ -128,6 +128,13 @@ const adminScenarios: Record<string, Omit<Scenario, 'name' | 'method' | 'headers
     fragment: '"token":"grant-token"',
     calls: ['instances.show', 'grants.issue'],
   },
+  'POST /grants/exchange': {
+    url: '/grants/exchange',
+    body: { token: 'grant-token', challenge: 'abc' },
+    status: 200,
+    fragment: '"fake":"admin-login"',
+    calls: ['grants.instanceOf', 'instances.adminLogin'],
+  },
   'DELETE /instances/:id': {
     url: '/instances/demo',
     status: 200,

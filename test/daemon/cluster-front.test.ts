@@ -184,6 +184,41 @@ describe('one front: any node serves the instances of every node', () => {
     }
   });
 
+  test("an instance page opened from any node's UI logs in through any node's front", async () => {
+    const api = (daemon: Daemon, path: string, body?: unknown) =>
+      http('POST', { socket: daemon.socket }, `/manager/api/v1${path}`, { body });
+    // The admin opens alpha (on C) from A's UI: C issues the grant, which names C.
+    const opened = await api(node('a'), '/instances/alpha/open');
+    assert.equal(opened.status, 200, opened.text);
+    const { token } = opened.body as { token: string };
+    const cId = (JSON.parse(await cliOk(node('c'), 'node', '--json')) as { self: string }).self;
+    assert.ok(token.endsWith(`.${cId}`));
+    const expected = (await api(node('c'), '/instances/alpha/login', { challenge: 'abc123' }))
+      .body as { login: { digest: string } };
+    // The page may be served by any node: each one's front trades the grant on C.
+    for (const url of [node('b').httpUrl, node('a').httpsUrl, node('c').httpUrl]) {
+      const login = await http('POST', { url }, '/.appvisor/login', {
+        body: { token, challenge: 'abc123' },
+      });
+      assert.equal(login.status, 200, `${url}: ${login.text}`);
+      assert.deepEqual(login.body, expected);
+    }
+    // A grant no node issued is refused, whichever node it names.
+    const aId = (JSON.parse(await cliOk(node('a'), 'node', '--json')) as { self: string }).self;
+    for (const forged of [
+      `${'x'.repeat(43)}.${aId}`,
+      `${'x'.repeat(43)}.${cId}`,
+      `${token}x`,
+      'x.no-node',
+    ]) {
+      const refused = await http('POST', { url: node('b').httpUrl }, '/.appvisor/login', {
+        body: { token: forged, challenge: 'abc123' },
+      });
+      assert.equal(refused.status, 401, `${forged}: ${refused.text}`);
+      assert.match(refused.text, /UNAUTHORIZED/);
+    }
+  });
+
   test('when C is gone and no node can take its instances, they are answered 503 with Retry-After', async () => {
     const c = node('c');
     c.child.kill('SIGKILL');

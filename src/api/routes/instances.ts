@@ -10,6 +10,7 @@ import {
   idContract,
   instanceCreateContract,
   instanceListContract,
+  grantExchangeContract,
   instanceLoginContract,
   instanceMoveContract,
   instanceShowContract,
@@ -180,11 +181,33 @@ export function instanceRoutes(app: FastifyInstance, context: ApiContext): void 
 
   app.post<RouteOf<typeof idContract>>(
     '/instances/:id/open',
-    { schema: idContract.schema },
+    // On a cluster the owner issues the grant: it holds it, and logs the page in.
+    { schema: idContract.schema, preHandler: owner },
     (request) => {
       // The instance must exist; the grant lets its page ask the front for admin logins.
       instances.show(request.params.id);
       return context.grants.issue(request.params.id);
+    },
+  );
+
+  /**
+   * On a cluster, the front of the node that serves an instance's page takes the page's
+   * `POST /.appvisor/login` and, for a grant another node issued, asks that node here: the
+   * grant is traded by the node that holds it, as its own front would (UNAUTHORIZED when it
+   * is unknown or expired). A call the admin could make anyway: the grant is the secret.
+   */
+  app.post<RouteOf<typeof grantExchangeContract>>(
+    '/grants/exchange',
+    { schema: grantExchangeContract.schema },
+    (request) => {
+      const instance = context.grants.instanceOf(request.body.token);
+      if (instance === undefined) {
+        throw new AppvisorError(
+          'UNAUTHORIZED',
+          'the grant is unknown or expired: open the instance from the admin UI again',
+        );
+      }
+      return instances.adminLogin(instance, request.body.challenge);
     },
   );
 

@@ -6,4 +6,4 @@ export {
 } from './admin-auth.js';
 export { LoginLimiter, type LoginLimiterOptions } from './login-limiter.js';
 export { generatePassword, hashPassword, minPasswordLength, verifyPassword } from './password.js';
-export { InstanceGrants, type InstanceGrantsOptions } from './instance-grants.js';
+export { grantNode, InstanceGrants, type InstanceGrantsOptions } from './instance-grants.js';

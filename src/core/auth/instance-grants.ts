@@ -6,7 +6,18 @@ export interface InstanceGrantsOptions {
   ttlMs: number;
   /** Most grants kept at once; the oldest goes first. */
   max?: number;
+  /**
+   * On a node of a cluster, this node's id: each grant names it (`<random>.<node>`), so that
+   * the front of another node, where the instance's page may be served, knows whom to ask.
+   */
+  node?: string;
   now?: () => number;
+}
+
+/** The node that issued a grant (see {@link InstanceGrantsOptions.node}); undefined: none named. */
+export function grantNode(token: string): string | undefined {
+  const dot = token.indexOf('.');
+  return dot === -1 ? undefined : token.slice(dot + 1);
 }
 
 /**
@@ -37,7 +48,8 @@ export class InstanceGrants {
       if (oldest === undefined) break;
       this.#grants.delete(oldest);
     }
-    const token = randomBytes(32).toString('base64url');
+    const random = randomBytes(32).toString('base64url');
+    const token = this.#options.node === undefined ? random : `${random}.${this.#options.node}`;
     const expiresAt = this.#now() + this.#options.ttlMs;
     this.#grants.set(token, { instance, expiresAt });
     return { token, expiresAt: new Date(expiresAt).toISOString() };

@@ -7,20 +7,31 @@ import { AppvisorError, sendError } from '../errors/index.js';
 export const grantLoginPath = '/.appvisor/login';
 
 /** Trades a grant and a challenge for a signed login (or throws an AppvisorError). */
-export type GrantExchange = (token: string, challenge: string) => object;
+export type GrantExchange = (token: string, challenge: string) => object | Promise<object>;
 
 /** What {@link grantExchange} asks of the admin's grants and of the instances. */
 export interface GrantSources {
   grants: { instanceOf(token: string): string | undefined };
   instances: { adminLogin(id: string, challenge: string): object };
+  /**
+   * On a node of a cluster: the node a grant names (undefined: none, or this one), and the
+   * exchange made by that node, which holds the grant and hosts its instance (or knows who).
+   */
+  issuer?: {
+    nodeOf(token: string): string | undefined;
+    exchange(node: string, token: string, challenge: string): Promise<object>;
+  };
 }
 
 /**
  * The exchange the front answers `POST /.appvisor/login` with: the instance a live grant was
  * given for, logged in with the page's challenge. An unknown or expired grant is UNAUTHORIZED.
+ * On a cluster a grant another node issued is traded there.
  */
-export function grantExchange({ grants, instances }: GrantSources): GrantExchange {
+export function grantExchange({ grants, instances, issuer }: GrantSources): GrantExchange {
   return (token, challenge) => {
+    const node = issuer?.nodeOf(token);
+    if (issuer && node !== undefined) return issuer.exchange(node, token, challenge);
     const instance = grants.instanceOf(token);
     if (instance === undefined) {
       throw new AppvisorError(
@@ -91,14 +102,26 @@ export function serveGrantLogin(
       if (typeof token !== 'string' || typeof challenge !== 'string') {
         throw new AppvisorError('BAD_REQUEST', 'the body must be JSON: {token, challenge}');
       }
-      sendJson(response, 200, exchange(token, challenge), noStore);
+      void Promise.resolve(exchange(token, challenge)).then(
+        (login) => {
+          sendJson(response, 200, login, noStore);
+        },
+        (error: unknown) => {
+          refuse(response, error);
+        },
+      );
     } catch (error) {
-      const refusal =
-        error instanceof AppvisorError
-          ? error
-          : new AppvisorError('INTERNAL', 'the login could not be made');
-      sendError(response, refusal, noStore);
+      refuse(response, error);
     }
   });
   request.once('error', () => undefined);
+}
+
+/** Answers a refused exchange: its own error, or INTERNAL for anything else. */
+function refuse(response: ServerResponse, error: unknown): void {
+  const refusal =
+    error instanceof AppvisorError
+      ? error
+      : new AppvisorError('INTERNAL', 'the login could not be made');
+  sendError(response, refusal, noStore);
 }

@@ -1,5 +1,6 @@
 import { AppvisorError } from '../errors/index.js';
 import type { AppSync } from './app-sync.js';
+import { peerResult } from './cluster-instances.js';
 import type { NodeState } from './admission.js';
 import type { NodeMembership } from './membership.js';
 import { callPeer, type PeerAnswer, type PeerCallSigner } from './peer-calls.js';
@@ -66,6 +67,22 @@ export class ClusterOps {
   /** Calls a node's API (`path` below the API prefix), signed; NODE_UNREACHABLE if it is not. */
   call(at: Placement, method: string, path: string, body?: unknown): Promise<PeerAnswer> {
     return callPeer(this.#options.signer, at, method, path, body);
+  }
+
+  /**
+   * Trades a grant node `node` issued (an instance page's admin login, see the front's
+   * `/.appvisor/login`) on that node, which holds it. UNAUTHORIZED when it is not a node up.
+   */
+  async exchangeGrant(node: string, token: string, challenge: string): Promise<object> {
+    const peer = (await this.peers()).find((candidate) => candidate.node === node);
+    if (!peer?.up) {
+      throw new AppvisorError(
+        'UNAUTHORIZED',
+        `the grant is unknown or expired (its node ${node} is not up): open the instance from the admin UI again`,
+      );
+    }
+    const answer = await this.call(peer, 'POST', '/grants/exchange', { token, challenge });
+    return peerResult(node, answer) as object;
   }
 
   /** Makes a node bring its instances in line with the store now: this one, or another. */
