@@ -32,6 +32,13 @@ describeInBrowser('the nodes of a cluster in the admin UI', (openPage) => {
     await rows.nth(1).waitFor();
     await card.locator('tbody tr[data-state="up"]').nth(1).waitFor();
     await card.getByText('(this node)').waitFor();
+    // Each node's load from its latest sample, and the platform's totals below.
+    await card.getByRole('columnheader', { name: 'CPU' }).waitFor();
+    await card
+      .getByTestId('platform-totals')
+      .getByText(/2 of 2 nodes up/)
+      .waitFor();
+    await card.locator('tbody tr td[data-label="Memory"]', { hasText: /GiB/ }).nth(1).waitFor();
     const bAddress = `127.0.0.1:${new URL(b.httpUrl).port}`;
     b.child.kill('SIGKILL');
     await b.exited;

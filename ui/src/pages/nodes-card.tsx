@@ -1,9 +1,10 @@
 /**
  * The Overview's card of the platform's nodes (docs/cluster.md): each node's state, address,
- * instances against its capacity, and its last heartbeat. Shown once the platform is a
- * cluster; a platform of one node has nothing to show here.
+ * instances against its capacity, its load (CPU, memory) and its last heartbeat, with the
+ * platform's totals below. Shown once the platform is a cluster; a platform of one node has
+ * nothing to show here.
  */
-import { call, type NodesReport } from '../api.js';
+import { call, type NodesReport, type PlatformMonitor } from '../api.js';
 import { ErrorText, ListTable } from '../components.js';
 import { relative } from '../format.js';
 import { usePoll } from '../hooks.js';
@@ -13,10 +14,13 @@ const badgeOf = { up: 'ok', down: 'bad', stopped: 'muted' } as const;
 /** The nodes table, or nothing for a platform of one node. */
 export function NodesCard() {
   const nodes = usePoll(() => call<NodesReport>('GET', '/nodes'), 5000);
+  const monitor = usePoll(() => call<PlatformMonitor>('GET', '/monitor?scope=cluster'), 10_000);
   const report = nodes.data;
   if (!report || (report.cluster === null && report.nodes.length < 2)) {
     return <ErrorText message={nodes.error && `Cannot read the nodes: ${nodes.error}`} />;
   }
+  const samples = new Map((monitor.data?.nodes ?? []).map((sample) => [sample.node, sample]));
+  const totals = monitor.data?.totals;
   return (
     <section class="card" aria-labelledby="nodes-title" data-testid="nodes-card">
       <h2 id="nodes-title">
@@ -26,7 +30,7 @@ export function NodesCard() {
       <ListTable
         labelledBy="nodes-title"
         testId="nodes"
-        columns={['Node', 'State', 'Address', 'Instances', 'Version', 'Heartbeat']}
+        columns={['Node', 'State', 'Address', 'Instances', 'CPU', 'Memory', 'Version', 'Heartbeat']}
       >
         {report.nodes.map((node) => (
           <tr key={node.id} data-state={node.state}>
@@ -40,6 +44,7 @@ export function NodesCard() {
             </td>
             <td data-label="Address">{node.address}</td>
             <td data-label="Instances">{`${node.instances} of ${node.capacity}`}</td>
+            <Load snapshot={samples.get(node.id)?.snapshot} />
             <td data-label="Version">{node.version}</td>
             <td data-label="Heartbeat">
               {node.stoppedAt ? `stopped ${relative(node.stoppedAt)}` : relative(node.heartbeatAt)}
@@ -47,6 +52,38 @@ export function NodesCard() {
           </tr>
         ))}
       </ListTable>
+      {totals && (
+        <p data-testid="platform-totals">
+          Platform: {totals.nodes.up} of{' '}
+          {totals.nodes.up + totals.nodes.down + totals.nodes.stopped} nodes up,{' '}
+          {totals.instancesReady} of {totals.instances} instances ready, {totals.cpuCores} cores,
+          memory {gib(totals.memoryUsedBytes)} of {gib(totals.memoryTotalBytes)} GiB in use
+          {totals.nodes.answered < totals.nodes.up && (
+            <span class="quiet">
+              {' '}
+              ({totals.nodes.up - totals.nodes.answered} up did not answer)
+            </span>
+          )}
+        </p>
+      )}
     </section>
+  );
+}
+
+/** Bytes in GiB, one decimal. */
+const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(1);
+
+/** A node's CPU and memory from its latest sample; dashes when it gave none. */
+function Load(props: { snapshot: PlatformMonitor['nodes'][number]['snapshot'] }) {
+  const machine = props.snapshot?.machine;
+  return (
+    <>
+      <td data-label="CPU">{machine ? `${machine.cpu.percent.toFixed(0)} %` : '–'}</td>
+      <td data-label="Memory">
+        {machine
+          ? `${gib(machine.memory.usedBytes)} of ${gib(machine.memory.totalBytes)} GiB`
+          : '–'}
+      </td>
+    </>
   );
 }
