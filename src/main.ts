@@ -154,25 +154,6 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     }
     hostInstancesInServices(apps, instances);
     await parts.start(apps);
-    // On a cluster every node installs the platform's apps (docs/cluster.md, "Apps").
-    const appSync =
-      config.cluster.name === null
-        ? undefined
-        : await parts.start(
-            new AppSync({
-              store,
-              apps: {
-                archive: (id, target) => apps.archiveInstalled(id, target, { reproducible: true }),
-                install: (archive, options) => apps.install(archive, options),
-                uninstall: (id) => apps.uninstall(id),
-              },
-              events,
-              logger,
-              nodeId,
-              intervalMs: (config.cluster.leaseSeconds * 1000) / 3,
-              maxPackageBytes: config.apps.maxPackageBytes,
-            }),
-          );
     // The alarm URL and recipients of the configuration apply while their settings are empty.
     const settings = new SettingsService(store, {
       alarmUrl: config.alarms.url,
@@ -192,6 +173,30 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
         appStoreOptions(basis, { store, apps, instances, backups, alarms, events }),
       ),
     );
+    // On a cluster every node installs the platform's apps (docs/cluster.md, "Apps"), one node
+    // at a time, each as an install by hand: backup, wait until ready, or rollback (the app
+    // store's), which halts the roll. Made after the app store, closed before it.
+    const appSync =
+      config.cluster.name === null
+        ? undefined
+        : await parts.start(
+            new AppSync({
+              store,
+              apps: {
+                archive: (id, target) => apps.archiveInstalled(id, target, { reproducible: true }),
+                install: (archive, options) => appStore.installFile(archive, options),
+                uninstall: (id) => apps.uninstall(id),
+                updating: (id) =>
+                  appStore.operations().some((op) => op.app === id && op.finishedAt === null),
+              },
+              events,
+              alarms,
+              logger,
+              nodeId,
+              intervalMs: (config.cluster.leaseSeconds * 1000) / 3,
+              maxPackageBytes: config.apps.maxPackageBytes,
+            }),
+          );
     const notifier = await parts.start(new AlarmNotifier(notifierOptions(basis, alarms, settings)));
     // A new alarm URL or recipient: a notification waiting for its retry goes there at once.
     settings.onAlarmTargetsChange(() => {

@@ -31,7 +31,10 @@ describe('apps on a cluster', () => {
     (JSON.parse(await cliOk(daemon, 'app', 'list', '--json')) as AppSummary[]).filter(
       (app) => app.id === 'echo',
     );
-  /** Waits until every node has echo at `version`, running. */
+  /**
+   * Waits until every node has echo at `version`, running, and the roll is over: every node
+   * has the platform's package (the last one's wait for ready included), none holds the roll.
+   */
   const everywhere = (version: string) =>
     eventually(
       async () => {
@@ -39,7 +42,15 @@ describe('apps on a cluster', () => {
           const [echo] = await appsOf(daemon);
           if (echo?.version !== version || echo.state !== 'running') return undefined;
         }
-        return true;
+        const [rows] = await cluster.server.superQuery(
+          [
+            `SELECT count(*)::int AS behind FROM apps a JOIN app_packages p ON p.app = a.id
+             WHERE a.id = 'echo' AND (a.package_sha256 IS DISTINCT FROM p.sha256
+               OR p.rolling_node IS NOT NULL)`,
+          ],
+          'appvisor',
+        );
+        return (rows!.rows[0] as { behind: number }).behind === 0 ? true : undefined;
       },
       60_000,
       `echo ${version} on every node`,

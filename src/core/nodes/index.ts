@@ -27,6 +27,14 @@ export {
   type PeerAnswer,
 } from './peer-calls.js';
 export { AppSync, type AppSyncOptions, type SyncedApps } from './app-sync.js';
+export {
+  haltStillHolds,
+  interruptedInstall,
+  rollStep,
+  rolloutHaltedAlarm,
+  type PlatformPackage,
+  type RollStep,
+} from './rollout.js';
 export { ClusterOps, type ClusterOpsOptions, type DrainResult } from './cluster-ops.js';
 export { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
 export {

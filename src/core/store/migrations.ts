@@ -284,4 +284,18 @@ export const migrations: readonly Migration[] = [
     // On a cluster the history the admin reads is every node's, newest first.
     sql: `CREATE INDEX alarm_history_platform ON alarm_history (at DESC, id DESC);`,
   },
+  {
+    version: 17,
+    name: "the roll of an app's package from node to node",
+    // One node at a time installs a new package (docs/cluster.md, "Apps"): the node that holds
+    // the roll (it lets go when done, or by its lease running out), and why a node that could
+    // not get the package ready stopped the roll (null: it goes on). Each node's row of the
+    // app keeps the package it had while it installs one, so that a manager stopped in the
+    // middle tells a rolled back install from an install by hand.
+    sql: `
+      ALTER TABLE app_packages ADD COLUMN rolling_node text;
+      ALTER TABLE app_packages ADD COLUMN halted text;
+      ALTER TABLE apps ADD COLUMN rolling_from text;
+    `,
+  },
 ];
