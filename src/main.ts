@@ -134,15 +134,22 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     if (database.mode === 'embedded') await lockDownServer(database);
     // Instances start before apps: they must host the services that autostart apps bring up.
     const instances = await parts.start(
-      new InstanceService(
-        instanceServiceOptions(basis, {
+      new InstanceService({
+        ...instanceServiceOptions(basis, {
           store,
           database: instanceDatabases(database),
           apps,
           events,
           alarms,
         }),
-      ),
+        // On a cluster an instance taken over brings its folder from its newest backup.
+        ...(config.cluster.name === null
+          ? {}
+          : {
+              takeoverFiles: (id: string, folder: string) =>
+                above.backups?.filesForTakeover(id, folder) ?? Promise.resolve(null),
+            }),
+      }),
     );
     above.instances = instances;
     // On a cluster the store says which node owns each instance: what another node took
@@ -246,6 +253,8 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
           await instances.reconcile();
           await peers?.reload();
         },
+        backupTarget: () => backups.schedule().target,
+        backUp: (id, target) => backups.create(id, { target }),
       });
     const configTransfer = new ConfigTransfer({
       settings,

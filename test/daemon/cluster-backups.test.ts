@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BackupList, BackupSchedule, InstanceView } from '../../src/api/index.js';
-import { hostedBy, TestCluster } from '../helpers/cluster.js';
+import { echoOnNode, hostedBy, TestCluster } from '../helpers/cluster.js';
 import { cli, cliOk, eventually, http, waitForInstance, type Daemon } from '../helpers/daemon.js';
 
 describe('backups across the nodes of a cluster', () => {
@@ -33,18 +33,7 @@ describe('backups across the nodes of a cluster', () => {
       ['on-b', b],
       ['on-c', c],
     ] as const) {
-      await cliOk(
-        a,
-        'instance',
-        'create',
-        'echo',
-        id,
-        '--domain',
-        'example.com',
-        '--node',
-        ids.get(owner)!,
-      );
-      await waitForInstance(a, id);
+      await echoOnNode(a, id, ids.get(owner)!);
     }
   });
 

@@ -16,6 +16,7 @@ import {
   startDaemon,
   stopQuietly,
   waitForApp,
+  waitForInstance,
   type Daemon,
 } from './daemon.js';
 import { ExternalServer } from './external-server.js';
@@ -28,6 +29,15 @@ export async function hostedBy(daemon: Daemon): Promise<string[]> {
     '/manager/api/v1/instances?local=true',
   );
   return (answer.body as { instances: InstanceView[] }).instances.map((v) => v.id);
+}
+
+/**
+ * Makes an instance of examples/echo (domain example.com) through node `via`, pinned to node
+ * `node` (an id), and waits until it is ready.
+ */
+export async function echoOnNode(via: Daemon, id: string, node: string): Promise<void> {
+  await cliOk(via, 'instance', 'create', 'echo', id, '--domain', 'example.com', '--node', node);
+  await waitForInstance(via, id);
 }
 
 /** A test's platform of nodes; see the file's comment. */

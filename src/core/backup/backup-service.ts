@@ -42,6 +42,7 @@ import {
 import { replayDump } from './replay.js';
 import { ProgressBoard, type BackupProgress } from './progress.js';
 import { restoreArchive, type RestoreOptions } from './restore-job.js';
+import { filesFromNewest } from './takeover-files.js';
 import { cronScheduler, Schedules, type ScheduleChange } from './schedules.js';
 import { selfCheck } from './self-check.js';
 import { checkTemplate } from './template.js';
@@ -267,6 +268,19 @@ export class BackupService implements Component, UpdateGuard {
 
   schedule(): BackupSchedule {
     return this.#schedules.current();
+  }
+
+  /**
+   * For a node of a cluster taking `instance` over: extracts the files of its newest archive
+   * on the schedule's remote target into `folder` (see {@link filesFromNewest}). Answers the
+   * archive's name on the target, or null when the schedule has no remote target or the
+   * target none of the instance's archives.
+   */
+  async filesForTakeover(instance: string, folder: string): Promise<string | null> {
+    const target = this.#schedules.stored.target;
+    if (target === null) return null;
+    const entry = await filesFromNewest(this.#ctx, target, instance, folder);
+    return entry && `${target}:${entry.file}`;
   }
 
   /** Arms the stored schedule again if another node of a cluster changed it. */

@@ -10,6 +10,7 @@ import type { AppInstances, ForwardedServiceMessage, ServiceChannel } from '../a
 import { AppvisorError } from '../errors/index.js';
 import { adminLoginOf } from './admin-login.js';
 import { clearInstanceAlarms, reconcileInstanceAlarms } from './instance-alarms.js';
+import { bringFolder } from './takeover.js';
 import {
   rowColumns,
   type AdminLogin,
@@ -132,6 +133,7 @@ export class InstanceService implements Component, AppInstances {
       const channel = registry.channels.get(row.app);
       if (!channel || !row.enabled) return true;
       await resetRoles(this.#options, [row]);
+      await bringFolder(this.#options, row);
       try {
         await prepareFolder(this.#options, row);
       } catch (error) {

@@ -195,6 +195,11 @@ export interface InstanceServiceOptions {
   usage?: { intervalMs: number; largeSharePercent: number };
   /** The start deadline's timers and the state's times; the system's unless given. */
   clock?: Clock;
+  /**
+   * On a node of a cluster: fills the folder of an instance taken over from another node with
+   * the files of its newest backup (see takeover.ts). Absent: it starts empty.
+   */
+  takeoverFiles?: (instance: string, folder: string) => Promise<string | null>;
 }
 
 /** An instance's row in the store (table `instances`). */

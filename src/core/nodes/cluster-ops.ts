@@ -25,6 +25,13 @@ export interface ClusterOpsOptions {
   self: string;
   /** Brings this node's instances and routes in line with the store now. */
   reconcile: () => Promise<void>;
+  /**
+   * The remote target the backup schedule sends archives to (null: none). A move backs the
+   * instance up there first, so that its new node brings its data folder from that archive.
+   */
+  backupTarget?: () => string | null;
+  /** Backs an instance this node owns up to a remote target. */
+  backUp?: (instance: string, target: string) => Promise<unknown>;
 }
 
 /**
@@ -104,7 +111,8 @@ export class ClusterOps {
   /**
    * Moves an instance to node `to` (live: its owner stops it, then `to` starts it; clients
    * reconnect): checked as a pinned placement (up, has the app, has room, not drained). The
-   * database is shared; the data folder stays behind.
+   * database is shared; the data folder goes by way of a fresh backup on the schedule's
+   * remote target, when it has one (else it stays behind).
    */
   async move(id: string, to: string): Promise<{ from: string; to: string }> {
     const { membership } = this.#options;
@@ -112,6 +120,8 @@ export class ClusterOps {
     if (!owner) throw new AppvisorError('INSTANCE_NOT_FOUND', `no instance "${id}"`);
     if (owner.node === to) return { from: owner.node, to };
     const target = await membership.placement(owner.app, to);
+    const archiveTo = this.#options.backupTarget?.() ?? null;
+    if (owner.up && archiveTo !== null) await this.#backUpAt(owner, id, archiveTo);
     if (!(await membership.assign(id, owner.node, target.node))) {
       throw new AppvisorError('INSTANCE_MOVED', `instance ${id} changed its node meanwhile`);
     }
@@ -119,6 +129,18 @@ export class ClusterOps {
     if (owner.up) await this.#reconcileAt(owner);
     await this.#reconcileAt(target);
     return { from: owner.node, to: target.node };
+  }
+
+  /**
+   * Backs instance `id` up on its owner to remote target `target`: the archive its new node
+   * brings the data folder from (writes after it are lost: the instance runs until it moves).
+   */
+  async #backUpAt(owner: Placement, id: string, target: string): Promise<void> {
+    if (owner.self) {
+      await this.#options.backUp?.(id, target);
+      return;
+    }
+    peerResult(owner.node, await this.call(owner, 'POST', '/backups', { instance: id, target }));
   }
 
   /**

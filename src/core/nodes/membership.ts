@@ -117,7 +117,12 @@ export class NodeMembership implements Component {
    */
   #heldSince = 0;
   #lastRenewal = 0;
-  readonly #renewalListeners: (() => Promise<void>)[] = [];
+  readonly #renewalListeners: {
+    run: () => Promise<void>;
+    /** Its run under way, and whether a renewal since asks for another (see #afterRenewal). */
+    running?: Promise<void> | undefined;
+    again: boolean;
+  }[] = [];
 
   constructor(options: NodeMembershipOptions) {
     this.#options = options;
@@ -224,10 +229,38 @@ export class NodeMembership implements Component {
 
   /**
    * Calls `listener` after each renewal of the lease (what reads the other nodes' state
-   * reads it again then); a failure of it is logged.
+   * reads it again then), without the lease waiting for it; a failure of it is logged.
    */
   onRenewal(listener: () => Promise<void>): void {
-    this.#renewalListeners.push(listener);
+    this.#renewalListeners.push({ run: listener, again: false });
+  }
+
+  /**
+   * Runs each of the renewal's listeners apart from the lease and from each other: a slow one
+   * (an instance taken over bringing its folder from a backup) must never hold the next
+   * renewal back, or this node would lose its lease while it works. A listener still running
+   * from an earlier renewal runs once more after it ends, not twice at once.
+   */
+  #afterRenewal(): void {
+    for (const listener of this.#renewalListeners) {
+      if (listener.running) {
+        listener.again = true;
+        continue;
+      }
+      // Read through a call: a renewal sets it while the run awaits.
+      const askedAgain = () => listener.again && !this.#closed;
+      const run = async (): Promise<void> => {
+        do {
+          listener.again = false;
+          await listener.run().catch((error: unknown) => {
+            this.#options.logger.warn({ err: error }, 'a task after the lease renewal failed');
+          });
+        } while (askedAgain());
+      };
+      listener.running = run().finally(() => {
+        listener.running = undefined;
+      });
+    }
   }
 
   /** Renews this node's lease, then records the nodes whose leases ran out. */
@@ -250,11 +283,7 @@ export class NodeMembership implements Component {
       await this.#judgeOthers();
       await this.#clearOrphans();
     }
-    for (const listener of this.#renewalListeners) {
-      await listener().catch((error: unknown) => {
-        o.logger.warn({ err: error }, 'a task after the lease renewal failed');
-      });
-    }
+    this.#afterRenewal();
     const raised = o.alarms.active().filter((a) => a.code === 'node-down');
     if (raised.length === 0) return;
     const states = new Map((await this.#rows(o.store.query)).map((r) => [r.node_id, r.state]));
@@ -599,6 +628,7 @@ export class NodeMembership implements Component {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#tick;
+    await Promise.all(this.#renewalListeners.flatMap((l) => (l.running ? [l.running] : [])));
     if (this.#generation === 0 || this.#fenced) return;
     await this.#options.store
       .query(
