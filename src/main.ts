@@ -14,6 +14,7 @@ import { lockDownServer, watchDatabaseDown } from './core/database/index.js';
 import { DataDir } from './core/datadir/index.js';
 import { DiskWatch } from './core/disk/index.js';
 import {
+  AppHosting,
   AppSync,
   ClusterInstances,
   ClusterOps,
@@ -161,6 +162,24 @@ export async function startManager(config: Config, io: StartInput): Promise<Mana
     }
     hostInstancesInServices(apps, instances);
     await parts.start(apps);
+    // On a cluster an app runs where its instances are (and where its autostart is on).
+    if (config.cluster.name !== null) {
+      const hosting = await parts.start(
+        new AppHosting({
+          apps: {
+            list: () => apps.list(),
+            start: (id) => apps.startApp(id),
+            stop: (id) => apps.stopApp(id),
+          },
+          hosted: () =>
+            new Set(instances.list({}).flatMap((view) => (view.enabled ? [view.app] : []))),
+          events,
+          logger,
+        }),
+      );
+      instances.onStateChange(() => void hosting.check());
+      membership.onRenewal(() => hosting.check());
+    }
     // The alarm URL and recipients of the configuration apply while their settings are empty.
     const settings = new SettingsService(store, {
       alarmUrl: config.alarms.url,

@@ -29,7 +29,8 @@ export interface SyncedApps {
    * previous version and the instances are put back and it throws. Whenever it throws, the
    * previous version is what is installed.
    */
-  install(archive: string, options: { id: string; autostart: boolean }): Promise<unknown>;
+  /** `autostart` absent: the app keeps its own (an update). */
+  install(archive: string, options: { id: string; autostart?: boolean }): Promise<unknown>;
   uninstall(id: string): Promise<void>;
   /**
    * Whether an update of the app is under way on this node (an install by hand or from an
@@ -278,7 +279,12 @@ export class AppSync implements Component {
       // What it had, for a manager stopped in the install to tell it from an install by hand.
       if (have !== undefined) await this.#rollingFrom(entry.app, have);
       try {
-        await this.#options.apps.install(file, { id: entry.app, autostart: entry.autostart });
+        // A new app takes the publisher's autostart; an update keeps this node's (where an
+        // app runs is each node's: docs/cluster.md, "Where an app runs").
+        await this.#options.apps.install(file, {
+          id: entry.app,
+          ...(have === undefined ? { autostart: entry.autostart } : {}),
+        });
       } catch (error) {
         await this.#halt(entry, have, error as Error);
         return;

@@ -46,3 +46,4 @@ export {
   type ClusterNewInstance,
   type NodeListing,
 } from './cluster-instances.js';
+export { AppHosting, type AppHostingOptions, type HostedApps } from './app-hosting.js';
