@@ -93,8 +93,9 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
  *   a new package starts a new roll (and ends the halt of the one it replaces);
  * - a package this node has not installed (or an older one) is rolled out node by node: this
  *   node takes the roll ({@link rollStep}), fetches the package, checks it against its
- *   sha256, installs it with the publisher's autostart and, when the app runs, waits until it
- *   is ready ({@link SyncedApps.install}); then it lets the roll go to the next node. A package
+ *   sha256, installs it (a new app with the publisher's autostart, an update keeping this
+ *   node's) and, when the app runs, waits until it is ready ({@link SyncedApps.install});
+ *   then it lets the roll go to the next node. A package
  *   that does not install or get ready here is rolled back here and halts the roll: no other
  *   node installs it, and this node raises `app-rollout-halted` until a newer package or an
  *   uninstall replaces it;
