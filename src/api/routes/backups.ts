@@ -13,6 +13,7 @@ import {
 } from '../contracts.js';
 import type { BackupList, BackupsRunning } from '../types.js';
 import type { z } from 'zod';
+import { backupFileRoutes } from './backup-files.js';
 
 /**
  * Where a restore runs on a cluster. An archive on a remote target: at the owner of the
@@ -52,7 +53,6 @@ function restoreAt(context: ApiContext) {
     await passTo(context, at, request, reply);
   };
 }
-import { backupFileRoutes } from './backup-files.js';
 
 /** Backups: make one, list them, restore one, the schedule, download and upload one. */
 export function backupRoutes(app: FastifyInstance, context: ApiContext): void {
