@@ -29,7 +29,10 @@ export async function filesFromNewest(
   instance: string,
   folder: string,
 ): Promise<BackupEntry | null> {
-  const [newest] = await listRemote(ctx, target, { instance });
+  // Newest by the manifest's time (a target's modification times may be whole seconds).
+  const [newest] = (await listRemote(ctx, target, { instance })).sort((a, b) =>
+    (b.createdAt ?? b.modifiedAt).localeCompare(a.createdAt ?? a.modifiedAt),
+  );
   if (!newest) return null;
   const path = await downloadArchive(ctx, target, newest.file);
   const work = join(ctx.workDir, `takeover-${instance}-${randomBytes(6).toString('hex')}`);
