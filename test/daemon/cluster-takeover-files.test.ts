@@ -67,6 +67,9 @@ describe("an instance's data folder follows it to another node", () => {
 
   test('a move backs the instance up first; its new node brings the folder from it', async () => {
     await create('moved', a);
+    // An older backup is there already; the move makes a newer one, which C brings.
+    await writeFile(join(folderOn(a, 'moved'), 'note.txt'), 'older\n');
+    await cliOk(a, 'backup', 'create', 'moved', '--target', 'dav');
     const note = `moved ${randomBytes(4).toString('hex')}\n`;
     await writeFile(join(folderOn(a, 'moved'), 'note.txt'), note);
     await cliOk(b, 'instance', 'move', 'moved', '--node', ids.get(c)!);
@@ -76,7 +79,7 @@ describe("an instance's data folder follows it to another node", () => {
     const archives = JSON.parse(await cliOk(b, 'backup', 'list', '--target', 'dav', '--json')) as {
       instance: string | null;
     }[];
-    assert.equal(archives.filter((entry) => entry.instance === 'moved').length, 1);
+    assert.equal(archives.filter((entry) => entry.instance === 'moved').length, 2);
   });
 
   test("a lost node's instance comes back elsewhere with the folder of its newest backup", async () => {
