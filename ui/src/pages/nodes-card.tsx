@@ -14,9 +14,16 @@ const badgeOf = { up: 'ok', down: 'bad', stopped: 'muted' } as const;
 /** The nodes table, or nothing for a platform of one node. */
 export function NodesCard() {
   const nodes = usePoll(() => call<NodesReport>('GET', '/nodes'), 5000);
-  const monitor = usePoll(() => call<PlatformMonitor>('GET', '/monitor?scope=cluster'), 10_000);
   const report = nodes.data;
-  if (!report || (report.cluster === null && report.nodes.length < 2)) {
+  const cluster = report !== undefined && (report.cluster !== null || report.nodes.length > 1);
+  // Asked once the platform is known to be a cluster; a platform of one node shows no card.
+  const monitor = usePoll(
+    () =>
+      cluster ? call<PlatformMonitor>('GET', '/monitor?scope=cluster') : Promise.resolve(undefined),
+    10_000,
+    cluster ? 'cluster' : 'single',
+  );
+  if (!report || !cluster) {
     return <ErrorText message={nodes.error && `Cannot read the nodes: ${nodes.error}`} />;
   }
   const samples = new Map((monitor.data?.nodes ?? []).map((sample) => [sample.node, sample]));
