@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, logIn } from '../helpers/browser.js';
 import { TestCluster } from '../helpers/cluster.js';
-import type { Daemon } from '../helpers/daemon.js';
+import type { NodesReport } from '../../src/api/index.js';
+import { cliOk, type Daemon } from '../helpers/daemon.js';
 
 describeInBrowser('the nodes of a cluster in the admin UI', (openPage) => {
   let cluster: TestCluster;
@@ -44,5 +45,15 @@ describeInBrowser('the nodes of a cluster in the admin UI', (openPage) => {
     await b.exited;
     const row = card.locator('tbody tr', { hasText: bAddress });
     await row.and(page.locator('[data-state="down"]')).waitFor({ timeout: 20_000 });
+  });
+
+  test("the Alarms page lists the platform's alarms, each with its node", async () => {
+    await page.getByRole('link', { name: 'Alarms', exact: true }).first().click();
+    const active = page.getByTestId('active-alarms');
+    await active.getByRole('columnheader', { name: 'Node' }).waitFor();
+    // A alone saw B go down: the node-down alarm is A's.
+    const aId = (JSON.parse(await cliOk(a, 'node', '--json')) as NodesReport).self;
+    const alarm = active.locator('tbody tr', { hasText: 'node-down' });
+    await alarm.locator('td[data-label="Node"]', { hasText: aId }).waitFor({ timeout: 20_000 });
   });
 });
