@@ -119,6 +119,10 @@ describe('instances across the nodes of a cluster', () => {
     assert.ok(monitor.nodes.every((n) => n.state === 'up' && n.snapshot !== undefined));
     assert.equal(monitor.totals.instances, 4);
     assert.equal(monitor.totals.apps.echo?.running, 3);
+    const printed = await cliOk(c, 'monitor', '--cluster');
+    for (const node of ids.values()) assert.match(printed, new RegExp(node));
+    assert.match(printed, /instances\s+4 of 4 ready/);
+    assert.match(printed, /nodes\s+3 up, 0 down, 0 stopped; 3 answered/);
     // Without the scope, a node's own, as on a platform of one node.
     const single = (await api(a, '/monitor')).body as { instances: unknown[] };
     assert.equal(single.instances.length, (await hostedBy(a)).length);
