@@ -53,6 +53,7 @@ export type {
   BackupCreateBody,
   BackupEntry,
   BackupList,
+  ListedBackup,
   BackupProgress,
   BackupsRunning,
   BackupRestoreBody,

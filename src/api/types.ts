@@ -244,9 +244,12 @@ export type InstanceVacuumBody = RequestOf<typeof instanceVacuumBody>;
 export type TraceBody = RequestOf<typeof traceBody>;
 
 /** `GET /backups`: newest first. */
+/** An archive as `GET /backups` lists it: on a cluster, one of a folder names its node. */
+export type ListedBackup = BackupEntry & { node?: string };
+
 export interface BackupList {
   /** On a cluster each archive of a backup folder names the node that holds it (`node`). */
-  backups: (BackupEntry & { node?: string })[];
+  backups: ListedBackup[];
   /** On a cluster: nodes whose backup folders could not be read (not up, or no answer). */
   unanswered?: string[];
 }

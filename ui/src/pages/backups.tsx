@@ -3,6 +3,8 @@ import {
   call,
   id,
   type BackupEntry,
+  type ListedBackup,
+  type NodesReport,
   type BackupList,
   type BackupSchedule,
   type BackupTargetList,
@@ -69,9 +71,10 @@ function ArchivesHeading(props: {
 
 /** The archives (of the filter's instance), or that there are none. */
 function Archives(props: {
-  list: BackupEntry[] | undefined;
+  list: ListedBackup[] | undefined;
   filter: string;
-  onRestore: (entry: BackupEntry) => void;
+  self: string | undefined;
+  onRestore: (entry: ListedBackup) => void;
 }) {
   const { list, filter } = props;
   if (!list) return null;
@@ -82,7 +85,7 @@ function Archives(props: {
         {filter ? ' (encrypted archives show under "all")' : ''}.
       </p>
     );
-  return <ArchivesTable list={list} onRestore={props.onRestore} />;
+  return <ArchivesTable list={list} self={props.self} onRestore={props.onRestore} />;
 }
 
 /** Back up now (once the instances are known) and the schedule, side by side. */
@@ -145,7 +148,9 @@ export function BackupsPage() {
   const targetList = targets.data?.targets ?? [];
   const instances = usePoll(() => call<InstanceList>('GET', '/instances'), 5000);
   const schedule = usePoll(() => call<BackupSchedule>('GET', '/backups/schedule'), 15000);
-  const [restoring, setRestoring] = useState<BackupEntry>();
+  const [restoring, setRestoring] = useState<ListedBackup>();
+  // On a cluster, whose folder is this node's (its archives download here).
+  const nodes = usePoll(() => call<NodesReport>('GET', '/nodes'), 60_000);
   const result = useNotice((shown: Result) => ({
     kind: 'ok',
     children: (
@@ -195,7 +200,12 @@ export function BackupsPage() {
         target={target}
         onTarget={setTarget}
       />
-      <Archives list={polled.data?.backups} filter={filter} onRestore={setRestoring} />
+      <Archives
+        list={polled.data?.backups}
+        filter={filter}
+        self={nodes.data?.self}
+        onRestore={setRestoring}
+      />
       <UploadForm
         onUploaded={(entry) => {
           result.show({

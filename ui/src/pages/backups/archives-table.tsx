@@ -1,20 +1,31 @@
-import { apiBase, archivePath, type BackupEntry } from '../../api.js';
+import { apiBase, archivePath, type ListedBackup } from '../../api.js';
 import { ListTable } from '../../components.js';
 import { bytes, dateTime } from '../../format.js';
 
-/** The archives in the backup folder, each with its Download link and Restore… button. */
+/**
+ * The archives in the backup folder, each with its Download link and Restore… button. On a
+ * cluster, the archives of every node's folder, each naming its node: one of another node's
+ * folder is restored there, and downloaded from that node's UI.
+ */
 export function ArchivesTable(props: {
-  list: BackupEntry[];
-  onRestore: (entry: BackupEntry) => void;
+  list: ListedBackup[];
+  /** This node's id, on a cluster. */
+  self?: string | undefined;
+  onRestore: (entry: ListedBackup) => void;
 }) {
+  const nodes = props.list.some((entry) => entry.node !== undefined);
   return (
     <ListTable
-      columns={['File', 'Instance', 'App', 'Size', 'Made', 'Encrypted']}
+      columns={['File', 'Instance', 'App', 'Size', 'Made', 'Encrypted', ...(nodes ? ['Node'] : [])]}
       actions
       labelledBy="archives-title"
     >
       {props.list.map((entry) => (
-        <tr key={entry.file} data-file={entry.file} data-instance={entry.instance ?? undefined}>
+        <tr
+          key={`${entry.node ?? ''}\n${entry.file}`}
+          data-file={entry.file}
+          data-instance={entry.instance ?? undefined}
+        >
           <th scope="row" data-label="File">
             <code class="wrap">{entry.file}</code>
           </th>
@@ -40,16 +51,23 @@ export function ArchivesTable(props: {
               'no'
             )}
           </td>
+          {nodes && <td data-label="Node">{entry.node}</td>}
           <td>
             <div class="buttons">
-              <a
-                class="button"
-                href={`${apiBase}${archivePath(entry.file)}`}
-                download
-                aria-label={`Download ${entry.file}`}
-              >
-                Download
-              </a>
+              {entry.node === undefined || entry.node === props.self ? (
+                <a
+                  class="button"
+                  href={`${apiBase}${archivePath(entry.file)}`}
+                  download
+                  aria-label={`Download ${entry.file}`}
+                >
+                  Download
+                </a>
+              ) : (
+                <span class="quiet" title="Download it from that node's admin UI">
+                  on another node
+                </span>
+              )}
               <button
                 type="button"
                 aria-label={`Restore ${entry.file}`}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { call, type BackupEntry, type BackupRestoreBody, type InstanceView } from '../../api.js';
+import { call, type BackupRestoreBody, type InstanceView, type ListedBackup } from '../../api.js';
 import { ConfirmDialog, Working } from '../../components.js';
 import { SelectField, SubmitRow, TextField, useForm } from '../../forms.js';
 import { dateTime } from '../../format.js';
@@ -40,7 +40,7 @@ function HowChoice(props: {
 /** The new instance's id, or the instance to replace (of the archive's app when known). */
 function TargetField(props: {
   how: How;
-  entry: BackupEntry;
+  entry: ListedBackup;
   candidates: InstanceView[];
   target: string;
   asId: string;
@@ -112,7 +112,7 @@ function PassphraseField(props: {
 function ReplaceDialog(props: {
   open: boolean;
   target: string;
-  entry: BackupEntry;
+  entry: ListedBackup;
   onClose: () => void;
   onConfirm: () => void;
 }) {
@@ -140,7 +140,7 @@ function ReplaceDialog(props: {
  * Where the archive goes: as a new instance (its id), or into an instance of its app
  * (`target`: the one chosen, else the first there is).
  */
-function useTarget(entry: BackupEntry, instances: InstanceView[]) {
+function useTarget(entry: ListedBackup, instances: InstanceView[]) {
   const candidates = instances.filter((view) => entry.app === null || view.app === entry.app);
   const [how, setHow] = useState<How>('as');
   const [into, setInto] = useState(entry.instance ?? '');
@@ -168,7 +168,7 @@ function RestoreTitle(props: { file: string }) {
  * is offered and the manager refuses one of another app.
  */
 export function RestoreForm(props: {
-  entry: BackupEntry;
+  entry: ListedBackup;
   instances: InstanceView[];
   onRestored: (view: InstanceView, how: How) => void;
   onCancel: () => void;
@@ -184,6 +184,8 @@ export function RestoreForm(props: {
   const restore = () => {
     const body: BackupRestoreBody = { archive: entry.file };
     if (entry.target) body.target = entry.target;
+    // On a cluster: restored on the node whose folder holds it.
+    else if (entry.node) body.node = entry.node;
     if (how === 'into') body.into = target;
     else body.as = asId.trim();
     if (passphrase) body.passphrase = passphrase;
