@@ -6,6 +6,7 @@
  * autostart is on. Only these changes act: an app the admin stops or starts by hand on a node
  * stays so until the node's instances of it change.
  */
+import { CoalescedRun } from '../../lib/coalesced-run.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import type { EventLog } from '../events/index.js';
@@ -38,8 +39,11 @@ export class AppHosting implements Component {
   readonly #options: AppHostingOptions;
   /** The apps this node hosted instances of at the last look. */
   #hosting: ReadonlySet<string> = new Set();
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #looks = new CoalescedRun(() =>
+    this.#look().catch((error: unknown) => {
+      this.#options.logger.warn({ err: error }, 'cannot start or stop apps for instances');
+    }),
+  );
   #closed = false;
 
   constructor(options: AppHostingOptions) {
@@ -56,23 +60,7 @@ export class AppHosting implements Component {
    * Looks run one at a time; a call during one makes one more after it.
    */
   check(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    const again = () => this.#again && !this.#closed;
-    const run = async (): Promise<void> => {
-      do {
-        this.#again = false;
-        await this.#look().catch((error: unknown) => {
-          this.#options.logger.warn({ err: error }, 'cannot start or stop apps for instances');
-        });
-      } while (again());
-    };
-    this.#running = run().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#looks.run();
   }
 
   async #look(): Promise<void> {
@@ -105,7 +93,7 @@ export class AppHosting implements Component {
 
   readonly close = once(async () => {
     this.#closed = true;
-    await this.#running;
+    await this.#looks.stop();
   });
 
   destroy(): void {

@@ -1,3 +1,4 @@
+import { CoalescedRun } from '../../lib/coalesced-run.js';
 import type { Component } from '../../lib/lifecycle.js';
 import { once } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
@@ -117,12 +118,7 @@ export class NodeMembership implements Component {
    */
   #heldSince = 0;
   #lastRenewal = 0;
-  readonly #renewalListeners: {
-    run: () => Promise<void>;
-    /** Its run under way, and whether a renewal since asks for another (see #afterRenewal). */
-    running?: Promise<void> | undefined;
-    again: boolean;
-  }[] = [];
+  readonly #renewalListeners: CoalescedRun[] = [];
 
   constructor(options: NodeMembershipOptions) {
     this.#options = options;
@@ -232,7 +228,13 @@ export class NodeMembership implements Component {
    * reads it again then), without the lease waiting for it; a failure of it is logged.
    */
   onRenewal(listener: () => Promise<void>): void {
-    this.#renewalListeners.push({ run: listener, again: false });
+    this.#renewalListeners.push(
+      new CoalescedRun(() =>
+        listener().catch((error: unknown) => {
+          this.#options.logger.warn({ err: error }, 'a task after the lease renewal failed');
+        }),
+      ),
+    );
   }
 
   /**
@@ -242,25 +244,7 @@ export class NodeMembership implements Component {
    * from an earlier renewal runs once more after it ends, not twice at once.
    */
   #afterRenewal(): void {
-    for (const listener of this.#renewalListeners) {
-      if (listener.running) {
-        listener.again = true;
-        continue;
-      }
-      // Read through a call: a renewal sets it while the run awaits.
-      const askedAgain = () => listener.again && !this.#closed;
-      const run = async (): Promise<void> => {
-        do {
-          listener.again = false;
-          await listener.run().catch((error: unknown) => {
-            this.#options.logger.warn({ err: error }, 'a task after the lease renewal failed');
-          });
-        } while (askedAgain());
-      };
-      listener.running = run().finally(() => {
-        listener.running = undefined;
-      });
-    }
+    for (const listener of this.#renewalListeners) void listener.run();
   }
 
   /** Renews this node's lease, then records the nodes whose leases ran out. */
@@ -628,7 +612,7 @@ export class NodeMembership implements Component {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#tick;
-    await Promise.all(this.#renewalListeners.flatMap((l) => (l.running ? [l.running] : [])));
+    await Promise.all(this.#renewalListeners.map((listener) => listener.stop()));
     if (this.#generation === 0 || this.#fenced) return;
     await this.#options.store
       .query(
