@@ -37,15 +37,29 @@ export function atOwner(
     const id = instanceOf(request);
     if (id === undefined) return;
     const owner = await cluster.ownerOf(id);
-    if (!owner || owner.self) return;
-    if (!owner.up) {
-      throw new AppvisorError(
-        'NODE_UNREACHABLE',
-        `instance ${id} is on node ${owner.node}, which is not up`,
-      );
-    }
-    await passTo(context, owner, request, reply);
+    if (owner) await passToOwner(context, id, owner, request, reply);
   };
+}
+
+/**
+ * Passes a call about instance `id` to its owner (nothing when this node owns it):
+ * `NODE_UNREACHABLE` when the owner is not up.
+ */
+export async function passToOwner(
+  context: ApiContext,
+  id: string,
+  owner: NonNullable<Awaited<ReturnType<ApiCluster['ownerOf']>>>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  if (owner.self) return;
+  if (!owner.up) {
+    throw new AppvisorError(
+      'NODE_UNREACHABLE',
+      `instance ${id} is on node ${owner.node}, which is not up`,
+    );
+  }
+  await passTo(context, owner, request, reply);
 }
 
 /**

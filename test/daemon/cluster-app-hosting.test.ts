@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { AppSummary, NodesReport } from '../../src/api/index.js';
-import { echoOnNode, hostedBy, TestCluster } from '../helpers/cluster.js';
+import type { NodesReport } from '../../src/api/index.js';
+import { echoApp, echoOnNode, hostedBy, TestCluster } from '../helpers/cluster.js';
 import { cliOk, eventually, repoRoot, waitForInstance, type Daemon } from '../helpers/daemon.js';
 
 describe('an app runs where its instances are', () => {
@@ -17,16 +17,12 @@ describe('an app runs where its instances are', () => {
   let c: Daemon;
   const idOf = async (daemon: Daemon) =>
     (JSON.parse(await cliOk(daemon, 'node', '--json')) as NodesReport).self;
-  const echoOn = async (daemon: Daemon) =>
-    (JSON.parse(await cliOk(daemon, 'app', 'list', '--json')) as AppSummary[]).find(
-      (app) => app.id === 'echo',
-    );
   /** Waits until echo is in `state` on each node named. */
   const states = (expected: Map<Daemon, string>, what: string) =>
     eventually(
       async () => {
         for (const [daemon, state] of expected) {
-          if ((await echoOn(daemon))?.state !== state) return undefined;
+          if ((await echoApp(daemon))?.state !== state) return undefined;
         }
         return true;
       },
@@ -41,7 +37,7 @@ describe('an app runs where its instances are', () => {
     await cliOk(a, 'app', 'install', join(repoRoot, 'examples', 'echo'));
     await eventually(
       async () => {
-        for (const daemon of [a, b, c]) if (!(await echoOn(daemon))) return undefined;
+        for (const daemon of [a, b, c]) if (!(await echoApp(daemon))) return undefined;
         return true;
       },
       30_000,
@@ -83,7 +79,7 @@ describe('an app runs where its instances are', () => {
       'two taken over',
     );
     await waitForInstance(owner, 'two');
-    assert.equal((await echoOn(owner))?.state, 'running');
-    assert.equal((await echoOn(owner === a ? b : a))?.state, 'stopped');
+    assert.equal((await echoApp(owner))?.state, 'running');
+    assert.equal((await echoApp(owner === a ? b : a))?.state, 'stopped');
   });
 });

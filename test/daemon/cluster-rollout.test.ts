@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ActiveAlarm, AppSummary, NodesReport } from '../../src/api/index.js';
-import { TestCluster } from '../helpers/cluster.js';
+import type { ActiveAlarm, NodesReport } from '../../src/api/index.js';
+import { echoApp, TestCluster } from '../helpers/cluster.js';
 import { cliOk, eventually, http, makeTemp, repoRoot, type Daemon } from '../helpers/daemon.js';
 
 /** When a node installed a version, found it ready, and let the roll go. */
@@ -34,16 +34,12 @@ describe('app updates rolled node by node', () => {
   let c: Daemon;
   const ids = new Map<string, Daemon>();
 
-  const echoOn = async (daemon: Daemon) =>
-    (JSON.parse(await cliOk(daemon, 'app', 'list', '--json')) as AppSummary[]).find(
-      (app) => app.id === 'echo',
-    );
   /** Waits until every node runs echo `version`. */
   const everywhere = (version: string) =>
     eventually(
       async () => {
         for (const daemon of [a, b, c]) {
-          const echo = await echoOn(daemon);
+          const echo = await echoApp(daemon);
           if (echo?.version !== version || echo.state !== 'running') return undefined;
         }
         return true;
@@ -155,7 +151,7 @@ describe('app updates rolled node by node', () => {
   test('a package that does not get ready halts the roll and is put back', async () => {
     // Runs on A, where it is installed and published; exits at once anywhere else.
     await cliOk(a, 'app', 'install', await echoVersion('1.0.2', 'a'));
-    assert.equal((await echoOn(a))?.version, '1.0.2');
+    assert.equal((await echoApp(a))?.version, '1.0.2');
     const alarm = await eventually(
       async () => (await alarmsOf(a)).find((x) => x.code === 'app-rollout-halted'),
       60_000,
@@ -168,7 +164,7 @@ describe('app updates rolled node by node', () => {
     // The node that tried it runs the previous version again.
     await eventually(
       async () => {
-        const echo = await echoOn(tried);
+        const echo = await echoApp(tried);
         return echo?.version === '1.0.1' && echo.state === 'running' ? true : undefined;
       },
       30_000,
@@ -179,7 +175,7 @@ describe('app updates rolled node by node', () => {
     // The third node never takes it: several passes later it still has 1.0.1, and never
     // installed 1.0.2.
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    assert.equal((await echoOn(other))?.version, '1.0.1');
+    assert.equal((await echoApp(other))?.version, '1.0.1');
     assert.ok(
       !(await eventsOf(other)).some((e) => e.kind === 'app.installed' && /1\.0\.2/.test(e.text)),
     );

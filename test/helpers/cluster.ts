@@ -5,7 +5,7 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InstanceView, NodesReport } from '../../src/api/index.js';
+import type { AppSummary, InstanceView, NodesReport } from '../../src/api/index.js';
 import {
   cliOk,
   http,
@@ -38,6 +38,12 @@ export async function hostedBy(daemon: Daemon): Promise<string[]> {
 export async function echoOnNode(via: Daemon, id: string, node: string): Promise<void> {
   await cliOk(via, 'instance', 'create', 'echo', id, '--domain', 'example.com', '--node', node);
   await waitForInstance(via, id);
+}
+
+/** Echo as `app list` on node `daemon` shows it; undefined when it is not installed there. */
+export async function echoApp(daemon: Daemon): Promise<AppSummary | undefined> {
+  const apps = JSON.parse(await cliOk(daemon, 'app', 'list', '--json')) as AppSummary[];
+  return apps.find((app) => app.id === 'echo');
 }
 
 /** A test's platform of nodes; see the file's comment. */

@@ -16,28 +16,10 @@ import {
   type PeerAnswer,
   type Placement,
 } from '../../src/core/nodes/index.js';
+import { fakeInstanceView } from './core-fakes.js';
 
 function view(id: string, node?: string): InstanceView {
-  return {
-    id,
-    app: 'echo',
-    domain: 'example.com',
-    path: `/example.com/${id}`,
-    enabled: true,
-    excludeFromBackup: false,
-    traceFlags: [],
-    traceFlagsAvailable: [],
-    state: 'ready',
-    error: null,
-    since: '',
-    createdAt: '',
-    database: '',
-    databaseUser: '',
-    dataDir: '',
-    usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
-    vacuum: null,
-    ...(node === undefined ? {} : { node }),
-  };
+  return fakeInstanceView({ id, app: 'echo', ...(node === undefined ? {} : { node }) });
 }
 
 const at = (node: string, self = false): Placement => ({ node, host: '127.0.0.1', port: 1, self });

@@ -19,6 +19,7 @@ import {
   type ConfigDocument,
   type TransferPorts,
 } from '../../src/core/transfer/index.js';
+import { fakeInstanceView } from './core-fakes.js';
 import { makeEcCertificate } from '../helpers/certificates.js';
 
 /** The fake platforms' certificate: a real one, since an import checks it. */
@@ -118,19 +119,7 @@ function fakePlatform(options: { failOn?: string; failUndo?: string; nodes?: str
     }
     if (undoing && name === options.failUndo) throw new Error(`${name} broke`);
   };
-  const view = (i: FakeInstance) => ({
-    ...i,
-    traceFlagsAvailable: [],
-    state: 'ready' as const,
-    error: null,
-    since: '',
-    createdAt: '',
-    database: '',
-    databaseUser: '',
-    dataDir: '',
-    usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
-    vacuum: null,
-  });
+  const view = (i: FakeInstance) => fakeInstanceView(i);
   const ports: TransferPorts = {
     settings: {
       get: () => Promise.resolve({ ...settings, defaults: { alarmUrl: '', alarmEmail: '' } }),

@@ -11,6 +11,7 @@ import pino from 'pino';
 import type { ActiveAlarm, AlarmRaiser } from '../../src/core/alarms/index.js';
 import { AppvisorError } from '../../src/core/errors/index.js';
 import type { ManagerEvent, Severity } from '../../src/core/events/index.js';
+import type { InstanceView } from '../../src/core/instances/index.js';
 
 /** Alarms in memory, keyed by code and subject. */
 export class FakeAlarms implements AlarmRaiser {
@@ -100,4 +101,28 @@ export async function tempFolder(prefix: string): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), prefix));
   folders.push(folder);
   return folder;
+}
+
+/** An instance's view as a service would show a ready one; `fields` over the defaults. */
+export function fakeInstanceView(
+  fields: Pick<InstanceView, 'id' | 'app'> & Partial<InstanceView>,
+): InstanceView {
+  return {
+    domain: 'example.com',
+    path: `/example.com/${fields.id}`,
+    enabled: true,
+    excludeFromBackup: false,
+    traceFlags: [],
+    traceFlagsAvailable: [],
+    state: 'ready',
+    error: null,
+    since: '',
+    createdAt: '',
+    database: '',
+    databaseUser: '',
+    dataDir: '',
+    usage: { databaseBytes: null, filesBytes: null, filesComplete: false, measuredAt: null },
+    vacuum: null,
+    ...fields,
+  };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppvisorError } from '../../core/errors/index.js';
-import { askEveryNode, atOwner, passedOn, passTo } from '../cluster.js';
+import { askEveryNode, atOwner, passedOn, passTo, passToOwner } from '../cluster.js';
 import type { ApiContext } from '../context.js';
 import type { RouteOf } from '../contract.js';
 import {
@@ -36,14 +36,7 @@ function restoreAt(context: ApiContext) {
           `the archive is on node ${holder} and instance ${body.into} on node ${owner.node}: move the instance there first (instance move ${body.into} --node ${holder}), or restore from a remote target`,
         );
       }
-      if (owner.self) return;
-      if (!owner.up) {
-        throw new AppvisorError(
-          'NODE_UNREACHABLE',
-          `instance ${body.into} is on node ${owner.node}, which is not up`,
-        );
-      }
-      await passTo(context, owner, request, reply);
+      await passToOwner(context, body.into, owner, request, reply);
       return;
     }
     if (holder === undefined || holder === cluster.self) return;

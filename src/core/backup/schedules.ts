@@ -85,11 +85,8 @@ export class Schedules {
 
   /** Reads the stored schedule (what it lacks keeps its default) and arms it. */
   async load(): Promise<void> {
-    const found = await this.#ctx.options.store.query<{ value: StoredSchedule }>(
-      'SELECT value FROM settings WHERE key = $1',
-      [scheduleKey],
-    );
-    if (found.rows[0]) this.#stored = { ...this.#stored, ...found.rows[0].value };
+    const stored = await this.#read();
+    if (stored) this.#stored = { ...this.#stored, ...stored };
     this.#arm();
   }
 
@@ -99,16 +96,21 @@ export class Schedules {
    * unchanged schedule keeps its job, so that a run under way is not disturbed.
    */
   async reload(): Promise<void> {
+    const stored = await this.#read();
+    if (!stored) return;
+    const next = { ...this.#stored, ...stored };
+    if (JSON.stringify(next) === JSON.stringify(this.#stored)) return;
+    this.#stored = next;
+    this.#arm();
+  }
+
+  /** The schedule as the store holds it; undefined when it was never set. */
+  async #read(): Promise<Partial<StoredSchedule> | undefined> {
     const found = await this.#ctx.options.store.query<{ value: StoredSchedule }>(
       'SELECT value FROM settings WHERE key = $1',
       [scheduleKey],
     );
-    const stored = found.rows[0];
-    if (!stored) return;
-    const next = { ...this.#stored, ...stored.value };
-    if (JSON.stringify(next) === JSON.stringify(this.#stored)) return;
-    this.#stored = next;
-    this.#arm();
+    return found.rows[0]?.value;
   }
 
   /** The schedule, with its next run. */
